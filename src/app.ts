@@ -1,0 +1,69 @@
+/**
+ * The Gatehouse app: the whole pipeline assembled in one place, in the order a request
+ * passes it. Both runtimes (Node HTTPS server, Lambda Function URL) serve this same app.
+ *
+ *   record ─► authenticate ─► classify ─► authorize ─► approve ─► credentials ─► forward ─► mask
+ *
+ * `record` is outermost so every outcome, failures included, becomes one record. `mask`
+ * sits before `forward` in the chain because it works on the response forward returns.
+ */
+import { Hono } from 'hono';
+import './context.ts';
+import { asGatehouseError, statusResponse } from './errors.ts';
+import type { Authenticator } from './ports/authenticator.ts';
+import type { Upstream } from './ports/upstream.ts';
+import type { PolicyEngine } from './policy/policy.ts';
+import type { Approvals } from './ports/approvals.ts';
+import type { RecordSink } from './ports/records.ts';
+import type { MaskingRules } from './masking/masking.ts';
+import type { Clock } from './types.ts';
+import { systemClock } from './types.ts';
+import { record } from './pipeline/record.ts';
+import { authenticate } from './pipeline/authenticate.ts';
+import { classify } from './pipeline/classify.ts';
+import { authorize } from './pipeline/authorize.ts';
+import { approve } from './pipeline/approve.ts';
+import { credentials } from './pipeline/credentials.ts';
+import { forward } from './pipeline/forward.ts';
+import { mask } from './pipeline/mask.ts';
+import { approvalRoutes } from './approvals/routes.ts';
+
+export interface GatehouseDeps {
+  authenticator: Authenticator;
+  policy: PolicyEngine;
+  upstream: Upstream;
+  /** Just-in-time approvals; without them, `review` decisions are refused. */
+  approvals?: Approvals;
+  /** Session records; without a sink nothing is recorded (local tries only). */
+  records?: RecordSink;
+  masking?: MaskingRules;
+  clock?: Clock;
+  runtime: 'node' | 'lambda';
+  /** Seconds the upstream has to answer with headers. */
+  upstreamTimeoutSeconds: number;
+}
+
+/** Paths under this prefix are Gatehouse's own (approval pages, health); the API server has none. */
+export const OWN_PREFIX = '/_gatehouse';
+
+export function createApp(deps: GatehouseDeps): Hono {
+  const clock = deps.clock ?? systemClock;
+  const app = new Hono();
+
+  app.onError((error) => statusResponse(asGatehouseError(error)));
+  app.notFound(() => statusResponse(asGatehouseError(new Error('unreachable: every path is forwarded'))));
+
+  app.get(`${OWN_PREFIX}/healthz`, (c) => c.text('ok'));
+  if (deps.approvals !== undefined) app.route(`${OWN_PREFIX}/approvals`, approvalRoutes(deps.approvals, clock));
+
+  app.use('*', record(deps.records, clock));
+  app.use('*', authenticate(deps.authenticator));
+  app.use('*', classify({ runtime: deps.runtime }));
+  app.use('*', authorize(deps.policy));
+  app.use('*', approve(deps.approvals, clock));
+  app.use('*', credentials(deps.upstream));
+  app.use('*', mask(deps.masking));
+  app.all('*', forward({ timeoutSeconds: deps.upstreamTimeoutSeconds }));
+
+  return app;
+}

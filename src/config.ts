@@ -1,0 +1,83 @@
+/**
+ * Gatehouse configuration: one schema, validated once at start-up (cold start on Lambda),
+ * reporting every problem at once. Nothing reads configuration on the request path.
+ */
+import { z } from 'zod';
+import { GatehouseConfigError } from './config-error.ts';
+
+const oidcSchema = z.object({
+  /** Issuer URL; its /.well-known/openid-configuration names the JWKS unless jwksUri is set. */
+  issuer: z.url(),
+  audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+  jwksUri: z.url().optional(),
+  usernameClaim: z.string().min(1).default('email'),
+  groupsClaim: z.string().min(1).default('groups'),
+  usernamePrefix: z.string().default(''),
+  groupsPrefix: z.string().default(''),
+  clockSkewSeconds: z.number().int().min(0).max(300).default(30),
+  algorithms: z
+    .array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519']))
+    .min(1)
+    .default(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519']),
+});
+
+const kubeconfigUpstreamSchema = z.object({
+  kind: z.literal('kubeconfig'),
+  /** Path of the kubeconfig; default $KUBECONFIG or ~/.kube/config. */
+  kubeconfig: z.string().optional(),
+  /** Context to use; default the kubeconfig's current-context. */
+  context: z.string().optional(),
+});
+
+const eksUpstreamSchema = z.object({
+  kind: z.literal('eks'),
+  clusterName: z.string().min(1),
+  region: z.string().min(1),
+  /** ARN of the dedicated cluster access role Gatehouse assumes. */
+  roleArn: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, 'must be an IAM role ARN'),
+  /** Endpoint overrides, for tests and private endpoints. */
+  stsEndpoint: z.url().optional(),
+  eksEndpoint: z.url().optional(),
+});
+
+const upstreamSchema = z.discriminatedUnion('kind', [kubeconfigUpstreamSchema, eksUpstreamSchema]);
+
+export const configSchema = z.object({
+  runtime: z.enum(['node', 'lambda']).default('node'),
+  oidc: oidcSchema,
+  upstream: upstreamSchema,
+  /** Upstream timeout for a request to answer with headers (watch streams then run freely). */
+  upstreamTimeoutSeconds: z.number().positive().max(900).default(30),
+  policy: z.object({ file: z.string().min(1) }),
+  approvals: z
+    .object({
+      tableName: z.string().min(1).default('gatehouse-approvals'),
+      /** Base URL that approval links point at (the public URL of Gatehouse). */
+      publicUrl: z.url(),
+      mailFrom: z.string().min(3),
+      /** Seconds a pending approval lives. */
+      ttlSeconds: z.number().int().positive().default(3600),
+      /** Seconds Gatehouse holds a review request open waiting for a decision (0: answer at once). */
+      holdSeconds: z.number().int().min(0).max(840).default(0),
+    })
+    .optional(),
+  records: z
+    .object({
+      bucket: z.string().min(3),
+      prefix: z.string().default('records/'),
+      maxBodyBytes: z.number().int().min(0).default(16384),
+    })
+    .optional(),
+});
+
+export type GatehouseConfig = z.infer<typeof configSchema>;
+export type OidcConfig = z.infer<typeof oidcSchema>;
+export type UpstreamConfig = z.infer<typeof upstreamSchema>;
+
+/** Validates raw configuration, throwing one error that lists every problem. */
+export function parseConfig(raw: unknown, source: string): GatehouseConfig {
+  const result = configSchema.safeParse(raw);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  throw new GatehouseConfigError(source, problems);
+}

@@ -1,0 +1,25 @@
+/** Typed values each stage leaves in Hono's context for the stages after it. */
+import type { ApprovalOutcome, Decision, Identity, KubeRequest, UpstreamConnection } from './types.ts';
+
+declare module 'hono' {
+  interface ContextVariableMap {
+    /** Set by record: one id per API call, also sent back as Audit-Id. */
+    requestId: string;
+    /** Set by authenticate. */
+    identity: Identity;
+    /** Set by classify. */
+    kubeRequest: KubeRequest;
+    /** Set by authorize. */
+    decision: Decision;
+    /** Set by approve, for review decisions. */
+    approval: ApprovalOutcome;
+    /** Set by credentials. */
+    upstream: UpstreamConnection;
+    /** Set by forward: the upstream's status code, when it answered. */
+    upstreamStatus: number;
+    /** Set by mask: whether any value was masked in the response. */
+    masked: boolean;
+  }
+}
+
+export {};

@@ -1,0 +1,151 @@
+/**
+ * The one error type of Gatehouse. Every refusal or failure is a GatehouseError with a
+ * code; this module is the only place that maps a code to an HTTP status and a Kubernetes
+ * `Status` reason, so kubectl prints every refusal the way it prints the API server's.
+ */
+
+export type StatusReason =
+  | 'Unauthorized'
+  | 'Forbidden'
+  | 'BadRequest'
+  | 'NotFound'
+  | 'Conflict'
+  | 'Gone'
+  | 'Invalid'
+  | 'MethodNotAllowed'
+  | 'NotAcceptable'
+  | 'RequestEntityTooLarge'
+  | 'UnsupportedMediaType'
+  | 'TooManyRequests'
+  | 'InternalError'
+  | 'ServiceUnavailable'
+  | 'Timeout'
+  | 'Expired';
+
+const CODES = {
+  // authenticate
+  ERR_TOKEN_MISSING: [401, 'Unauthorized'],
+  ERR_TOKEN_MALFORMED: [401, 'Unauthorized'],
+  ERR_TOKEN_EXPIRED: [401, 'Unauthorized'],
+  ERR_TOKEN_NOT_YET_VALID: [401, 'Unauthorized'],
+  ERR_TOKEN_ISSUER: [401, 'Unauthorized'],
+  ERR_TOKEN_AUDIENCE: [401, 'Unauthorized'],
+  ERR_TOKEN_UNKNOWN_KEY: [401, 'Unauthorized'],
+  ERR_TOKEN_ALGORITHM: [401, 'Unauthorized'],
+  ERR_TOKEN_SIGNATURE: [401, 'Unauthorized'],
+  ERR_TOKEN_CLAIMS: [401, 'Unauthorized'],
+  ERR_IDP_UNAVAILABLE: [401, 'Unauthorized'],
+  ERR_IMPERSONATION_REFUSED: [403, 'Forbidden'],
+  // classify
+  ERR_REQUEST_PATH: [400, 'BadRequest'],
+  ERR_REQUEST_INVALID: [400, 'BadRequest'],
+  ERR_PAYLOAD_TOO_LARGE: [413, 'RequestEntityTooLarge'],
+  ERR_UPGRADE_UNSUPPORTED: [400, 'BadRequest'],
+  // authorize / approve
+  ERR_POLICY_DENIED: [403, 'Forbidden'],
+  ERR_APPROVAL_REQUIRED: [403, 'Forbidden'],
+  ERR_APPROVAL_DENIED: [403, 'Forbidden'],
+  ERR_APPROVAL_NOT_FOUND: [404, 'NotFound'],
+  ERR_APPROVAL_EXPIRED: [410, 'Expired'],
+  ERR_APPROVAL_ALREADY_DECIDED: [409, 'Conflict'],
+  ERR_APPROVAL_SELF: [403, 'Forbidden'],
+  ERR_APPROVAL_LINK_INVALID: [403, 'Forbidden'],
+  ERR_GRANT_ALREADY_USED: [409, 'Conflict'],
+  // credentials / forward
+  ERR_CREDENTIALS_UNAVAILABLE: [503, 'ServiceUnavailable'],
+  ERR_UPSTREAM_UNREACHABLE: [502, 'ServiceUnavailable'],
+  ERR_UPSTREAM_TIMEOUT: [504, 'Timeout'],
+  ERR_UPSTREAM_TLS: [502, 'ServiceUnavailable'],
+  // record
+  ERR_RECORD_UNAVAILABLE: [503, 'ServiceUnavailable'],
+  // anything else
+  ERR_NOT_FOUND: [404, 'NotFound'],
+  ERR_INTERNAL: [500, 'InternalError'],
+} as const satisfies Record<string, readonly [number, StatusReason]>;
+
+export type ErrorCode = keyof typeof CODES;
+
+export interface StatusDetails {
+  name?: string;
+  group?: string;
+  kind?: string;
+  /** Gatehouse extensions ride in `causes`, which kubectl ignores but clients can read. */
+  causes?: { reason?: string; message?: string; field?: string }[];
+  retryAfterSeconds?: number;
+}
+
+export class GatehouseError extends Error {
+  readonly code: ErrorCode;
+  readonly details: StatusDetails | undefined;
+
+  constructor(code: ErrorCode, message: string, options?: { details?: StatusDetails; cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'GatehouseError';
+    this.code = code;
+    this.details = options?.details;
+  }
+
+  get httpStatus(): number {
+    return CODES[this.code][0];
+  }
+
+  get reason(): StatusReason {
+    return CODES[this.code][1];
+  }
+}
+
+export function httpStatusOf(code: ErrorCode): number {
+  return CODES[code][0];
+}
+
+export function reasonOf(code: ErrorCode): StatusReason {
+  return CODES[code][1];
+}
+
+/** The Kubernetes `Status` object (meta/v1) as the API server writes it for a failure. */
+export interface KubeStatus {
+  kind: 'Status';
+  apiVersion: 'v1';
+  metadata: Record<string, never>;
+  status: 'Failure';
+  message: string;
+  reason: StatusReason;
+  details?: StatusDetails;
+  code: number;
+}
+
+export function toStatus(error: GatehouseError): KubeStatus {
+  const status: KubeStatus = {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message: error.message,
+    reason: error.reason,
+    code: error.httpStatus,
+  };
+  if (error.details !== undefined) status.details = error.details;
+  return status;
+}
+
+/** Anything thrown that is not ours becomes an internal error that reveals nothing of the cause. */
+export function asGatehouseError(error: unknown): GatehouseError {
+  if (error instanceof GatehouseError) return error;
+  return new GatehouseError('ERR_INTERNAL', 'Gatehouse failed to handle this request; see its logs', { cause: error });
+}
+
+export function statusResponse(error: GatehouseError, headers?: HeadersInit): Response {
+  const response = new Response(JSON.stringify(toStatus(error)), {
+    status: error.httpStatus,
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...headersToObject(headers) },
+  });
+  if (error.code === 'ERR_TOKEN_MISSING' || error.httpStatus === 401) {
+    response.headers.set('www-authenticate', 'Bearer realm="gatehouse"');
+  }
+  return response;
+}
+
+function headersToObject(headers: HeadersInit | undefined): Record<string, string> {
+  if (headers === undefined) return {};
+  return Object.fromEntries(new Headers(headers).entries());
+}

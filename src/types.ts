@@ -1,0 +1,87 @@
+/**
+ * The values that pass between pipeline stages. Each stage reads what the stages before it
+ * set in Hono's typed context (see `context.ts`) and adds its own.
+ */
+
+/** Who is calling, as the identity provider vouched for it (prefixes already applied). */
+export interface Identity {
+  user: string;
+  groups: string[];
+  /** The token's `sub`, forwarded as Impersonate-Uid when present. */
+  uid?: string;
+  /** Verified claims of the token, for records and policy. */
+  claims: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * A request as the Kubernetes API server's RequestInfo reads it
+ * (k8s.io/apiserver/pkg/endpoints/request/requestinfo.go).
+ */
+export interface KubeRequest {
+  isResourceRequest: boolean;
+  /** The raw path as received, never decoded or normalised. */
+  path: string;
+  verb: string;
+  /** "api" or "apis" for resource requests, "" otherwise. */
+  apiPrefix: string;
+  /** "" for the core group. */
+  apiGroup: string;
+  apiVersion: string;
+  namespace: string;
+  resource: string;
+  subresource: string;
+  name: string;
+  parts: string[];
+  fieldSelector: string;
+  labelSelector: string;
+}
+
+export type Effect = 'allow' | 'deny' | 'review';
+
+export interface ReviewSettings {
+  approvers: string[];
+  /** "once": the grant covers exactly one request; "window": matching requests for `windowSeconds`. */
+  grant: 'once' | 'window';
+  windowSeconds: number;
+}
+
+export interface Decision {
+  effect: Effect;
+  /** The rule that made the decision; null when nothing matched (default deny). */
+  rule: string | null;
+  reason: string;
+  /** Set when effect is review. */
+  review?: ReviewSettings;
+  /** Set when a rule lets this caller see unmasked Secrets (break-glass). */
+  unmasked?: boolean;
+}
+
+/** What the approval stage concluded for a `review` decision. */
+export interface ApprovalOutcome {
+  approvalId: string;
+  status: 'pending' | 'approved' | 'denied' | 'expired' | 'consumed';
+  approver?: string;
+  decidedAt?: string;
+}
+
+/** How to reach the upstream API server for one request. */
+export interface UpstreamConnection {
+  /** Base URL of the API server, e.g. https://10.0.0.1:6443 (may carry a path prefix). */
+  server: URL;
+  /** PEM CA bundle to verify the server with; undefined means the system store. */
+  ca?: string;
+  /** Client certificate and key (PEM) for mutual TLS, when the upstream uses them. */
+  cert?: string;
+  key?: string;
+  /** Bearer token Gatehouse itself presents upstream (never the caller's). */
+  token?: string;
+  /** Server name for SNI and certificate checks, when it differs from the URL host. */
+  tlsServerName?: string;
+}
+
+/** An injectable clock: tests freeze time through this, never by sleeping. */
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
