@@ -75,7 +75,7 @@ export async function createEksToken(input: EksTokenInput): Promise<EksToken> {
     }),
     { expiresIn: PRESIGN_EXPIRES_SECONDS, signingDate: new Date(signedAt) },
   );
-  const url = `https://${hostname}/?${queryString(presigned.query)}`;
+  const url = `https://${hostname}/?${queryString(presigned.query ?? {})}`;
   const token = EKS_TOKEN_PREFIX + Buffer.from(url, 'utf8').toString('base64url');
   if (Buffer.byteLength(token, 'utf8') > MAX_TOKEN_BYTES) {
     throw new GatehouseError(
@@ -87,7 +87,7 @@ export async function createEksToken(input: EksTokenInput): Promise<EksToken> {
 }
 
 /** RFC 3986 query encoding, the same escaping SigV4 uses in the canonical query. */
-function queryString(query: Record<string, string | string[] | null>): string {
+function queryString(query: Record<string, string | string[] | null | undefined>): string {
   return Object.keys(query)
     .sort()
     .map((key) => {

@@ -221,7 +221,7 @@ describe('the test verifier itself refuses what the real one refuses', () => {
       }),
       { signingDate: new Date(SIGNED_AT), ...(options.expiresIn === undefined ? {} : { expiresIn: options.expiresIn }) },
     );
-    const query = Object.entries(presigned.query)
+    const query = Object.entries(presigned.query ?? {})
       .map(([k, v]) => `${rfc3986(k)}=${rfc3986(String(v))}`)
       .join('&');
     return 'k8s-aws-v1.' + Buffer.from(`https://${host}${options.path ?? '/'}?${query}`).toString('base64url');
