@@ -1,0 +1,100 @@
+/**
+ * `gatehouse kubeconfig`: writes or merges a context for a Gatehouse deployment into a
+ * kubeconfig (default $KUBECONFIG's first file, else ~/.kube/config), with an exec section
+ * that calls `gatehouse credential`. Other contexts are left untouched.
+ */
+import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import { parse, stringify } from 'yaml';
+import { mergeKubeconfigEntry, type Kubeconfig } from '../login/kubeconfig-entry.ts';
+
+interface KubeconfigFlags {
+  server: string;
+  issuer: string;
+  clientId: string;
+  clientSecret?: string;
+  name: string;
+  caFile?: string;
+  kubeconfig?: string;
+  setCurrent: boolean;
+  execCommand?: string;
+  scope: string[];
+}
+
+function defaultKubeconfigPath(): string {
+  const fromEnv = process.env.KUBECONFIG?.split(':').find(Boolean);
+  return fromEnv ?? join(homedir(), '.kube', 'config');
+}
+
+/** The gatehouse program itself, so kubectl calls the same installation that wrote the entry. */
+function defaultExecCommand(): string {
+  return fileURLToPath(new URL('../../bin/gatehouse.mjs', import.meta.url));
+}
+
+async function readKubeconfig(path: string): Promise<Kubeconfig | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  const parsed: unknown = parse(text);
+  if (parsed === null || parsed === undefined) return undefined;
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error(`${path} is not a kubeconfig (not a YAML mapping)`);
+  return parsed as Kubeconfig;
+}
+
+export function registerKubeconfig(program: Command): void {
+  program
+    .command('kubeconfig')
+    .description('add or update a Gatehouse context in a kubeconfig (like `aws eks update-kubeconfig`)')
+    .requiredOption('--server <url>', 'Gatehouse URL (the Function URL, or https://127.0.0.1:8443 locally)')
+    .requiredOption('--issuer <url>', 'OIDC issuer URL', process.env.GATEHOUSE_OIDC_ISSUER)
+    .requiredOption('--client-id <id>', 'OAuth client id for kubectl sign-in', process.env.GATEHOUSE_OIDC_CLIENT_ID)
+    .option('--client-secret <secret>', 'client secret, for providers that require one')
+    .option('--scope <scope...>', 'extra scopes to ask for', [])
+    .option('--name <name>', 'name of the cluster, user and context entries', 'gatehouse')
+    .option('--ca-file <file>', 'PEM CA of the Gatehouse certificate (not needed for a Function URL)')
+    .option('--kubeconfig <file>', 'kubeconfig to write (default: $KUBECONFIG or ~/.kube/config)')
+    .option('--no-set-current', 'do not make the new context the current one')
+    .option('--exec-command <command>', 'command kubectl runs for credentials (default: this gatehouse program)')
+    .action(async (flags: KubeconfigFlags) => {
+      const path = resolve(flags.kubeconfig ?? defaultKubeconfigPath());
+      let server: URL;
+      try {
+        server = new URL(flags.server);
+      } catch {
+        process.stderr.write(`gatehouse: --server "${flags.server}" is not a URL\n`);
+        process.exit(2);
+      }
+      if (server.protocol !== 'https:') {
+        process.stderr.write('gatehouse: --server must be https:// (kubectl sends tokens only over TLS)\n');
+        process.exit(2);
+      }
+      const args = ['credential', '--issuer', flags.issuer, '--client-id', flags.clientId];
+      if (flags.clientSecret !== undefined) args.push('--client-secret', flags.clientSecret);
+      for (const scope of flags.scope) args.push('--scope', scope);
+      const entry: Parameters<typeof mergeKubeconfigEntry>[1] = {
+        name: flags.name,
+        server: server.href.replace(/\/$/, ''),
+        exec: { command: flags.execCommand ?? defaultExecCommand(), args },
+      };
+      if (flags.caFile !== undefined) entry.caPem = await readFile(flags.caFile, 'utf8');
+
+      const merged = mergeKubeconfigEntry(await readKubeconfig(path), entry, flags.setCurrent);
+      await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+      const temp = `${path}.${process.pid}.tmp`;
+      await writeFile(temp, stringify(merged), { mode: 0o600 });
+      await rename(temp, path);
+      await chmod(path, 0o600);
+      process.stderr.write(
+        `Context "${flags.name}" for ${entry.server} written to ${path}` +
+          (flags.setCurrent ? ' and made current.\n' : '.\n') +
+          `Try: kubectl --context ${flags.name} get namespaces\n`,
+      );
+    });
+}
