@@ -6,6 +6,8 @@
 import { Command } from 'commander';
 import { registerServe } from './serve.ts';
 import { registerPolicy } from './policy.ts';
+import { registerLogin } from './login.ts';
+import { registerKubeconfig } from './kubeconfig.ts';
 
 const program = new Command('gatehouse')
   .description('Gatehouse: an access broker between kubectl and Kubernetes')
@@ -16,5 +18,7 @@ const program = new Command('gatehouse')
 
 registerServe(program);
 registerPolicy(program);
+registerLogin(program);
+registerKubeconfig(program);
 
 await program.parseAsync(process.argv);
