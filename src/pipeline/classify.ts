@@ -7,6 +7,8 @@
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import { classifyRequest } from '../request-info.ts';
+import { GatehouseError } from '../errors.ts';
+import type { KubeRequest } from '../types.ts';
 
 export interface RawTarget {
   path: string;
@@ -36,7 +38,28 @@ export function rawTarget(c: Context): RawTarget {
 export function classify(options: { runtime: 'node' | 'lambda' }): MiddlewareHandler {
   return async function classifyStage(c, next) {
     const target = rawTarget(c);
-    c.set('kubeRequest', classifyRequest(c.req.method, target.path, target.query, options));
+    const request = classifyRequest(c.req.method, target.path, target.query, options);
+    c.set('kubeRequest', request);
+    if (options.runtime === 'lambda') refuseUpgradeOnLambda(c, request);
     await next();
   };
+}
+
+/** Pod subresources that only work over an upgraded (SPDY/WebSocket) connection. */
+const UPGRADE_SUBRESOURCES = new Set(['exec', 'attach', 'portforward']);
+
+/**
+ * A Lambda Function URL cannot carry an HTTP Upgrade, so these calls could only fail later
+ * and obscurely; refuse them up front and say what works instead.
+ */
+function refuseUpgradeOnLambda(c: Context, request: KubeRequest): void {
+  const needsUpgrade = request.resource === 'pods' && UPGRADE_SUBRESOURCES.has(request.subresource);
+  if (!needsUpgrade && c.req.header('upgrade') === undefined) return;
+  const what = needsUpgrade
+    ? `${request.verb} pods/${request.subresource} "${request.name}" in namespace "${request.namespace}"`
+    : `an HTTP Upgrade to "${c.req.header('upgrade')}" for ${request.path}`;
+  throw new GatehouseError(
+    'ERR_UPGRADE_UNSUPPORTED',
+    `user "${c.get('identity').user}" cannot ${what} through this Gatehouse: it runs on AWS Lambda, whose Function URL cannot carry the upgraded connection that kubectl exec, attach, cp and port-forward need; use a self-hosted Gatehouse (the Node runtime, \`gatehouse serve\`) for those commands`,
+  );
 }
