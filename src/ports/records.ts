@@ -1,9 +1,39 @@
-/** Port: where session records go (issue 5 fills this in). */
-export type SessionRecord = Record<string, unknown>;
+/**
+ * Ports for session records.
+ * - RecordStore: durable storage of batches (adapter: S3, also used against the local S3 stand-in).
+ * - RecordArchive: reading records back, for replay and tests.
+ * - RecordSink: what the pipeline writes to (src/records/sink.ts batches over a RecordStore).
+ */
+import type { SessionRecord } from '../records/schema.ts';
+
+export type { SessionRecord } from '../records/schema.ts';
+
+export interface RecordStore {
+  /** Human-readable location, for logs and error messages (e.g. `s3://bucket/records/`). */
+  readonly location: string;
+  /** Durable when it resolves; rejects with a GatehouseError ERR_RECORD_UNAVAILABLE otherwise. */
+  put(records: readonly SessionRecord[]): Promise<void>;
+}
+
+export interface RecordQuery {
+  /** Inclusive UTC dates (YYYY-MM-DD) of the partitions to read; default: all. */
+  fromDate?: string;
+  toDate?: string;
+}
+
+export interface RecordArchive {
+  readonly location: string;
+  /** Every record in the chosen partitions, in no particular order. */
+  read(query: RecordQuery): AsyncIterable<SessionRecord>;
+}
 
 export interface RecordSink {
-  /** Must be durable when it resolves; used for the record of intent of mutating calls. */
+  /** Durable when it resolves; used for the record of intent of mutating calls. Rejects when the store is down. */
   writeDurable(record: SessionRecord): Promise<void>;
-  /** May buffer; never blocks the response path. */
+  /** Buffers; never blocks and never throws. */
   write(record: SessionRecord): void;
+  /** Writes what is buffered now (retried records included); never rejects. */
+  flush(): Promise<void>;
+  /** Flushes and stops the flush timer. */
+  close(): Promise<void>;
 }

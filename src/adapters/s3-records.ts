@@ -1,0 +1,126 @@
+/**
+ * Adapter: session records in S3 (or anything speaking its wire protocol, like the local
+ * stand-in). Writes gzip JSON Lines with PutObject under the date layout of
+ * `records/layout.ts`; reads them back with ListObjectsV2 + GetObject for replay.
+ * SDK failures become GatehouseError ERR_RECORD_UNAVAILABLE; they never leak as SDK errors.
+ */
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { S3ClientConfig } from '@aws-sdk/client-s3';
+import { GatehouseError } from '../errors.ts';
+import type { RecordArchive, RecordQuery, RecordStore, SessionRecord } from '../ports/records.ts';
+import { datesBetween, objectKey, partitionDate, partitionPrefix } from '../records/layout.ts';
+import type { Clock } from '../types.ts';
+import { systemClock } from '../types.ts';
+
+export interface S3RecordsOptions {
+  bucket: string;
+  /** Key prefix, `records/` by default; a trailing slash is added when missing. */
+  prefix?: string;
+  /** A ready client (tests, shared clients); otherwise one is built from `clientConfig`. */
+  client?: S3Client;
+  clientConfig?: S3ClientConfig;
+  clock?: Clock;
+}
+
+/**
+ * Client settings for record writes: a record of intent holds a mutating call until it is
+ * durable, so a dead store must fail in seconds, not after the SDK's default patience.
+ */
+export function recordsClientConfig(overrides: S3ClientConfig = {}): S3ClientConfig {
+  return {
+    maxAttempts: 2,
+    requestHandler: { connectionTimeout: 2000, requestTimeout: 5000 },
+    ...overrides,
+  };
+}
+
+export function createS3Records(options: S3RecordsOptions): RecordStore & RecordArchive {
+  const bucket = options.bucket;
+  const prefix = normalisePrefix(options.prefix ?? 'records/');
+  const client = options.client ?? new S3Client(recordsClientConfig(options.clientConfig));
+  const clock = options.clock ?? systemClock;
+  const location = `s3://${bucket}/${prefix}`;
+
+  async function put(records: readonly SessionRecord[]): Promise<void> {
+    const byDate = new Map<string, SessionRecord[]>();
+    for (const record of records) {
+      const date = partitionDate(record.started_at);
+      const list = byDate.get(date) ?? [];
+      list.push(record);
+      byDate.set(date, list);
+    }
+    for (const [date, list] of byDate) {
+      const body = gzipSync(list.map((record) => `${JSON.stringify(record)}\n`).join(''));
+      const key = objectKey(prefix, date, clock.now(), crypto.randomUUID());
+      try {
+        await client.send(
+          new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/x-ndjson' }),
+        );
+      } catch (error) {
+        throw unavailable(location, error);
+      }
+    }
+  }
+
+  async function* keys(query: RecordQuery): AsyncGenerator<string> {
+    const prefixes =
+      query.fromDate !== undefined && query.toDate !== undefined
+        ? datesBetween(query.fromDate, query.toDate).map((date) => partitionPrefix(prefix, date))
+        : [prefix];
+    for (const listPrefix of prefixes) {
+      let token: string | undefined;
+      do {
+        let page;
+        try {
+          page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: listPrefix, ContinuationToken: token }));
+        } catch (error) {
+          throw unavailable(location, error);
+        }
+        for (const object of page.Contents ?? []) {
+          const key = object.Key;
+          if (key === undefined || !key.endsWith('.jsonl.gz')) continue;
+          if (!inRange(key, prefix, query)) continue;
+          yield key;
+        }
+        token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+      } while (token !== undefined);
+    }
+  }
+
+  async function* read(query: RecordQuery): AsyncGenerator<SessionRecord> {
+    for await (const key of keys(query)) {
+      let bytes: Uint8Array;
+      try {
+        const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        if (object.Body === undefined) continue;
+        bytes = await object.Body.transformToByteArray();
+      } catch (error) {
+        throw unavailable(location, error);
+      }
+      for (const line of gunzipSync(bytes).toString('utf8').split('\n')) {
+        if (line.trim() === '') continue;
+        yield JSON.parse(line) as SessionRecord;
+      }
+    }
+  }
+
+  return { location, put, read };
+}
+
+function normalisePrefix(prefix: string): string {
+  return prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
+}
+
+/** Open-ended ranges filter on the `dt=` folder of each key. */
+function inRange(key: string, prefix: string, query: RecordQuery): boolean {
+  const match = /^dt=(\d{4}-\d{2}-\d{2})\//.exec(key.slice(prefix.length));
+  if (match === null) return false;
+  const date = match[1] as string;
+  return (query.fromDate === undefined || date >= query.fromDate) && (query.toDate === undefined || date <= query.toDate);
+}
+
+function unavailable(location: string, error: unknown): GatehouseError {
+  const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return new GatehouseError('ERR_RECORD_UNAVAILABLE', `session record store ${location} is unavailable (${detail})`, { cause: error });
+}

@@ -1,0 +1,142 @@
+/**
+ * The record sink the pipeline writes to, over a RecordStore.
+ *
+ * - `writeDurable` (records of intent) goes straight to the store and rejects if it cannot
+ *   be written: the caller refuses the call.
+ * - `write` (outcome records) only buffers: nothing on the response path waits for S3.
+ *   The buffer is flushed when it holds `maxBatchRecords`, every `flushIntervalMs`, and on
+ *   close. When the store is down the records stay buffered for the next attempt; the
+ *   buffer is bounded (`maxBufferedRecords`), the oldest records are dropped first, and
+ *   every failed flush logs one JSON line on stderr with the buffered and dropped counts.
+ */
+import type { RecordSink, RecordStore, SessionRecord } from '../ports/records.ts';
+import type { Clock } from '../types.ts';
+import { systemClock } from '../types.ts';
+
+export type RecordsLog = (event: Record<string, unknown>) => void;
+
+/** One JSON line on stderr per event: operators grep and alert on `"component":"records"`. */
+export const stderrLog: RecordsLog = (event) => {
+  process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), component: 'records', ...event })}\n`);
+};
+
+export interface RecordSinkOptions {
+  /** Flush when this many records are buffered (also the most records in one object). */
+  maxBatchRecords?: number;
+  /** Flush at least this often; 0 flushes after every write (still not awaited by the caller). */
+  flushIntervalMs?: number;
+  /** At most this many records wait in memory; beyond it the oldest are dropped (and counted). */
+  maxBufferedRecords?: number;
+  log?: RecordsLog;
+  clock?: Clock;
+}
+
+export function createRecordSink(store: RecordStore, options: RecordSinkOptions = {}): RecordSink & { readonly stats: SinkStats } {
+  const maxBatch = options.maxBatchRecords ?? 500;
+  const intervalMs = options.flushIntervalMs ?? 5000;
+  const maxBuffered = Math.max(options.maxBufferedRecords ?? 10_000, maxBatch);
+  const log = options.log ?? stderrLog;
+  const clock = options.clock ?? systemClock;
+
+  let buffer: SessionRecord[] = [];
+  let flushing: Promise<void> | null = null;
+  let closed = false;
+  const stats: SinkStats = { written: 0, dropped: 0, failedFlushes: 0, storeDown: false };
+
+  const timer = intervalMs > 0 ? setInterval(() => void flush(), intervalMs) : null;
+  // The timer must not keep a CLI or a test process alive.
+  timer?.unref();
+
+  function keepBounded(): void {
+    const excess = buffer.length - maxBuffered;
+    if (excess <= 0) return;
+    buffer = buffer.slice(excess);
+    stats.dropped += excess;
+  }
+
+  async function flushOnce(): Promise<void> {
+    while (buffer.length > 0) {
+      const batch = buffer.slice(0, maxBatch);
+      buffer = buffer.slice(batch.length);
+      try {
+        await store.put(batch);
+      } catch (error) {
+        // Back to the front, oldest first, so a recovered store receives them in order.
+        buffer = [...batch, ...buffer];
+        keepBounded();
+        stats.failedFlushes += 1;
+        stats.storeDown = true;
+        log({
+          level: 'error',
+          event: 'records_flush_failed',
+          message: `session records could not be written to ${store.location}: ${messageOf(error)}; still serving reads, ${buffer.length} records buffered for retry, ${stats.dropped} dropped so far`,
+          buffered: buffer.length,
+          dropped: stats.dropped,
+          at: new Date(clock.now()).toISOString(),
+        });
+        return;
+      }
+      stats.written += batch.length;
+      if (stats.storeDown) {
+        stats.storeDown = false;
+        log({
+          level: 'info',
+          event: 'records_store_recovered',
+          message: `session records reach ${store.location} again; ${stats.dropped} records were dropped while it was down`,
+          dropped: stats.dropped,
+        });
+      }
+    }
+  }
+
+  function flush(): Promise<void> {
+    if (flushing !== null) {
+      // Records may have arrived after the running flush took its batch: chain one more pass.
+      return flushing.then(() => (buffer.length > 0 ? flush() : undefined));
+    }
+    flushing = flushOnce().finally(() => {
+      flushing = null;
+    });
+    return flushing;
+  }
+
+  return {
+    stats,
+    async writeDurable(record) {
+      await store.put([record]);
+      stats.written += 1;
+    },
+    write(record) {
+      buffer.push(record);
+      keepBounded();
+      // While the store is down only the timer retries, so a burst of reads does not hammer it.
+      if (closed || intervalMs === 0 || (buffer.length >= maxBatch && !stats.storeDown)) void flush();
+    },
+    flush,
+    async close() {
+      closed = true;
+      if (timer !== null) clearInterval(timer);
+      await flush();
+      if (buffer.length > 0) {
+        log({
+          level: 'error',
+          event: 'records_lost_at_close',
+          message: `${buffer.length} session records could not be written to ${store.location} before shutdown and are lost`,
+          lost: buffer.length,
+          dropped: stats.dropped,
+        });
+      }
+    },
+  };
+}
+
+export interface SinkStats {
+  written: number;
+  dropped: number;
+  failedFlushes: number;
+  storeDown: boolean;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
