@@ -1,0 +1,52 @@
+/**
+ * Stage 1 — authenticate: who is calling, from the bearer token only.
+ *
+ * Contract: `authenticate(authenticator)` refuses a request carrying any `Impersonate-*`
+ * header (403 ERR_IMPERSONATION_REFUSED) — forwarded, such headers would run with the
+ * broker's rights — then requires `Authorization: Bearer <token>` (401 ERR_TOKEN_MISSING),
+ * verifies the token (401 with the authenticator's code) and sets `identity` for the stages
+ * after it. Errors are thrown; the app turns them into Kubernetes Status responses.
+ */
+import type { MiddlewareHandler } from 'hono';
+import { GatehouseError } from '../errors.ts';
+import type { Authenticator } from '../ports/authenticator.ts';
+
+const IMPERSONATE_PREFIX = 'impersonate-';
+const BEARER = /^Bearer +([^\s,]+) *$/i;
+
+export function authenticate(authenticator: Authenticator): MiddlewareHandler {
+  return async function authenticateStage(c, next) {
+    const impersonation = [...c.req.raw.headers.keys()].filter((name) => name.toLowerCase().startsWith(IMPERSONATE_PREFIX));
+    if (impersonation.length > 0) {
+      throw new GatehouseError(
+        'ERR_IMPERSONATION_REFUSED',
+        `Gatehouse refuses client impersonation headers (${impersonation.map(canonicalHeaderName).join(', ')}): the caller's identity comes from its token`,
+      );
+    }
+    const token = bearerToken(c.req.header('authorization'));
+    c.set('identity', await authenticator.verify(token));
+    await next();
+  };
+}
+
+function bearerToken(authorization: string | undefined): string {
+  if (authorization === undefined || authorization.trim() === '') {
+    throw new GatehouseError('ERR_TOKEN_MISSING', 'no bearer token: send Authorization: Bearer <OIDC ID token>');
+  }
+  const match = BEARER.exec(authorization.trim());
+  if (match?.[1] === undefined) {
+    const scheme = authorization.trim().split(/\s+/)[0] ?? '';
+    const what = scheme.toLowerCase() === 'bearer' ? 'an empty or malformed Bearer credential' : `a "${scheme.slice(0, 20)}" credential`;
+    throw new GatehouseError('ERR_TOKEN_MISSING', `no bearer token: the request carried ${what}; send Authorization: Bearer <OIDC ID token>`);
+  }
+  return match[1];
+}
+
+/** `impersonate-extra-scopes` → `Impersonate-Extra-Scopes`, as people write them. */
+function canonicalHeaderName(name: string): string {
+  return name
+    .toLowerCase()
+    .split('-')
+    .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
+    .join('-');
+}
