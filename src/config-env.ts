@@ -1,0 +1,165 @@
+/**
+ * Gatehouse configuration from environment variables — how the Lambda runtime is configured
+ * (the CDK stack sets these on the function). `configFromEnv` maps each variable below onto
+ * the one configuration schema (`config.ts`) and validates it once, at cold start, throwing
+ * one GatehouseConfigError that lists every problem by variable name.
+ *
+ * The policy is a YAML file bundled next to the function code (GATEHOUSE_POLICY_FILE,
+ * default `policy.yaml` beside the handler), not an environment variable or an SSM
+ * parameter: Lambda caps all environment variables together at 4 KB, which a real policy
+ * outgrows; SSM would add a network call and an IAM permission to every cold start and a
+ * second place where access rules change outside the reviewed deployment. A bundled file
+ * is versioned and reviewed with the code, `cdk diff` shows a change to it (the asset hash
+ * changes), and a policy change is an ordinary deployment that can be rolled back.
+ */
+import { configSchema, type GatehouseConfig } from './config.ts';
+import { GatehouseConfigError } from './config-error.ts';
+import { DEV_ISSUER } from './auth/dev-issuer.ts';
+
+type Kind = 'string' | 'integer' | 'number' | 'list' | 'stringOrList';
+
+export interface EnvVariable {
+  name: string;
+  /** Where the value goes in GatehouseConfig. */
+  path: readonly string[];
+  kind: Kind;
+  description: string;
+}
+
+/** Every variable Gatehouse reads; docs/aws.md documents the same list (a test keeps them in step). */
+export const ENV_VARIABLES: readonly EnvVariable[] = [
+  { name: 'GATEHOUSE_OIDC_ISSUER', path: ['oidc', 'issuer'], kind: 'string', description: 'OIDC issuer URL (required); tokens must carry exactly this `iss`' },
+  { name: 'GATEHOUSE_OIDC_AUDIENCE', path: ['oidc', 'audience'], kind: 'stringOrList', description: 'accepted `aud` values, comma-separated (required)' },
+  { name: 'GATEHOUSE_OIDC_JWKS_URI', path: ['oidc', 'jwksUri'], kind: 'string', description: "JWKS URL; default: the issuer's discovery document" },
+  { name: 'GATEHOUSE_OIDC_USERNAME_CLAIM', path: ['oidc', 'usernameClaim'], kind: 'string', description: 'claim that names the user (default `email`)' },
+  { name: 'GATEHOUSE_OIDC_GROUPS_CLAIM', path: ['oidc', 'groupsClaim'], kind: 'string', description: 'claim that lists the groups (default `groups`)' },
+  { name: 'GATEHOUSE_OIDC_USERNAME_PREFIX', path: ['oidc', 'usernamePrefix'], kind: 'string', description: 'prefix added to user names (default none)' },
+  { name: 'GATEHOUSE_OIDC_GROUPS_PREFIX', path: ['oidc', 'groupsPrefix'], kind: 'string', description: 'prefix added to group names (default none)' },
+  { name: 'GATEHOUSE_OIDC_CLOCK_SKEW_SECONDS', path: ['oidc', 'clockSkewSeconds'], kind: 'integer', description: 'tolerated clock skew for exp/nbf (default 30)' },
+  { name: 'GATEHOUSE_OIDC_ALGORITHMS', path: ['oidc', 'algorithms'], kind: 'list', description: 'accepted JWS algorithms, comma-separated (default: all asymmetric)' },
+  { name: 'GATEHOUSE_UPSTREAM', path: ['upstream', 'kind'], kind: 'string', description: '`eks` (default) or `kubeconfig`' },
+  { name: 'GATEHOUSE_EKS_CLUSTER_NAME', path: ['upstream', 'clusterName'], kind: 'string', description: 'EKS cluster name (required for `eks`)' },
+  { name: 'GATEHOUSE_EKS_REGION', path: ['upstream', 'region'], kind: 'string', description: "the cluster's region (default: AWS_REGION, which Lambda sets)" },
+  { name: 'GATEHOUSE_EKS_ROLE_ARN', path: ['upstream', 'roleArn'], kind: 'string', description: 'ARN of the cluster access role (required for `eks`)' },
+  { name: 'GATEHOUSE_STS_ENDPOINT', path: ['upstream', 'stsEndpoint'], kind: 'string', description: 'STS endpoint override (VPC endpoints, tests)' },
+  { name: 'GATEHOUSE_EKS_ENDPOINT', path: ['upstream', 'eksEndpoint'], kind: 'string', description: 'EKS API endpoint override (VPC endpoints, tests)' },
+  { name: 'GATEHOUSE_KUBECONFIG', path: ['upstream', 'kubeconfig'], kind: 'string', description: 'kubeconfig path (for `kubeconfig`)' },
+  { name: 'GATEHOUSE_KUBECONFIG_CONTEXT', path: ['upstream', 'context'], kind: 'string', description: 'kubeconfig context (for `kubeconfig`)' },
+  { name: 'GATEHOUSE_UPSTREAM_TIMEOUT_SECONDS', path: ['upstreamTimeoutSeconds'], kind: 'number', description: 'seconds the cluster has to start answering (default 30)' },
+  { name: 'GATEHOUSE_POLICY_FILE', path: ['policy', 'file'], kind: 'string', description: 'policy YAML path (default: `policy.yaml` bundled beside the handler)' },
+  { name: 'GATEHOUSE_APPROVALS_TABLE', path: ['approvals', 'tableName'], kind: 'string', description: 'DynamoDB table of approvals (setting any APPROVALS variable enables approvals)' },
+  { name: 'GATEHOUSE_APPROVALS_PUBLIC_URL', path: ['approvals', 'publicUrl'], kind: 'string', description: 'public base URL approval links point at' },
+  { name: 'GATEHOUSE_APPROVALS_MAIL_FROM', path: ['approvals', 'mailFrom'], kind: 'string', description: 'sender address of approval mails' },
+  { name: 'GATEHOUSE_APPROVALS_TTL_SECONDS', path: ['approvals', 'ttlSeconds'], kind: 'integer', description: 'seconds a pending approval lives (default 3600)' },
+  { name: 'GATEHOUSE_APPROVALS_HOLD_SECONDS', path: ['approvals', 'holdSeconds'], kind: 'integer', description: 'seconds a review request waits for a decision (default 0)' },
+  { name: 'GATEHOUSE_RECORDS_BUCKET', path: ['records', 'bucket'], kind: 'string', description: 'S3 bucket of session records (setting it enables records)' },
+  { name: 'GATEHOUSE_RECORDS_PREFIX', path: ['records', 'prefix'], kind: 'string', description: 'key prefix of records (default `records/`)' },
+  { name: 'GATEHOUSE_RECORDS_MAX_BODY_BYTES', path: ['records', 'maxBodyBytes'], kind: 'integer', description: 'request body bytes kept in a record (default 16384)' },
+];
+
+export interface ConfigFromEnvOptions {
+  runtime: 'node' | 'lambda';
+  /** Used when GATEHOUSE_POLICY_FILE is not set. */
+  defaultPolicyFile: string;
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** Reads, converts and validates the environment; throws a GatehouseConfigError listing every problem. */
+export function configFromEnv(env: Env, options: ConfigFromEnvOptions): GatehouseConfig {
+  const problems: string[] = [];
+  // Optional sections (approvals, records) come into being only when one of their variables is set.
+  const raw: Record<string, unknown> = {
+    runtime: options.runtime,
+    oidc: {},
+    upstream: { kind: 'eks', region: env.AWS_REGION },
+    policy: { file: options.defaultPolicyFile },
+  };
+  for (const variable of ENV_VARIABLES) {
+    const text = env[variable.name];
+    if (text === undefined || text === '') continue;
+    const converted = convert(text, variable.kind);
+    if (converted === undefined) {
+      problems.push(`${variable.name}: must be ${variable.kind === 'integer' ? 'an integer' : 'a number'}, got "${text}"`);
+      continue;
+    }
+    setPath(raw, variable.path, converted);
+  }
+  if (options.runtime === 'lambda' && env.GATEHOUSE_OIDC_ISSUER === DEV_ISSUER) {
+    problems.push(`GATEHOUSE_OIDC_ISSUER: the local development issuer (${DEV_ISSUER}) cannot be used on AWS Lambda; configure your identity provider`);
+  }
+
+  const result = configSchema.safeParse(raw);
+  if (result.success && problems.length === 0) return result.data;
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const path = issue.path.map(String);
+      const variable = variableFor(path);
+      const value = valueAt(raw, path);
+      const message = value === undefined ? 'is required but not set' : issue.message;
+      problems.push(`${variable?.name ?? path.join('.')}: ${message}`);
+    }
+  }
+  throw new GatehouseConfigError('the environment', problems);
+}
+
+function convert(text: string, kind: Kind): unknown {
+  switch (kind) {
+    case 'string':
+      return text;
+    case 'integer':
+    case 'number': {
+      const value = Number(text.trim());
+      if (text.trim() === '' || !Number.isFinite(value) || (kind === 'integer' && !Number.isInteger(value))) return undefined;
+      return value;
+    }
+    case 'list':
+      return splitList(text);
+    case 'stringOrList': {
+      const items = splitList(text);
+      return items.length === 1 ? items[0] : items;
+    }
+  }
+}
+
+function splitList(text: string): string[] {
+  return text
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+}
+
+function setPath(target: Record<string, unknown>, path: readonly string[], value: unknown): void {
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    const child = node[key];
+    if (typeof child === 'object' && child !== null) {
+      node = child as Record<string, unknown>;
+    } else {
+      const created: Record<string, unknown> = {};
+      node[key] = created;
+      node = created;
+    }
+  }
+  const last = path[path.length - 1];
+  if (last !== undefined) node[last] = value;
+}
+
+function valueAt(source: Record<string, unknown>, path: readonly string[]): unknown {
+  let node: unknown = source;
+  for (const key of path) {
+    if (typeof node !== 'object' || node === null) return undefined;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return node;
+}
+
+/** The variable for a schema path; list items (`oidc.algorithms.2`) map to their list's variable. */
+function variableFor(path: readonly string[]): EnvVariable | undefined {
+  for (let length = path.length; length > 0; length -= 1) {
+    const prefix = path.slice(0, length).join('.');
+    const found = ENV_VARIABLES.find((v) => v.path.join('.') === prefix);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}

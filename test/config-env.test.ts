@@ -1,0 +1,137 @@
+/** Configuration from environment variables: mapping, defaults, and every problem at once by variable name. */
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { configFromEnv, ENV_VARIABLES, type Env } from '../src/config-env.ts';
+import { GatehouseConfigError } from '../src/config-error.ts';
+
+const MINIMAL: Env = {
+  AWS_REGION: 'eu-west-1',
+  GATEHOUSE_OIDC_ISSUER: 'https://idp.example.com',
+  GATEHOUSE_OIDC_AUDIENCE: 'gatehouse',
+  GATEHOUSE_EKS_CLUSTER_NAME: 'prod',
+  GATEHOUSE_EKS_ROLE_ARN: 'arn:aws:iam::123456789012:role/gatehouse-cluster-access',
+};
+const options = { runtime: 'lambda' as const, defaultPolicyFile: '/var/task/policy.yaml' };
+
+describe('configuration from environment variables', () => {
+  test('reads a minimal EKS configuration and fills the defaults', () => {
+    const config = configFromEnv(MINIMAL, options);
+    assert.equal(config.runtime, 'lambda');
+    assert.deepEqual(config.upstream, {
+      kind: 'eks',
+      clusterName: 'prod',
+      region: 'eu-west-1',
+      roleArn: 'arn:aws:iam::123456789012:role/gatehouse-cluster-access',
+    });
+    assert.equal(config.oidc.issuer, 'https://idp.example.com');
+    assert.equal(config.oidc.audience, 'gatehouse');
+    assert.equal(config.oidc.usernameClaim, 'email');
+    assert.equal(config.policy.file, '/var/task/policy.yaml');
+    assert.equal(config.upstreamTimeoutSeconds, 30);
+    assert.equal(config.approvals, undefined);
+    assert.equal(config.records, undefined);
+  });
+
+  test('reads lists, numbers, overrides and optional sections', () => {
+    const config = configFromEnv(
+      {
+        ...MINIMAL,
+        GATEHOUSE_OIDC_AUDIENCE: 'gatehouse, kubectl',
+        GATEHOUSE_OIDC_ALGORITHMS: 'RS256,ES256',
+        GATEHOUSE_OIDC_CLOCK_SKEW_SECONDS: '10',
+        GATEHOUSE_EKS_REGION: 'us-east-1',
+        GATEHOUSE_UPSTREAM_TIMEOUT_SECONDS: '12.5',
+        GATEHOUSE_POLICY_FILE: '/opt/policy.yaml',
+        GATEHOUSE_RECORDS_BUCKET: 'records-bucket',
+        GATEHOUSE_APPROVALS_PUBLIC_URL: 'https://abc.lambda-url.eu-west-1.on.aws',
+        GATEHOUSE_APPROVALS_MAIL_FROM: 'gatehouse@example.com',
+      },
+      options,
+    );
+    assert.deepEqual(config.oidc.audience, ['gatehouse', 'kubectl']);
+    assert.deepEqual(config.oidc.algorithms, ['RS256', 'ES256']);
+    assert.equal(config.oidc.clockSkewSeconds, 10);
+    assert.equal(config.upstream.kind === 'eks' && config.upstream.region, 'us-east-1');
+    assert.equal(config.upstreamTimeoutSeconds, 12.5);
+    assert.equal(config.policy.file, '/opt/policy.yaml');
+    assert.deepEqual(config.records, { bucket: 'records-bucket', prefix: 'records/', maxBodyBytes: 16384 });
+    assert.equal(config.approvals?.tableName, 'gatehouse-approvals');
+  });
+
+  test('reads a kubeconfig upstream', () => {
+    const config = configFromEnv(
+      { GATEHOUSE_OIDC_ISSUER: 'https://idp.example.com', GATEHOUSE_OIDC_AUDIENCE: 'a', GATEHOUSE_UPSTREAM: 'kubeconfig', GATEHOUSE_KUBECONFIG: '/tmp/kc' },
+      options,
+    );
+    assert.deepEqual(config.upstream, { kind: 'kubeconfig', kubeconfig: '/tmp/kc' });
+  });
+
+  const failures: { name: string; env: Env; problems: string[] }[] = [
+    {
+      name: 'lists every missing required variable at once',
+      env: {},
+      problems: [
+        'GATEHOUSE_OIDC_ISSUER: is required but not set',
+        'GATEHOUSE_OIDC_AUDIENCE: is required but not set',
+        'GATEHOUSE_EKS_CLUSTER_NAME: is required but not set',
+        'GATEHOUSE_EKS_REGION: is required but not set',
+        'GATEHOUSE_EKS_ROLE_ARN: is required but not set',
+      ],
+    },
+    {
+      name: 'names the variable of a malformed value, whatever the kind',
+      env: {
+        ...MINIMAL,
+        GATEHOUSE_OIDC_ISSUER: 'not a url',
+        GATEHOUSE_EKS_ROLE_ARN: 'gatehouse',
+        GATEHOUSE_OIDC_CLOCK_SKEW_SECONDS: 'ten',
+        GATEHOUSE_UPSTREAM_TIMEOUT_SECONDS: '5000',
+        GATEHOUSE_OIDC_ALGORITHMS: 'RS256,HS256',
+      },
+      problems: [
+        'GATEHOUSE_OIDC_CLOCK_SKEW_SECONDS: must be an integer, got "ten"',
+        'GATEHOUSE_OIDC_ISSUER: Invalid URL',
+        'GATEHOUSE_OIDC_ALGORITHMS: Invalid option: expected one of "RS256"|"RS384"|"RS512"|"PS256"|"PS384"|"PS512"|"ES256"|"ES384"|"ES512"|"EdDSA"|"Ed25519"',
+        'GATEHOUSE_EKS_ROLE_ARN: must be an IAM role ARN',
+        'GATEHOUSE_UPSTREAM_TIMEOUT_SECONDS: Too big: expected number to be <=900',
+      ],
+    },
+    {
+      name: 'refuses the local development issuer on Lambda',
+      env: { ...MINIMAL, GATEHOUSE_OIDC_ISSUER: 'https://gatehouse.invalid/dev-issuer' },
+      problems: [
+        'GATEHOUSE_OIDC_ISSUER: the local development issuer (https://gatehouse.invalid/dev-issuer) cannot be used on AWS Lambda; configure your identity provider',
+      ],
+    },
+    {
+      name: 'reports the missing parts of a half-configured optional section',
+      env: { ...MINIMAL, GATEHOUSE_APPROVALS_TABLE: 'approvals' },
+      problems: ['GATEHOUSE_APPROVALS_PUBLIC_URL: is required but not set', 'GATEHOUSE_APPROVALS_MAIL_FROM: is required but not set'],
+    },
+    {
+      name: 'refuses an unknown upstream kind',
+      env: { ...MINIMAL, GATEHOUSE_UPSTREAM: 'gke' },
+      problems: ["GATEHOUSE_UPSTREAM: Invalid discriminator value. Expected 'kubeconfig' | 'eks'"],
+    },
+  ];
+  for (const { name, env, problems } of failures) {
+    test(name, () => {
+      assert.throws(
+        () => configFromEnv(env, options),
+        (error: unknown) => {
+          assert.ok(error instanceof GatehouseConfigError);
+          assert.deepEqual(error.problems, problems);
+          assert.match(error.message, /^invalid configuration in the environment:\n {2}- /);
+          return true;
+        },
+      );
+    });
+  }
+
+  test('every variable is documented in docs/aws.md', () => {
+    const docs = readFileSync(new URL('../docs/aws.md', import.meta.url), 'utf8');
+    const missing = ENV_VARIABLES.map((v) => v.name).filter((name) => !docs.includes(`\`${name}\``));
+    assert.deepEqual(missing, []);
+  });
+});
