@@ -1,0 +1,268 @@
+/**
+ * `gatehouse serve`: runs Gatehouse as a Node HTTPS server.
+ *
+ * Without --config it starts the local runtime (runtime/local.ts): loopback, a local CA,
+ * the development issuer, the default policy, upstream = the current kubeconfig context —
+ * or, on a machine with no kubeconfig at all, the embedded demo cluster. With --config it
+ * serves a self-hosted deployment: OIDC, policy and upstream from the YAML file (flags
+ * override), TLS from --tls-cert/--tls-key (else the local CA's certificate), or plain
+ * HTTP only behind a TLS-terminating load balancer (--plain-http-port).
+ *
+ * Exit codes: 2 for bad configuration (every problem listed), 1 for other start failures.
+ * SIGINT/SIGTERM close listeners and local services, then exit 0.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import { InvalidArgumentError, Option } from 'commander';
+import type { Command } from 'commander';
+import { parse } from 'yaml';
+import { createApp } from '../app.ts';
+import { createDepsFromConfig } from '../compose.ts';
+import { parseConfig } from '../config.ts';
+import type { GatehouseConfig } from '../config.ts';
+import { GatehouseConfigError } from '../config-error.ts';
+import { resolveKubeconfigPath } from '../kubeconfig.ts';
+import { ensureLocalTls } from '../local/tls.ts';
+import { startNodeServer } from '../runtime/node-server.ts';
+import type { NodeServer } from '../runtime/node-server.ts';
+import { DEFAULT_STATE_DIR, DEFAULT_USER, DEFAULT_GROUPS, startLocalGatehouse } from '../runtime/local.ts';
+
+interface ServeFlags {
+  config?: string;
+  host: string;
+  port: number;
+  stateDir: string;
+  kubeconfig?: string;
+  context?: string;
+  policy?: string;
+  user: string;
+  group?: string[];
+  plainHttpPort?: number;
+  tlsCert?: string;
+  tlsKey?: string;
+  auth: 'exec' | 'token';
+}
+
+/** What `serve` started, closed on a signal. */
+interface Running {
+  close(): Promise<void>;
+}
+
+/** The embedded demo cluster (test/stand-in/apiserver.ts), loaded only when there is no kubeconfig. */
+interface DemoCluster {
+  url: string;
+  kubeconfigPath: string;
+  close(): Promise<void>;
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('run Gatehouse as an HTTPS server (local defaults unless --config is given)')
+    .option('--config <file>', 'self-hosting configuration (YAML); without it, local defaults and the development issuer')
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'HTTPS port (0 = any free port)', parsePort, 8443)
+    .option('--state-dir <dir>', 'where certificates, the dev issuer key and the users\' kubeconfig live', DEFAULT_STATE_DIR)
+    .option('--kubeconfig <file>', 'kubeconfig of the upstream cluster (default $KUBECONFIG, else ~/.kube/config)')
+    .option('--context <name>', 'context of that kubeconfig (default its current-context)')
+    .option('--policy <file>', 'policy file (default policy/default.yaml)')
+    .option('--user <name>', 'user the generated kubeconfig authenticates as (local mode)', DEFAULT_USER)
+    .option('--group <group...>', `groups of that user, repeatable (local mode; default ${DEFAULT_GROUPS.join(', ')})`)
+    .option('--plain-http-port <port>', 'also listen in plain HTTP (behind a TLS-terminating load balancer, or for benchmarks)', parsePort)
+    .option('--tls-cert <file>', 'PEM certificate chain to serve (with --config)')
+    .option('--tls-key <file>', 'PEM private key to serve (with --config)')
+    .addOption(new Option('--auth <kind>', 'how the generated kubeconfig gets tokens (local mode)').choices(['exec', 'token']).default('exec'))
+    .action(async (flags: ServeFlags) => {
+      let running: Running;
+      try {
+        running = flags.config === undefined ? await serveLocal(flags) : await serveConfigured(flags, flags.config);
+      } catch (error) {
+        process.exitCode = reportStartFailure(error);
+        return;
+      }
+      let stopping = false;
+      const stop = (signal: string): void => {
+        if (stopping) return;
+        stopping = true;
+        console.log(`\n${signal}: closing Gatehouse`);
+        running.close().then(
+          () => process.exit(0),
+          (error: unknown) => {
+            console.error(`closing failed: ${error instanceof Error ? error.message : String(error)}`);
+            process.exit(1);
+          },
+        );
+      };
+      process.once('SIGINT', () => stop('SIGINT'));
+      process.once('SIGTERM', () => stop('SIGTERM'));
+    });
+}
+
+async function serveLocal(flags: ServeFlags): Promise<Running> {
+  let demo: DemoCluster | undefined;
+  let kubeconfig = flags.kubeconfig;
+  if (kubeconfig === undefined && flags.context === undefined && !existsSync(resolveKubeconfigPath())) {
+    demo = await startDemoCluster();
+    kubeconfig = demo.kubeconfigPath;
+  }
+  try {
+    const local = await startLocalGatehouse({
+      stateDir: flags.stateDir,
+      host: flags.host,
+      port: flags.port,
+      ...(flags.plainHttpPort === undefined ? {} : { plainHttpPort: flags.plainHttpPort }),
+      ...(kubeconfig === undefined ? {} : { upstreamKubeconfig: kubeconfig }),
+      ...(flags.context === undefined ? {} : { upstreamContext: flags.context }),
+      ...(flags.policy === undefined ? {} : { policyFile: flags.policy }),
+      user: flags.user,
+      groups: flags.group ?? [...DEFAULT_GROUPS],
+      auth: flags.auth,
+    });
+    const lines = [
+      `Gatehouse is listening on ${local.url}`,
+      ...(local.plainUrl === undefined ? [] : [`  plain HTTP (no kubectl tokens over it): ${local.plainUrl}`]),
+      `  kubeconfig for users: ${local.kubeconfigPath}  (user "${local.user}", groups: ${local.groups.join(', ') || 'none'})`,
+      `      export KUBECONFIG=${local.kubeconfigPath}`,
+      `  policy:   ${local.policyFile}`,
+      `  upstream: ${local.upstreamDescription}`,
+    ];
+    if (demo !== undefined) {
+      lines.push(
+        `  NOTE: no kubeconfig found (${resolveKubeconfigPath()}), so Gatehouse forwards to the EMBEDDED DEMO CLUSTER at ${demo.url}`,
+        '        (an in-memory stand-in for kube-apiserver; nothing you do reaches a real cluster).',
+      );
+    }
+    lines.push(
+      `  WARNING: the LOCAL DEVELOPMENT ISSUER is on — anyone who can read ${resolve(flags.stateDir, 'dev-issuer.jwk')}`,
+      '           can act as any user. It is loopback-only; configure OIDC (--config) for anything else.',
+      'Press Ctrl-C to stop.',
+    );
+    console.log(lines.join('\n'));
+    return {
+      async close() {
+        await local.close();
+        if (demo !== undefined) await demo.close();
+      },
+    };
+  } catch (error) {
+    if (demo !== undefined) await demo.close();
+    throw error;
+  }
+}
+
+async function startDemoCluster(): Promise<DemoCluster> {
+  // Imported by URL so the server code does not depend on the test tree at compile time.
+  const module = (await import(new URL('../../test/stand-in/apiserver.ts', import.meta.url).href)) as {
+    startFakeApiServer(options?: object): Promise<DemoCluster>;
+  };
+  return module.startFakeApiServer();
+}
+
+async function serveConfigured(flags: ServeFlags, configPath: string): Promise<Running> {
+  const config = readConfigFile(configPath, flags);
+  const deps = await createDepsFromConfig(config);
+  const app = createApp(deps);
+  const started: NodeServer[] = [];
+  const closeAll = async (): Promise<void> => {
+    for (const server of started.reverse()) await server.close();
+  };
+  try {
+    const tls = await serverTls(flags);
+    const https = await startNodeServer({ app, host: flags.host, port: flags.port, tls });
+    started.push(https);
+    const lines = [`Gatehouse is listening on ${https.url}`];
+    if (flags.plainHttpPort !== undefined) {
+      const plain = await startNodeServer({ app, host: flags.host, port: flags.plainHttpPort });
+      started.push(plain);
+      lines.push(`  plain HTTP (for a TLS-terminating load balancer only): ${plain.url}`);
+    }
+    lines.push(
+      `  configuration: ${resolve(configPath)}`,
+      `  oidc issuer:   ${config.oidc.issuer}`,
+      `  policy:        ${config.policy.file}`,
+      `  upstream:      ${describeUpstream(config)}`,
+      '  users: `gatehouse kubeconfig --server <public URL> …` writes a kubeconfig entry for this Gatehouse',
+      'Press Ctrl-C to stop.',
+    );
+    console.log(lines.join('\n'));
+    return { close: closeAll };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
+
+/**
+ * Reads the self-hosting config file; relative file paths in it are relative to the file.
+ * Flags given on the command line replace the file's values.
+ */
+function readConfigFile(path: string, flags: ServeFlags): GatehouseConfig {
+  let raw: unknown;
+  try {
+    raw = parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    const why = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file does not exist' : (error as Error).message;
+    throw new GatehouseConfigError(path, [why]);
+  }
+  const config = parseConfig(raw, path);
+  const base = dirname(resolve(path));
+  const fromFile = (file: string): string => (isAbsolute(file) ? file : resolve(base, file));
+  config.policy.file = flags.policy === undefined ? fromFile(config.policy.file) : resolve(flags.policy);
+  if (config.upstream.kind === 'kubeconfig') {
+    if (flags.kubeconfig !== undefined) config.upstream.kubeconfig = resolve(flags.kubeconfig);
+    else if (config.upstream.kubeconfig !== undefined) config.upstream.kubeconfig = fromFile(config.upstream.kubeconfig);
+    if (flags.context !== undefined) config.upstream.context = flags.context;
+  }
+  return config;
+}
+
+async function serverTls(flags: ServeFlags): Promise<{ cert: string; key: string }> {
+  if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) {
+    throw new GatehouseConfigError('command line', ['--tls-cert and --tls-key go together']);
+  }
+  if (flags.tlsCert !== undefined && flags.tlsKey !== undefined) {
+    const problems: string[] = [];
+    const read = (file: string, what: string): string => {
+      try {
+        return readFileSync(file, 'utf8');
+      } catch (error) {
+        problems.push(`${what} ${file} cannot be read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+        return '';
+      }
+    };
+    const cert = read(flags.tlsCert, '--tls-cert');
+    const key = read(flags.tlsKey, '--tls-key');
+    if (problems.length > 0) throw new GatehouseConfigError('command line', problems);
+    return { cert, key };
+  }
+  const local = await ensureLocalTls(resolve(flags.stateDir));
+  return { cert: local.certPem, key: local.keyPem };
+}
+
+function describeUpstream(config: GatehouseConfig): string {
+  const upstream = config.upstream;
+  if (upstream.kind === 'eks') return `EKS cluster ${upstream.clusterName} in ${upstream.region} as ${upstream.roleArn}`;
+  const file = resolveKubeconfigPath(upstream.kubeconfig);
+  return `${upstream.context === undefined ? 'current context' : `context "${upstream.context}"`} of ${relative(process.cwd(), file) || file}`;
+}
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError(`not a port: ${value}`);
+  return port;
+}
+
+/** Prints why serve could not start; returns the exit code. */
+function reportStartFailure(error: unknown): number {
+  if (error instanceof GatehouseConfigError) {
+    console.error(error.message);
+    return 2;
+  }
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+    console.error(`cannot listen: ${(error as Error).message} (choose another --host/--port)`);
+    return 2;
+  }
+  console.error(`Gatehouse failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  return 1;
+}

@@ -1,0 +1,73 @@
+/**
+ * The composition root: turns a validated GatehouseConfig into the app's dependencies.
+ * Both runtimes use it (the Node server and the Lambda handler), so what runs locally is
+ * what runs in AWS, adapters included.
+ *
+ * Every part is built even when an earlier one failed, so a bad configuration reports all
+ * of its problems in one GatehouseConfigError. `overrides` replace parts wholesale (the local
+ * runtime passes the development issuer's authenticator; tests pass stand-ins); a part that
+ * is overridden is not built at all.
+ */
+import type { GatehouseDeps } from './app.ts';
+import type { GatehouseConfig, UpstreamConfig } from './config.ts';
+import { GatehouseConfigError } from './config-error.ts';
+import { createOidcAuthenticator } from './auth/oidc.ts';
+import { loadPolicyFile } from './policy/policy-file.ts';
+import { createKubeconfigUpstream } from './adapters/kubeconfig-upstream.ts';
+import { resolveKubeconfigPath } from './kubeconfig.ts';
+import type { Upstream } from './ports/upstream.ts';
+
+export async function createDepsFromConfig(config: GatehouseConfig, overrides: Partial<GatehouseDeps> = {}): Promise<GatehouseDeps> {
+  const problems: string[] = [];
+  /** Runs a builder, collecting its configuration problems under `label` instead of stopping. */
+  async function build<T>(label: string, make: () => T | Promise<T>): Promise<T | undefined> {
+    try {
+      return await make();
+    } catch (error) {
+      if (!(error instanceof GatehouseConfigError)) throw error;
+      problems.push(...error.problems.map((problem) => `${label}: ${problem}`));
+      return undefined;
+    }
+  }
+
+  const authenticator = overrides.authenticator ?? (await build('oidc', () => createOidcAuthenticator(config.oidc)));
+  const policy = overrides.policy ?? (await build(`policy ${config.policy.file}`, () => loadPolicyFile(config.policy.file)));
+  const upstream = overrides.upstream ?? (await build(upstreamLabel(config.upstream), () => createUpstream(config.upstream)));
+  // Issue 4/5 parts (approvals, records, masking) are built here from config.approvals / config.records.
+
+  if (problems.length > 0 || authenticator === undefined || policy === undefined || upstream === undefined) {
+    throw new GatehouseConfigError('the Gatehouse configuration', problems);
+  }
+  const deps: GatehouseDeps = {
+    authenticator,
+    policy,
+    upstream,
+    runtime: overrides.runtime ?? config.runtime,
+    upstreamTimeoutSeconds: overrides.upstreamTimeoutSeconds ?? config.upstreamTimeoutSeconds,
+  };
+  if (overrides.approvals !== undefined) deps.approvals = overrides.approvals;
+  if (overrides.records !== undefined) deps.records = overrides.records;
+  if (overrides.masking !== undefined) deps.masking = overrides.masking;
+  if (overrides.clock !== undefined) deps.clock = overrides.clock;
+  return deps;
+}
+
+/** The upstream adapter the configuration names. EKS is imported lazily: local runs never load the AWS SDK. */
+export async function createUpstream(config: UpstreamConfig): Promise<Upstream> {
+  switch (config.kind) {
+    case 'kubeconfig': {
+      const options: { kubeconfig?: string; context?: string } = {};
+      if (config.kubeconfig !== undefined) options.kubeconfig = config.kubeconfig;
+      if (config.context !== undefined) options.context = config.context;
+      return createKubeconfigUpstream(options);
+    }
+    case 'eks': {
+      const { createEksUpstream } = await import('./adapters/sts-eks-upstream.ts');
+      return createEksUpstream(config);
+    }
+  }
+}
+
+function upstreamLabel(config: UpstreamConfig): string {
+  return config.kind === 'eks' ? `upstream eks cluster ${config.clusterName}` : `upstream kubeconfig ${resolveKubeconfigPath(config.kubeconfig)}`;
+}

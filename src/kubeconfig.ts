@@ -1,0 +1,136 @@
+/**
+ * Kubeconfig files: finding the one kubectl would use, reading it, and writing the one
+ * Gatehouse hands to its users. Only the fields Gatehouse needs are typed; the rest of a
+ * kubeconfig passes through untouched when read.
+ */
+import { chmodSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { delimiter, dirname, join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { GatehouseConfigError } from './config-error.ts';
+
+export interface KubeconfigCluster {
+  server?: string;
+  'certificate-authority'?: string;
+  'certificate-authority-data'?: string;
+  'insecure-skip-tls-verify'?: boolean;
+  'tls-server-name'?: string;
+  'proxy-url'?: string;
+}
+
+export interface ExecConfig {
+  apiVersion: string;
+  command: string;
+  args?: string[];
+  env?: { name: string; value: string }[] | null;
+  interactiveMode?: 'Never' | 'IfAvailable' | 'Always';
+  provideClusterInfo?: boolean;
+}
+
+export interface KubeconfigUser {
+  token?: string;
+  tokenFile?: string;
+  'client-certificate'?: string;
+  'client-certificate-data'?: string;
+  'client-key'?: string;
+  'client-key-data'?: string;
+  username?: string;
+  password?: string;
+  exec?: ExecConfig;
+  'auth-provider'?: unknown;
+}
+
+export interface KubeconfigContext {
+  cluster: string;
+  user: string;
+  namespace?: string;
+}
+
+export interface Kubeconfig {
+  apiVersion?: string;
+  kind?: string;
+  'current-context'?: string;
+  clusters?: { name: string; cluster: KubeconfigCluster }[];
+  users?: { name: string; user: KubeconfigUser }[];
+  contexts?: { name: string; context: KubeconfigContext }[];
+}
+
+/** The kubeconfig kubectl would read: the explicit path, else $KUBECONFIG's first entry, else ~/.kube/config. */
+export function resolveKubeconfigPath(explicit?: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (explicit !== undefined && explicit !== '') return explicit;
+  const fromEnv = (env['KUBECONFIG'] ?? '').split(delimiter).find((entry) => entry !== '');
+  if (fromEnv !== undefined) return fromEnv;
+  return join(env['HOME'] ?? homedir(), '.kube', 'config');
+}
+
+/** Reads and parses a kubeconfig; a missing or unparsable file is a configuration error. */
+export function readKubeconfig(path: string): Kubeconfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new GatehouseConfigError(path, [code === 'ENOENT' ? 'kubeconfig file does not exist' : `cannot read kubeconfig: ${code ?? String(error)}`]);
+  }
+  let doc: unknown;
+  try {
+    doc = parse(text);
+  } catch (error) {
+    throw new GatehouseConfigError(path, [`kubeconfig is not valid YAML: ${(error as Error).message}`]);
+  }
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
+    throw new GatehouseConfigError(path, ['kubeconfig is not a YAML mapping']);
+  }
+  return doc as Kubeconfig;
+}
+
+/** Resolves a path in a kubeconfig relative to the kubeconfig's own folder, as kubectl does. */
+export function resolveKubeconfigRelative(kubeconfigPath: string, path: string): string {
+  return path.startsWith('/') ? path : join(dirname(kubeconfigPath), path);
+}
+
+export type UserAuth =
+  | { kind: 'token'; token: string }
+  | { kind: 'exec'; command: string; args: string[] };
+
+export interface UserKubeconfigOptions {
+  server: string;
+  caPem: string;
+  auth: UserAuth;
+  /** Name of the cluster, user and context entries; default "gatehouse". */
+  name?: string;
+}
+
+/** The kubeconfig Gatehouse writes for its users: one cluster, one user, one context, current. */
+export function userKubeconfig(options: UserKubeconfigOptions): Kubeconfig {
+  const name = options.name ?? 'gatehouse';
+  const user: KubeconfigUser =
+    options.auth.kind === 'token'
+      ? { token: options.auth.token }
+      : {
+          exec: {
+            apiVersion: 'client.authentication.k8s.io/v1',
+            command: options.auth.command,
+            args: options.auth.args,
+            env: null,
+            interactiveMode: 'Never',
+            provideClusterInfo: false,
+          },
+        };
+  return {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name, cluster: { server: options.server, 'certificate-authority-data': Buffer.from(options.caPem).toString('base64') } }],
+    users: [{ name, user }],
+    contexts: [{ name, context: { cluster: name, user: name } }],
+    'current-context': name,
+  };
+}
+
+/** Writes a kubeconfig readable by its owner only (it may hold a token), atomically. */
+export function writeKubeconfig(path: string, config: Kubeconfig): void {
+  const temp = `${path}.${process.pid}.tmp`;
+  writeFileSync(temp, stringify(config), { mode: 0o600 });
+  chmodSync(temp, 0o600);
+  renameSync(temp, path);
+}

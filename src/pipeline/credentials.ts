@@ -1,0 +1,26 @@
+/**
+ * Stage 5 — credentials: asks the upstream port where and as whom to send this request
+ * (server, CA, Gatehouse's own token or client certificate) and leaves it in `upstream`.
+ * Adapters cache; a failure here means Gatehouse cannot reach the cluster as itself, so the
+ * caller gets 503 ERR_CREDENTIALS_UNAVAILABLE saying what failed.
+ */
+import type { MiddlewareHandler } from 'hono';
+import { GatehouseError } from '../errors.ts';
+import type { Upstream } from '../ports/upstream.ts';
+
+export function credentials(upstream: Upstream): MiddlewareHandler {
+  return async function credentialsStage(c, next) {
+    let connection;
+    try {
+      connection = await upstream.connection();
+    } catch (error) {
+      if (error instanceof GatehouseError && error.code === 'ERR_CREDENTIALS_UNAVAILABLE') throw error;
+      const why = error instanceof Error ? error.message : String(error);
+      throw new GatehouseError('ERR_CREDENTIALS_UNAVAILABLE', `Gatehouse could not obtain its upstream credentials: ${why}`, {
+        cause: error,
+      });
+    }
+    c.set('upstream', connection);
+    await next();
+  };
+}

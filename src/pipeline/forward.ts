@@ -1,0 +1,445 @@
+/**
+ * Stage 6 — forward: sends the request to the upstream API server as the caller, and
+ * streams the answer back.
+ *
+ * Contract:
+ * - URL = upstream base (path prefix kept) + the RAW request path and query, never re-encoded.
+ * - The caller's identity travels as Impersonate-User / Impersonate-Group / Impersonate-Uid;
+ *   the caller's Authorization and any Impersonate-* header never leave; hop-by-hop headers
+ *   are dropped both ways; Gatehouse's own upstream token is added when the connection has one.
+ * - Bodies stream both ways (watch, `logs -f`); a client that goes away takes the upstream
+ *   request with it.
+ * - Upstream TLS is verified against the connection's CA; keep-alive agents are cached per
+ *   TLS identity (CA, client cert/key, server name).
+ * - Failures are GatehouseErrors: ERR_UPSTREAM_UNREACHABLE (502), ERR_UPSTREAM_TIMEOUT (504,
+ *   no response headers in time), ERR_UPSTREAM_TLS (verification failed). Upstream error
+ *   bodies (Status objects) pass through unchanged.
+ * - HTTP Upgrade (exec/attach/port-forward) on the Node runtime: when the runtime hands over
+ *   the client socket in `c.env.upgrade`, a 101 from upstream splices the two sockets; any
+ *   other upstream answer is returned as an ordinary response for the runtime to write.
+ */
+import * as http from 'node:http';
+import * as https from 'node:https';
+import type { Duplex } from 'node:stream';
+import { Readable } from 'node:stream';
+import type { Context, Handler } from 'hono';
+import { GatehouseError } from '../errors.ts';
+import type { Identity, UpstreamConnection } from '../types.ts';
+import { rawTarget } from './classify.ts';
+
+export interface ForwardOptions {
+  /** Seconds the upstream has to answer with response headers; streams then run freely. */
+  timeoutSeconds: number;
+}
+
+/**
+ * What the Node runtime passes in `env.upgrade` for an HTTP Upgrade request. Forward sets
+ * `taken` once it owns the socket (tunnel established); the runtime then ignores the response.
+ */
+export interface UpgradeBinding {
+  socket: Duplex;
+  head: Buffer;
+  taken: boolean;
+}
+
+interface NodeEnv {
+  incoming?: http.IncomingMessage;
+  outgoing?: http.ServerResponse;
+  upgrade?: UpgradeBinding;
+}
+
+type OutgoingHeaders = Record<string, string | string[]>;
+
+/** Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus proxy ones. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/** Request headers that must never reach the upstream whatever the client sent. */
+const NEVER_FORWARDED = new Set(['host', 'authorization', 'expect']);
+
+export function forward(options: ForwardOptions): Handler {
+  const timeoutMs = Math.round(options.timeoutSeconds * 1000);
+  return async function forwardStage(c) {
+    const connection = c.get('upstream');
+    const identity = c.get('identity');
+    const env = (c.env ?? {}) as NodeEnv;
+    const upgrade = env.upgrade;
+    const target = rawTarget(c);
+    const base = connection.server;
+    const basePath = base.pathname.endsWith('/') ? base.pathname.slice(0, -1) : base.pathname;
+    const path = basePath + target.path + (target.query === '' ? '' : `?${target.query}`);
+    const headers = upstreamHeaders(c, env, connection, identity, upgrade !== undefined);
+    const method = c.req.method;
+    const body = upgrade === undefined ? await requestBody(c, method) : null;
+    if (body instanceof Uint8Array) headers['content-length'] = String(body.byteLength);
+
+    const upstreamRequest = (): http.ClientRequest =>
+      (base.protocol === 'https:' ? https : http).request({
+        agent: agentFor(connection),
+        host: hostnameOf(base),
+        port: base.port === '' ? undefined : Number(base.port),
+        method,
+        path,
+        headers,
+        servername: connection.tlsServerName,
+      });
+
+    const answer = await send(upstreamRequest, body, {
+      timeoutMs,
+      origin: base.origin,
+      // A GET without body may be replayed once when a reused keep-alive socket turns out closed.
+      retryable: body === null && (method === 'GET' || method === 'HEAD') && upgrade === undefined,
+      onClientGone: (abort) => watchClient(c, env, abort),
+    });
+
+    if (answer.kind === 'upgrade') {
+      c.set('upstreamStatus', 101);
+      spliceTunnel(upgrade, answer.response, answer.socket, answer.head);
+      return new Response(null, { status: 200, headers: { 'x-gatehouse-upgraded': 'true' } });
+    }
+    const upstream = answer.response;
+    const status = upstream.statusCode ?? 502;
+    c.set('upstreamStatus', status);
+    const noBody = method === 'HEAD' || status === 204 || status === 304 || status === 205;
+    if (noBody) upstream.resume();
+    return new Response(noBody ? null : (Readable.toWeb(upstream) as ReadableStream<Uint8Array>), {
+      status,
+      statusText: upstream.statusMessage,
+      headers: responseHeaders(upstream.rawHeaders),
+    });
+  };
+}
+
+// ─── request headers ──────────────────────────────────────────────────────────
+
+function upstreamHeaders(
+  c: Context,
+  env: NodeEnv,
+  connection: UpstreamConnection,
+  identity: Identity,
+  tunnelling: boolean,
+): OutgoingHeaders {
+  const pairs = clientHeaderPairs(c, env);
+  const named = connectionNamed(pairs);
+  const out: OutgoingHeaders = {};
+  for (const [rawName, value] of pairs) {
+    const name = rawName.toLowerCase();
+    if (NEVER_FORWARDED.has(name) || name.startsWith('impersonate-') || named.has(name)) continue;
+    if (HOP_BY_HOP.has(name) && !(tunnelling && (name === 'upgrade' || name === 'connection'))) continue;
+    if (name.startsWith('proxy-')) continue;
+    appendHeader(out, name, headerValue(name, value));
+  }
+  if (tunnelling) out['connection'] = 'Upgrade';
+  if (connection.token !== undefined) out['authorization'] = headerValue('authorization', `Bearer ${connection.token}`);
+  out['impersonate-user'] = headerValue('impersonate-user', identity.user);
+  if (identity.groups.length > 0) out['impersonate-group'] = identity.groups.map((g) => headerValue('impersonate-group', g));
+  if (identity.uid !== undefined) out['impersonate-uid'] = headerValue('impersonate-uid', identity.uid);
+  return out;
+}
+
+/** The client's headers as sent: raw pairs on Node (repeats kept), Headers entries elsewhere. */
+function clientHeaderPairs(c: Context, env: NodeEnv): [string, string][] {
+  const raw = env.incoming?.rawHeaders;
+  if (raw !== undefined) {
+    const pairs: [string, string][] = [];
+    for (let i = 0; i + 1 < raw.length; i += 2) pairs.push([raw[i] as string, raw[i + 1] as string]);
+    return pairs;
+  }
+  return [...c.req.raw.headers.entries()];
+}
+
+/** Header names listed in Connection are hop-by-hop too. */
+function connectionNamed(pairs: [string, string][]): Set<string> {
+  const named = new Set<string>();
+  for (const [name, value] of pairs) {
+    if (name.toLowerCase() !== 'connection') continue;
+    for (const token of value.split(',')) {
+      const t = token.trim().toLowerCase();
+      if (t !== '' && t !== 'upgrade') named.add(t);
+    }
+  }
+  return named;
+}
+
+function appendHeader(out: OutgoingHeaders, name: string, value: string): void {
+  const existing = out[name];
+  if (existing === undefined) out[name] = value;
+  else if (Array.isArray(existing)) existing.push(value);
+  else out[name] = [existing, value];
+}
+
+/**
+ * A header value as it goes on the wire. Control characters (CR/LF above all: they would
+ * split the header) are refused; non-ASCII text (a user name from a token) travels as UTF-8
+ * bytes, the way Go's client-go sends it, since Node writes header strings as latin1.
+ */
+function headerValue(name: string, value: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (/[\x00-\x08\x0a-\x1f\x7f]/.test(value)) {
+    throw new GatehouseError(
+      'ERR_REQUEST_INVALID',
+      `header ${name} for the upstream would contain a control character (CR/LF); refusing to forward`,
+    );
+  }
+  // eslint-disable-next-line no-control-regex
+  return /[^\x00-\x7f]/.test(value) ? Buffer.from(value, 'utf8').toString('latin1') : value;
+}
+
+// ─── request body ─────────────────────────────────────────────────────────────
+
+/** The body to send: null for none, bytes when an earlier stage already read it, else the live stream. */
+async function requestBody(c: Context, method: string): Promise<Readable | Uint8Array | null> {
+  if (method === 'GET' || method === 'HEAD') return null;
+  if (Object.keys(c.req.bodyCache).length > 0) return new Uint8Array(await c.req.arrayBuffer());
+  const stream = c.req.raw.body;
+  if (stream === null) return null;
+  return Readable.fromWeb(stream as import('node:stream/web').ReadableStream<Uint8Array>);
+}
+
+// ─── sending ──────────────────────────────────────────────────────────────────
+
+type Answer =
+  | { kind: 'response'; response: http.IncomingMessage }
+  | { kind: 'upgrade'; response: http.IncomingMessage; socket: Duplex; head: Buffer };
+
+interface SendOptions {
+  timeoutMs: number;
+  origin: string;
+  retryable: boolean;
+  /** Registers `abort` to run if the client goes away; returns a function that unregisters it. */
+  onClientGone: (abort: () => void) => () => void;
+}
+
+function send(create: () => http.ClientRequest, body: Readable | Uint8Array | null, options: SendOptions): Promise<Answer> {
+  return new Promise<Answer>((resolve, reject) => {
+    let settled = false;
+    let request: http.ClientRequest;
+    const finish = (outcome: () => void): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      stopWatching();
+      outcome();
+    };
+    const timer = setTimeout(() => {
+      const error = new GatehouseError(
+        'ERR_UPSTREAM_TIMEOUT',
+        `upstream ${options.origin} did not answer within ${options.timeoutMs / 1000}s`,
+      );
+      finish(() => reject(error));
+      request.destroy(error);
+    }, options.timeoutMs);
+    const stopWatching = options.onClientGone(() => {
+      finish(() => reject(new GatehouseError('ERR_UPSTREAM_UNREACHABLE', 'client went away before the upstream answered')));
+      request.destroy();
+    });
+
+    const attempt = (mayRetry: boolean): void => {
+      request = create();
+      request.on('response', (response) => {
+        finish(() => resolve({ kind: 'response', response }));
+        // The client left while the body streamed: stop the upstream too (a cancelled watch must not leak).
+        const stop = options.onClientGone(() => response.destroy());
+        response.once('close', stop);
+      });
+      request.on('upgrade', (response, socket, head) => {
+        finish(() => resolve({ kind: 'upgrade', response, socket, head }));
+      });
+      request.on('error', (error: NodeJS.ErrnoException) => {
+        if (settled) return;
+        if (mayRetry && request.reusedSocket && error.code === 'ECONNRESET') {
+          attempt(false);
+          return;
+        }
+        finish(() => reject(upstreamError(error, options.origin)));
+      });
+      if (body === null) request.end();
+      else if (body instanceof Uint8Array) request.end(body);
+      else {
+        body.on('error', (error) => request.destroy(error));
+        body.pipe(request);
+      }
+    };
+    attempt(options.retryable);
+  });
+}
+
+/** Runs `abort` when the client disconnects before the response finished. */
+function watchClient(c: Context, env: NodeEnv, abort: () => void): () => void {
+  const outgoing = env.outgoing;
+  if (outgoing !== undefined) {
+    const onClose = (): void => {
+      if (!outgoing.writableFinished) abort();
+    };
+    outgoing.once('close', onClose);
+    return () => outgoing.off('close', onClose);
+  }
+  const socket = env.upgrade?.socket;
+  if (socket !== undefined) {
+    const onClose = (): void => {
+      if (env.upgrade?.taken !== true) abort();
+    };
+    socket.once('close', onClose);
+    return () => socket.off('close', onClose);
+  }
+  const signal = c.req.raw.signal;
+  signal.addEventListener('abort', abort, { once: true });
+  return () => signal.removeEventListener('abort', abort);
+}
+
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ECONNABORTED',
+]);
+
+/** Maps a socket/TLS failure to what kubectl should read. */
+export function upstreamError(error: NodeJS.ErrnoException, origin: string): GatehouseError {
+  if (error instanceof GatehouseError) return error;
+  const code = error.code ?? '';
+  if (!UNREACHABLE.has(code) && isTlsFailure(code)) {
+    return new GatehouseError(
+      'ERR_UPSTREAM_TLS',
+      `upstream ${origin} failed TLS verification: ${error.message}${code === '' ? '' : ` (${code})`}`,
+      { cause: error },
+    );
+  }
+  return new GatehouseError('ERR_UPSTREAM_UNREACHABLE', `upstream ${origin} is unreachable: ${code || error.message}`, {
+    cause: error,
+  });
+}
+
+function isTlsFailure(code: string): boolean {
+  return (
+    code.includes('CERT') ||
+    code.includes('SELF_SIGNED') ||
+    code.startsWith('ERR_TLS') ||
+    code.startsWith('ERR_SSL') ||
+    code === 'EPROTO' ||
+    code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' ||
+    code === 'UNABLE_TO_GET_ISSUER_CERT' ||
+    code === 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY'
+  );
+}
+
+// ─── response ─────────────────────────────────────────────────────────────────
+
+function responseHeaders(raw: string[]): Headers {
+  const pairs: [string, string][] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) pairs.push([raw[i] as string, raw[i + 1] as string]);
+  const named = connectionNamed(pairs);
+  const headers = new Headers();
+  for (const [name, value] of pairs) {
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || named.has(lower)) continue;
+    headers.append(name, value);
+  }
+  return headers;
+}
+
+// ─── upgrade tunnel ───────────────────────────────────────────────────────────
+
+/** Writes the upstream's 101 to the client, then pipes bytes both ways until either side ends. */
+function spliceTunnel(
+  upgrade: UpgradeBinding | undefined,
+  response: http.IncomingMessage,
+  upstreamSocket: Duplex,
+  upstreamHead: Buffer,
+): void {
+  if (upgrade === undefined) {
+    upstreamSocket.destroy();
+    throw new GatehouseError('ERR_UPGRADE_UNSUPPORTED', 'upstream switched protocols but this runtime cannot carry an upgrade');
+  }
+  const client = upgrade.socket;
+  upgrade.taken = true;
+  if (client.destroyed) {
+    upstreamSocket.destroy();
+    return;
+  }
+  const lines = [`HTTP/1.1 101 ${response.statusMessage || 'Switching Protocols'}`];
+  const raw = response.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) lines.push(`${raw[i]}: ${raw[i + 1]}`);
+  client.write(`${lines.join('\r\n')}\r\n\r\n`);
+  if (upstreamHead.length > 0) client.write(upstreamHead);
+  if (upgrade.head.length > 0) upstreamSocket.write(upgrade.head);
+  const closeBoth = (): void => {
+    client.destroy();
+    upstreamSocket.destroy();
+  };
+  client.on('error', closeBoth);
+  upstreamSocket.on('error', closeBoth);
+  client.on('close', closeBoth);
+  upstreamSocket.on('close', closeBoth);
+  upstreamSocket.pipe(client);
+  client.pipe(upstreamSocket);
+}
+
+// ─── agents ───────────────────────────────────────────────────────────────────
+
+let agentsByConnection = new WeakMap<UpstreamConnection, http.Agent>();
+const agentsByIdentity = new Map<string, http.Agent>();
+const MAX_AGENTS = 32;
+
+/**
+ * One keep-alive agent per TLS identity. Adapters usually hand out the same connection
+ * object, so the WeakMap answers without hashing; a fresh object with the same TLS material
+ * (a rotated token) finds its agent by identity.
+ */
+function agentFor(connection: UpstreamConnection): http.Agent {
+  const known = agentsByConnection.get(connection);
+  if (known !== undefined) return known;
+  const https_ = connection.server.protocol === 'https:';
+  const key = [connection.server.protocol, connection.ca ?? '', connection.cert ?? '', connection.key ?? '', connection.tlsServerName ?? ''].join('\0');
+  let agent = agentsByIdentity.get(key);
+  if (agent === undefined) {
+    const common = { keepAlive: true, keepAliveMsecs: 30_000, scheduling: 'lifo' as const };
+    agent = https_
+      ? new https.Agent({
+          ...common,
+          ca: connection.ca,
+          cert: connection.cert,
+          key: connection.key,
+          servername: connection.tlsServerName,
+          rejectUnauthorized: true,
+        })
+      : new http.Agent(common);
+    if (agentsByIdentity.size >= MAX_AGENTS) {
+      const oldest = agentsByIdentity.keys().next().value;
+      if (oldest !== undefined) {
+        agentsByIdentity.get(oldest)?.destroy();
+        agentsByIdentity.delete(oldest);
+      }
+    }
+    agentsByIdentity.set(key, agent);
+  }
+  agentsByConnection.set(connection, agent);
+  return agent;
+}
+
+/** Closes every cached upstream agent (idle keep-alive sockets); for clean shutdowns and tests. */
+export function closeUpstreamAgents(): void {
+  for (const agent of agentsByIdentity.values()) agent.destroy();
+  agentsByIdentity.clear();
+  agentsByConnection = new WeakMap();
+}
+
+/** URL.hostname keeps IPv6 brackets; the socket layer wants them off. */
+function hostnameOf(url: URL): string {
+  const host = url.hostname;
+  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+}

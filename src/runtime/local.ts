@@ -1,0 +1,177 @@
+/**
+ * The local runtime: Gatehouse on this machine with embedded defaults, for trying it out,
+ * for development and for the end-to-end tests.
+ *
+ * - state dir (default `.gatehouse`): TLS material (local/tls.ts), the dev issuer key, the
+ *   users' kubeconfig;
+ * - authentication: the LOCAL DEVELOPMENT issuer (loopback only, never on Lambda);
+ * - policy: the given file, else the repo's `policy/default.yaml`;
+ * - upstream: the given kubeconfig/context, else the current kubeconfig context.
+ *
+ * It writes `<stateDir>/kubeconfig` for users: server = this Gatehouse with its CA, context
+ * `gatehouse`, and either an exec credential (`gatehouse dev-token … --exec-credential`) or
+ * a static token.
+ *
+ * Local services (the HTTPS listener, later the embedded DynamoDB/S3/mail stand-ins of
+ * issues 4/5) are started in order and pushed onto `services`; close() — or a failed
+ * start — closes them in reverse order.
+ */
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Hono } from 'hono';
+import { createApp } from '../app.ts';
+import type { GatehouseDeps } from '../app.ts';
+import { assertDevIssuerAllowed, loadDevIssuer } from '../auth/dev-issuer.ts';
+import type { DevIssuer } from '../auth/dev-issuer.ts';
+import { createDepsFromConfig } from '../compose.ts';
+import { parseConfig } from '../config.ts';
+import { userKubeconfig, writeKubeconfig } from '../kubeconfig.ts';
+import type { UserAuth } from '../kubeconfig.ts';
+import { ensureLocalTls } from '../local/tls.ts';
+import { startNodeServer } from './node-server.ts';
+
+export const DEFAULT_STATE_DIR = '.gatehouse';
+export const DEFAULT_POLICY_FILE = fileURLToPath(new URL('../../policy/default.yaml', import.meta.url));
+export const GATEHOUSE_BIN = fileURLToPath(new URL('../../bin/gatehouse.mjs', import.meta.url));
+export const DEFAULT_USER = 'you@example.com';
+export const DEFAULT_GROUPS: readonly string[] = ['developers'];
+/** Lifetime of the static token written in `auth: 'token'` mode. */
+const STATIC_TOKEN_SECONDS = 12 * 3600;
+
+export interface LocalOptions {
+  stateDir: string;
+  /** Loopback address to listen on; default 127.0.0.1. */
+  host?: string;
+  /** 0 = ephemeral; default 8443. */
+  port?: number;
+  /** Also listen in plain HTTP on this port (benchmarks; kubectl will not send tokens over it). */
+  plainHttpPort?: number;
+  upstreamKubeconfig?: string;
+  upstreamContext?: string;
+  policyFile?: string;
+  /** Who the users' kubeconfig authenticates as; default you@example.com in "developers". */
+  user?: string;
+  groups?: string[];
+  /** How the users' kubeconfig gets its token; default exec (fresh tokens), tests use token. */
+  auth?: 'exec' | 'token';
+  upstreamTimeoutSeconds?: number;
+  /** Parts replacing the configured ones (tests, and the stand-ins of later issues). */
+  overrides?: Partial<GatehouseDeps>;
+}
+
+export interface LocalGatehouse {
+  url: string;
+  /** Set when plainHttpPort was given. */
+  plainUrl?: string;
+  caPem: string;
+  /** Ready kubeconfig for users (dev-issuer exec or token auth). */
+  kubeconfigPath: string;
+  devIssuer: DevIssuer;
+  app: Hono;
+  policyFile: string;
+  /** Where requests go, in words (context, server, kubeconfig file). */
+  upstreamDescription: string;
+  user: string;
+  groups: string[];
+  close(): Promise<void>;
+}
+
+/** Something local that was started and must be closed. */
+interface LocalService {
+  name: string;
+  close(): Promise<void>;
+}
+
+export async function startLocalGatehouse(options: LocalOptions): Promise<LocalGatehouse> {
+  const stateDir = resolve(options.stateDir || DEFAULT_STATE_DIR);
+  const host = options.host ?? '127.0.0.1';
+  const user = options.user ?? DEFAULT_USER;
+  const groups = options.groups ?? [...DEFAULT_GROUPS];
+  const policyFile = resolve(options.policyFile ?? DEFAULT_POLICY_FILE);
+  assertDevIssuerAllowed('node', host);
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+
+  const services: LocalService[] = [];
+  try {
+    const [tls, devIssuer] = await Promise.all([ensureLocalTls(stateDir), loadDevIssuer(stateDir)]);
+
+    const upstream: Record<string, string> = { kind: 'kubeconfig' };
+    if (options.upstreamKubeconfig !== undefined) upstream['kubeconfig'] = resolve(options.upstreamKubeconfig);
+    if (options.upstreamContext !== undefined) upstream['context'] = options.upstreamContext;
+    const config = parseConfig(
+      {
+        runtime: 'node',
+        oidc: { issuer: devIssuer.issuer, audience: devIssuer.audience },
+        upstream,
+        policy: { file: policyFile },
+        ...(options.upstreamTimeoutSeconds === undefined ? {} : { upstreamTimeoutSeconds: options.upstreamTimeoutSeconds }),
+      },
+      'local defaults',
+    );
+    // Issues 4/5: start embedded stand-ins here (push each onto `services`) and add their adapters to the overrides.
+    const deps = await createDepsFromConfig(config, { authenticator: devIssuer.authenticator, ...options.overrides });
+    const app = createApp(deps);
+
+    const server = await startNodeServer({ app, host, port: options.port ?? 8443, tls: { cert: tls.certPem, key: tls.keyPem } });
+    services.push({ name: 'https listener', close: () => server.close() });
+    let plainUrl: string | undefined;
+    if (options.plainHttpPort !== undefined) {
+      const plain = await startNodeServer({ app, host, port: options.plainHttpPort });
+      services.push({ name: 'plain http listener', close: () => plain.close() });
+      plainUrl = plain.url;
+    }
+
+    const kubeconfigPath = join(stateDir, 'kubeconfig');
+    const auth: UserAuth =
+      options.auth === 'token'
+        ? { kind: 'token', token: await devIssuer.mint(user, groups, STATIC_TOKEN_SECONDS) }
+        : { kind: 'exec', command: GATEHOUSE_BIN, args: devTokenArgs(user, groups, stateDir) };
+    writeKubeconfig(kubeconfigPath, userKubeconfig({ server: server.url, caPem: tls.caPem, auth }));
+
+    const local: LocalGatehouse = {
+      url: server.url,
+      caPem: tls.caPem,
+      kubeconfigPath,
+      devIssuer,
+      app,
+      policyFile,
+      upstreamDescription: describeUpstream(deps),
+      user,
+      groups,
+      close: () => closeAll(services),
+    };
+    if (plainUrl !== undefined) local.plainUrl = plainUrl;
+    return local;
+  } catch (error) {
+    await closeAll(services);
+    throw error;
+  }
+}
+
+/** Arguments of the exec credential plugin that mints a fresh dev token per kubectl run. */
+function devTokenArgs(user: string, groups: string[], stateDir: string): string[] {
+  const args = ['dev-token', '--user', user];
+  for (const group of groups) args.push('--group', group);
+  args.push('--exec-credential', '--state-dir', stateDir);
+  return args;
+}
+
+function describeUpstream(deps: GatehouseDeps): string {
+  const described = deps.upstream as { description?: unknown };
+  return typeof described.description === 'string' ? described.description : 'the configured upstream';
+}
+
+/** Closes services in reverse start order; every one is tried even when an earlier close fails. */
+async function closeAll(services: LocalService[]): Promise<void> {
+  const failures: unknown[] = [];
+  while (services.length > 0) {
+    const service = services.pop() as LocalService;
+    try {
+      await service.close();
+    } catch (error) {
+      failures.push(error);
+    }
+  }
+  if (failures.length > 0) throw new AggregateError(failures, 'closing the local Gatehouse failed');
+}

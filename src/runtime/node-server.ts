@@ -1,0 +1,140 @@
+/**
+ * The Node runtime: serves the Gatehouse app over HTTPS (or plain HTTP behind a
+ * TLS-terminating load balancer, and for benchmarks) with @hono/node-server.
+ *
+ * HTTP Upgrade requests (kubectl exec/attach/port-forward, websocket or SPDY) run through
+ * the SAME Hono pipeline: the client socket rides in `env.upgrade`; forward takes it over
+ * when the upstream switches protocols. Whatever else comes back — a refusal from any stage,
+ * or an upstream that declined to switch — is written to the socket as an HTTP response
+ * with the Status JSON, and the socket is closed.
+ *
+ * close() stops listening and ends every connection, keep-alive and tunnels included.
+ */
+import * as http from 'node:http';
+import * as https from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { createAdaptorServer } from '@hono/node-server';
+import type { Hono } from 'hono';
+import { asGatehouseError, GatehouseError, statusResponse } from '../errors.ts';
+import type { UpgradeBinding } from '../pipeline/forward.ts';
+
+export interface NodeServerOptions {
+  app: Hono;
+  host: string;
+  /** 0 picks an ephemeral port; the real one is reported. */
+  port: number;
+  /** PEM certificate chain and key; without them the server speaks plain HTTP. */
+  tls?: { cert: string; key: string };
+}
+
+export interface NodeServer {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startNodeServer(options: NodeServerOptions): Promise<NodeServer> {
+  const { app, host, tls } = options;
+  const server = (
+    tls === undefined
+      ? createAdaptorServer({ fetch: app.fetch, hostname: host })
+      : createAdaptorServer({
+          fetch: app.fetch,
+          hostname: host,
+          createServer: https.createServer,
+          serverOptions: { cert: tls.cert, key: tls.key },
+        })
+  ) as http.Server;
+
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  server.on('upgrade', (incoming: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    void serveUpgrade(app, incoming, socket, head, tls === undefined ? 'http' : 'https');
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const hostInUrl = host.includes(':') ? `[${host}]` : host;
+  const url = `${tls === undefined ? 'http' : 'https'}://${hostInUrl}:${port}`;
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      });
+      return closing;
+    },
+  };
+}
+
+/** Runs an Upgrade request through the app; writes the answer unless forward took the socket. */
+async function serveUpgrade(
+  app: Hono,
+  incoming: http.IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  scheme: 'http' | 'https',
+): Promise<void> {
+  socket.on('error', () => socket.destroy());
+  const binding: UpgradeBinding = { socket, head, taken: false };
+  let response: Response;
+  try {
+    response = await app.fetch(upgradeRequest(incoming, scheme), { incoming, upgrade: binding });
+  } catch (error) {
+    response = statusResponse(asGatehouseError(error));
+  }
+  if (binding.taken || socket.destroyed) return;
+  await writeResponse(socket, response);
+}
+
+/** A fetch Request for the upgrade; the raw target stays on `incoming.url` for classify. */
+function upgradeRequest(incoming: http.IncomingMessage, scheme: string): Request {
+  const headers = new Headers();
+  const raw = incoming.rawHeaders;
+  try {
+    for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i] as string, raw[i + 1] as string);
+  } catch (error) {
+    throw new GatehouseError('ERR_REQUEST_INVALID', 'upgrade request carries a header that is not valid HTTP', { cause: error });
+  }
+  const target = incoming.url ?? '/';
+  let url: URL;
+  try {
+    url = new URL(`${scheme}://gatehouse.invalid${target.startsWith('/') ? target : `/${target}`}`);
+  } catch (error) {
+    throw new GatehouseError('ERR_REQUEST_PATH', `upgrade request target ${JSON.stringify(target)} is not a path`, { cause: error });
+  }
+  return new Request(url, { method: incoming.method ?? 'GET', headers });
+}
+
+/** Writes a fetch Response to a raw socket as HTTP/1.1 and closes the socket. */
+async function writeResponse(socket: Duplex, response: Response): Promise<void> {
+  let body: Buffer;
+  try {
+    body = Buffer.from(await response.arrayBuffer());
+  } catch {
+    socket.destroy();
+    return;
+  }
+  const lines = [`HTTP/1.1 ${response.status} ${http.STATUS_CODES[response.status] ?? ''}`];
+  for (const [name, value] of response.headers) {
+    if (name === 'connection' || name === 'content-length' || name === 'transfer-encoding' || name === 'keep-alive') continue;
+    if (/[\r\n]/.test(value)) continue;
+    lines.push(`${name}: ${value}`);
+  }
+  lines.push(`content-length: ${body.length}`, 'connection: close');
+  socket.end(Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), body]));
+}
