@@ -8,6 +8,7 @@ import { registerServe } from './serve.ts';
 import { registerPolicy } from './policy.ts';
 import { registerLogin } from './login.ts';
 import { registerKubeconfig } from './kubeconfig.ts';
+import { registerDevToken } from './dev-token.ts';
 
 const program = new Command('gatehouse')
   .description('Gatehouse: an access broker between kubectl and Kubernetes')
@@ -20,5 +21,6 @@ registerServe(program);
 registerPolicy(program);
 registerLogin(program);
 registerKubeconfig(program);
+registerDevToken(program);
 
 await program.parseAsync(process.argv);
