@@ -1,0 +1,24 @@
+/**
+ * AWS Lambda entry point (Function URL, invoke mode RESPONSE_STREAM).
+ *
+ * Cold start, once: configuration from the environment (validated, every problem at once —
+ * a misconfigured function fails its init and logs why, it never serves), then the app's
+ * dependencies (OIDC verifier with its remote JWKS, policy, STS/EKS clients) at module
+ * scope via top-level await. Building them does no network I/O — the JWKS, role
+ * credentials and cluster endpoint are fetched on first use and cached — so init stays fast.
+ * The policy is the `policy.yaml` the CDK stack bundles next to this file.
+ */
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createApp } from '../src/app.ts';
+import { createDepsFromConfig } from '../src/compose.ts';
+import { configFromEnv } from '../src/config-env.ts';
+import { createLambdaHandler } from './lambda-handler.ts';
+
+const config = configFromEnv(process.env, {
+  runtime: 'lambda',
+  defaultPolicyFile: join(dirname(fileURLToPath(import.meta.url)), 'policy.yaml'),
+});
+const app = createApp(await createDepsFromConfig(config));
+
+export const handler = createLambdaHandler(app);
