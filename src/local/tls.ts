@@ -5,7 +5,7 @@
  * Later starts reuse them; a certificate close to expiry (or a missing file) is replaced.
  * Private keys are written mode 0600. The CA goes into the users' kubeconfig.
  */
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generate } from 'selfsigned';
@@ -43,7 +43,9 @@ export async function ensureLocalTls(stateDir: string, clock: Clock = systemCloc
   }
 
   if (ca === undefined) {
-    const created = await generate([{ name: 'commonName', value: 'Gatehouse local CA' }], {
+    // A unique name per CA, so verifiers never confuse two installations' CAs.
+    const name = `Gatehouse local CA ${randomBytes(4).toString('hex')}`;
+    const created = await generate([{ name: 'commonName', value: name }], {
       keyType: 'ec',
       algorithm: 'sha256',
       notBeforeDate: new Date(now - 60_000),
