@@ -2,10 +2,12 @@
  * The Gatehouse app: the whole pipeline assembled in one place, in the order a request
  * passes it. Both runtimes (Node HTTPS server, Lambda Function URL) serve this same app.
  *
- *   record ─► authenticate ─► classify ─► authorize ─► approve ─► credentials ─► forward ─► mask
+ *   record ─► authenticate ─► classify ─► authorize ─► approve ─► record intent ─► credentials ─► forward ─► mask
  *
- * `record` is outermost so every outcome, failures included, becomes one record. `mask`
- * sits before `forward` in the chain because it works on the response forward returns.
+ * `record` is outermost so every outcome, failures included, becomes one record. `record
+ * intent` makes a mutating call's record durable once it is decided and before anything is
+ * forwarded (no durable record, no call). `mask` sits before `forward` in the chain because
+ * it works on the response forward returns.
  */
 import { Hono } from 'hono';
 import './context.ts';
@@ -18,7 +20,9 @@ import type { RecordSink } from './ports/records.ts';
 import type { MaskingRules } from './masking/masking.ts';
 import type { Clock } from './types.ts';
 import { systemClock } from './types.ts';
-import { record } from './pipeline/record.ts';
+import { DEFAULT_RECORD_SETTINGS, record, recordIntent } from './pipeline/record.ts';
+import type { RecordSettings } from './pipeline/record.ts';
+import { recordMasker } from './records/masker.ts';
 import { authenticate } from './pipeline/authenticate.ts';
 import { classify } from './pipeline/classify.ts';
 import { authorize } from './pipeline/authorize.ts';
@@ -36,6 +40,8 @@ export interface GatehouseDeps {
   approvals?: Approvals;
   /** Session records; without a sink nothing is recorded (local tries only). */
   records?: RecordSink;
+  /** Body size kept in records, source-IP trust; defaults when absent. */
+  recordSettings?: RecordSettings;
   masking?: MaskingRules;
   clock?: Clock;
   runtime: 'node' | 'lambda';
@@ -56,11 +62,12 @@ export function createApp(deps: GatehouseDeps): Hono {
   app.get(`${OWN_PREFIX}/healthz`, (c) => c.text('ok'));
   if (deps.approvals !== undefined) app.route(`${OWN_PREFIX}/approvals`, approvalRoutes(deps.approvals, clock));
 
-  app.use('*', record(deps.records, clock));
+  app.use('*', record(deps.records, { clock, runtime: deps.runtime, ...(deps.recordSettings ?? DEFAULT_RECORD_SETTINGS), mask: recordMasker(deps.masking) }));
   app.use('*', authenticate(deps.authenticator));
   app.use('*', classify({ runtime: deps.runtime }));
   app.use('*', authorize(deps.policy));
   app.use('*', approve(deps.approvals, clock));
+  app.use('*', recordIntent());
   app.use('*', credentials(deps.upstream));
   app.use('*', mask(deps.masking));
   app.all('*', forward({ timeoutSeconds: deps.upstreamTimeoutSeconds }));

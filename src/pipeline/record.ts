@@ -1,13 +1,276 @@
-/** Stage 7 (outermost) — record: one redacted record per API call (issue 5 fills this in). */
-import type { MiddlewareHandler } from 'hono';
+/**
+ * Stage 0 (outermost) — record: one session record per API call, failures included, and a
+ * durable record of intent before any mutating call is forwarded.
+ *
+ * - `record(sink, options)` wraps the whole chain. After the inner stages ran (or threw and
+ *   were turned into a Status), it tees the response body with a cap and writes the outcome
+ *   record when the body ends or the client goes away — buffered, so no response waits for
+ *   S3. Without a sink it only assigns the request id (Audit-Id).
+ * - `recordIntent()` sits between approve and credentials, where the decision is known and
+ *   nothing was forwarded yet. For mutating calls (see `needsIntent`) it writes a record of
+ *   intent through `writeDurable`; if that fails the call is refused with 503
+ *   ERR_RECORD_UNAVAILABLE and reaches nothing.
+ */
+import type { Context, MiddlewareHandler } from 'hono';
+import { asGatehouseError, GatehouseError } from '../errors.ts';
 import type { RecordSink } from '../ports/records.ts';
-import type { Clock } from '../types.ts';
+import { NO_BODY, recordBody } from '../records/body.ts';
+import type { CapturedBody, DocumentMasker, RecordedBody } from '../records/body.ts';
+import { buildRecord, needsIntent } from '../records/build.ts';
+import type { CallFacts, CallStart } from '../records/build.ts';
+import { teeWithCap } from '../records/capture.ts';
+import type { StreamEnd } from '../records/schema.ts';
+import type { RecordsLog } from '../records/sink.ts';
+import { stderrLog } from '../records/sink.ts';
+import type { Clock, Decision, KubeRequest } from '../types.ts';
+import { classifyRequest } from '../request-info.ts';
+import { rawTarget } from './classify.ts';
 
-export function record(_sink: RecordSink | undefined, _clock: Clock): MiddlewareHandler {
+/** Settings of the record stage that come from `records` configuration. */
+export interface RecordSettings {
+  /** Bytes of each body kept in a record (after masking). */
+  maxBodyBytes: number;
+  /** Take the source IP from the last `X-Forwarded-For` entry (only behind a proxy you run). */
+  trustForwardedFor: boolean;
+}
+
+export const DEFAULT_RECORD_SETTINGS: RecordSettings = { maxBodyBytes: 16384, trustForwardedFor: false };
+
+export interface RecordStageOptions extends RecordSettings {
+  clock: Clock;
+  runtime: 'node' | 'lambda';
+  /** Masks one parsed body document (the masking module's function). */
+  mask: DocumentMasker;
+  log?: RecordsLog;
+}
+
+/** What the record stage leaves in the context for `recordIntent`. */
+interface Recording {
+  sink: RecordSink;
+  options: RecordStageOptions;
+  start: CallStart;
+}
+
+declare module 'hono' {
+  interface ContextVariableMap {
+    /** Set by record when records are on: the call as it arrived, for the record of intent. */
+    recording: Recording;
+  }
+}
+
+export function record(sink: RecordSink | undefined, options: RecordStageOptions): MiddlewareHandler {
+  const log = options.log ?? stderrLog;
   return async function recordStage(c, next) {
     const requestId = crypto.randomUUID();
     c.set('requestId', requestId);
+    if (sink === undefined) {
+      await next();
+      setAuditId(c, requestId);
+      return;
+    }
+    const start = callStart(c, requestId, options);
+    c.set('recording', { sink, options, start });
     await next();
-    c.res.headers.set('audit-id', requestId);
+    setAuditId(c, requestId);
+
+    const facts = await callFacts(c, options, false);
+    const response = c.res;
+    const error = c.error === undefined ? undefined : asGatehouseError(c.error);
+    const upgraded = response.headers.get('x-gatehouse-upgraded') === 'true';
+    const decision = facts.decision;
+    const writeOutcome = (body: RecordedBody, streamEnd: StreamEnd): void => {
+      try {
+        sink.write(
+          buildRecord('outcome', start, facts, {
+            finishedAtMs: options.clock.now(),
+            statusCode: upgraded ? 101 : response.status,
+            upstreamStatus: variable<number>(c, 'upstreamStatus'),
+            error: error === undefined ? undefined : { code: error.code, message: error.message },
+            responseContentType: response.headers.get('content-type'),
+            responseBody: body,
+            maskedInResponse: variable<boolean>(c, 'masked') === true,
+            streamEnd,
+          }),
+        );
+      } catch (failure) {
+        // A record that cannot be built must not break the response; say so loudly instead.
+        log({ level: 'error', event: 'record_build_failed', message: `session record for request ${requestId} could not be built: ${String(failure)}` });
+      }
+    };
+
+    if (response.body === null) {
+      writeOutcome(NO_BODY, upgraded ? 'upgraded' : 'none');
+      return;
+    }
+    const contentType = response.headers.get('content-type');
+    const teed = teeWithCap(response.body, options.maxBodyBytes, (captured: CapturedBody, end: StreamEnd) => {
+      writeOutcome(
+        recordBody(captured, {
+          contentType,
+          maxBodyBytes: options.maxBodyBytes,
+          mask: options.mask,
+          request: facts.request,
+          // What left went through the mask stage unless a break-glass rule lifted it.
+          alreadyMasked: decision?.unmasked !== true,
+        }),
+        end,
+      );
+    });
+    const replacement = new Response(teed, { status: response.status, statusText: response.statusText, headers: response.headers });
+    // Unset first: assigning over a response makes Hono merge the old headers into the new.
+    c.res = undefined;
+    c.res = replacement;
   };
+}
+
+export function recordIntent(): MiddlewareHandler {
+  return async function recordIntentStage(c, next) {
+    const recording = variable<Recording>(c, 'recording');
+    if (recording === undefined || !needsIntent(c.req.method, variable<KubeRequest>(c, 'kubeRequest'))) return next();
+    const facts = await callFacts(c, recording.options, true);
+    try {
+      await recording.sink.writeDurable(buildRecord('intent', recording.start, facts));
+    } catch (error) {
+      throw new GatehouseError('ERR_RECORD_UNAVAILABLE', intentRefusal(facts, error), { cause: error });
+    }
+    await next();
+  };
+}
+
+function intentRefusal(facts: CallFacts, error: unknown): string {
+  const who = facts.identity === undefined ? 'the caller' : `user "${facts.identity.user}"`;
+  const request = facts.request;
+  const what =
+    request === undefined
+      ? 'this call'
+      : `${request.verb} ${[request.resource, request.subresource].filter((part) => part !== '').join('/') || request.path}` +
+        `${request.name === '' ? '' : ` "${request.name}"`}${request.namespace === '' ? '' : ` in namespace "${request.namespace}"`}`;
+  const cause = error instanceof Error ? error.message : String(error);
+  return `${who} may not ${what} right now: its record of intent could not be written, and no change goes unrecorded (${cause}); nothing was forwarded, retry later`;
+}
+
+// ─── gathering facts ──────────────────────────────────────────────────────────
+
+function callStart(c: Context, requestId: string, options: RecordStageOptions): CallStart {
+  const target = rawTarget(c);
+  const header = (name: string): string | null => c.req.header(name) ?? null;
+  return {
+    requestId,
+    startedAtMs: options.clock.now(),
+    runtime: options.runtime,
+    method: c.req.method,
+    path: target.path,
+    query: target.query,
+    sourceIp: sourceIp(c, options.trustForwardedFor),
+    headers: {
+      kubectlSession: header('kubectl-session'),
+      kubectlCommand: header('kubectl-command'),
+      userAgent: header('user-agent'),
+      forwardedFor: header('x-forwarded-for'),
+      contentType: header('content-type'),
+    },
+  };
+}
+
+async function callFacts(c: Context, options: RecordStageOptions, consumeBody: boolean): Promise<CallFacts> {
+  const request = variable<KubeRequest>(c, 'kubeRequest') ?? classifyQuietly(c, options.runtime);
+  const captured = await requestBodyHead(c, options.maxBodyBytes, consumeBody);
+  return {
+    identity: variable(c, 'identity'),
+    request,
+    decision: variable<Decision>(c, 'decision'),
+    approval: variable(c, 'approval'),
+    requestBody:
+      captured === undefined
+        ? NO_BODY
+        : recordBody(captured, {
+            contentType: c.req.header('content-type') ?? null,
+            maxBodyBytes: options.maxBodyBytes,
+            mask: options.mask,
+            request,
+            alreadyMasked: false,
+          }),
+  };
+}
+
+/** Reads a context variable that a stage may not have reached (Hono's types say always set). */
+function variable<T>(c: Context, key: string): T | undefined {
+  return (c.var as Record<string, unknown>)[key] as T | undefined;
+}
+
+/** A call refused before classify (401, impersonation) is still recorded with what it targeted. */
+function classifyQuietly(c: Context, runtime: 'node' | 'lambda'): KubeRequest | undefined {
+  const target = rawTarget(c);
+  try {
+    return classifyRequest(c.req.method, target.path, target.query, { runtime });
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The request body for the record. Stages that need the body read it through Hono's cache
+ * (forward then sends the cached bytes): the record of intent does so too (`consume`), so
+ * a mutating call's body is always whole here. A call refused before anything read its
+ * body has only its first `maxBytes` read, and its size taken from Content-Length.
+ */
+async function requestBodyHead(c: Context, maxBytes: number, consume: boolean): Promise<CapturedBody | undefined> {
+  const method = c.req.method;
+  if (method === 'GET' || method === 'HEAD') return undefined;
+  if (consume || Object.keys(c.req.bodyCache).length > 0) {
+    const bytes = new Uint8Array(await c.req.arrayBuffer());
+    return { head: bytes, totalBytes: bytes.byteLength, complete: true };
+  }
+  const stream = c.req.raw.body;
+  if (stream === null || c.req.raw.bodyUsed) return undefined;
+  const reader = stream.getReader();
+  const kept: Uint8Array[] = [];
+  let keptBytes = 0;
+  let complete = false;
+  while (keptBytes <= maxBytes) {
+    const { done, value } = await reader.read();
+    if (done) {
+      complete = true;
+      break;
+    }
+    kept.push(value);
+    keptBytes += value.byteLength;
+  }
+  if (!complete) await reader.cancel().catch(() => undefined);
+  const declared = Number(c.req.header('content-length') ?? Number.NaN);
+  const head = Buffer.concat(kept);
+  return {
+    head: complete ? head : head.subarray(0, maxBytes),
+    totalBytes: complete ? keptBytes : Number.isFinite(declared) ? Math.max(declared, keptBytes) : keptBytes,
+    complete,
+  };
+}
+
+/** The caller's address: the TCP peer (Node) or the Function URL's view (Lambda); X-Forwarded-For only when trusted. */
+function sourceIp(c: Context, trustForwardedFor: boolean): string | null {
+  if (trustForwardedFor) {
+    const hops = (c.req.header('x-forwarded-for') ?? '')
+      .split(',')
+      .map((hop) => hop.trim())
+      .filter((hop) => hop !== '');
+    const last = hops.at(-1);
+    if (last !== undefined) return last;
+  }
+  const env = c.env as
+    | { incoming?: { socket?: { remoteAddress?: string } }; event?: { requestContext?: { http?: { sourceIp?: string } } } }
+    | undefined;
+  return env?.incoming?.socket?.remoteAddress ?? env?.event?.requestContext?.http?.sourceIp ?? null;
+}
+
+function setAuditId(c: Context, requestId: string): void {
+  try {
+    c.res.headers.set('audit-id', requestId);
+  } catch {
+    // Immutable headers (a fetched Response): copy them.
+    const response = c.res;
+    const headers = new Headers(response.headers);
+    headers.set('audit-id', requestId);
+    c.res = undefined;
+    c.res = new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+  }
 }

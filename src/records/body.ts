@@ -1,0 +1,128 @@
+/**
+ * What a record keeps of a request or response body: masked first, then cut to
+ * `maxBodyBytes`, with the original size kept. Pure: the masking of documents is injected
+ * (the masking module's function), so this is tested as a table of cases.
+ *
+ * Fail closed: a body is recorded only in a form known to be masked. JSON (a document or a
+ * watch stream of one event per line) and YAML are parsed and masked; plain text (logs) is
+ * kept as is; anything else (protobuf, binary, unparseable JSON) becomes a bracketed note.
+ * A response cut off mid-document cannot be parsed: its last partial line is kept only
+ * when the response already went through the mask stage (`alreadyMasked`), else dropped.
+ */
+import { parse as parseYaml } from 'yaml';
+import type { KubeRequest } from '../types.ts';
+
+export interface RecordedBody {
+  text: string | null;
+  /** Size of the body as received / sent, before masking and truncation. */
+  bytes: number;
+  truncated: boolean;
+  masked: boolean;
+}
+
+/** The start of a body: at most the first `maxBodyBytes` (or a little more) bytes, and the total size. */
+export interface CapturedBody {
+  head: Uint8Array;
+  totalBytes: number;
+  /** True when `head` is the whole body. */
+  complete: boolean;
+}
+
+/** Masks one parsed document as the mask stage would (Secrets, configured fields). */
+export type DocumentMasker = (document: unknown, request: KubeRequest | undefined) => { document: unknown; masked: boolean };
+
+export interface BodyOptions {
+  contentType: string | null;
+  maxBodyBytes: number;
+  mask: DocumentMasker;
+  request: KubeRequest | undefined;
+  /** The bytes already passed the mask stage (a response without a break-glass grant). */
+  alreadyMasked: boolean;
+}
+
+export const NO_BODY: RecordedBody = { text: null, bytes: 0, truncated: false, masked: false };
+
+export function recordBody(captured: CapturedBody, options: BodyOptions): RecordedBody {
+  const bytes = captured.totalBytes;
+  if (bytes === 0) return NO_BODY;
+  const kind = bodyKind(options.contentType);
+  if (kind === 'binary') {
+    return note(`not recorded: ${options.contentType ?? 'untyped'} body of ${bytes} bytes cannot be masked`, bytes);
+  }
+  const text = decodeUtf8(captured.head);
+  if (kind === 'text') return cut(text, bytes, !captured.complete, false, options.maxBodyBytes);
+
+  const whole = captured.complete ? parseDocument(text, kind) : undefined;
+  if (whole !== undefined) {
+    const { document, masked } = options.mask(whole.value, options.request);
+    return cut(JSON.stringify(document), bytes, false, masked, options.maxBodyBytes);
+  }
+  // A stream of documents, one per line (watch), or the cut-off start of one document.
+  const lines = text.split('\n');
+  const last = lines.pop() ?? '';
+  const out: string[] = [];
+  let masked = false;
+  for (const line of lines) {
+    if (line.trim() === '') continue;
+    const parsed = parseDocument(line, 'json');
+    if (parsed === undefined) return note(`not recorded: ${bytes} bytes of ${options.contentType} that do not parse, so cannot be masked`, bytes);
+    const result = options.mask(parsed.value, options.request);
+    masked ||= result.masked;
+    out.push(JSON.stringify(result.document));
+  }
+  let truncated = !captured.complete;
+  if (last.trim() !== '') {
+    const parsed = captured.complete ? parseDocument(last, 'json') : undefined;
+    if (parsed !== undefined) {
+      const result = options.mask(parsed.value, options.request);
+      masked ||= result.masked;
+      out.push(JSON.stringify(result.document));
+    } else if (!captured.complete && options.alreadyMasked) {
+      out.push(last);
+    } else if (captured.complete) {
+      return note(`not recorded: ${bytes} bytes of ${options.contentType} that do not parse, so cannot be masked`, bytes);
+    } else {
+      truncated = true;
+    }
+  }
+  if (out.length === 0 && truncated) {
+    return note(`not recorded: the start of a ${bytes}-byte response that was sent unmasked cannot be masked without the whole document`, bytes);
+  }
+  return cut(out.join('\n'), bytes, truncated, masked, options.maxBodyBytes);
+}
+
+type BodyKind = 'json' | 'yaml' | 'text' | 'binary';
+
+function bodyKind(contentType: string | null): BodyKind {
+  const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  if (type === 'application/json' || type.endsWith('+json')) return 'json';
+  if (type === 'application/yaml' || type.endsWith('+yaml') || type === 'text/yaml') return 'yaml';
+  if (type.startsWith('text/')) return 'text';
+  return 'binary';
+}
+
+function parseDocument(text: string, kind: 'json' | 'yaml'): { value: unknown } | undefined {
+  try {
+    return { value: kind === 'json' ? JSON.parse(text) : parseYaml(text) };
+  } catch {
+    return undefined;
+  }
+}
+
+function note(message: string, bytes: number): RecordedBody {
+  return { text: `[${message}]`, bytes, truncated: false, masked: false };
+}
+
+/** Cuts `text` to at most `max` bytes of UTF-8, never inside a character. */
+function cut(text: string, bytes: number, alreadyCut: boolean, masked: boolean, max: number): RecordedBody {
+  const encoded = Buffer.from(text, 'utf8');
+  if (encoded.byteLength <= max) return { text, bytes, truncated: alreadyCut, masked };
+  let end = max;
+  // Step back over continuation bytes (10xxxxxx) so the cut falls on a character boundary.
+  while (end > 0 && ((encoded[end] as number) & 0xc0) === 0x80) end -= 1;
+  return { text: encoded.subarray(0, end).toString('utf8'), bytes, truncated: true, masked };
+}
+
+function decodeUtf8(bytes: Uint8Array): string {
+  return new TextDecoder('utf-8', { fatal: false }).decode(bytes);
+}

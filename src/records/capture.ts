@@ -1,0 +1,63 @@
+/**
+ * Tees a response body for the record without holding the stream: every chunk passes
+ * through as it comes, only the first `maxBytes` are kept, and `onEnd` runs exactly once —
+ * when the stream ends, breaks, or the client goes away (the runtime cancels the body).
+ * A watch or `logs -f` therefore costs the record at most `maxBytes` of memory however long
+ * it runs, and its record is written when it ends.
+ */
+import type { CapturedBody } from './body.ts';
+import type { StreamEnd } from './schema.ts';
+
+export function teeWithCap(
+  body: ReadableStream<Uint8Array>,
+  maxBytes: number,
+  onEnd: (captured: CapturedBody, end: StreamEnd) => void,
+): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  const kept: Uint8Array[] = [];
+  let keptBytes = 0;
+  let totalBytes = 0;
+  let ended = false;
+
+  const finish = (end: StreamEnd): void => {
+    if (ended) return;
+    ended = true;
+    const head = Buffer.concat(kept);
+    onEnd({ head, totalBytes, complete: end === 'complete' && totalBytes === keptBytes }, end);
+  };
+
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        let result: ReadableStreamReadResult<Uint8Array>;
+        try {
+          result = await reader.read();
+        } catch (error) {
+          finish('upstream_error');
+          controller.error(error);
+          return;
+        }
+        if (result.done) {
+          finish('complete');
+          controller.close();
+          return;
+        }
+        const chunk = result.value;
+        totalBytes += chunk.byteLength;
+        if (keptBytes < maxBytes) {
+          // A copy, so the record does not pin the runtime's (possibly much larger) chunk.
+          const part = chunk.slice(0, maxBytes - keptBytes);
+          kept.push(part);
+          keptBytes += part.byteLength;
+        }
+        controller.enqueue(chunk);
+      },
+      async cancel(reason) {
+        finish('client_gone');
+        await reader.cancel(reason);
+      },
+    },
+    // Pull only when the consumer asks: back-pressure reaches the upstream unchanged.
+    { highWaterMark: 0 },
+  );
+}
