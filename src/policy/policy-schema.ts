@@ -1,0 +1,164 @@
+/**
+ * The policy file format (`apiVersion: gatehouse/v1`): its zod schema, its TypeScript types, and
+ * the checks that span several fields of a rule. Reference: docs/policy.md.
+ *
+ * Contract: `policyProblems(raw)` returns every problem of a parsed YAML value as
+ * `{ path, message }` (empty when the policy is valid); `policyDocumentSchema` then parses it
+ * into a `PolicyDocument`. Unknown keys are problems; `masking:` is passed through unvalidated
+ * for the masking stage to read.
+ */
+import { z } from 'zod';
+
+/** Verbs the API server derives from resource requests (see request-info.ts). */
+export const RESOURCE_VERBS = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete', 'deletecollection', 'proxy'] as const;
+/** Verbs of non-resource requests: the lowercased HTTP method. */
+export const NON_RESOURCE_VERBS = ['get', 'head', 'post', 'put', 'patch', 'delete', 'options'] as const;
+
+const WILDCARD_RULE = 'a "*" may only stand alone or end a pattern (as a prefix match)';
+
+function isPattern(value: string): boolean {
+  const star = value.indexOf('*');
+  return star === -1 || star === value.length - 1;
+}
+
+const name = z
+  .string()
+  .regex(/^[A-Za-z0-9]([A-Za-z0-9._:-]{0,98}[A-Za-z0-9])?$/, 'must be 1-100 letters, digits, ".", "_", ":" or "-", starting and ending with a letter or digit');
+const pattern = z.string().min(1, 'must not be empty').refine(isPattern, WILDCARD_RULE);
+/** Namespaces and API groups may be "" (cluster-scoped / the core group). */
+const patternOrEmpty = z.string().refine(isPattern, WILDCARD_RULE);
+const resourcePattern = z
+  .string()
+  .min(1, 'must not be empty')
+  .refine((value) => value.split('/').length <= 2, 'must be "resource" or "resource/subresource"')
+  .refine((value) => value.split('/').every((part) => part.length > 0 && isPattern(part)), `each part must be non-empty; ${WILDCARD_RULE}`);
+const urlPattern = z
+  .string()
+  .refine((value) => value === '*' || value.startsWith('/'), 'must start with "/" (or be "*")')
+  .refine(isPattern, WILDCARD_RULE);
+
+function list<T extends z.ZodType>(item: T) {
+  return z.array(item).min(1, 'must not be empty; leave the key out to match anything');
+}
+
+const reviewSchema = z.strictObject({
+  /** Who may approve (e-mail addresses, as the identity provider names people). */
+  approvers: list(z.string().min(1, 'must not be empty')),
+  grant: z.enum(['once', 'window']).default('once'),
+  windowSeconds: z.number().int().min(60).max(86400).optional(),
+});
+
+export const policyRuleSchema = z.strictObject({
+  name,
+  effect: z.enum(['allow', 'deny', 'review']),
+  users: list(pattern).optional(),
+  groups: list(pattern).optional(),
+  verbs: list(z.string().min(1, 'must not be empty')).optional(),
+  apiGroups: list(patternOrEmpty).optional(),
+  resources: list(resourcePattern).optional(),
+  namespaces: list(patternOrEmpty).optional(),
+  names: list(pattern).optional(),
+  nonResourceURLs: list(urlPattern).optional(),
+  reason: z.string().min(1).max(500).optional(),
+  review: reviewSchema.optional(),
+  unmasked: z.boolean().optional(),
+});
+
+export const policyDocumentSchema = z.strictObject({
+  apiVersion: z.literal('gatehouse/v1'),
+  rules: z.array(policyRuleSchema),
+  /** Reserved for the masking stage, which validates it itself. */
+  masking: z.unknown().optional(),
+});
+
+export type PolicyRule = z.infer<typeof policyRuleSchema>;
+export type PolicyDocument = z.infer<typeof policyDocumentSchema>;
+
+export interface PolicyProblem {
+  path: (string | number)[];
+  message: string;
+}
+
+/**
+ * Every problem in a policy, schema and cross-field alike. Rules are checked one by one so
+ * a mistake in one rule never hides the mistakes in another.
+ */
+export function policyProblems(raw: unknown): PolicyProblem[] {
+  const problems: PolicyProblem[] = [];
+  const shape = z
+    .strictObject({ apiVersion: z.literal('gatehouse/v1'), rules: z.array(z.unknown()), masking: z.unknown().optional() })
+    .safeParse(raw);
+  if (!shape.success) {
+    problems.push(...shape.error.issues.map((issue) => ({ path: issue.path.map(pathKey), message: issue.message })));
+  }
+  const rules = isRecord(raw) && Array.isArray(raw.rules) ? (raw.rules as unknown[]) : [];
+  const seen = new Map<string, number>();
+  rules.forEach((rule, index) => {
+    const parsed = policyRuleSchema.safeParse(rule);
+    if (!parsed.success) {
+      problems.push(...parsed.error.issues.map((issue) => ({ path: ['rules', index, ...issue.path.map(pathKey)], message: issue.message })));
+    }
+    if (!isRecord(rule)) return;
+    problems.push(...ruleCrossFieldProblems(rule).map((p) => ({ path: ['rules', index, ...p.path], message: p.message })));
+    if (typeof rule.name === 'string') {
+      const first = seen.get(rule.name);
+      if (first === undefined) seen.set(rule.name, index);
+      else problems.push({ path: ['rules', index, 'name'], message: `"${rule.name}" is already the name of rules[${first}]; rule names must be unique` });
+    }
+  });
+  return problems;
+}
+
+/** Checks that span fields; tolerant of wrongly-typed fields, which the schema reports. */
+function ruleCrossFieldProblems(rule: Record<string, unknown>): PolicyProblem[] {
+  const problems: PolicyProblem[] = [];
+  const hasResources = rule.resources !== undefined;
+  const hasUrls = rule.nonResourceURLs !== undefined;
+  if (hasResources && hasUrls) {
+    problems.push({ path: ['nonResourceURLs'], message: 'a rule has either resources or nonResourceURLs, not both; split it into two rules' });
+  } else if (!hasResources && !hasUrls) {
+    problems.push({ path: [], message: 'needs resources (for API resources) or nonResourceURLs (for paths like /version); use ["*"] to match all' });
+  }
+  if (hasUrls) {
+    for (const key of ['apiGroups', 'namespaces', 'names']) {
+      if (rule[key] !== undefined) problems.push({ path: [key], message: 'applies only to resource requests; a nonResourceURLs rule cannot have it' });
+    }
+  }
+  if (Array.isArray(rule.verbs)) {
+    const allowed: readonly string[] = hasUrls && !hasResources ? NON_RESOURCE_VERBS : RESOURCE_VERBS;
+    const kind = hasUrls && !hasResources ? 'non-resource requests' : 'resource requests';
+    rule.verbs.forEach((verb, i) => {
+      if (typeof verb === 'string' && verb !== '*' && !allowed.includes(verb)) {
+        problems.push({ path: ['verbs', i], message: `"${verb}" is not a verb of ${kind}; use one of ${allowed.join(', ')}, or "*"` });
+      }
+    });
+  }
+  const effect = rule.effect;
+  if (effect === 'review' && rule.review === undefined) {
+    problems.push({ path: ['review'], message: 'is required for effect review: name the approvers' });
+  }
+  if (effect !== 'review' && rule.review !== undefined) {
+    problems.push({ path: ['review'], message: 'applies only to effect review' });
+  }
+  if (rule.unmasked !== undefined && effect !== 'allow') {
+    problems.push({ path: ['unmasked'], message: 'applies only to effect allow' });
+  }
+  if (isRecord(rule.review)) {
+    const grant = rule.review.grant ?? 'once';
+    if (grant === 'window' && rule.review.windowSeconds === undefined) {
+      problems.push({ path: ['review', 'windowSeconds'], message: 'is required for grant window' });
+    }
+    if (grant === 'once' && rule.review.windowSeconds !== undefined) {
+      problems.push({ path: ['review', 'windowSeconds'], message: 'applies only to grant window' });
+    }
+  }
+  return problems;
+}
+
+function pathKey(key: PropertyKey): string | number {
+  return typeof key === 'number' ? key : String(key);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
