@@ -52,20 +52,50 @@ export const configSchema = z.object({
   approvals: z
     .object({
       tableName: z.string().min(1).default('gatehouse-approvals'),
-      /** Base URL that approval links point at (the public URL of Gatehouse). */
-      publicUrl: z.url(),
-      mailFrom: z.string().min(3),
-      /** Seconds a pending approval lives. */
-      ttlSeconds: z.number().int().positive().default(3600),
+      /** Base URL that approval links point at (the public URL of Gatehouse); the local runtime fills in its own. */
+      publicUrl: z.url().optional(),
+      /** Sender address of approval mail (a verified SES identity). */
+      mailFrom: z.email(),
+      /** Seconds a pending approval lives, and an approved one-shot grant stays usable. */
+      ttlSeconds: z.number().int().positive().max(86400).default(3600),
       /** Seconds Gatehouse holds a review request open waiting for a decision (0: answer at once). */
       holdSeconds: z.number().int().min(0).max(840).default(0),
+      /** Largest request body read to fingerprint a request that needs approval (larger: refused). */
+      maxBodyBytes: z.number().int().positive().max(6291456).default(1048576),
+      /** Region of the table and of SES; default the SDK's (AWS_REGION on Lambda). */
+      region: z.string().min(1).optional(),
+      /** Endpoint overrides; an endpoint on a loopback address is a local stand-in and gets dummy credentials. */
+      dynamodbEndpoint: z.url().optional(),
+      sesEndpoint: z.url().optional(),
+      /** The key that signs approval links: a Secrets Manager secret on AWS, a 0600 file locally. */
+      signingKey: z.discriminatedUnion('kind', [
+        z.object({ kind: z.literal('file'), path: z.string().min(1) }),
+        z.object({
+          kind: z.literal('secretsManager'),
+          secretId: z.string().min(1),
+          endpoint: z.url().optional(),
+        }),
+      ]),
     })
     .optional(),
   records: z
     .object({
       bucket: z.string().min(3),
       prefix: z.string().default('records/'),
-      maxBodyBytes: z.number().int().min(0).default(16384),
+      /** Bytes of each request/response body kept in a record, after masking. */
+      maxBodyBytes: z.number().int().min(0).max(1048576).default(16384),
+      /** Region of the bucket; default the SDK's (AWS_REGION on Lambda). */
+      region: z.string().min(1).optional(),
+      /** S3 endpoint override (S3-compatible stores, tests). */
+      endpoint: z.url().optional(),
+      /** Read records are buffered and written at least this often (0: after every call, not awaited). */
+      flushIntervalSeconds: z.number().min(0).max(300).default(5),
+      /** A batch of this many buffered records is written at once (one object). */
+      maxBatchRecords: z.number().int().min(1).max(10000).default(500),
+      /** At most this many records wait in memory while the store is down; the oldest are dropped beyond. */
+      maxBufferedRecords: z.number().int().min(1).default(10000),
+      /** Source IP from the last X-Forwarded-For entry: only behind a proxy you run that sets it. */
+      trustForwardedFor: z.boolean().default(false),
     })
     .optional(),
 });
@@ -73,6 +103,7 @@ export const configSchema = z.object({
 export type GatehouseConfig = z.infer<typeof configSchema>;
 export type OidcConfig = z.infer<typeof oidcSchema>;
 export type UpstreamConfig = z.infer<typeof upstreamSchema>;
+export type ApprovalsConfig = NonNullable<GatehouseConfig['approvals']>;
 
 /** Validates raw configuration, throwing one error that lists every problem. */
 export function parseConfig(raw: unknown, source: string): GatehouseConfig {
