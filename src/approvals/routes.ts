@@ -1,8 +1,88 @@
-/** Approval pages (issue 4 fills this in). */
+/**
+ * The approval pages under /_gatehouse/approvals/<id>?t=<link token>.
+ *
+ * GET shows the request and never decides (mail scanners and previews fetch links).
+ * POST decides, only when it comes from the page: the form token bound to the link must
+ * match, and the browser's Origin / Sec-Fetch-Site must say same-origin (at least one must
+ * be present — browsers send them on every form POST). After a decision the browser is sent
+ * back to the GET, which then shows the decision: the link works once.
+ * Failures render as an HTML page carrying the error's status code and message.
+ */
 import { Hono } from 'hono';
+import type { Context } from 'hono';
+import { asGatehouseError, GatehouseError } from '../errors.ts';
 import type { Approvals } from '../ports/approvals.ts';
 import type { Clock } from '../types.ts';
+import type { Verdict } from './approval.ts';
+import { approvalPageHtml, errorPageHtml } from './page.tsx';
 
-export function approvalRoutes(_approvals: Approvals, _clock: Clock): Hono {
-  return new Hono();
+const PAGE_HEADERS: Record<string, string> = {
+  'cache-control': 'no-store',
+  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'x-frame-options': 'DENY',
+  'x-content-type-options': 'nosniff',
+  // The link token is in the URL: never send it to another origin.
+  'referrer-policy': 'same-origin',
+};
+
+const TITLES: Partial<Record<string, string>> = {
+  ERR_APPROVAL_LINK_INVALID: 'Invalid approval link',
+  ERR_APPROVAL_NOT_FOUND: 'Approval not found',
+  ERR_APPROVAL_EXPIRED: 'Approval expired',
+  ERR_APPROVAL_ALREADY_DECIDED: 'Already decided',
+  ERR_APPROVAL_SELF: 'You cannot approve your own request',
+  ERR_REQUEST_INVALID: 'Bad request',
+};
+
+export function approvalRoutes(approvals: Approvals, clock: Clock): Hono {
+  const app = new Hono();
+
+  app.onError((error, c) => {
+    const failure = asGatehouseError(error);
+    if (failure.code === 'ERR_INTERNAL') console.error('gatehouse approvals page failed:', error);
+    return c.html(errorPageHtml(TITLES[failure.code] ?? 'Approval failed', failure.message), failure.httpStatus as 403, PAGE_HEADERS);
+  });
+
+  app.get('/:id', async (c) => {
+    const id = c.req.param('id');
+    const token = c.req.query('t') ?? '';
+    const opened = await approvals.open(id, token);
+    return c.html(
+      approvalPageHtml({ approval: opened.approval, approver: opened.approver, formToken: opened.formToken, action: selfLink(id, token), now: clock.now() }),
+      200,
+      PAGE_HEADERS,
+    );
+  });
+
+  app.post('/:id', async (c) => {
+    assertSameOrigin(c);
+    const id = c.req.param('id');
+    const token = c.req.query('t') ?? '';
+    const form = await c.req.parseBody();
+    const verdict = form['verdict'];
+    if (verdict !== 'approve' && verdict !== 'deny') {
+      throw new GatehouseError('ERR_REQUEST_INVALID', 'the decision must be "approve" or "deny"');
+    }
+    const formToken = typeof form['formToken'] === 'string' ? form['formToken'] : '';
+    const comment = typeof form['comment'] === 'string' ? form['comment'] : '';
+    await approvals.decide({ approvalId: id, linkToken: token, formToken, verdict: verdict satisfies Verdict, comment });
+    return c.redirect(selfLink(id, token), 303);
+  });
+
+  return app;
+}
+
+function selfLink(id: string, token: string): string {
+  return `${encodeURIComponent(id)}?t=${encodeURIComponent(token)}`;
+}
+
+/** Cross-site forgery guard: a browser POST from our own page says so in Origin / Sec-Fetch-Site. */
+function assertSameOrigin(c: Context): void {
+  const forged = (why: string): GatehouseError =>
+    new GatehouseError('ERR_APPROVAL_LINK_INVALID', `this decision was refused: ${why}; decide from the approval page itself`);
+  const site = c.req.header('sec-fetch-site');
+  const origin = c.req.header('origin');
+  if (site === undefined && origin === undefined) throw forged('the request does not say where it comes from (no Origin or Sec-Fetch-Site)');
+  if (site !== undefined && site !== 'same-origin') throw forged(`it came from another site (Sec-Fetch-Site: ${site})`);
+  if (origin !== undefined && origin !== new URL(c.req.url).origin) throw forged(`it came from another origin (${origin})`);
 }

@@ -1,20 +1,106 @@
-/** Port: just-in-time approvals (issue 4 fills this in). */
+/**
+ * Ports of just-in-time approvals.
+ *
+ * - `Approvals` is what the pipeline (approve stage) and the approval pages use; the
+ *   approval service (`src/approvals/approval-service.ts`) implements it.
+ * - `ApprovalStore` keeps approvals; every state change is one conditional write, and a
+ *   write whose condition fails throws the domain GatehouseError that explains why
+ *   (ERR_APPROVAL_ALREADY_DECIDED, ERR_GRANT_ALREADY_USED, …), never an SDK exception.
+ * - `SigningKeyProvider` hands out the secret that signs approval links.
+ */
+import type { GatehouseError } from '../errors.ts';
+import type { Approval, ApprovalEvent, Verdict } from '../approvals/approval.ts';
 import type { ApprovalOutcome, Decision, Identity, KubeRequest } from '../types.ts';
 
+/** A request whose policy decision is `review`, as the approve stage hands it over. */
 export interface ReviewRequest {
   identity: Identity;
   request: KubeRequest;
   decision: Decision;
-  /** SHA-256 of the request body, hex; "" when there is none. */
-  bodySha256: string;
+  method: string;
+  /** The raw query string as received (the path is in `request.path`). */
+  rawQuery: string;
+  /** The request body as received (empty when there is none). */
+  body: Uint8Array;
+  contentType: string;
+  /** kubectl's `Kubectl-Command` header ("kubectl delete"), "" when absent. */
   kubectlCommand: string;
+  /** kubectl's `Kubectl-Session` header, "" when absent. */
   kubectlSession: string;
 }
 
+/** What review concluded: forward (no refusal) or refuse with the error given. */
+export interface ReviewResult {
+  outcome: ApprovalOutcome;
+  /** Set when the request must not go on; the outcome still names the approval for records. */
+  refusal?: GatehouseError;
+}
+
+/** An approval link, opened and verified. */
+export interface OpenedLink {
+  approval: Approval;
+  approver: string;
+  /** Token the page's form must send back with a POST (bound to this link). */
+  formToken: string;
+}
+
+export interface DecideInput {
+  approvalId: string;
+  linkToken: string;
+  formToken: string;
+  verdict: Verdict;
+  comment: string;
+}
+
 export interface Approvals {
+  /** Largest request body the approve stage reads to fingerprint a request; larger ones are refused. */
+  readonly maxBodyBytes: number;
   /**
-   * Consumes a matching grant if one exists (atomically), or creates/finds the pending
-   * approval and notifies approvers. Returns the outcome; `approved` means forward.
+   * Consumes a matching grant if one exists (atomically), or finds/creates the pending
+   * approval for this exact request and notifies its approvers.
    */
-  review(request: ReviewRequest): Promise<ApprovalOutcome>;
+  review(request: ReviewRequest): Promise<ReviewResult>;
+  /** Verifies a link for the approval named; throws ERR_APPROVAL_LINK_INVALID / NOT_FOUND. GET never decides. */
+  open(approvalId: string, linkToken: string): Promise<OpenedLink>;
+  /** Decides an approval from its page's POST; throws the domain error when it cannot. */
+  decide(input: DecideInput): Promise<Approval>;
+}
+
+/** State changes the store applies atomically, each guarded by a condition. */
+export interface DecideChange {
+  verdict: Verdict;
+  by: string;
+  at: number;
+  comment: string;
+  /** New expiry: the end of the grant for approvals, unchanged-ish for denials. */
+  expiresAt: number;
+}
+
+export interface ApprovalStore {
+  /** Stores a new approval; the id must be unused. */
+  create(approval: Approval): Promise<void>;
+  /** Strongly consistent read; undefined when there is no such approval (or TTL removed it). */
+  get(id: string): Promise<Approval | undefined>;
+  /** The id of the latest approval started for this fingerprint, if any. */
+  currentFor(fingerprint: string): Promise<string | undefined>;
+  /**
+   * Makes `approvalId` the current approval of the fingerprint, only if the current one is
+   * still `previousId` (undefined: none). Returns false when another request won the race.
+   */
+  claimFingerprint(fingerprint: string, approvalId: string, previousId: string | undefined, expiresAt: number): Promise<boolean>;
+  /** Removes an approval that lost the claim race (only while pending and never mailed). */
+  discard(id: string): Promise<void>;
+  /** pending → approved|denied, only when not expired, by a listed approver who is not the requester. */
+  decide(id: string, change: DecideChange): Promise<Approval>;
+  /** approved → consumed (grant "once") or one more use (grant "window"), only while the grant lasts. */
+  consume(id: string, grant: 'once' | 'window', at: number): Promise<Approval>;
+  /** pending → expired, once its time is up; returns the approval as it now stands. */
+  expire(id: string, at: number): Promise<Approval>;
+  /** Notes that approvers were mailed. */
+  markNotified(id: string, event: ApprovalEvent): Promise<void>;
+}
+
+export interface SigningKeyProvider {
+  /** The secret (at least 32 bytes) that signs approval links and page form tokens. */
+  key(): Promise<Uint8Array>;
 }

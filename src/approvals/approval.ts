@@ -1,0 +1,172 @@
+/**
+ * The approval model and its state machine — pure, no clock or I/O (times are passed in,
+ * epoch milliseconds).
+ *
+ *   pending ──approve──► approved ──consume (once)──► consumed
+ *      │  └──deny─────► denied         └─(window: each use counted until the grant ends)
+ *      └──time up─────► expired        (an approved grant whose time is up reads as expired)
+ *
+ * The guards here are the same ones the store's conditional writes enforce atomically; the
+ * store calls them again after a failed condition, so the error a caller sees names the
+ * real reason (already decided by whom, expired when, already used).
+ */
+import { GatehouseError } from '../errors.ts';
+import type { ApprovalOutcome } from '../types.ts';
+import type { BodySummary } from './body-summary.ts';
+
+export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'consumed';
+export type Verdict = 'approve' | 'deny';
+export type ApprovalAction = 'requested' | 'notified' | 'approved' | 'denied' | 'expired' | 'consumed' | 'used';
+
+/** One thing that happened to an approval, with who and when (kept for the records). */
+export interface ApprovalEvent {
+  action: ApprovalAction;
+  by: string;
+  at: number;
+  comment?: string;
+}
+
+/** What exactly was asked for. */
+export interface ApprovalTarget {
+  method: string;
+  verb: string;
+  apiGroup: string;
+  apiVersion: string;
+  resource: string;
+  subresource: string;
+  namespace: string;
+  name: string;
+  path: string;
+  query: string;
+  bodySha256: string;
+}
+
+export interface Approval {
+  id: string;
+  fingerprint: string;
+  status: ApprovalStatus;
+  requester: { user: string; groups: string[] };
+  target: ApprovalTarget;
+  kubectlCommand: string;
+  kubectlSession: string;
+  body: BodySummary;
+  rule: string | null;
+  reason: string;
+  approvers: string[];
+  grant: 'once' | 'window';
+  windowSeconds: number;
+  /** Seconds an approved one-shot grant stays usable. */
+  grantSeconds: number;
+  createdAt: number;
+  /** Pending: when the request lapses. Approved: when the grant ends. */
+  expiresAt: number;
+  decidedBy?: string;
+  decidedAt?: number;
+  comment?: string;
+  useCount: number;
+  lastUsedAt?: number;
+  notifiedAt?: number;
+  /** Link id (JWT jti) → approver it was sent to. */
+  links: Record<string, string>;
+  events: ApprovalEvent[];
+}
+
+/** User names and mail addresses compare without regard to case or surrounding blanks. */
+export function samePerson(a: string, b: string): boolean {
+  return a.trim().toLowerCase() === b.trim().toLowerCase();
+}
+
+export function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** The status as of `now`: a pending request or a grant whose time is up reads as expired. */
+export function effectiveStatus(approval: Approval, now: number): ApprovalStatus {
+  if ((approval.status === 'pending' || approval.status === 'approved') && now >= approval.expiresAt) return 'expired';
+  return approval.status;
+}
+
+/** Throws unless `approver` may decide `approval` now. */
+export function assertDecidable(approval: Approval, approver: string, now: number): void {
+  if (samePerson(approver, approval.requester.user)) {
+    throw new GatehouseError(
+      'ERR_APPROVAL_SELF',
+      `"${approver}" asked for approval ${approval.id} and may not decide it: nobody approves their own request`,
+    );
+  }
+  if (!approval.approvers.some((a) => samePerson(a, approver))) {
+    throw new GatehouseError('ERR_APPROVAL_LINK_INVALID', `"${approver}" is not an approver of approval ${approval.id}`);
+  }
+  if (approval.status !== 'pending') {
+    throw new GatehouseError('ERR_APPROVAL_ALREADY_DECIDED', `approval ${approval.id} cannot be decided again: ${describeState(approval)}`);
+  }
+  if (now >= approval.expiresAt) {
+    throw new GatehouseError(
+      'ERR_APPROVAL_EXPIRED',
+      `approval ${approval.id} expired at ${iso(approval.expiresAt)} without a decision; running the command again asks anew`,
+    );
+  }
+}
+
+/** Throws unless the approval's grant can let one more request through now. */
+export function assertConsumable(approval: Approval, now: number): void {
+  if (approval.status === 'consumed') {
+    throw new GatehouseError(
+      'ERR_GRANT_ALREADY_USED',
+      `approval ${approval.id} allowed this request once and it already ran (at ${iso(approval.lastUsedAt ?? approval.decidedAt ?? approval.createdAt)}); running the command again asks for a new approval`,
+    );
+  }
+  if (approval.status !== 'approved') {
+    throw new GatehouseError('ERR_APPROVAL_REQUIRED', `approval ${approval.id} grants nothing: ${describeState(approval)}`);
+  }
+  if (now >= approval.expiresAt) {
+    throw new GatehouseError(
+      'ERR_APPROVAL_EXPIRED',
+      `the grant of approval ${approval.id} ended at ${iso(approval.expiresAt)}; running the command again asks anew`,
+    );
+  }
+}
+
+/** When a decision made at `at` lets the grant end (approvals) or the denial stand until. */
+export function expiryAfterDecision(approval: Approval, verdict: Verdict, at: number): number {
+  if (verdict === 'deny') return approval.expiresAt;
+  return at + 1000 * (approval.grant === 'window' ? approval.windowSeconds : approval.grantSeconds);
+}
+
+/** "approved by bob@example.com at …", for messages and pages. */
+export function describeState(approval: Approval): string {
+  const by = approval.decidedBy === undefined ? '' : ` by ${approval.decidedBy}`;
+  const at = approval.decidedAt === undefined ? '' : ` at ${iso(approval.decidedAt)}`;
+  const comment = approval.comment ? ` (comment: ${JSON.stringify(approval.comment)})` : '';
+  switch (approval.status) {
+    case 'pending':
+      return `it is pending since ${iso(approval.createdAt)}, waiting for ${approval.approvers.join(', ')}`;
+    case 'approved':
+      return `it was approved${by}${at}${comment}`;
+    case 'denied':
+      return `it was denied${by}${at}${comment}`;
+    case 'consumed':
+      return `it was approved${by}${at}${comment} and its one-shot grant has been used`;
+    case 'expired':
+      return `it expired at ${iso(approval.expiresAt)} without a decision`;
+  }
+}
+
+/** What the records keep next to the request. */
+export function toOutcome(approval: Approval, now: number): ApprovalOutcome {
+  const outcome: ApprovalOutcome = { approvalId: approval.id, status: effectiveStatus(approval, now) };
+  if (approval.decidedBy !== undefined) outcome.approver = approval.decidedBy;
+  if (approval.decidedAt !== undefined) outcome.decidedAt = iso(approval.decidedAt);
+  return outcome;
+}
+
+/** The request in the words of the API server's own messages: `delete pods "web" in namespace "prod"`. */
+export function describeTarget(target: Pick<ApprovalTarget, 'verb' | 'resource' | 'subresource' | 'namespace' | 'name' | 'apiGroup' | 'path'>): string {
+  if (target.resource === '') return `${target.verb} ${target.path}`;
+  const resource =
+    (target.apiGroup === '' ? target.resource : `${target.resource}.${target.apiGroup}`) +
+    (target.subresource === '' ? '' : `/${target.subresource}`);
+  const name = target.name === '' ? '' : ` "${target.name}"`;
+  const namespace = target.namespace === '' ? '' : ` in namespace "${target.namespace}"`;
+  return `${target.verb} ${resource}${name}${namespace}`;
+}

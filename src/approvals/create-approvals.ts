@@ -1,0 +1,66 @@
+/**
+ * Builds the approval service from the `approvals` configuration: DynamoDB store, SES
+ * mailer, link key (Secrets Manager or a local file). Clients are created once, here, at
+ * start-up (cold start on Lambda), never per request.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SESv2Client } from '@aws-sdk/client-sesv2';
+import { createDynamoDbApprovalStore } from '../adapters/dynamodb-approvals.ts';
+import { createSecretsManagerSigningKey } from '../adapters/secrets-manager-signing-key.ts';
+import { createSesMailer } from '../adapters/ses-mailer.ts';
+import type { ApprovalsConfig } from '../config.ts';
+import { GatehouseConfigError } from '../config-error.ts';
+import { createFileSigningKey } from '../local/signing-key.ts';
+import type { Approvals } from '../ports/approvals.ts';
+import type { Clock } from '../types.ts';
+import { systemClock } from '../types.ts';
+import { createApprovalService } from './approval-service.ts';
+
+export interface CreateApprovalsOptions {
+  clock?: Clock;
+  /** The public URL when the configuration has none (local runtime: known once it listens). */
+  publicUrl?: () => string;
+  /** Hold-mode poll interval and wait (tests). */
+  pollIntervalMs?: number;
+  wait?: (ms: number) => Promise<void>;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/** Client settings for an endpoint; a loopback endpoint is a stand-in that checks no credentials. */
+function clientConfig(region: string | undefined, endpoint: string | undefined) {
+  const isStandIn = endpoint !== undefined && LOOPBACK.has(new URL(endpoint).hostname);
+  return {
+    ...(region === undefined ? (isStandIn ? { region: 'local' } : {}) : { region }),
+    ...(endpoint === undefined ? {} : { endpoint }),
+    ...(isStandIn ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
+  };
+}
+
+export function createApprovalsFromConfig(config: ApprovalsConfig, options: CreateApprovalsOptions = {}): Approvals {
+  const configuredUrl = config.publicUrl;
+  const publicUrl = configuredUrl === undefined ? options.publicUrl : () => configuredUrl;
+  if (publicUrl === undefined) {
+    throw new GatehouseConfigError('approvals', ['approvals.publicUrl: required, approval links must point somewhere']);
+  }
+  const signingKey =
+    config.signingKey.kind === 'file'
+      ? createFileSigningKey(config.signingKey.path)
+      : createSecretsManagerSigningKey(
+          new SecretsManagerClient(clientConfig(config.region, config.signingKey.endpoint)),
+          config.signingKey.secretId,
+        );
+  return createApprovalService({
+    store: createDynamoDbApprovalStore(new DynamoDBClient(clientConfig(config.region, config.dynamodbEndpoint)), config.tableName),
+    mailer: createSesMailer(new SESv2Client(clientConfig(config.region, config.sesEndpoint)), config.mailFrom),
+    signingKey,
+    clock: options.clock ?? systemClock,
+    publicUrl,
+    ttlSeconds: config.ttlSeconds,
+    holdSeconds: config.holdSeconds,
+    maxBodyBytes: config.maxBodyBytes,
+    ...(options.pollIntervalMs === undefined ? {} : { pollIntervalMs: options.pollIntervalMs }),
+    ...(options.wait === undefined ? {} : { wait: options.wait }),
+  });
+}

@@ -1,0 +1,170 @@
+/** @jsxImportSource hono/jsx */
+/**
+ * The approval page (Hono JSX, rendered on the server, no script): everything an approver
+ * needs to judge the request — who, what, the API call, the body, the rule, how old it is —
+ * and, while it is pending, Approve / Deny with an optional comment. Opening it decides
+ * nothing; the form posts back to the same link with its form token.
+ */
+import type { FC, PropsWithChildren } from 'hono/jsx';
+import type { HtmlEscapedString } from 'hono/utils/html';
+import type { Approval } from './approval.ts';
+import { describeState, describeTarget, effectiveStatus, iso, samePerson } from './approval.ts';
+
+const STYLE = `
+body{font:15px/1.45 system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1c2430}
+main{max-width:860px;margin:2rem auto;padding:0 1rem}
+h1{font-size:1.35rem;margin:.2rem 0 1rem}
+.card{background:#fff;border:1px solid #dde1e7;border-radius:8px;padding:1rem 1.25rem;margin-bottom:1rem}
+.status{font-weight:600;padding:.6rem 1rem;border-radius:6px;margin-bottom:1rem}
+.pending{background:#fff6db;border:1px solid #f0d27a}.approved,.consumed{background:#e4f6e8;border:1px solid #8fd19e}
+.denied,.expired,.error{background:#fde7e7;border:1px solid #ee9c9c}
+dl{display:grid;grid-template-columns:10rem 1fr;gap:.35rem 1rem;margin:0}dt{color:#5b6575}dd{margin:0;word-break:break-word}
+pre{background:#0f1720;color:#e6edf3;padding:.8rem;border-radius:6px;overflow:auto;max-height:28rem;font-size:13px}
+textarea{width:100%;min-height:4rem;box-sizing:border-box;font:inherit}
+.buttons{display:flex;gap:.75rem;margin-top:.75rem}
+button{font:inherit;font-weight:600;padding:.55rem 1.4rem;border-radius:6px;border:1px solid transparent;cursor:pointer}
+.approve{background:#1f883d;color:#fff}.deny{background:#cf222e;color:#fff}
+.muted{color:#5b6575;font-size:.9rem}
+`;
+
+const Layout: FC<PropsWithChildren<{ title: string }>> = ({ title, children }) => (
+  <html lang="en">
+    <head>
+      <meta charset="utf-8" />
+      <meta name="viewport" content="width=device-width, initial-scale=1" />
+      <meta name="robots" content="noindex" />
+      <title>{title}</title>
+      <style>{STYLE}</style>
+    </head>
+    <body>
+      <main>{children}</main>
+    </body>
+  </html>
+);
+
+function age(from: number, now: number): string {
+  const seconds = Math.max(0, Math.round((now - from) / 1000));
+  if (seconds < 90) return `${seconds} seconds ago`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} minutes ago`;
+  return `${Math.round(seconds / 3600)} hours ago`;
+}
+
+export interface ApprovalPageProps {
+  approval: Approval;
+  approver: string;
+  formToken: string;
+  /** Where the form posts (the link itself). */
+  action: string;
+  now: number;
+}
+
+export const ApprovalPage: FC<ApprovalPageProps> = ({ approval, approver, formToken, action, now }) => {
+  const status = effectiveStatus(approval, now);
+  const target = approval.target;
+  const own = samePerson(approver, approval.requester.user);
+  const body = approval.body;
+  return (
+    <Layout title={`Approval ${approval.id}`}>
+      <h1>
+        {approval.requester.user} wants to {describeTarget(target)}
+      </h1>
+      <div class={`status ${status}`} id="status" data-status={status}>
+        {status === 'pending' ? `Waiting for a decision (expires ${iso(approval.expiresAt)})` : `This request ${describeState({ ...approval, status }).replace(/^it /, '')}.`}
+      </div>
+      <section class="card">
+        <dl>
+          <dt>Requested by</dt>
+          <dd id="requester">
+            {approval.requester.user} <span class="muted">(groups: {approval.requester.groups.join(', ') || 'none'})</span>
+          </dd>
+          <dt>Action</dt>
+          <dd id="action">{describeTarget(target)}</dd>
+          <dt>API call</dt>
+          <dd>
+            <code id="api-call">
+              {target.method} {target.path}
+              {target.query === '' ? '' : `?${target.query}`}
+            </code>
+          </dd>
+          <dt>Command</dt>
+          <dd id="command">{approval.kubectlCommand === '' ? <span class="muted">not a kubectl call (no Kubectl-Command header)</span> : approval.kubectlCommand}</dd>
+          {approval.kubectlSession === '' ? null : (
+            <>
+              <dt>kubectl session</dt>
+              <dd class="muted">{approval.kubectlSession}</dd>
+            </>
+          )}
+          <dt>Namespace</dt>
+          <dd>{target.namespace === '' ? <span class="muted">(cluster-wide)</span> : target.namespace}</dd>
+          <dt>Policy rule</dt>
+          <dd id="rule">
+            {approval.rule ?? '(none)'} <span class="muted">— {approval.reason}</span>
+          </dd>
+          <dt>Grant</dt>
+          <dd>{approval.grant === 'once' ? 'this exact request, once' : `this exact request, repeatedly for ${approval.windowSeconds} seconds`}</dd>
+          <dt>Requested</dt>
+          <dd>
+            {iso(approval.createdAt)} <span class="muted">({age(approval.createdAt, now)})</span>
+          </dd>
+          <dt>Approvers</dt>
+          <dd>{approval.approvers.join(', ')}</dd>
+          <dt>Approval id</dt>
+          <dd>
+            <code>{approval.id}</code>
+          </dd>
+        </dl>
+      </section>
+      <section class="card">
+        <h2 style="font-size:1.05rem;margin-top:0">
+          {body.kind === 'patch' ? 'Change (patch, ' + body.contentType + ')' : body.kind === 'object' ? 'Object sent' : 'Body'}
+        </h2>
+        {body.kind === 'none' ? <p class="muted">No body.</p> : null}
+        {body.kind === 'binary' ? (
+          <p class="muted">
+            {body.bytes} bytes of {body.contentType || 'unknown type'} (not shown); SHA-256 {target.bodySha256}
+          </p>
+        ) : null}
+        {body.kind === 'object' || body.kind === 'patch' ? <pre id="body">{body.text}</pre> : null}
+        {body.truncated ? <p class="muted">Shortened; the full body has SHA-256 {target.bodySha256}.</p> : null}
+      </section>
+      {status === 'pending' && !own ? (
+        <form class="card" method="post" action={action}>
+          <input type="hidden" name="formToken" value={formToken} />
+          <label for="comment">Comment (optional, kept with the decision)</label>
+          <textarea id="comment" name="comment" maxlength={1000}></textarea>
+          <div class="buttons">
+            <button class="approve" type="submit" name="verdict" value="approve">
+              Approve
+            </button>
+            <button class="deny" type="submit" name="verdict" value="deny">
+              Deny
+            </button>
+          </div>
+          <p class="muted">
+            Deciding as {approver}.{' '}
+            {approval.grant === 'once' ? 'Approving lets this exact request run once.' : `Approving lets this exact request run for ${approval.windowSeconds} seconds.`}
+          </p>
+        </form>
+      ) : null}
+      {status === 'pending' && own ? <p class="card">You asked for this request yourself; another approver must decide it.</p> : null}
+    </Layout>
+  );
+};
+
+export const ErrorPage: FC<{ title: string; message: string }> = ({ title, message }) => (
+  <Layout title={title}>
+    <h1>{title}</h1>
+    <div class="status error" id="error">
+      {message}
+    </div>
+  </Layout>
+);
+
+/** The page as HTML for `c.html()`. */
+export function approvalPageHtml(props: ApprovalPageProps): HtmlEscapedString | Promise<HtmlEscapedString> {
+  return <ApprovalPage {...props} />;
+}
+
+export function errorPageHtml(title: string, message: string): HtmlEscapedString | Promise<HtmlEscapedString> {
+  return <ErrorPage title={title} message={message} />;
+}
