@@ -1,0 +1,347 @@
+/**
+ * A kube-apiserver stand-in for end-to-end tests: HTTPS on 127.0.0.1 with its own CA,
+ * the wire behaviour the real kubectl relies on (discovery, Tables, watch streams, logs,
+ * Status errors), an in-memory store, and the RBAC situation of Gatehouse's cluster identity:
+ * only its bearer token authenticates, and that identity may do nothing but impersonate —
+ * a request without `Impersonate-User` is refused, one with it runs as that user.
+ *
+ *   const api = await startFakeApiServer();
+ *   api.store.put({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web' }, spec: {…} });
+ *   … point something at api.kubeconfigPath …
+ *   api.received  // every request: method, path, query, headers, body, impersonated user
+ *   await api.close();
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { stringify as toYaml } from 'yaml';
+import { systemClock, type Clock } from '../../src/types.ts';
+import { findResource } from './catalogue.ts';
+import {
+  aggregatedContentType,
+  aggregatedDocument,
+  apiGroupDocument,
+  apiGroupListDocument,
+  apiResourceListDocument,
+  apiVersionsDocument,
+  versionDocument,
+  type VersionInfo,
+} from './discovery.ts';
+import { isTrue, sendError, sendJson, type Exchange, type RequestAttributes } from './exchange.ts';
+import { handleLogs } from './logs.ts';
+import { negotiateDiscovery } from './negotiate.ts';
+import { OPENAPI_V2_PROTOBUF, openApiV2Json, openApiV2Protobuf, openApiV3Document, openApiV3Index } from './openapi.ts';
+import { handleCreate, handleDelete, handleDeleteCollection, handleGet, handleList, handlePatch, handleUpdate } from './rest.ts';
+import { ApiError, forbidden, methodNotAllowed, resourceNotFound, unauthorized } from './status.ts';
+import { FakeStore } from './store.ts';
+import { createTestCertificates } from './tls.ts';
+import { handleWatch } from './watch.ts';
+
+/** Emulated cluster RBAC: a request matching every given field is refused for the impersonated user. */
+export interface DenyRule {
+  user?: string;
+  group?: string;
+  verbs?: string[];
+  /** `pods`, `pods/log`, `deployments` … */
+  resources?: string[];
+  namespaces?: string[];
+  names?: string[];
+}
+
+export interface FakeApiServerOptions {
+  clock?: Clock;
+  /** Kubernetes version /version reports, e.g. "1.33"; default 1.33. */
+  version?: string;
+  deny?: DenyRule[];
+  /** The name the API server knows the stand-in's bearer token by (shown in 403s); default "gatehouse". */
+  tokenUser?: string;
+}
+
+export interface ReceivedRequest {
+  method: string;
+  path: string;
+  /** The raw query string, without "?". */
+  query: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+  /** Impersonate-User as received ("" without it). */
+  user: string;
+  /** Every Impersonate-Group value, in order. */
+  groups: string[];
+  /** HTTP status the stand-in answered with (set when it has answered). */
+  status?: number;
+}
+
+export interface FakeApiServer {
+  url: string;
+  caPem: string;
+  token: string;
+  /** A kubeconfig (server, certificate-authority-data, token) pointing at the stand-in. */
+  kubeconfigPath: string;
+  received: ReceivedRequest[];
+  store: FakeStore;
+  close(): Promise<void>;
+}
+
+/** Headers that Go's http.Header joins: a repeated Impersonate-Group arrives as several values. */
+function headerValues(req: IncomingMessage, name: string): string[] {
+  const values: string[] = [];
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    if (req.rawHeaders[i]?.toLowerCase() === name) values.push(req.rawHeaders[i + 1] ?? '');
+  }
+  return values;
+}
+
+const VERB_OF_METHOD: Record<string, string> = { POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete', GET: 'get', HEAD: 'get' };
+
+/** k8s.io/apiserver RequestInfo, for the stand-in's own routing and authorization. */
+interface RequestInfo extends RequestAttributes {
+  isResource: boolean;
+  /** The name authorization sees: for list/watch, the one `fieldSelector=metadata.name=` names. */
+  authorizedName: string;
+}
+
+function requestAttributes(method: string, path: string, query: URLSearchParams): RequestInfo {
+  const base = { group: '', version: '', resource: '', subresource: '', namespace: '', name: '', path };
+  const nonResource = { ...base, verb: method.toLowerCase(), isResource: false, authorizedName: '' };
+  let parts = path.split('/').filter((p) => p !== '');
+  if (parts.length < 3 || (parts[0] !== 'api' && parts[0] !== 'apis')) return nonResource;
+  let group = '';
+  if (parts[0] === 'apis') {
+    if (parts.length < 4) return nonResource;
+    group = parts[1] ?? '';
+    parts = parts.slice(2);
+  } else parts = parts.slice(1);
+  const version = parts[0] ?? '';
+  parts = parts.slice(1);
+  let verb = VERB_OF_METHOD[method] ?? method.toLowerCase();
+  let legacyWatch = false;
+  if (parts[0] === 'watch') {
+    legacyWatch = true;
+    parts = parts.slice(1);
+  }
+  let namespace = '';
+  if (parts[0] === 'namespaces' && parts.length > 1) {
+    namespace = parts[1] ?? '';
+    if (parts.length > 2 && parts[2] !== 'status' && parts[2] !== 'finalize') parts = parts.slice(2);
+  }
+  const [resource = '', name = '', subresource = ''] = parts;
+  if (parts.length > 3) return { ...base, group, version, resource, name, subresource, namespace, verb: 'unsupported', isResource: true, authorizedName: name };
+  if (name === '') {
+    if (verb === 'get') verb = legacyWatch || isTrue(query.get('watch')) ? 'watch' : 'list';
+    if (verb === 'delete') verb = 'deletecollection';
+  } else if (legacyWatch && verb === 'get') verb = 'watch';
+  const fieldName = /(?:^|,)metadata\.name==?([^,]*)/.exec(query.get('fieldSelector') ?? '');
+  const authorizedName = name === '' && (verb === 'list' || verb === 'watch') && fieldName?.[1] !== undefined ? fieldName[1] : name;
+  return { ...base, group, version, resource, subresource, namespace, name, verb, isResource: true, authorizedName };
+}
+
+function denied(rules: readonly DenyRule[], user: string, groups: string[], attrs: RequestAttributes): boolean {
+  const resource = attrs.subresource === '' ? attrs.resource : `${attrs.resource}/${attrs.subresource}`;
+  return rules.some(
+    (r) =>
+      (r.user === undefined || r.user === user) &&
+      (r.group === undefined || groups.includes(r.group)) &&
+      (r.verbs === undefined || r.verbs.includes(attrs.verb)) &&
+      (r.resources === undefined || r.resources.includes(resource)) &&
+      (r.namespaces === undefined || r.namespaces.includes(attrs.namespace)) &&
+      (r.names === undefined || r.names.includes(attrs.name)),
+  );
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function versionInfo(version: string): VersionInfo {
+  const [major = '1', minor = '33'] = version.split('.');
+  return { major, minor, gitVersion: `v${major}.${minor}.0` };
+}
+
+export async function startFakeApiServer(options: FakeApiServerOptions = {}): Promise<FakeApiServer> {
+  const clock = options.clock ?? systemClock;
+  const tokenUser = options.tokenUser ?? 'gatehouse';
+  const version = versionInfo(options.version ?? '1.33');
+  const token = randomBytes(24).toString('base64url');
+  const certs = await createTestCertificates('kube-apiserver');
+  const store = new FakeStore(clock);
+  const received: ReceivedRequest[] = [];
+  const openStreams = new Set<() => void>();
+  let serverAddress = '127.0.0.1:0';
+
+  function serveNonResource(req: IncomingMessage, res: ServerResponse, path: string): void {
+    const p = path.replace(/\/+$/, '') || '/';
+    if (req.method !== 'GET' && req.method !== 'HEAD') throw methodNotAllowed();
+    if (p === '/api' || p === '/apis') {
+      const asked = negotiateDiscovery(req.headers.accept);
+      if (asked !== 'legacy') {
+        sendJson(res, 200, aggregatedDocument(p === '/api' ? 'api' : 'apis', asked), aggregatedContentType(asked));
+        return;
+      }
+      sendJson(res, 200, p === '/api' ? apiVersionsDocument(serverAddress) : apiGroupListDocument());
+      return;
+    }
+    const apiGroup = /^\/apis\/([^/]+)$/.exec(p);
+    const groupVersion = /^\/api\/(v1)$/.exec(p) ?? /^\/apis\/([^/]+\/[^/]+)$/.exec(p);
+    let document: unknown;
+    if (apiGroup?.[1] !== undefined) document = apiGroupDocument(apiGroup[1]);
+    else if (groupVersion?.[1] !== undefined) {
+      const [g, v] = groupVersion[1].includes('/') ? groupVersion[1].split('/') : ['', groupVersion[1]];
+      document = apiResourceListDocument(g ?? '', v ?? '');
+    } else if (p === '/version') document = versionDocument(version);
+    else if (p === '/openapi/v2') {
+      if ((req.headers.accept ?? '').includes('protobuf')) {
+        const bytes = openApiV2Protobuf(version.gitVersion);
+        res.writeHead(200, { 'content-type': OPENAPI_V2_PROTOBUF, 'content-length': bytes.length });
+        res.end(bytes);
+        return;
+      }
+      document = openApiV2Json(version.gitVersion);
+    } else if (p === '/openapi/v3') document = openApiV3Index();
+    else if (p.startsWith('/openapi/v3/')) document = openApiV3Document(p.slice('/openapi/v3/'.length));
+    else if (p === '/healthz' || p === '/livez' || p === '/readyz') {
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end('ok');
+      return;
+    }
+    if (document === undefined) {
+      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end('404 page not found\n');
+      return;
+    }
+    sendJson(res, 200, document);
+  }
+
+  function serveResource(exchange: Exchange): void {
+    const { verb, subresource } = exchange.attrs;
+    if (subresource === 'log') {
+      if (verb !== 'get') throw methodNotAllowed();
+      handleLogs(exchange);
+      return;
+    }
+    if (subresource !== '' && !exchange.type.subresources.some((s) => s.name === subresource)) throw resourceNotFound();
+    switch (verb) {
+      case 'get':
+        return handleGet(exchange);
+      case 'list':
+        return handleList(exchange);
+      case 'watch':
+        return handleWatch(exchange);
+      case 'create':
+        return handleCreate(exchange);
+      case 'update':
+        return handleUpdate(exchange);
+      case 'patch':
+        return handlePatch(exchange);
+      case 'delete':
+        return handleDelete(exchange);
+      case 'deletecollection':
+        return handleDeleteCollection(exchange);
+      default:
+        throw methodNotAllowed();
+    }
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readBody(req);
+    const target = req.url ?? '/';
+    const q = target.indexOf('?');
+    const path = q === -1 ? target : target.slice(0, q);
+    const rawQuery = q === -1 ? '' : target.slice(q + 1);
+    const entry: ReceivedRequest = {
+      method: req.method ?? 'GET',
+      path,
+      query: rawQuery,
+      headers: { ...req.headers },
+      body,
+      user: headerValues(req, 'impersonate-user')[0] ?? '',
+      groups: headerValues(req, 'impersonate-group'),
+    };
+    received.push(entry);
+    res.on('finish', () => (entry.status = res.statusCode));
+    try {
+      if (req.headers.authorization !== `Bearer ${token}`) throw unauthorized();
+      const query = new URLSearchParams(rawQuery);
+      const info = requestAttributes(entry.method, path, query);
+      const authorized = { ...info, name: info.authorizedName };
+      if (entry.user === '') throw forbidden(tokenUser, authorized);
+      const groups = [...entry.groups, 'system:authenticated'];
+      if (denied(options.deny ?? [], entry.user, groups, authorized)) throw forbidden(entry.user, authorized);
+      if (!info.isResource) {
+        serveNonResource(req, res, path);
+        return;
+      }
+      const type = findResource(info.group, info.version, info.resource);
+      if (type === undefined || info.verb === 'unsupported') throw resourceNotFound();
+      if (!type.namespaced && info.resource !== 'namespaces') info.namespace = '';
+      const { isResource: _isResource, authorizedName: _authorizedName, ...attrs } = info;
+      serveResource({
+        req,
+        res,
+        query,
+        body,
+        attrs,
+        type,
+        store,
+        track(close) {
+          openStreams.add(close);
+          return () => openStreams.delete(close);
+        },
+      });
+    } catch (error) {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      if (error instanceof ApiError) sendError(res, error);
+      else sendError(res, new ApiError(500, 'InternalError', `Internal error occurred: ${(error as Error).message}`));
+    }
+  }
+
+  const server: Server = createServer({ cert: certs.certPem, key: certs.keyPem }, (req, res) => {
+    void handle(req, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  serverAddress = `127.0.0.1:${port}`;
+  const url = `https://127.0.0.1:${port}`;
+
+  const dir = mkdtempSync(join(tmpdir(), 'stand-in-apiserver-'));
+  const kubeconfigPath = join(dir, 'kubeconfig');
+  writeFileSync(
+    kubeconfigPath,
+    toYaml({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'stand-in', cluster: { server: url, 'certificate-authority-data': Buffer.from(certs.caPem).toString('base64') } }],
+      users: [{ name: tokenUser, user: { token } }],
+      contexts: [{ name: 'stand-in', context: { cluster: 'stand-in', user: tokenUser, namespace: 'default' } }],
+      'current-context': 'stand-in',
+    }),
+    { mode: 0o600 },
+  );
+
+  return {
+    url,
+    caPem: certs.caPem,
+    token,
+    kubeconfigPath,
+    received,
+    store,
+    async close() {
+      for (const close of [...openStreams]) close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
