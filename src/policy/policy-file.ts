@@ -25,6 +25,9 @@ export function parsePolicy(text: string, source: string): PolicyDocument {
     );
   }
   const raw: unknown = doc.toJS();
+  if (raw === null || raw === undefined) {
+    throw new GatehouseConfigError(source, ['the policy is empty; it needs "apiVersion: gatehouse/v1" and "rules:"']);
+  }
   const problems = policyProblems(raw);
   if (problems.length > 0) {
     throw new GatehouseConfigError(
