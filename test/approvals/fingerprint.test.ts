@@ -1,0 +1,75 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { canonicalQuery, requestFingerprint, sha256Hex } from '../../src/approvals/fingerprint.ts';
+import type { FingerprintInput } from '../../src/approvals/fingerprint.ts';
+
+const base: FingerprintInput = {
+  user: 'alice@example.com',
+  verb: 'delete',
+  apiGroup: '',
+  resource: 'pods',
+  subresource: '',
+  namespace: 'prod',
+  name: 'web-1',
+  path: '/api/v1/namespaces/prod/pods/web-1',
+  query: 'dryRun=All&gracePeriodSeconds=0',
+  bodySha256: sha256Hex('{"propagationPolicy":"Background"}'),
+};
+
+describe('request fingerprint', () => {
+  const differs: [string, Partial<FingerprintInput>][] = [
+    ['another user gives another fingerprint', { user: 'bob@example.com' }],
+    ['another verb gives another fingerprint', { verb: 'get' }],
+    ['another API group gives another fingerprint', { apiGroup: 'apps' }],
+    ['another resource gives another fingerprint', { resource: 'services' }],
+    ['a subresource gives another fingerprint', { subresource: 'exec' }],
+    ['another namespace gives another fingerprint', { namespace: 'dev' }],
+    ['another name gives another fingerprint', { name: 'web-2' }],
+    ['another raw path (same meaning, other spelling) gives another fingerprint', { path: '/api/v1/namespaces/prod/pods/web%2D1' }],
+    ['a changed query value gives another fingerprint', { query: 'dryRun=All&gracePeriodSeconds=30' }],
+    ['a dropped query parameter gives another fingerprint', { query: 'gracePeriodSeconds=0' }],
+    ['a changed body gives another fingerprint', { bodySha256: sha256Hex('{"propagationPolicy":"Orphan"}') }],
+    ['no body differs from an empty JSON body', { bodySha256: '' }],
+  ];
+  for (const [name, change] of differs) {
+    test(name, () => {
+      assert.notEqual(requestFingerprint({ ...base, ...change }), requestFingerprint(base));
+    });
+  }
+
+  const same: [string, Partial<FingerprintInput>][] = [
+    ['query parameters in another order give the same fingerprint', { query: 'gracePeriodSeconds=0&dryRun=All' }],
+    ['a different timeout gives the same fingerprint', { query: 'dryRun=All&timeout=32s&gracePeriodSeconds=0' }],
+    ['a different resourceVersion gives the same fingerprint', { query: 'resourceVersion=123&dryRun=All&gracePeriodSeconds=0' }],
+  ];
+  for (const [name, change] of same) {
+    test(name, () => {
+      assert.equal(requestFingerprint({ ...base, ...change }), requestFingerprint(base));
+    });
+  }
+
+  test('is a SHA-256 hex digest', () => {
+    assert.match(requestFingerprint(base), /^[0-9a-f]{64}$/);
+  });
+
+  test('fields cannot run into each other (name "a/b" is not namespace "a" + name "b")', () => {
+    assert.notEqual(
+      requestFingerprint({ ...base, namespace: 'a', name: 'b' }),
+      requestFingerprint({ ...base, namespace: 'a/b', name: '' }),
+    );
+  });
+});
+
+describe('canonical query', () => {
+  const cases: [string, string, string[]][] = [
+    ['an empty query has no pairs', '', []],
+    ['pairs are sorted and volatile keys dropped', 'b=2&timeoutSeconds=5&a=1', ['a=1', 'b=2']],
+    ['an encoded volatile key is dropped too', 'time%6Fut=5s&a=1', ['a=1']],
+    ['values stay raw (never decoded)', 'fieldSelector=metadata.name%3Dweb', ['fieldSelector=metadata.name%3Dweb']],
+    ['repeated keys are all kept', 'a=2&a=1', ['a=1', 'a=2']],
+    ['an undecodable key is kept as sent', '%zz=1', ['%zz=1']],
+  ];
+  for (const [name, query, expected] of cases) {
+    test(name, () => assert.deepEqual(canonicalQuery(query), expected));
+  }
+});
