@@ -109,14 +109,34 @@ export function forward(options: ForwardOptions): Handler {
     const upstream = answer.response;
     const status = upstream.statusCode ?? 502;
     c.set('upstreamStatus', status);
-    const noBody = method === 'HEAD' || status === 204 || status === 304 || status === 205;
-    if (noBody) upstream.resume();
-    return new Response(noBody ? null : (Readable.toWeb(upstream) as ReadableStream<Uint8Array>), {
-      status,
-      statusText: upstream.statusMessage,
-      headers: responseHeaders(upstream.rawHeaders),
-    });
+    const init = { status, statusText: upstream.statusMessage, headers: responseHeaders(upstream.rawHeaders) };
+    if (method === 'HEAD' || status === 204 || status === 304 || status === 205) {
+      upstream.resume();
+      return new Response(null, init);
+    }
+    // A small answer of known length is read whole: the runtime then writes headers and body in
+    // one go, which is most of the cost of a proxied GET. Anything else (watch, logs -f, big
+    // lists) streams.
+    const length = Number(upstream.headers['content-length'] ?? Number.NaN);
+    if (length >= 0 && length <= BUFFERED_RESPONSE_MAX_BYTES) {
+      return new Response(await readWhole(upstream, base.origin), init);
+    }
+    return new Response(Readable.toWeb(upstream) as ReadableStream<Uint8Array>, init);
   };
+}
+
+/** Responses up to this size (with Content-Length) are read whole before they are passed on. */
+const BUFFERED_RESPONSE_MAX_BYTES = 1024 * 1024;
+
+function readWhole(response: http.IncomingMessage, origin: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    response.on('data', (chunk: Buffer) => chunks.push(chunk));
+    response.once('end', () => resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)));
+    response.once('close', () => {
+      if (!response.complete) reject(new GatehouseError('ERR_UPSTREAM_UNREACHABLE', `upstream ${origin} closed the connection in the middle of its answer`));
+    });
+  });
 }
 
 // ─── request headers ──────────────────────────────────────────────────────────
