@@ -1,0 +1,231 @@
+/**
+ * End-to-end harness: the kube-apiserver stand-in plus a local Gatehouse in front of it
+ * (upstream = the stand-in's kubeconfig, static dev-issuer token for the user), and helpers
+ * that run a REAL kubectl binary of a given version against Gatehouse.
+ *
+ *   const h = await startHarness({ policy: '…yaml…' });
+ *   const r = await h.kubectl('1.33', ['get', 'pods']);        // { code, stdout, stderr }
+ *   const w = h.startKubectl('1.33', ['get', 'pods', '-w']);   // long-running
+ *   await w.waitFor(/web/); … await w.stop();
+ *   await h.close();
+ *
+ * Every harness has its own temp HOME (so kubectl's discovery and OpenAPI caches never
+ * leak between runs) and cleans up all it started.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, dirname, join } from 'node:path';
+import type { Clock } from '../../src/types.ts';
+import { startLocalGatehouse, type LocalGatehouse } from '../../src/runtime/local.ts';
+import { startFakeApiServer, type DenyRule, type FakeApiServer, type ReceivedRequest } from '../stand-in/apiserver.ts';
+
+export interface KubectlResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface KubectlOptions {
+  /** Written to kubectl's stdin (e.g. a manifest for `apply -f -`). */
+  input?: string;
+  /** Kill kubectl after this long; default 30 s. */
+  timeoutMs?: number;
+  /** Another kubeconfig (default: the Gatehouse users' kubeconfig). */
+  kubeconfig?: string;
+}
+
+export interface RunningKubectl {
+  /** Resolves with stdout so far once it matches; rejects if kubectl exits first or time runs out. */
+  waitFor(pattern: RegExp | string, timeoutMs?: number): Promise<string>;
+  stdout(): string;
+  stderr(): string;
+  /** Ends kubectl (SIGTERM) and resolves with what it printed. */
+  stop(): Promise<KubectlResult>;
+  exited: Promise<KubectlResult>;
+}
+
+export interface HarnessOptions {
+  /** Policy YAML text for Gatehouse; default the repo's policy/default.yaml. */
+  policy?: string;
+  user?: string;
+  groups?: string[];
+  /** Cluster RBAC the stand-in emulates on top of Gatehouse's policy. */
+  deny?: DenyRule[];
+  /** Kubernetes version the stand-in reports. */
+  serverVersion?: string;
+  clock?: Clock;
+}
+
+export interface Harness {
+  api: FakeApiServer;
+  gatehouse: LocalGatehouse;
+  /** The users' kubeconfig: Gatehouse's URL, its CA, a dev-issuer token. */
+  kubeconfigPath: string;
+  /** The user and groups that kubeconfig's token names. */
+  user: string;
+  groups: string[];
+  /** A temp dir for the test's own files; removed on close. */
+  dir: string;
+  kubectl(version: string, args: string[], options?: KubectlOptions): Promise<KubectlResult>;
+  startKubectl(version: string, args: string[], options?: KubectlOptions): RunningKubectl;
+  /** Requests the stand-in received since `mark()` returned `from`. */
+  receivedSince(from: number): ReceivedRequest[];
+  mark(): number;
+  close(): Promise<void>;
+}
+
+/** The folder of the real kubectl binary, where the per-version `kubectl.1.NN` live. */
+export function kubectlDir(): string {
+  for (const entry of (process.env['PATH'] ?? '').split(delimiter)) {
+    const candidate = join(entry, 'kubectl');
+    if (entry !== '' && existsSync(candidate)) return dirname(realpathSync(candidate));
+  }
+  throw new Error('kubectl is not on the PATH');
+}
+
+/** Installed per-version kubectl binaries, oldest first: ["1.27", …, "1.33"]. */
+export function installedKubectlVersions(): string[] {
+  return readdirSync(kubectlDir())
+    .map((f) => /^kubectl\.(\d+\.\d+)$/.exec(f)?.[1])
+    .filter((v): v is string => v !== undefined)
+    .sort((a, b) => Number(a.split('.')[1]) - Number(b.split('.')[1]));
+}
+
+export function kubectlBinary(version: string): string {
+  const path = join(kubectlDir(), version === 'default' ? 'kubectl' : `kubectl.${version}`);
+  if (!existsSync(path)) throw new Error(`no kubectl ${version} at ${path}`);
+  return path;
+}
+
+function spawnKubectl(binary: string, args: string[], home: string, options: KubectlOptions, kubeconfig: string): ChildProcess {
+  const child = spawn(binary, ['--kubeconfig', kubeconfig, '--cache-dir', join(home, 'cache'), ...args], {
+    env: { PATH: process.env['PATH'] ?? '', HOME: home, KUBECACHEDIR: join(home, 'cache') },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  child.stdin?.end(options.input ?? '');
+  return child;
+}
+
+/** Runs kubectl to completion with a time limit. */
+function collect(child: ChildProcess, timeoutMs: number): { exited: Promise<KubectlResult>; out: () => string; err: () => string } {
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const exited = new Promise<KubectlResult>((resolve, reject) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+  return { exited, out: () => stdout, err: () => stderr };
+}
+
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-e2e-'));
+  const children = new Set<ChildProcess>();
+  let api: FakeApiServer | undefined;
+  let gatehouse: LocalGatehouse | undefined;
+  const cleanup = async (): Promise<void> => {
+    for (const child of children) child.kill('SIGKILL');
+    await gatehouse?.close();
+    await api?.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    api = await startFakeApiServer({
+      ...(options.deny !== undefined ? { deny: options.deny } : {}),
+      ...(options.serverVersion !== undefined ? { version: options.serverVersion } : {}),
+      ...(options.clock !== undefined ? { clock: options.clock } : {}),
+    });
+    let policyFile: string | undefined;
+    if (options.policy !== undefined) {
+      policyFile = join(dir, 'policy.yaml');
+      writeFileSync(policyFile, options.policy);
+    }
+    gatehouse = await startLocalGatehouse({
+      stateDir: join(dir, 'state'),
+      port: 0,
+      upstreamKubeconfig: api.kubeconfigPath,
+      auth: 'token',
+      ...(policyFile !== undefined ? { policyFile } : {}),
+      ...(options.user !== undefined ? { user: options.user } : {}),
+      ...(options.groups !== undefined ? { groups: options.groups } : {}),
+    });
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+  const home = join(dir, 'home');
+  const started = { api, gatehouse };
+
+  const run = (version: string, args: string[], runOptions: KubectlOptions = {}): { child: ChildProcess; result: ReturnType<typeof collect> } => {
+    const child = spawnKubectl(kubectlBinary(version), args, home, runOptions, runOptions.kubeconfig ?? started.gatehouse.kubeconfigPath);
+    children.add(child);
+    child.once('close', () => children.delete(child));
+    return { child, result: collect(child, runOptions.timeoutMs ?? 30_000) };
+  };
+
+  return {
+    api: started.api,
+    gatehouse: started.gatehouse,
+    kubeconfigPath: started.gatehouse.kubeconfigPath,
+    user: started.gatehouse.user,
+    groups: started.gatehouse.groups,
+    dir,
+    kubectl: (version, args, runOptions) => run(version, args, runOptions).result.exited,
+    startKubectl(version, args, runOptions) {
+      const { child, result } = run(version, args, { timeoutMs: 60_000, ...runOptions });
+      let exitedWith: KubectlResult | undefined;
+      void result.exited.then((r) => (exitedWith = r));
+      return {
+        exited: result.exited,
+        stdout: result.out,
+        stderr: result.err,
+        waitFor(pattern, timeoutMs = 15_000) {
+          const matches = (): boolean => (typeof pattern === 'string' ? result.out().includes(pattern) : pattern.test(result.out()));
+          return new Promise<string>((resolve, reject) => {
+            const check = (): void => {
+              if (matches()) {
+                finish();
+                resolve(result.out());
+              } else if (exitedWith !== undefined) {
+                finish();
+                reject(new Error(`kubectl ${args.join(' ')} exited (${exitedWith.code}) before printing ${String(pattern)}; stdout: ${result.out()} stderr: ${result.err()}`));
+              }
+            };
+            const timer = setTimeout(() => {
+              finish();
+              reject(new Error(`kubectl ${args.join(' ')} did not print ${String(pattern)} within ${timeoutMs} ms; stdout: ${result.out()} stderr: ${result.err()}`));
+            }, timeoutMs);
+            const finish = (): void => {
+              clearTimeout(timer);
+              child.stdout?.off('data', check);
+              child.off('close', onClose);
+            };
+            const onClose = (): void => {
+              setImmediate(check);
+            };
+            child.stdout?.on('data', check);
+            child.once('close', onClose);
+            check();
+          });
+        },
+        async stop() {
+          if (exitedWith === undefined) child.kill('SIGTERM');
+          return result.exited;
+        },
+      };
+    },
+    mark: () => started.api.received.length,
+    receivedSince: (from) => started.api.received.slice(from),
+    close: cleanup,
+  };
+}
