@@ -9,6 +9,7 @@ import { registerPolicy } from './policy.ts';
 import { registerLogin } from './login.ts';
 import { registerKubeconfig } from './kubeconfig.ts';
 import { registerDevToken } from './dev-token.ts';
+import { registerSessions } from './sessions.ts';
 
 const program = new Command('gatehouse')
   .description('Gatehouse: an access broker between kubectl and Kubernetes')
@@ -22,5 +23,6 @@ registerPolicy(program);
 registerLogin(program);
 registerKubeconfig(program);
 registerDevToken(program);
+registerSessions(program);
 
 await program.parseAsync(process.argv);

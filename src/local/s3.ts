@@ -3,6 +3,7 @@
  * HTTP) keeping its objects under a directory, so the production S3 adapter is the one that
  * writes local records, with the same key layout — the same queries and replay work on both.
  */
+import { join } from 'node:path';
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
 
@@ -10,6 +11,11 @@ import S3rver from 's3rver';
 const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
 
 export const LOCAL_RECORDS_BUCKET = 'gatehouse-records';
+
+/** Where a local Gatehouse keeps its S3 objects: `<stateDir>/s3/<bucket>/<key>`. */
+export function localRecordsDirectory(stateDir: string): string {
+  return join(stateDir, 's3');
+}
 
 export interface LocalS3Options {
   /** Where objects are kept (e.g. `<stateDir>/s3`); created when missing. */

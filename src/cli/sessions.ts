@@ -1,0 +1,180 @@
+/**
+ * `gatehouse sessions list|replay`: kubectl sessions from the session records, and the
+ * replay of one — its commands in order, each call with its decision and a summary of its
+ * masked response. Records come from S3 (`--source s3://bucket/prefix/`, the default AWS
+ * credentials) or from a local Gatehouse's state dir (`--local`, the default), read through
+ * the same S3 adapter (the local stand-in is started on the state dir for the read).
+ *
+ * Exit codes: 0 done, 1 records unreadable or the session not found, 2 bad usage.
+ */
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
+import { createS3Records } from '../adapters/s3-records.ts';
+import { LOCAL_RECORDS_BUCKET, localRecordsDirectory, startLocalS3 } from '../local/s3.ts';
+import type { RecordQuery } from '../ports/records.ts';
+import { parseS3Url } from '../records/layout.ts';
+import type { SessionRecord } from '../records/schema.ts';
+import { formatReplay, formatSessionList, listSessions, replaySession } from '../records/sessions.ts';
+import type { SessionFilter } from '../records/sessions.ts';
+import { DEFAULT_STATE_DIR } from '../runtime/local.ts';
+
+interface SourceFlags {
+  source?: string;
+  local?: string;
+  region?: string;
+  endpoint?: string;
+  since?: string;
+  until?: string;
+  json?: boolean;
+}
+
+interface ListFlags extends SourceFlags {
+  user?: string;
+  namespace?: string;
+}
+
+interface ReplayFlags extends SourceFlags {
+  bodies?: boolean;
+}
+
+const DEFAULT_LIST_WINDOW = '7d';
+
+export function registerSessions(program: Command): void {
+  const sessions = program.command('sessions').description('list kubectl sessions from the session records, and replay one');
+
+  withSourceOptions(
+    sessions
+      .command('list')
+      .description('list sessions (one per kubectl invocation), oldest first')
+      .option('--user <name>', 'only sessions of this user')
+      .option('--namespace <name>', 'only sessions that touched this namespace'),
+  ).action(async (flags: ListFlags) => {
+    await run(async () => {
+      const filter = timeFilter(flags, DEFAULT_LIST_WINDOW);
+      if (flags.user !== undefined) filter.user = flags.user;
+      if (flags.namespace !== undefined) filter.namespace = flags.namespace;
+      const found = listSessions(await readRecords(flags, filter), filter);
+      process.stdout.write(flags.json === true ? found.map((s) => `${JSON.stringify(s)}\n`).join('') : formatSessionList(found));
+      return 0;
+    });
+  });
+
+  withSourceOptions(
+    sessions
+      .command('replay')
+      .description('replay one session: its commands in order, each call with its decision and masked response')
+      .argument('<session-id>', 'a SESSION from `gatehouse sessions list` (the Kubectl-Session id)')
+      .option('--bodies', 'also print the recorded (masked, cut) request and response bodies'),
+  ).action(async (sessionId: string, flags: ReplayFlags) => {
+    await run(async () => {
+      const filter = timeFilter(flags, undefined);
+      const commands = replaySession(await readRecords(flags, filter), sessionId);
+      if (commands.length === 0) {
+        process.stderr.write(`gatehouse sessions replay: no records of session "${sessionId}" in ${describeSource(flags)}${flags.since === undefined ? '' : ` since ${flags.since}`}\n`);
+        return 1;
+      }
+      if (flags.json === true) {
+        process.stdout.write(commands.flatMap((c) => c.calls.map((call) => `${JSON.stringify(call.record)}\n`)).join(''));
+      } else {
+        process.stdout.write(formatReplay(sessionId, commands, { bodies: flags.bodies === true }));
+      }
+      return 0;
+    });
+  });
+}
+
+function withSourceOptions(command: Command): Command {
+  return command
+    .option('--source <s3-url>', 'records in S3, e.g. s3://my-records-bucket/records/ (default AWS credentials)')
+    .option('--local <state-dir>', `records of a local Gatehouse (default ${DEFAULT_STATE_DIR})`)
+    .option('--region <region>', 'region of the --source bucket')
+    .option('--endpoint <url>', 'S3 endpoint of the --source bucket (S3-compatible stores)')
+    .option('--since <time>', 'calls from this time: ISO 8601 (2025-03-01, 2025-03-01T12:00:00Z) or an age (30m, 12h, 7d)', parseTimeFlag)
+    .option('--until <time>', 'calls up to this time (same forms as --since)', parseTimeFlag)
+    .option('--json', 'JSON Lines instead of text');
+}
+
+async function run(body: () => Promise<number>): Promise<void> {
+  try {
+    process.exitCode = await body();
+  } catch (error) {
+    process.stderr.write(`gatehouse sessions: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = error instanceof UsageError ? 2 : 1;
+  }
+}
+
+class UsageError extends Error {}
+
+/** Commander hands `--since/--until` through this: an ISO time, or an age before now. */
+function parseTimeFlag(value: string): string {
+  const iso = parseTime(value, Date.now());
+  if (iso === undefined) throw new InvalidArgumentError('expected an ISO 8601 date/time (2025-03-01, 2025-03-01T12:00:00Z) or an age (30m, 12h, 7d)');
+  return iso;
+}
+
+/** `7d` → the ISO time 7 days before `nowMs`; `2025-03-01` → its midnight UTC; undefined when unreadable. */
+export function parseTime(value: string, nowMs: number): string | undefined {
+  const age = /^(\d+)([smhd])$/.exec(value.trim());
+  if (age !== null) {
+    const unit = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[age[2] as 's' | 'm' | 'h' | 'd'];
+    return new Date(nowMs - Number(age[1]) * unit).toISOString();
+  }
+  const ms = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(value.trim()) ? `${value.trim()}T00:00:00Z` : value.trim());
+  return Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
+}
+
+function timeFilter(flags: SourceFlags, defaultSince: string | undefined): SessionFilter {
+  const filter: SessionFilter = {};
+  const since = flags.since ?? (defaultSince === undefined ? undefined : parseTime(defaultSince, Date.now()));
+  if (since !== undefined) filter.since = since;
+  if (flags.until !== undefined) filter.until = flags.until;
+  return filter;
+}
+
+function describeSource(flags: SourceFlags): string {
+  return flags.source ?? `the local records of ${resolve(flags.local ?? DEFAULT_STATE_DIR)}`;
+}
+
+/** Reads the records of the partitions the time filter spans (all partitions without --since). */
+async function readRecords(flags: SourceFlags, filter: SessionFilter): Promise<SessionRecord[]> {
+  if (flags.source !== undefined && flags.local !== undefined) throw new UsageError('give either --source or --local, not both');
+  const query: RecordQuery = {};
+  if (filter.since !== undefined) query.fromDate = filter.since.slice(0, 10);
+  if (filter.until !== undefined) query.toDate = filter.until.slice(0, 10);
+
+  if (flags.source !== undefined) {
+    let location: { bucket: string; prefix: string };
+    try {
+      location = parseS3Url(flags.source);
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+    const clientConfig: { region?: string; endpoint?: string; forcePathStyle?: boolean } = {};
+    if (flags.region !== undefined) clientConfig.region = flags.region;
+    if (flags.endpoint !== undefined) {
+      clientConfig.endpoint = flags.endpoint;
+      clientConfig.forcePathStyle = true;
+    }
+    return collect(createS3Records({ bucket: location.bucket, prefix: location.prefix, clientConfig }).read(query));
+  }
+
+  const stateDir = resolve(flags.local ?? DEFAULT_STATE_DIR);
+  const directory = localRecordsDirectory(stateDir);
+  if (!existsSync(join(directory, LOCAL_RECORDS_BUCKET))) {
+    throw new Error(`no local records in ${directory}: run kubectl through \`gatehouse serve --state-dir ${stateDir}\` first, or give --source s3://…`);
+  }
+  const s3 = await startLocalS3({ directory });
+  try {
+    return await collect(createS3Records({ bucket: LOCAL_RECORDS_BUCKET, clientConfig: s3.clientConfig }).read(query));
+  } finally {
+    await s3.close();
+  }
+}
+
+async function collect(records: AsyncIterable<SessionRecord>): Promise<SessionRecord[]> {
+  const out: SessionRecord[] = [];
+  for await (const record of records) out.push(record);
+  return out;
+}
