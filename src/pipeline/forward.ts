@@ -128,11 +128,11 @@ export function forward(options: ForwardOptions): Handler {
 /** Responses up to this size (with Content-Length) are read whole before they are passed on. */
 const BUFFERED_RESPONSE_MAX_BYTES = 1024 * 1024;
 
-function readWhole(response: http.IncomingMessage, origin: string): Promise<Buffer> {
+function readWhole(response: http.IncomingMessage, origin: string): Promise<Buffer<ArrayBuffer>> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     response.on('data', (chunk: Buffer) => chunks.push(chunk));
-    response.once('end', () => resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)));
+    response.once('end', () => resolve(Buffer.concat(chunks)));
     response.once('close', () => {
       if (!response.complete) reject(new GatehouseError('ERR_UPSTREAM_UNREACHABLE', `upstream ${origin} closed the connection in the middle of its answer`));
     });
