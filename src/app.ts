@@ -17,7 +17,7 @@ import type { Upstream } from './ports/upstream.ts';
 import type { PolicyEngine } from './policy/policy.ts';
 import type { Approvals } from './ports/approvals.ts';
 import type { RecordSink } from './ports/records.ts';
-import type { MaskingRules } from './masking/masking.ts';
+import type { MaskingRules } from './masking/index.ts';
 import type { Clock } from './types.ts';
 import { systemClock } from './types.ts';
 import { DEFAULT_RECORD_SETTINGS, record, recordIntent } from './pipeline/record.ts';

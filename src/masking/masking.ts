@@ -1,4 +1,2 @@
-/** Masking rules beyond Secrets (issue 5 fills this in). */
-export interface MaskingRules {
-  readonly extra: readonly unknown[];
-}
+/** Kept for existing imports of the rules type; new code imports from `masking/index.ts`. */
+export type { MaskingRules } from './masking-rules.ts';

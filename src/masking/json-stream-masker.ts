@@ -1,0 +1,407 @@
+/**
+ * Masks a JSON byte stream as it passes, without holding the whole response: a single
+ * document, a list of any size, or a watch stream (one event after another). Pure: bytes in,
+ * bytes out through `emit`; no HTTP, no clock.
+ *
+ * How: a small structural scanner (strings, escapes, depth — nothing else) cuts the stream
+ * into units and masks each with `mask-document`:
+ * - every top-level value (a document, or one watch event) is a unit;
+ * - but a top-level object's `items` or `rows` array is streamed: the members before it are
+ *   masked and sent when the array opens, then each element is a unit of its own, and the
+ *   members after it are masked and sent at the end. A 50 MB SecretList is never held whole.
+ * A unit is parsed only when it can hold something to mask: its kind (from the list, e.g.
+ * SecretList, or the request's hint) is masked, or its bytes contain a trigger (`Secret"`,
+ * `Secret\"` — the kind, plain or inside a last-applied annotation — and likewise for the
+ * kinds and `env` the masking rules name). Other units leave as the very bytes that came in
+ * (subarrays of the input chunks, no copy); masked ones leave re-serialised.
+ *
+ * Anything that is not well-formed JSON throws ERR_RESPONSE_UNMASKABLE: the caller ends the
+ * stream, never passing the rest unmasked.
+ */
+import { GatehouseError } from '../errors.ts';
+import { elementRole, listItemKind, maskDocument, maskElement, type MaskHint } from './mask-document.ts';
+import type { MaskingRules } from './masking-rules.ts';
+
+export interface JsonStreamMaskerOptions {
+  rules: MaskingRules;
+  hint: MaskHint;
+  /** What the failure messages name, e.g. `secrets in namespace "prod"`. */
+  subject: string;
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const encoder = new TextEncoder();
+
+/** The byte patterns that make a unit worth parsing even when its kind is not known to be masked. */
+export function triggerPatterns(rules: MaskingRules): Buffer[] {
+  const words = ['Secret"', 'Secret\\"'];
+  if (rules.masksConfigMaps) words.push('ConfigMap"', 'ConfigMap\\"');
+  if (rules.masksEnv) words.push('"env"', '\\"env\\"');
+  return words.map((word) => Buffer.from(word, 'latin1'));
+}
+
+/** Whether objects of `kind` are masked whatever their bytes say. */
+export function isMaskedKind(kind: string | undefined, rules: MaskingRules): boolean {
+  return kind === 'Secret' || (kind === 'ConfigMap' && rules.masksConfigMaps);
+}
+
+type Phase = 'top' | 'elements' | 'suffix';
+
+export class JsonStreamMasker {
+  private readonly triggers: Buffer[];
+  private readonly topKindMasked: boolean;
+  private readonly decoder = new TextDecoder();
+
+  // lexer
+  private depth = 0;
+  private inString = false;
+  private escapeNext = false;
+
+  // the current top-level value
+  private phase: Phase = 'top';
+  private topIsObject = false;
+  /** At depth 1 of a top-level object: the next string is a key ("key") or a value ("value"). */
+  private memberState: 'key' | 'value' = 'key';
+  private keyText = '';
+  private keyStartInChunk = -1;
+  private keyOffsetInUnit = 0;
+  private lastKey = '';
+
+  // the bytes of the current unit (top-level value, array element, or members after the array)
+  private pieces: Buffer[] = [];
+  private piecesLength = 0;
+  private segmentStart = -1;
+
+  // streaming an items/rows array
+  private container: Record<string, unknown> = {};
+  private arrayKey: 'items' | 'rows' = 'items';
+  private elementsMasked = false;
+  private elementCount = 0;
+
+  private maskedAny = false;
+
+  constructor(
+    private readonly options: JsonStreamMaskerOptions,
+    private readonly emit: (bytes: Uint8Array) => void,
+  ) {
+    this.triggers = triggerPatterns(options.rules);
+    this.topKindMasked = isMaskedKind(options.hint.kind, options.rules);
+  }
+
+  /** True once any value has been masked (or found masked) in the output so far. */
+  get masked(): boolean {
+    return this.maskedAny;
+  }
+
+  push(input: Uint8Array): void {
+    const chunk = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+    const out = new Output(this.emit);
+    const n = chunk.length;
+    if (this.segmentStart !== -1) this.segmentStart = 0;
+    if (this.keyStartInChunk !== -1) this.keyStartInChunk = 0;
+    let i = 0;
+    while (i < n) {
+      if (this.inString) {
+        i = this.scanString(chunk, i);
+        continue;
+      }
+      const byte = chunk[i] as number;
+      if (this.depth === 0) {
+        i = this.between(chunk, i, out);
+        continue;
+      }
+      switch (byte) {
+        case QUOTE:
+          this.inString = true;
+          if (this.depth === 1 && this.topIsObject && this.memberState === 'key') {
+            this.keyStartInChunk = i + 1;
+            this.keyText = '';
+            this.keyOffsetInUnit = this.piecesLength + (i - this.segmentStart);
+          }
+          break;
+        case 0x7b: // {
+          this.depth += 1;
+          break;
+        case 0x5b: // [
+          this.depth += 1;
+          if (this.depth === 2 && this.phase === 'top' && this.topIsObject && this.memberState === 'value' && isStreamedKey(this.lastKey)) {
+            this.openArray(chunk, i, out);
+          }
+          break;
+        case 0x7d: // }
+        case 0x5d: // ]
+          this.depth -= 1;
+          if (this.depth === 1 && this.phase === 'elements') this.closeArray(chunk, i, out);
+          else if (this.depth === 0) this.closeTop(chunk, i, out);
+          break;
+        case 0x3a: // :
+          if (this.depth === 1) this.memberState = 'value';
+          break;
+        case 0x2c: // ,
+          if (this.depth === 1) this.memberState = 'key';
+          else if (this.depth === 2 && this.phase === 'elements') this.nextElement(chunk, i, out);
+          break;
+        default:
+          break;
+      }
+      i += 1;
+    }
+    if (this.segmentStart !== -1) this.keep(chunk.subarray(this.segmentStart));
+    if (this.inString && this.keyStartInChunk !== -1) this.keyText += chunk.toString('latin1', this.keyStartInChunk, n);
+    out.flush();
+  }
+
+  /** The input ended: anything unfinished is a malformed (or cut) document. */
+  end(): void {
+    if (this.depth !== 0 || this.inString) {
+      throw this.failure('ended in the middle of a JSON document');
+    }
+  }
+
+  // ── lexer ──────────────────────────────────────────────────────────────────
+
+  /** Inside a string at `i`: returns the index after its closing quote, or the chunk's end. */
+  private scanString(chunk: Buffer, start: number): number {
+    let i = start;
+    const n = chunk.length;
+    if (this.escapeNext) {
+      this.escapeNext = false;
+      i += 1;
+    }
+    for (;;) {
+      if (i >= n) return n;
+      const quote = chunk.indexOf(QUOTE, i);
+      if (quote === -1) {
+        this.escapeNext = backslashesBefore(chunk, n, i) % 2 === 1;
+        return n;
+      }
+      if (backslashesBefore(chunk, quote, i) % 2 === 1) {
+        i = quote + 1;
+        continue;
+      }
+      this.inString = false;
+      if (this.keyStartInChunk !== -1) {
+        this.lastKey = this.keyText + chunk.toString('latin1', this.keyStartInChunk, quote);
+        this.keyStartInChunk = -1;
+      }
+      return quote + 1;
+    }
+  }
+
+  /** Depth 0: whitespace passes; `{` or `[` opens the next top-level value. */
+  private between(chunk: Buffer, i: number, out: Output): number {
+    const byte = chunk[i] as number;
+    if (byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09) {
+      out.slice(chunk, i, i + 1);
+      return i + 1;
+    }
+    if (byte !== 0x7b && byte !== 0x5b) {
+      throw this.failure(`carries ${JSON.stringify(String.fromCharCode(byte))} where a JSON object should start`);
+    }
+    this.depth = 1;
+    this.phase = 'top';
+    this.topIsObject = byte === 0x7b;
+    this.memberState = 'key';
+    this.lastKey = '';
+    this.segmentStart = i;
+    return i + 1;
+  }
+
+  // ── units ──────────────────────────────────────────────────────────────────
+
+  private keep(piece: Buffer): void {
+    this.pieces.push(piece);
+    this.piecesLength += piece.length;
+  }
+
+  /** Takes the current unit: the kept pieces plus `chunk[segmentStart, end)`. */
+  private take(chunk: Buffer, end: number): Buffer[] {
+    const segments = this.pieces;
+    if (this.segmentStart !== -1 && end > this.segmentStart) segments.push(chunk.subarray(this.segmentStart, end));
+    this.pieces = [];
+    this.piecesLength = 0;
+    this.segmentStart = -1;
+    return segments;
+  }
+
+  private needsParse(bytes: Buffer, kindMasked: boolean): boolean {
+    return kindMasked || this.triggers.some((pattern) => bytes.includes(pattern));
+  }
+
+  private parse(bytes: Buffer, what: string): unknown {
+    try {
+      return JSON.parse(bytes.toString('utf8'));
+    } catch (error) {
+      throw this.failure(`carries ${what} that is not valid JSON (${(error as Error).message})`);
+    }
+  }
+
+  private closeTop(chunk: Buffer, i: number, out: Output): void {
+    const segments = this.take(chunk, i + 1);
+    if (this.phase === 'suffix') {
+      this.finishSuffix(joined(segments), out);
+      this.phase = 'top';
+      return;
+    }
+    const bytes = joined(segments);
+    if (!this.needsParse(bytes, this.topKindMasked)) {
+      out.pieces(segments);
+      return;
+    }
+    const result = maskDocument(this.parse(bytes, 'a document'), this.options.rules, this.options.hint);
+    if (result.masked) {
+      this.maskedAny = true;
+      out.text(JSON.stringify(result.document));
+    } else {
+      out.pieces(segments);
+    }
+  }
+
+  /** `[` of a top-level `items`/`rows` at `i`: send the members so far, masked, then stream the elements. */
+  private openArray(chunk: Buffer, i: number, out: Output): void {
+    const key = this.lastKey as 'items' | 'rows';
+    const segments = this.take(chunk, i + 1);
+    const all = joined(segments);
+    const before = all.toString('utf8', 0, this.keyOffsetInUnit);
+    this.container = this.parseMembers(before.replace(/[\s,]*$/, ''), '{');
+    const result = maskDocument(this.container, this.options.rules, this.options.hint);
+    if (result.masked) this.maskedAny = true;
+    const members = JSON.stringify(this.container).slice(1, -1);
+    out.text(`{${members}${members === '' ? '' : ','}${JSON.stringify(key)}:[`);
+    this.arrayKey = key;
+    const role = elementRole(this.container, key, true);
+    const elementKind = role === 'row' ? this.options.hint.kind : listItemKind(this.container['kind'], this.options.hint.kind);
+    // A masked resource parses every element; otherwise the element kind decides, then the triggers.
+    this.elementsMasked = this.topKindMasked || (role !== 'nested' && isMaskedKind(elementKind, this.options.rules));
+    this.elementCount = 0;
+    this.phase = 'elements';
+    this.segmentStart = i + 1;
+  }
+
+  /** `,` at `i` between two elements: finish the one before; the next starts at the comma. */
+  private nextElement(chunk: Buffer, i: number, out: Output): void {
+    this.finishElement(this.take(chunk, i), out);
+    this.segmentStart = i;
+  }
+
+  /** `]` at `i` closes the streamed array: finish the last element; the members after it follow. */
+  private closeArray(chunk: Buffer, i: number, out: Output): void {
+    this.finishElement(this.take(chunk, i), out);
+    this.phase = 'suffix';
+    this.memberState = 'value';
+    this.segmentStart = i + 1;
+  }
+
+  private finishElement(segments: Buffer[], out: Output): void {
+    const bytes = joined(segments);
+    // Elements after the first start at their comma.
+    const start = this.elementCount === 0 ? 0 : 1;
+    if (isBlank(bytes, start)) {
+      if (this.elementCount > 0) throw this.failure(`carries an empty element in its ${this.arrayKey} array`);
+      return;
+    }
+    this.elementCount += 1;
+    if (!this.needsParse(bytes, this.elementsMasked)) {
+      out.pieces(segments);
+      return;
+    }
+    const element = this.parse(bytes.subarray(start), `an element of its ${this.arrayKey} array`);
+    const result = maskElement(element, this.arrayKey, this.container, this.options.rules, this.options.hint);
+    if (!result.masked) {
+      out.pieces(segments);
+      return;
+    }
+    this.maskedAny = true;
+    out.text((start === 1 ? ',' : '') + JSON.stringify(result.document));
+  }
+
+  /** The members after the streamed array, up to the closing `}`: masked with what the document said before. */
+  private finishSuffix(bytes: Buffer, out: Output): void {
+    const text = bytes.toString('utf8').replace(/\}\s*$/, '').replace(/^[\s,]*/, '');
+    if (text === '') {
+      out.text(']}');
+      return;
+    }
+    const after = this.parseMembers(`{${text}`, '');
+    const kind = typeof this.container['kind'] === 'string' ? this.container['kind'] : this.options.hint.kind;
+    const hint: MaskHint = kind === undefined ? this.options.hint : { ...this.options.hint, kind };
+    const result = maskDocument(after, this.options.rules, hint);
+    if (result.masked) this.maskedAny = true;
+    out.text(`],${JSON.stringify(after).slice(1)}`);
+  }
+
+  /** Parses `{member, member` (a top-level object cut before or after its streamed array). */
+  private parseMembers(text: string, emptyForm: string): Record<string, unknown> {
+    if (text === emptyForm || text === '{') return {};
+    const value = this.parse(Buffer.from(`${text}}`, 'utf8'), 'members around its list');
+    return value as Record<string, unknown>;
+  }
+
+  private failure(what: string): GatehouseError {
+    return new GatehouseError(
+      'ERR_RESPONSE_UNMASKABLE',
+      `the upstream response for ${this.options.subject} ${what}; Gatehouse cannot mask it and stopped the response`,
+    );
+  }
+}
+
+/** Collects one push's output, merging adjacent subarrays of the same chunk into one. */
+class Output {
+  private pending: Buffer | undefined;
+
+  constructor(private readonly emit: (bytes: Uint8Array) => void) {}
+
+  slice(chunk: Buffer, start: number, end: number): void {
+    this.piece(chunk.subarray(start, end));
+  }
+
+  pieces(pieces: readonly Buffer[]): void {
+    for (const piece of pieces) this.piece(piece);
+  }
+
+  piece(piece: Buffer): void {
+    if (piece.length === 0) return;
+    const pending = this.pending;
+    if (pending !== undefined && pending.buffer === piece.buffer && pending.byteOffset + pending.length === piece.byteOffset) {
+      this.pending = Buffer.from(pending.buffer, pending.byteOffset, pending.length + piece.length);
+      return;
+    }
+    this.flush();
+    this.pending = piece;
+  }
+
+  text(text: string): void {
+    this.flush();
+    this.emit(encoder.encode(text));
+  }
+
+  flush(): void {
+    if (this.pending !== undefined) this.emit(this.pending);
+    this.pending = undefined;
+  }
+}
+
+function isStreamedKey(key: string): key is 'items' | 'rows' {
+  return key === 'items' || key === 'rows';
+}
+
+/** Number of backslashes right before `end`, not looking before `floor`. */
+function backslashesBefore(chunk: Buffer, end: number, floor: number): number {
+  let count = 0;
+  for (let j = end - 1; j >= floor && chunk[j] === BACKSLASH; j -= 1) count += 1;
+  return count;
+}
+
+function joined(segments: readonly Buffer[]): Buffer {
+  if (segments.length === 1) return segments[0] as Buffer;
+  return Buffer.concat(segments);
+}
+
+function isBlank(bytes: Buffer, start: number): boolean {
+  for (let i = start; i < bytes.length; i += 1) {
+    const byte = bytes[i];
+    if (byte !== 0x20 && byte !== 0x0a && byte !== 0x0d && byte !== 0x09) return false;
+  }
+  return true;
+}
