@@ -29,6 +29,7 @@ export async function discoverJwksUri(issuer: string, options: IdpFetchOptions):
     throw idpUnavailable(WHAT, url, 'it is not a JSON object');
   }
   const { issuer: named, jwks_uri: jwksUri } = document as Record<string, unknown>;
+  if (typeof named !== 'string') throw idpUnavailable(WHAT, url, 'it names no "issuer"');
   if (named !== issuer) {
     throw idpUnavailable(WHAT, url, `it names issuer ${JSON.stringify(named)}, not the configured issuer ${JSON.stringify(issuer)}`);
   }
