@@ -16,6 +16,7 @@ import { loadPolicyFile } from './policy/policy-file.ts';
 import { createKubeconfigUpstream } from './adapters/kubeconfig-upstream.ts';
 import { resolveKubeconfigPath } from './kubeconfig.ts';
 import type { Upstream } from './ports/upstream.ts';
+import { createApprovalsFromConfig } from './approvals/create-approvals.ts';
 
 export async function createDepsFromConfig(config: GatehouseConfig, overrides: Partial<GatehouseDeps> = {}): Promise<GatehouseDeps> {
   const problems: string[] = [];
@@ -34,6 +35,12 @@ export async function createDepsFromConfig(config: GatehouseConfig, overrides: P
   const policy = overrides.policy ?? (await build(`policy ${config.policy.file}`, () => loadPolicyFile(config.policy.file)));
   const upstream = overrides.upstream ?? (await build(upstreamLabel(config.upstream), () => createUpstream(config.upstream)));
   // Issue 4/5 parts (approvals, records, masking) are built here from config.approvals / config.records.
+  const approvalsConfig = config.approvals;
+  const approvals =
+    overrides.approvals ??
+    (approvalsConfig === undefined
+      ? undefined
+      : await build('approvals', () => createApprovalsFromConfig(approvalsConfig, overrides.clock === undefined ? {} : { clock: overrides.clock })));
 
   if (problems.length > 0 || authenticator === undefined || policy === undefined || upstream === undefined) {
     throw new GatehouseConfigError('the Gatehouse configuration', problems);
@@ -45,7 +52,7 @@ export async function createDepsFromConfig(config: GatehouseConfig, overrides: P
     runtime: overrides.runtime ?? config.runtime,
     upstreamTimeoutSeconds: overrides.upstreamTimeoutSeconds ?? config.upstreamTimeoutSeconds,
   };
-  if (overrides.approvals !== undefined) deps.approvals = overrides.approvals;
+  if (approvals !== undefined) deps.approvals = approvals;
   if (overrides.records !== undefined) deps.records = overrides.records;
   if (overrides.masking !== undefined) deps.masking = overrides.masking;
   if (overrides.clock !== undefined) deps.clock = overrides.clock;

@@ -125,6 +125,7 @@ async function serveLocal(flags: ServeFlags): Promise<Running> {
       `      export KUBECONFIG=${local.kubeconfigPath}`,
       `  policy:   ${local.policyFile}`,
       `  upstream: ${local.upstreamDescription}`,
+      ...(local.mail === undefined ? [] : [`  approval mail (local inbox): ${local.mail.inboxUrl}`]),
     ];
     if (demo !== undefined) {
       lines.push(

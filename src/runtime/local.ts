@@ -29,6 +29,8 @@ import { parseConfig } from '../config.ts';
 import { userKubeconfig, writeKubeconfig } from '../kubeconfig.ts';
 import type { UserAuth } from '../kubeconfig.ts';
 import { ensureLocalTls } from '../local/tls.ts';
+import { startLocalApprovals } from '../local/approvals.ts';
+import type { LocalMailServer } from '../local/mail.ts';
 import { startNodeServer } from './node-server.ts';
 
 export const DEFAULT_STATE_DIR = '.gatehouse';
@@ -58,6 +60,8 @@ export interface LocalOptions {
   upstreamTimeoutSeconds?: number;
   /** Parts replacing the configured ones (tests, and the stand-ins of later issues). */
   overrides?: Partial<GatehouseDeps>;
+  /** Embedded approvals (DynamoDB + mail stand-ins): hold time and lifetime of approvals. */
+  approvals?: { holdSeconds?: number; ttlSeconds?: number };
 }
 
 export interface LocalGatehouse {
@@ -74,6 +78,8 @@ export interface LocalGatehouse {
   upstreamDescription: string;
   user: string;
   groups: string[];
+  /** Approval mail (embedded SES stand-in): `inboxUrl` for people, `messages(to)` for tests; absent when approvals were overridden. */
+  mail?: Pick<LocalMailServer, 'inboxUrl' | 'messages'>;
   close(): Promise<void>;
 }
 
@@ -110,11 +116,28 @@ export async function startLocalGatehouse(options: LocalOptions): Promise<LocalG
       'local defaults',
     );
     // Issues 4/5: start embedded stand-ins here (push each onto `services`) and add their adapters to the overrides.
-    const deps = await createDepsFromConfig(config, { authenticator: devIssuer.authenticator, ...options.overrides });
+    let publicUrl = '';
+    const localApprovals =
+      options.overrides?.approvals === undefined
+        ? await startLocalApprovals({
+            stateDir,
+            host,
+            publicUrl: () => publicUrl,
+            ...(options.overrides?.clock === undefined ? {} : { clock: options.overrides.clock }),
+            ...options.approvals,
+          })
+        : undefined;
+    if (localApprovals !== undefined) services.push({ name: 'approvals stand-ins (DynamoDB, mail)', close: () => localApprovals.close() });
+    const deps = await createDepsFromConfig(config, {
+      authenticator: devIssuer.authenticator,
+      ...(localApprovals === undefined ? {} : { approvals: localApprovals.approvals }),
+      ...options.overrides,
+    });
     const app = createApp(deps);
 
     const server = await startNodeServer({ app, host, port: options.port ?? 8443, tls: { cert: tls.certPem, key: tls.keyPem } });
     services.push({ name: 'https listener', close: () => server.close() });
+    publicUrl = server.url;
     let plainUrl: string | undefined;
     if (options.plainHttpPort !== undefined) {
       const plain = await startNodeServer({ app, host, port: options.plainHttpPort });
@@ -142,6 +165,7 @@ export async function startLocalGatehouse(options: LocalOptions): Promise<LocalG
       close: () => closeAll(services),
     };
     if (plainUrl !== undefined) local.plainUrl = plainUrl;
+    if (localApprovals !== undefined) local.mail = localApprovals.mail;
     return local;
   } catch (error) {
     await closeAll(services);
