@@ -172,6 +172,28 @@ const cases: Case[] = [
     expect: { code: 'ERR_TOKEN_AUDIENCE', message: () => 'token audience "kubernetes", "other" does not include "gatehouse"' },
   },
   {
+    name: 'refuses a token without an issuer',
+    token: () => sign(ec, { iss: undefined }),
+    expect: { code: 'ERR_TOKEN_ISSUER', message: () => `token has no "iss" claim; the configured issuer is "${idp.issuer}"` },
+  },
+  {
+    name: 'refuses a token without an audience',
+    token: () => sign(ec, { aud: undefined }),
+    expect: { code: 'ERR_TOKEN_AUDIENCE', message: () => 'token has no "aud" claim; Gatehouse expects audience "gatehouse"' },
+  },
+  {
+    name: 'accepts a token for any of the configured audiences',
+    config: { audience: ['kubernetes', 'gatehouse'] },
+    token: () => sign(ec, { aud: 'kubernetes' }),
+    expect: alice,
+  },
+  {
+    name: 'names every configured audience when none matches',
+    config: { audience: ['kubernetes', 'gatehouse'] },
+    token: () => sign(ec, { aud: 'other' }),
+    expect: { code: 'ERR_TOKEN_AUDIENCE', message: () => 'token audience "other" does not include "kubernetes" or "gatehouse"' },
+  },
+  {
     name: 'refuses a token signed by a key the issuer does not publish',
     token: () => sign(stray),
     expect: { code: 'ERR_TOKEN_UNKNOWN_KEY', message: () => `no key in the issuer's JWKS matches kid "stray" (algorithm "ES256")` },
