@@ -13,12 +13,14 @@
  *   create), and a rule listing `namespaces` also matches list/watch/deletecollection across all
  *   namespaces — those requests reach the objects the rule protects. Allow rules never widen.
  *
- * Rules are compiled once: Sets for exact values, prefix lists, and an index by effect, verb and
- * resource so a decision looks at a handful of rules even with thousands in the file.
+ * Rules are compiled once into one PatternIndex per field (rule-index.ts): a decision ANDs the
+ * bitsets of the rules each field lets through, then takes the first rule of the strongest
+ * effect — a few microseconds with thousands of rules, however they are written.
  */
 import { decodedPath } from '../request-info.ts';
 import type { Decision, Effect, Identity, KubeRequest } from '../types.ts';
 import type { PolicyDocument, PolicyRule } from './policy-schema.ts';
+import { PatternIndex, andInto, firstCommon, newBitset, orInto, setBit, type Bitset } from './rule-index.ts';
 
 export interface PolicyEngine {
   decide(identity: Identity, request: KubeRequest): Decision;
@@ -29,118 +31,44 @@ const COLLECTION_VERBS = new Set(['list', 'watch', 'deletecollection']);
 const EFFECT_ORDER: readonly Effect[] = ['deny', 'review', 'allow'];
 
 export const DEFAULT_DENY: Decision = Object.freeze({ effect: 'deny', rule: null, reason: 'no rule allows it (default deny)' });
+const UNREADABLE_PATH: Decision = Object.freeze({ effect: 'deny', rule: null, reason: 'the path cannot be read unambiguously' });
 
-interface Matcher {
-  readonly any: boolean;
-  readonly exact: ReadonlySet<string>;
-  readonly prefixes: readonly string[];
-}
-
-const ANY: Matcher = { any: true, exact: new Set(), prefixes: [] };
-
-function compileMatcher(patterns: readonly string[] | undefined): Matcher {
-  if (patterns === undefined || patterns.includes('*')) return ANY;
-  const exact = new Set<string>();
-  const prefixes: string[] = [];
-  for (const p of patterns) {
-    if (p.endsWith('*')) prefixes.push(p.slice(0, -1));
-    else exact.add(p);
-  }
-  return { any: false, exact, prefixes };
-}
-
-function matches(matcher: Matcher, value: string): boolean {
-  if (matcher.any || matcher.exact.has(value)) return true;
-  for (const prefix of matcher.prefixes) if (value.startsWith(prefix)) return true;
-  return false;
-}
-
-interface ResourceMatcher {
-  resource: Matcher;
-  /** null: only requests without a subresource. */
-  subresource: Matcher | null;
-  /** `*` alone: every resource and every subresource. */
+/**
+ * One `resources` pattern: `*`, `resource` (no subresource), or `resource/subresource`, each
+ * part exact, `*` or a prefix. The resource index only sees the resource part, so this check
+ * runs on the few rules that survive the index.
+ */
+interface ResourcePattern {
   everything: boolean;
+  resource: string;
+  resourceIsPrefix: boolean;
+  /** null: only requests without a subresource. */
+  subresource: string | null;
+  subresourceIsPrefix: boolean;
 }
 
-function compileResource(pattern: string): ResourceMatcher {
-  if (pattern === '*') return { resource: ANY, subresource: ANY, everything: true };
+function compileResourcePattern(pattern: string): ResourcePattern {
   const [resource = '', subresource] = pattern.split('/');
-  return { resource: compileMatcher([resource]), subresource: subresource === undefined ? null : compileMatcher([subresource]), everything: false };
+  return {
+    everything: pattern === '*',
+    resource: resource.endsWith('*') ? resource.slice(0, -1) : resource,
+    resourceIsPrefix: resource.endsWith('*'),
+    subresource: subresource === undefined ? null : subresource.endsWith('*') ? subresource.slice(0, -1) : subresource,
+    subresourceIsPrefix: subresource?.endsWith('*') ?? false,
+  };
 }
 
-interface CompiledRule {
-  readonly index: number;
-  readonly users: Matcher;
-  readonly groups: Matcher;
-  readonly apiGroups: Matcher;
-  readonly namespaces: Matcher;
-  readonly names: Matcher;
-  /** For resource rules. */
-  readonly resources: readonly ResourceMatcher[];
-  /** For non-resource rules. */
-  readonly urls: Matcher;
-  /** Strict matching (allow) or fail-closed matching of unpinned names/namespaces (deny, review). */
-  readonly widens: boolean;
-  readonly decision: Decision;
+function partMatches(value: string, pattern: string, isPrefix: boolean): boolean {
+  return isPrefix ? value.startsWith(pattern) : value === pattern;
 }
 
-/** Candidate rules for one effect and one verb (or any verb), split by the key they index on. */
-interface Bucket {
-  byKey: Map<string, CompiledRule[]>;
-  other: CompiledRule[];
-}
-
-interface EffectIndex {
-  byVerb: Map<string, Bucket>;
-  anyVerb: Bucket;
-}
-
-function newBucket(): Bucket {
-  return { byKey: new Map(), other: [] };
-}
-
-function newEffectIndex(): EffectIndex {
-  return { byVerb: new Map(), anyVerb: newBucket() };
-}
-
-function addToBucket(bucket: Bucket, keys: readonly string[] | null, rule: CompiledRule): void {
-  if (keys === null) {
-    bucket.other.push(rule);
-    return;
-  }
-  for (const key of keys) {
-    const list = bucket.byKey.get(key);
-    if (list === undefined) bucket.byKey.set(key, [rule]);
-    else if (list[list.length - 1] !== rule) list.push(rule);
-  }
-}
-
-function addToIndex(index: EffectIndex, verbs: readonly string[] | undefined, keys: readonly string[] | null, rule: CompiledRule): void {
-  if (verbs === undefined || verbs.includes('*')) {
-    addToBucket(index.anyVerb, keys, rule);
-    return;
-  }
-  for (const verb of new Set(verbs)) {
-    let bucket = index.byVerb.get(verb);
-    if (bucket === undefined) index.byVerb.set(verb, (bucket = newBucket()));
-    addToBucket(bucket, keys, rule);
-  }
-}
-
-/** Exact index keys of a rule, or null when a pattern is a wildcard or prefix (then it is always a candidate). */
-function resourceKeys(patterns: readonly string[]): string[] | null {
-  const keys: string[] = [];
+function resourceMatches(patterns: readonly ResourcePattern[], resource: string, subresource: string): boolean {
   for (const p of patterns) {
-    const resource = p.split('/')[0] ?? '';
-    if (resource.endsWith('*')) return null;
-    keys.push(resource);
+    if (p.everything) return true;
+    if (!partMatches(resource, p.resource, p.resourceIsPrefix)) continue;
+    if (p.subresource === null ? subresource === '' : subresource !== '' && partMatches(subresource, p.subresource, p.subresourceIsPrefix)) return true;
   }
-  return keys;
-}
-
-function urlKeys(patterns: readonly string[]): string[] | null {
-  return patterns.some((p) => p.endsWith('*')) ? null : [...patterns];
+  return false;
 }
 
 function ruleDecision(rule: PolicyRule): Decision {
@@ -166,92 +94,104 @@ function ruleDecision(rule: PolicyRule): Decision {
 }
 
 export function compilePolicy(doc: PolicyDocument): PolicyEngine {
-  const resourceIndex = new Map<Effect, EffectIndex>(EFFECT_ORDER.map((e) => [e, newEffectIndex()]));
-  const urlIndex = new Map<Effect, EffectIndex>(EFFECT_ORDER.map((e) => [e, newEffectIndex()]));
+  const size = doc.rules.length;
+  const field = () => new PatternIndex(size);
+  const users = field();
+  const groups = field();
+  const verbs = field();
+  const apiGroups = field();
+  const resourceNames = field();
+  const namespaces = field();
+  const names = field();
+  const urls = field();
+  const resourceRules = newBitset(size);
+  const urlRules = newBitset(size);
+  const effectRules: Record<Effect, Bitset> = { deny: newBitset(size), review: newBitset(size), allow: newBitset(size) };
+  /** Deny and review rules listing namespaces or names: they also catch requests that do not pin those down. */
+  const widenNamespaces = newBitset(size);
+  const widenNames = newBitset(size);
+  const decisions: Decision[] = [];
+  const resourcePatterns: ResourcePattern[][] = [];
 
-  doc.rules.forEach((rule, index) => {
-    const compiled: CompiledRule = {
-      index,
-      users: compileMatcher(rule.users),
-      groups: compileMatcher(rule.groups),
-      apiGroups: compileMatcher(rule.apiGroups),
-      namespaces: compileMatcher(rule.namespaces),
-      names: compileMatcher(rule.names),
-      resources: (rule.resources ?? []).map(compileResource),
-      urls: compileMatcher(rule.nonResourceURLs),
-      widens: rule.effect !== 'allow',
-      decision: ruleDecision(rule),
-    };
-    if (rule.resources !== undefined) {
-      addToIndex(resourceIndex.get(rule.effect) ?? newEffectIndex(), rule.verbs, resourceKeys(rule.resources), compiled);
-    } else if (rule.nonResourceURLs !== undefined) {
-      addToIndex(urlIndex.get(rule.effect) ?? newEffectIndex(), rule.verbs, urlKeys(rule.nonResourceURLs), compiled);
+  doc.rules.forEach((rule, i) => {
+    decisions.push(ruleDecision(rule));
+    resourcePatterns.push((rule.resources ?? []).map(compileResourcePattern));
+    setBit(rule.resources !== undefined ? resourceRules : urlRules, i);
+    setBit(effectRules[rule.effect], i);
+    users.add(i, rule.users);
+    groups.add(i, rule.groups);
+    verbs.add(i, rule.verbs);
+    apiGroups.add(i, rule.apiGroups);
+    resourceNames.add(i, rule.resources?.map((p) => (p === '*' ? '*' : (p.split('/')[0] ?? ''))));
+    namespaces.add(i, rule.namespaces);
+    names.add(i, rule.names);
+    urls.add(i, rule.nonResourceURLs);
+    if (rule.effect !== 'allow') {
+      if (rule.namespaces !== undefined && !rule.namespaces.includes('*')) setBit(widenNamespaces, i);
+      if (rule.names !== undefined && !rule.names.includes('*')) setBit(widenNames, i);
     }
   });
 
+  // Scratch space: decide() is synchronous, so one set of buffers serves every call.
+  const candidates = newBitset(size);
+  const scratch = newBitset(size);
+
+  function narrow(index: PatternIndex, value: string): void {
+    scratch.fill(0);
+    index.collect(value, scratch);
+    andInto(candidates, scratch);
+  }
+
+  function narrowBySubject(identity: Identity): void {
+    narrow(users, identity.user);
+    scratch.fill(0);
+    orInto(scratch, groups.unconstrained);
+    for (const group of identity.groups) groups.collectConstrained(group, scratch);
+    andInto(candidates, scratch);
+  }
+
+  function strongest(accept: (rule: number) => boolean): Decision {
+    for (const effect of EFFECT_ORDER) {
+      const rule = firstCommon(candidates, effectRules[effect], accept);
+      if (rule !== -1) return decisions[rule] ?? DEFAULT_DENY;
+    }
+    return DEFAULT_DENY;
+  }
+
+  const always = () => true;
+
   return {
     decide(identity: Identity, request: KubeRequest): Decision {
-      if (request.isResourceRequest) {
-        return firstByEffect(resourceIndex, request.verb, request.resource, (rule) => resourceRuleMatches(rule, identity, request));
+      if (!request.isResourceRequest) {
+        let path: string;
+        try {
+          path = decodedPath(request.path);
+        } catch {
+          return UNREADABLE_PATH;
+        }
+        candidates.set(urlRules);
+        narrowBySubject(identity);
+        narrow(verbs, request.verb);
+        narrow(urls, path);
+        return strongest(always);
       }
-      let path: string;
-      try {
-        path = decodedPath(request.path);
-      } catch {
-        return Object.freeze({ effect: 'deny', rule: null, reason: 'the path cannot be read unambiguously' });
-      }
-      return firstByEffect(urlIndex, request.verb, path, (rule) => subjectMatches(rule, identity) && matches(rule.urls, path));
+      candidates.set(resourceRules);
+      narrowBySubject(identity);
+      narrow(verbs, request.verb);
+      narrow(apiGroups, request.apiGroup);
+      narrow(resourceNames, request.resource);
+
+      scratch.fill(0);
+      namespaces.collect(request.namespace, scratch);
+      if (request.namespace === '' && COLLECTION_VERBS.has(request.verb)) orInto(scratch, widenNamespaces);
+      andInto(candidates, scratch);
+
+      scratch.fill(0);
+      names.collect(request.name, scratch);
+      if (request.name === '') orInto(scratch, widenNames);
+      andInto(candidates, scratch);
+
+      return strongest((rule) => resourceMatches(resourcePatterns[rule] ?? [], request.resource, request.subresource));
     },
   };
-}
-
-function firstByEffect(index: Map<Effect, EffectIndex>, verb: string, key: string, test: (rule: CompiledRule) => boolean): Decision {
-  for (const effect of EFFECT_ORDER) {
-    const effectIndex = index.get(effect);
-    if (effectIndex === undefined) continue;
-    const byVerb = effectIndex.byVerb.get(verb);
-    let best: CompiledRule | undefined;
-    for (const candidates of [byVerb?.byKey.get(key), byVerb?.other, effectIndex.anyVerb.byKey.get(key), effectIndex.anyVerb.other]) {
-      if (candidates === undefined) continue;
-      for (const rule of candidates) {
-        if (best !== undefined && rule.index >= best.index) break;
-        if (test(rule)) {
-          best = rule;
-          break;
-        }
-      }
-    }
-    if (best !== undefined) return best.decision;
-  }
-  return DEFAULT_DENY;
-}
-
-function subjectMatches(rule: CompiledRule, identity: Identity): boolean {
-  if (!matches(rule.users, identity.user)) return false;
-  if (rule.groups.any) return true;
-  for (const group of identity.groups) if (matches(rule.groups, group)) return true;
-  return false;
-}
-
-function resourceRuleMatches(rule: CompiledRule, identity: Identity, request: KubeRequest): boolean {
-  if (!subjectMatches(rule, identity)) return false;
-  if (!matches(rule.apiGroups, request.apiGroup)) return false;
-  if (!resourceMatches(rule.resources, request.resource, request.subresource)) return false;
-  if (!matches(rule.namespaces, request.namespace)) {
-    const spansNamespaces = rule.widens && request.namespace === '' && COLLECTION_VERBS.has(request.verb);
-    if (!spansNamespaces) return false;
-  }
-  if (!matches(rule.names, request.name)) {
-    if (!(rule.widens && request.name === '')) return false;
-  }
-  return true;
-}
-
-function resourceMatches(matchers: readonly ResourceMatcher[], resource: string, subresource: string): boolean {
-  for (const m of matchers) {
-    if (m.everything) return true;
-    if (!matches(m.resource, resource)) continue;
-    if (m.subresource === null ? subresource === '' : subresource !== '' && matches(m.subresource, subresource)) return true;
-  }
-  return false;
 }
