@@ -17,6 +17,7 @@ import { createKubeconfigUpstream } from './adapters/kubeconfig-upstream.ts';
 import { resolveKubeconfigPath } from './kubeconfig.ts';
 import type { Upstream } from './ports/upstream.ts';
 import { createApprovalsFromConfig } from './approvals/create-approvals.ts';
+import { loadMaskingRules } from './masking/masking-rules-file.ts';
 
 export async function createDepsFromConfig(config: GatehouseConfig, overrides: Partial<GatehouseDeps> = {}): Promise<GatehouseDeps> {
   const problems: string[] = [];
@@ -33,6 +34,7 @@ export async function createDepsFromConfig(config: GatehouseConfig, overrides: P
 
   const authenticator = overrides.authenticator ?? (await build('oidc', () => createOidcAuthenticator(config.oidc)));
   const policy = overrides.policy ?? (await build(`policy ${config.policy.file}`, () => loadPolicyFile(config.policy.file)));
+  const masking = overrides.masking ?? (await build(`policy ${config.policy.file}`, () => loadMaskingRules(config.policy.file)));
   const upstream = overrides.upstream ?? (await build(upstreamLabel(config.upstream), () => createUpstream(config.upstream)));
   // Issue 4/5 parts (approvals, records, masking) are built here from config.approvals / config.records.
   const approvalsConfig = config.approvals;
@@ -54,7 +56,7 @@ export async function createDepsFromConfig(config: GatehouseConfig, overrides: P
   };
   if (approvals !== undefined) deps.approvals = approvals;
   if (overrides.records !== undefined) deps.records = overrides.records;
-  if (overrides.masking !== undefined) deps.masking = overrides.masking;
+  if (masking !== undefined) deps.masking = masking;
   if (overrides.clock !== undefined) deps.clock = overrides.clock;
   return deps;
 }

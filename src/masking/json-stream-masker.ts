@@ -232,8 +232,9 @@ export class JsonStreamMasker {
   private parse(bytes: Buffer, what: string): unknown {
     try {
       return JSON.parse(bytes.toString('utf8'));
-    } catch (error) {
-      throw this.failure(`carries ${what} that is not valid JSON (${(error as Error).message})`);
+    } catch {
+      // Not the parser's message: it quotes the input, which may be a Secret value.
+      throw this.failure(`carries ${what} that is not valid JSON (${bytes.length} bytes)`);
     }
   }
 
