@@ -1,0 +1,102 @@
+/**
+ * The CDK app: one GatehouseStack, parameters from context (`-c name=value` or cdk.json),
+ * checked before anything is built — every missing or malformed parameter is reported at
+ * once. cdk-nag's AWS Solutions checks run on every synth.
+ *
+ *   npx cdk deploy -c oidcIssuer=https://idp.example.com -c oidcAudience=gatehouse -c clusterName=prod
+ *
+ * Parameters (docs/aws.md has the details):
+ *   oidcIssuer (required), oidcAudience (required, comma-separated), clusterName (required),
+ *   region, account, stackName, policyFile, kubernetesGroup, oidcUsernameClaim,
+ *   oidcGroupsClaim, oidcUsernamePrefix, oidcGroupsPrefix, logRetentionDays, timeoutSeconds.
+ */
+import { App, Duration, Validations } from 'aws-cdk-lib';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { GatehouseStack, REPO_ROOT, type GatehouseStackProps } from './stack.ts';
+
+export interface AppParameters {
+  stackName: string;
+  account: string | undefined;
+  region: string | undefined;
+  props: Omit<GatehouseStackProps, 'env' | 'stackName'>;
+}
+
+/** Reads the stack's parameters from context; throws one error listing every problem. */
+export function readParameters(app: App): AppParameters {
+  const problems: string[] = [];
+  const text = (name: string): string | undefined => {
+    const value: unknown = app.node.tryGetContext(name);
+    if (value === undefined || value === null || value === '') return undefined;
+    if (typeof value !== 'string' && typeof value !== 'number') {
+      problems.push(`-c ${name}: must be a string`);
+      return undefined;
+    }
+    return String(value);
+  };
+  const required = (name: string, example: string): string => {
+    const value = text(name);
+    if (value === undefined) problems.push(`-c ${name}=… is required (e.g. -c ${name}=${example})`);
+    return value ?? '';
+  };
+  const integer = (name: string, min: number, max: number): number | undefined => {
+    const value = text(name);
+    if (value === undefined) return undefined;
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) problems.push(`-c ${name}: must be an integer from ${min} to ${max}, got "${value}"`);
+    return n;
+  };
+
+  const oidcIssuer = required('oidcIssuer', 'https://idp.example.com');
+  if (oidcIssuer !== '' && !/^https:\/\/[^/]/.test(oidcIssuer)) problems.push(`-c oidcIssuer: must be an https:// URL, got "${oidcIssuer}"`);
+  const oidcAudience = required('oidcAudience', 'gatehouse')
+    .split(',')
+    .map((a) => a.trim())
+    .filter((a) => a !== '');
+  const clusterName = required('clusterName', 'prod');
+  const logRetentionDays = integer('logRetentionDays', 1, 3653);
+  if (logRetentionDays !== undefined && !Object.values(RetentionDays).includes(logRetentionDays)) {
+    problems.push(`-c logRetentionDays: CloudWatch Logs does not offer ${logRetentionDays} days (e.g. 30, 90, 180, 365, 731)`);
+  }
+  const timeoutSeconds = integer('timeoutSeconds', 30, 900);
+
+  if (problems.length > 0) {
+    throw new Error(`GatehouseStack cannot be synthesized:\n${problems.map((p) => `  - ${p}`).join('\n')}\nSee docs/aws.md for every parameter.`);
+  }
+  const props: AppParameters['props'] = {
+    oidcIssuer,
+    oidcAudience,
+    clusterName,
+    policyFile: text('policyFile') ?? join(REPO_ROOT, 'policy', 'default.yaml'),
+  };
+  const optional = {
+    kubernetesGroup: text('kubernetesGroup'),
+    oidcUsernameClaim: text('oidcUsernameClaim'),
+    oidcGroupsClaim: text('oidcGroupsClaim'),
+    oidcUsernamePrefix: text('oidcUsernamePrefix'),
+    oidcGroupsPrefix: text('oidcGroupsPrefix'),
+  };
+  for (const [key, value] of Object.entries(optional)) if (value !== undefined) Object.assign(props, { [key]: value });
+  if (logRetentionDays !== undefined) props.logRetention = logRetentionDays as RetentionDays;
+  if (timeoutSeconds !== undefined) props.timeout = Duration.seconds(timeoutSeconds);
+  return {
+    stackName: text('stackName') ?? 'Gatehouse',
+    account: text('account') ?? process.env.CDK_DEFAULT_ACCOUNT,
+    region: text('region') ?? process.env.CDK_DEFAULT_REGION,
+    props,
+  };
+}
+
+export function buildApp(app: App = new App()): { app: App; stack: GatehouseStack } {
+  const parameters = readParameters(app);
+  const env = parameters.account === undefined && parameters.region === undefined ? undefined : { account: parameters.account, region: parameters.region };
+  const stack = new GatehouseStack(app, parameters.stackName, { ...parameters.props, ...(env === undefined ? {} : { env }) });
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
+  return { app, stack };
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
+  buildApp().app.synth();
+}

@@ -1,0 +1,207 @@
+/**
+ * GatehouseStack — everything Gatehouse needs in one AWS account and region, next to an
+ * existing EKS cluster:
+ *
+ * - the function: the Gatehouse app on Lambda (Node 22, arm64), bundled locally with esbuild
+ *   (minified, source maps, no Docker), its policy file bundled beside it, an explicit log
+ *   group with retention, and a role with only what it uses;
+ * - the Function URL: auth NONE (every call's OIDC token is verified by the app, and IAM auth
+ *   would need SigV4 from kubectl), invoke mode RESPONSE_STREAM so watch and `logs -f` stream;
+ * - the cluster access role: trusted by the function's role only, with no IAM permissions
+ *   (the presigned STS GetCallerIdentity that forms the EKS token needs none);
+ * - the EKS access entry mapping that role to the Kubernetes group `gatehouse:impersonators`,
+ *   which `infra/rbac/impersonator.yaml` allows to impersonate and nothing else (applied here
+ *   when the stack is given a CDK-managed cluster, else by `kubectl apply`).
+ *
+ * Later parts add their resources with one line each, through `fn` (grants) and
+ * `setEnvironment` (configuration the function reads with `config-env.ts`).
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CfnOutput, Duration, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import * as eks from 'aws-cdk-lib/aws-eks';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { parseAllDocuments } from 'yaml';
+import { loadPolicyFile } from '../src/policy/policy-file.ts';
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const RBAC_MANIFEST = join(REPO_ROOT, 'infra', 'rbac', 'impersonator.yaml');
+export const DEFAULT_KUBERNETES_GROUP = 'gatehouse:impersonators';
+
+export interface GatehouseStackProps extends StackProps {
+  /** OIDC issuer URL whose tokens Gatehouse accepts. */
+  oidcIssuer: string;
+  /** Accepted `aud` values (the IdP client id kubectl logs in with). */
+  oidcAudience: string[];
+  oidcUsernameClaim?: string;
+  oidcGroupsClaim?: string;
+  oidcUsernamePrefix?: string;
+  oidcGroupsPrefix?: string;
+  /** Name of the EKS cluster, in this stack's account and region. */
+  clusterName: string;
+  /** A CDK-managed cluster: when given, the RBAC manifest is applied to it by CDK. */
+  cluster?: eks.ICluster;
+  /** Kubernetes group the cluster access role is mapped to; must match the RBAC manifest. */
+  kubernetesGroup?: string;
+  /** Policy YAML bundled with the function. */
+  policyFile: string;
+  /** Days the function's logs are kept (default 365). */
+  logRetention?: logs.RetentionDays;
+  /** Longest a call (a watch, `logs -f`) may stream; at most 15 minutes (default). */
+  timeout?: Duration;
+  memorySize?: number;
+}
+
+export class GatehouseStack extends Stack {
+  /** The Gatehouse function: grant it access to what later parts add. */
+  readonly fn: NodejsFunction;
+  readonly functionUrl: lambda.FunctionUrl;
+  readonly clusterAccessRole: iam.Role;
+  readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: GatehouseStackProps) {
+    super(scope, id, props);
+    const kubernetesGroup = props.kubernetesGroup ?? DEFAULT_KUBERNETES_GROUP;
+    const policyFile = resolve(props.policyFile);
+    // Fail the synth, not the deployment's first cold start, when the policy is missing or invalid.
+    loadPolicyFile(policyFile);
+
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
+    });
+
+    // An explicit role instead of the AWSLambdaBasicExecutionRole managed policy, which
+    // would allow writing to every log group in the account.
+    const functionRole = new iam.Role(this, 'FunctionRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'Gatehouse function: writes its logs, assumes the cluster access role, describes the cluster',
+    });
+    functionRole.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [`${this.logGroup.logGroupArn}`],
+      }),
+    );
+
+    this.fn = new NodejsFunction(this, 'Function', {
+      description: 'Gatehouse: access broker in front of the EKS cluster',
+      entry: join(REPO_ROOT, 'functions', 'handler.ts'),
+      handler: 'handler',
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: props.memorySize ?? 1024,
+      timeout: props.timeout ?? Duration.minutes(15),
+      role: functionRole,
+      logGroup: this.logGroup,
+      bundling: {
+        format: OutputFormat.ESM,
+        target: 'node22',
+        mainFields: ['module', 'main'],
+        minify: true,
+        sourceMap: true,
+        // Linked: the bundle names its map, so --enable-source-maps finds it for stack traces.
+        sourceMapMode: SourceMapMode.DEFAULT,
+        sourcesContent: false,
+        // Bundle the AWS SDK we test against rather than the runtime's copy.
+        bundleAwsSDK: true,
+        externalModules: [],
+        forceDockerBundling: false,
+        // Some CommonJS dependencies call require(); give the ESM bundle one.
+        banner: "import { createRequire as __gatehouseCreateRequire } from 'node:module'; const require = __gatehouseCreateRequire(import.meta.url);",
+        commandHooks: {
+          beforeBundling: () => [],
+          beforeInstall: () => [],
+          afterBundling: (_inputDir: string, outputDir: string) => [`cp ${shellQuote(policyFile)} ${shellQuote(join(outputDir, 'policy.yaml'))}`],
+        },
+      },
+      environment: {
+        NODE_OPTIONS: '--enable-source-maps',
+        GATEHOUSE_OIDC_ISSUER: props.oidcIssuer,
+        GATEHOUSE_OIDC_AUDIENCE: props.oidcAudience.join(','),
+        ...optionalEnv('GATEHOUSE_OIDC_USERNAME_CLAIM', props.oidcUsernameClaim),
+        ...optionalEnv('GATEHOUSE_OIDC_GROUPS_CLAIM', props.oidcGroupsClaim),
+        ...optionalEnv('GATEHOUSE_OIDC_USERNAME_PREFIX', props.oidcUsernamePrefix),
+        ...optionalEnv('GATEHOUSE_OIDC_GROUPS_PREFIX', props.oidcGroupsPrefix),
+        GATEHOUSE_UPSTREAM: 'eks',
+        GATEHOUSE_EKS_CLUSTER_NAME: props.clusterName,
+        GATEHOUSE_EKS_REGION: this.region,
+      },
+    });
+
+    this.functionUrl = this.fn.addFunctionUrl({
+      authType: lambda.FunctionUrlAuthType.NONE,
+      invokeMode: lambda.InvokeMode.RESPONSE_STREAM,
+    });
+
+    this.clusterAccessRole = new iam.Role(this, 'ClusterAccessRole', {
+      assumedBy: new iam.ArnPrincipal(functionRole.roleArn),
+      description: `Gatehouse's identity in EKS cluster ${props.clusterName}; mapped to group ${kubernetesGroup}, which may only impersonate`,
+      maxSessionDuration: Duration.hours(1),
+    });
+    this.clusterAccessRole.grantAssumeRole(functionRole);
+    this.setEnvironment('GATEHOUSE_EKS_ROLE_ARN', this.clusterAccessRole.roleArn);
+
+    functionRole.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['eks:DescribeCluster'],
+        resources: [this.formatArn({ service: 'eks', resource: 'cluster', resourceName: props.clusterName })],
+      }),
+    );
+
+    new eks.CfnAccessEntry(this, 'ClusterAccessEntry', {
+      clusterName: props.clusterName,
+      principalArn: this.clusterAccessRole.roleArn,
+      type: 'STANDARD',
+      // A readable name in the cluster's audit log instead of the assumed-role ARN.
+      username: 'gatehouse',
+      kubernetesGroups: [kubernetesGroup],
+    });
+
+    if (props.cluster !== undefined) {
+      new eks.KubernetesManifest(this, 'ImpersonatorRbac', {
+        cluster: props.cluster,
+        manifest: rbacManifest(kubernetesGroup),
+        overwrite: true,
+      });
+    }
+
+    new CfnOutput(this, 'Url', { value: this.functionUrl.url, description: 'Gatehouse URL: the `server` of users\' kubeconfig' });
+    new CfnOutput(this, 'ClusterAccessRoleArn', { value: this.clusterAccessRole.roleArn });
+    new CfnOutput(this, 'LogGroupName', { value: this.logGroup.logGroupName });
+
+    // cdk-nag acknowledgements, each with its reason.
+    Validations.of(this.fn).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-L1',
+      reason: 'Pinned to Node.js 22, the runtime Gatehouse is tested on (streaming handler shim, engines); a runtime upgrade is a deliberate, tested change.',
+    });
+  }
+
+  /** Sets a variable the function reads at cold start (see src/config-env.ts for the names). */
+  setEnvironment(name: string, value: string): void {
+    this.fn.addEnvironment(name, value);
+  }
+}
+
+/** The RBAC manifest as objects, with the binding's subject set to the mapped group. */
+export function rbacManifest(kubernetesGroup: string): Record<string, unknown>[] {
+  const documents = parseAllDocuments(readFileSync(RBAC_MANIFEST, 'utf8')).map((doc) => doc.toJS() as Record<string, unknown>);
+  for (const doc of documents) {
+    if (doc.kind === 'ClusterRoleBinding') doc.subjects = [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: kubernetesGroup }];
+  }
+  return documents;
+}
+
+function optionalEnv(name: string, value: string | undefined): Record<string, string> {
+  return value === undefined ? {} : { [name]: value };
+}
+
+function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, "'\\''")}'`;
+}

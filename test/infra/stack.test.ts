@@ -1,0 +1,281 @@
+/**
+ * The GatehouseStack, synthesized ONCE (with cdk-nag's AWS Solutions checks as a validation
+ * plugin: any unacknowledged finding fails the synth), then checked resource by resource
+ * for the properties that matter for security, plus the bundle the function ships.
+ */
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { parseAllDocuments } from 'yaml';
+import { buildApp, readParameters } from '../../infra/app.ts';
+import { DEFAULT_KUBERNETES_GROUP, RBAC_MANIFEST, REPO_ROOT } from '../../infra/stack.ts';
+
+const POLICY_FILE = join(REPO_ROOT, 'policy', 'default.yaml');
+const CONTEXT = {
+  oidcIssuer: 'https://idp.example.com/realms/staff',
+  oidcAudience: 'gatehouse,kubectl',
+  clusterName: 'prod',
+  region: 'eu-west-1',
+  account: '123456789012',
+  policyFile: POLICY_FILE,
+  logRetentionDays: '90',
+};
+
+let outdir: string;
+let template: Template;
+let bundleDir: string;
+
+before(() => {
+  outdir = mkdtempSync(join(tmpdir(), 'gatehouse-cdk-'));
+  // Asset metadata (the CLI turns it on) tells where the bundle was staged.
+  const { app, stack } = buildApp(new App({ outdir, context: { ...CONTEXT, 'aws:cdk:enable-asset-metadata': true } }));
+  const assembly = app.synth();
+  template = Template.fromJSON(assembly.getStackArtifact(stack.artifactId).template as Record<string, unknown>);
+  const fn = Object.values(template.findResources('AWS::Lambda::Function'))[0] as { Metadata: Record<string, string> };
+  bundleDir = join(outdir, fn.Metadata['aws:asset:path'] ?? '');
+});
+
+after(() => {
+  rmSync(outdir, { recursive: true, force: true });
+});
+
+const functionRoleRef = () => Match.objectLike({ 'Fn::GetAtt': [Match.stringLikeRegexp('^FunctionRole'), 'Arn'] });
+const clusterRoleArn = () => ({ 'Fn::GetAtt': [Match.stringLikeRegexp('^ClusterAccessRole'), 'Arn'] });
+
+describe('GatehouseStack', () => {
+  test('has exactly one function, one URL, one log group, two roles and one access entry', () => {
+    template.resourceCountIs('AWS::Lambda::Function', 1);
+    template.resourceCountIs('AWS::Lambda::Url', 1);
+    template.resourceCountIs('AWS::Logs::LogGroup', 1);
+    template.resourceCountIs('AWS::IAM::Role', 2);
+    template.resourceCountIs('AWS::EKS::AccessEntry', 1);
+  });
+
+  test('runs the function on Node.js 22, arm64, with a 15-minute timeout for streams', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      Handler: 'index.handler',
+      Timeout: 900,
+      LoggingConfig: { LogGroup: { Ref: Match.stringLikeRegexp('^Logs') } },
+    });
+  });
+
+  test('configures the function through the documented environment variables', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: {
+          NODE_OPTIONS: '--enable-source-maps',
+          GATEHOUSE_OIDC_ISSUER: 'https://idp.example.com/realms/staff',
+          GATEHOUSE_OIDC_AUDIENCE: 'gatehouse,kubectl',
+          GATEHOUSE_UPSTREAM: 'eks',
+          GATEHOUSE_EKS_CLUSTER_NAME: 'prod',
+          GATEHOUSE_EKS_REGION: 'eu-west-1',
+          GATEHOUSE_EKS_ROLE_ARN: clusterRoleArn(),
+        },
+      },
+    });
+  });
+
+  test('keeps logs in an explicit log group with the configured retention', () => {
+    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 90 });
+  });
+
+  test('exposes a Function URL without IAM auth (OIDC is verified in the app) that streams responses', () => {
+    template.hasResourceProperties('AWS::Lambda::Url', {
+      AuthType: 'NONE',
+      InvokeMode: 'RESPONSE_STREAM',
+      TargetFunctionArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Function'), 'Arn'] },
+    });
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunctionUrl',
+      Principal: '*',
+      FunctionUrlAuthType: 'NONE',
+    });
+  });
+
+  test("lets only Lambda assume the function's role, with no managed policies", () => {
+    template.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: {
+        Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' } }],
+      },
+      ManagedPolicyArns: Match.absent(),
+    });
+  });
+
+  test("gives the function's role exactly: its own log group, assuming the cluster access role, describing the cluster", () => {
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('^FunctionRole') }],
+      PolicyDocument: {
+        Statement: [
+          { Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Logs'), 'Arn'] } },
+          { Action: 'sts:AssumeRole', Effect: 'Allow', Resource: clusterRoleArn() },
+          {
+            Action: 'eks:DescribeCluster',
+            Effect: 'Allow',
+            Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':eks:eu-west-1:123456789012:cluster/prod']] },
+          },
+        ],
+      },
+    });
+    template.resourceCountIs('AWS::IAM::Policy', 1);
+  });
+
+  test("lets only the function's role assume the cluster access role, for at most an hour", () => {
+    template.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: {
+        Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { AWS: functionRoleRef() } }],
+      },
+      MaxSessionDuration: 3600,
+    });
+  });
+
+  test('gives the cluster access role no IAM permissions at all', () => {
+    const roles = template.findResources('AWS::IAM::Role', {
+      Properties: { AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { AWS: Match.anyValue() } })] } },
+    });
+    const [logicalId, role] = Object.entries(roles)[0] as [string, { Properties: Record<string, unknown> }];
+    assert.equal(Object.keys(roles).length, 1);
+    assert.equal(role.Properties.Policies, undefined);
+    assert.equal(role.Properties.ManagedPolicyArns, undefined);
+    const attached = Object.values(template.findResources('AWS::IAM::Policy')).filter((p) => JSON.stringify(p).includes(`"Ref":"${logicalId}"`));
+    assert.deepEqual(attached, []);
+  });
+
+  test('maps the cluster access role to the impersonators group, with no EKS access policy', () => {
+    template.hasResourceProperties('AWS::EKS::AccessEntry', {
+      ClusterName: 'prod',
+      PrincipalArn: clusterRoleArn(),
+      Type: 'STANDARD',
+      Username: 'gatehouse',
+      KubernetesGroups: [DEFAULT_KUBERNETES_GROUP],
+      AccessPolicies: Match.absent(),
+    });
+  });
+
+  test('outputs the URL users put in their kubeconfig', () => {
+    template.hasOutput('Url', { Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('^FunctionFunctionUrl'), 'FunctionUrl'] } });
+  });
+});
+
+describe('the function bundle', () => {
+  test('holds the minified ESM handler, its source map and the policy file', () => {
+    const code = readFileSync(join(bundleDir, 'index.mjs'), 'utf8');
+    assert.ok(existsSync(join(bundleDir, 'index.mjs.map')));
+    assert.ok(/\/\/# sourceMappingURL=index\.mjs\.map\s*$/.test(code), 'the bundle names its source map');
+    assert.ok(!code.includes('createEksToken'), 'the bundle is minified (names are mangled)');
+    assert.equal(readFileSync(join(bundleDir, 'policy.yaml'), 'utf8'), readFileSync(POLICY_FILE, 'utf8'));
+  });
+
+  test('imports nothing but Node built-ins (the AWS SDK and every dependency are bundled)', () => {
+    const code = readFileSync(join(bundleDir, 'index.mjs'), 'utf8');
+    const statements = /(?:^|[;}\n])\s*import\s*(?:[\w*{}\s,$]+from\s*)?["']([^"']+)["']/g;
+    const dynamic = /\bimport\(\s*["']([^"']+)["']\s*\)/g;
+    const specifiers = [...code.matchAll(statements), ...code.matchAll(dynamic)].map((m) => m[1] ?? '');
+    assert.ok(specifiers.includes('node:module'), 'the require banner is there');
+    const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
+    assert.deepEqual(
+      specifiers.filter((s) => !builtins.has(s)),
+      [],
+    );
+  });
+
+  test('loads on Node with the environment the stack sets, and exports a streaming handler', () => {
+    const script = `
+      const marker = Symbol.for('aws.lambda.runtime.handler.streaming');
+      globalThis.awslambda = { streamifyResponse: (h) => { h[marker] = 'response'; return h; }, HttpResponseStream: { from: (s) => s } };
+      const m = await import(${JSON.stringify(pathToFileURL(join(bundleDir, 'index.mjs')).href)});
+      console.log(typeof m.handler, m.handler[marker]);`;
+    const env = {
+      PATH: process.env.PATH ?? '',
+      AWS_REGION: 'eu-west-1',
+      GATEHOUSE_OIDC_ISSUER: 'https://idp.example.com/realms/staff',
+      GATEHOUSE_OIDC_AUDIENCE: 'gatehouse',
+      GATEHOUSE_EKS_CLUSTER_NAME: 'prod',
+      GATEHOUSE_EKS_ROLE_ARN: 'arn:aws:iam::123456789012:role/gatehouse-cluster-access',
+    };
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env, encoding: 'utf8', timeout: 30_000 });
+    assert.equal(run.stderr.replace(/^.*NodeVersionSupportWarning[\s\S]*?trace-warnings[^\n]*\n/m, ''), '');
+    assert.equal(run.stdout.trim(), 'function response');
+  });
+
+  test('fails its cold start with every configuration problem when the environment is incomplete', () => {
+    const script = `globalThis.awslambda = { streamifyResponse: (h) => h, HttpResponseStream: { from: (s) => s } };
+      await import(${JSON.stringify(pathToFileURL(join(bundleDir, 'index.mjs')).href)});`;
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: { PATH: process.env.PATH ?? '' }, encoding: 'utf8', timeout: 30_000 });
+    assert.notEqual(run.status, 0);
+    assert.match(run.stderr, /invalid configuration in the environment:/);
+    for (const name of ['GATEHOUSE_OIDC_ISSUER', 'GATEHOUSE_OIDC_AUDIENCE', 'GATEHOUSE_EKS_CLUSTER_NAME', 'GATEHOUSE_EKS_REGION', 'GATEHOUSE_EKS_ROLE_ARN']) {
+      assert.match(run.stderr, new RegExp(`- ${name}: is required but not set`));
+    }
+  });
+});
+
+describe('the RBAC manifest', () => {
+  const docs = parseAllDocuments(readFileSync(RBAC_MANIFEST, 'utf8')).map((d) => d.toJS() as Record<string, unknown>);
+
+  test('grants only impersonate, on users, groups and uids', () => {
+    const role = docs.find((d) => d.kind === 'ClusterRole') as { rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] };
+    assert.deepEqual(role.rules, [
+      { apiGroups: [''], resources: ['users', 'groups'], verbs: ['impersonate'] },
+      { apiGroups: ['authentication.k8s.io'], resources: ['uids'], verbs: ['impersonate'] },
+    ]);
+  });
+
+  test('binds it to the group the access entry maps the role to', () => {
+    const binding = docs.find((d) => d.kind === 'ClusterRoleBinding') as { roleRef: { name: string }; subjects: unknown[] };
+    assert.equal(binding.roleRef.name, 'gatehouse-impersonator');
+    assert.deepEqual(binding.subjects, [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: DEFAULT_KUBERNETES_GROUP }]);
+  });
+});
+
+describe('stack parameters', () => {
+  const cases: { name: string; context: Record<string, string>; problems: string[] }[] = [
+    {
+      name: 'lists every missing required parameter at once',
+      context: {},
+      problems: [
+        '-c oidcIssuer=… is required (e.g. -c oidcIssuer=https://idp.example.com)',
+        '-c oidcAudience=… is required (e.g. -c oidcAudience=gatehouse)',
+        '-c clusterName=… is required (e.g. -c clusterName=prod)',
+      ],
+    },
+    {
+      name: 'refuses a plain-HTTP issuer, an unknown retention and an over-long timeout',
+      context: { ...CONTEXT, oidcIssuer: 'http://idp.example.com', logRetentionDays: '100', timeoutSeconds: '1000' },
+      problems: [
+        '-c oidcIssuer: must be an https:// URL, got "http://idp.example.com"',
+        '-c logRetentionDays: CloudWatch Logs does not offer 100 days (e.g. 30, 90, 180, 365, 731)',
+        '-c timeoutSeconds: must be an integer from 30 to 900, got "1000"',
+      ],
+    },
+  ];
+  for (const { name, context, problems } of cases) {
+    test(name, () => {
+      assert.throws(
+        () => readParameters(new App({ context })),
+        (error: unknown) => {
+          assert.ok(error instanceof Error);
+          assert.equal(error.message, `GatehouseStack cannot be synthesized:\n${problems.map((p) => `  - ${p}`).join('\n')}\nSee docs/aws.md for every parameter.`);
+          return true;
+        },
+      );
+    });
+  }
+
+  test('reads the optional parameters', () => {
+    const parameters = readParameters(new App({ context: { ...CONTEXT, kubernetesGroup: 'ops:gatehouse', oidcGroupsPrefix: 'oidc:', timeoutSeconds: '300' } }));
+    assert.equal(parameters.props.kubernetesGroup, 'ops:gatehouse');
+    assert.equal(parameters.props.oidcGroupsPrefix, 'oidc:');
+    assert.equal(parameters.props.timeout?.toSeconds(), 300);
+    assert.deepEqual(parameters.props.oidcAudience, ['gatehouse', 'kubectl']);
+    assert.equal(parameters.region, 'eu-west-1');
+  });
+});
