@@ -4,7 +4,8 @@
  * after it. Then live events follow. Objects moving in or out of a label/field selector
  * become ADDED/DELETED, as in the watch cache. `timeoutSeconds` ends the stream;
  * `sendInitialEvents` + `allowWatchBookmarks` ends the initial burst with the
- * `k8s.io/initial-events-end` bookmark.
+ * `k8s.io/initial-events-end` bookmark. Table watches carry the column definitions in the
+ * first event only (`null` afterwards), as the API server does to save bandwidth.
  */
 import { apiVersionOf } from './catalogue.ts';
 import type { Exchange } from './exchange.ts';
@@ -30,8 +31,16 @@ export function handleWatch(x: Exchange): void {
   const send = (type: EventType, object: unknown): void => {
     if (!x.res.writableEnded) x.res.write(`${JSON.stringify({ type, object })}\n`);
   };
+  let columnsSent = false;
   const sendObject = (type: EventType, object: KubeObject): void => {
-    send(type, rep.as === 'object' ? object : renderObjects(x, rep, [object], { resourceVersion: object.metadata.resourceVersion }).body);
+    if (rep.as === 'object') {
+      send(type, object);
+      return;
+    }
+    const rendered = renderObjects(x, rep, [object], { resourceVersion: object.metadata.resourceVersion }).body as Record<string, unknown>;
+    if (rep.as === 'Table' && columnsSent) rendered.columnDefinitions = null;
+    columnsSent = true;
+    send(type, rendered);
   };
   const previous = new Map<string, KubeObject>();
   const seen = (o: KubeObject): string => `${o.metadata.namespace ?? ''}/${o.metadata.name ?? ''}`;
