@@ -35,10 +35,14 @@ export function mask(rules: MaskingRules | undefined): MiddlewareHandler {
     if (plan.mode === 'off') return next();
     editUpstreamHeaders(c, plan.mode === 'mask' ? jsonOnlyAccept(c.req.header('accept') ?? null) : undefined);
     await next();
-    const masked = await maskResponse(c.res, plan, maskingRules, () => c.set('masked', true));
-    if (masked === c.res) return;
-    // Hono copies the old response's headers onto a new one (Content-Length too): clear it first.
-    c.res = undefined;
+    let masked: Response;
+    try {
+      masked = await maskResponse(c.res, plan, maskingRules, () => c.set('masked', true));
+    } finally {
+      // Hono copies the old response's headers (Content-Length too) onto the one that replaces
+      // it, be it ours or the error's Status: drop the upstream's first.
+      c.res = undefined;
+    }
     c.res = masked;
   };
 }
