@@ -17,6 +17,11 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GatehouseStack, REPO_ROOT, type GatehouseStackProps } from './stack.ts';
 
+/** Missing or malformed `-c` parameters; the message says which and how to fix them. */
+export class StackParametersError extends Error {
+  override name = 'StackParametersError';
+}
+
 export interface AppParameters {
   stackName: string;
   account: string | undefined;
@@ -63,7 +68,7 @@ export function readParameters(app: App): AppParameters {
   const timeoutSeconds = integer('timeoutSeconds', 30, 900);
 
   if (problems.length > 0) {
-    throw new Error(`GatehouseStack cannot be synthesized:\n${problems.map((p) => `  - ${p}`).join('\n')}\nSee docs/aws.md for every parameter.`);
+    throw new StackParametersError(`GatehouseStack cannot be synthesized:\n${problems.map((p) => `  - ${p}`).join('\n')}\nSee docs/aws.md for every parameter.`);
   }
   const props: AppParameters['props'] = {
     oidcIssuer,
@@ -98,5 +103,11 @@ export function buildApp(app: App = new App()): { app: App; stack: GatehouseStac
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
-  buildApp().app.synth();
+  try {
+    buildApp().app.synth();
+  } catch (error) {
+    if (!(error instanceof StackParametersError)) throw error;
+    console.error(error.message);
+    process.exit(1);
+  }
 }

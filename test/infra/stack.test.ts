@@ -14,7 +14,7 @@ import { pathToFileURL } from 'node:url';
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { parseAllDocuments } from 'yaml';
-import { buildApp, readParameters } from '../../infra/app.ts';
+import { buildApp, readParameters, StackParametersError } from '../../infra/app.ts';
 import { DEFAULT_KUBERNETES_GROUP, RBAC_MANIFEST, REPO_ROOT } from '../../infra/stack.ts';
 
 const POLICY_FILE = join(REPO_ROOT, 'policy', 'default.yaml');
@@ -262,7 +262,7 @@ describe('stack parameters', () => {
       assert.throws(
         () => readParameters(new App({ context })),
         (error: unknown) => {
-          assert.ok(error instanceof Error);
+          assert.ok(error instanceof StackParametersError);
           assert.equal(error.message, `GatehouseStack cannot be synthesized:\n${problems.map((p) => `  - ${p}`).join('\n')}\nSee docs/aws.md for every parameter.`);
           return true;
         },
