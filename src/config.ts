@@ -67,15 +67,15 @@ export const configSchema = z.object({
       /** Endpoint overrides; an endpoint on a loopback address is a local stand-in and gets dummy credentials. */
       dynamodbEndpoint: z.url().optional(),
       sesEndpoint: z.url().optional(),
-      /** The key that signs approval links: a Secrets Manager secret on AWS, a 0600 file locally. */
-      signingKey: z.discriminatedUnion('kind', [
-        z.object({ kind: z.literal('file'), path: z.string().min(1) }),
-        z.object({
-          kind: z.literal('secretsManager'),
-          secretId: z.string().min(1),
-          endpoint: z.url().optional(),
-        }),
-      ]),
+      /** The key that signs approval links: a Secrets Manager secret (id or ARN) on AWS … */
+      signingSecretId: z.string().min(1).optional(),
+      secretsManagerEndpoint: z.url().optional(),
+      /** … or a 0600 file (created when missing) locally. Exactly one of the two. */
+      signingKeyFile: z.string().min(1).optional(),
+    })
+    .refine((a) => (a.signingSecretId === undefined) !== (a.signingKeyFile === undefined), {
+      message: 'exactly one of signingSecretId (Secrets Manager) or signingKeyFile (local) names the approval link key',
+      path: ['signingSecretId'],
     })
     .optional(),
   records: z

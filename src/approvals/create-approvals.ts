@@ -45,12 +45,9 @@ export function createApprovalsFromConfig(config: ApprovalsConfig, options: Crea
     throw new GatehouseConfigError('approvals', ['approvals.publicUrl: required, approval links must point somewhere']);
   }
   const signingKey =
-    config.signingKey.kind === 'file'
-      ? createFileSigningKey(config.signingKey.path)
-      : createSecretsManagerSigningKey(
-          new SecretsManagerClient(clientConfig(config.region, config.signingKey.endpoint)),
-          config.signingKey.secretId,
-        );
+    config.signingSecretId !== undefined
+      ? createSecretsManagerSigningKey(new SecretsManagerClient(clientConfig(config.region, config.secretsManagerEndpoint)), config.signingSecretId)
+      : createFileSigningKey(config.signingKeyFile ?? '');
   return createApprovalService({
     store: createDynamoDbApprovalStore(new DynamoDBClient(clientConfig(config.region, config.dynamodbEndpoint)), config.tableName),
     mailer: createSesMailer(new SESv2Client(clientConfig(config.region, config.sesEndpoint)), config.mailFrom),

@@ -55,7 +55,7 @@ export async function startLocalApprovals(options: LocalApprovalsOptions): Promi
     maxBodyBytes: 1048576,
     dynamodbEndpoint: db.endpoint,
     sesEndpoint: mail.endpoint,
-    signingKey: { kind: 'file', path: join(options.stateDir, LOCAL_SIGNING_KEY_FILE) },
+    signingKeyFile: join(options.stateDir, LOCAL_SIGNING_KEY_FILE),
   };
   const approvals = createApprovalsFromConfig(config, {
     publicUrl: options.publicUrl,

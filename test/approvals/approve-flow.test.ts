@@ -239,7 +239,7 @@ describe('approval pages refuse hostile use', () => {
 
   test('a validly signed link the approval never issued (e.g. made out to the requester) is refused', async () => {
     const { id } = await pending({ approvers: 'alice@example.com,bob@example.com' });
-    const key = new Uint8Array(Buffer.from(readFileSync(stack.config.signingKey.kind === 'file' ? stack.config.signingKey.path : '', 'utf8').trim(), 'base64url'));
+    const key = new Uint8Array(Buffer.from(readFileSync(stack.config.signingKeyFile ?? '', 'utf8').trim(), 'base64url'));
     const token = await signLink(key, { approvalId: id, approver: 'alice@example.com', linkId: 'self', expiresAt: clock.now() + 60_000 }, clock.now());
     const result = await page(`/_gatehouse/approvals/${id}?t=${token}`);
     assert.equal(result.status, 403);

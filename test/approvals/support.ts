@@ -120,7 +120,7 @@ export async function startApprovalStack(publicUrl = 'http://localhost'): Promis
     maxBodyBytes: 1024,
     dynamodbEndpoint: db.endpoint,
     sesEndpoint: mail.endpoint,
-    signingKey: { kind: 'file', path: join(dir, 'approval-link.key') },
+    signingKeyFile: join(dir, 'approval-link.key'),
   };
   return {
     config,
