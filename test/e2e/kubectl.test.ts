@@ -118,17 +118,32 @@ function find(requests: ReceivedRequest[], method: string, path: string, query?:
   return found;
 }
 
-const versions = installedKubectlVersions();
-const oldest = versions[0];
-const newest = versions[versions.length - 1];
-assert.ok(oldest !== undefined && newest !== undefined, 'per-version kubectl binaries are installed');
+/**
+ * The oldest and newest installed kubectl by default; `E2E_KUBECTL=all` runs every installed
+ * version, `E2E_KUBECTL=1.29,1.31` the ones named.
+ */
+function versionsUnderTest(): string[] {
+  const installed = installedKubectlVersions();
+  const oldest = installed[0];
+  const newest = installed[installed.length - 1];
+  assert.ok(oldest !== undefined && newest !== undefined, 'per-version kubectl binaries (kubectl.1.NN) are installed');
+  const asked = process.env['E2E_KUBECTL'] ?? '';
+  if (asked === 'all') return installed;
+  if (asked !== '') return asked.split(',').map((v) => v.trim());
+  return [...new Set([oldest, newest])];
+}
 
-for (const version of [...new Set([oldest, newest])]) {
+for (const version of versionsUnderTest()) {
   describe(`kubectl ${version} through Gatehouse`, () => {
     let h: Harness;
 
     before(async () => {
-      h = await startHarness({ policy: POLICY, clock: { now: () => NOW } });
+      h = await startHarness({
+        policy: POLICY,
+        clock: { now: () => NOW },
+        // The cluster's own RBAC, which Gatehouse's policy cannot widen.
+        deny: [{ user: 'you@example.com', verbs: ['list'], resources: ['secrets'] }],
+      });
       seed(h.api.store);
     });
     after(async () => {
@@ -275,6 +290,14 @@ for (const version of [...new Set([oldest, newest])]) {
       );
       assert.ok(h.api.store.get('pods', 'default', 'database'), 'the pod is still there');
       assert.equal(h.receivedSince(from).filter((r) => r.method === 'DELETE').length, 0);
+    });
+
+    test("the cluster's RBAC still applies to the caller, whom Gatehouse impersonates", async () => {
+      const from = h.mark();
+      const r = await h.kubectl(version, ['get', 'secrets']);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /^Error from server \(Forbidden\): secrets is forbidden: User "you@example\.com" cannot list resource "secrets" in API group "" in the namespace "default"$/m);
+      assertForwardedAsCaller(h, h.receivedSince(from));
     });
   });
 }
