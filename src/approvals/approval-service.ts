@@ -30,8 +30,12 @@ export interface ApprovalServiceOptions {
   mailer: Mailer;
   signingKey: SigningKeyProvider;
   clock: Clock;
-  /** Public base URL of Gatehouse for links; a function when it is known only once the server listens. */
-  publicUrl: string | (() => string);
+  /**
+   * Public base URL of Gatehouse for links (a function when it is known only once the server
+   * listens). Without it links use the origin the request came in at — on a Lambda Function
+   * URL that is the function URL itself, which AWS routes by.
+   */
+  publicUrl?: string | (() => string);
   /** Seconds a pending approval lives, and an approved one-shot grant stays usable. */
   ttlSeconds: number;
   /** Seconds to hold a pending request open waiting for the decision (0: answer at once). */
@@ -51,19 +55,21 @@ const MAX_RACE_ROUNDS = 5;
 
 export function createApprovalService(options: ApprovalServiceOptions): Approvals {
   const { store, mailer, signingKey, clock } = options;
-  const publicUrl = typeof options.publicUrl === 'string' ? ((url: string) => () => url)(options.publicUrl) : options.publicUrl;
+  const configuredUrl = options.publicUrl;
+  const linkBase = (origin: string): string =>
+    (typeof configuredUrl === 'function' ? configuredUrl() : configuredUrl) || origin;
   const wait = options.wait ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const newId = options.newId ?? (() => randomBytes(10).toString('hex'));
   const log = options.log ?? ((message: string) => console.error(`gatehouse approvals: ${message}`));
   const pollIntervalMs = options.pollIntervalMs ?? 1000;
 
-  async function notify(approval: Approval): Promise<boolean> {
+  async function notify(approval: Approval, origin: string): Promise<boolean> {
     const now = clock.now();
     try {
       const key = await signingKey.key();
       for (const [linkId, approver] of Object.entries(approval.links)) {
         const token = await signLink(key, { approvalId: approval.id, approver, linkId, expiresAt: approval.expiresAt }, now);
-        await mailer.send(approvalMailFor(approval, approver, linkUrl(publicUrl(), approval.id, token)));
+        await mailer.send(approvalMailFor(approval, approver, linkUrl(linkBase(origin), approval.id, token)));
       }
       await store.markNotified(approval.id, { action: 'notified', by: 'gatehouse', at: now, comment: approval.approvers.join(', ') });
       return true;
@@ -135,7 +141,7 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
           }
         }
         if (status === 'pending') {
-          const notified = current.notifiedAt !== undefined || (await notify(current));
+          const notified = current.notifiedAt !== undefined || (await notify(current, req.origin));
           return { result: { outcome: toOutcome(current, now), refusal: approvalRequired(current, { notified }) }, approval: current };
         }
         if (status === 'denied') {
@@ -159,7 +165,7 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
         await store.discard(approval.id); // a concurrent run of the same command started one first: use that
         continue;
       }
-      const notified = await notify(approval);
+      const notified = await notify(approval, req.origin);
       return { result: { outcome: toOutcome(approval, now), refusal: approvalRequired(approval, { notified }) }, approval };
     }
     throw new GatehouseError('ERR_INTERNAL', `approvals: too many concurrent changes to the approval of this request; try again`);

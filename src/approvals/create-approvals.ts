@@ -10,7 +10,6 @@ import { createDynamoDbApprovalStore } from '../adapters/dynamodb-approvals.ts';
 import { createSecretsManagerSigningKey } from '../adapters/secrets-manager-signing-key.ts';
 import { createSesMailer } from '../adapters/ses-mailer.ts';
 import type { ApprovalsConfig } from '../config.ts';
-import { GatehouseConfigError } from '../config-error.ts';
 import { createFileSigningKey } from '../local/signing-key.ts';
 import type { Approvals } from '../ports/approvals.ts';
 import type { Clock } from '../types.ts';
@@ -19,7 +18,7 @@ import { createApprovalService } from './approval-service.ts';
 
 export interface CreateApprovalsOptions {
   clock?: Clock;
-  /** The public URL when the configuration has none (local runtime: known once it listens). */
+  /** The public URL when the configuration has none (local runtime: known once it listens); else the request's origin. */
   publicUrl?: () => string;
   /** Hold-mode poll interval and wait (tests). */
   pollIntervalMs?: number;
@@ -39,11 +38,7 @@ function clientConfig(region: string | undefined, endpoint: string | undefined) 
 }
 
 export function createApprovalsFromConfig(config: ApprovalsConfig, options: CreateApprovalsOptions = {}): Approvals {
-  const configuredUrl = config.publicUrl;
-  const publicUrl = configuredUrl === undefined ? options.publicUrl : () => configuredUrl;
-  if (publicUrl === undefined) {
-    throw new GatehouseConfigError('approvals', ['approvals.publicUrl: required, approval links must point somewhere']);
-  }
+  const publicUrl = config.publicUrl ?? options.publicUrl;
   const signingKey =
     config.signingSecretId !== undefined
       ? createSecretsManagerSigningKey(new SecretsManagerClient(clientConfig(config.region, config.secretsManagerEndpoint)), config.signingSecretId)
@@ -53,7 +48,7 @@ export function createApprovalsFromConfig(config: ApprovalsConfig, options: Crea
     mailer: createSesMailer(new SESv2Client(clientConfig(config.region, config.sesEndpoint)), config.mailFrom),
     signingKey,
     clock: options.clock ?? systemClock,
-    publicUrl,
+    ...(publicUrl === undefined ? {} : { publicUrl }),
     ttlSeconds: config.ttlSeconds,
     holdSeconds: config.holdSeconds,
     maxBodyBytes: config.maxBodyBytes,

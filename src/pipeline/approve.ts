@@ -35,6 +35,7 @@ export function approve(approvals: Approvals | undefined, _clock: Clock): Middle
       rawQuery: rawTarget(c).query,
       body,
       contentType: c.req.header('content-type') ?? '',
+      origin: new URL(c.req.url).origin,
       kubectlCommand: c.req.header('kubectl-command') ?? '',
       kubectlSession: c.req.header('kubectl-session') ?? '',
     });

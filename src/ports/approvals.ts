@@ -23,6 +23,8 @@ export interface ReviewRequest {
   /** The request body as received (empty when there is none). */
   body: Uint8Array;
   contentType: string;
+  /** Origin the request reached Gatehouse at (scheme://host[:port]); approval links use it when no public URL is configured. */
+  origin: string;
   /** kubectl's `Kubectl-Command` header ("kubectl delete"), "" when absent. */
   kubectlCommand: string;
   /** kubectl's `Kubectl-Session` header, "" when absent. */

@@ -10,6 +10,7 @@ import type { KubeStatus } from '../../src/errors.ts';
 import type { Approvals } from '../../src/ports/approvals.ts';
 import { signLink } from '../../src/approvals/link.ts';
 import { readFileSync } from 'node:fs';
+import { createApprovalsFromConfig } from '../../src/approvals/create-approvals.ts';
 import { approvalApp, FakeClock, mailedLink, startApprovalStack, type ApprovalStack, type Forwarded } from './support.ts';
 
 const POD = '/api/v1/namespaces/prod/pods/web-1';
@@ -192,6 +193,14 @@ describe('approval flow', () => {
     const { id } = await pending({ approvers: 'alice@example.com,bob@example.com' });
     const mails = (await stack.mail.messages('alice@example.com')).filter((m) => m.body.text?.includes(id));
     assert.equal(mails.length, 0);
+  });
+
+  test('without a configured public URL, links point at the origin the request came in at', async () => {
+    const originApp = approvalApp(createApprovalsFromConfig({ ...stack.config, publicUrl: undefined }, { clock }), clock);
+    const response = await originApp.app.request('https://gatehouse.test/api/v1/namespaces/prod/pods/origin', { method: 'DELETE', body: DELETE_BODY });
+    const id = ((await response.json()) as KubeStatus).details?.name ?? '';
+    const mails = (await stack.mail.messages('bob@example.com')).filter((m) => m.body.text?.includes(id));
+    assert.match(mails.at(-1)?.body.text ?? '', new RegExp(`https://gatehouse\\.test/_gatehouse/approvals/${id}\\?t=`));
   });
 
   test('a rule whose only approver is the requester refuses outright', async () => {
