@@ -77,8 +77,8 @@ export function registerServe(program: Command): void {
       try {
         running = flags.config === undefined ? await serveLocal(flags) : await serveConfigured(flags, flags.config);
       } catch (error) {
-        process.exitCode = reportStartFailure(error);
-        return;
+        // Exit at once: a half-started service must not keep the process alive.
+        process.exit(reportStartFailure(error));
       }
       let stopping = false;
       const stop = (signal: string): void => {
