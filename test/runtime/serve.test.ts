@@ -101,7 +101,7 @@ describe('gatehouse serve', () => {
   test('starts the embedded demo cluster on a machine without any kubeconfig, and says so', async () => {
     const home = join(dir, 'fresh-home');
     mkdirSync(home);
-    const env = { ...process.env, HOME: home };
+    const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
     delete env['KUBECONFIG'];
     const run = serve(['--state-dir', join(home, '.gatehouse')], env);
     const out = await banner(run);
