@@ -18,7 +18,6 @@ import { parseS3Url } from '../records/layout.ts';
 import type { SessionRecord } from '../records/schema.ts';
 import { formatReplay, formatSessionList, listSessions, replaySession } from '../records/sessions.ts';
 import type { SessionFilter } from '../records/sessions.ts';
-import { DEFAULT_STATE_DIR } from '../runtime/local.ts';
 
 interface SourceFlags {
   source?: string;
@@ -72,7 +71,7 @@ export function registerSessions(program: Command): void {
       const filter = timeFilter(flags, undefined);
       const commands = replaySession(await readRecords(flags, filter), sessionId);
       if (commands.length === 0) {
-        process.stderr.write(`gatehouse sessions replay: no records of session "${sessionId}" in ${describeSource(flags)}${flags.since === undefined ? '' : ` since ${flags.since}`}\n`);
+        process.stderr.write(`gatehouse sessions replay: no records of session "${sessionId}" in ${await describeSource(flags)}${flags.since === undefined ? '' : ` since ${flags.since}`}\n`);
         return 1;
       }
       if (flags.json === true) {
@@ -88,7 +87,7 @@ export function registerSessions(program: Command): void {
 function withSourceOptions(command: Command): Command {
   return command
     .option('--source <s3-url>', 'records in S3, e.g. s3://my-records-bucket/records/ (default AWS credentials)')
-    .option('--local <state-dir>', `records of a local Gatehouse (default ${DEFAULT_STATE_DIR})`)
+    .option('--local <state-dir>', 'records of a local Gatehouse (default: the state dir `gatehouse serve` uses by default)')
     .option('--region <region>', 'region of the --source bucket')
     .option('--endpoint <url>', 'S3 endpoint of the --source bucket (S3-compatible stores)')
     .option('--since <time>', 'calls from this time: ISO 8601 (2025-03-01, 2025-03-01T12:00:00Z) or an age (30m, 12h, 7d)', parseTimeFlag)
@@ -133,8 +132,15 @@ function timeFilter(flags: SourceFlags, defaultSince: string | undefined): Sessi
   return filter;
 }
 
-function describeSource(flags: SourceFlags): string {
-  return flags.source ?? `the local records of ${resolve(flags.local ?? DEFAULT_STATE_DIR)}`;
+async function describeSource(flags: SourceFlags): Promise<string> {
+  return flags.source ?? `the local records of ${await localStateDir(flags)}`;
+}
+
+/** The local runtime (and the whole app with it) is loaded only when its default is needed. */
+async function localStateDir(flags: SourceFlags): Promise<string> {
+  if (flags.local !== undefined) return resolve(flags.local);
+  const { DEFAULT_STATE_DIR } = await import('../runtime/local.ts');
+  return resolve(DEFAULT_STATE_DIR);
 }
 
 /** Reads the records of the partitions the time filter spans (all partitions without --since). */
@@ -160,7 +166,7 @@ async function readRecords(flags: SourceFlags, filter: SessionFilter): Promise<S
     return collect(createS3Records({ bucket: location.bucket, prefix: location.prefix, clientConfig }).read(query));
   }
 
-  const stateDir = resolve(flags.local ?? DEFAULT_STATE_DIR);
+  const stateDir = await localStateDir(flags);
   const directory = localRecordsDirectory(stateDir);
   if (!existsSync(join(directory, LOCAL_RECORDS_BUCKET))) {
     throw new Error(`no local records in ${directory}: run kubectl through \`gatehouse serve --state-dir ${stateDir}\` first, or give --source s3://…`);

@@ -1,0 +1,107 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { describeCall, describeDecision, describeResponse, listSessions, replaySession } from '../../src/records/sessions.ts';
+import type { SessionRecord } from '../../src/records/schema.ts';
+import { parseTime } from '../../src/cli/sessions.ts';
+import { aRecord } from './support.ts';
+
+const at = (second: number): string => `2025-03-10T09:00:${String(second).padStart(2, '0')}.000Z`;
+
+const records: SessionRecord[] = [
+  aRecord({ request_id: 'r1', kubectl_session: 's1', kubectl_command: 'kubectl get', started_at: at(1), finished_at: at(1), namespace: 'payments' }),
+  aRecord({ request_id: 'r2', kubectl_session: 's1', kubectl_command: 'kubectl get', started_at: at(2), finished_at: at(3), namespace: 'payments' }),
+  aRecord({ request_id: 'r3', kubectl_session: 's2', user_name: 'bob@example.com', kubectl_command: 'kubectl delete', method: 'DELETE', verb: 'delete', started_at: at(5), phase: 'intent', namespace: 'prod' }),
+  aRecord({ request_id: 'r3', kubectl_session: 's2', user_name: 'bob@example.com', kubectl_command: 'kubectl delete', method: 'DELETE', verb: 'delete', started_at: at(5), finished_at: at(6), namespace: 'prod' }),
+  aRecord({ request_id: 'r4', kubectl_session: 's2', user_name: 'bob@example.com', kubectl_command: 'kubectl delete', method: 'DELETE', verb: 'delete', started_at: at(7), phase: 'intent', namespace: 'prod' }),
+  aRecord({ request_id: 'r5', kubectl_session: null, user_name: null, user_groups: null, started_at: at(9), status_code: 401, error_code: 'ERR_TOKEN_MISSING', error_message: 'no bearer token', decision: null }),
+];
+
+describe('listSessions', () => {
+  const cases: { name: string; filter: Parameters<typeof listSessions>[1]; expected: [string, string | null, number, number, number][] }[] = [
+    { name: 'lists every session oldest first, a call without Kubectl-Session as its own', filter: {}, expected: [['s1', 'alice@example.com', 2, 0, 0], ['s2', 'bob@example.com', 2, 2, 0], ['call-r5', null, 1, 0, 1]] },
+    { name: 'keeps the sessions of one user', filter: { user: 'bob@example.com' }, expected: [['s2', 'bob@example.com', 2, 2, 0]] },
+    { name: 'keeps the sessions that touched a namespace', filter: { namespace: 'payments' }, expected: [['s1', 'alice@example.com', 2, 0, 0]] },
+    { name: 'keeps calls in the time window only', filter: { since: at(2), until: at(5) }, expected: [['s1', 'alice@example.com', 1, 0, 0], ['s2', 'bob@example.com', 1, 1, 0]] },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      assert.deepEqual(
+        listSessions(records, c.filter).map((s) => [s.sessionId, s.user, s.calls, s.changes, s.refused]),
+        c.expected,
+      );
+    });
+  }
+});
+
+describe('replaySession', () => {
+  test('replays one entry per call in order, an intent without outcome marked unfinished', () => {
+    const replay = replaySession(records, 's2');
+    assert.deepEqual(
+      replay.map((command) => [command.command, command.calls.map((call) => [call.record.request_id, call.record.phase, call.unfinished])]),
+      [['kubectl delete', [['r3', 'outcome', false], ['r4', 'intent', true]]]],
+    );
+  });
+});
+
+describe('call descriptions', () => {
+  const cases: { name: string; record: SessionRecord; call: string; decision: string; response: string }[] = [
+    {
+      name: 'a list of pods',
+      record: aRecord(),
+      call: 'list pods -n default',
+      decision: 'allow (read-all)',
+      response: '200 PodList: 0 items',
+    },
+    {
+      name: 'an approved delete',
+      record: aRecord({ verb: 'delete', resource: 'namespaces', object_name: 'prod', namespace: 'prod', decision: 'review', policy_rule: 'ns-deletes', approval_status: 'approved', approver: 'lead@example.com', approval_id: 'a1', response_body: '{"kind":"Namespace","metadata":{"name":"prod"}}' }),
+      call: 'delete namespaces prod -n prod',
+      decision: 'review (ns-deletes) → approved by lead@example.com [approval a1]',
+      response: '200 Namespace prod',
+    },
+    {
+      name: 'a denied call',
+      record: aRecord({ decision: 'deny', policy_rule: null, status_code: 403, upstream_status: null, error_code: 'ERR_POLICY_DENIED', error_message: 'user "a" may not list pods: no rule allows it (default deny)' }),
+      call: 'list pods -n default',
+      decision: 'deny (default deny)',
+      response: '403 ERR_POLICY_DENIED: user "a" may not list pods: no rule allows it (default deny)',
+    },
+    {
+      name: 'a watch the client ended',
+      record: aRecord({ verb: 'watch', resource: 'secrets', stream_end: 'client_gone', response_body_bytes: 900, response_body: '{"type":"ADDED","object":{"kind":"Secret","metadata":{"name":"a","namespace":"default"}}}\n{"type":"DELETED","object":{"kind":"Secret","metadata":{"name":"b","namespace":"default"}}}' }),
+      call: 'watch secrets -n default',
+      decision: 'allow (read-all)',
+      response: '200 2 watch events: ADDED default/a, DELETED default/b — 900 bytes, ended: client_gone',
+    },
+    {
+      name: 'a break-glass read of a non-resource URL',
+      record: aRecord({ is_resource_request: false, verb: 'get', path: '/version', unmasked_grant: true, response_body: '[not recorded: x]' }),
+      call: 'get /version',
+      decision: 'allow (read-all) UNMASKED (break-glass)',
+      response: '200 [not recorded: x]',
+    },
+  ];
+  for (const c of cases) {
+    test(`describes ${c.name}`, () => {
+      assert.equal(describeCall(c.record), c.call);
+      assert.equal(describeDecision(c.record), c.decision);
+      assert.equal(describeResponse(c.record), c.response);
+    });
+  }
+});
+
+describe('parseTime', () => {
+  const now = Date.parse('2025-03-10T12:00:00.000Z');
+  const cases: [string, string | undefined][] = [
+    ['7d', '2025-03-03T12:00:00.000Z'],
+    ['30m', '2025-03-10T11:30:00.000Z'],
+    ['2025-03-01', '2025-03-01T00:00:00.000Z'],
+    ['2025-03-01T08:15:00+01:00', '2025-03-01T07:15:00.000Z'],
+    ['yesterday', undefined],
+  ];
+  for (const [input, expected] of cases) {
+    test(`reads "${input}" as ${expected ?? 'unreadable'}`, () => {
+      assert.equal(parseTime(input, now), expected);
+    });
+  }
+});
