@@ -133,8 +133,11 @@ export function classifyRequest(method: string, rawPath: string, rawQuery: strin
 // Path
 
 const HEX = /^[0-9A-Fa-f]{2}$/;
-/** Characters allowed raw in a request path: printable ASCII except `#` (a fragment to WHATWG URLs). */
-const RAW_PATH_CHAR = /^[\x21-\x22\x24-\x7e]*$/;
+/**
+ * Characters allowed raw in a request path: printable ASCII except `#` (a fragment to WHATWG
+ * URLs) and `\` (a path separator to WHATWG URLs, a plain character to Go).
+ */
+const RAW_PATH_CHAR = /^[\x21-\x22\x24-\x5b\x5d-\x7e]*$/;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
@@ -146,7 +149,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 export function decodePathSegments(rawPath: string): string[] {
   if (!rawPath.startsWith('/')) throw refusePath(rawPath, 'does not start with "/"');
   if (!RAW_PATH_CHAR.test(rawPath)) {
-    throw refusePath(rawPath, 'has a character that is not allowed raw in a request path (space, control, non-ASCII or "#")');
+    throw refusePath(rawPath, 'has a character that is not allowed raw in a request path (space, control, non-ASCII, "#" or "\\")');
   }
   if (rawPath === '/') return [];
   const body = rawPath.endsWith('/') ? rawPath.slice(1, -1) : rawPath.slice(1);
