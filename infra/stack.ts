@@ -28,6 +28,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { parseAllDocuments } from 'yaml';
 import { loadPolicyFile } from '../src/policy/policy-file.ts';
+import { GatehouseApprovals, type GatehouseApprovalsProps } from './approvals.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const RBAC_MANIFEST = join(REPO_ROOT, 'infra', 'rbac', 'impersonator.yaml');
@@ -55,6 +56,8 @@ export interface GatehouseStackProps extends StackProps {
   /** Longest a call (a watch, `logs -f`) may stream; at most 15 minutes (default). */
   timeout?: Duration;
   memorySize?: number;
+  /** Just-in-time approvals (table, SES identity, link key); omitted: `review` rules are refused. */
+  approvals?: Omit<GatehouseApprovalsProps, 'fn'>;
 }
 
 export class GatehouseStack extends Stack {
@@ -171,6 +174,8 @@ export class GatehouseStack extends Stack {
         overwrite: true,
       });
     }
+
+    if (props.approvals !== undefined) new GatehouseApprovals(this, 'Approvals', { fn: this.fn, ...props.approvals });
 
     new CfnOutput(this, 'Url', { value: this.functionUrl.url, description: 'Gatehouse URL: the `server` of users\' kubeconfig' });
     new CfnOutput(this, 'ClusterAccessRoleArn', { value: this.clusterAccessRole.roleArn });

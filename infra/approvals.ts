@@ -1,0 +1,102 @@
+/**
+ * GatehouseApprovals — what just-in-time approvals need in AWS, added to the stack with one
+ * line and granted to the function with exactly the calls it makes:
+ *
+ * - the approvals table: on-demand (approvals are rare and bursty), partition key `pk`, TTL
+ *   on `ttl` (items go a day after they lapse; Gatehouse checks expiry on read because TTL
+ *   deletion is lazy), point-in-time recovery, retained on stack deletion (it is part of the
+ *   audit trail). Encryption: the AWS-managed key (aws/dynamodb): KMS encryption at rest
+ *   with key use logged in CloudTrail, and no key policy to keep right; the items hold who
+ *   asked for what and who decided, not Secret values (bodies are summarised with Secrets
+ *   masked). Pass `encryptionKey` for a customer-managed key when your rules require one.
+ * - the SES sending identity: the sender address itself, or its whole domain (`senderDomain`).
+ * - the link-signing key: a Secrets Manager secret generated at deploy time; the function
+ *   gets its id in the environment, never its value.
+ * - grants: GetItem/PutItem/UpdateItem/DeleteItem on the table (no Scan, no Query), read of
+ *   that one secret, SendEmail from that one identity.
+ * - environment: the variables `src/config-env.ts` maps onto `config.approvals`.
+ */
+import { RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as ses from 'aws-cdk-lib/aws-ses';
+import { Construct } from 'constructs';
+
+/** The variables the function reads (names as in src/config-env.ts). */
+export const APPROVALS_ENV = {
+  table: 'GATEHOUSE_APPROVALS_TABLE',
+  mailFrom: 'GATEHOUSE_APPROVALS_MAIL_FROM',
+  signingSecret: 'GATEHOUSE_APPROVALS_SIGNING_SECRET',
+  publicUrl: 'GATEHOUSE_APPROVALS_PUBLIC_URL',
+  holdSeconds: 'GATEHOUSE_APPROVALS_HOLD_SECONDS',
+} as const;
+
+export interface GatehouseApprovalsProps {
+  /** The Gatehouse function. */
+  fn: lambda.Function;
+  /** Sender of approval mail. */
+  mailFrom: string;
+  /** Verify this whole domain (DKIM records to publish) instead of the one sender address. */
+  senderDomain?: string;
+  /** Public URL links point at (a custom domain); default the URL each request came in at. */
+  publicUrl?: string;
+  /** Seconds a review request is held open waiting for a decision (default 0). */
+  holdSeconds?: number;
+  /** A customer-managed key for the table instead of the AWS-managed one. */
+  encryptionKey?: kms.IKey;
+}
+
+export class GatehouseApprovals extends Construct {
+  readonly table: dynamodb.Table;
+  readonly signingSecret: secretsmanager.Secret;
+  readonly identity: ses.EmailIdentity;
+
+  constructor(scope: Construct, id: string, props: GatehouseApprovalsProps) {
+    super(scope, id);
+
+    this.table = new dynamodb.Table(this, 'Table', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      timeToLiveAttribute: 'ttl',
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      ...(props.encryptionKey === undefined
+        ? { encryption: dynamodb.TableEncryption.AWS_MANAGED }
+        : { encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED, encryptionKey: props.encryptionKey }),
+      deletionProtection: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    this.signingSecret = new secretsmanager.Secret(this, 'LinkSigningKey', {
+      description: 'Gatehouse: HMAC key that signs approval links',
+      generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
+    });
+    Validations.of(this.signingSecret).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-SMG4',
+      reason:
+        'The approval-link HMAC key is not a credential to another system; rotating it only invalidates links in flight (at most the approval TTL). Rotate by hand (put-secret-value) if it may have leaked.',
+    });
+
+    this.identity = new ses.EmailIdentity(this, 'Sender', {
+      identity: props.senderDomain === undefined ? ses.Identity.email(props.mailFrom) : ses.Identity.domain(props.senderDomain),
+    });
+
+    props.fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+        resources: [this.table.tableArn],
+      }),
+    );
+    if (props.encryptionKey !== undefined) props.encryptionKey.grantEncryptDecrypt(props.fn);
+    this.signingSecret.grantRead(props.fn);
+    this.identity.grantSendEmail(props.fn);
+
+    props.fn.addEnvironment(APPROVALS_ENV.table, this.table.tableName);
+    props.fn.addEnvironment(APPROVALS_ENV.mailFrom, props.mailFrom);
+    props.fn.addEnvironment(APPROVALS_ENV.signingSecret, this.signingSecret.secretArn);
+    if (props.publicUrl !== undefined) props.fn.addEnvironment(APPROVALS_ENV.publicUrl, props.publicUrl);
+    if (props.holdSeconds !== undefined) props.fn.addEnvironment(APPROVALS_ENV.holdSeconds, String(props.holdSeconds));
+  }
+}
