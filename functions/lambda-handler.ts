@@ -29,7 +29,7 @@ export interface FunctionUrlEvent {
   cookies?: string[];
   body?: string | null;
   isBase64Encoded: boolean;
-  requestContext: { http: { method: string; path?: string; sourceIp?: string } } & Record<string, unknown>;
+  requestContext: { http: { method: string; path?: string; protocol?: string; sourceIp?: string; userAgent?: string } } & Record<string, unknown>;
 }
 
 /** The metadata prelude a streamed Function URL response starts with. */

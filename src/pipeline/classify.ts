@@ -45,21 +45,16 @@ export function classify(options: { runtime: 'node' | 'lambda' }): MiddlewareHan
   };
 }
 
-/** Pod subresources that only work over an upgraded (SPDY/WebSocket) connection. */
-const UPGRADE_SUBRESOURCES = new Set(['exec', 'attach', 'portforward']);
-
 /**
- * A Lambda Function URL cannot carry an HTTP Upgrade, so these calls could only fail later
- * and obscurely; refuse them up front and say what works instead.
+ * A Lambda Function URL cannot carry an HTTP Upgrade. classifyRequest already refuses the pod
+ * subresources that need one (exec, attach, portforward); this catches an Upgrade on any
+ * other path (a websocket through `proxy`, say), which would otherwise fail obscurely.
  */
 function refuseUpgradeOnLambda(c: Context, request: KubeRequest): void {
-  const needsUpgrade = request.resource === 'pods' && UPGRADE_SUBRESOURCES.has(request.subresource);
-  if (!needsUpgrade && c.req.header('upgrade') === undefined) return;
-  const what = needsUpgrade
-    ? `${request.verb} pods/${request.subresource} "${request.name}" in namespace "${request.namespace}"`
-    : `an HTTP Upgrade to "${c.req.header('upgrade')}" for ${request.path}`;
+  const upgrade = c.req.header('upgrade');
+  if (upgrade === undefined) return;
   throw new GatehouseError(
     'ERR_UPGRADE_UNSUPPORTED',
-    `user "${c.get('identity').user}" cannot ${what} through this Gatehouse: it runs on AWS Lambda, whose Function URL cannot carry the upgraded connection that kubectl exec, attach, cp and port-forward need; use a self-hosted Gatehouse (the Node runtime, \`gatehouse serve\`) for those commands`,
+    `user "${c.get('identity').user}" asked for an HTTP Upgrade to "${upgrade}" for ${request.path}, which a Lambda function URL cannot carry; use a Gatehouse running on the Node runtime for upgraded connections`,
   );
 }
