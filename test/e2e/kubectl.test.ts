@@ -292,6 +292,20 @@ for (const version of versionsUnderTest()) {
       assert.equal(h.receivedSince(from).filter((r) => r.method === 'DELETE').length, 0);
     });
 
+    // kubectl ≥1.30 runs exec over WebSocket, which the stand-in speaks; older ones use SPDY.
+    test('exec runs a command through the upgraded connection', { skip: minor(version) < 30 ? 'kubectl < 1.30 execs over SPDY' : false }, async () => {
+      const from = h.mark();
+      const ok = await h.kubectl(version, ['exec', 'web', '--', 'echo', 'hello', 'from', 'web']);
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.equal(ok.stdout, 'hello from web\n');
+      const failed = await h.kubectl(version, ['exec', 'web', '--', 'false']);
+      assert.equal(failed.code, 1);
+      assert.match(failed.stderr, /command terminated with exit code 1/);
+      const exec = find(h.receivedSince(from), 'GET', '/api/v1/namespaces/default/pods/web/exec', /command=echo/);
+      assert.equal(exec.status, 101);
+      assertForwardedAsCaller(h, h.receivedSince(from));
+    });
+
     test("the cluster's RBAC still applies to the caller, whom Gatehouse impersonates", async () => {
       const from = h.mark();
       const r = await h.kubectl(version, ['get', 'secrets']);
@@ -300,6 +314,10 @@ for (const version of versionsUnderTest()) {
       assertForwardedAsCaller(h, h.receivedSince(from));
     });
   });
+}
+
+function minor(version: string): number {
+  return version === 'default' ? Number.POSITIVE_INFINITY : Number(version.split('.')[1]);
 }
 
 /** Polls a condition the test cannot await directly (a request arriving at the stand-in). */

@@ -15,6 +15,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -32,11 +33,12 @@ import {
   type VersionInfo,
 } from './discovery.ts';
 import { isTrue, sendError, sendJson, type Exchange, type RequestAttributes } from './exchange.ts';
+import { defaultExec, serveExec, type ExecHandler } from './exec.ts';
 import { handleLogs } from './logs.ts';
 import { negotiateDiscovery } from './negotiate.ts';
 import { OPENAPI_V2_PROTOBUF, openApiV2Json, openApiV2Protobuf, openApiV3Document, openApiV3Index } from './openapi.ts';
 import { handleCreate, handleDelete, handleDeleteCollection, handleGet, handleList, handlePatch, handleUpdate } from './rest.ts';
-import { ApiError, forbidden, methodNotAllowed, resourceNotFound, unauthorized } from './status.ts';
+import { ApiError, badRequest, forbidden, methodNotAllowed, notFound, resourceNotFound, unauthorized } from './status.ts';
 import { FakeStore } from './store.ts';
 import { createTestCertificates } from './tls.ts';
 import { handleWatch } from './watch.ts';
@@ -59,6 +61,8 @@ export interface FakeApiServerOptions {
   deny?: DenyRule[];
   /** The name the API server knows the stand-in's bearer token by (shown in 403s); default "gatehouse". */
   tokenUser?: string;
+  /** What `kubectl exec` runs in a pod; default: echo, hostname, false. */
+  exec?: ExecHandler;
 }
 
 export interface ReceivedRequest {
@@ -135,6 +139,8 @@ function requestAttributes(method: string, path: string, query: URLSearchParams)
     if (verb === 'get') verb = legacyWatch || isTrue(query.get('watch')) ? 'watch' : 'list';
     if (verb === 'delete') verb = 'deletecollection';
   } else if (legacyWatch && verb === 'get') verb = 'watch';
+  // exec/attach/portforward are authorized as create whatever the method (a WebSocket opens with GET).
+  if (resource === 'pods' && ['exec', 'attach', 'portforward'].includes(subresource)) verb = 'create';
   const fieldName = /(?:^|,)metadata\.name==?([^,]*)/.exec(query.get('fieldSelector') ?? '');
   const authorizedName = name === '' && (verb === 'list' || verb === 'watch') && fieldName?.[1] !== undefined ? fieldName[1] : name;
   return { ...base, group, version, resource, subresource, namespace, name, verb, isResource: true, authorizedName };
@@ -176,6 +182,7 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
   const store = new FakeStore(clock);
   const received: ReceivedRequest[] = [];
   const openStreams = new Set<() => void>();
+  const upgraded = new Set<Duplex>();
   let serverAddress = '127.0.0.1:0';
 
   function serveNonResource(req: IncomingMessage, res: ServerResponse, path: string): void {
@@ -251,8 +258,7 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
     }
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const body = await readBody(req);
+  function receive(req: IncomingMessage, body: string): { entry: ReceivedRequest; path: string; query: URLSearchParams } {
     const target = req.url ?? '/';
     const q = target.indexOf('?');
     const path = q === -1 ? target : target.slice(0, q);
@@ -267,15 +273,30 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
       groups: headerValues(req, 'impersonate-group'),
     };
     received.push(entry);
+    return { entry, path, query: new URLSearchParams(rawQuery) };
+  }
+
+  /** Authentication and authorization; returns what the request asks for, or throws the refusal. */
+  function admit(req: IncomingMessage, entry: ReceivedRequest, query: URLSearchParams): RequestInfo {
+    if (req.headers.authorization !== `Bearer ${token}`) throw unauthorized();
+    const info = requestAttributes(entry.method, entry.path, query);
+    const authorized = { ...info, name: info.authorizedName };
+    if (entry.user === '') throw forbidden(tokenUser, authorized);
+    const groups = [...entry.groups, 'system:authenticated'];
+    if (denied(options.deny ?? [], entry.user, groups, authorized)) throw forbidden(entry.user, authorized);
+    return info;
+  }
+
+  function asApiError(error: unknown): ApiError {
+    return error instanceof ApiError ? error : new ApiError(500, 'InternalError', `Internal error occurred: ${(error as Error).message}`);
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readBody(req);
+    const { entry, path, query } = receive(req, body);
     res.on('finish', () => (entry.status = res.statusCode));
     try {
-      if (req.headers.authorization !== `Bearer ${token}`) throw unauthorized();
-      const query = new URLSearchParams(rawQuery);
-      const info = requestAttributes(entry.method, path, query);
-      const authorized = { ...info, name: info.authorizedName };
-      if (entry.user === '') throw forbidden(tokenUser, authorized);
-      const groups = [...entry.groups, 'system:authenticated'];
-      if (denied(options.deny ?? [], entry.user, groups, authorized)) throw forbidden(entry.user, authorized);
+      const info = admit(req, entry, query);
       if (!info.isResource) {
         serveNonResource(req, res, path);
         return;
@@ -302,14 +323,37 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
         res.destroy();
         return;
       }
-      if (error instanceof ApiError) sendError(res, error);
-      else sendError(res, new ApiError(500, 'InternalError', `Internal error occurred: ${(error as Error).message}`));
+      sendError(res, asApiError(error));
+    }
+  }
+
+  /** HTTP Upgrade: only pods/exec over WebSocket; refusals are written as HTTP on the socket. */
+  function handleUpgrade(req: IncomingMessage, socket: Duplex): void {
+    const { entry, query } = receive(req, '');
+    upgraded.add(socket);
+    socket.once('close', () => upgraded.delete(socket));
+    try {
+      const info = admit(req, entry, query);
+      if (!(info.isResource && info.group === '' && info.resource === 'pods' && info.subresource === 'exec')) {
+        throw badRequest(`the stand-in upgrades only pods/exec, not ${info.path}`);
+      }
+      const type = findResource('', 'v1', 'pods');
+      const pod = type === undefined ? undefined : store.read(type, info.namespace, info.name);
+      if (pod === undefined) throw notFound({ group: '', resource: 'pods' }, info.name);
+      serveExec(req, socket, pod, query, options.exec ?? defaultExec);
+      entry.status = 101;
+    } catch (error) {
+      const status = asApiError(error);
+      entry.status = status.code;
+      const text = JSON.stringify(status.toStatus());
+      socket.end(`HTTP/1.1 ${status.code} ${status.reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
     }
   }
 
   const server: Server = createServer({ cert: certs.certPem, key: certs.keyPem }, (req, res) => {
     void handle(req, res);
   });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex) => handleUpgrade(req, socket));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   serverAddress = `127.0.0.1:${port}`;
@@ -339,6 +383,7 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
     store,
     async close() {
       for (const close of [...openStreams]) close();
+      for (const socket of upgraded) socket.destroy();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       rmSync(dir, { recursive: true, force: true });
