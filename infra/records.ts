@@ -1,0 +1,240 @@
+/**
+ * GatehouseRecords — where session records live in AWS and how a compliance team queries them
+ * on day one, added to the stack with one line:
+ *
+ * - the records bucket: SSE-S3 encryption, all public access blocked, TLS only, versioned
+ *   with Object Lock (default retention in GOVERNANCE or COMPLIANCE mode for
+ *   `retentionDays`, so no record can be altered or deleted before then), lifecycle (to
+ *   Infrequent Access, then expiry after the retention; old versions and failed uploads
+ *   cleaned), server access logs, retained when the stack goes;
+ * - the Glue database and table over `<prefix>dt=YYYY-MM-DD/*.jsonl.gz` (gzip JSON Lines, OpenX
+ *   JSON SerDe), columns from src/records/schema.ts, partition projection on `dt` (a date,
+ *   `yyyy-MM-dd`, from `firstDate` to NOW, `storage.location.template`) so no crawler runs;
+ * - the Athena workgroup: enforced configuration, results in their own encrypted bucket
+ *   (expiring), a per-query scan limit, engine v3, and the access-review queries of
+ *   docs/records.md saved as named queries;
+ * - the function's grant: s3:PutObject under the prefix, nothing else (no read, no delete),
+ *   and the variables src/config-env.ts maps onto `config.records`.
+ */
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as athena from 'aws-cdk-lib/aws-athena';
+import * as glue from 'aws-cdk-lib/aws-glue';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { ACCESS_REVIEW_QUERIES, RECORDS_DATABASE, RECORDS_TABLE } from '../src/records/queries.ts';
+import { RECORD_COLUMNS } from '../src/records/schema.ts';
+
+/** The variables the function reads (names as in src/config-env.ts). */
+export const RECORDS_ENV = {
+  bucket: 'GATEHOUSE_RECORDS_BUCKET',
+  prefix: 'GATEHOUSE_RECORDS_PREFIX',
+  maxBodyBytes: 'GATEHOUSE_RECORDS_MAX_BODY_BYTES',
+} as const;
+
+export interface GatehouseRecordsProps {
+  /** The Gatehouse function: granted PutObject under the prefix, configured by environment. */
+  fn: lambda.Function;
+  /** Object Lock mode: GOVERNANCE (special permission can lift it) or COMPLIANCE (nobody can). Default GOVERNANCE. */
+  retentionMode?: 'GOVERNANCE' | 'COMPLIANCE';
+  /** Days every record is locked against change and deletion (default 365). */
+  retentionDays?: number;
+  /** Days after which records expire (default retentionDays + 30; at least retentionDays). */
+  expireAfterDays?: number;
+  /** Days before records move to Infrequent Access (default 30). */
+  infrequentAccessAfterDays?: number;
+  /** Key prefix of records (default `records/`). */
+  prefix?: string;
+  /** First date Athena's partition projection covers (YYYY-MM-DD; default 2024-01-01). */
+  firstDate?: string;
+  /** Bytes of each body kept in a record (default: Gatehouse's default, 16384). */
+  maxBodyBytes?: number;
+  /** Per-query scan limit of the workgroup, bytes (default 10 GB). */
+  bytesScannedCutoffPerQuery?: number;
+  /** Name of the Athena workgroup (default `gatehouse-records`). */
+  workGroupName?: string;
+}
+
+export class GatehouseRecords extends Construct {
+  readonly bucket: s3.Bucket;
+  readonly resultsBucket: s3.Bucket;
+  readonly accessLogsBucket: s3.Bucket;
+  readonly database: glue.CfnDatabase;
+  readonly table: glue.CfnTable;
+  readonly workGroup: athena.CfnWorkGroup;
+  readonly prefix: string;
+
+  constructor(scope: Construct, id: string, props: GatehouseRecordsProps) {
+    super(scope, id);
+    const retentionDays = props.retentionDays ?? 365;
+    const expireAfterDays = props.expireAfterDays ?? retentionDays + 30;
+    const infrequentAccessAfterDays = props.infrequentAccessAfterDays ?? 30;
+    const firstDate = props.firstDate ?? '2024-01-01';
+    const prefix = normalisePrefix(props.prefix ?? 'records/');
+    this.prefix = prefix;
+    checkProps({ retentionDays, expireAfterDays, infrequentAccessAfterDays, firstDate, prefix });
+
+    this.accessLogsBucket = new s3.Bucket(this, 'AccessLogs', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+      lifecycleRules: [{ expiration: Duration.days(expireAfterDays) }],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    Validations.of(this.accessLogsBucket).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-S1',
+      reason: 'This bucket receives the server access logs of the records buckets; logging it into itself would loop.',
+    });
+
+    this.bucket = new s3.Bucket(this, 'Bucket', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      versioned: true,
+      objectLockEnabled: true,
+      objectLockDefaultRetention:
+        props.retentionMode === 'COMPLIANCE'
+          ? s3.ObjectLockRetention.compliance(Duration.days(retentionDays))
+          : s3.ObjectLockRetention.governance(Duration.days(retentionDays)),
+      lifecycleRules: [
+        {
+          id: 'records',
+          prefix,
+          transitions: [{ storageClass: s3.StorageClass.INFREQUENT_ACCESS, transitionAfter: Duration.days(infrequentAccessAfterDays) }],
+          // Locked versions outlive these rules until their retention ends; then they go.
+          expiration: Duration.days(expireAfterDays),
+          noncurrentVersionExpiration: Duration.days(1),
+          abortIncompleteMultipartUploadAfter: Duration.days(1),
+        },
+      ],
+      serverAccessLogsBucket: this.accessLogsBucket,
+      serverAccessLogsPrefix: 'records-bucket/',
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    this.resultsBucket = new s3.Bucket(this, 'QueryResults', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      lifecycleRules: [{ expiration: Duration.days(30), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
+      serverAccessLogsBucket: this.accessLogsBucket,
+      serverAccessLogsPrefix: 'query-results-bucket/',
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    const account = this.bucket.stack.account;
+    this.database = new glue.CfnDatabase(this, 'Database', {
+      catalogId: account,
+      databaseInput: { name: RECORDS_DATABASE, description: 'Gatehouse session records (docs/records.md)' },
+    });
+
+    const location = `s3://${this.bucket.bucketName}/${prefix}`;
+    this.table = new glue.CfnTable(this, 'Table', {
+      catalogId: account,
+      databaseName: RECORDS_DATABASE,
+      tableInput: {
+        name: RECORDS_TABLE,
+        description: 'One row per Kubernetes API call through Gatehouse (and a record of intent before each change); schema in docs/records.md',
+        tableType: 'EXTERNAL_TABLE',
+        parameters: {
+          classification: 'json',
+          compressionType: 'gzip',
+          'projection.enabled': 'true',
+          'projection.dt.type': 'date',
+          'projection.dt.format': 'yyyy-MM-dd',
+          'projection.dt.range': `${firstDate},NOW`,
+          'projection.dt.interval': '1',
+          'projection.dt.interval.unit': 'DAYS',
+          'storage.location.template': `${location}dt=\${dt}/`,
+        },
+        partitionKeys: [{ name: 'dt', type: 'string', comment: 'UTC date the call started (YYYY-MM-DD)' }],
+        storageDescriptor: {
+          location,
+          columns: RECORD_COLUMNS.map((column) => ({ name: column.name, type: column.type, comment: glueComment(column.description) })),
+          inputFormat: 'org.apache.hadoop.mapred.TextInputFormat',
+          outputFormat: 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat',
+          serdeInfo: {
+            serializationLibrary: 'org.openx.data.jsonserde.JsonSerDe',
+            // Column names are already lower case; a malformed line must fail the query, not vanish.
+            parameters: { 'case.insensitive': 'TRUE', 'ignore.malformed.json': 'FALSE' },
+          },
+        },
+      },
+    });
+    this.table.addResourceDependency(this.database);
+
+    const workGroupName = props.workGroupName ?? 'gatehouse-records';
+    this.workGroup = new athena.CfnWorkGroup(this, 'WorkGroup', {
+      name: workGroupName,
+      description: 'Gatehouse session records: access reviews (named queries) over the Glue table',
+      state: 'ENABLED',
+      workGroupConfiguration: {
+        enforceWorkGroupConfiguration: true,
+        publishCloudWatchMetricsEnabled: true,
+        bytesScannedCutoffPerQuery: props.bytesScannedCutoffPerQuery ?? 10 * 1024 ** 3,
+        engineVersion: { selectedEngineVersion: 'Athena engine version 3' },
+        resultConfiguration: {
+          outputLocation: `s3://${this.resultsBucket.bucketName}/`,
+          encryptionConfiguration: { encryptionOption: 'SSE_S3' },
+        },
+      },
+    });
+
+    for (const query of ACCESS_REVIEW_QUERIES) {
+      const named = new athena.CfnNamedQuery(this, `Query-${query.id}`, {
+        name: query.title,
+        description: query.description.slice(0, 1024),
+        database: RECORDS_DATABASE,
+        workGroup: workGroupName,
+        queryString: query.sql,
+      });
+      named.addResourceDependency(this.workGroup);
+      named.addResourceDependency(this.table);
+    }
+
+    // Least privilege: Gatehouse only adds records. It never reads, lists, overwrites or deletes them.
+    props.fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'WriteSessionRecords',
+        actions: ['s3:PutObject'],
+        resources: [this.bucket.arnForObjects(`${prefix}*`)],
+      }),
+    );
+    if (props.fn.role !== undefined) {
+      const bucketId = Stack.of(this).getLogicalId(this.bucket.node.defaultChild as s3.CfnBucket);
+      Validations.of(props.fn.role).acknowledge({
+        id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/${prefix}*]`,
+        reason: 'Each record batch is a new object with a generated key under the records prefix; the grant is PutObject only, limited to that prefix.',
+      });
+    }
+    props.fn.addEnvironment(RECORDS_ENV.bucket, this.bucket.bucketName);
+    props.fn.addEnvironment(RECORDS_ENV.prefix, prefix);
+    if (props.maxBodyBytes !== undefined) props.fn.addEnvironment(RECORDS_ENV.maxBodyBytes, String(props.maxBodyBytes));
+  }
+}
+
+function normalisePrefix(prefix: string): string {
+  return prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
+}
+
+/** Glue column comments are at most 255 characters. */
+function glueComment(text: string): string {
+  return text.length <= 255 ? text : `${text.slice(0, 252)}...`;
+}
+
+/** Misconfiguration fails the synth with every problem named. */
+function checkProps(p: { retentionDays: number; expireAfterDays: number; infrequentAccessAfterDays: number; firstDate: string; prefix: string }): void {
+  const problems: string[] = [];
+  if (!Number.isInteger(p.retentionDays) || p.retentionDays < 1) problems.push(`retentionDays must be a whole number of days ≥ 1, got ${p.retentionDays}`);
+  if (!Number.isInteger(p.expireAfterDays) || p.expireAfterDays < p.retentionDays) {
+    problems.push(`expireAfterDays (${p.expireAfterDays}) must be a whole number of days ≥ retentionDays (${p.retentionDays})`);
+  }
+  if (!Number.isInteger(p.infrequentAccessAfterDays) || p.infrequentAccessAfterDays < 30) {
+    problems.push(`infrequentAccessAfterDays must be at least 30 (an S3 minimum), got ${p.infrequentAccessAfterDays}`);
+  }
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(p.firstDate)) problems.push(`firstDate must be YYYY-MM-DD, got "${p.firstDate}"`);
+  if (p.prefix.startsWith('/')) problems.push(`prefix must not start with "/", got "${p.prefix}"`);
+  if (problems.length > 0) throw new Error(`GatehouseRecords: ${problems.join('; ')}`);
+}
