@@ -16,7 +16,7 @@ import { configSchema, type GatehouseConfig } from './config.ts';
 import { GatehouseConfigError } from './config-error.ts';
 import { DEV_ISSUER } from './auth/dev-issuer.ts';
 
-type Kind = 'string' | 'integer' | 'number' | 'list' | 'stringOrList';
+type Kind = 'string' | 'integer' | 'number' | 'boolean' | 'list' | 'stringOrList';
 
 export interface EnvVariable {
   name: string;
@@ -48,13 +48,26 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   { name: 'GATEHOUSE_UPSTREAM_TIMEOUT_SECONDS', path: ['upstreamTimeoutSeconds'], kind: 'number', description: 'seconds the cluster has to start answering (default 30)' },
   { name: 'GATEHOUSE_POLICY_FILE', path: ['policy', 'file'], kind: 'string', description: 'policy YAML path (default: `policy.yaml` bundled beside the handler)' },
   { name: 'GATEHOUSE_APPROVALS_TABLE', path: ['approvals', 'tableName'], kind: 'string', description: 'DynamoDB table of approvals (setting any APPROVALS variable enables approvals)' },
-  { name: 'GATEHOUSE_APPROVALS_PUBLIC_URL', path: ['approvals', 'publicUrl'], kind: 'string', description: 'public base URL approval links point at' },
-  { name: 'GATEHOUSE_APPROVALS_MAIL_FROM', path: ['approvals', 'mailFrom'], kind: 'string', description: 'sender address of approval mails' },
+  { name: 'GATEHOUSE_APPROVALS_PUBLIC_URL', path: ['approvals', 'publicUrl'], kind: 'string', description: 'public base URL approval links point at (default: the URL each request came in at)' },
+  { name: 'GATEHOUSE_APPROVALS_MAIL_FROM', path: ['approvals', 'mailFrom'], kind: 'string', description: 'sender address of approval mails (a verified SES identity)' },
   { name: 'GATEHOUSE_APPROVALS_TTL_SECONDS', path: ['approvals', 'ttlSeconds'], kind: 'integer', description: 'seconds a pending approval lives (default 3600)' },
   { name: 'GATEHOUSE_APPROVALS_HOLD_SECONDS', path: ['approvals', 'holdSeconds'], kind: 'integer', description: 'seconds a review request waits for a decision (default 0)' },
-  { name: 'GATEHOUSE_RECORDS_BUCKET', path: ['records', 'bucket'], kind: 'string', description: 'S3 bucket of session records (setting it enables records)' },
+  { name: 'GATEHOUSE_APPROVALS_MAX_BODY_BYTES', path: ['approvals', 'maxBodyBytes'], kind: 'integer', description: 'largest request body fingerprinted for approval (default 1 MiB)' },
+  { name: 'GATEHOUSE_APPROVALS_REGION', path: ['approvals', 'region'], kind: 'string', description: 'region of the table and SES (default AWS_REGION)' },
+  { name: 'GATEHOUSE_APPROVALS_DYNAMODB_ENDPOINT', path: ['approvals', 'dynamodbEndpoint'], kind: 'string', description: 'DynamoDB endpoint override' },
+  { name: 'GATEHOUSE_APPROVALS_SES_ENDPOINT', path: ['approvals', 'sesEndpoint'], kind: 'string', description: 'SES endpoint override' },
+  { name: 'GATEHOUSE_APPROVALS_SIGNING_SECRET', path: ['approvals', 'signingSecretId'], kind: 'string', description: 'Secrets Manager secret (id or ARN) holding the approval-link key' },
+  { name: 'GATEHOUSE_APPROVALS_SECRETS_MANAGER_ENDPOINT', path: ['approvals', 'secretsManagerEndpoint'], kind: 'string', description: 'Secrets Manager endpoint override' },
+  { name: 'GATEHOUSE_APPROVALS_SIGNING_KEY_FILE', path: ['approvals', 'signingKeyFile'], kind: 'string', description: 'approval-link key file instead of the secret (local use)' },
+  { name: 'GATEHOUSE_RECORDS_BUCKET', path: ['records', 'bucket'], kind: 'string', description: 'S3 bucket of session records (setting any RECORDS variable enables records)' },
   { name: 'GATEHOUSE_RECORDS_PREFIX', path: ['records', 'prefix'], kind: 'string', description: 'key prefix of records (default `records/`)' },
-  { name: 'GATEHOUSE_RECORDS_MAX_BODY_BYTES', path: ['records', 'maxBodyBytes'], kind: 'integer', description: 'request body bytes kept in a record (default 16384)' },
+  { name: 'GATEHOUSE_RECORDS_MAX_BODY_BYTES', path: ['records', 'maxBodyBytes'], kind: 'integer', description: 'request/response body bytes kept in a record (default 16384)' },
+  { name: 'GATEHOUSE_RECORDS_REGION', path: ['records', 'region'], kind: 'string', description: 'region of the bucket (default AWS_REGION)' },
+  { name: 'GATEHOUSE_RECORDS_ENDPOINT', path: ['records', 'endpoint'], kind: 'string', description: 'S3 endpoint override' },
+  { name: 'GATEHOUSE_RECORDS_FLUSH_INTERVAL_SECONDS', path: ['records', 'flushIntervalSeconds'], kind: 'number', description: 'read records are written at least this often (default 5)' },
+  { name: 'GATEHOUSE_RECORDS_MAX_BATCH_RECORDS', path: ['records', 'maxBatchRecords'], kind: 'integer', description: 'records written together in one object (default 500)' },
+  { name: 'GATEHOUSE_RECORDS_MAX_BUFFERED_RECORDS', path: ['records', 'maxBufferedRecords'], kind: 'integer', description: 'records kept in memory while S3 is down (default 10000)' },
+  { name: 'GATEHOUSE_RECORDS_TRUST_FORWARDED_FOR', path: ['records', 'trustForwardedFor'], kind: 'boolean', description: '`true` to take the source IP from X-Forwarded-For (only behind your own proxy)' },
 ];
 
 export interface ConfigFromEnvOptions {
@@ -80,7 +93,7 @@ export function configFromEnv(env: Env, options: ConfigFromEnvOptions): Gatehous
     if (text === undefined || text === '') continue;
     const converted = convert(text, variable.kind);
     if (converted === undefined) {
-      problems.push(`${variable.name}: must be ${variable.kind === 'integer' ? 'an integer' : 'a number'}, got "${text}"`);
+      problems.push(`${variable.name}: must be ${KIND_NAMES[variable.kind]}, got "${text}"`);
       continue;
     }
     setPath(raw, variable.path, converted);
@@ -96,15 +109,28 @@ export function configFromEnv(env: Env, options: ConfigFromEnvOptions): Gatehous
       const path = issue.path.map(String);
       const variable = variableFor(path);
       const value = valueAt(raw, path);
-      const message = value === undefined ? 'is required but not set' : issue.message;
+      // A missing value fails its type (or union) check; say so plainly. Cross-field rules keep their own message.
+      const message = value === undefined && issue.code !== 'custom' ? 'is required but not set' : issue.message;
       problems.push(`${variable?.name ?? path.join('.')}: ${message}`);
     }
   }
   throw new GatehouseConfigError('the environment', problems);
 }
 
+const KIND_NAMES: Record<Kind, string> = {
+  string: 'a string',
+  integer: 'an integer',
+  number: 'a number',
+  boolean: '`true` or `false`',
+  list: 'a comma-separated list',
+  stringOrList: 'a comma-separated list',
+};
+
+/** The typed value of a variable, or undefined when the text is not of its kind. */
 function convert(text: string, kind: Kind): unknown {
   switch (kind) {
+    case 'boolean':
+      return text === 'true' ? true : text === 'false' ? false : undefined;
     case 'string':
       return text;
     case 'integer':

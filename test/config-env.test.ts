@@ -3,6 +3,16 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { configFromEnv, ENV_VARIABLES, type Env } from '../src/config-env.ts';
+import { configSchema } from '../src/config.ts';
+
+/** Dotted paths of every leaf setting in a zod (v4) schema, through optional/default wrappers and unions. */
+function schemaLeaves(schema: unknown, prefix = ''): string[] {
+  const def = (schema as { _zod: { def: { type: string; innerType?: unknown; shape?: Record<string, unknown>; options?: unknown[] } } })._zod.def;
+  if (def.type === 'optional' || def.type === 'default' || def.type === 'nullable' || def.type === 'prefault') return schemaLeaves(def.innerType, prefix);
+  if (def.type === 'union') return [...new Set((def.options ?? []).flatMap((option) => schemaLeaves(option, prefix)))];
+  if (def.type === 'object') return Object.entries(def.shape ?? {}).flatMap(([key, child]) => schemaLeaves(child, prefix === '' ? key : `${prefix}.${key}`));
+  return [prefix];
+}
 import { GatehouseConfigError } from '../src/config-error.ts';
 
 const MINIMAL: Env = {
@@ -46,6 +56,8 @@ describe('configuration from environment variables', () => {
         GATEHOUSE_RECORDS_BUCKET: 'records-bucket',
         GATEHOUSE_APPROVALS_PUBLIC_URL: 'https://abc.lambda-url.eu-west-1.on.aws',
         GATEHOUSE_APPROVALS_MAIL_FROM: 'gatehouse@example.com',
+        GATEHOUSE_APPROVALS_SIGNING_SECRET: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:gatehouse-link-key',
+        GATEHOUSE_RECORDS_TRUST_FORWARDED_FOR: 'true',
       },
       options,
     );
@@ -55,8 +67,11 @@ describe('configuration from environment variables', () => {
     assert.equal(config.upstream.kind === 'eks' && config.upstream.region, 'us-east-1');
     assert.equal(config.upstreamTimeoutSeconds, 12.5);
     assert.equal(config.policy.file, '/opt/policy.yaml');
-    assert.deepEqual(config.records, { bucket: 'records-bucket', prefix: 'records/', maxBodyBytes: 16384 });
+    assert.equal(config.records?.bucket, 'records-bucket');
+    assert.equal(config.records?.prefix, 'records/');
+    assert.equal(config.records?.trustForwardedFor, true);
     assert.equal(config.approvals?.tableName, 'gatehouse-approvals');
+    assert.equal(config.approvals?.signingSecretId, 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:gatehouse-link-key');
   });
 
   test('reads a kubeconfig upstream', () => {
@@ -107,7 +122,17 @@ describe('configuration from environment variables', () => {
     {
       name: 'reports the missing parts of a half-configured optional section',
       env: { ...MINIMAL, GATEHOUSE_APPROVALS_TABLE: 'approvals' },
-      problems: ['GATEHOUSE_APPROVALS_PUBLIC_URL: is required but not set', 'GATEHOUSE_APPROVALS_MAIL_FROM: is required but not set'],
+      problems: ['GATEHOUSE_APPROVALS_MAIL_FROM: is required but not set'],
+    },
+    {
+      name: 'keeps the message of a cross-field rule',
+      env: { ...MINIMAL, GATEHOUSE_APPROVALS_MAIL_FROM: 'gatehouse@example.com' },
+      problems: ['GATEHOUSE_APPROVALS_SIGNING_SECRET: exactly one of signingSecretId (Secrets Manager) or signingKeyFile (local) names the approval link key'],
+    },
+    {
+      name: 'refuses a boolean that is not true or false',
+      env: { ...MINIMAL, GATEHOUSE_RECORDS_BUCKET: 'records-bucket', GATEHOUSE_RECORDS_TRUST_FORWARDED_FOR: 'yes' },
+      problems: ['GATEHOUSE_RECORDS_TRUST_FORWARDED_FOR: must be `true` or `false`, got "yes"'],
     },
     {
       name: 'refuses an unknown upstream kind',
@@ -128,6 +153,13 @@ describe('configuration from environment variables', () => {
       );
     });
   }
+
+  test('every setting of the configuration schema has a variable (runtime aside)', () => {
+    const mapped = new Set(ENV_VARIABLES.map((v) => v.path.join('.')));
+    const missing = schemaLeaves(configSchema).filter((path) => path !== 'runtime' && path !== 'upstream.kind' && !mapped.has(path));
+    assert.deepEqual(missing, []);
+    assert.ok(mapped.has('upstream.kind'));
+  });
 
   test('every variable is documented in docs/aws.md', () => {
     const docs = readFileSync(new URL('../docs/aws.md', import.meta.url), 'utf8');
