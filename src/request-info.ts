@@ -117,7 +117,7 @@ export function classifyRequest(method: string, rawPath: string, rawQuery: strin
     info.labelSelector = firstValue(query, 'labelSelector') ?? '';
   }
 
-  if (info.resource === 'pods' && STREAMING_POD_SUBRESOURCES.has(info.subresource)) {
+  if (opensStream(info.resource, info.subresource)) {
     if (options.runtime === 'lambda') {
       throw new GatehouseError(
         'ERR_UPGRADE_UNSUPPORTED',
@@ -127,6 +127,11 @@ export function classifyRequest(method: string, rawPath: string, rawQuery: strin
     info.verb = 'create';
   }
   return info;
+}
+
+/** exec, attach and port-forward into a pod: always authorized as `create`. */
+export function opensStream(resource: string, subresource: string): boolean {
+  return resource === 'pods' && STREAMING_POD_SUBRESOURCES.has(subresource);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import { GatehouseError } from '../errors.ts';
 import { policyDenied } from '../pipeline/authorize.ts';
 import { describeAction, describeCaller } from '../policy/describe-request.ts';
 import { compilePolicy, readPolicyFile } from '../policy/policy-file.ts';
-import { classifyRequest } from '../request-info.ts';
+import { classifyRequest, opensStream } from '../request-info.ts';
 import type { Decision, Identity, KubeRequest } from '../types.ts';
 
 export const DEFAULT_POLICY_PATH = fileURLToPath(new URL('../../policy/default.yaml', import.meta.url));
@@ -114,7 +114,8 @@ function requestFrom(options: CheckOptions): KubeRequest {
     ...emptyRequest(),
     isResourceRequest: true,
     path,
-    verb: options.verb,
+    // As classify does: the API server authorizes exec/attach/portforward as create, whatever was asked.
+    verb: opensStream(resource, subresource) ? 'create' : options.verb,
     apiPrefix: apiGroup === '' ? 'api' : 'apis',
     apiGroup,
     apiVersion: 'v1',

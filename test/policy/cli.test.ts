@@ -74,6 +74,12 @@ describe('gatehouse policy check (module)', () => {
     assert.equal(parsed.request.namespace, 'dev');
   });
 
+  test('checks a spelled-out exec as create, as the API server authorizes it', () => {
+    const result = checkPolicy({ policy: policyFile, user: 'bob', groups: ['dev'], verb: 'get', resource: 'pods/exec', namespace: 'prod', name: 'web' });
+    assert.equal(result.exitCode, 3);
+    assert.match(result.stdout, /^decision: review\nrule:     prod-exec\n[^]*request:  create pods\/exec "web" in namespace "prod"\n/);
+  });
+
   test('checks a non-resource URL given with --verb and --path', () => {
     const result = checkPolicy({ policy: policyFile, user: 'bob', groups: [], verb: 'get', path: '/version' });
     assert.equal(result.exitCode, 0);
