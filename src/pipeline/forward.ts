@@ -48,8 +48,6 @@ interface NodeEnv {
   upgrade?: UpgradeBinding;
 }
 
-type OutgoingHeaders = Record<string, string | string[]>;
-
 /** Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus proxy ones. */
 const HOP_BY_HOP = new Set([
   'connection',
@@ -77,10 +75,10 @@ export function forward(options: ForwardOptions): Handler {
     const base = connection.server;
     const basePath = base.pathname.endsWith('/') ? base.pathname.slice(0, -1) : base.pathname;
     const path = basePath + target.path + (target.query === '' ? '' : `?${target.query}`);
-    const headers = upstreamHeaders(c, env, connection, identity, upgrade !== undefined);
     const method = c.req.method;
     const body = upgrade === undefined ? await requestBody(c, method) : null;
-    if (body instanceof Uint8Array) headers['content-length'] = String(body.byteLength);
+    const headers = upstreamHeaders(c, env, connection, identity, upgrade !== undefined, base.host);
+    if (body instanceof Uint8Array) setContentLength(headers, body.byteLength);
 
     const upstreamRequest = (): http.ClientRequest =>
       (base.protocol === 'https:' ? https : http).request({
@@ -147,55 +145,51 @@ function upstreamHeaders(
   connection: UpstreamConnection,
   identity: Identity,
   tunnelling: boolean,
-): OutgoingHeaders {
+  host: string,
+): string[] {
   const pairs = clientHeaderPairs(c, env);
   const named = connectionNamed(pairs);
-  const out: OutgoingHeaders = {};
-  for (const [rawName, value] of pairs) {
+  // A flat [name, value, …] list: Node writes it as is, one line per pair, repeats kept.
+  const out: string[] = ['host', host];
+  for (let i = 0; i + 1 < pairs.length; i += 2) {
+    const rawName = pairs[i] as string;
     const name = rawName.toLowerCase();
-    if (NEVER_FORWARDED.has(name) || name.startsWith('impersonate-') || named.has(name)) continue;
+    if (NEVER_FORWARDED.has(name) || name.startsWith('impersonate-') || name.startsWith('proxy-') || named.has(name)) continue;
     if (HOP_BY_HOP.has(name) && !(tunnelling && (name === 'upgrade' || name === 'connection'))) continue;
-    if (name.startsWith('proxy-')) continue;
-    appendHeader(out, name, headerValue(name, value));
+    if (tunnelling && name === 'connection') continue; // replaced below
+    out.push(rawName, headerValue(name, pairs[i + 1] as string));
   }
-  if (tunnelling) out['connection'] = 'Upgrade';
-  if (connection.token !== undefined) out['authorization'] = headerValue('authorization', `Bearer ${connection.token}`);
-  out['impersonate-user'] = headerValue('impersonate-user', identity.user);
-  if (identity.groups.length > 0) out['impersonate-group'] = identity.groups.map((g) => headerValue('impersonate-group', g));
-  if (identity.uid !== undefined) out['impersonate-uid'] = headerValue('impersonate-uid', identity.uid);
+  if (tunnelling) out.push('connection', 'Upgrade');
+  if (connection.token !== undefined) out.push('authorization', headerValue('authorization', `Bearer ${connection.token}`));
+  out.push('impersonate-user', headerValue('impersonate-user', identity.user));
+  for (const group of identity.groups) out.push('impersonate-group', headerValue('impersonate-group', group));
+  if (identity.uid !== undefined) out.push('impersonate-uid', headerValue('impersonate-uid', identity.uid));
   return out;
 }
 
-/** The client's headers as sent: raw pairs on Node (repeats kept), Headers entries elsewhere. */
-function clientHeaderPairs(c: Context, env: NodeEnv): [string, string][] {
+/** The client's headers as sent, flat [name, value, …]: raw on Node (repeats kept), Headers entries elsewhere. */
+function clientHeaderPairs(c: Context, env: NodeEnv): string[] {
   const raw = env.incoming?.rawHeaders;
-  if (raw !== undefined) {
-    const pairs: [string, string][] = [];
-    for (let i = 0; i + 1 < raw.length; i += 2) pairs.push([raw[i] as string, raw[i + 1] as string]);
-    return pairs;
-  }
-  return [...c.req.raw.headers.entries()];
+  if (raw !== undefined) return raw;
+  const flat: string[] = [];
+  c.req.raw.headers.forEach((value, name) => flat.push(name, value));
+  return flat;
 }
 
 /** Header names listed in Connection are hop-by-hop too. */
-function connectionNamed(pairs: [string, string][]): Set<string> {
-  const named = new Set<string>();
-  for (const [name, value] of pairs) {
-    if (name.toLowerCase() !== 'connection') continue;
-    for (const token of value.split(',')) {
+function connectionNamed(pairs: string[]): Set<string> | typeof NONE {
+  let named: Set<string> | undefined;
+  for (let i = 0; i + 1 < pairs.length; i += 2) {
+    if ((pairs[i] as string).length !== 10 || (pairs[i] as string).toLowerCase() !== 'connection') continue;
+    for (const token of (pairs[i + 1] as string).split(',')) {
       const t = token.trim().toLowerCase();
-      if (t !== '' && t !== 'upgrade') named.add(t);
+      if (t !== '' && t !== 'upgrade' && t !== 'keep-alive' && t !== 'close') (named ??= new Set()).add(t);
     }
   }
-  return named;
+  return named ?? NONE;
 }
 
-function appendHeader(out: OutgoingHeaders, name: string, value: string): void {
-  const existing = out[name];
-  if (existing === undefined) out[name] = value;
-  else if (Array.isArray(existing)) existing.push(value);
-  else out[name] = [existing, value];
-}
+const NONE: { has(name: string): boolean } = { has: () => false };
 
 /**
  * A header value as it goes on the wire. Control characters (CR/LF above all: they would
@@ -359,17 +353,30 @@ function isTlsFailure(code: string): boolean {
 
 // ─── response ─────────────────────────────────────────────────────────────────
 
-function responseHeaders(raw: string[]): Headers {
-  const pairs: [string, string][] = [];
-  for (let i = 0; i + 1 < raw.length; i += 2) pairs.push([raw[i] as string, raw[i + 1] as string]);
-  const named = connectionNamed(pairs);
-  const headers = new Headers();
-  for (const [name, value] of pairs) {
-    const lower = name.toLowerCase();
+/**
+ * The upstream's response headers minus hop-by-hop ones, as a plain object (the Node
+ * runtime writes such a Response without building a Headers object). Repeated headers
+ * (Warning) are joined with ", " as HTTP list syntax allows.
+ */
+function responseHeaders(raw: string[]): Record<string, string> {
+  const named = connectionNamed(raw);
+  const headers: Record<string, string> = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const lower = (raw[i] as string).toLowerCase();
     if (HOP_BY_HOP.has(lower) || named.has(lower)) continue;
-    headers.append(name, value);
+    const value = raw[i + 1] as string;
+    const existing = headers[lower];
+    headers[lower] = existing === undefined ? value : `${existing}, ${value}`;
   }
   return headers;
+}
+
+/** Sets content-length in a flat header list (the body was read whole by an earlier stage). */
+function setContentLength(headers: string[], length: number): void {
+  for (let i = headers.length - 2; i >= 0; i -= 2) {
+    if ((headers[i] as string).toLowerCase() === 'content-length') headers.splice(i, 2);
+  }
+  headers.push('content-length', String(length));
 }
 
 // ─── upgrade tunnel ───────────────────────────────────────────────────────────
