@@ -15,12 +15,18 @@
  * kinds and `env` the masking rules name). Other units leave as the very bytes that came in
  * (subarrays of the input chunks, no copy); masked ones leave re-serialised.
  *
+ * Fast path for the common big case, the items of a SecretList: the scanner also notes where
+ * each item's `data` values lie and replaces just those bytes — no parsing. Any item it does
+ * not fully understand (a `kind` or `stringData` member, a non-string or escaped value, a
+ * last-applied annotation, a trigger) takes the parsing path instead.
+ *
  * Anything that is not well-formed JSON throws ERR_RESPONSE_UNMASKABLE: the caller ends the
  * stream, never passing the rest unmasked.
  */
 import { GatehouseError } from '../errors.ts';
-import { elementRole, listItemKind, maskDocument, maskElement, type MaskHint } from './mask-document.ts';
+import { elementRole, LAST_APPLIED, listItemKind, maskDocument, maskElement, type MaskHint } from './mask-document.ts';
 import type { MaskingRules } from './masking-rules.ts';
+import { isBase64Placeholder, maskBase64Bytes } from './placeholder.ts';
 
 export interface JsonStreamMaskerOptions {
   rules: MaskingRules;
@@ -32,6 +38,7 @@ export interface JsonStreamMaskerOptions {
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const encoder = new TextEncoder();
+const LAST_APPLIED_BYTES = Buffer.from(LAST_APPLIED, 'latin1');
 
 /** The byte patterns that make a unit worth parsing even when its kind is not known to be masked. */
 export function triggerPatterns(rules: MaskingRules): Buffer[] {
@@ -50,6 +57,8 @@ type Phase = 'top' | 'elements' | 'suffix';
 
 export class JsonStreamMasker {
   private readonly triggers: Buffer[];
+  /** Byte patterns that send a Secret item to the parsing path. */
+  private readonly fastPathBlockers: Buffer[];
   private readonly topKindMasked: boolean;
   private readonly decoder = new TextDecoder();
 
@@ -65,6 +74,8 @@ export class JsonStreamMasker {
   private memberState: 'key' | 'value' = 'key';
   private keyText = '';
   private keyStartInChunk = -1;
+  /** Depth of the key being read: 1 (a member of the top-level object) or 3 (of a streamed item). */
+  private keyDepth = 1;
   private keyOffsetInUnit = 0;
   private lastKey = '';
 
@@ -79,6 +90,19 @@ export class JsonStreamMasker {
   private elementsMasked = false;
   private elementCount = 0;
 
+  // the fast path: where the current Secret item's data values lie
+  private secretItems = false;
+  private itemIsObject = false;
+  private itemState: 'key' | 'value' = 'key';
+  private itemKey = '';
+  private inData = false;
+  private dataState: 'key' | 'value' = 'key';
+  /** Set when the item holds something the fast path does not handle. */
+  private itemSlow = false;
+  private valueStart = -1;
+  /** [start, end) offsets, in the item's bytes, of each data value's content. */
+  private readonly dataValues: number[] = [];
+
   private maskedAny = false;
 
   constructor(
@@ -86,6 +110,7 @@ export class JsonStreamMasker {
     private readonly emit: (bytes: Uint8Array) => void,
   ) {
     this.triggers = triggerPatterns(options.rules);
+    this.fastPathBlockers = [...this.triggers, LAST_APPLIED_BYTES];
     this.topKindMasked = isMaskedKind(options.hint.kind, options.rules);
   }
 
@@ -111,22 +136,27 @@ export class JsonStreamMasker {
         i = this.between(chunk, i, out);
         continue;
       }
+      const tracking = this.secretItems && this.phase === 'elements';
       switch (byte) {
         case QUOTE:
           this.inString = true;
-          if (this.depth === 1 && this.topIsObject && this.memberState === 'key') {
-            this.keyStartInChunk = i + 1;
-            this.keyText = '';
-            this.keyOffsetInUnit = this.piecesLength + (i - this.segmentStart);
+          if (this.depth === 1) {
+            if (this.topIsObject && this.memberState === 'key') this.startKey(i, 1);
+          } else if (tracking) {
+            if (this.depth === 3 && this.itemState === 'key') this.startKey(i, 3);
+            else if (this.depth === 4 && this.inData && this.dataState === 'value') this.valueStart = this.offset(i) + 1;
           }
           break;
         case 0x7b: // {
           this.depth += 1;
+          if (tracking) this.itemOpens(true);
           break;
         case 0x5b: // [
           this.depth += 1;
           if (this.depth === 2 && this.phase === 'top' && this.topIsObject && this.memberState === 'value' && isStreamedKey(this.lastKey)) {
             this.openArray(chunk, i, out);
+          } else if (tracking) {
+            this.itemOpens(false);
           }
           break;
         case 0x7d: // }
@@ -134,15 +164,22 @@ export class JsonStreamMasker {
           this.depth -= 1;
           if (this.depth === 1 && this.phase === 'elements') this.closeArray(chunk, i, out);
           else if (this.depth === 0) this.closeTop(chunk, i, out);
+          else if (this.depth === 3) this.inData = false;
           break;
         case 0x3a: // :
           if (this.depth === 1) this.memberState = 'value';
+          else if (this.depth === 3) this.itemState = 'value';
+          else if (this.depth === 4) this.dataState = 'value';
           break;
         case 0x2c: // ,
           if (this.depth === 1) this.memberState = 'key';
           else if (this.depth === 2 && this.phase === 'elements') this.nextElement(chunk, i, out);
+          else if (this.depth === 3) this.itemState = 'key';
+          else if (this.depth === 4) this.dataState = 'key';
           break;
         default:
+          // A data value that is not a string (null, a number): leave it to the parser.
+          if (this.inData && this.depth === 4 && this.dataState === 'value' && !isWhitespace(byte)) this.itemSlow = true;
           break;
       }
       i += 1;
@@ -160,6 +197,32 @@ export class JsonStreamMasker {
   }
 
   // ── lexer ──────────────────────────────────────────────────────────────────
+
+  /** Offset of `chunk[i]` within the current unit. */
+  private offset(i: number): number {
+    return this.piecesLength + (i - this.segmentStart);
+  }
+
+  private startKey(i: number, depth: number): void {
+    this.keyStartInChunk = i + 1;
+    this.keyText = '';
+    this.keyDepth = depth;
+    if (depth === 1) this.keyOffsetInUnit = this.offset(i);
+  }
+
+  /** A `{` (object) or `[` opened inside a streamed Secret item (the depth is already the new one). */
+  private itemOpens(object: boolean): void {
+    if (this.depth === 3) {
+      this.itemIsObject = object;
+      this.itemState = 'key';
+    } else if (this.depth === 4 && this.itemState === 'value' && this.itemKey === 'data') {
+      this.inData = object;
+      this.dataState = 'key';
+      if (!object) this.itemSlow = true;
+    } else if (this.depth === 5 && this.inData) {
+      this.itemSlow = true;
+    }
+  }
 
   /** Inside a string at `i`: returns the index after its closing quote, or the chunk's end. */
   private scanString(chunk: Buffer, start: number): number {
@@ -182,8 +245,17 @@ export class JsonStreamMasker {
       }
       this.inString = false;
       if (this.keyStartInChunk !== -1) {
-        this.lastKey = this.keyText + chunk.toString('latin1', this.keyStartInChunk, quote);
+        const key = this.keyText + chunk.toString('latin1', this.keyStartInChunk, quote);
         this.keyStartInChunk = -1;
+        if (this.keyDepth === 1) {
+          this.lastKey = key;
+        } else {
+          this.itemKey = key;
+          if (key === 'kind' || key === 'stringData') this.itemSlow = true;
+        }
+      } else if (this.valueStart !== -1) {
+        this.dataValues.push(this.valueStart, this.offset(quote));
+        this.valueStart = -1;
       }
       return quote + 1;
     }
@@ -192,7 +264,7 @@ export class JsonStreamMasker {
   /** Depth 0: whitespace passes; `{` or `[` opens the next top-level value. */
   private between(chunk: Buffer, i: number, out: Output): number {
     const byte = chunk[i] as number;
-    if (byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09) {
+    if (isWhitespace(byte)) {
       out.slice(chunk, i, i + 1);
       return i + 1;
     }
@@ -275,15 +347,28 @@ export class JsonStreamMasker {
     const elementKind = role === 'row' ? this.options.hint.kind : listItemKind(this.container['kind'], this.options.hint.kind);
     // A masked resource parses every element; otherwise the element kind decides, then the triggers.
     this.elementsMasked = this.topKindMasked || (role !== 'nested' && isMaskedKind(elementKind, this.options.rules));
+    this.secretItems = role === 'item' && elementKind === 'Secret';
     this.elementCount = 0;
     this.phase = 'elements';
     this.segmentStart = i + 1;
+    this.resetItem();
   }
 
   /** `,` at `i` between two elements: finish the one before; the next starts at the comma. */
   private nextElement(chunk: Buffer, i: number, out: Output): void {
     this.finishElement(this.take(chunk, i), out);
     this.segmentStart = i;
+    this.resetItem();
+  }
+
+  private resetItem(): void {
+    this.itemIsObject = false;
+    this.itemState = 'key';
+    this.itemKey = '';
+    this.inData = false;
+    this.itemSlow = false;
+    this.valueStart = -1;
+    this.dataValues.length = 0;
   }
 
   /** `]` at `i` closes the streamed array: finish the last element; the members after it follow. */
@@ -303,6 +388,9 @@ export class JsonStreamMasker {
       return;
     }
     this.elementCount += 1;
+    if (this.secretItems && this.itemIsObject && !this.itemSlow && this.plainDataValues(bytes)) {
+      if (this.maskDataValues(bytes, start, out)) return;
+    }
     if (!this.needsParse(bytes, this.elementsMasked)) {
       out.pieces(segments);
       return;
@@ -315,6 +403,40 @@ export class JsonStreamMasker {
     }
     this.maskedAny = true;
     out.text((start === 1 ? ',' : '') + JSON.stringify(result.document));
+  }
+
+  /** True when no data value holds an escape (its bytes are then its characters). */
+  private plainDataValues(bytes: Buffer): boolean {
+    const values = this.dataValues;
+    for (let k = 0; k < values.length; k += 2) {
+      if (bytes.subarray(values[k], values[k + 1]).includes(BACKSLASH)) return false;
+    }
+    return true;
+  }
+
+  /**
+   * The fast path: the item's bytes with each data value replaced by its placeholder. The
+   * result (small now) must hold no blocker pattern (base64 values hold no quote, so no
+   * pattern can hide inside one) and parse as an object with nothing but placeholders in
+   * `data`; if not, returns false and the item takes the parsing path.
+   */
+  private maskDataValues(bytes: Buffer, itemStart: number, out: Output): boolean {
+    const values = this.dataValues;
+    const parts: Buffer[] = [];
+    let position = 0;
+    for (let k = 0; k < values.length; k += 2) {
+      const start = values[k] as number;
+      const end = values[k + 1] as number;
+      parts.push(bytes.subarray(position, start), maskBase64Bytes(bytes, start, end));
+      position = end;
+    }
+    parts.push(bytes.subarray(position));
+    const masked = parts.length === 1 ? bytes : Buffer.concat(parts);
+    if (this.fastPathBlockers.some((pattern) => masked.includes(pattern))) return false;
+    if (!onlyPlaceholderData(masked, itemStart)) return false;
+    if (values.length > 0) this.maskedAny = true;
+    out.owned(masked);
+    return true;
   }
 
   /** The members after the streamed array, up to the closing `}`: masked with what the document said before. */
@@ -347,9 +469,13 @@ export class JsonStreamMasker {
   }
 }
 
-/** Collects one push's output, merging adjacent subarrays of the same chunk into one. */
+/**
+ * Collects one push's output: adjacent subarrays of the same chunk merge into one (no copy);
+ * consecutive bytes of our own making (masked units) are joined, so a push emits few chunks.
+ */
 class Output {
   private pending: Buffer | undefined;
+  private made: Buffer[] = [];
 
   constructor(private readonly emit: (bytes: Uint8Array) => void) {}
 
@@ -363,23 +489,41 @@ class Output {
 
   piece(piece: Buffer): void {
     if (piece.length === 0) return;
+    this.flushMade();
     const pending = this.pending;
     if (pending !== undefined && pending.buffer === piece.buffer && pending.byteOffset + pending.length === piece.byteOffset) {
       this.pending = Buffer.from(pending.buffer, pending.byteOffset, pending.length + piece.length);
       return;
     }
-    this.flush();
+    this.flushPending();
     this.pending = piece;
   }
 
+  /** Bytes made here (not a view of the input). */
+  owned(bytes: Buffer): void {
+    this.flushPending();
+    this.made.push(bytes);
+  }
+
   text(text: string): void {
-    this.flush();
-    this.emit(encoder.encode(text));
+    const bytes = encoder.encode(text);
+    this.owned(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   }
 
   flush(): void {
+    this.flushPending();
+    this.flushMade();
+  }
+
+  private flushPending(): void {
     if (this.pending !== undefined) this.emit(this.pending);
     this.pending = undefined;
+  }
+
+  private flushMade(): void {
+    if (this.made.length === 0) return;
+    this.emit(this.made.length === 1 ? (this.made[0] as Buffer) : Buffer.concat(this.made));
+    this.made = [];
   }
 }
 
@@ -399,10 +543,28 @@ function joined(segments: readonly Buffer[]): Buffer {
   return Buffer.concat(segments);
 }
 
+/** `bytes` (from `start`) is one JSON object whose `data`, if any, maps keys to base64 placeholders or null. */
+function onlyPlaceholderData(bytes: Buffer, start: number): boolean {
+  let item: unknown;
+  try {
+    item = JSON.parse(bytes.toString('utf8', start));
+  } catch {
+    return false;
+  }
+  if (typeof item !== 'object' || item === null || Array.isArray(item)) return false;
+  const data = (item as Record<string, unknown>)['data'];
+  if (data === undefined || data === null) return true;
+  if (typeof data !== 'object' || Array.isArray(data)) return false;
+  return Object.values(data).every((value) => value === null || (typeof value === 'string' && isBase64Placeholder(value)));
+}
+
+function isWhitespace(byte: number): boolean {
+  return byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
+}
+
 function isBlank(bytes: Buffer, start: number): boolean {
   for (let i = start; i < bytes.length; i += 1) {
-    const byte = bytes[i];
-    if (byte !== 0x20 && byte !== 0x0a && byte !== 0x0d && byte !== 0x09) return false;
+    if (!isWhitespace(bytes[i] as number)) return false;
   }
   return true;
 }

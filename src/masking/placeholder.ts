@@ -10,60 +10,75 @@
  * Masking is idempotent: a placeholder is recognised and left as it is.
  */
 
-/** Upper bounds (exclusive) of the size classes, in bytes; the last class is open-ended. */
-const CLASS_BOUNDS = [1, 16, 64, 256, 1024, 4096, 16384, 65536] as const;
+/** Lower bounds of the size classes, in bytes: empty, 1-15, 16-63, …, 65536+. */
+const CLASS_LOWER = [0, 1, 16, 64, 256, 1024, 4096, 16384, 65536] as const;
+
+const PREFIX = '***masked (';
+const SUFFIX = ')***';
+
+interface SizeClass {
+  name: string;
+  text: string;
+  base64: string;
+  base64Bytes: Buffer;
+}
+
+const CLASSES: readonly SizeClass[] = CLASS_LOWER.map((lower, index) => {
+  const next = CLASS_LOWER[index + 1];
+  const name = lower === 0 ? 'empty' : next === undefined ? `${lower}+ bytes` : `${lower}-${next - 1} bytes`;
+  const text = `${PREFIX}${name}${SUFFIX}`;
+  const base64 = Buffer.from(text, 'utf8').toString('base64');
+  return { name, text, base64, base64Bytes: Buffer.from(base64, 'latin1') };
+});
+
+function classOf(bytes: number): SizeClass {
+  let index = 0;
+  while (index + 1 < CLASS_LOWER.length && bytes >= (CLASS_LOWER[index + 1] as number)) index += 1;
+  return CLASSES[index] as SizeClass;
+}
 
 /** The size class of a value of `bytes` bytes, e.g. "16-63 bytes". */
 export function sizeClass(bytes: number): string {
-  if (bytes <= 0) return 'empty';
-  let lower: number = CLASS_BOUNDS[0];
-  for (const upper of CLASS_BOUNDS.slice(1)) {
-    if (bytes < upper) return `${lower}-${upper - 1} bytes`;
-    lower = upper;
-  }
-  return `${lower}+ bytes`;
+  return classOf(bytes).name;
 }
-
-const PREFIX = '***masked (';
 
 /** Placeholder text for a value of `bytes` bytes. */
 export function placeholderText(bytes: number): string {
-  return `${PREFIX}${sizeClass(bytes)})***`;
+  return classOf(bytes).text;
 }
-
-const base64Cache = new Map<string, string>();
 
 /** Placeholder for a base64 (bytes) field holding `bytes` decoded bytes. */
 export function placeholderBase64(bytes: number): string {
-  const text = placeholderText(bytes);
-  let encoded = base64Cache.get(text);
-  if (encoded === undefined) {
-    encoded = Buffer.from(text, 'utf8').toString('base64');
-    base64Cache.set(text, encoded);
-  }
-  return encoded;
+  return classOf(bytes).base64;
+}
+
+const BASE64_PLACEHOLDERS = new Set(CLASSES.map((sizeClass) => sizeClass.base64));
+
+/** True for one of the base64 placeholders this module writes. */
+export function isBase64Placeholder(value: string): boolean {
+  return BASE64_PLACEHOLDERS.has(value);
 }
 
 /** base64 of "***masked" (9 bytes, a whole number of base64 groups): every base64 placeholder starts with it. */
 const BASE64_PREFIX = Buffer.from('***masked', 'utf8').toString('base64');
+const BASE64_PREFIX_BYTES = Buffer.from(BASE64_PREFIX, 'latin1');
 
 /** True for a value this module wrote, in text or base64 form. */
 export function isPlaceholder(value: string): boolean {
-  if (value.startsWith(PREFIX)) return value.endsWith(')***');
+  if (value.startsWith(PREFIX)) return value.endsWith(SUFFIX);
   if (!value.startsWith(BASE64_PREFIX)) return false;
-  return isPlaceholderText(Buffer.from(value, 'base64').toString('utf8'));
+  const text = Buffer.from(value, 'base64').toString('utf8');
+  return text.startsWith(PREFIX) && text.endsWith(SUFFIX);
 }
 
-function isPlaceholderText(text: string): boolean {
-  return text.startsWith(PREFIX) && text.endsWith(')***');
+/** Decoded size of base64 text of `length` characters ending in `padding` `=` signs (no decoding). */
+function decodedLength(length: number, padding: number): number {
+  return Math.max(0, Math.floor((length * 3) / 4) - padding);
 }
 
 /** Decoded size of a base64 string, computed from its length (no decoding). */
 export function base64DecodedLength(value: string): number {
-  let padding = 0;
-  if (value.endsWith('==')) padding = 2;
-  else if (value.endsWith('=')) padding = 1;
-  return Math.max(0, Math.floor((value.length * 3) / 4) - padding);
+  return decodedLength(value.length, value.endsWith('==') ? 2 : value.endsWith('=') ? 1 : 0);
 }
 
 /** The placeholder for a text value. */
@@ -74,4 +89,19 @@ export function maskText(value: string): string {
 /** The placeholder for a base64 value. */
 export function maskBase64(value: string): string {
   return isPlaceholder(value) ? value : placeholderBase64(base64DecodedLength(value));
+}
+
+const EQUALS = 0x3d;
+
+/**
+ * `maskBase64` for the raw bytes of a JSON string's content, `bytes[start, end)`, without
+ * making a string of it: the streaming masker's path for Secret `data` values.
+ */
+export function maskBase64Bytes(bytes: Buffer, start: number, end: number): Buffer {
+  const prefixLength = BASE64_PREFIX_BYTES.length;
+  if (end - start >= prefixLength && bytes.compare(BASE64_PREFIX_BYTES, 0, prefixLength, start, start + prefixLength) === 0) {
+    return Buffer.from(maskBase64(bytes.toString('latin1', start, end)), 'latin1');
+  }
+  const padding = end - start >= 1 && bytes[end - 1] === EQUALS ? (end - start >= 2 && bytes[end - 2] === EQUALS ? 2 : 1) : 0;
+  return classOf(decodedLength(end - start, padding)).base64Bytes;
 }
