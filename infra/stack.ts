@@ -29,6 +29,7 @@ import type { Construct } from 'constructs';
 import { parseAllDocuments } from 'yaml';
 import { loadPolicyFile } from '../src/policy/policy-file.ts';
 import { GatehouseApprovals, type GatehouseApprovalsProps } from './approvals.ts';
+import { GatehouseRecords, type GatehouseRecordsProps } from './records.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const RBAC_MANIFEST = join(REPO_ROOT, 'infra', 'rbac', 'impersonator.yaml');
@@ -58,6 +59,8 @@ export interface GatehouseStackProps extends StackProps {
   memorySize?: number;
   /** Just-in-time approvals (table, SES identity, link key); omitted: `review` rules are refused. */
   approvals?: Omit<GatehouseApprovalsProps, 'fn'>;
+  /** Session records settings (Object Lock mode and retention, lifecycle, …); records are always on. */
+  records?: Omit<GatehouseRecordsProps, 'fn'>;
 }
 
 export class GatehouseStack extends Stack {
@@ -176,6 +179,7 @@ export class GatehouseStack extends Stack {
     }
 
     if (props.approvals !== undefined) new GatehouseApprovals(this, 'Approvals', { fn: this.fn, ...props.approvals });
+    new GatehouseRecords(this, 'Records', { fn: this.fn, ...props.records });
 
     new CfnOutput(this, 'Url', { value: this.functionUrl.url, description: 'Gatehouse URL: the `server` of users\' kubeconfig' });
     new CfnOutput(this, 'ClusterAccessRoleArn', { value: this.clusterAccessRole.roleArn });
