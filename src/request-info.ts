@@ -44,21 +44,7 @@ const METHOD_VERBS: Readonly<Record<string, string>> = {
 export function classifyRequest(method: string, rawPath: string, rawQuery: string, options: ClassifyOptions): KubeRequest {
   const segments = decodePathSegments(rawPath);
   const query = parseQuery(rawQuery);
-  const info: KubeRequest = {
-    isResourceRequest: false,
-    path: rawPath,
-    verb: method.toLowerCase(),
-    apiPrefix: '',
-    apiGroup: '',
-    apiVersion: '',
-    namespace: '',
-    resource: '',
-    subresource: '',
-    name: '',
-    parts: [],
-    fieldSelector: '',
-    labelSelector: '',
-  };
+  const info = nonResourceRequest(rawPath, method.toLowerCase());
 
   // `/api/{version}/…` (core group) or `/apis/{group}/{version}/…`; anything shorter or
   // elsewhere is a non-resource URL such as /version, /apis or /apis/apps/v1 (discovery).
@@ -127,6 +113,25 @@ export function classifyRequest(method: string, rawPath: string, rawQuery: strin
     info.verb = 'create';
   }
   return info;
+}
+
+/** A request outside the API resources (e.g. /version), the API server's starting point for every request. */
+export function nonResourceRequest(path: string, verb: string): KubeRequest {
+  return {
+    isResourceRequest: false,
+    path,
+    verb,
+    apiPrefix: '',
+    apiGroup: '',
+    apiVersion: '',
+    namespace: '',
+    resource: '',
+    subresource: '',
+    name: '',
+    parts: [],
+    fieldSelector: '',
+    labelSelector: '',
+  };
 }
 
 /** exec, attach and port-forward into a pod: always authorized as `create`. */

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { classifyRequest } from '../src/request-info.ts';
+import { classifyRequest, nonResourceRequest as nonResource } from '../src/request-info.ts';
 import { GatehouseError, type ErrorCode } from '../src/errors.ts';
 import type { KubeRequest } from '../src/types.ts';
 
@@ -20,24 +20,6 @@ function resource(fields: Partial<KubeRequest> & Pick<KubeRequest, 'path' | 'ver
     fieldSelector: '',
     labelSelector: '',
     ...fields,
-  };
-}
-
-function nonResource(path: string, verb: string): KubeRequest {
-  return {
-    isResourceRequest: false,
-    path,
-    verb,
-    apiPrefix: '',
-    apiGroup: '',
-    apiVersion: '',
-    namespace: '',
-    resource: '',
-    subresource: '',
-    name: '',
-    parts: [],
-    fieldSelector: '',
-    labelSelector: '',
   };
 }
 

@@ -15,7 +15,7 @@ import { GatehouseError } from '../errors.ts';
 import { policyDenied } from '../pipeline/authorize.ts';
 import { describeAction, describeCaller } from '../policy/describe-request.ts';
 import { compilePolicy, readPolicyFile } from '../policy/policy-file.ts';
-import { classifyRequest, opensStream } from '../request-info.ts';
+import { classifyRequest, nonResourceRequest, opensStream } from '../request-info.ts';
 import type { Decision, Identity, KubeRequest } from '../types.ts';
 
 export const DEFAULT_POLICY_PATH = fileURLToPath(new URL('../../policy/default.yaml', import.meta.url));
@@ -101,7 +101,7 @@ function requestFrom(options: CheckOptions): KubeRequest {
     if (options.resource !== undefined || options.apiGroup !== undefined || options.namespace !== undefined || options.name !== undefined) {
       throw new UsageError('--path is for non-resource URLs; it does not combine with --resource, --api-group, --namespace or --name');
     }
-    return { ...emptyRequest(), path: options.path, verb: options.verb };
+    return nonResourceRequest(options.path, options.verb);
   }
   if (options.resource === undefined) throw new UsageError('--verb needs --resource (or --path for a non-resource URL)');
   const [resource = '', subresource = '', extra] = options.resource.split('/');
@@ -111,9 +111,8 @@ function requestFrom(options: CheckOptions): KubeRequest {
   const name = options.name ?? '';
   const path = [apiGroup === '' ? '/api/v1' : `/apis/${apiGroup}/v1`, namespace === '' ? '' : `/namespaces/${namespace}`, `/${resource}`, name === '' ? '' : `/${name}`, subresource === '' ? '' : `/${subresource}`].join('');
   return {
-    ...emptyRequest(),
+    ...nonResourceRequest(path, options.verb),
     isResourceRequest: true,
-    path,
     // As classify does: the API server authorizes exec/attach/portforward as create, whatever was asked.
     verb: opensStream(resource, subresource) ? 'create' : options.verb,
     apiPrefix: apiGroup === '' ? 'api' : 'apis',
@@ -125,10 +124,6 @@ function requestFrom(options: CheckOptions): KubeRequest {
     name,
     parts: [resource, name, subresource].filter((p) => p !== ''),
   };
-}
-
-function emptyRequest(): KubeRequest {
-  return { isResourceRequest: false, path: '/', verb: '', apiPrefix: '', apiGroup: '', apiVersion: '', namespace: '', resource: '', subresource: '', name: '', parts: [], fieldSelector: '', labelSelector: '' };
 }
 
 function explain(identity: Identity, request: KubeRequest, decision: Decision): string {
@@ -174,18 +169,8 @@ function emit(result: CommandResult): void {
   process.exitCode = result.exitCode;
 }
 
-interface CheckFlags {
-  policy: string;
-  user: string;
-  group: string[];
-  verb?: string;
-  resource?: string;
-  apiGroup?: string;
-  namespace?: string;
-  name?: string;
-  path?: string;
-  json?: boolean;
-}
+/** What commander hands the action: CheckOptions minus the positionals, with `--group` collected. */
+type CheckFlags = Omit<CheckOptions, 'groups' | 'method' | 'target'> & { group: string[] };
 
 export function registerPolicy(program: Command): void {
   const policy = program.command('policy').description('explain and validate policy files');
@@ -206,10 +191,8 @@ export function registerPolicy(program: Command): void {
     .option('--path <path>', 'with --verb: a non-resource URL such as /version')
     .option('--json', 'print the decision and the classified request as JSON')
     .action((method: string | undefined, target: string | undefined, flags: CheckFlags) => {
-      const options: CheckOptions = { policy: flags.policy, user: flags.user, groups: flags.group };
-      for (const key of ['verb', 'resource', 'apiGroup', 'namespace', 'name', 'path', 'json'] as const) {
-        if (flags[key] !== undefined) Object.assign(options, { [key]: flags[key] });
-      }
+      const { group, ...rest } = flags;
+      const options: CheckOptions = { ...rest, groups: group };
       if (method !== undefined) options.method = method;
       if (target !== undefined) options.target = target;
       emit(checkPolicy(options));
