@@ -292,6 +292,18 @@ for (const version of versionsUnderTest()) {
       assert.equal(h.receivedSince(from).filter((r) => r.method === 'DELETE').length, 0);
     });
 
+    // Newer kubectl's typed clients (1.32 and 1.33 here) send protobuf bodies; the Secret must arrive intact either way.
+    test('create secret stores the value the caller gave', async () => {
+      const from = h.mark();
+      const r = await h.kubectl(version, ['create', 'secret', 'generic', 'db-password', '--from-literal=password=hunter2']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^secret\/db-password created$/m);
+      assert.deepEqual(h.api.store.get('secrets', 'default', 'db-password')?.data, { password: Buffer.from('hunter2').toString('base64') });
+      const post = find(h.receivedSince(from), 'POST', '/api/v1/namespaces/default/secrets');
+      assert.match(String(post.headers['content-type']), /^application\/(json|vnd\.kubernetes\.protobuf)/);
+      assertForwardedAsCaller(h, h.receivedSince(from));
+    });
+
     // kubectl ≥1.30 runs exec over WebSocket, which the stand-in speaks; older ones use SPDY.
     test('exec runs a command through the upgraded connection', { skip: minor(version) < 30 ? 'kubectl < 1.30 execs over SPDY' : false }, async () => {
       const from = h.mark();

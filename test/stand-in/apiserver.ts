@@ -35,6 +35,7 @@ import {
 import { isTrue, sendError, sendJson, type Exchange, type RequestAttributes } from './exchange.ts';
 import { defaultExec, serveExec, type ExecHandler } from './exec.ts';
 import { handleLogs } from './logs.ts';
+import { decodeProtobufBody } from './protobuf.ts';
 import { negotiateDiscovery } from './negotiate.ts';
 import { OPENAPI_V2_PROTOBUF, openApiV2Json, openApiV2Protobuf, openApiV3Document, openApiV3Index } from './openapi.ts';
 import { handleCreate, handleDelete, handleDeleteCollection, handleGet, handleList, handlePatch, handleUpdate } from './rest.ts';
@@ -71,7 +72,9 @@ export interface ReceivedRequest {
   /** The raw query string, without "?". */
   query: string;
   headers: Record<string, string | string[] | undefined>;
+  /** The body as UTF-8 text, and as received (protobuf bodies are binary). */
   body: string;
+  rawBody: Buffer;
   /** Impersonate-User as received ("" without it). */
   user: string;
   /** Every Impersonate-Group value, in order. */
@@ -159,11 +162,11 @@ function denied(rules: readonly DenyRule[], user: string, groups: string[], attr
   );
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
+function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }
@@ -228,6 +231,37 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
     sendJson(res, 200, document);
   }
 
+  /** `kubectl auth can-i`: the emulated cluster RBAC, asked about the impersonated caller. */
+  function selfSubjectAccessReview(x: Exchange, user: string, groups: string[]): void {
+    if (x.attrs.verb !== 'create') throw methodNotAllowed();
+    const review = JSON.parse(x.body || '{}') as {
+      spec?: {
+        resourceAttributes?: { namespace?: string; verb?: string; group?: string; resource?: string; subresource?: string; name?: string };
+        nonResourceAttributes?: { path?: string; verb?: string };
+      };
+    };
+    const r = review.spec?.resourceAttributes;
+    const n = review.spec?.nonResourceAttributes;
+    const attrs: RequestAttributes = {
+      verb: r?.verb ?? n?.verb ?? '',
+      group: r?.group ?? '',
+      version: '',
+      resource: r?.resource ?? '',
+      subresource: r?.subresource ?? '',
+      namespace: r?.namespace ?? '',
+      name: r?.name ?? '',
+      path: n?.path ?? '',
+    };
+    const allowed = !denied(options.deny ?? [], user, groups, attrs);
+    sendJson(x.res, 201, {
+      kind: 'SelfSubjectAccessReview',
+      apiVersion: 'authorization.k8s.io/v1',
+      metadata: { creationTimestamp: null },
+      spec: review.spec ?? {},
+      status: allowed ? { allowed: true, reason: 'allowed by the stand-in (no deny rule matches)' } : { allowed: false, denied: true },
+    });
+  }
+
   function serveResource(exchange: Exchange): void {
     const { verb, subresource } = exchange.attrs;
     if (subresource === 'log') {
@@ -258,7 +292,7 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
     }
   }
 
-  function receive(req: IncomingMessage, body: string): { entry: ReceivedRequest; path: string; query: URLSearchParams } {
+  function receive(req: IncomingMessage, rawBody: Buffer): { entry: ReceivedRequest; path: string; query: URLSearchParams } {
     const target = req.url ?? '/';
     const q = target.indexOf('?');
     const path = q === -1 ? target : target.slice(0, q);
@@ -268,7 +302,8 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
       path,
       query: rawQuery,
       headers: { ...req.headers },
-      body,
+      body: rawBody.toString('utf8'),
+      rawBody,
       user: headerValues(req, 'impersonate-user')[0] ?? '',
       groups: headerValues(req, 'impersonate-group'),
     };
@@ -292,11 +327,13 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const body = await readBody(req);
-    const { entry, path, query } = receive(req, body);
+    const rawBody = await readBody(req);
+    const { entry, path, query } = receive(req, rawBody);
     res.on('finish', () => (entry.status = res.statusCode));
     try {
       const info = admit(req, entry, query);
+      const isProtobuf = (req.headers['content-type'] ?? '').startsWith('application/vnd.kubernetes.protobuf');
+      const body = isProtobuf && rawBody.length > 0 ? JSON.stringify(decodeProtobufBody(rawBody)) : entry.body;
       if (!info.isResource) {
         serveNonResource(req, res, path);
         return;
@@ -305,7 +342,7 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
       if (type === undefined || info.verb === 'unsupported') throw resourceNotFound();
       if (!type.namespaced && info.resource !== 'namespaces') info.namespace = '';
       const { isResource: _isResource, authorizedName: _authorizedName, ...attrs } = info;
-      serveResource({
+      const exchange: Exchange = {
         req,
         res,
         query,
@@ -317,7 +354,9 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
           openStreams.add(close);
           return () => openStreams.delete(close);
         },
-      });
+      };
+      if (type.resource === 'selfsubjectaccessreviews') selfSubjectAccessReview(exchange, entry.user, [...entry.groups, 'system:authenticated']);
+      else serveResource(exchange);
     } catch (error) {
       if (res.headersSent) {
         res.destroy();
@@ -329,7 +368,7 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
 
   /** HTTP Upgrade: only pods/exec over WebSocket; refusals are written as HTTP on the socket. */
   function handleUpgrade(req: IncomingMessage, socket: Duplex): void {
-    const { entry, query } = receive(req, '');
+    const { entry, query } = receive(req, Buffer.alloc(0));
     upgraded.add(socket);
     socket.once('close', () => upgraded.delete(socket));
     try {

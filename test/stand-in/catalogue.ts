@@ -171,6 +171,15 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
     categories: ['all'],
     subresources: [{ name: 'scale', kind: 'Scale', group: 'autoscaling', version: 'v1', verbs: ['get', 'patch', 'update'] }, STATUS('ReplicaSet')],
   }),
+  type({
+    group: 'authorization.k8s.io',
+    version: 'v1',
+    resource: 'selfsubjectaccessreviews',
+    kind: 'SelfSubjectAccessReview',
+    singular: 'selfsubjectaccessreview',
+    namespaced: false,
+    verbs: ['create'],
+  }),
 ];
 
 export function apiVersionOf(type: Pick<ResourceType, 'group' | 'version'>): string {
