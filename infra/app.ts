@@ -8,7 +8,9 @@
  * Parameters (docs/aws.md has the details):
  *   oidcIssuer (required), oidcAudience (required, comma-separated), clusterName (required),
  *   region, account, stackName, policyFile, kubernetesGroup, oidcUsernameClaim,
- *   oidcGroupsClaim, oidcUsernamePrefix, oidcGroupsPrefix, logRetentionDays, timeoutSeconds.
+ *   oidcGroupsClaim, oidcUsernamePrefix, oidcGroupsPrefix, logRetentionDays, timeoutSeconds;
+ *   approvals (on when approvalsMailFrom is set): approvalsMailFrom, approvalsSenderDomain,
+ *   approvalsPublicUrl, approvalsHoldSeconds.
  */
 import { App, Duration, Validations } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -66,6 +68,16 @@ export function readParameters(app: App): AppParameters {
     problems.push(`-c logRetentionDays: CloudWatch Logs does not offer ${logRetentionDays} days (e.g. 30, 90, 180, 365, 731)`);
   }
   const timeoutSeconds = integer('timeoutSeconds', 30, 900);
+  const approvalsMailFrom = text('approvalsMailFrom');
+  const approvalsHoldSeconds = integer('approvalsHoldSeconds', 0, 840);
+  const approvalsPublicUrl = text('approvalsPublicUrl');
+  if (approvalsPublicUrl !== undefined && !/^https:\/\/[^/]/.test(approvalsPublicUrl)) {
+    problems.push(`-c approvalsPublicUrl: must be an https:// URL, got "${approvalsPublicUrl}"`);
+  }
+  const approvalsOnly = ['approvalsSenderDomain', 'approvalsPublicUrl', 'approvalsHoldSeconds'].filter((name) => text(name) !== undefined);
+  if (approvalsMailFrom === undefined && approvalsOnly.length > 0) {
+    problems.push(`-c ${approvalsOnly.join(', -c ')}: approvals are on only with -c approvalsMailFrom=<sender address>`);
+  }
 
   if (problems.length > 0) {
     throw new StackParametersError(`GatehouseStack cannot be synthesized:\n${problems.map((p) => `  - ${p}`).join('\n')}\nSee docs/aws.md for every parameter.`);
@@ -86,6 +98,14 @@ export function readParameters(app: App): AppParameters {
   for (const [key, value] of Object.entries(optional)) if (value !== undefined) Object.assign(props, { [key]: value });
   if (logRetentionDays !== undefined) props.logRetention = logRetentionDays as RetentionDays;
   if (timeoutSeconds !== undefined) props.timeout = Duration.seconds(timeoutSeconds);
+  if (approvalsMailFrom !== undefined) {
+    const approvals: NonNullable<GatehouseStackProps['approvals']> = { mailFrom: approvalsMailFrom };
+    const senderDomain = text('approvalsSenderDomain');
+    if (senderDomain !== undefined) approvals.senderDomain = senderDomain;
+    if (approvalsPublicUrl !== undefined) approvals.publicUrl = approvalsPublicUrl;
+    if (approvalsHoldSeconds !== undefined) approvals.holdSeconds = approvalsHoldSeconds;
+    props.approvals = approvals;
+  }
   return {
     stackName: text('stackName') ?? 'Gatehouse',
     account: text('account') ?? process.env.CDK_DEFAULT_ACCOUNT,

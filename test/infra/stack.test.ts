@@ -50,11 +50,8 @@ const functionRoleRef = () => Match.objectLike({ 'Fn::GetAtt': [Match.stringLike
 const clusterRoleArn = () => ({ 'Fn::GetAtt': [Match.stringLikeRegexp('^ClusterAccessRole'), 'Arn'] });
 
 describe('GatehouseStack', () => {
-  test('has exactly one function, one URL, one log group, two roles and one access entry', () => {
-    template.resourceCountIs('AWS::Lambda::Function', 1);
+  test('has one Function URL and one EKS access entry', () => {
     template.resourceCountIs('AWS::Lambda::Url', 1);
-    template.resourceCountIs('AWS::Logs::LogGroup', 1);
-    template.resourceCountIs('AWS::IAM::Role', 2);
     template.resourceCountIs('AWS::EKS::AccessEntry', 1);
   });
 
@@ -110,11 +107,11 @@ describe('GatehouseStack', () => {
     });
   });
 
-  test("gives the function's role exactly: its own log group, assuming the cluster access role, describing the cluster", () => {
+  test("gives the function's role its own log group, assuming the cluster access role and describing the cluster", () => {
     template.hasResourceProperties('AWS::IAM::Policy', {
       Roles: [{ Ref: Match.stringLikeRegexp('^FunctionRole') }],
       PolicyDocument: {
-        Statement: [
+        Statement: Match.arrayWith([
           { Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Logs'), 'Arn'] } },
           { Action: 'sts:AssumeRole', Effect: 'Allow', Resource: clusterRoleArn() },
           {
@@ -122,10 +119,20 @@ describe('GatehouseStack', () => {
             Effect: 'Allow',
             Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':eks:eu-west-1:123456789012:cluster/prod']] },
           },
-        ],
+        ]),
       },
     });
-    template.resourceCountIs('AWS::IAM::Policy', 1);
+  });
+
+  test("gives the function's role no wildcard action and no wildcard resource, whatever later parts add", () => {
+    const statements = Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p) => JSON.stringify(p).includes('"Ref":"FunctionRole'))
+      .flatMap((p) => (p as { Properties: { PolicyDocument: { Statement: { Action: unknown; Resource: unknown }[] } } }).Properties.PolicyDocument.Statement);
+    assert.ok(statements.length >= 3);
+    for (const statement of statements) {
+      for (const action of [statement.Action].flat()) assert.ok(typeof action === 'string' && !action.includes('*'), `action ${String(action)}`);
+      assert.ok(![statement.Resource].flat().includes('*'), `resource * for ${JSON.stringify(statement.Action)}`);
+    }
   });
 
   test("lets only the function's role assume the cluster access role, for at most an hour", () => {
@@ -256,6 +263,11 @@ describe('stack parameters', () => {
         '-c timeoutSeconds: must be an integer from 30 to 900, got "1000"',
       ],
     },
+    {
+      name: 'refuses approval settings without a sender address',
+      context: { ...CONTEXT, approvalsHoldSeconds: '60', approvalsPublicUrl: 'https://gatehouse.example.com' },
+      problems: ['-c approvalsPublicUrl, -c approvalsHoldSeconds: approvals are on only with -c approvalsMailFrom=<sender address>'],
+    },
   ];
   for (const { name, context, problems } of cases) {
     test(name, () => {
@@ -277,5 +289,13 @@ describe('stack parameters', () => {
     assert.equal(parameters.props.timeout?.toSeconds(), 300);
     assert.deepEqual(parameters.props.oidcAudience, ['gatehouse', 'kubectl']);
     assert.equal(parameters.region, 'eu-west-1');
+    assert.equal(parameters.props.approvals, undefined);
+  });
+
+  test('turns approvals on with a sender address', () => {
+    const parameters = readParameters(
+      new App({ context: { ...CONTEXT, approvalsMailFrom: 'gatehouse@example.com', approvalsSenderDomain: 'example.com', approvalsHoldSeconds: '120' } }),
+    );
+    assert.deepEqual(parameters.props.approvals, { mailFrom: 'gatehouse@example.com', senderDomain: 'example.com', holdSeconds: 120 });
   });
 });
