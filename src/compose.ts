@@ -44,6 +44,13 @@ export async function createDepsFromConfig(config: GatehouseConfig, overrides: P
       ? undefined
       : await build('approvals', () => createApprovalsFromConfig(approvalsConfig, overrides.clock === undefined ? {} : { clock: overrides.clock })));
 
+  const recordsConfig = config.records;
+  // Records are imported lazily, like EKS: a configuration without them never loads the S3 SDK.
+  const records =
+    overrides.records !== undefined || recordsConfig === undefined
+      ? undefined
+      : (await import('./records/from-config.ts')).createRecordsFromConfig(recordsConfig, overrides.clock === undefined ? {} : { clock: overrides.clock });
+
   if (problems.length > 0 || authenticator === undefined || policy === undefined || upstream === undefined) {
     throw new GatehouseConfigError('the Gatehouse configuration', problems);
   }
@@ -56,6 +63,9 @@ export async function createDepsFromConfig(config: GatehouseConfig, overrides: P
   };
   if (approvals !== undefined) deps.approvals = approvals;
   if (overrides.records !== undefined) deps.records = overrides.records;
+  else if (records !== undefined) deps.records = records.sink;
+  const recordSettings = overrides.recordSettings ?? records?.settings;
+  if (recordSettings !== undefined) deps.recordSettings = recordSettings;
   if (masking !== undefined) deps.masking = masking;
   if (overrides.clock !== undefined) deps.clock = overrides.clock;
   return deps;

@@ -30,6 +30,8 @@ import { userKubeconfig, writeKubeconfig } from '../kubeconfig.ts';
 import type { UserAuth } from '../kubeconfig.ts';
 import { ensureLocalTls } from '../local/tls.ts';
 import { startLocalApprovals } from '../local/approvals.ts';
+import { startLocalRecords } from '../local/records.ts';
+import type { RecordSink } from '../ports/records.ts';
 import type { LocalMailServer } from '../local/mail.ts';
 import { startNodeServer } from './node-server.ts';
 
@@ -73,6 +75,8 @@ export interface LocalGatehouse {
   kubeconfigPath: string;
   devIssuer: DevIssuer;
   app: Hono;
+  /** Session records (embedded S3 stand-in under `<stateDir>/s3`, unless overridden); `flush()` makes them readable now. */
+  records?: RecordSink;
   policyFile: string;
   /** Where requests go, in words (context, server, kubeconfig file). */
   upstreamDescription: string;
@@ -128,9 +132,16 @@ export async function startLocalGatehouse(options: LocalOptions): Promise<LocalG
           })
         : undefined;
     if (localApprovals !== undefined) services.push({ name: 'approvals stand-ins (DynamoDB, mail)', close: () => localApprovals.close() });
+    // Session records into the embedded S3 stand-in; closed after the listener, so streams that end at shutdown are flushed.
+    const localRecords =
+      options.overrides?.records === undefined
+        ? await startLocalRecords({ stateDir, host, ...(options.overrides?.clock === undefined ? {} : { clock: options.overrides.clock }) })
+        : undefined;
+    if (localRecords !== undefined) services.push({ name: 'session records (S3 stand-in)', close: () => localRecords.close() });
     const deps = await createDepsFromConfig(config, {
       authenticator: devIssuer.authenticator,
       ...(localApprovals === undefined ? {} : { approvals: localApprovals.approvals }),
+      ...(localRecords === undefined ? {} : { records: localRecords.sink, recordSettings: localRecords.settings }),
       ...options.overrides,
     });
     const app = createApp(deps);
@@ -166,6 +177,7 @@ export async function startLocalGatehouse(options: LocalOptions): Promise<LocalG
     };
     if (plainUrl !== undefined) local.plainUrl = plainUrl;
     if (localApprovals !== undefined) local.mail = localApprovals.mail;
+    if (deps.records !== undefined) local.records = deps.records;
     return local;
   } catch (error) {
     await closeAll(services);
