@@ -220,8 +220,16 @@ class Walk {
   }
 
   private secretValues(secret: JsonObject): void {
-    this.replaceValues(secret['data'], () => true, maskBase64);
-    this.replaceValues(secret['stringData'], () => true, maskText);
+    for (const field of ['data', 'stringData'] as const) {
+      const values = secret[field];
+      if (isObject(values)) {
+        this.replaceValues(values, () => true, field === 'data' ? maskBase64 : maskText);
+      } else if (values !== undefined && values !== null) {
+        // Not a map (malformed): nothing of it may pass.
+        secret[field] = maskAny(values, maskText);
+        this.masked = true;
+      }
+    }
   }
 
   private configMapValues(configMap: JsonObject, namespace: string): void {

@@ -4,6 +4,7 @@ import { JsonStreamMasker } from '../../src/masking/json-stream-masker.ts';
 import { maskDocument, type MaskHint } from '../../src/masking/mask-document.ts';
 import { compileMaskingRules, SECRETS_ONLY, type MaskingRules } from '../../src/masking/masking-rules.ts';
 import { GatehouseError } from '../../src/errors.ts';
+import { placeholderBase64 } from '../../src/masking/placeholder.ts';
 import { b64, configMap, lastApplied, PASSWORD, pod, secret, secretItem, secretList, secretTable, TOKEN } from './fixtures/objects.ts';
 
 const LA = 'kubectl.kubernetes.io/last-applied-configuration';
@@ -126,6 +127,24 @@ const cases: StreamCase[] = [
     masked: true,
   },
   {
+    name: 'a SecretList whose items the fast path must hand to the parser (null, escaped, numeric, nested, masked, stringData, kind, annotation)',
+    text: JSON.stringify(
+      secretList([
+        { metadata: { name: 'n' }, data: { gone: null, password: b64(PASSWORD) } },
+        { metadata: { name: 'e' }, data: { slash: 'aGVsbG8/d29ybGQ=' } },
+        { metadata: { name: 'num' }, data: { n: 5 } },
+        { metadata: { name: 'nested', data: { not: 'secret' } }, data: { deep: { x: b64(PASSWORD) } } },
+        { metadata: { name: 'm' }, data: { password: placeholderBase64(28) } },
+        { metadata: { name: 's' }, stringData: { password: PASSWORD } },
+        { kind: 'ConfigMap', metadata: { name: 'k' }, data: { plain: 'text' } },
+        { metadata: { name: 'a', annotations: { [LA]: lastApplied(secret('a', { password: PASSWORD })) } }, data: {} },
+        { metadata: { name: 'arr' }, data: [b64(PASSWORD)] },
+      ]),
+    ).replace('aGVsbG8/d29ybGQ=', 'aGVsbG8\\/d29ybGQ='),
+    hint: { kind: 'Secret' },
+    masked: true,
+  },
+  {
     name: 'a pretty-printed SecretList',
     text: JSON.stringify(secretList([secretItem('a', { password: PASSWORD }), secretItem('b', {})]), null, 2).replace(/\n/g, '\r\n'),
     hint: { kind: 'Secret' },
@@ -177,6 +196,11 @@ describe('JsonStreamMasker', () => {
       chunks: ['{"kind":"SecretList","items":[{"data":{"a":"b"}}, {"data":tru}]}'],
       message:
         'the upstream response for secrets in namespace "prod" carries an element of its items array that is not valid JSON (13 bytes); Gatehouse cannot mask it and stopped the response',
+    },
+    {
+      name: 'refuses a Secret list item whose data misses a colon (the fast path proves what it sends)',
+      chunks: [`{"kind":"SecretList","items":[{"data" {"a":"${b64(PASSWORD)}"}}]}`],
+      message: 'the upstream response for secrets in namespace "prod" carries an element of its items array that is not valid JSON (57 bytes); Gatehouse cannot mask it and stopped the response',
     },
   ];
   for (const f of failures) {

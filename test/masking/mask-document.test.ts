@@ -57,6 +57,12 @@ const cases: Case[] = [
     masked: false,
   },
   {
+    name: 'replaces Secret data that is not a map (malformed) whole',
+    input: { ...secret('bad', {}), data: [b64(PASSWORD)] },
+    expected: { ...secret('bad', {}), data: placeholderText(42) },
+    masked: true,
+  },
+  {
     name: 'keeps a null data value (there is no value to hide)',
     input: { ...secret('n', {}), data: { gone: null } },
     expected: { ...secret('n', {}), data: { gone: null } },
