@@ -65,7 +65,7 @@ async function startUpstream(dir: string): Promise<{ port: number; seen: Seen[];
     }
     res.writeHead(200, { 'content-type': 'application/json' });
     const path = (req.url ?? '').split('?')[0];
-    res.end(JSON.stringify(DISCOVERY[path ?? ''] ?? (path?.startsWith('/api/v1/namespaces/default/pods/web') ? pod : { kind: 'PodList', apiVersion: 'v1', metadata: {}, items: [pod] })));
+    res.end(JSON.stringify(DISCOVERY[path ?? ''] ?? (/^\/api\/v1\/namespaces\/[^/]+\/pods\/web$/.test(path ?? '') ? { ...pod, metadata: { name: 'web', namespace: path?.split('/')[4] } } : { kind: 'PodList', apiVersion: 'v1', metadata: {}, items: [pod] })));
   });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
     seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
@@ -177,6 +177,14 @@ describe('startLocalGatehouse', () => {
     assert.ok(upgrade);
     assert.equal(upgrade.headers['impersonate-user'], 'alice@example.com');
     assert.equal(upgrade.headers.authorization, `Bearer ${UPSTREAM_TOKEN}`);
+  });
+
+  test('a refused kubectl exec is printed by kubectl with the reason, and never reaches the pod', async () => {
+    upstream.seen.length = 0;
+    const run = await kubectl('kubectl.1.33', gatehouse.kubeconfigPath, ['exec', 'web', '-n', 'prod-eu', '--', 'sh']);
+    assert.notEqual(run.code, 0);
+    assert.match(run.stderr, /^Error from server \(Forbidden\): user "alice@example.com" may not create pods\/exec "web" in namespace "prod-eu" without approval \(rule "prod-exec-needs-approval"\)/);
+    assert.equal(upstream.seen.filter((seen) => seen.url.includes('/exec')).length, 0);
   });
 
   test('writes a kubeconfig readable only by its owner, pointing at Gatehouse with its CA', () => {
