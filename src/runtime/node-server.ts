@@ -19,6 +19,9 @@ import type { Hono } from 'hono';
 import { asGatehouseError, GatehouseError, statusResponse } from '../errors.ts';
 import type { UpgradeBinding } from '../pipeline/forward.ts';
 
+/** OIDC tokens with many groups are large; Node's default (16 KiB) would refuse some. */
+const MAX_HEADER_BYTES = 64 * 1024;
+
 export interface NodeServerOptions {
   app: Hono;
   host: string;
@@ -38,14 +41,18 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
   const { app, host, tls } = options;
   const server = (
     tls === undefined
-      ? createAdaptorServer({ fetch: app.fetch, hostname: host })
+      ? createAdaptorServer({ fetch: app.fetch, hostname: host, serverOptions: { maxHeaderSize: MAX_HEADER_BYTES } })
       : createAdaptorServer({
           fetch: app.fetch,
           hostname: host,
           createServer: https.createServer,
-          serverOptions: { cert: tls.cert, key: tls.key },
+          serverOptions: { cert: tls.cert, key: tls.key, maxHeaderSize: MAX_HEADER_BYTES },
         })
   ) as http.Server;
+  // Idle keep-alive connections outlive a load balancer's idle timeout (60 s on AWS), so the
+  // balancer, not Gatehouse, closes them and never sends a request into a closing socket.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
 
   const sockets = new Set<Socket>();
   server.on('connection', (socket: Socket) => {

@@ -205,6 +205,13 @@ describe('forward', () => {
     assert.ok(!got.rawHeaders.includes('system:masters'), 'client impersonation must not be forwarded');
   });
 
+  test('accepts a large bearer token (40 KiB: many groups) and does not forward it', async () => {
+    upstream.received = [];
+    const reply = await call(gatehouse, material.caPem, '/api/v1/pods', { headers: { authorization: `Bearer ${'x'.repeat(40 * 1024)}` } });
+    assert.equal(reply.status, 200);
+    assert.equal(upstream.received[0]?.headers['authorization'], 'Bearer gatehouse-sa-token');
+  });
+
   test('drops hop-by-hop request headers, including those Connection names', async () => {
     upstream.received = [];
     await call(gatehouse, material.caPem, '/api/v1/pods', {
