@@ -296,6 +296,10 @@ describe('record stages in the app', () => {
       const text = JSON.stringify(r);
       assert.ok(!text.includes(SECRET_VALUE) && !text.includes(SECRET_B64), `no Secret value in the ${r.phase} record`);
       assert.equal(r.masked, true);
+      assert.equal(r.request_body_truncated, false);
+      const recorded = JSON.parse(r.request_body ?? 'null') as { metadata: { name: string }; data: Record<string, string> };
+      assert.equal(recorded.metadata.name, 'db', 'the recorded body keeps what is not secret');
+      assert.deepEqual(Object.keys(recorded.data), ['password'], 'and the keys of the Secret');
     }
   });
 
