@@ -1,12 +1,14 @@
 /**
  * What an approver sees of a request body: the JSON pretty-printed (a patch is its own
  * diff), Secret values replaced, cut at a size a page and a DynamoDB item hold comfortably.
- * Non-JSON bodies (protobuf) show only their type, size and hash. Pure.
+ * Protobuf bodies show the text they hold (protobuf-summary.ts); other bodies only their
+ * type, size and hash. Pure.
  */
+import { summarizeProtobuf } from './protobuf-summary.ts';
 
 export interface BodySummary {
-  /** "none", "object" (create/update), "patch" (the change itself) or "binary". */
-  kind: 'none' | 'object' | 'patch' | 'binary';
+  /** "none", "object" (create/update), "patch" (the change itself), "protobuf" (text it holds) or "binary". */
+  kind: 'none' | 'object' | 'patch' | 'protobuf' | 'binary';
   contentType: string;
   bytes: number;
   /** Pretty JSON with Secret values masked; "" for none/binary. */
@@ -26,11 +28,16 @@ export function summarizeBody(body: Uint8Array, contentType: string, resource: s
   try {
     doc = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body));
   } catch {
-    return { ...base, kind: 'binary', text: '' };
+    const protobuf = summarizeProtobuf(body, resource);
+    if (protobuf === undefined) return { ...base, kind: 'binary', text: '' };
+    return cut({ ...base, kind: 'protobuf', text: protobuf });
   }
-  const text = JSON.stringify(redactSecrets(doc, resource === 'secrets'), null, 2);
-  if (text.length <= BODY_SUMMARY_MAX_CHARS) return { ...base, kind, text };
-  return { ...base, kind, text: text.slice(0, BODY_SUMMARY_MAX_CHARS), truncated: true };
+  return cut({ ...base, kind, text: JSON.stringify(redactSecrets(doc, resource === 'secrets'), null, 2) });
+}
+
+function cut(summary: BodySummary): BodySummary {
+  if (summary.text.length <= BODY_SUMMARY_MAX_CHARS) return summary;
+  return { ...summary, text: summary.text.slice(0, BODY_SUMMARY_MAX_CHARS), truncated: true };
 }
 
 /**

@@ -116,7 +116,7 @@ export const ApprovalPage: FC<ApprovalPageProps> = ({ approval, approver, formTo
       </section>
       <section class="card">
         <h2 style="font-size:1.05rem;margin-top:0">
-          {body.kind === 'patch' ? 'Change (patch, ' + body.contentType + ')' : body.kind === 'object' ? 'Object sent' : 'Body'}
+          {body.kind === 'patch' ? `Change (patch, ${body.contentType})` : body.kind === 'object' || body.kind === 'protobuf' ? 'Object sent' : 'Body'}
         </h2>
         {body.kind === 'none' ? <p class="muted">No body.</p> : null}
         {body.kind === 'binary' ? (
@@ -124,7 +124,7 @@ export const ApprovalPage: FC<ApprovalPageProps> = ({ approval, approver, formTo
             {body.bytes} bytes of {body.contentType || 'unknown type'} (not shown); SHA-256 {target.bodySha256}
           </p>
         ) : null}
-        {body.kind === 'object' || body.kind === 'patch' ? <pre id="body">{body.text}</pre> : null}
+        {body.kind === 'object' || body.kind === 'patch' || body.kind === 'protobuf' ? <pre id="body">{body.text}</pre> : null}
         {body.truncated ? <p class="muted">Shortened; the full body has SHA-256 {target.bodySha256}.</p> : null}
       </section>
       {status === 'pending' && !own ? (

@@ -1,0 +1,125 @@
+/**
+ * End to end: real kubectl → local Gatehouse (HTTPS, embedded DynamoDB and mail stand-ins)
+ * → the kube-apiserver stand-in; the approver reads the mail and decides in headless
+ * Chromium.
+ *
+ *   kubectl create (review) → refused with the id → mail → link → page shows the request →
+ *   Approve → the same command succeeds (one create upstream) → a third run is refused again.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { chromium, type Browser } from 'playwright-core';
+import { startHarness, type Harness } from '../support/harness.ts';
+
+const POLICY = `
+apiVersion: gatehouse/v1
+rules:
+  - name: prod-config-needs-approval
+    effect: review
+    verbs: ["create"]
+    resources: ["configmaps"]
+    namespaces: ["prod"]
+    reason: "configuration in prod changes with a second person"
+    review:
+      approvers: ["lead@example.com"]
+      grant: once
+  - name: discovery
+    effect: allow
+    verbs: ["get", "head"]
+    nonResourceURLs: ["/api", "/api/*", "/apis", "/apis/*", "/openapi/*", "/version"]
+  - name: everything-else
+    effect: allow
+    verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
+    resources: ["*"]
+`;
+
+const CREATE = ['create', 'configmap', 'approved-cfg', '-n', 'prod', '--from-literal=owner=team-a'];
+
+function chromiumPath(): string {
+  return execFileSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' }).trim();
+}
+
+let h: Harness;
+let browser: Browser;
+
+before(async () => {
+  h = await startHarness({ policy: POLICY });
+  h.api.store.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'prod' }, spec: { finalizers: ['kubernetes'] }, status: { phase: 'Active' } });
+  browser = await chromium.launch({
+    executablePath: chromiumPath(),
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await h?.close();
+});
+
+async function linkFor(approvalId: string): Promise<string> {
+  const mail = h.gatehouse.mail;
+  assert.ok(mail !== undefined, 'the local Gatehouse has a mail stand-in');
+  const mails = (await mail.messages('lead@example.com')).filter((m) => m.body.text?.includes(approvalId));
+  assert.equal(mails.length, 1, 'one mail per approval');
+  const link = /https:\/\/\S+\/_gatehouse\/approvals\/\S+/.exec(mails[0]?.body.text ?? '')?.[0];
+  assert.ok(link !== undefined, 'the mail carries the link');
+  return link;
+}
+
+const createsUpstream = (from: number): number =>
+  h.receivedSince(from).filter((r) => r.method === 'POST' && r.path === '/api/v1/namespaces/prod/configmaps').length;
+
+describe('approval end to end (kubectl, mail, Chromium)', () => {
+  test('refused with the id → approve in the browser → runs once → refused again', async () => {
+    const start = h.mark();
+    const first = await h.kubectl('default', CREATE);
+    assert.equal(first.code, 1, first.stdout);
+    // kubectl create configmap words it "error: failed to create configmap: <Status message>".
+    const match = /user "you@example.com" may not create configmaps in namespace "prod" without approval \(rule "prod-config-needs-approval"\): approval ([0-9a-f]+) is pending, asked lead@example.com; once it is approved, run the same command again and it will go through/.exec(first.stderr);
+    assert.ok(match !== null, first.stderr);
+    const approvalId = match[1] ?? '';
+    assert.equal(createsUpstream(start), 0, 'nothing reached the cluster');
+
+    const again = await h.kubectl('default', CREATE);
+    assert.match(again.stderr, new RegExp(`approval ${approvalId} is pending`), 'a re-run while pending names the same approval');
+
+    const link = await linkFor(approvalId);
+    assert.ok(link.startsWith(`${h.gatehouse.url}/_gatehouse/approvals/${approvalId}?t=`), link);
+
+    const context = await browser.newContext({ ignoreHTTPSErrors: true });
+    try {
+      const page = await context.newPage();
+      const opened = await page.goto(link);
+      assert.equal(opened?.status(), 200);
+      assert.equal(await page.locator('#status').getAttribute('data-status'), 'pending');
+      assert.match((await page.locator('h1').textContent()) ?? '', /you@example.com wants to create configmaps in namespace "prod"/);
+      assert.match((await page.locator('#command').textContent()) ?? '', /kubectl create/);
+      assert.match((await page.locator('#rule').textContent()) ?? '', /prod-config-needs-approval/);
+      const body = (await page.locator('#body').textContent()) ?? '';
+      // kubectl sends the ConfigMap as protobuf; the page shows the text it holds.
+      assert.match(body, /kind: ConfigMap \(v1\)/);
+      assert.match(body, /"approved-cfg"/);
+      assert.match(body, /"owner"\s+"team-a"/);
+
+      await page.fill('#comment', 'ok for the release');
+      await Promise.all([page.waitForURL(link), page.getByRole('button', { name: 'Approve' }).click()]);
+      assert.equal(await page.locator('#status').getAttribute('data-status'), 'approved');
+      assert.match((await page.locator('#status').textContent()) ?? '', /approved by lead@example.com at .* \(comment: "ok for the release"\)/);
+      assert.equal(await page.getByRole('button', { name: 'Approve' }).count(), 0, 'no buttons once decided');
+    } finally {
+      await context.close();
+    }
+
+    const second = await h.kubectl('default', CREATE);
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stdout, /configmap\/approved-cfg created/);
+    assert.equal(createsUpstream(start), 1);
+
+    const third = await h.kubectl('default', CREATE);
+    assert.equal(third.code, 1);
+    const thirdId = /approval ([0-9a-f]+) is pending/.exec(third.stderr)?.[1];
+    assert.ok(thirdId !== undefined && thirdId !== approvalId, third.stderr);
+    assert.equal(createsUpstream(start), 1, 'the one-shot grant let exactly one create through');
+  });
+});
