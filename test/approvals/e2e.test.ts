@@ -9,6 +9,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { request as httpsRequest } from 'node:https';
 import { chromium, type Browser } from 'playwright-core';
 import { startHarness, type Harness } from '../support/harness.ts';
 
@@ -122,4 +123,44 @@ describe('approval end to end (kubectl, mail, Chromium)', () => {
     assert.ok(thirdId !== undefined && thirdId !== approvalId, third.stderr);
     assert.equal(createsUpstream(start), 1, 'the one-shot grant let exactly one create through');
   });
+
+  test('50 concurrent retries of one approved one-shot request over HTTPS: exactly one reaches the cluster', async () => {
+    const token = await h.gatehouse.devIssuer.mint(h.user, h.groups, 600);
+    const path = '/api/v1/namespaces/prod/configmaps?fieldManager=kubectl-create';
+    const body = JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'raced' }, data: { a: '1' } });
+    const post = (): Promise<{ status: number; text: string }> => send('POST', path, body, { authorization: `Bearer ${token}`, 'content-type': 'application/json' });
+
+    const first = await post();
+    assert.equal(first.status, 403);
+    const approvalId = (JSON.parse(first.text) as { details: { name: string } }).details.name;
+    const link = new URL(await linkFor(approvalId));
+    const page = await send('GET', link.pathname + link.search, '', {});
+    const formToken = /name="formToken" value="([^"]+)"/.exec(page.text)?.[1] ?? '';
+    const decided = await send('POST', link.pathname + link.search, new URLSearchParams({ formToken, verdict: 'approve' }).toString(), {
+      origin: h.gatehouse.url,
+      'sec-fetch-site': 'same-origin',
+      'content-type': 'application/x-www-form-urlencoded',
+    });
+    assert.equal(decided.status, 303, decided.text);
+
+    const start = h.mark();
+    const results = await Promise.all(Array.from({ length: 50 }, post));
+    assert.equal(createsUpstream(start), 1);
+    assert.equal(results.filter((r) => r.status === 201).length, 1);
+    assert.equal(results.filter((r) => r.status === 403 || r.status === 409).length, 49);
+  });
 });
+
+/** One HTTPS request to the local Gatehouse, trusting its CA. */
+function send(method: string, path: string, body: string, headers: Record<string, string>): Promise<{ status: number; text: string }> {
+  const url = new URL(path, h.gatehouse.url);
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(url, { method, ca: h.gatehouse.caPem, headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
