@@ -1,0 +1,162 @@
+/**
+ * End to end: the REAL kubectl (oldest and newest installed) → Gatehouse → the kube-apiserver
+ * stand-in, for every way kubectl shows a Secret: `get -o yaml`, `get` (Table), `get -w`,
+ * `describe`, `create secret generic --from-literal`, and `apply` (the last-applied
+ * annotation). No value, plain or base64, may appear in what kubectl prints; the stand-in
+ * really holds and sends the values (kubectl straight at it shows them).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { parse as parseYaml } from 'yaml';
+import { installedKubectlVersions, startHarness, type Harness } from '../support/harness.ts';
+import { placeholderBase64, placeholderText } from '../../src/masking/placeholder.ts';
+
+const PASSWORD = 'correct-horse-battery-staple';
+const API_KEY = 'ak_live_5f2d8c1e9b7a4630';
+const LITERAL = 'literal-from-the-command-line';
+const APPLIED = 'applied-through-stringData';
+const SECRETS = [PASSWORD, API_KEY, LITERAL, APPLIED];
+const b64 = (text: string): string => Buffer.from(text).toString('base64');
+
+const POLICY = `
+apiVersion: gatehouse/v1
+rules:
+  - name: discovery
+    effect: allow
+    verbs: ["get"]
+    nonResourceURLs: ["/api", "/api/*", "/apis", "/apis/*", "/openapi/*", "/version"]
+  - name: everything
+    effect: allow
+    verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
+    resources: ["*"]
+`;
+
+/** No value of the test's Secrets, plain or base64, in `text`. */
+function assertNoSecret(text: string, where: string): void {
+  for (const value of SECRETS) {
+    assert.ok(!text.includes(value), `${where} shows ${value}`);
+    assert.ok(!text.includes(b64(value)), `${where} shows ${value} in base64`);
+  }
+}
+
+/** Waits for something kubectl does on its own (its watch request reaching the stand-in). */
+async function waitUntil(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+function versionsUnderTest(): string[] {
+  const installed = installedKubectlVersions();
+  return [...new Set([installed[0], installed[installed.length - 1]])].filter((v): v is string => v !== undefined);
+}
+
+for (const version of versionsUnderTest()) {
+  describe(`kubectl ${version}: Secret values never leave Gatehouse`, () => {
+    let h: Harness;
+
+    before(async () => {
+      h = await startHarness({ policy: POLICY });
+      h.api.store.put({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'db', namespace: 'default' },
+        type: 'Opaque',
+        data: { password: b64(PASSWORD), 'api-key': b64(API_KEY) },
+      });
+    });
+    after(async () => {
+      await h?.close();
+    });
+
+    test('the stand-in really holds and sends the values (kubectl straight at it)', async () => {
+      const r = await h.kubectl(version, ['get', 'secret', 'db', '-o', 'jsonpath={.data.password}', '--as', h.user], { kubeconfig: h.api.kubeconfigPath });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, b64(PASSWORD));
+    });
+
+    test('get secret -o yaml shows the keys and placeholders', async () => {
+      const r = await h.kubectl(version, ['get', 'secret', 'db', '-o', 'yaml']);
+      assert.equal(r.code, 0, r.stderr);
+      assertNoSecret(r.stdout, 'get secret -o yaml');
+      const secret = parseYaml(r.stdout) as { data: Record<string, string> };
+      assert.deepEqual(secret.data, { password: placeholderBase64(PASSWORD.length), 'api-key': placeholderBase64(API_KEY.length) });
+      assert.equal(Buffer.from(secret.data['password'] ?? '', 'base64').toString(), '***masked (16-63 bytes)***');
+    });
+
+    test('get secrets prints the Table with the data count, and no value', async () => {
+      const from = h.mark();
+      const r = await h.kubectl(version, ['get', 'secrets']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^NAME\s+TYPE\s+DATA\s+AGE\n/);
+      assert.match(r.stdout, /^db\s+Opaque\s+2\s+/m);
+      assertNoSecret(r.stdout, 'get secrets');
+      for (const request of h.receivedSince(from)) {
+        assert.doesNotMatch(String(request.headers.accept ?? ''), /protobuf/, `${request.path} was asked for JSON only`);
+      }
+    });
+
+    test('get secrets -o json masks every item of the list', async () => {
+      const r = await h.kubectl(version, ['get', 'secrets', '-o', 'json']);
+      assert.equal(r.code, 0, r.stderr);
+      assertNoSecret(r.stdout, 'get secrets -o json');
+      const list = JSON.parse(r.stdout) as { items: { metadata: { name: string }; data?: Record<string, string> }[] };
+      assert.equal(list.items.find((item) => item.metadata.name === 'db')?.data?.['password'], placeholderBase64(PASSWORD.length));
+    });
+
+    test('describe secret decodes the placeholders (typed client) and shows no value', async () => {
+      const r = await h.kubectl(version, ['describe', 'secret', 'db']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^Name:\s+db$/m);
+      assert.match(r.stdout, /^password:\s+\d+ bytes$/m);
+      assertNoSecret(r.stdout, 'describe secret');
+    });
+
+    test('get secret -w shows masked events as they come', async () => {
+      const from = h.mark();
+      const watch = h.startKubectl(version, ['get', 'secret', 'db', '-w', '-o', 'json']);
+      try {
+        await watch.waitFor(placeholderBase64(PASSWORD.length));
+        await waitUntil(() => h.receivedSince(from).some((r) => /(^|&)watch=true/.test(r.query)), 'the watch request reached the stand-in');
+        h.api.store.put({
+          apiVersion: 'v1',
+          kind: 'Secret',
+          metadata: { name: 'db', namespace: 'default' },
+          type: 'Opaque',
+          data: { password: b64(PASSWORD), 'api-key': b64(API_KEY), rotated: b64(`${PASSWORD}-2`) },
+        });
+        await watch.waitFor('"rotated"');
+      } finally {
+        const result = await watch.stop();
+        assertNoSecret(result.stdout, 'get secret -w');
+        assertNoSecret(result.stderr, 'get secret -w (stderr)');
+      }
+    });
+
+    test('create secret generic --from-literal creates the value upstream and shows none of it', async () => {
+      const from = h.mark();
+      const r = await h.kubectl(version, ['create', 'secret', 'generic', `literal-${version.replace('.', '-')}`, `--from-literal=token=${LITERAL}`, '-o', 'yaml']);
+      assert.equal(r.code, 0, r.stderr);
+      assertNoSecret(r.stdout, 'create secret -o yaml');
+      const created = h.receivedSince(from).find((request) => request.method === 'POST' && request.path === '/api/v1/namespaces/default/secrets');
+      assert.ok(created, 'kubectl created the Secret upstream');
+      const body = created.rawBody.toString('latin1');
+      assert.ok(body.includes(b64(LITERAL)) || body.includes(LITERAL), 'the value reached the stand-in');
+      assert.equal(h.api.store.get('secrets', 'default', `literal-${version.replace('.', '-')}`)?.['data']?.['token' as never], b64(LITERAL));
+    });
+
+    test('apply of a Secret: the last-applied annotation is masked too', async () => {
+      const manifest = `apiVersion: v1\nkind: Secret\nmetadata:\n  name: applied\nstringData:\n  token: ${APPLIED}\n`;
+      let r = await h.kubectl(version, ['apply', '-f', '-'], { input: manifest });
+      assert.equal(r.code, 0, r.stderr);
+      r = await h.kubectl(version, ['get', 'secret', 'applied', '-o', 'yaml']);
+      assert.equal(r.code, 0, r.stderr);
+      assertNoSecret(r.stdout, 'get secret -o yaml after apply');
+      const secret = parseYaml(r.stdout) as { metadata: { annotations: Record<string, string> } };
+      const lastApplied = JSON.parse(secret.metadata.annotations['kubectl.kubernetes.io/last-applied-configuration'] ?? '{}') as { stringData: unknown };
+      assert.deepEqual(lastApplied.stringData, { token: placeholderText(APPLIED.length) });
+    });
+  });
+}
