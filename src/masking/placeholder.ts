@@ -105,3 +105,14 @@ export function maskBase64Bytes(bytes: Buffer, start: number, end: number): Buff
   const padding = end - start >= 1 && bytes[end - 1] === EQUALS ? (end - start >= 2 && bytes[end - 2] === EQUALS ? 2 : 1) : 0;
   return classOf(decodedLength(end - start, padding)).base64Bytes;
 }
+
+const PLACEHOLDER_MARKS = [Buffer.from(PREFIX, 'utf8'), BASE64_PREFIX_BYTES];
+
+/**
+ * True when `body` (JSON, YAML or protobuf bytes) carries a placeholder, as text or base64 —
+ * a write that would replace real values with what masking showed.
+ */
+export function carriesPlaceholder(body: Uint8Array): boolean {
+  const bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  return PLACEHOLDER_MARKS.some((mark) => bytes.includes(mark));
+}

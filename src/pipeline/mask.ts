@@ -13,6 +13,10 @@
  * gzip/deflate/identity, is refused with ERR_RESPONSE_UNMASKABLE; a body that turns out
  * malformed mid-stream ends the stream (the rest is never sent).
  *
+ * Writes (create/update/patch) to a masked resource whose body carries a placeholder are
+ * refused (400): `kubectl get -o yaml | kubectl replace -f -` would otherwise overwrite the
+ * real values with what masking showed.
+ *
  * Break-glass (`decision.unmasked`) skips all of it. `masked` in the context says whether any
  * value was masked; for streamed bodies it turns true as soon as one is, so it is final once
  * the body has been read.
@@ -23,6 +27,7 @@ import { GatehouseError } from '../errors.ts';
 import { JsonStreamMasker } from '../masking/json-stream-masker.ts';
 import { isJsonMediaType, jsonOnlyAccept, planMasking, type MaskingPlan } from '../masking/masking-plan.ts';
 import { SECRETS_ONLY, type MaskingRules } from '../masking/masking-rules.ts';
+import { carriesPlaceholder } from '../masking/placeholder.ts';
 
 /** Bodies up to this size (by Content-Length) are masked whole before the response starts. */
 export const WHOLE_BODY_LIMIT = 2 * 1024 * 1024;
@@ -33,6 +38,7 @@ export function mask(rules: MaskingRules | undefined): MiddlewareHandler {
     c.set('masked', false);
     const plan = planMasking(c.get('kubeRequest'), maskingRules, c.get('decision').unmasked === true);
     if (plan.mode === 'off') return next();
+    if (plan.mode === 'mask') await refusePlaceholderWrites(c, plan);
     editUpstreamHeaders(c, plan.mode === 'mask' ? jsonOnlyAccept(c.req.header('accept') ?? null) : undefined);
     await next();
     let masked: Response;
@@ -111,6 +117,21 @@ export async function maskResponse(
     },
   });
   return new Response(source.pipeThrough(transform), init);
+}
+
+const WRITES = new Set(['POST', 'PUT', 'PATCH']);
+
+/** Refuses a write that would store a placeholder as a value. Reads the body through Hono's cache, which forward then sends. */
+async function refusePlaceholderWrites(c: Context, plan: MaskingPlan): Promise<void> {
+  if (!WRITES.has(c.req.method)) return;
+  const body = new Uint8Array(await c.req.arrayBuffer());
+  if (!carriesPlaceholder(body)) return;
+  const request = c.get('kubeRequest');
+  throw new GatehouseError(
+    'ERR_REQUEST_INVALID',
+    `user "${c.get('identity').user}" may not ${request.verb} ${plan.subject} with a masked placeholder ("***masked (…)***") as a value: ` +
+      'it would replace the real value; send the real value, or leave the key out',
+  );
 }
 
 function unmaskable(plan: MaskingPlan, how: string): GatehouseError {

@@ -147,6 +147,15 @@ for (const version of versionsUnderTest()) {
       assert.equal(h.api.store.get('secrets', 'default', `literal-${version.replace('.', '-')}`)?.['data']?.['token' as never], b64(LITERAL));
     });
 
+    test('replace with what get -o yaml showed is refused: placeholders never overwrite real values', async () => {
+      const shown = await h.kubectl(version, ['get', 'secret', 'db', '-o', 'yaml']);
+      assert.equal(shown.code, 0, shown.stderr);
+      const r = await h.kubectl(version, ['replace', '-f', '-'], { input: shown.stdout });
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /Error from server \(BadRequest\).*may not update secrets "db" in namespace "default" with a masked placeholder/);
+      assert.equal(h.api.store.get('secrets', 'default', 'db')?.['data']?.['password' as never], b64(PASSWORD));
+    });
+
     test('apply of a Secret: the last-applied annotation is masked too', async () => {
       const manifest = `apiVersion: v1\nkind: Secret\nmetadata:\n  name: applied\nstringData:\n  token: ${APPLIED}\n`;
       let r = await h.kubectl(version, ['apply', '-f', '-'], { input: manifest });

@@ -23,8 +23,10 @@ const SECRET_B64 = b64(PASSWORD);
 const P28 = placeholderBase64(28);
 
 interface Received {
+  method: string;
   url: string;
   headers: http.IncomingHttpHeaders;
+  body: string;
 }
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
@@ -105,7 +107,13 @@ class Upstream {
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    this.received.push({ url: req.url ?? '', headers: req.headers });
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => this.answer(req, res, Buffer.concat(chunks).toString()));
+  }
+
+  private answer(req: http.IncomingMessage, res: http.ServerResponse, body: string): void {
+    this.received.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
     const path = (req.url ?? '').split('?')[0] ?? '';
     const route = this.routes[path];
     if (route === undefined) {
@@ -150,9 +158,9 @@ interface Reply {
   aborted: boolean;
 }
 
-function get(base: string, path: string, headers: http.OutgoingHttpHeaders = {}): Promise<Reply> {
+function get(base: string, path: string, headers: http.OutgoingHttpHeaders = {}, method = 'GET', body?: string): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = http.get(`${base}${path}`, { headers, agent: false }, (res) => {
+    const req = http.request(`${base}${path}`, { method, headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       let aborted = false;
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -161,6 +169,7 @@ function get(base: string, path: string, headers: http.OutgoingHttpHeaders = {})
       res.on('close', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString(), aborted: aborted || !res.complete }));
     });
     req.on('error', reject);
+    req.end(body);
   });
 }
 
@@ -314,6 +323,29 @@ describe('mask stage', () => {
     const reply = await get(gatehouse.url, '/apis/example.com/v1/namespaces/prod/widgets');
     const list = JSON.parse(reply.body) as { items: { spec: { template: { data: unknown } } }[] };
     assert.deepEqual(list.items[0]?.spec.template.data, { password: P28 });
+  });
+
+  test('refuses a write that would store a placeholder in a Secret, before it reaches the upstream', async () => {
+    upstream.received = [];
+    const masked = JSON.stringify(secret('db', {}, { data: { password: P28 } }));
+    const reply = await get(gatehouse.url, '/api/v1/namespaces/prod/secrets/db', { 'content-type': 'application/json' }, 'PUT', masked);
+    assert.equal(reply.status, 400);
+    assert.deepEqual(statusOf(reply), {
+      code: 400,
+      reason: 'BadRequest',
+      message:
+        'user "alice@example.com" may not update secrets "db" in namespace "prod" with a masked placeholder ("***masked (…)***") as a value: it would replace the real value; send the real value, or leave the key out',
+    });
+    assert.equal(upstream.received.length, 0);
+  });
+
+  test('passes a write with real values on, body and all', async () => {
+    upstream.received = [];
+    const real = JSON.stringify(secret('db', { password: PASSWORD }));
+    const reply = await get(gatehouse.url, '/api/v1/namespaces/prod/secrets/db', { 'content-type': 'application/json' }, 'PUT', real);
+    assert.equal(reply.status, 200);
+    assert.equal(upstream.received[0]?.body, real);
+    assert.ok(!reply.body.includes(SECRET_B64), 'the answer is masked');
   });
 
   test('lets a break-glass decision see the values, and says nothing was masked', async () => {
