@@ -4,7 +4,7 @@
 // across restarts, and start-up refusals.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
 import * as https from 'node:https';
@@ -49,6 +49,8 @@ const DISCOVERY: Record<string, unknown> = {
 async function startUpstream(dir: string): Promise<{ port: number; seen: Seen[]; kubeconfigPath: string; close(): Promise<void> }> {
   const material = await ensureLocalTls(join(dir, 'upstream-tls'));
   const seen: Seen[] = [];
+  let openWatches = 0;
+  let watchClosed = (): void => {};
   const pod = {
     kind: 'Pod',
     apiVersion: 'v1',
@@ -61,6 +63,17 @@ async function startUpstream(dir: string): Promise<{ port: number; seen: Seen[];
     if (req.headers.authorization !== `Bearer ${UPSTREAM_TOKEN}` || req.headers['impersonate-user'] === undefined) {
       res.writeHead(403, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Forbidden', code: 403, message: 'not Gatehouse' }));
+      return;
+    }
+    if ((req.url ?? '').includes('watch=1')) {
+      // A watch that never ends by itself: one event now, then silence until the client leaves.
+      res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+      res.write(`${JSON.stringify({ type: 'ADDED', object: pod })}\n`);
+      openWatches += 1;
+      res.on('close', () => {
+        openWatches -= 1;
+        watchClosed();
+      });
       return;
     }
     res.writeHead(200, { 'content-type': 'application/json' });
@@ -94,6 +107,9 @@ async function startUpstream(dir: string): Promise<{ port: number; seen: Seen[];
     port,
     seen,
     kubeconfigPath,
+    openWatches: () => openWatches,
+    /** Resolves the next time an upstream watch closes. */
+    nextWatchClose: () => new Promise<void>((resolve) => (watchClosed = resolve)),
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -185,6 +201,21 @@ describe('startLocalGatehouse', () => {
     assert.notEqual(run.code, 0);
     assert.match(run.stderr, /^Error from server \(Forbidden\): user "alice@example.com" may not create pods\/exec "web" in namespace "prod-eu" without approval \(rule "prod-exec-needs-approval"\)/);
     assert.equal(upstream.seen.filter((seen) => seen.url.includes('/exec')).length, 0);
+  });
+
+  test('streams a watch to kubectl through the whole pipeline, and closes it upstream when kubectl goes away', { timeout: 20_000 }, async () => {
+    const child = spawn(join(KUBECTL_DIR, 'kubectl.1.33'), ['--kubeconfig', gatehouse.kubeconfigPath, 'get', '--raw', '/api/v1/namespaces/default/pods?watch=1'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const firstEvent = await new Promise<string>((resolve) => child.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString())));
+    assert.equal((JSON.parse(firstEvent) as { type: string }).type, 'ADDED');
+    assert.equal(upstream.openWatches(), 1);
+    const closed = upstream.nextWatchClose();
+    child.kill('SIGINT');
+    await exited;
+    await closed; // resolves only when the upstream sees its watch request closed
+    assert.equal(upstream.openWatches(), 0);
   });
 
   test('writes a kubeconfig readable only by its owner, pointing at Gatehouse with its CA', () => {
