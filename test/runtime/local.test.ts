@@ -46,7 +46,16 @@ const DISCOVERY: Record<string, unknown> = {
 };
 
 /** A small upstream: one running pod, and its exec endpoint speaking the websocket channel protocol. */
-async function startUpstream(dir: string): Promise<{ port: number; seen: Seen[]; kubeconfigPath: string; close(): Promise<void> }> {
+interface TestUpstream {
+  port: number;
+  seen: Seen[];
+  kubeconfigPath: string;
+  openWatches(): number;
+  nextWatchClose(): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function startUpstream(dir: string): Promise<TestUpstream> {
   const material = await ensureLocalTls(join(dir, 'upstream-tls'));
   const seen: Seen[] = [];
   let openWatches = 0;
