@@ -169,3 +169,53 @@ for (const version of versionsUnderTest()) {
     });
   });
 }
+
+const BREAK_GLASS_POLICY = `
+apiVersion: gatehouse/v1
+rules:
+  - name: discovery
+    effect: allow
+    verbs: ["get"]
+    nonResourceURLs: ["/api", "/api/*", "/apis", "/apis/*", "/openapi/*", "/version"]
+  - name: break-glass
+    effect: allow
+    groups: ["incident-responders"]
+    verbs: ["get", "list", "watch"]
+    resources: ["secrets"]
+    unmasked: true
+  - name: reads
+    effect: allow
+    verbs: ["get", "list", "watch"]
+    resources: ["*"]
+masking:
+  - name: passwords-in-configmaps
+    namespaces: ["default"]
+    configMapKeys: ["*password*"]
+`;
+
+describe('kubectl: break-glass and masking rules from the policy file', () => {
+  let h: Harness;
+  const newest = versionsUnderTest().at(-1) ?? '1.33';
+
+  before(async () => {
+    h = await startHarness({ policy: BREAK_GLASS_POLICY, groups: ['incident-responders'] });
+    h.api.store.put({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db', namespace: 'default' }, type: 'Opaque', data: { password: b64(PASSWORD) } });
+    h.api.store.put({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'app', namespace: 'default' }, data: { DB_PASSWORD: PASSWORD, mode: 'fast' } });
+  });
+  after(async () => {
+    await h?.close();
+  });
+
+  test('a break-glass rule lets its group see Secret values', async () => {
+    const r = await h.kubectl(newest, ['get', 'secret', 'db', '-o', 'jsonpath={.data.password}']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, b64(PASSWORD));
+  });
+
+  test('a masking rule masks the ConfigMap keys it names, and only those', async () => {
+    const r = await h.kubectl(newest, ['get', 'configmap', 'app', '-o', 'yaml']);
+    assert.equal(r.code, 0, r.stderr);
+    const configMap = parseYaml(r.stdout) as { data: Record<string, string> };
+    assert.deepEqual(configMap.data, { DB_PASSWORD: placeholderText(PASSWORD.length), mode: 'fast' });
+  });
+});
