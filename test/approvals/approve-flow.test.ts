@@ -222,11 +222,14 @@ describe('approval pages refuse hostile use', () => {
     assert.equal((await run({ path })).status, 403);
   });
 
-  test('a forged link (signed with another key) is refused', async () => {
+  test('a forged link (signed with another key) is refused with an HTML page', async () => {
     const { id } = await pending();
     const token = await signLink(new Uint8Array(32).fill(1), { approvalId: id, approver: 'bob@example.com', linkId: 'x', expiresAt: clock.now() + 60_000 }, clock.now());
-    const result = await page(`/_gatehouse/approvals/${id}?t=${token}`);
+    const response = await app.request(`/_gatehouse/approvals/${id}?t=${token}`);
+    assert.match(response.headers.get('content-type') ?? '', /^text\/html/);
+    const result = { status: response.status, text: await response.text() };
     assert.equal(result.status, 403);
+    assert.match(result.text, /<title>Invalid approval link<\/title>/);
     assert.match(result.text, /this approval link is not valid: its signature does not match \(forged or altered\)/);
   });
 
