@@ -96,6 +96,12 @@ describe('GatehouseStack', () => {
       Principal: '*',
       FunctionUrlAuthType: 'NONE',
     });
+     // The public may invoke the function only through its URL, never with the Invoke API.
+    template.hasResourceProperties('AWS::Lambda::Permission', { Action: 'lambda:InvokeFunction', Principal: '*', InvokedViaFunctionUrl: true });
+    const publicInvokes = Object.values(template.findResources('AWS::Lambda::Permission')).filter(
+      (p) => (p as { Properties: { Principal: string; InvokedViaFunctionUrl?: boolean; FunctionUrlAuthType?: string } }).Properties.Principal === '*',
+    ) as { Properties: { InvokedViaFunctionUrl?: boolean; FunctionUrlAuthType?: string } }[];
+    assert.ok(publicInvokes.every((p) => p.Properties.InvokedViaFunctionUrl === true || p.Properties.FunctionUrlAuthType === 'NONE'));
   });
 
   test("lets only Lambda assume the function's role, with no managed policies", () => {
