@@ -2,7 +2,8 @@
  * Stage 5 — credentials: asks the upstream port where and as whom to send this request
  * (server, CA, Gatehouse's own token or client certificate) and leaves it in `upstream`.
  * Adapters cache; a failure here means Gatehouse cannot reach the cluster as itself, so the
- * caller gets 503 ERR_CREDENTIALS_UNAVAILABLE saying what failed.
+ * caller gets 503 ERR_CREDENTIALS_UNAVAILABLE saying what failed (or the adapter's own
+ * GatehouseError, which already does).
  */
 import type { MiddlewareHandler } from 'hono';
 import { GatehouseError } from '../errors.ts';
@@ -14,7 +15,8 @@ export function credentials(upstream: Upstream): MiddlewareHandler {
     try {
       connection = await upstream.connection();
     } catch (error) {
-      if (error instanceof GatehouseError && error.code === 'ERR_CREDENTIALS_UNAVAILABLE') throw error;
+      // An adapter that already said precisely what failed (and chose the code) is passed on as is.
+      if (error instanceof GatehouseError) throw error;
       const why = error instanceof Error ? error.message : String(error);
       throw new GatehouseError('ERR_CREDENTIALS_UNAVAILABLE', `Gatehouse could not obtain its upstream credentials: ${why}`, {
         cause: error,

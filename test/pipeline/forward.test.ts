@@ -345,23 +345,41 @@ describe('forward', () => {
     });
   }
 
-  test('answers 503 ERR_CREDENTIALS_UNAVAILABLE when the upstream port fails', async () => {
-    const app = new Hono();
-    app.onError((error) => statusResponse(asGatehouseError(error)));
-    app.use('*', credentials({ connection: () => Promise.reject(new Error('AssumeRole denied for arn:aws:iam::123456789012:role/gh')) }));
-    app.all('*', () => new Response('unreachable'));
-    const reply = await app.request('/api/v1/pods');
-    assert.equal(reply.status, 503);
-    assert.deepEqual(await reply.json(), {
-      kind: 'Status',
-      apiVersion: 'v1',
-      metadata: {},
-      status: 'Failure',
-      message: 'Gatehouse could not obtain its upstream credentials: AssumeRole denied for arn:aws:iam::123456789012:role/gh',
+  const credentialFailures = [
+    {
+      name: 'answers 503 ERR_CREDENTIALS_UNAVAILABLE naming what failed when the upstream port throws',
+      failure: new Error('AssumeRole denied for arn:aws:iam::123456789012:role/gh'),
+      status: 503,
       reason: 'ServiceUnavailable',
-      code: 503,
+      message: 'Gatehouse could not obtain its upstream credentials: AssumeRole denied for arn:aws:iam::123456789012:role/gh',
+    },
+    {
+      name: "passes on the upstream port's own GatehouseError unchanged",
+      failure: new GatehouseError('ERR_UPSTREAM_UNREACHABLE', 'EKS DescribeCluster for "prod" is unreachable: ETIMEDOUT'),
+      status: 502,
+      reason: 'ServiceUnavailable',
+      message: 'EKS DescribeCluster for "prod" is unreachable: ETIMEDOUT',
+    },
+  ];
+  for (const tc of credentialFailures) {
+    test(tc.name, async () => {
+      const app = new Hono();
+      app.onError((error) => statusResponse(asGatehouseError(error)));
+      app.use('*', credentials({ connection: () => Promise.reject(tc.failure) }));
+      app.all('*', () => new Response('unreachable'));
+      const reply = await app.request('/api/v1/pods');
+      assert.equal(reply.status, tc.status);
+      assert.deepEqual(await reply.json(), {
+        kind: 'Status',
+        apiVersion: 'v1',
+        metadata: {},
+        status: 'Failure',
+        message: tc.message,
+        reason: tc.reason,
+        code: tc.status,
+      });
     });
-  });
+  }
 
   describe('HTTP Upgrade', () => {
     test('tunnels an upgrade through the pipeline: upstream sees impersonation, bytes flow both ways', async () => {
