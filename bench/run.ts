@@ -1,0 +1,146 @@
+/**
+ * `npm run bench` — issue 7's benchmark, in one run on one upstream:
+ *
+ *   1. proxy overhead on a small GET: direct vs kubectl proxy vs Gatehouse (whole pipeline);
+ *   2. masking large Secret lists (1,000 and 10,000): added time, first byte, peak RSS;
+ *   3. watch: added latency per (masked) event;
+ *   4. cold start of the Lambda bundle: size, fresh process → first answer;
+ *   5. policy: decisions/s and p99 per decision with 1,000 rules;
+ *   and a check that every call through Gatehouse left its record in the S3 emulator.
+ *
+ * It starts everything it needs (bench/stand.ts) and stops all of it, prints one table and
+ * writes bench/results/<timestamp>.json.
+ *
+ * Options: --seconds N (loaded small-GET run per front, default 15), --connections N (32),
+ * --quick (short runs, to check the bench itself), --profile (CPU-profile Gatehouse with
+ * `node --cpu-prof` and print where its time goes).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { kubectlVersion } from './kubectl-proxy.ts';
+import { summariseProfile } from './profile-summary.ts';
+import { countRecords } from './records-check.ts';
+import { markdownTable } from './report.ts';
+import type { BenchResults } from './results.ts';
+import { coldStart } from './scenarios/cold-start.ts';
+import { largeLists } from './scenarios/large-lists.ts';
+import { policyDecisions } from './scenarios/policy.ts';
+import { smallGet, upstreamStats } from './scenarios/small-get.ts';
+import { watchLatency } from './scenarios/watch.ts';
+import { RECORDS_BUCKET, startStand } from './stand.ts';
+
+const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
+const POLICY_RULES = 250;
+
+const { values: flags } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '15' },
+    connections: { type: 'string', default: '32' },
+    quick: { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+  },
+});
+
+const log = (line: string): void => console.log(line);
+const quick = flags.quick === true;
+const startedAt = new Date();
+const runId = startedAt.toISOString().replace(/[:.]/g, '-');
+const loadAtStart = loadavg()[0] ?? 0;
+
+function git(args: string[]): string {
+  try {
+    return execFileSync('git', args, { cwd: fileURLToPath(new URL('..', import.meta.url)), encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+log(`Gatehouse bench ${runId}: ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, load average ${loadAtStart.toFixed(2)}`);
+if (loadAtStart > cpus().length * 0.5) {
+  log(`  NOTE: the machine is busy (load average ${loadAtStart.toFixed(2)} on ${cpus().length} CPUs); throughput and tail latencies will be lower than on an idle machine.`);
+}
+
+const results: BenchResults = {
+  environment: {
+    startedAt: startedAt.toISOString(),
+    durationSeconds: 0,
+    node: process.version,
+    kubectl: kubectlVersion(),
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    loadAverageAtStart: loadAtStart,
+    loadAverageAtEnd: 0,
+    gitCommit: git(['rev-parse', '--short', 'HEAD']),
+    gitDirty: git(['status', '--porcelain', '--', 'src', 'functions']) !== '',
+    policyRules: POLICY_RULES,
+    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+  },
+};
+
+// The policy benchmark first, while nothing else runs.
+log('5 policy decisions');
+results.policy = policyDecisions(log);
+
+const profileDir = flags.profile === true ? join(fileURLToPath(new URL('./.tmp/', import.meta.url)), `${runId}-profile`) : undefined;
+const stand = await startStand({ runId, policyRules: POLICY_RULES, ...(profileDir === undefined ? {} : { profileDir }) });
+try {
+  log(`stand: upstream ${stand.upstream.ready.url}, kubectl proxy ${stand.kubectlProxy.ready.url}, Gatehouse ${stand.gatehouse.ready.url} (${stand.policyRules} policy rules)`);
+
+  log('1 small GET');
+  results.smallGet = await smallGet(
+    stand,
+    {
+      connections: Number(flags.connections),
+      seconds: quick ? 3 : Number(flags.seconds),
+      warmupSeconds: quick ? 1 : 3,
+      unloadedSeconds: quick ? 1 : 5,
+    },
+    log,
+  );
+
+  log('2 large Secret lists');
+  results.lists = await largeLists(stand, log);
+
+  log('3 watch');
+  results.watch = await watchLatency(stand, { events: quick ? 300 : 2000, intervalMs: 2 }, log);
+
+  log('4 cold start');
+  results.coldStart = await coldStart(stand, log);
+
+  const forwarded = (await upstreamStats(stand)).impersonated;
+  await stand.stopFronts();
+  const sinkStats = (stand.gatehouse.announcements.at(-1) as { records?: { written: number; dropped: number } | null } | undefined)?.records;
+  const inS3 = await countRecords(stand.s3.ready.endpoint, RECORDS_BUCKET);
+  results.records = { inS3: inS3.records, objects: inS3.objects, forwardedCalls: forwarded, written: sinkStats?.written ?? 0, dropped: sinkStats?.dropped ?? 0 };
+  log(`records: ${inS3.records} in S3 for ${forwarded} forwarded calls`);
+
+  if (profileDir !== undefined) {
+    const file = readdirSync(profileDir).find((name) => name.endsWith('.cpuprofile'));
+    if (file !== undefined) results.profile = { file: join(profileDir, file), top: summariseProfile(join(profileDir, file), 25).self };
+  }
+} finally {
+  await stand.close();
+}
+
+results.environment.loadAverageAtEnd = loadavg()[0] ?? 0;
+results.environment.durationSeconds = Math.round((Date.now() - startedAt.getTime()) / 1000);
+mkdirSync(RESULTS_DIR, { recursive: true });
+const resultsFile = join(RESULTS_DIR, `${runId}.json`);
+writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
+
+console.log('');
+console.log(markdownTable(results));
+console.log('');
+console.log(
+  `${results.environment.cpus} CPUs, Node ${results.environment.node}, kubectl ${results.environment.kubectl}, ` +
+    `load average ${results.environment.loadAverageAtStart.toFixed(2)} → ${results.environment.loadAverageAtEnd.toFixed(2)}, ${results.environment.durationSeconds} s; ` +
+    `results: ${resultsFile}`,
+);
+if (results.profile !== undefined) {
+  console.log(`\nGatehouse CPU profile (${results.profile.file}), by self time:`);
+  for (const line of results.profile.top) console.log(`${line.selfPercent.toFixed(1).padStart(5)}%  ${line.name}`);
+}
