@@ -303,6 +303,13 @@ describe('Lambda-only behaviour', () => {
     assert.match(status.message, /^no key in the issuer's JWKS matches kid "[\w-]+" \(algorithm "ES256"\)$/);
   });
 
+  test('refuses an event that is not a Function URL 2.0 event', async () => {
+    const apiGatewayV1 = { version: '1.0', httpMethod: 'GET', path: '/api/v1/pods', headers: {}, body: null, isBase64Encoded: false, requestContext: {} };
+    const decoded = await invoke(lambda, apiGatewayV1 as unknown as Parameters<StreamingHandler>[0]).done;
+    assert.equal(decoded.metadata?.statusCode, 400);
+    assert.equal(statusOf({ status: 400, contentType: '', body: decoded.body.toString('utf8') }).message, 'Gatehouse on Lambda accepts only Function URL events (payload format 2.0)');
+  });
+
   test('answers its own health path without authentication', async () => {
     const outcome = await viaLambda({ method: 'GET', target: '/_gatehouse/healthz', headers: [] });
     assert.equal(outcome.status, 200);
