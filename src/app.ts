@@ -22,7 +22,7 @@ import type { Clock } from './types.ts';
 import { systemClock } from './types.ts';
 import { DEFAULT_RECORD_SETTINGS, record, recordIntent } from './pipeline/record.ts';
 import type { RecordSettings } from './pipeline/record.ts';
-import { recordMasker } from './records/masker.ts';
+import { recordBodyMasking } from './records/masker.ts';
 import { authenticate } from './pipeline/authenticate.ts';
 import { classify } from './pipeline/classify.ts';
 import { authorize } from './pipeline/authorize.ts';
@@ -62,7 +62,7 @@ export function createApp(deps: GatehouseDeps): Hono {
   app.get(`${OWN_PREFIX}/healthz`, (c) => c.text('ok'));
   if (deps.approvals !== undefined) app.route(`${OWN_PREFIX}/approvals`, approvalRoutes(deps.approvals, clock));
 
-  app.use('*', record(deps.records, { clock, runtime: deps.runtime, ...(deps.recordSettings ?? DEFAULT_RECORD_SETTINGS), mask: recordMasker(deps.masking) }));
+  app.use('*', record(deps.records, { clock, runtime: deps.runtime, ...(deps.recordSettings ?? DEFAULT_RECORD_SETTINGS), ...recordBodyMasking(deps.masking) }));
   app.use('*', authenticate(deps.authenticator));
   app.use('*', classify({ runtime: deps.runtime }));
   app.use('*', authorize(deps.policy));

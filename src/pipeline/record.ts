@@ -15,7 +15,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { asGatehouseError, GatehouseError } from '../errors.ts';
 import type { RecordSink } from '../ports/records.ts';
 import { NO_BODY, recordBody } from '../records/body.ts';
-import type { CapturedBody, DocumentMasker, RecordedBody } from '../records/body.ts';
+import type { BodyOptions, CapturedBody, DocumentMasker, ProtobufReader, RecordedBody } from '../records/body.ts';
 import { buildRecord, needsIntent } from '../records/build.ts';
 import type { CallFacts, CallStart } from '../records/build.ts';
 import { teeWithCap } from '../records/capture.ts';
@@ -41,6 +41,8 @@ export interface RecordStageOptions extends RecordSettings {
   runtime: 'node' | 'lambda';
   /** Masks one parsed body document (the masking module's function). */
   mask: DocumentMasker;
+  /** Reads Kubernetes protobuf bodies as masked text; without it they are recorded as a note. */
+  readProtobuf?: ProtobufReader;
   log?: RecordsLog;
 }
 
@@ -105,14 +107,8 @@ export function record(sink: RecordSink | undefined, options: RecordStageOptions
     const contentType = response.headers.get('content-type');
     const teed = teeWithCap(response.body, options.maxBodyBytes, (captured: CapturedBody, end: StreamEnd) => {
       writeOutcome(
-        recordBody(captured, {
-          contentType,
-          maxBodyBytes: options.maxBodyBytes,
-          mask: options.mask,
-          request: facts.request,
-          // What left went through the mask stage unless a break-glass rule lifted it.
-          alreadyMasked: decision?.unmasked !== true,
-        }),
+        // What left went through the mask stage unless a break-glass rule lifted it.
+        recordBody(captured, bodyOptions(options, contentType, facts.request, decision?.unmasked !== true)),
         end,
       );
     });
@@ -183,14 +179,14 @@ async function callFacts(c: Context, options: RecordStageOptions, consumeBody: b
     requestBody:
       captured === undefined
         ? NO_BODY
-        : recordBody(captured, {
-            contentType: c.req.header('content-type') ?? null,
-            maxBodyBytes: options.maxBodyBytes,
-            mask: options.mask,
-            request,
-            alreadyMasked: false,
-          }),
+        : recordBody(captured, bodyOptions(options, c.req.header('content-type') ?? null, request, false)),
   };
+}
+
+function bodyOptions(options: RecordStageOptions, contentType: string | null, request: KubeRequest | undefined, alreadyMasked: boolean): BodyOptions {
+  const body: BodyOptions = { contentType, maxBodyBytes: options.maxBodyBytes, mask: options.mask, request, alreadyMasked };
+  if (options.readProtobuf !== undefined) body.readProtobuf = options.readProtobuf;
+  return body;
 }
 
 /** Reads a context variable that a stage may not have reached (Hono's types say always set). */

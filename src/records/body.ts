@@ -5,7 +5,8 @@
  *
  * Fail closed: a body is recorded only in a form known to be masked. JSON (a document or a
  * watch stream of one event per line) and YAML are parsed and masked; plain text (logs) is
- * kept as is; anything else (protobuf, binary, unparseable JSON) becomes a bracketed note.
+ * kept as is; a Kubernetes protobuf body is kept as the masked text it holds when a reader is
+ * given that can mask it; anything else (binary, unparseable JSON) becomes a bracketed note.
  * A response cut off mid-document cannot be parsed: its last partial line is kept only
  * when the response already went through the mask stage (`alreadyMasked`), else dropped.
  */
@@ -31,10 +32,15 @@ export interface CapturedBody {
 /** Masks one parsed document as the mask stage would (Secrets, configured fields). */
 export type DocumentMasker = (document: unknown, request: KubeRequest | undefined) => { document: unknown; masked: boolean };
 
+/** A readable, masked text of a Kubernetes protobuf body (kubectl ≥ 1.33 creates Secrets that way), or undefined. */
+export type ProtobufReader = (body: Uint8Array, request: KubeRequest | undefined) => { text: string; masked: boolean } | undefined;
+
 export interface BodyOptions {
   contentType: string | null;
   maxBodyBytes: number;
   mask: DocumentMasker;
+  /** Without it, protobuf bodies are recorded as a note only. */
+  readProtobuf?: ProtobufReader;
   request: KubeRequest | undefined;
   /** The bytes already passed the mask stage (a response without a break-glass grant). */
   alreadyMasked: boolean;
@@ -47,6 +53,8 @@ export function recordBody(captured: CapturedBody, options: BodyOptions): Record
   if (bytes === 0) return NO_BODY;
   const kind = bodyKind(options.contentType);
   if (kind === 'binary') {
+    const readable = captured.complete ? options.readProtobuf?.(captured.head, options.request) : undefined;
+    if (readable !== undefined) return cut(readable.text, bytes, false, readable.masked, options.maxBodyBytes);
     return note(`not recorded: ${options.contentType ?? 'untyped'} body of ${bytes} bytes cannot be masked`, bytes);
   }
   const text = decodeUtf8(captured.head);

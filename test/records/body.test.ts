@@ -119,6 +119,18 @@ describe('recordBody', () => {
       expected: { text: '[not recorded: application/vnd.kubernetes.protobuf body of 10 bytes cannot be masked]', bytes: 10, truncated: false, masked: false },
     },
     {
+      name: 'keeps a protobuf body as the masked text a reader gives',
+      captured: whole('k8s\x00secret-bytes'),
+      options: options({ contentType: 'application/vnd.kubernetes.protobuf', readProtobuf: () => ({ text: 'kind: Secret; password: <masked>', masked: true }) }),
+      expected: { text: 'kind: Secret; password: <masked>', bytes: 16, truncated: false, masked: true },
+    },
+    {
+      name: 'records only a note for a protobuf body the reader cannot mask',
+      captured: whole('k8s\x00cm-bytes'),
+      options: options({ contentType: 'application/vnd.kubernetes.protobuf', readProtobuf: () => undefined }),
+      expected: { text: '[not recorded: application/vnd.kubernetes.protobuf body of 12 bytes cannot be masked]', bytes: 12, truncated: false, masked: false },
+    },
+    {
       name: 'records only a note for JSON that does not parse',
       captured: whole('{"kind":"Secret","data":{"a":"QQ=="'),
       options: options(),
