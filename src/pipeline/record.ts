@@ -105,12 +105,13 @@ export function record(sink: RecordSink | undefined, options: RecordStageOptions
       return;
     }
     const contentType = response.headers.get('content-type');
+    const release = sink.hold();
     const teed = teeWithCap(response.body, options.maxBodyBytes, (captured: CapturedBody, end: StreamEnd) => {
-      writeOutcome(
-        // What left went through the mask stage unless a break-glass rule lifted it.
-        recordBody(captured, bodyOptions(options, contentType, facts.request, decision?.unmasked !== true)),
-        end,
-      );
+      try {
+        writeOutcome(responseBody(captured, bodyOptions(options, contentType, facts.request, decision?.unmasked !== true)), end);
+      } finally {
+        release();
+      }
     });
     const replacement = new Response(teed, { status: response.status, statusText: response.statusText, headers: response.headers });
     // Unset first: assigning over a response makes Hono merge the old headers into the new.
@@ -181,6 +182,18 @@ async function callFacts(c: Context, options: RecordStageOptions, consumeBody: b
         ? NO_BODY
         : recordBody(captured, bodyOptions(options, c.req.header('content-type') ?? null, request, false)),
   };
+}
+
+/**
+ * The response body for the record; what left went through the mask stage unless a
+ * break-glass rule lifted it (`alreadyMasked`). Runs inside the stream: it must not throw.
+ */
+function responseBody(captured: CapturedBody, options: BodyOptions): RecordedBody {
+  try {
+    return recordBody(captured, options);
+  } catch {
+    return { text: '[not recorded: the response body could not be read for masking]', bytes: captured.totalBytes, truncated: false, masked: false };
+  }
 }
 
 function bodyOptions(options: RecordStageOptions, contentType: string | null, request: KubeRequest | undefined, alreadyMasked: boolean): BodyOptions {

@@ -34,6 +34,12 @@ export interface RecordSink {
   write(record: SessionRecord): void;
   /** Writes what is buffered now (retried records included); never rejects. */
   flush(): Promise<void>;
-  /** Flushes and stops the flush timer. */
+  /**
+   * Announces a record still to come (a response body still streaming); call the returned
+   * function once it was written. close() waits for these, so streams that shutdown ends
+   * still get their records.
+   */
+  hold(): () => void;
+  /** Waits for held records (a grace period at most), flushes, and stops the flush timer. */
   close(): Promise<void>;
 }

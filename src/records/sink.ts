@@ -27,6 +27,8 @@ export interface RecordSinkOptions {
   flushIntervalMs?: number;
   /** At most this many records wait in memory; beyond it the oldest are dropped (and counted). */
   maxBufferedRecords?: number;
+  /** How long close() waits for held records (streams ending as the listener closes). */
+  closeGraceMs?: number;
   log?: RecordsLog;
   clock?: Clock;
 }
@@ -41,6 +43,8 @@ export function createRecordSink(store: RecordStore, options: RecordSinkOptions 
   let buffer: SessionRecord[] = [];
   let flushing: Promise<void> | null = null;
   let closed = false;
+  let held = 0;
+  let released: (() => void) | null = null;
   const stats: SinkStats = { written: 0, dropped: 0, failedFlushes: 0, storeDown: false };
 
   const timer = intervalMs > 0 ? setInterval(() => void flush(), intervalMs) : null;
@@ -113,9 +117,31 @@ export function createRecordSink(store: RecordStore, options: RecordSinkOptions 
       if (closed || intervalMs === 0 || (buffer.length >= maxBatch && !stats.storeDown)) void flush();
     },
     flush,
+    hold() {
+      held += 1;
+      let done = false;
+      return () => {
+        if (done) return;
+        done = true;
+        held -= 1;
+        if (held === 0) released?.();
+      };
+    },
     async close() {
       closed = true;
       if (timer !== null) clearInterval(timer);
+      if (held > 0) {
+        // Streams the closing listener ended write their records a moment later; give them that moment.
+        let grace: NodeJS.Timeout | undefined;
+        await new Promise<void>((resolve) => {
+          released = resolve;
+          grace = setTimeout(resolve, options.closeGraceMs ?? 2000);
+        });
+        clearTimeout(grace);
+        if (held > 0) {
+          log({ level: 'error', event: 'records_unfinished_at_close', message: `${held} streamed calls had not ended when the session record sink closed; their records are lost`, lost: held });
+        }
+      }
       await flush();
       if (buffer.length > 0) {
         log({

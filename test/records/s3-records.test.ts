@@ -107,6 +107,29 @@ describe('record sink', () => {
     assert.equal((await collect(store.read({}))).length, 5);
   });
 
+  test('waits at close for records still held by streams, then writes them', async () => {
+    const store = createS3Records({ bucket: fixture.bucket, prefix: 'held/', client: fixture.client });
+    const sink = createRecordSink(store, { flushIntervalMs: 60_000 });
+    const release = sink.hold();
+    let closed = false;
+    const closing = sink.close().then(() => (closed = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(closed, false, 'close waits while a record is held');
+    sink.write(aRecord({ request_id: 'streamed' }));
+    release();
+    await closing;
+    assert.deepEqual((await collect(store.read({}))).map((r) => r.request_id), ['streamed']);
+  });
+
+  test('gives up on held records after the grace period, and says so', async () => {
+    const store = createS3Records({ bucket: fixture.bucket, prefix: 'held-forever/', client: fixture.client });
+    const { lines, log } = capturedLog();
+    const sink = createRecordSink(store, { flushIntervalMs: 60_000, closeGraceMs: 1, log });
+    sink.hold();
+    await sink.close();
+    assert.equal(lines.at(-1)?.['message'], '1 streamed calls had not ended when the session record sink closed; their records are lost');
+  });
+
   test('writes a durable record at once and rejects when it cannot', async () => {
     const store = createS3Records({ bucket: fixture.bucket, prefix: 'durable/', client: fixture.client });
     const sink = createRecordSink(store, { flushIntervalMs: 60_000 });
