@@ -106,14 +106,14 @@ export async function maskResponse(
       masker = new JsonStreamMasker(options, (bytes) => controller.enqueue(bytes));
     },
     transform(chunk) {
-      masker?.push(chunk);
+      stopsOnFailure(() => masker?.push(chunk));
       if (!reported && masker?.masked === true) {
         reported = true;
         onMasked();
       }
     },
     flush() {
-      masker?.end();
+      stopsOnFailure(() => masker?.end());
     },
   });
   return new Response(source.pipeThrough(transform), init);
@@ -132,6 +132,17 @@ async function refusePlaceholderWrites(c: Context, plan: MaskingPlan): Promise<v
     `user "${c.get('identity').user}" may not ${request.verb} ${plan.subject} with a masked placeholder ("***masked (…)***") as a value: ` +
       'it would replace the real value; send the real value, or leave the key out',
   );
+}
+
+/** Headers are gone by now: the failure ends the response (the rest is never sent); say so on stderr. */
+function stopsOnFailure(step: () => void): void {
+  try {
+    step();
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), component: 'mask', level: 'error', event: 'response_stopped', message })}\n`);
+    throw error;
+  }
 }
 
 function unmaskable(plan: MaskingPlan, how: string): GatehouseError {
