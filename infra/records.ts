@@ -31,6 +31,7 @@ export const RECORDS_ENV = {
   bucket: 'GATEHOUSE_RECORDS_BUCKET',
   prefix: 'GATEHOUSE_RECORDS_PREFIX',
   maxBodyBytes: 'GATEHOUSE_RECORDS_MAX_BODY_BYTES',
+  flushIntervalSeconds: 'GATEHOUSE_RECORDS_FLUSH_INTERVAL_SECONDS',
 } as const;
 
 export interface GatehouseRecordsProps {
@@ -50,6 +51,12 @@ export interface GatehouseRecordsProps {
   firstDate?: string;
   /** Bytes of each body kept in a record (default: Gatehouse's default, 16384). */
   maxBodyBytes?: number;
+  /**
+   * How often buffered read records are written. Default 0 on Lambda: a frozen execution
+   * environment runs no timers, and one reaped before thawing would lose what it buffered, so
+   * each call's record is sent (not awaited) as soon as it is complete.
+   */
+  flushIntervalSeconds?: number;
   /** Per-query scan limit of the workgroup, bytes (default 10 GB). */
   bytesScannedCutoffPerQuery?: number;
   /** Name of the Athena workgroup (default `gatehouse-records`). */
@@ -212,6 +219,7 @@ export class GatehouseRecords extends Construct {
     props.fn.addEnvironment(RECORDS_ENV.bucket, this.bucket.bucketName);
     props.fn.addEnvironment(RECORDS_ENV.prefix, prefix);
     if (props.maxBodyBytes !== undefined) props.fn.addEnvironment(RECORDS_ENV.maxBodyBytes, String(props.maxBodyBytes));
+    props.fn.addEnvironment(RECORDS_ENV.flushIntervalSeconds, String(props.flushIntervalSeconds ?? 0));
   }
 }
 

@@ -103,9 +103,9 @@ describe('GatehouseRecords', () => {
     assert.deepEqual(s3Actions, ['s3:PutObject'], 'no read, list or delete of records');
   });
 
-  test('tells the function where records go', () => {
+  test('tells the function where records go, and to send each read record at once (Lambda freezes timers)', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: { Variables: { [RECORDS_ENV.bucket]: recordsBucket(), [RECORDS_ENV.prefix]: 'records/', [RECORDS_ENV.maxBodyBytes]: '8192' } },
+      Environment: { Variables: { [RECORDS_ENV.bucket]: recordsBucket(), [RECORDS_ENV.prefix]: 'records/', [RECORDS_ENV.maxBodyBytes]: '8192', [RECORDS_ENV.flushIntervalSeconds]: '0' } },
     });
   });
 

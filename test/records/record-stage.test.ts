@@ -397,3 +397,59 @@ describe('record stages when the record store is down', () => {
     assert.equal(upstream.received.length, before);
   });
 });
+
+describe('source IP in records', () => {
+  let fixture: S3Fixture;
+  let stateDir: string;
+  let issuer: DevIssuer;
+  before(async () => {
+    stateDir = mkdtempSync(join(tmpdir(), 'gatehouse-record-ip-'));
+    fixture = await startS3Fixture();
+    issuer = await loadDevIssuer(stateDir);
+  });
+  after(async () => {
+    await fixture.close();
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  const cases: { name: string; runtime: 'node' | 'lambda'; trust: boolean; env: unknown; expected: string | null }[] = [
+    {
+      name: 'takes the Function URL view of the caller on Lambda, not X-Forwarded-For',
+      runtime: 'lambda',
+      trust: false,
+      env: { event: { rawPath: '/api/v1/pods', rawQueryString: '', requestContext: { http: { method: 'GET', sourceIp: '198.51.100.7' } } } },
+      expected: '198.51.100.7',
+    },
+    {
+      name: 'takes the last X-Forwarded-For entry only when configured to trust it',
+      runtime: 'lambda',
+      trust: true,
+      env: { event: { rawPath: '/api/v1/pods', rawQueryString: '', requestContext: { http: { method: 'GET', sourceIp: '198.51.100.7' } } } },
+      expected: '192.0.2.44',
+    },
+    { name: 'records no address when the runtime gives none', runtime: 'node', trust: false, env: {}, expected: null },
+  ];
+  for (const c of cases) {
+    test(c.name, async () => {
+      const prefix = `ip-${crypto.randomUUID()}/`;
+      const sink = createRecordSink(createS3Records({ bucket: fixture.bucket, prefix, client: fixture.client }), { flushIntervalMs: 60_000 });
+      const app = createApp({
+        authenticator: issuer.authenticator,
+        policy: loadPolicyFile(POLICY),
+        upstream: { connection: async () => ({ server: new URL('http://127.0.0.1:1') }) },
+        records: sink,
+        recordSettings: { maxBodyBytes: 1024, trustForwardedFor: c.trust },
+        runtime: c.runtime,
+        upstreamTimeoutSeconds: 5,
+      });
+      const response = await app.request('/api/v1/pods', { headers: { 'x-forwarded-for': '203.0.113.1, 192.0.2.44' } }, c.env);
+      assert.equal(response.status, 401);
+      await response.arrayBuffer();
+      await sink.close();
+      const [recorded] = await allRecords(fixture, prefix);
+      assert.equal(recorded?.source_ip, c.expected);
+      assert.equal(recorded?.forwarded_for, '203.0.113.1, 192.0.2.44');
+      assert.equal(recorded?.runtime, c.runtime);
+    });
+  }
+});
