@@ -2,7 +2,7 @@
  * Gatehouse configuration: one schema, validated once at start-up (cold start on Lambda),
  * reporting every problem at once. Nothing reads configuration on the request path.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { GatehouseConfigError } from './config-error.ts';
 
 const oidcSchema = z.object({

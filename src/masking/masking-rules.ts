@@ -13,7 +13,7 @@
  * much is the safe mistake. `parseMaskingRules` validates once at start-up and reports every
  * problem at once; the compiled rules answer "which rule masks this?" on the request path.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { GatehouseConfigError } from '../config-error.ts';
 
 const patternList = z.array(z.string().min(1, 'must not be empty')).min(1, 'must list at least one pattern');

@@ -7,7 +7,7 @@
  * into a `PolicyDocument`. Unknown keys are problems; `masking:` is passed through unvalidated
  * for the masking stage to read.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Verbs the API server derives from resource requests (see request-info.ts). */
 export const RESOURCE_VERBS = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete', 'deletecollection', 'proxy'] as const;
