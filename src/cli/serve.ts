@@ -8,11 +8,13 @@
  * override), TLS from --tls-cert/--tls-key (else the local CA's certificate), or plain
  * HTTP only behind a TLS-terminating load balancer (--plain-http-port).
  *
+ * With --config, --workers N serves from N processes sharing the ports (runtime/workers.ts).
+ *
  * Exit codes: 2 for bad configuration (every problem listed), 1 for other start failures.
  * SIGINT/SIGTERM close listeners and local services, then exit 0.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
 import { parse } from 'yaml';
@@ -26,6 +28,7 @@ import { ensureLocalTls } from '../local/tls.ts';
 import { startNodeServer } from '../runtime/node-server.ts';
 import type { NodeServer } from '../runtime/node-server.ts';
 import { DEFAULT_STATE_DIR, DEFAULT_USER, DEFAULT_GROUPS, startLocalGatehouse } from '../runtime/local.ts';
+import { isWorker, onShutdown, runPrimary, workerNumber, workerReady } from '../runtime/workers.ts';
 
 interface ServeFlags {
   config?: string;
@@ -41,6 +44,7 @@ interface ServeFlags {
   tlsCert?: string;
   tlsKey?: string;
   auth: 'exec' | 'token';
+  workers: number;
 }
 
 /** What `serve` started, closed on a signal. */
@@ -72,7 +76,28 @@ export function registerServe(program: Command): void {
     .option('--tls-cert <file>', 'PEM certificate chain to serve (with --config)')
     .option('--tls-key <file>', 'PEM private key to serve (with --config)')
     .addOption(new Option('--auth <kind>', 'how the generated kubeconfig gets tokens (local mode)').choices(['exec', 'token']).default('exec'))
+    .option('--workers <count>', 'serve from this many processes, to use every core (with --config)', parseWorkers, 1)
     .action(async (flags: ServeFlags) => {
+      if (flags.workers > 1 && !isWorker()) {
+        if (flags.config === undefined) {
+          process.exit(
+            reportStartFailure(
+              new GatehouseConfigError('command line', [
+                '--workers needs --config: the local defaults (development issuer, embedded stand-ins, demo cluster) run in one process',
+              ]),
+            ),
+          );
+        }
+        try {
+          // Checked once here, so a bad file is reported once, and the local certificate (if
+          // used) is created before N processes could race to create it.
+          readConfigFile(flags.config, flags);
+          await serverTls(flags);
+        } catch (error) {
+          process.exit(reportStartFailure(error));
+        }
+        process.exit(await runPrimary(flags.workers));
+      }
       let running: Running;
       try {
         running = flags.config === undefined ? await serveLocal(flags) : await serveConfigured(flags, flags.config);
@@ -84,7 +109,7 @@ export function registerServe(program: Command): void {
       const stop = (signal: string): void => {
         if (stopping) return;
         stopping = true;
-        console.log(`\n${signal}: closing Gatehouse`);
+        if (workerNumber() === 1) console.log(`\n${signal}: closing Gatehouse`);
         running.close().then(
           () => process.exit(0),
           (error: unknown) => {
@@ -95,6 +120,10 @@ export function registerServe(program: Command): void {
       };
       process.once('SIGINT', () => stop('SIGINT'));
       process.once('SIGTERM', () => stop('SIGTERM'));
+      if (isWorker()) {
+        onShutdown(() => stop('shutdown'));
+        workerReady();
+      }
     });
 }
 
@@ -185,7 +214,8 @@ async function serveConfigured(flags: ServeFlags, configPath: string): Promise<R
       '  users: `gatehouse kubeconfig --server <public URL> …` writes a kubeconfig entry for this Gatehouse',
       'Press Ctrl-C to stop.',
     );
-    console.log(lines.join('\n'));
+    // With --workers every process serves; the first one speaks for all.
+    if (workerNumber() === 1) console.log(lines.join('\n'));
     return { close: closeAll };
   } catch (error) {
     await closeAll();
@@ -244,7 +274,13 @@ function describeUpstream(config: GatehouseConfig): string {
   const upstream = config.upstream;
   if (upstream.kind === 'eks') return `EKS cluster ${upstream.clusterName} in ${upstream.region} as ${upstream.roleArn}`;
   const file = resolveKubeconfigPath(upstream.kubeconfig);
-  return `${upstream.context === undefined ? 'current context' : `context "${upstream.context}"`} of ${relative(process.cwd(), file) || file}`;
+  return `${upstream.context === undefined ? 'current context' : `context "${upstream.context}"`} of ${resolve(file)}`;
+}
+
+function parseWorkers(value: string): number {
+  const count = Number(value);
+  if (!Number.isInteger(count) || count < 1 || count > 64) throw new InvalidArgumentError(`not a worker count (1-64): ${value}`);
+  return count;
 }
 
 function parsePort(value: string): number {

@@ -130,6 +130,36 @@ describe('gatehouse serve', () => {
     assert.equal(await stop(run), 0);
   });
 
+  test('--workers 2 serves one port from two processes, and SIGTERM closes them all', async () => {
+    const configPath = join(dir, 'workers.yaml');
+    writeFileSync(
+      configPath,
+      stringify({
+        oidc: { issuer: 'https://idp.example.com', audience: 'gatehouse' },
+        upstream: { kind: 'kubeconfig', kubeconfig: api.kubeconfigPath },
+        policy: { file: DEFAULT_POLICY_FILE },
+      }),
+    );
+    const run = serve(['--config', configPath, '--state-dir', join(dir, 'workers'), '--workers', '2']);
+    await new Promise<void>((resolve, reject) => {
+      run.child.stdout?.on('data', () => {
+        if (/workers: 2 processes \(pids \d+, \d+\)/.test(run.stdout())) resolve();
+      });
+      void run.exited.then((code) => reject(new Error(`serve exited ${code}:\n${run.stdout()}\n${run.stderr()}`)));
+    });
+    assert.equal(run.stdout().match(/Gatehouse is listening on/g)?.length, 1, 'one banner for all workers');
+    const url = /Gatehouse is listening on (https:\/\/127\.0\.0\.1:\d+)/.exec(run.stdout())?.[1];
+    const replies = await Promise.all([1, 2, 3, 4].map(() => get(`${url}/_gatehouse/healthz`, readCa(join(dir, 'workers')))));
+    assert.deepEqual(replies.map((r) => r.status), [200, 200, 200, 200]);
+    assert.equal(await stop(run), 0);
+  });
+
+  test('--workers without --config exits 2, saying why', async () => {
+    const run = serve(['--state-dir', join(dir, 'w'), '--kubeconfig', api.kubeconfigPath, '--workers', '2']);
+    assert.equal(await run.exited, 2);
+    assert.match(run.stderr(), /--workers needs --config: the local defaults \(development issuer, embedded stand-ins, demo cluster\) run in one process/);
+  });
+
   test('exits 2 naming every invalid field of a config file', async () => {
     const configPath = join(dir, 'broken.yaml');
     writeFileSync(configPath, stringify({ oidc: { issuer: 'not a url' }, upstream: { kind: 'gke' } }));
