@@ -55,6 +55,14 @@ describe(`session records of kubectl ${VERSION}`, () => {
     await run(['get', 'secrets']);
     await run(['describe', 'secret', 'db-creds']);
     await run(['get', 'secrets', '-n', 'kube-system']);
+    h.api.store.put({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'web', namespace: 'default' },
+      spec: { nodeName: 'node-1', containers: [{ name: 'main', image: 'nginx:1.27' }] },
+      status: { phase: 'Running', containerStatuses: [{ name: 'main', image: 'nginx:1.27', ready: true, restartCount: 0, state: { running: {} } }] },
+    });
+    await run(['exec', 'web', '--', 'echo', 'hello']);
     const from = h.mark();
     const watch = h.startKubectl(VERSION, ['get', 'secret', 'db-creds', '-w']);
     await watch.waitFor(/db-creds/);
@@ -137,6 +145,19 @@ describe(`session records of kubectl ${VERSION}`, () => {
     assert.equal(watch?.masked, true);
     // kubectl -w watches Table rows: the first event and the change, as kubectl received them.
     assert.match(watch?.response_body ?? '', /^\{"type":"ADDED","object":\{"kind":"Table".*\n\{"type":"MODIFIED","object":\{"kind":"Table"/s);
+  });
+
+  test('records an exec as an intent before the tunnel opens, then its upgraded outcome', () => {
+    const exec = records.filter((r) => r.subresource === 'exec');
+    assert.deepEqual(exec.map((r) => r.phase).sort(), ['intent', 'outcome']);
+    const outcome = exec.find((r) => r.phase === 'outcome');
+    assert.equal(outcome?.verb, 'create');
+    assert.equal(outcome?.method, 'GET');
+    assert.equal(outcome?.object_name, 'web');
+    assert.match(outcome?.query ?? '', /command=echo&command=hello/);
+    assert.equal(outcome?.status_code, 101);
+    assert.equal(outcome?.upstream_status, 101);
+    assert.equal(outcome?.stream_end, 'upgraded');
   });
 
   test('gatehouse sessions replay shows the create session from the local records', () => {
