@@ -24,7 +24,7 @@
  * stream, never passing the rest unmasked.
  */
 import { GatehouseError } from '../errors.ts';
-import { elementRole, LAST_APPLIED, listItemKind, maskDocument, maskElement, type MaskHint } from './mask-document.ts';
+import { elementRole, LAST_APPLIED, listItemKind, maskDocument, maskElement, watchTableColumns, type MaskHint } from './mask-document.ts';
 import type { MaskingRules } from './masking-rules.ts';
 import { isBase64Placeholder, maskBase64Bytes } from './placeholder.ts';
 
@@ -104,6 +104,8 @@ export class JsonStreamMasker {
   private readonly dataValues: number[] = [];
 
   private maskedAny = false;
+  /** The request's hint, plus the column definitions a Table watch sent with its first event. */
+  private hint: MaskHint;
 
   constructor(
     private readonly options: JsonStreamMaskerOptions,
@@ -111,6 +113,7 @@ export class JsonStreamMasker {
   ) {
     this.triggers = triggerPatterns(options.rules);
     this.fastPathBlockers = [...this.triggers, LAST_APPLIED_BYTES];
+    this.hint = options.hint;
     this.topKindMasked = isMaskedKind(options.hint.kind, options.rules);
   }
 
@@ -322,7 +325,10 @@ export class JsonStreamMasker {
       out.pieces(segments);
       return;
     }
-    const result = maskDocument(this.parse(bytes, 'a document'), this.options.rules, this.options.hint);
+    const document = this.parse(bytes, 'a document');
+    const columns = watchTableColumns(document);
+    if (columns !== undefined) this.hint = { ...this.hint, tableColumns: columns };
+    const result = maskDocument(document, this.options.rules, this.hint);
     if (result.masked) {
       this.maskedAny = true;
       out.text(JSON.stringify(result.document));
@@ -338,13 +344,13 @@ export class JsonStreamMasker {
     const all = joined(segments);
     const before = all.toString('utf8', 0, this.keyOffsetInUnit);
     this.container = this.parseMembers(before.replace(/[\s,]*$/, ''), '{');
-    const result = maskDocument(this.container, this.options.rules, this.options.hint);
+    const result = maskDocument(this.container, this.options.rules, this.hint);
     if (result.masked) this.maskedAny = true;
     const members = JSON.stringify(this.container).slice(1, -1);
     out.text(`{${members}${members === '' ? '' : ','}${JSON.stringify(key)}:[`);
     this.arrayKey = key;
     const role = elementRole(this.container, key, true);
-    const elementKind = role === 'row' ? this.options.hint.kind : listItemKind(this.container['kind'], this.options.hint.kind);
+    const elementKind = role === 'row' ? this.hint.kind : listItemKind(this.container['kind'], this.hint.kind);
     // A masked resource parses every element; otherwise the element kind decides, then the triggers.
     this.elementsMasked = this.topKindMasked || (role !== 'nested' && isMaskedKind(elementKind, this.options.rules));
     this.secretItems = role === 'item' && elementKind === 'Secret';
@@ -396,7 +402,7 @@ export class JsonStreamMasker {
       return;
     }
     const element = this.parse(bytes.subarray(start), `an element of its ${this.arrayKey} array`);
-    const result = maskElement(element, this.arrayKey, this.container, this.options.rules, this.options.hint);
+    const result = maskElement(element, this.arrayKey, this.container, this.options.rules, this.hint);
     if (!result.masked) {
       out.pieces(segments);
       return;
@@ -447,8 +453,8 @@ export class JsonStreamMasker {
       return;
     }
     const after = this.parseMembers(`{${text}`, '');
-    const kind = typeof this.container['kind'] === 'string' ? this.container['kind'] : this.options.hint.kind;
-    const hint: MaskHint = kind === undefined ? this.options.hint : { ...this.options.hint, kind };
+    const kind = typeof this.container['kind'] === 'string' ? this.container['kind'] : this.hint.kind;
+    const hint: MaskHint = kind === undefined ? this.hint : { ...this.hint, kind };
     const result = maskDocument(after, this.options.rules, hint);
     if (result.masked) this.maskedAny = true;
     out.text(`],${JSON.stringify(after).slice(1)}`);

@@ -29,6 +29,11 @@ export interface MaskHint {
   kind?: string;
   /** Namespace of the request, for objects that carry none (request bodies). */
   namespace?: string;
+  /**
+   * Column definitions of the Tables of a watch: the API server sends them with the first
+   * event only; the streaming masker passes them on for the events after it.
+   */
+  tableColumns?: readonly unknown[];
 }
 
 export interface MaskOutcome {
@@ -177,7 +182,7 @@ class Walk {
     const values = isObject(object) && objectKind === 'Secret' ? secretValues(object) : [];
     if (object !== undefined) this.node(object, this.hint.kind, namespace, true);
     const cells = row['cells'];
-    if (Array.isArray(cells)) this.cells(cells, isSecretRow ? columnNames(table) : undefined, values);
+    if (Array.isArray(cells)) this.cells(cells, isSecretRow ? columnNames(table, this.hint.tableColumns) : undefined, values);
     for (const key of Object.keys(row)) {
       if (key !== 'object' && key !== 'cells') this.node(row[key], undefined, namespace, false);
     }
@@ -298,6 +303,14 @@ export function listItemKind(listKind: unknown, fallback: string | undefined): s
   return listKind.endsWith('List') ? listKind.slice(0, -'List'.length) : fallback;
 }
 
+/** The column definitions a watch event's Table carries, if any (the first event of a Table watch). */
+export function watchTableColumns(document: unknown): unknown[] | undefined {
+  if (!isObject(document) || !isWatchEvent(document)) return undefined;
+  const object = document['object'] as JsonObject;
+  const columns = object['columnDefinitions'];
+  return object['kind'] === 'Table' && Array.isArray(columns) && columns.length > 0 ? columns : undefined;
+}
+
 function isWatchEvent(node: JsonObject): boolean {
   return !('kind' in node) && !('metadata' in node) && typeof node['type'] === 'string' && isObject(node['object']);
 }
@@ -328,9 +341,10 @@ function carriesValue(cell: string, values: readonly string[]): boolean {
   return values.some((value) => cell === value || (value.length >= MIN_CONTAINED_VALUE && cell.includes(value)));
 }
 
-function columnNames(table: Readonly<JsonObject>): (string | undefined)[] {
-  const definitions = table['columnDefinitions'];
-  if (!Array.isArray(definitions)) return [];
+function columnNames(table: Readonly<JsonObject>, earlier: readonly unknown[] | undefined): (string | undefined)[] {
+  const own = table['columnDefinitions'];
+  const definitions = Array.isArray(own) && own.length > 0 ? own : earlier;
+  if (definitions === undefined) return [];
   return definitions.map((definition) =>
     isObject(definition) && typeof definition['name'] === 'string' ? definition['name'].toLowerCase() : undefined,
   );

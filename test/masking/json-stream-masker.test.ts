@@ -173,6 +173,18 @@ describe('JsonStreamMasker', () => {
     });
   }
 
+  test('keeps the cells of a Secret Table watch whose later events carry no column definitions', () => {
+    const row = (name: string) => ({ cells: [name, 'Opaque', 1, '1d'], object: { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: { name } } });
+    const first = { type: 'ADDED', object: secretTable([row('a')]) };
+    const later = { type: 'ADDED', object: { ...secretTable([row('b')]), columnDefinitions: null } };
+    const out = run([Buffer.from(`${JSON.stringify(first)}\n${JSON.stringify(later)}\n`)], SECRETS_ONLY, { kind: 'Secret' });
+    const events = parsedLines(out.text) as { object: { rows: { cells: unknown[] }[] } }[];
+    assert.deepEqual(events.map((event) => event.object.rows[0]?.cells), [
+      ['a', 'Opaque', 1, '1d'],
+      ['b', 'Opaque', 1, '1d'],
+    ]);
+  });
+
   test('passes a document with nothing to mask on as the very input bytes (no copy)', () => {
     const input = Buffer.from(JSON.stringify(pod('a', 'p', [])));
     const out = run([input]);

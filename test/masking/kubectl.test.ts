@@ -135,6 +135,24 @@ for (const version of versionsUnderTest()) {
       }
     });
 
+    test('get secrets -w prints the Table rows as they come, with no value', async () => {
+      const from = h.mark();
+      const watch = h.startKubectl(version, ['get', 'secrets', '-w']);
+      const name = `watched-${version.replace('.', '-')}`;
+      try {
+        await watch.waitFor(/^db\s+Opaque\s+\d+/m);
+        await waitUntil(() => h.receivedSince(from).some((r) => /(^|&)watch=true/.test(r.query)), 'the watch request reached the stand-in');
+        // Only the first event of a Table watch carries the column definitions: the second must still print.
+        for (const suffix of ['a', 'b']) {
+          h.api.store.put({ apiVersion: 'v1', kind: 'Secret', metadata: { name: `${name}-${suffix}`, namespace: 'default' }, type: 'Opaque', data: { password: b64(PASSWORD) } });
+          await watch.waitFor(new RegExp(`^${name}-${suffix}\\s+Opaque\\s+1\\s+`, 'm'));
+        }
+      } finally {
+        const result = await watch.stop();
+        assertNoSecret(result.stdout, 'get secrets -w');
+      }
+    });
+
     test('create secret generic --from-literal creates the value upstream and shows none of it', async () => {
       const from = h.mark();
       const r = await h.kubectl(version, ['create', 'secret', 'generic', `literal-${version.replace('.', '-')}`, `--from-literal=token=${LITERAL}`, '-o', 'yaml']);
