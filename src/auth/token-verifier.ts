@@ -18,6 +18,7 @@ import { systemClock } from '../types.ts';
 import { identityFromClaims } from './identity-claims.ts';
 import type { ClaimMapping } from './identity-claims.ts';
 import { tokenError } from './token-errors.ts';
+import { createVerifiedTokens } from './verified-tokens.ts';
 
 export interface TokenSettings extends ClaimMapping {
   issuer: string;
@@ -42,8 +43,12 @@ export function createTokenAuthenticator(settings: TokenSettings, keys: JWTVerif
     throw new Error(`token algorithms must be asymmetric (${[...ASYMMETRIC_ALGORITHMS].join(', ')}), got ${settings.algorithms.join(', ')}`);
   }
 
+  // The same token arrives on every call of a session: its verdict is remembered briefly (see verified-tokens.ts).
+  const verified = createVerifiedTokens();
   return {
     async verify(token: string) {
+      const known = verified.recall(token, clock.now());
+      if (known !== undefined) return known;
       const header = readHeader(token);
       const now = clock.now();
       const verifyOptions: JWTVerifyOptions = {
@@ -60,7 +65,7 @@ export function createTokenAuthenticator(settings: TokenSettings, keys: JWTVerif
       } catch (error) {
         throw tokenError(error, { header, issuer: settings.issuer, audience: settings.audience, algorithms, clockSkewSeconds: settings.clockSkewSeconds, now });
       }
-      return identityFromClaims(payload, settings);
+      return verified.remember(token, identityFromClaims(payload, settings), (payload.exp as number) * 1000, now);
     },
   };
 }
