@@ -1,7 +1,7 @@
 /**
- * The generated part of docs/records.md: the schema table and the access-review queries,
- * rendered from schema.ts and queries.ts so the doc cannot drift from the code (a test
- * compares them). Regenerate with `npx tsx src/records/docs.ts --write`.
+ * The generated part of docs/records.md and README.md: the schema table and the access-review
+ * queries, rendered from schema.ts and queries.ts so the docs cannot drift from the code (a
+ * test compares them). Regenerate with `npx tsx src/records/docs.ts --write`.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +9,9 @@ import { ACCESS_REVIEW_QUERIES } from './queries.ts';
 import { RECORD_COLUMNS, SCHEMA_VERSION } from './schema.ts';
 
 export const DOC_PATH = fileURLToPath(new URL('../../docs/records.md', import.meta.url));
+export const README_PATH = fileURLToPath(new URL('../../README.md', import.meta.url));
+/** Every document that carries the generated section. */
+export const GENERATED_DOC_PATHS = [DOC_PATH, README_PATH];
 export const BEGIN_MARKER = '<!-- BEGIN GENERATED: src/records/docs.ts -->';
 export const END_MARKER = '<!-- END GENERATED: src/records/docs.ts -->';
 
@@ -30,10 +33,10 @@ export function renderRecordsReference(): string {
 export function withGeneratedSection(doc: string): string {
   const begin = doc.indexOf(BEGIN_MARKER);
   const end = doc.indexOf(END_MARKER);
-  if (begin === -1 || end < begin) throw new Error(`docs/records.md lacks the ${BEGIN_MARKER} … ${END_MARKER} markers`);
+  if (begin === -1 || end < begin) throw new Error(`the document lacks the ${BEGIN_MARKER} … ${END_MARKER} markers`);
   return `${doc.slice(0, begin + BEGIN_MARKER.length)}\n${renderRecordsReference()}\n${doc.slice(end)}`;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv.includes('--write')) {
-  writeFileSync(DOC_PATH, withGeneratedSection(readFileSync(DOC_PATH, 'utf8')));
+  for (const path of GENERATED_DOC_PATHS) writeFileSync(path, withGeneratedSection(readFileSync(path, 'utf8')));
 }

@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -27,7 +27,7 @@ import { LOCAL_RECORDS_BUCKET, localRecordsDirectory, startLocalS3 } from '../..
 import type { LocalS3 } from '../../src/local/s3.ts';
 import { loadPolicyFile } from '../../src/policy/policy-file.ts';
 import { closeUpstreamAgents } from '../../src/pipeline/forward.ts';
-import { DOC_PATH, withGeneratedSection } from '../../src/records/docs.ts';
+import { GENERATED_DOC_PATHS, withGeneratedSection } from '../../src/records/docs.ts';
 import { ACCESS_REVIEW_QUERIES, RECORDS_DATABASE, RECORDS_TABLE } from '../../src/records/queries.ts';
 import { RECORD_COLUMNS } from '../../src/records/schema.ts';
 import type { ColumnType } from '../../src/records/schema.ts';
@@ -253,10 +253,12 @@ describe('access review over records Gatehouse wrote', () => {
     }
   });
 
-  test('docs/records.md shows exactly the schema and queries the code has', () => {
-    const doc = readFileSync(DOC_PATH, 'utf8');
-    assert.equal(doc, withGeneratedSection(doc), 'docs/records.md is stale: run `npx tsx src/records/docs.ts --write`');
-  });
+  for (const path of GENERATED_DOC_PATHS) {
+    test(`${relative(process.cwd(), path)} shows exactly the schema and queries the code has`, () => {
+      const doc = readFileSync(path, 'utf8');
+      assert.equal(doc, withGeneratedSection(doc), `${path} is stale: run \`npx tsx src/records/docs.ts --write\``);
+    });
+  }
 
   test('gatehouse sessions list shows each kubectl session of the local records', () => {
     const result = gatehouse(['sessions', 'list', '--local', stateDir, '--since', '2025-03-01', '--until', '2025-03-31', '--namespace', 'payments']);
