@@ -98,19 +98,12 @@ export function registerServe(program: Command): void {
         }
         process.exit(await runPrimary(flags.workers));
       }
-      let running: Running;
-      try {
-        running = flags.config === undefined ? await serveLocal(flags) : await serveConfigured(flags, flags.config);
-      } catch (error) {
-        // Exit at once: a half-started service must not keep the process alive.
-        process.exit(reportStartFailure(error));
-      }
-      let stopping = false;
-      const stop = (signal: string): void => {
-        if (stopping) return;
-        stopping = true;
-        if (workerNumber() === 1) console.log(`\n${signal}: closing Gatehouse`);
-        running.close().then(
+      // Signal handlers first: a SIGTERM that arrives while Gatehouse starts (or right after
+      // it printed where it listens) must close it cleanly, not kill it half-started.
+      let running: Running | undefined;
+      let stopping: string | undefined;
+      const closeAndExit = (target: Running): void => {
+        target.close().then(
           () => process.exit(0),
           (error: unknown) => {
             console.error(`closing failed: ${error instanceof Error ? error.message : String(error)}`);
@@ -118,8 +111,24 @@ export function registerServe(program: Command): void {
           },
         );
       };
+      const stop = (signal: string): void => {
+        if (stopping !== undefined) return;
+        stopping = signal;
+        if (workerNumber() === 1) console.log(`\n${signal}: closing Gatehouse`);
+        if (running !== undefined) closeAndExit(running);
+      };
       process.once('SIGINT', () => stop('SIGINT'));
       process.once('SIGTERM', () => stop('SIGTERM'));
+      try {
+        running = flags.config === undefined ? await serveLocal(flags) : await serveConfigured(flags, flags.config);
+      } catch (error) {
+        // Exit at once: a half-started service must not keep the process alive.
+        process.exit(reportStartFailure(error));
+      }
+      if (stopping !== undefined) {
+        closeAndExit(running);
+        return;
+      }
       if (isWorker()) {
         onShutdown(() => stop('shutdown'));
         workerReady();

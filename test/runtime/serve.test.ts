@@ -18,7 +18,8 @@ interface Serve {
   child: ChildProcess;
   stdout: () => string;
   stderr: () => string;
-  exited: Promise<number | null>;
+  /** The exit code, or the signal's name when a signal ended the process. */
+  exited: Promise<number | string | null>;
 }
 
 function serve(args: string[], env: NodeJS.ProcessEnv = process.env): Serve {
@@ -27,7 +28,7 @@ function serve(args: string[], env: NodeJS.ProcessEnv = process.env): Serve {
   let stderr = '';
   child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | string | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
   return { child, stdout: () => stdout, stderr: () => stderr, exited };
 }
 
@@ -42,7 +43,7 @@ function banner(run: Serve): Promise<string> {
   });
 }
 
-async function stop(run: Serve): Promise<number | null> {
+async function stop(run: Serve): Promise<number | string | null> {
   run.child.kill('SIGTERM');
   return run.exited;
 }
@@ -106,7 +107,7 @@ describe('gatehouse serve', () => {
     const run = serve(['--state-dir', join(home, '.gatehouse')], env);
     const out = await banner(run);
     assert.match(out, new RegExp(`NOTE: no kubeconfig found \\(${join(home, '.kube', 'config')}\\), so Gatehouse forwards to the EMBEDDED DEMO CLUSTER at https://127\\.0\\.0\\.1:\\d+`));
-    assert.equal(await stop(run), 0);
+    assert.equal(await stop(run), 0, `stdout:\n${run.stdout()}\nstderr:\n${run.stderr()}`);
   });
 
   test('serves a self-hosting config file with OIDC (no development issuer): a call without a token is 401', async () => {
