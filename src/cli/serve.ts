@@ -204,6 +204,8 @@ async function serveConfigured(flags: ServeFlags, configPath: string): Promise<R
   const started: NodeServer[] = [];
   const closeAll = async (): Promise<void> => {
     for (const server of started.reverse()) await server.close();
+    // Buffered read records are written before the process exits, not lost with it.
+    await deps.records?.close();
   };
   try {
     const tls = await serverTls(flags);
