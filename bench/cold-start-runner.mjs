@@ -2,7 +2,7 @@
 // bundled handler (its module-scope init runs: config from the environment, policy, OIDC
 // verifier, upstream), then answer one Function URL event. Plain JavaScript, no loader, so
 // nothing but the bundle is measured. Prints one JSON line with its timings (ms since the
-// process started, from performance.now()).
+// process started, from performance.now()) and the CPU time used by then.
 //
 // Usage: node bench/cold-start-runner.mjs <bundle.mjs> '<event JSON>'
 import { Writable } from 'node:stream';
@@ -32,15 +32,21 @@ const responseStream = new Writable({
 
 const { handler } = await import(pathToFileURL(bundle).href);
 const loaded = performance.now();
+const loadedCpu = process.cpuUsage();
 await handler(JSON.parse(eventJson), responseStream, { awsRequestId: 'cold-start', getRemainingTimeInMillis: () => 900_000 });
 if (!responseStream.writableEnded) responseStream.end();
 const answered = performance.now();
+const answeredCpu = process.cpuUsage();
+const cpuMs = (usage) => (usage.user + usage.system) / 1000;
 const body = Buffer.concat(chunks);
 process.stdout.write(
   `${JSON.stringify({
     beforeImportMs: started,
     loadedMs: loaded,
     answeredMs: answered,
+    // CPU time (all threads) — what the timings would be on an idle machine, roughly.
+    loadedCpuMs: cpuMs(loadedCpu),
+    answeredCpuMs: cpuMs(answeredCpu),
     statusCode: responseStream.prelude?.statusCode ?? null,
     bodyBytes: body.length,
     body: body.subarray(0, 300).toString('utf8'),

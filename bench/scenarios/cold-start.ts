@@ -35,6 +35,9 @@ export interface ColdStartResult {
   firstRequestMs: number;
   /** Spawn → exit of `node -e 0`, median ms (the runtime's share, not Gatehouse's). */
   bareNodeMs: number;
+  /** CPU time of the fresh process until loaded / answered, median ms: the wall times on an idle machine, roughly. */
+  loadedCpuMs: number;
+  answeredCpuMs: number;
   statusCode: number | null;
 }
 
@@ -42,6 +45,8 @@ interface RunnerOutput {
   beforeImportMs: number;
   loadedMs: number;
   answeredMs: number;
+  loadedCpuMs: number;
+  answeredCpuMs: number;
   statusCode: number | null;
   bodyBytes: number;
   body: string;
@@ -90,6 +95,8 @@ export async function coldStart(stand: Stand, log: (line: string) => void): Prom
   const spawnToAnswer: number[] = [];
   const loaded: number[] = [];
   const firstRequest: number[] = [];
+  const loadedCpu: number[] = [];
+  const answeredCpu: number[] = [];
   let statusCode: number | null = null;
   for (let i = 0; i < RUNS; i++) {
     const { wallMs, stdout } = await timedRun(process.execPath, [RUNNER, outfile, JSON.stringify(event)], env);
@@ -100,6 +107,8 @@ export async function coldStart(stand: Stand, log: (line: string) => void): Prom
     spawnToAnswer.push(wallMs);
     loaded.push(output.loadedMs);
     firstRequest.push(output.answeredMs - output.loadedMs);
+    loadedCpu.push(output.loadedCpuMs);
+    answeredCpu.push(output.answeredCpuMs);
   }
   const bare: number[] = [];
   for (let i = 0; i < RUNS; i++) bare.push((await timedRun(process.execPath, ['-e', '0'], env)).wallMs);
@@ -114,11 +123,14 @@ export async function coldStart(stand: Stand, log: (line: string) => void): Prom
     processStartToLoadedMs: median(loaded),
     firstRequestMs: median(firstRequest),
     bareNodeMs: median(bare),
+    loadedCpuMs: median(loadedCpu),
+    answeredCpuMs: median(answeredCpu),
     statusCode,
   };
   log(
     `  bundle ${(bundleBytes / 1024).toFixed(0)} KiB (gzip ${(cold.bundleGzipBytes / 1024).toFixed(0)} KiB); fresh node → first answer ${cold.spawnToAnswerMs.toFixed(0)} ms ` +
-      `(load ${cold.processStartToLoadedMs.toFixed(0)} ms, first request ${cold.firstRequestMs.toFixed(0)} ms; bare node ${cold.bareNodeMs.toFixed(0)} ms)`,
+      `(load ${cold.processStartToLoadedMs.toFixed(0)} ms, first request ${cold.firstRequestMs.toFixed(0)} ms; bare node ${cold.bareNodeMs.toFixed(0)} ms; ` +
+      `CPU ${cold.answeredCpuMs.toFixed(0)} ms)`,
   );
   return cold;
 }
