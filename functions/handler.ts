@@ -19,6 +19,7 @@ const config = configFromEnv(process.env, {
   runtime: 'lambda',
   defaultPolicyFile: join(dirname(fileURLToPath(import.meta.url)), 'policy.yaml'),
 });
-const app = createApp(await createDepsFromConfig(config));
+const deps = await createDepsFromConfig(config);
+const app = createApp(deps);
 
-export const handler = createLambdaHandler(app);
+export const handler = createLambdaHandler(app, { afterResponse: async () => deps.records?.flush() });

@@ -52,7 +52,15 @@ declare global {
   var awslambda: AwsLambdaRuntime;
 }
 
-export function createLambdaHandler(app: Hono): StreamingHandler {
+export interface LambdaHandlerOptions {
+  /**
+   * Runs after each response has been streamed out, before the invocation ends: Lambda
+   * freezes the process between invocations, so buffered records must be written now.
+   */
+  afterResponse?: () => Promise<void>;
+}
+
+export function createLambdaHandler(app: Hono, options: LambdaHandlerOptions = {}): StreamingHandler {
   // streamifyResponse marks and returns the function itself, so the marked function can be
   // called from our own streaming handler with the same (event, stream, context).
   const honoHandler = streamHandle(app) as unknown as StreamingHandler;
@@ -63,7 +71,13 @@ export function createLambdaHandler(app: Hono): StreamingHandler {
       await writeResponse(responseStream, statusResponse(refusal));
       return;
     }
-    await honoHandler(event, responseStream, context);
+    try {
+      await honoHandler(event, responseStream, context);
+    } finally {
+      // A stream's record is written as its body ends; let that settle, then flush.
+      await new Promise((resolve) => setImmediate(resolve));
+      await options.afterResponse?.();
+    }
   });
 }
 

@@ -310,6 +310,22 @@ describe('Lambda-only behaviour', () => {
     assert.equal(statusOf({ status: 400, contentType: '', body: decoded.body.toString('utf8') }).message, 'Gatehouse on Lambda accepts only Function URL events (payload format 2.0)');
   });
 
+  test('runs afterResponse once the response has been written, before the invocation ends', async () => {
+    const { Hono } = await import('hono');
+    const events: string[] = [];
+    const tiny = new Hono().get('*', (c) => c.text('streamed'));
+    const handler = createLambdaHandler(tiny, {
+      afterResponse: async () => {
+        events.push(`afterResponse (response ended: ${invocation.stream.writableEnded})`);
+      },
+    });
+    const invocation = invoke(handler, functionUrlEvent({ method: 'GET', target: '/anything', headers: [] }));
+    const response = await invocation.done;
+    events.push('invocation done');
+    assert.equal(response.body.toString(), 'streamed');
+    assert.deepEqual(events, ['afterResponse (response ended: true)', 'invocation done']);
+  });
+
   test('answers its own health path without authentication', async () => {
     const outcome = await viaLambda({ method: 'GET', target: '/_gatehouse/healthz', headers: [] });
     assert.equal(outcome.status, 200);
