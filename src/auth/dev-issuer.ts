@@ -10,10 +10,11 @@
  * `assertDevIssuerAllowed(runtime, host)` first.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, link, mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
+import { chmod, link, mkdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SignJWT, calculateJwkThumbprint, createLocalJWKSet, exportJWK, generateKeyPair, importJWK } from 'jose';
 import type { JWK } from 'jose';
+import { readTextIfExists } from '../read-if-exists.ts';
 import { GatehouseConfigError } from '../config-error.ts';
 import type { Authenticator } from '../ports/authenticator.ts';
 import type { Clock } from '../types.ts';
@@ -121,13 +122,8 @@ async function loadOrCreateKey(path: string): Promise<JWK> {
 }
 
 async function readKey(path: string): Promise<JWK | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
+  const text = await readTextIfExists(path);
+  if (text === undefined) return undefined;
   const problems: string[] = [];
   if (process.platform !== 'win32' && ((await stat(path)).mode & 0o077) !== 0) {
     problems.push(`${path} is readable by other users; run: chmod 600 ${path}`);

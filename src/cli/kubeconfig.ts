@@ -4,12 +4,13 @@
  * that calls `gatehouse credential`. Other contexts are left untouched.
  */
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { parse, stringify } from 'yaml';
+import { resolveKubeconfigPath } from '../kubeconfig.ts';
 import { mergeKubeconfigEntry, type Kubeconfig } from '../login/kubeconfig-entry.ts';
+import { readTextIfExists } from '../read-if-exists.ts';
 
 interface KubeconfigFlags {
   server: string;
@@ -24,24 +25,14 @@ interface KubeconfigFlags {
   scope: string[];
 }
 
-function defaultKubeconfigPath(): string {
-  const fromEnv = process.env.KUBECONFIG?.split(':').find(Boolean);
-  return fromEnv ?? join(homedir(), '.kube', 'config');
-}
-
 /** The gatehouse program itself, so kubectl calls the same installation that wrote the entry. */
 function defaultExecCommand(): string {
   return fileURLToPath(new URL('../../bin/gatehouse.mjs', import.meta.url));
 }
 
 async function readKubeconfig(path: string): Promise<Kubeconfig | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
+  const text = await readTextIfExists(path);
+  if (text === undefined) return undefined;
   const parsed: unknown = parse(text);
   if (parsed === null || parsed === undefined) return undefined;
   if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error(`${path} is not a kubeconfig (not a YAML mapping)`);
@@ -63,7 +54,7 @@ export function registerKubeconfig(program: Command): void {
     .option('--no-set-current', 'do not make the new context the current one')
     .option('--exec-command <command>', 'command kubectl runs for credentials (default: this gatehouse program)')
     .action(async (flags: KubeconfigFlags) => {
-      const path = resolve(flags.kubeconfig ?? defaultKubeconfigPath());
+      const path = resolve(resolveKubeconfigPath(flags.kubeconfig));
       let server: URL;
       try {
         server = new URL(flags.server);

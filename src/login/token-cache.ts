@@ -4,9 +4,10 @@
  * kubectl run in parallel never reads half a file.
  */
 import { createHash } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { readTextIfExists } from '../read-if-exists.ts';
 
 export interface CachedTokens {
   issuer: string;
@@ -30,13 +31,8 @@ export function cachePath(dir: string, issuer: string, clientId: string): string
 }
 
 export async function readCachedTokens(path: string): Promise<CachedTokens | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
+  const text = await readTextIfExists(path);
+  if (text === undefined) return undefined;
   try {
     const parsed = JSON.parse(text) as Partial<CachedTokens>;
     if (typeof parsed.idToken !== 'string' || typeof parsed.expiresAt !== 'number') return undefined;

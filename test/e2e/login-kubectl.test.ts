@@ -5,7 +5,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,29 +15,13 @@ import { startLocalGatehouse, type LocalGatehouse } from '../../src/runtime/loca
 import { startFakeApiServer, type FakeApiServer } from '../stand-in/apiserver.ts';
 import { kubectlBinary } from '../support/harness.ts';
 import { startTestIdp, type TestIdp } from '../login/oidc-provider.ts';
+import { runProcess, type ProcessResult } from '../support/run-process.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const fakeBrowser = fileURLToPath(new URL('../login/fake-browser.mjs', import.meta.url));
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(command: string, args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(command, args, { cwd: root, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function run(command: string, args: string[], env: Record<string, string>): Promise<ProcessResult> {
+  return runProcess(command, args, { cwd: root, env: { PATH: process.env.PATH ?? '', ...env } });
 }
 
 describe('kubectl signs in through the gatehouse exec plugin', () => {
@@ -89,7 +72,7 @@ describe('kubectl signs in through the gatehouse exec plugin', () => {
     await writeFile(path, JSON.stringify(cached));
   }
 
-  function kubectl(args: string[], extraEnv: Record<string, string> = {}): Promise<Run> {
+  function kubectl(args: string[], extraEnv: Record<string, string> = {}): Promise<ProcessResult> {
     return run(kubectlBinary('1.33'), ['--kubeconfig', kubeconfig, ...args], { ...env, ...extraEnv });
   }
 
