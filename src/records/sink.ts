@@ -58,8 +58,13 @@ export function createRecordSink(store: RecordStore, options: RecordSinkOptions 
     stats.dropped += excess;
   }
 
-  async function flushOnce(): Promise<void> {
-    while (buffer.length > 0) {
+  /**
+   * `drain` writes everything buffered; otherwise only full batches are written, and records
+   * that arrive while one is written wait for the next full batch (or the timer) — else a busy
+   * Gatehouse writes a small object per PUT round-trip, and every PUT costs CPU (signing, HTTP).
+   */
+  async function flushOnce(drain: boolean): Promise<void> {
+    while (buffer.length > 0 && (drain || buffer.length >= maxBatch)) {
       const batch = buffer.slice(0, maxBatch);
       buffer = buffer.slice(batch.length);
       try {
@@ -93,12 +98,12 @@ export function createRecordSink(store: RecordStore, options: RecordSinkOptions 
     }
   }
 
-  function flush(): Promise<void> {
+  function flush(drain = true): Promise<void> {
     if (flushing !== null) {
       // Records may have arrived after the running flush took its batch: chain one more pass.
-      return flushing.then(() => (buffer.length > 0 ? flush() : undefined));
+      return flushing.then(() => (buffer.length > 0 ? flush(drain) : undefined));
     }
-    flushing = flushOnce().finally(() => {
+    flushing = flushOnce(drain).finally(() => {
       flushing = null;
     });
     return flushing;
@@ -114,7 +119,9 @@ export function createRecordSink(store: RecordStore, options: RecordSinkOptions 
       buffer.push(record);
       keepBounded();
       // While the store is down only the timer retries, so a burst of reads does not hammer it.
-      if (closed || intervalMs === 0 || (buffer.length >= maxBatch && !stats.storeDown)) void flush();
+      if (closed || intervalMs === 0) void flush();
+      // A running flush goes on while full batches are buffered; only an idle sink needs starting.
+      else if (flushing === null && buffer.length >= maxBatch && !stats.storeDown) void flush(false);
     },
     flush,
     hold() {

@@ -1,0 +1,57 @@
+// The record sink's batching under load: records that arrive while a batch is being written
+// wait for a full batch (or the timer, or an explicit flush), so a busy Gatehouse writes few
+// large objects instead of one small object per PUT round-trip.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRecordSink } from '../../src/records/sink.ts';
+import type { RecordStore, SessionRecord } from '../../src/ports/records.ts';
+
+/** A store whose writes finish only when the test lets them: batch sizes are what is checked. */
+function gatedStore(): RecordStore & { batches: number[]; finish(): void; pending: number } {
+  const waiting: (() => void)[] = [];
+  const store = {
+    location: 'memory://records/',
+    batches: [] as number[],
+    get pending() {
+      return waiting.length;
+    },
+    put(records: readonly SessionRecord[]): Promise<void> {
+      store.batches.push(records.length);
+      return new Promise<void>((resolve) => waiting.push(resolve));
+    },
+    finish() {
+      waiting.shift()?.();
+    },
+  };
+  return store;
+}
+
+const record = (i: number): SessionRecord => ({ record_id: `r${i}` }) as unknown as SessionRecord;
+const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+test('writes only full batches while busy; the rest waits for the next full batch or a flush', async () => {
+  const store = gatedStore();
+  const sink = createRecordSink(store, { maxBatchRecords: 3, flushIntervalMs: 60_000, log: () => undefined });
+  for (let i = 0; i < 3; i++) sink.write(record(i));
+  await settle();
+  assert.deepEqual(store.batches, [3], 'a full batch starts a write');
+
+  sink.write(record(3));
+  sink.write(record(4));
+  store.finish();
+  await settle();
+  assert.deepEqual(store.batches, [3], 'two records arriving during the write do not make an object of their own');
+
+  sink.write(record(5));
+  await settle();
+  assert.deepEqual(store.batches, [3, 3], 'the next full batch is written');
+  store.finish();
+
+  sink.write(record(6));
+  const flushed = sink.flush();
+  await settle();
+  assert.deepEqual(store.batches, [3, 3, 1], 'an explicit flush writes what is left');
+  store.finish();
+  await flushed;
+  await sink.close();
+});
