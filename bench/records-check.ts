@@ -12,19 +12,36 @@ export async function countRecords(endpoint: string, bucket: string): Promise<{ 
     let records = 0;
     let token: string | undefined;
     do {
-      const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
+      const page = await attempt(`list ${bucket}`, () => client.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token })));
       for (const object of page.Contents ?? []) {
-        const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: object.Key }));
-        const bytes = await got.Body?.transformToByteArray();
+        const bytes = await attempt(`get ${object.Key}`, async () => {
+          const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: object.Key }));
+          return got.Body?.transformToByteArray();
+        });
         if (bytes === undefined) continue;
         const text = gunzipSync(bytes).toString('utf8');
         objects++;
-        for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) records++;
+        let lines = 0;
+        for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) lines++;
+        records += lines;
+        if (process.env.BENCH_DEBUG_RECORDS !== undefined) console.log(object.Key, lines);
       }
       token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
     } while (token !== undefined);
     return { objects, records };
   } finally {
     client.destroy();
+  }
+}
+
+/** The emulator now and then answers 500 under load; a few tries, then an error naming the step. */
+async function attempt<T>(what: string, run: () => Promise<T>): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await run();
+    } catch (error) {
+      if (i >= 5) throw new Error(`counting records: ${what} failed: ${error instanceof Error ? error.message : String(error)}`);
+      await new Promise((resolve) => setTimeout(resolve, 200 * i));
+    }
   }
 }

@@ -59,14 +59,17 @@ export function createRecordSink(store: RecordStore, options: RecordSinkOptions 
   }
 
   /**
-   * `drain` writes everything buffered; otherwise only full batches are written, and records
-   * that arrive while one is written wait for the next full batch (or the timer) — else a busy
-   * Gatehouse writes a small object per PUT round-trip, and every PUT costs CPU (signing, HTTP).
+   * `drain` writes what is buffered when it starts; beyond that (and without `drain`) only full
+   * batches are written. Records that arrive while a batch is written wait for the next full
+   * batch, the timer or the next flush — else a busy Gatehouse writes a small object per PUT
+   * round-trip, and every PUT costs CPU (signing, HTTP).
    */
   async function flushOnce(drain: boolean): Promise<void> {
-    while (buffer.length > 0 && (drain || buffer.length >= maxBatch)) {
+    let owed = drain ? buffer.length : 0;
+    while (buffer.length > 0 && (owed > 0 || buffer.length >= maxBatch)) {
       const batch = buffer.slice(0, maxBatch);
       buffer = buffer.slice(batch.length);
+      owed -= batch.length;
       try {
         await store.put(batch);
       } catch (error) {

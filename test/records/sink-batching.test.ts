@@ -55,3 +55,23 @@ test('writes only full batches while busy; the rest waits for the next full batc
   await flushed;
   await sink.close();
 });
+
+test('a flush writes what was buffered when it began, not what keeps arriving while it writes', async () => {
+  const store = gatedStore();
+  const sink = createRecordSink(store, { maxBatchRecords: 3, flushIntervalMs: 60_000, log: () => undefined });
+  sink.write(record(0));
+  sink.write(record(1));
+  const flushed = sink.flush();
+  await settle();
+  sink.write(record(2));
+  sink.write(record(3));
+  store.finish();
+  await flushed;
+  await settle();
+  assert.deepEqual(store.batches, [2], 'the records that arrived during the write wait');
+  const closing = sink.close();
+  await settle();
+  assert.deepEqual(store.batches, [2, 2], 'closing writes them');
+  store.finish();
+  await closing;
+});
