@@ -19,6 +19,14 @@ declare module 'hono' {
     upstreamStatus: number;
     /** Set by mask: whether any value was masked in the response. */
     masked: boolean;
+    /**
+     * The response body as it leaves (after masking), when a stage holds it whole: forward sets
+     * it for answers it read whole, mask replaces it when it rewrites them. Record uses it
+     * instead of teeing the stream. Absent for streamed answers.
+     */
+    responseBytes: Uint8Array;
+    /** True when `responseBytes` went through the mask stage (masked, or scanned and clean). */
+    responseBytesMasked: boolean;
   }
 }
 
