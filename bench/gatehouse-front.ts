@@ -11,10 +11,15 @@
  * - record: one record per call, buffered and written to the S3 emulator with the
  *   production S3 adapter and the default batching of the `records` configuration.
  *
+ * With `workers` > 1 it runs as `gatehouse serve --workers N` does: node:cluster workers,
+ * each building the same app, sharing one listening port.
+ *
  * Usage: tsx bench/gatehouse-front.ts '<FrontSettings JSON>'
- * Announces `{ url }` when serving; on SIGTERM closes, flushes the records and announces the
- * record sink's counts before exiting.
+ * Announces `{ url, pids }` when serving (every process that serves, for CPU accounting);
+ * on SIGTERM closes, flushes the records and announces the record sinks' summed counts
+ * before exiting.
  */
+import cluster from 'node:cluster';
 import { createApp } from '../src/app.ts';
 import { createDepsFromConfig } from '../src/compose.ts';
 import { configSchema, parseConfig } from '../src/config.ts';
@@ -30,35 +35,92 @@ export interface FrontSettings {
   policyFile: string;
   s3Endpoint: string;
   bucket: string;
+  /** Processes serving the one port; default 1. */
+  workers?: number;
+}
+
+interface SinkStats {
+  written: number;
+  dropped: number;
+  failedFlushes: number;
 }
 
 /** s3rver's built-in account (it checks SigV4 signatures against it). */
 const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
 const settings = JSON.parse(process.argv[2] ?? '{}') as FrontSettings;
-const config = parseConfig(
-  {
-    runtime: 'node',
-    oidc: { issuer: settings.issuer, audience: settings.audience, jwksUri: settings.jwksUri },
-    upstream: { kind: 'kubeconfig', kubeconfig: settings.upstreamKubeconfig },
-    policy: { file: settings.policyFile },
-  },
-  'bench front',
-);
-// The records section goes through the same schema (its defaults: 5 s flush, 500 per object).
-const recordsConfig = configSchema.shape.records.unwrap().parse({ bucket: settings.bucket, endpoint: settings.s3Endpoint, region: 'us-east-1' });
-const records = createRecordsFromConfig(recordsConfig, { clientConfig: { credentials: S3RVER_CREDENTIALS } });
-const sink = records.sink as typeof records.sink & { stats?: { written: number; dropped: number; failedFlushes: number } };
+const workers = settings.workers ?? 1;
 
-const deps = await createDepsFromConfig(config, { records: records.sink, recordSettings: records.settings });
-const server = await startNodeServer({ app: createApp(deps), host: '127.0.0.1', port: 0 });
-announce({ url: server.url });
+/** Builds and serves one Gatehouse in this process; resolves a stop function that returns the sink's counts. */
+async function serveOne(): Promise<{ url: string; stop(): Promise<SinkStats | null> }> {
+  const config = parseConfig(
+    {
+      runtime: 'node',
+      oidc: { issuer: settings.issuer, audience: settings.audience, jwksUri: settings.jwksUri },
+      upstream: { kind: 'kubeconfig', kubeconfig: settings.upstreamKubeconfig },
+      policy: { file: settings.policyFile },
+    },
+    'bench front',
+  );
+  // The records section goes through the same schema (its defaults: 5 s flush, 500 per object).
+  const recordsConfig = configSchema.shape.records.unwrap().parse({ bucket: settings.bucket, endpoint: settings.s3Endpoint, region: 'us-east-1' });
+  const records = createRecordsFromConfig(recordsConfig, { clientConfig: { credentials: S3RVER_CREDENTIALS } });
+  const sink = records.sink as typeof records.sink & { stats?: SinkStats };
 
-process.once('SIGTERM', () => {
-  void (async () => {
-    await server.close();
-    await records.sink.close();
-    announce({ records: sink.stats ?? null });
-    process.exit(0);
-  })();
-});
+  const deps = await createDepsFromConfig(config, { records: records.sink, recordSettings: records.settings });
+  const server = await startNodeServer({ app: createApp(deps), host: '127.0.0.1', port: 0 });
+  return {
+    url: server.url,
+    async stop() {
+      await server.close();
+      await records.sink.close();
+      return sink.stats ?? null;
+    },
+  };
+}
+
+function sum(stats: (SinkStats | null)[]): SinkStats | null {
+  if (stats.some((s) => s === null)) return null;
+  return (stats as SinkStats[]).reduce((a, b) => ({ written: a.written + b.written, dropped: a.dropped + b.dropped, failedFlushes: a.failedFlushes + b.failedFlushes }));
+}
+
+if (workers <= 1) {
+  const one = await serveOne();
+  announce({ url: one.url, pids: [process.pid] });
+  process.once('SIGTERM', () => {
+    void one.stop().then((stats) => {
+      announce({ records: stats });
+      process.exit(0);
+    });
+  });
+} else if (cluster.isPrimary) {
+  const ready: { url: string; pid: number }[] = [];
+  const stopped: (SinkStats | null)[] = [];
+  for (let i = 0; i < workers; i++) {
+    const worker = cluster.fork();
+    worker.on('message', (message: { ready?: string; stopped?: SinkStats | null }) => {
+      if (message.ready !== undefined) {
+        ready.push({ url: message.ready, pid: worker.process.pid ?? -1 });
+        if (ready.length === workers) announce({ url: ready[0]?.url, pids: ready.map((r) => r.pid) });
+      }
+      if (message.stopped !== undefined) {
+        stopped.push(message.stopped);
+        if (stopped.length === workers) {
+          announce({ records: sum(stopped) });
+          process.exit(0);
+        }
+      }
+    });
+  }
+  process.once('SIGTERM', () => {
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.send({ stop: true });
+  });
+} else {
+  const one = await serveOne();
+  process.send?.({ ready: one.url });
+  process.on('message', (message: { stop?: boolean }) => {
+    if (message.stop === true) void one.stop().then((stats) => process.send?.({ stopped: stats }, () => process.exit(0)));
+  });
+  // The primary forwards SIGTERM as a message; the signal itself (sent to the group) is ignored here.
+  process.on('SIGTERM', () => undefined);
+}

@@ -17,6 +17,12 @@ const signedMs = (value: number, digits = 2): string => `${value >= 0 ? '+' : '�
 const count = (value: number): string => Math.round(value).toLocaleString('en-US');
 const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`;
 
+function frontLabel(front: string, workers: number): string {
+  if (front === 'gatehouse') return 'Gatehouse (1 process)';
+  if (front === 'gatehouse workers') return `Gatehouse (${workers} workers)`;
+  return front;
+}
+
 export function rows(results: BenchResults): Row[] {
   const out: Row[] = [];
   const small = results.smallGet;
@@ -25,14 +31,26 @@ export function rows(results: BenchResults): Row[] {
     for (const front of small.fronts) {
       const cpu = front.front === 'direct' ? '' : `, CPU ${count(front.frontCpuMicrosPerRequest)} µs/req`;
       out.push({
-        benchmark: `${label}: ${front.front === 'gatehouse' ? 'Gatehouse' : front.front}`,
+        benchmark: `${label}: ${frontLabel(front.front, small.workers)}`,
         measured: `${count(front.rps)} req/s, p50 ${ms(front.latencyMs.p50)}, p99 ${ms(front.latencyMs.p99)}${cpu}`,
         target: '',
       });
     }
     out.push({ benchmark: `${label}: Gatehouse / kubectl proxy`, measured: `${small.throughputVsKubectlProxy.toFixed(2)}× req/s`, target: '≥ 1.0×', met: small.throughputVsKubectlProxy >= 1 });
+    out.push({
+      benchmark: `${label}: Gatehouse ×${small.workers} workers / kubectl proxy`,
+      measured: `${small.workersThroughputVsKubectlProxy.toFixed(2)}× req/s`,
+      target: '≥ 1.0×',
+      met: small.workersThroughputVsKubectlProxy >= 1,
+    });
     out.push({ benchmark: `${label}: Gatehouse / direct`, measured: `${small.throughputVsDirect.toFixed(2)}× req/s`, target: '' });
     out.push({ benchmark: `${label}: p99 added over direct`, measured: signedMs(small.addedP99Ms), target: '≤ 2 ms', met: small.addedP99Ms <= 2 });
+    out.push({
+      benchmark: `${label}: p99 added over direct, ×${small.workers} workers`,
+      measured: signedMs(small.workersAddedP99Ms),
+      target: '≤ 2 ms',
+      met: small.workersAddedP99Ms <= 2,
+    });
     out.push({
       benchmark: '1 small GET, 1 conn: added over direct',
       measured: `p50 ${signedMs(small.unloadedAddedP50Ms)}, p99 ${signedMs(small.unloadedAddedP99Ms)}`,

@@ -117,7 +117,12 @@ try {
   results.coldStart = await coldStart(stand, log);
 
   await stand.stopFronts();
-  const sinkStats = (stand.gatehouse.announcements.at(-1) as { records?: { written: number; dropped: number } | null } | undefined)?.records;
+  const sinkStats = [stand.gatehouse, stand.gatehouseWorkers]
+    .map((front) => (front.announcements.at(-1) as { records?: { written: number; dropped: number } | null } | undefined)?.records)
+    .reduce<{ written: number; dropped: number } | null | undefined>(
+      (total, stats) => (total === undefined || total === null || stats === undefined || stats === null ? null : { written: total.written + stats.written, dropped: total.dropped + stats.dropped }),
+      { written: 0, dropped: 0 },
+    );
   try {
     const inS3 = await countRecords(stand.s3.ready.endpoint, RECORDS_BUCKET);
     results.records = { inS3: inS3.records, objects: inS3.objects, forwardedCalls: forwarded, written: sinkStats?.written ?? 0, dropped: sinkStats?.dropped ?? 0 };

@@ -24,6 +24,15 @@ export interface UpstreamReady {
   listBytes: Record<string, number>;
 }
 
+/** What a Gatehouse front announces: its URL and every process that serves it. */
+export interface GatehouseReady {
+  url: string;
+  pids: number[];
+}
+
+/** Worker processes of the multi-process Gatehouse front: one per core. */
+export const GATEHOUSE_WORKERS = 2;
+
 export interface Stand {
   scratch: string;
   idp: BenchIdp;
@@ -32,7 +41,9 @@ export interface Stand {
   upstream: Child<UpstreamReady>;
   s3: Child<{ endpoint: string }>;
   kubectlProxy: Child<{ url: string }>;
-  gatehouse: Child<{ url: string }>;
+  gatehouse: Child<GatehouseReady>;
+  /** The same Gatehouse served by two node:cluster workers (`gatehouse serve --workers 2`), for the small GET. */
+  gatehouseWorkers: Child<GatehouseReady>;
   kubeconfigPath: string;
   policyFile: string;
   policyRules: number;
@@ -80,20 +91,21 @@ export async function startStand(options: StandOptions): Promise<Stand> {
       s3Endpoint: s3.ready.endpoint,
       bucket: RECORDS_BUCKET,
     };
-    const [gatehouse, kubectlProxy] = await Promise.all([
-      startTsChild<{ url: string }>('Gatehouse', './gatehouse-front.ts', [JSON.stringify(frontSettings)], {
+    const [gatehouse, gatehouseWorkers, kubectlProxy] = await Promise.all([
+      startTsChild<GatehouseReady>('Gatehouse', './gatehouse-front.ts', [JSON.stringify(frontSettings)], {
         nodeOptions: options.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`],
       }),
+      startTsChild<GatehouseReady>(`Gatehouse ×${GATEHOUSE_WORKERS}`, './gatehouse-front.ts', [JSON.stringify({ ...frontSettings, workers: GATEHOUSE_WORKERS })]),
       startKubectlProxy(kubeconfigPath, join(scratch, 'home')),
     ]);
-    started.push(kubectlProxy, gatehouse);
+    started.push(kubectlProxy, gatehouse, gatehouseWorkers);
     const token = await idp.mint(BENCH_USER, BENCH_GROUPS, 3600);
 
     let frontsStopped = false;
     const stopFronts = async (): Promise<void> => {
       if (frontsStopped) return;
       frontsStopped = true;
-      await Promise.all([gatehouse.stop(), kubectlProxy.stop()]);
+      await Promise.all([gatehouse.stop(), gatehouseWorkers.stop(), kubectlProxy.stop()]);
       await upstream.stop();
     };
     return {
@@ -104,6 +116,7 @@ export async function startStand(options: StandOptions): Promise<Stand> {
       s3,
       kubectlProxy,
       gatehouse,
+      gatehouseWorkers,
       kubeconfigPath,
       policyFile,
       policyRules: policy.rules.length,

@@ -15,7 +15,7 @@ import type { LoadResult } from '../load.ts';
 import { cpuSeconds } from '../proc.ts';
 import type { Stand } from '../stand.ts';
 
-export type FrontName = 'direct' | 'kubectl proxy' | 'gatehouse';
+export type FrontName = 'direct' | 'kubectl proxy' | 'gatehouse' | 'gatehouse workers';
 
 export interface SmallGetOptions {
   connections: number;
@@ -44,6 +44,10 @@ export interface SmallGetResult {
   fronts: FrontResult[];
   /** Gatehouse requests/s over kubectl proxy's, and over direct (loaded). */
   throughputVsKubectlProxy: number;
+  /** The same with Gatehouse on every core (`--workers`), as kubectl proxy (Go) uses every core. */
+  workers: number;
+  workersThroughputVsKubectlProxy: number;
+  workersAddedP99Ms: number;
   throughputVsDirect: number;
   /** Gatehouse p99 / p50 minus direct's, ms: loaded, and with one connection. */
   addedP99Ms: number;
@@ -54,7 +58,8 @@ export interface SmallGetResult {
 
 interface Front {
   front: FrontName;
-  pid: number | undefined;
+  /** Every process serving the front (CPU is summed over them); empty for direct. */
+  pids: number[];
   url: string;
   headers: Record<string, string>;
 }
@@ -62,18 +67,25 @@ interface Front {
 export async function smallGet(stand: Stand, options: SmallGetOptions, log: (line: string) => void): Promise<SmallGetResult> {
   const accept = { accept: 'application/json' };
   const fronts: Front[] = [
-    { front: 'direct', pid: undefined, url: stand.upstream.ready.url, headers: accept },
-    { front: 'kubectl proxy', pid: stand.kubectlProxy.pid, url: stand.kubectlProxy.ready.url, headers: accept },
-    { front: 'gatehouse', pid: stand.gatehouse.pid, url: stand.gatehouse.ready.url, headers: { ...accept, authorization: `Bearer ${stand.token}` } },
+    { front: 'direct', pids: [], url: stand.upstream.ready.url, headers: accept },
+    { front: 'kubectl proxy', pids: [stand.kubectlProxy.pid], url: stand.kubectlProxy.ready.url, headers: accept },
+    { front: 'gatehouse', pids: stand.gatehouse.ready.pids, url: stand.gatehouse.ready.url, headers: { ...accept, authorization: `Bearer ${stand.token}` } },
+    {
+      front: 'gatehouse workers',
+      pids: stand.gatehouseWorkers.ready.pids,
+      url: stand.gatehouseWorkers.ready.url,
+      headers: { ...accept, authorization: `Bearer ${stand.token}` },
+    },
   ];
+  const cpuOf = (pids: number[]): number => pids.reduce((total, pid) => total + cpuSeconds(pid), 0);
   const results: FrontResult[] = [];
-  for (const { front, pid, url, headers } of fronts) {
+  for (const { front, pids, url, headers } of fronts) {
     const target = `${url}${POD_PATH}`;
     await runLoad({ url: target, connections: options.connections, seconds: options.warmupSeconds, headers });
     const before = await upstreamStats(stand);
-    const cpuBefore = { front: pid === undefined ? 0 : cpuSeconds(pid), upstream: cpuSeconds(stand.upstream.pid) };
+    const cpuBefore = { front: cpuOf(pids), upstream: cpuSeconds(stand.upstream.pid) };
     const loaded = await runLoad({ url: target, connections: options.connections, seconds: options.seconds, headers });
-    const cpuAfter = { front: pid === undefined ? 0 : cpuSeconds(pid), upstream: cpuSeconds(stand.upstream.pid) };
+    const cpuAfter = { front: cpuOf(pids), upstream: cpuSeconds(stand.upstream.pid) };
     const after = await upstreamStats(stand);
     const unloaded = await runLoad({ url: target, connections: 1, seconds: options.unloadedSeconds, headers });
     for (const [label, run] of [['loaded', loaded], ['unloaded', unloaded]] as const) {
@@ -91,7 +103,7 @@ export async function smallGet(stand: Stand, options: SmallGetOptions, log: (lin
       upstreamCpuMicrosPerRequest: perRequest(cpuAfter.upstream - cpuBefore.upstream),
       unloaded,
     };
-    if (front === 'gatehouse' && result.upstreamImpersonated !== result.upstreamRequests) {
+    if (front.startsWith('gatehouse') && result.upstreamImpersonated !== result.upstreamRequests) {
       throw new Error(`Gatehouse sent ${result.upstreamRequests - result.upstreamImpersonated} upstream requests without impersonation`);
     }
     results.push(result);
@@ -101,13 +113,16 @@ export async function smallGet(stand: Stand, options: SmallGetOptions, log: (lin
         `1 connection: p50 ${unloaded.latencyMs.p50.toFixed(2)} ms, p99 ${unloaded.latencyMs.p99.toFixed(2)} ms`,
     );
   }
-  const [direct, proxy, gatehouse] = results as [FrontResult, FrontResult, FrontResult];
+  const [direct, proxy, gatehouse, workers] = results as [FrontResult, FrontResult, FrontResult, FrontResult];
   return {
     connections: options.connections,
     seconds: options.seconds,
     path: POD_PATH,
     fronts: results,
     throughputVsKubectlProxy: gatehouse.rps / proxy.rps,
+    workers: stand.gatehouseWorkers.ready.pids.length,
+    workersThroughputVsKubectlProxy: workers.rps / proxy.rps,
+    workersAddedP99Ms: workers.latencyMs.p99 - direct.latencyMs.p99,
     throughputVsDirect: gatehouse.rps / direct.rps,
     addedP99Ms: gatehouse.latencyMs.p99 - direct.latencyMs.p99,
     addedP50Ms: gatehouse.latencyMs.p50 - direct.latencyMs.p50,
