@@ -1,6 +1,6 @@
 /**
  * Adapter: session records in S3 (or anything speaking its wire protocol, like the local
- * stand-in). Writes gzip JSON Lines with PutObject under the date layout of
+ * stand-in). Writes gzip JSON Lines (records serialised once, as they were written) with PutObject under the date layout of
  * `records/layout.ts`; reads them back with ListObjectsV2 + GetObject for replay.
  * SDK failures become GatehouseError ERR_RECORD_UNAVAILABLE; they never leak as SDK errors.
  */
@@ -9,7 +9,7 @@ import { gunzipSync, gzip } from 'node:zlib';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
 import { GatehouseError } from '../errors.ts';
-import type { RecordArchive, RecordQuery, RecordStore, SessionRecord } from '../ports/records.ts';
+import type { RecordArchive, RecordLine, RecordQuery, RecordStore, SessionRecord } from '../ports/records.ts';
 import { datesBetween, objectKey, partitionDate, partitionPrefix } from '../records/layout.ts';
 import type { Clock } from '../types.ts';
 import { systemClock } from '../types.ts';
@@ -46,16 +46,17 @@ export function createS3Records(options: S3RecordsOptions): RecordStore & Record
   const clock = options.clock ?? systemClock;
   const location = `s3://${bucket}/${prefix}`;
 
-  async function put(records: readonly SessionRecord[]): Promise<void> {
-    const byDate = new Map<string, SessionRecord[]>();
-    for (const record of records) {
-      const date = partitionDate(record.started_at);
-      const list = byDate.get(date) ?? [];
-      list.push(record);
-      byDate.set(date, list);
+  async function put(lines: readonly RecordLine[]): Promise<void> {
+    const byDate = new Map<string, string[]>();
+    for (const line of lines) {
+      const date = partitionDate(line.startedAt);
+      const list = byDate.get(date);
+      if (list === undefined) byDate.set(date, [line.json]);
+      else list.push(line.json);
     }
     for (const [date, list] of byDate) {
-      const body = await gzipAsync(list.map((record) => `${JSON.stringify(record)}\n`).join(''));
+      // The lines were serialised as each record was written: here they are only joined.
+      const body = await gzipAsync(`${list.join('\n')}\n`);
       const key = objectKey(prefix, date, clock.now(), crypto.randomUUID());
       try {
         await client.send(

@@ -1,6 +1,6 @@
 /**
  * Ports for session records.
- * - RecordStore: durable storage of batches (adapter: S3, also used against the local S3 stand-in).
+ * - RecordStore: durable storage of batches of record lines (adapter: S3, also used against the local S3 stand-in).
  * - RecordArchive: reading records back, for replay and tests.
  * - RecordSink: what the pipeline writes to (src/records/sink.ts batches over a RecordStore).
  */
@@ -8,11 +8,22 @@ import type { SessionRecord } from '../records/schema.ts';
 
 export type { SessionRecord } from '../records/schema.ts';
 
+/**
+ * One session record serialised once, when it is written (`records/record-line.ts`): a batch
+ * is then only joined, never stringified whole on the event loop.
+ */
+export interface RecordLine {
+  /** The record's `started_at`, which picks its date partition. */
+  readonly startedAt: string;
+  /** `JSON.stringify(record)`, without the newline. */
+  readonly json: string;
+}
+
 export interface RecordStore {
   /** Human-readable location, for logs and error messages (e.g. `s3://bucket/records/`). */
   readonly location: string;
   /** Durable when it resolves; rejects with a GatehouseError ERR_RECORD_UNAVAILABLE otherwise. */
-  put(records: readonly SessionRecord[]): Promise<void>;
+  put(lines: readonly RecordLine[]): Promise<void>;
 }
 
 export interface RecordQuery {

@@ -4,14 +4,17 @@
  * - `writeDurable` (records of intent) goes straight to the store and rejects if it cannot
  *   be written: the caller refuses the call.
  * - `write` (outcome records) only buffers: nothing on the response path waits for S3.
+ *   Each record is serialised to its JSON line as it is written (a few µs), so a flush only
+ *   joins lines: stringifying a whole 500-record batch at once blocked the loop ~14 ms.
  *   The buffer is flushed when it holds `maxBatchRecords`, every `flushIntervalMs`, and on
  *   close. When the store is down the records stay buffered for the next attempt; the
  *   buffer is bounded (`maxBufferedRecords`), the oldest records are dropped first, and
  *   every failed flush logs one JSON line on stderr with the buffered and dropped counts.
  */
-import type { RecordSink, RecordStore, SessionRecord } from '../ports/records.ts';
+import type { RecordLine, RecordSink, RecordStore } from '../ports/records.ts';
 import type { Clock } from '../types.ts';
 import { systemClock } from '../types.ts';
+import { toRecordLine } from './record-line.ts';
 
 export type RecordsLog = (event: Record<string, unknown>) => void;
 
@@ -40,7 +43,7 @@ export function createRecordSink(store: RecordStore, options: RecordSinkOptions 
   const log = options.log ?? stderrLog;
   const clock = options.clock ?? systemClock;
 
-  let buffer: SessionRecord[] = [];
+  let buffer: RecordLine[] = [];
   let flushing: Promise<void> | null = null;
   let closed = false;
   let held = 0;
@@ -115,11 +118,11 @@ export function createRecordSink(store: RecordStore, options: RecordSinkOptions 
   return {
     stats,
     async writeDurable(record) {
-      await store.put([record]);
+      await store.put([toRecordLine(record)]);
       stats.written += 1;
     },
     write(record) {
-      buffer.push(record);
+      buffer.push(toRecordLine(record));
       keepBounded();
       // While the store is down only the timer retries, so a burst of reads does not hammer it.
       if (closed || intervalMs === 0) void flush();

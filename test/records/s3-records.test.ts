@@ -10,6 +10,7 @@ import { GatehouseError } from '../../src/errors.ts';
 import { LOCAL_RECORDS_BUCKET, startLocalS3 } from '../../src/local/s3.ts';
 import { createRecordSink } from '../../src/records/sink.ts';
 import type { SessionRecord } from '../../src/records/schema.ts';
+import { toRecordLine } from '../../src/records/record-line.ts';
 import { aRecord, capturedLog, deadPort, startS3Fixture } from './support.ts';
 import type { S3Fixture } from './support.ts';
 
@@ -40,7 +41,7 @@ describe('S3 records adapter (through the real SDK, against the local S3 stand-i
     const first = aRecord({ started_at: '2025-03-01T23:59:59.999Z' });
     const second = aRecord({ started_at: '2025-03-02T00:00:00.000Z' });
     const third = aRecord({ started_at: '2025-03-02T00:00:01.000Z' });
-    await store.put([first, second, third]);
+    await store.put([first, second, third].map(toRecordLine));
 
     const keys = await keysUnder(fixture, 'layout/');
     assert.equal(keys.length, 2);
@@ -56,7 +57,7 @@ describe('S3 records adapter (through the real SDK, against the local S3 stand-i
   test('reads back the records of the chosen dates only', async () => {
     const store = createS3Records({ bucket: fixture.bucket, prefix: 'range/', client: fixture.client, clock: frozen });
     const days = ['2025-01-30', '2025-01-31', '2025-02-01'].map((day) => aRecord({ started_at: `${day}T10:00:00.000Z` }));
-    await store.put(days);
+    await store.put(days.map(toRecordLine));
     const ids = async (query: { fromDate?: string; toDate?: string }): Promise<string[]> =>
       (await collect(store.read(query))).map((r) => r.started_at.slice(0, 10)).sort();
     assert.deepEqual(await ids({}), ['2025-01-30', '2025-01-31', '2025-02-01']);
@@ -71,7 +72,7 @@ describe('S3 records adapter (through the real SDK, against the local S3 stand-i
       bucket: 'gatehouse-records',
       clientConfig: { endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } },
     });
-    await assert.rejects(store.put([aRecord()]), (error: unknown) => {
+    await assert.rejects(store.put([toRecordLine(aRecord())]), (error: unknown) => {
       assert.ok(error instanceof GatehouseError);
       assert.equal(error.code, 'ERR_RECORD_UNAVAILABLE');
       assert.equal(error.httpStatus, 503);

@@ -4,19 +4,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRecordSink } from '../../src/records/sink.ts';
-import type { RecordStore, SessionRecord } from '../../src/ports/records.ts';
+import type { RecordLine, RecordStore, SessionRecord } from '../../src/ports/records.ts';
 
 /** A store whose writes finish only when the test lets them: batch sizes are what is checked. */
-function gatedStore(): RecordStore & { batches: number[]; finish(): void; pending: number } {
+function gatedStore(): RecordStore & { batches: number[]; written: RecordLine[]; finish(): void; pending: number } {
   const waiting: (() => void)[] = [];
   const store = {
     location: 'memory://records/',
     batches: [] as number[],
+    written: [] as RecordLine[],
     get pending() {
       return waiting.length;
     },
-    put(records: readonly SessionRecord[]): Promise<void> {
-      store.batches.push(records.length);
+    put(lines: readonly RecordLine[]): Promise<void> {
+      store.batches.push(lines.length);
+      store.written.push(...lines);
       return new Promise<void>((resolve) => waiting.push(resolve));
     },
     finish() {
@@ -74,4 +76,20 @@ test('a flush writes what was buffered when it began, not what keeps arriving wh
   assert.deepEqual(store.batches, [2, 2], 'closing writes them');
   store.finish();
   await closing;
+});
+
+test('hands the store each record as the JSON line it was when written, serialised once', async () => {
+  const store = gatedStore();
+  const sink = createRecordSink(store, { maxBatchRecords: 2, flushIntervalMs: 60_000, log: () => undefined });
+  const first = { record_id: 'r0', started_at: '2025-03-01T10:00:00.000Z', response_body: 'before' } as unknown as SessionRecord;
+  sink.write(first);
+  (first as unknown as { response_body: string }).response_body = 'changed after it was written';
+  sink.write({ record_id: 'r1', started_at: '2025-03-02T10:00:00.000Z' } as unknown as SessionRecord);
+  await settle();
+  assert.deepEqual(store.written, [
+    { startedAt: '2025-03-01T10:00:00.000Z', json: '{"record_id":"r0","started_at":"2025-03-01T10:00:00.000Z","response_body":"before"}' },
+    { startedAt: '2025-03-02T10:00:00.000Z', json: '{"record_id":"r1","started_at":"2025-03-02T10:00:00.000Z"}' },
+  ]);
+  store.finish();
+  await sink.close();
 });
