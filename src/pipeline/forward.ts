@@ -26,6 +26,7 @@ import type { Context, Handler } from 'hono';
 import { GatehouseError } from '../errors.ts';
 import type { Identity, UpstreamConnection } from '../types.ts';
 import { rawTarget } from './classify.ts';
+import { lazyWebStream } from './web-stream.ts';
 
 export interface ForwardOptions {
   /** Seconds the upstream has to answer with response headers; streams then run freely. */
@@ -117,20 +118,55 @@ export function forward(options: ForwardOptions): Handler {
     // lists) streams.
     const length = Number(upstream.headers['content-length'] ?? Number.NaN);
     if (length >= 0 && length <= BUFFERED_RESPONSE_MAX_BYTES) {
-      return new Response(await readWhole(upstream, base.origin), init);
+      const bytes = await readWhole(upstream, base.origin);
+      c.set('responseBytes', bytes);
+      c.set('responseBytesMasked', false);
+      return remember(new Response(bytes, init), { init, bytes });
     }
-    return new Response(Readable.toWeb(upstream) as ReadableStream<Uint8Array>, init);
+    return remember(new Response(lazyWebStream(upstream), init), { init, stream: upstream });
   };
+}
+
+/**
+ * What forward knows about a Response it built, for the mask stage: its headers as the plain
+ * object they were built from (reading `response.headers` would build a Headers object, reading
+ * `response.body` would wrap bytes in a stream), and either the bytes it read whole or the
+ * upstream's live Node stream (which nothing has read yet; taking it leaves `response.body` unused).
+ */
+export interface ForwardedAnswer {
+  /** Status and headers (lower-case names, hop-by-hop ones removed). Do not edit: copy. */
+  init: { readonly status: number; readonly statusText: string | undefined; readonly headers: Readonly<Record<string, string>> };
+  bytes?: Uint8Array<ArrayBuffer>;
+  stream?: http.IncomingMessage;
+}
+
+const answers = new WeakMap<Response, ForwardedAnswer>();
+
+function remember(response: Response, answer: ForwardedAnswer): Response {
+  answers.set(response, answer);
+  return response;
+}
+
+/** The answer behind `response` when forward built it (and it was not replaced since), else undefined. */
+export function forwardedAnswer(response: Response): ForwardedAnswer | undefined {
+  return answers.get(response);
 }
 
 /** Responses up to this size (with Content-Length) are read whole before they are passed on. */
 const BUFFERED_RESPONSE_MAX_BYTES = 1024 * 1024;
 
+/** Reads an answer whole: a single chunk is kept as is, several are copied once. */
 function readWhole(response: http.IncomingMessage, origin: string): Promise<Buffer<ArrayBuffer>> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    response.on('data', (chunk: Buffer) => chunks.push(chunk));
-    response.once('end', () => resolve(Buffer.concat(chunks)));
+    let total = 0;
+    response.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      total += chunk.length;
+    });
+    response.once('end', () => {
+      resolve((chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total)) as Buffer<ArrayBuffer>);
+    });
     response.once('close', () => {
       if (!response.complete) reject(new GatehouseError('ERR_UPSTREAM_UNREACHABLE', `upstream ${origin} closed the connection in the middle of its answer`));
     });

@@ -23,11 +23,15 @@
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import type { IncomingMessage } from 'node:http';
+import { pipeline, Readable } from 'node:stream';
+import { createGunzip, createInflate } from 'node:zlib';
 import { GatehouseError } from '../errors.ts';
 import { JsonStreamMasker } from '../masking/json-stream-masker.ts';
 import { isJsonMediaType, jsonOnlyAccept, planMasking, type MaskingPlan } from '../masking/masking-plan.ts';
 import { SECRETS_ONLY, type MaskingRules } from '../masking/masking-rules.ts';
 import { carriesPlaceholder } from '../masking/placeholder.ts';
+import { forwardedAnswer, type ForwardedAnswer } from './forward.ts';
+import { lazyWebStream } from './web-stream.ts';
 
 /** Bodies up to this size (by Content-Length) are masked whole before the response starts. */
 export const WHOLE_BODY_LIMIT = 2 * 1024 * 1024;
@@ -41,9 +45,32 @@ export function mask(rules: MaskingRules | undefined): MiddlewareHandler {
     if (plan.mode === 'mask') await refusePlaceholderWrites(c, plan);
     editUpstreamHeaders(c, plan.mode === 'mask' ? jsonOnlyAccept(c.req.header('accept') ?? null) : undefined);
     await next();
+    const response = c.res;
+    const answer = forwardedAnswer(response);
+    const options = { rules: maskingRules, hint: plan.hint, subject: plan.subject };
+    const onMasked = (): void => c.set('masked', true);
     let masked: Response;
     try {
-      masked = await maskResponse(c.res, plan, maskingRules, () => c.set('masked', true));
+      if (answer?.bytes !== undefined) {
+        const result = maskBytes(response, answer.init, answer.bytes, plan, options, onMasked);
+        masked = result.response;
+        if (result.bytes !== undefined) {
+          c.set('responseBytes', result.bytes);
+          c.set('responseBytesMasked', true);
+        } else {
+          forgetResponseBytes(c);
+        }
+      } else {
+        forgetResponseBytes(c);
+        masked =
+          answer?.stream !== undefined
+            ? maskNodeStream(response, answer.init, answer.stream, plan, options, onMasked)
+            : await maskResponse(response, plan, options, onMasked);
+      }
+    } catch (error) {
+      // The bytes forward read are not what leaves (the Status does): record must not take them.
+      forgetResponseBytes(c);
+      throw error;
     } finally {
       // Hono copies the old response's headers (Content-Length too) onto the one that replaces
       // it, be it ours or the error's Status: drop the upstream's first.
@@ -53,13 +80,128 @@ export function mask(rules: MaskingRules | undefined): MiddlewareHandler {
   };
 }
 
-/** The response with its body masked per `plan`; throws ERR_RESPONSE_UNMASKABLE when it cannot be. */
-export async function maskResponse(
+type MaskerOptions = ConstructorParameters<typeof JsonStreamMasker>[0];
+type AnswerInit = ForwardedAnswer['init'];
+
+/** Unsets `responseBytes`: what leaves is not (or not known to be) those bytes. */
+function forgetResponseBytes(c: Context): void {
+  if (c.get('responseBytes') === undefined) return;
+  c.set('responseBytes', undefined as never);
+  c.set('responseBytesMasked', false);
+}
+
+/**
+ * The bytes forward read whole, masked at once: no stream, no Headers object; the response is
+ * built once from the final bytes (the very input when nothing changed). `bytes` is undefined
+ * when the body passes without being scanned (not JSON, or an encoding not masked, under `scan`)
+ * or was not masked here (gzip/deflate: the stream path decompresses).
+ */
+function maskBytes(
   response: Response,
+  init: AnswerInit,
+  input: Uint8Array<ArrayBuffer>,
   plan: MaskingPlan,
-  rules: MaskingRules,
+  options: MaskerOptions,
   onMasked: () => void,
-): Promise<Response> {
+): { response: Response; bytes?: Uint8Array<ArrayBuffer> } {
+  const strict = plan.mode === 'mask';
+  const contentType = init.headers['content-type'];
+  if (!isJsonMediaType(contentType ?? null)) {
+    if (!strict) return { response };
+    throw unmaskable(plan, `with content-type ${JSON.stringify(contentType ?? '(none)')}`);
+  }
+  const encoding = (init.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  if (encoding !== 'identity') {
+    if (encoding === 'gzip' || encoding === 'deflate') return { response: maskStream(Readable.from([input]), init, encoding, options, onMasked) };
+    if (!strict) return { response };
+    throw unmaskable(plan, `in content-encoding ${JSON.stringify(encoding)}`);
+  }
+  let output: Uint8Array | undefined;
+  let outputs: Uint8Array[] | undefined;
+  const masker = new JsonStreamMasker(options, (bytes) => {
+    if (output === undefined) output = bytes;
+    else (outputs ??= [output]).push(bytes);
+  });
+  masker.push(input);
+  masker.end();
+  if (masker.masked) onMasked();
+  const bytes = (outputs !== undefined ? Buffer.concat(outputs) : (output ?? EMPTY)) as Uint8Array<ArrayBuffer>;
+  // Nothing rewritten: the one output piece is the input itself; the response stands as built.
+  if (bytes.buffer === input.buffer && bytes.byteOffset === input.byteOffset && bytes.byteLength === input.byteLength) {
+    return { response, bytes: input };
+  }
+  const headers = withoutEncoding(init.headers);
+  headers['content-length'] = String(bytes.byteLength);
+  return { response: new Response(bytes, { status: init.status, statusText: init.statusText, headers }), bytes };
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** The upstream's Node stream, masked as it passes: one web stream, one hop per chunk. */
+function maskNodeStream(
+  response: Response,
+  init: AnswerInit,
+  upstream: IncomingMessage,
+  plan: MaskingPlan,
+  options: MaskerOptions,
+  onMasked: () => void,
+): Response {
+  const strict = plan.mode === 'mask';
+  const contentType = init.headers['content-type'];
+  if (!isJsonMediaType(contentType ?? null)) {
+    if (!strict) return response;
+    upstream.destroy();
+    throw unmaskable(plan, `with content-type ${JSON.stringify(contentType ?? '(none)')}`);
+  }
+  const encoding = (init.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  if (encoding !== 'identity' && encoding !== 'gzip' && encoding !== 'deflate') {
+    if (!strict) return response;
+    upstream.destroy();
+    throw unmaskable(plan, `in content-encoding ${JSON.stringify(encoding)}`);
+  }
+  return maskStream(upstream, init, encoding, options, onMasked);
+}
+
+/** A streamed, masked response over `source` (decompressed first for gzip/deflate); no Content-Length. */
+function maskStream(source: Readable, init: AnswerInit, encoding: string, options: MaskerOptions, onMasked: () => void): Response {
+  let input = source;
+  if (encoding === 'gzip' || encoding === 'deflate') {
+    const decompress = encoding === 'gzip' ? createGunzip() : createInflate();
+    input = pipeline(source, decompress, () => undefined);
+  }
+  let masker: JsonStreamMasker | undefined;
+  let reported = false;
+  const body = lazyWebStream(input, {
+    chunk(bytes, enqueue) {
+      masker ??= new JsonStreamMasker(options, enqueue);
+      stopsOnFailure(() => masker?.push(bytes));
+      if (!reported && masker.masked) {
+        reported = true;
+        onMasked();
+      }
+    },
+    end(enqueue) {
+      masker ??= new JsonStreamMasker(options, enqueue);
+      stopsOnFailure(() => masker?.end());
+    },
+  });
+  const headers = withoutEncoding(init.headers);
+  delete headers['content-length'];
+  return new Response(body, { status: init.status, statusText: init.statusText, headers });
+}
+
+/** A copy of plain headers without Content-Encoding (the body leaves decoded). */
+function withoutEncoding(headers: Readonly<Record<string, string>>): Record<string, string> {
+  const copy: Record<string, string> = {};
+  for (const name in headers) if (name !== 'content-encoding') copy[name] = headers[name] as string;
+  return copy;
+}
+
+/**
+ * The generic path, for a response forward did not build (a Status from a failed forward):
+ * read through the Response API.
+ */
+async function maskResponse(response: Response, plan: MaskingPlan, options: MaskerOptions, onMasked: () => void): Promise<Response> {
   const body = response.body;
   if (body === null) return response;
   const strict = plan.mode === 'mask';
@@ -70,53 +212,24 @@ export async function maskResponse(
     throw unmaskable(plan, `with content-type ${JSON.stringify(contentType ?? '(none)')}`);
   }
   const encoding = (response.headers.get('content-encoding') ?? 'identity').trim().toLowerCase();
-  let source: ReadableStream<Uint8Array> = body;
-  if (encoding === 'gzip' || encoding === 'deflate') {
-    source = body.pipeThrough(new DecompressionStream(encoding) as unknown as TransformStream<Uint8Array, Uint8Array>);
-  } else if (encoding !== 'identity') {
+  if (encoding !== 'identity' && encoding !== 'gzip' && encoding !== 'deflate') {
     if (!strict) return response;
     await body.cancel().catch(() => undefined);
     throw unmaskable(plan, `in content-encoding ${JSON.stringify(encoding)}`);
   }
-
-  const headers = new Headers(response.headers);
-  headers.delete('content-encoding');
-  headers.delete('content-length');
-  const init = { status: response.status, statusText: response.statusText, headers };
-  const options = { rules, hint: plan.hint, subject: plan.subject };
-  const length = Number(response.headers.get('content-length') ?? NaN);
-
-  if (encoding === 'identity' && Number.isInteger(length) && length <= WHOLE_BODY_LIMIT) {
-    const input = new Uint8Array(await new Response(source).arrayBuffer());
-    const output: Uint8Array[] = [];
-    const masker = new JsonStreamMasker(options, (bytes) => output.push(bytes));
-    masker.push(input);
-    masker.end();
-    if (masker.masked) onMasked();
-    // One output piece is the input itself (nothing masked) or one re-serialised document.
-    const bytes = (output.length === 1 ? output[0] : Buffer.concat(output)) as Uint8Array<ArrayBuffer>;
-    headers.set('content-length', String(bytes.byteLength));
-    return new Response(bytes, init);
-  }
-
-  let masker: JsonStreamMasker | undefined;
-  let reported = false;
-  const transform = new TransformStream<Uint8Array, Uint8Array>({
-    start(controller) {
-      masker = new JsonStreamMasker(options, (bytes) => controller.enqueue(bytes));
-    },
-    transform(chunk) {
-      stopsOnFailure(() => masker?.push(chunk));
-      if (!reported && masker?.masked === true) {
-        reported = true;
-        onMasked();
-      }
-    },
-    flush() {
-      stopsOnFailure(() => masker?.end());
-    },
+  const headers: Record<string, string> = {};
+  response.headers.forEach((value, name) => {
+    headers[name] = value;
   });
-  return new Response(source.pipeThrough(transform), init);
+  const init = { status: response.status, statusText: response.statusText, headers };
+  const length = Number(headers['content-length'] ?? NaN);
+  if (encoding === 'identity' && Number.isInteger(length) && length <= WHOLE_BODY_LIMIT) {
+    const input = new Uint8Array(await response.arrayBuffer());
+    const result = maskBytes(response, init, input, plan, options, onMasked).response;
+    // `response` has been read: nothing rewritten means the same bytes in a fresh response.
+    return result === response ? new Response(input, init) : result;
+  }
+  return maskStream(Readable.fromWeb(body as import('node:stream/web').ReadableStream<Uint8Array>), init, encoding, options, onMasked);
 }
 
 const WRITES = new Set(['POST', 'PUT', 'PATCH']);
