@@ -6,7 +6,8 @@
  * dependencies (OIDC verifier with its remote JWKS, policy, STS/EKS clients) at module
  * scope via top-level await. Building them does no network I/O — the JWKS, role
  * credentials and cluster endpoint are fetched on first use and cached — so init stays fast.
- * The policy is the `policy.yaml` the CDK stack bundles next to this file.
+ * The policy is the `policy.json` the CDK stack converts from the policy YAML at synth and
+ * bundles next to this file (infra/lambda-bundle.ts): parsing YAML was most of a cold start.
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +18,7 @@ import { createLambdaHandler } from './lambda-handler.ts';
 
 const config = configFromEnv(process.env, {
   runtime: 'lambda',
-  defaultPolicyFile: join(dirname(fileURLToPath(import.meta.url)), 'policy.yaml'),
+  defaultPolicyFile: join(dirname(fileURLToPath(import.meta.url)), 'policy.json'),
 });
 const deps = await createDepsFromConfig(config);
 const app = createApp(deps);

@@ -3,7 +3,8 @@
  * existing EKS cluster:
  *
  * - the function: the Gatehouse app on Lambda (Node 22, arm64), bundled locally with esbuild
- *   (minified, source maps, no Docker), its policy file bundled beside it, an explicit log
+ *   (minified, source maps, no Docker; infra/lambda-bundle.ts), its policy file bundled beside
+ *   it (as written, and as the JSON the function reads), an explicit log
  *   group with retention, and a role with only what it uses;
  * - the Function URL: auth NONE (every call's OIDC token is verified by the app, and IAM auth
  *   would need SigV4 from kubectl), invoke mode RESPONSE_STREAM so watch and `logs -f` stream;
@@ -16,7 +17,8 @@
  * Later parts add their resources with one line each, through `fn` (grants) and
  * `setEnvironment` (configuration the function reads with `config-env.ts`).
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CfnOutput, Duration, Stack, Validations, type StackProps } from 'aws-cdk-lib';
@@ -27,7 +29,9 @@ import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lam
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { parseAllDocuments } from 'yaml';
+import { loadMaskingRules } from '../src/masking/masking-rules-file.ts';
 import { loadPolicyFile } from '../src/policy/policy-file.ts';
+import { LAMBDA_ENTRY, LAMBDA_ESBUILD, POLICY_JSON_NAME, POLICY_YAML_NAME, writePolicyJson } from './lambda-bundle.ts';
 import { GatehouseApprovals, type GatehouseApprovalsProps } from './approvals.ts';
 import { GatehouseRecords, type GatehouseRecordsProps } from './records.ts';
 
@@ -74,8 +78,12 @@ export class GatehouseStack extends Stack {
     super(scope, id, props);
     const kubernetesGroup = props.kubernetesGroup ?? DEFAULT_KUBERNETES_GROUP;
     const policyFile = resolve(props.policyFile);
-    // Fail the synth, not the deployment's first cold start, when the policy is missing or invalid.
+    // Fail the synth, not the deployment's first cold start, when the policy or its masking
+    // rules are missing or invalid; the function reads the policy as JSON (lambda-bundle.ts).
     loadPolicyFile(policyFile);
+    loadMaskingRules(policyFile);
+    const policyJsonFile = join(mkdtempSync(join(tmpdir(), 'gatehouse-policy-')), POLICY_JSON_NAME);
+    writePolicyJson(policyFile, policyJsonFile);
 
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
@@ -96,7 +104,7 @@ export class GatehouseStack extends Stack {
 
     this.fn = new NodejsFunction(this, 'Function', {
       description: 'Gatehouse: access broker in front of the EKS cluster',
-      entry: join(REPO_ROOT, 'functions', 'handler.ts'),
+      entry: LAMBDA_ENTRY,
       handler: 'handler',
       projectRoot: REPO_ROOT,
       depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
@@ -106,25 +114,27 @@ export class GatehouseStack extends Stack {
       timeout: props.timeout ?? Duration.minutes(15),
       role: functionRole,
       logGroup: this.logGroup,
+      // The settings the cold-start bench uses too (lambda-bundle.ts says why each).
       bundling: {
         format: OutputFormat.ESM,
-        target: 'node22',
-        mainFields: ['module', 'main'],
-        minify: true,
-        sourceMap: true,
+        target: LAMBDA_ESBUILD.target,
+        mainFields: [...LAMBDA_ESBUILD.mainFields],
+        minify: LAMBDA_ESBUILD.minify,
+        sourceMap: LAMBDA_ESBUILD.sourcemap,
         // Linked: the bundle names its map, so --enable-source-maps finds it for stack traces.
         sourceMapMode: SourceMapMode.DEFAULT,
-        sourcesContent: false,
-        // Bundle the AWS SDK we test against rather than the runtime's copy.
+        sourcesContent: LAMBDA_ESBUILD.sourcesContent,
         bundleAwsSDK: true,
         externalModules: [],
         forceDockerBundling: false,
-        // Some CommonJS dependencies call require(); give the ESM bundle one.
-        banner: "import { createRequire as __gatehouseCreateRequire } from 'node:module'; const require = __gatehouseCreateRequire(import.meta.url);",
+        banner: LAMBDA_ESBUILD.banner.js,
         commandHooks: {
           beforeBundling: () => [],
           beforeInstall: () => [],
-          afterBundling: (_inputDir: string, outputDir: string) => [`cp ${shellQuote(policyFile)} ${shellQuote(join(outputDir, 'policy.yaml'))}`],
+          afterBundling: (_inputDir: string, outputDir: string) => [
+            `cp ${shellQuote(policyFile)} ${shellQuote(join(outputDir, POLICY_YAML_NAME))}`,
+            `cp ${shellQuote(policyJsonFile)} ${shellQuote(join(outputDir, POLICY_JSON_NAME))}`,
+          ],
         },
       },
       environment: {

@@ -13,11 +13,14 @@ import type { GatehouseConfig, UpstreamConfig } from './config.ts';
 import { GatehouseConfigError } from './config-error.ts';
 import { createOidcAuthenticator } from './auth/oidc.ts';
 import { loadPolicyFile } from './policy/policy-file.ts';
+import { readPolicyJsonFile } from './policy/policy-json.ts';
+import { compilePolicy } from './policy/policy.ts';
 import { createKubeconfigUpstream } from './adapters/kubeconfig-upstream.ts';
 import { resolveKubeconfigPath } from './kubeconfig.ts';
 import type { Upstream } from './ports/upstream.ts';
 import { createApprovalsFromConfig } from './approvals/create-approvals.ts';
 import { loadMaskingRules } from './masking/masking-rules-file.ts';
+import { parseMaskingRules } from './masking/masking-rules.ts';
 
 export async function createDepsFromConfig(config: GatehouseConfig, overrides: Partial<GatehouseDeps> = {}): Promise<GatehouseDeps> {
   const problems: string[] = [];
@@ -33,8 +36,21 @@ export async function createDepsFromConfig(config: GatehouseConfig, overrides: P
   }
 
   const authenticator = overrides.authenticator ?? (await build('oidc', () => createOidcAuthenticator(config.oidc)));
-  const policy = overrides.policy ?? (await build(`policy ${config.policy.file}`, () => loadPolicyFile(config.policy.file)));
-  const masking = overrides.masking ?? (await build(`policy ${config.policy.file}`, () => loadMaskingRules(config.policy.file)));
+  const policyFile = config.policy.file;
+  const policyLabel = `policy ${policyFile}`;
+  let policy = overrides.policy;
+  let masking = overrides.masking;
+  if (policyFile.endsWith('.json')) {
+    // The form the CDK stack bundles for Lambda: one JSON.parse for rules and masking alike.
+    const document = policy !== undefined && masking !== undefined ? undefined : await build(policyLabel, () => readPolicyJsonFile(policyFile));
+    if (document !== undefined) {
+      policy ??= await build(policyLabel, () => compilePolicy(document));
+      masking ??= await build(policyLabel, () => parseMaskingRules(document.masking, policyFile));
+    }
+  } else {
+    policy ??= await build(policyLabel, () => loadPolicyFile(policyFile));
+    masking ??= await build(policyLabel, () => loadMaskingRules(policyFile));
+  }
   const upstream = overrides.upstream ?? (await build(upstreamLabel(config.upstream), () => createUpstream(config.upstream)));
   // Issue 4/5 parts (approvals, records, masking) are built here from config.approvals / config.records.
   const approvalsConfig = config.approvals;

@@ -4,8 +4,9 @@
  * the one configuration schema (`config.ts`) and validates it once, at cold start, throwing
  * one GatehouseConfigError that lists every problem by variable name.
  *
- * The policy is a YAML file bundled next to the function code (GATEHOUSE_POLICY_FILE,
- * default `policy.yaml` beside the handler), not an environment variable or an SSM
+ * The policy is a file bundled next to the function code (GATEHOUSE_POLICY_FILE, default
+ * `policy.json` beside the handler: the policy YAML, validated and converted to JSON at synth,
+ * since parsing YAML was most of a cold start; a `*.yaml` path is read as YAML), not an environment variable or an SSM
  * parameter: Lambda caps all environment variables together at 4 KB, which a real policy
  * outgrows; SSM would add a network call and an IAM permission to every cold start and a
  * second place where access rules change outside the reviewed deployment. A bundled file
@@ -46,7 +47,7 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   { name: 'GATEHOUSE_KUBECONFIG', path: ['upstream', 'kubeconfig'], kind: 'string', description: 'kubeconfig path (for `kubeconfig`)' },
   { name: 'GATEHOUSE_KUBECONFIG_CONTEXT', path: ['upstream', 'context'], kind: 'string', description: 'kubeconfig context (for `kubeconfig`)' },
   { name: 'GATEHOUSE_UPSTREAM_TIMEOUT_SECONDS', path: ['upstreamTimeoutSeconds'], kind: 'number', description: 'seconds the cluster has to start answering (default 30)' },
-  { name: 'GATEHOUSE_POLICY_FILE', path: ['policy', 'file'], kind: 'string', description: 'policy YAML path (default: `policy.yaml` bundled beside the handler)' },
+  { name: 'GATEHOUSE_POLICY_FILE', path: ['policy', 'file'], kind: 'string', description: 'policy file path, YAML or `*.json` (default: `policy.json` bundled beside the handler, converted from the policy YAML at synth)' },
   { name: 'GATEHOUSE_APPROVALS_TABLE', path: ['approvals', 'tableName'], kind: 'string', description: 'DynamoDB table of approvals (setting any APPROVALS variable enables approvals)' },
   { name: 'GATEHOUSE_APPROVALS_PUBLIC_URL', path: ['approvals', 'publicUrl'], kind: 'string', description: 'public base URL approval links point at (default: the URL each request came in at)' },
   { name: 'GATEHOUSE_APPROVALS_MAIL_FROM', path: ['approvals', 'mailFrom'], kind: 'string', description: 'sender address of approval mails (a verified SES identity)' },

@@ -1,6 +1,7 @@
 /**
  * Benchmark 4 — cold start of the Lambda function: the bundle built the way the CDK stack
- * builds it (esbuild, ESM, node22, minified, AWS SDK bundled; infra/stack.ts), its size, and
+ * builds it (infra/lambda-bundle.ts: esbuild, ESM, node22, minified, AWS SDK bundled; the policy
+ * converted to JSON), its size, and
  * the time a fresh `node` process takes to load it and answer its first request — a `get pod`
  * Function URL event with a bearer token, verified against the bench IdP's JWKS and forwarded
  * to the bench upstream (`bench/cold-start-runner.mjs`). Medians of several fresh processes;
@@ -13,11 +14,11 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import type { Metafile } from 'esbuild';
+import { LAMBDA_ENTRY, LAMBDA_ESBUILD, POLICY_JSON_NAME, POLICY_YAML_NAME, writePolicyJson } from '../../infra/lambda-bundle.ts';
 import { POD_PATH } from '../fixtures.ts';
 import { median } from '../stats.ts';
 import type { Stand } from '../stand.ts';
 
-const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const RUNNER = fileURLToPath(new URL('../cold-start-runner.mjs', import.meta.url));
 const RUNS = 5;
 
@@ -56,22 +57,17 @@ export async function coldStart(stand: Stand, log: (line: string) => void): Prom
   const outdir = join(stand.scratch, 'lambda');
   mkdirSync(outdir, { recursive: true });
   const outfile = join(outdir, 'index.mjs');
+  // The stack's own settings and policy conversion (infra/lambda-bundle.ts).
   const result = await build({
-    entryPoints: [join(REPO, 'functions/handler.ts')],
+    ...LAMBDA_ESBUILD,
+    mainFields: [...LAMBDA_ESBUILD.mainFields],
+    entryPoints: [LAMBDA_ENTRY],
     outfile,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node22',
-    mainFields: ['module', 'main'],
-    minify: true,
-    sourcemap: true,
-    sourcesContent: false,
-    banner: { js: "import { createRequire as __gatehouseCreateRequire } from 'node:module'; const require = __gatehouseCreateRequire(import.meta.url);" },
     metafile: true,
     logLevel: 'silent',
   });
-  copyFileSync(stand.policyFile, join(outdir, 'policy.yaml'));
+  copyFileSync(stand.policyFile, join(outdir, POLICY_YAML_NAME));
+  writePolicyJson(stand.policyFile, join(outdir, POLICY_JSON_NAME));
   const bundleBytes = statSync(outfile).size;
 
   const event = {

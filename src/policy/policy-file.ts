@@ -3,19 +3,28 @@
  *
  * Contract: `parsePolicy` and `loadPolicyFile` throw one GatehouseConfigError listing every
  * problem, each as `rules[3].verbs[0] (line 14): …`, so a bad policy fails at start-up and
- * names everything to fix at once. Nothing here runs on the request path.
+ * names everything to fix at once. Nothing here runs on the request path. A policy file
+ * named `*.json` is read as JSON (policy-json.ts): the form the CDK stack bundles for Lambda,
+ * converted here by `policyFileAsJson`.
  */
-import { readFileSync } from 'node:fs';
+import { isDeepStrictEqual } from 'node:util';
 import { LineCounter, isNode, parseDocument } from 'yaml';
 import { GatehouseConfigError } from '../config-error.ts';
 import { compilePolicy, type PolicyEngine } from './policy.ts';
-import { policyDocumentSchema, policyProblems, type PolicyDocument } from './policy-schema.ts';
+import type { PolicyDocument } from './policy-schema.ts';
+import { formatPath, parsePolicyJson, readPolicyText, validatedPolicy } from './policy-json.ts';
 
 export { compilePolicy, type PolicyEngine } from './policy.ts';
 export type { PolicyDocument, PolicyRule } from './policy-schema.ts';
+export { formatPath } from './policy-json.ts';
 
 /** Parses and validates policy YAML; `source` names the text in problem messages (a file path). */
 export function parsePolicy(text: string, source: string): PolicyDocument {
+  return parseYamlPolicy(text, source).document;
+}
+
+/** The validated document and the plain data it was validated from. */
+function parseYamlPolicy(text: string, source: string): { document: PolicyDocument; raw: unknown } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -25,21 +34,26 @@ export function parsePolicy(text: string, source: string): PolicyDocument {
     );
   }
   const raw: unknown = doc.toJS();
-  if (raw === null || raw === undefined) {
-    throw new GatehouseConfigError(source, ['the policy is empty; it needs "apiVersion: gatehouse/v1" and "rules:"']);
+  const document = validatedPolicy(raw, source, (path) => {
+    const line = lineOf(doc, lineCounter, path);
+    return `${formatPath(path)}${line === undefined ? '' : ` (line ${line})`}`;
+  });
+  return { document, raw };
+}
+
+/**
+ * A policy YAML file as the JSON the Lambda function reads (policy-json.ts), after validating
+ * it: the data the YAML holds, unchanged (defaults are applied when the JSON is read, by the
+ * same schema). The JSON is read back here and must validate to the same document, so
+ * both forms decide alike (a YAML value JSON cannot carry fails the conversion, not the function).
+ */
+export function policyFileAsJson(path: string): string {
+  const { document, raw } = parseYamlPolicy(readPolicyText(path), path);
+  const json = JSON.stringify(raw);
+  if (!isDeepStrictEqual(parsePolicyJson(json, `${path} as JSON`), document)) {
+    throw new GatehouseConfigError(path, ['the policy holds values JSON cannot carry unchanged; write it as plain YAML data']);
   }
-  const problems = policyProblems(raw);
-  if (problems.length > 0) {
-    throw new GatehouseConfigError(
-      source,
-      problems.map((problem) => {
-        const line = lineOf(doc, lineCounter, problem.path);
-        const where = `${formatPath(problem.path)}${line === undefined ? '' : ` (line ${line})`}`;
-        return `${where}: ${problem.message}`;
-      }),
-    );
-  }
-  return policyDocumentSchema.parse(raw);
+  return `${json}\n`;
 }
 
 /** Reads, validates and compiles a policy file. */
@@ -47,22 +61,10 @@ export function loadPolicyFile(path: string): PolicyEngine {
   return compilePolicy(readPolicyFile(path));
 }
 
-/** Reads and validates a policy file without compiling it (for `gatehouse policy validate`). */
+/** Reads and validates a policy file (YAML, or JSON when named `*.json`) without compiling it (for `gatehouse policy validate`). */
 export function readPolicyFile(path: string): PolicyDocument {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new GatehouseConfigError(path, [code === 'ENOENT' ? 'the policy file does not exist' : `the policy file cannot be read (${code ?? String(error)})`]);
-  }
-  return parsePolicy(text, path);
-}
-
-/** `rules[3].verbs[0]`; `(root)` for the document itself. */
-export function formatPath(path: readonly (string | number)[]): string {
-  if (path.length === 0) return '(root)';
-  return path.map((key, i) => (typeof key === 'number' ? `[${key}]` : i === 0 ? key : `.${key}`)).join('');
+  const text = readPolicyText(path);
+  return path.endsWith('.json') ? parsePolicyJson(text, path) : parsePolicy(text, path);
 }
 
 /** The line of the deepest YAML node on `path` that exists (a missing key points at its parent). */

@@ -16,6 +16,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { parseAllDocuments } from 'yaml';
 import { buildApp, readParameters, StackParametersError } from '../../infra/app.ts';
 import { DEFAULT_KUBERNETES_GROUP, RBAC_MANIFEST, REPO_ROOT } from '../../infra/stack.ts';
+import { policyFileAsJson, readPolicyFile } from '../../src/policy/policy-file.ts';
 
 const POLICY_FILE = join(REPO_ROOT, 'policy', 'default.yaml');
 const CONTEXT = {
@@ -185,6 +186,11 @@ describe('the function bundle', () => {
     assert.ok(/\/\/# sourceMappingURL=index\.mjs\.map\s*$/.test(code), 'the bundle names its source map');
     assert.ok(!code.includes('createEksToken'), 'the bundle is minified (names are mangled)');
     assert.equal(readFileSync(join(bundleDir, 'policy.yaml'), 'utf8'), readFileSync(POLICY_FILE, 'utf8'));
+  });
+
+  test('holds the policy as the JSON the function reads, converted and validated at synth', () => {
+    assert.equal(readFileSync(join(bundleDir, 'policy.json'), 'utf8'), policyFileAsJson(POLICY_FILE));
+    assert.deepEqual(readPolicyFile(join(bundleDir, 'policy.json')), readPolicyFile(POLICY_FILE));
   });
 
   test('imports nothing but Node built-ins (the AWS SDK and every dependency are bundled)', () => {
