@@ -17,8 +17,9 @@
  *
  * Fast path for the common big case, the items of a SecretList: the scanner also notes where
  * each item's `data` values lie and replaces just those bytes — no parsing. Any item it does
- * not fully understand (a `kind` or `stringData` member, a non-string or escaped value, a
- * last-applied annotation, a trigger) takes the parsing path instead.
+ * not fully understand (a `kind` other than its own plain `"Secret"`, a `stringData` member, a
+ * non-string or escaped value, a last-applied annotation, a trigger besides that own kind)
+ * takes the parsing path instead.
  *
  * Anything that is not well-formed JSON throws ERR_RESPONSE_UNMASKABLE: the caller ends the
  * stream, never passing the rest unmasked.
@@ -60,6 +61,8 @@ export class JsonStreamMasker {
   /** Byte patterns that send a Secret item to the parsing path. */
   private readonly fastPathBlockers: Buffer[];
   private readonly topKindMasked: boolean;
+  /** The `Secret"` trigger: a Secret item's own kind holds it once. */
+  private readonly secretQuote: Buffer;
   private readonly decoder = new TextDecoder();
 
   // lexer
@@ -100,6 +103,10 @@ export class JsonStreamMasker {
   /** Set when the item holds something the fast path does not handle. */
   private itemSlow = false;
   private valueStart = -1;
+  /** Offset in the item's bytes where its own `kind` string value starts, while it is read. */
+  private kindStart = -1;
+  /** [start, end) of the item's own `kind` string value, when it has one. */
+  private kindValue: [number, number] | undefined;
   /** [start, end) offsets, in the item's bytes, of each data value's content. */
   private readonly dataValues: number[] = [];
 
@@ -113,6 +120,7 @@ export class JsonStreamMasker {
   ) {
     this.triggers = triggerPatterns(options.rules);
     this.fastPathBlockers = [...this.triggers, LAST_APPLIED_BYTES];
+    this.secretQuote = this.triggers[0] as Buffer;
     this.hint = options.hint;
     this.topKindMasked = isMaskedKind(options.hint.kind, options.rules);
   }
@@ -148,6 +156,7 @@ export class JsonStreamMasker {
           } else if (tracking) {
             if (this.depth === 3 && this.itemState === 'key') this.startKey(i, 3);
             else if (this.depth === 4 && this.inData && this.dataState === 'value') this.valueStart = this.offset(i) + 1;
+            else if (this.depth === 3 && this.itemKey === 'kind') this.kindStart = this.offset(i) + 1;
           }
           break;
         case 0x7b: // {
@@ -254,11 +263,14 @@ export class JsonStreamMasker {
           this.lastKey = key;
         } else {
           this.itemKey = key;
-          if (key === 'kind' || key === 'stringData') this.itemSlow = true;
+          if (key === 'stringData') this.itemSlow = true;
         }
       } else if (this.valueStart !== -1) {
         this.dataValues.push(this.valueStart, this.offset(quote));
         this.valueStart = -1;
+      } else if (this.kindStart !== -1) {
+        this.kindValue = [this.kindStart, this.offset(quote)];
+        this.kindStart = -1;
       }
       return quote + 1;
     }
@@ -374,6 +386,8 @@ export class JsonStreamMasker {
     this.inData = false;
     this.itemSlow = false;
     this.valueStart = -1;
+    this.kindStart = -1;
+    this.kindValue = undefined;
     this.dataValues.length = 0;
   }
 
@@ -438,7 +452,12 @@ export class JsonStreamMasker {
     }
     parts.push(bytes.subarray(position));
     const masked = parts.length === 1 ? bytes : Buffer.concat(parts);
-    if (this.fastPathBlockers.some((pattern) => masked.includes(pattern))) return false;
+    // The item's own `"kind":"Secret"` (read raw, no escape) is the one `Secret"` allowed; the
+    // parse below checks it is the top-level kind. Any other is an embedded Secret: parse it all.
+    const ownKind = this.kindValue !== undefined && isRawSecret(bytes, this.kindValue) ? 1 : 0;
+    for (const pattern of this.fastPathBlockers) {
+      if (occurrences(masked, pattern, ownKind + 1) > (pattern === this.secretQuote ? ownKind : 0)) return false;
+    }
     if (!onlyPlaceholderData(masked, itemStart)) return false;
     if (values.length > 0) this.maskedAny = true;
     out.owned(masked);
@@ -558,10 +577,26 @@ function onlyPlaceholderData(bytes: Buffer, start: number): boolean {
     return false;
   }
   if (typeof item !== 'object' || item === null || Array.isArray(item)) return false;
+  const kind = (item as Record<string, unknown>)['kind'];
+  if (kind !== undefined && kind !== 'Secret') return false;
   const data = (item as Record<string, unknown>)['data'];
   if (data === undefined || data === null) return true;
   if (typeof data !== 'object' || Array.isArray(data)) return false;
   return Object.values(data).every((value) => value === null || (typeof value === 'string' && isBase64Placeholder(value)));
+}
+
+const SECRET_BYTES = Buffer.from('Secret', 'latin1');
+
+/** `bytes[start, end)` is exactly `Secret` (no escape). */
+function isRawSecret(bytes: Buffer, [start, end]: [number, number]): boolean {
+  return end - start === SECRET_BYTES.length && bytes.compare(SECRET_BYTES, 0, SECRET_BYTES.length, start, end) === 0;
+}
+
+/** How many times `pattern` occurs in `bytes`, counting no further than `limit`. */
+function occurrences(bytes: Buffer, pattern: Buffer, limit: number): number {
+  let count = 0;
+  for (let at = bytes.indexOf(pattern); at !== -1 && count < limit; at = bytes.indexOf(pattern, at + 1)) count += 1;
+  return count;
 }
 
 function isWhitespace(byte: number): boolean {

@@ -145,6 +145,25 @@ const cases: StreamCase[] = [
     masked: true,
   },
   {
+    name: 'a SecretList whose items carry their own kind (the fast path takes them)',
+    text: JSON.stringify(secretList([secret('a', { password: PASSWORD }), secret('b', { token: TOKEN }), secret('c', {})])),
+    hint: { kind: 'Secret' },
+    masked: true,
+  },
+  {
+    name: 'a SecretList whose kind-carrying items hide another Secret, or spell their kind with an escape (the parser must see them)',
+    text: JSON.stringify(
+      secretList([
+        secret('hidden', { password: PASSWORD }, { extra: { kind: 'Secret', data: { password: b64(PASSWORD) } } }),
+        secret('owned', {}, { extra: { kind: 'Secret', data: { token: b64(TOKEN) } } }),
+        { ...secret('esc', { token: TOKEN }), extra: { kind: 'Secret', data: { password: b64(PASSWORD) } } },
+        { ...secret('other', {}), kind: 'ConfigMap', data: { plain: 'text' }, extra: { kind: 'Secret', data: { password: b64(PASSWORD) } } },
+      ]),
+    ).replace('"kind":"Secret","apiVersion":"v1","metadata":{"name":"esc"', '"kind":"Secr\\u0065t","apiVersion":"v1","metadata":{"name":"esc"'),
+    hint: { kind: 'Secret' },
+    masked: true,
+  },
+  {
     name: 'a pretty-printed SecretList',
     text: JSON.stringify(secretList([secretItem('a', { password: PASSWORD }), secretItem('b', {})]), null, 2).replace(/\n/g, '\r\n'),
     hint: { kind: 'Secret' },
