@@ -3,18 +3,20 @@
  * durable record of intent before any mutating call is forwarded.
  *
  * - `record(sink, options)` wraps the whole chain. After the inner stages ran (or threw and
- *   were turned into a Status), it tees the response body with a cap and writes the outcome
- *   record when the body ends or the client goes away — buffered, so no response waits for
- *   S3. Without a sink it only assigns the request id (Audit-Id).
+ *   were turned into a Status), it writes the outcome record — buffered, so no response waits
+ *   for S3. An answer held whole (`responseBytes`) is recorded from those bytes at once (not
+ *   masked again when the mask stage masked them); any other body is teed with a cap and
+ *   recorded when it ends or the client goes away. Without a sink it only assigns the
+ *   request id (Audit-Id).
  * - `recordIntent()` sits between approve and credentials, where the decision is known and
  *   nothing was forwarded yet. For mutating calls (see `needsIntent`) it writes a record of
  *   intent through `writeDurable`; if that fails the call is refused with 503
  *   ERR_RECORD_UNAVAILABLE and reaches nothing.
  */
-import type { Context, MiddlewareHandler } from 'hono';
+import type { Context, ContextVariableMap, MiddlewareHandler } from 'hono';
 import { asGatehouseError, GatehouseError } from '../errors.ts';
 import type { RecordSink } from '../ports/records.ts';
-import { NO_BODY, recordBody } from '../records/body.ts';
+import { NO_BODY, recordBody, recordSentBody } from '../records/body.ts';
 import type { BodyOptions, CapturedBody, DocumentMasker, ProtobufReader, RecordedBody } from '../records/body.ts';
 import { buildRecord, needsIntent } from '../records/build.ts';
 import type { CallFacts, CallStart } from '../records/build.ts';
@@ -100,15 +102,26 @@ export function record(sink: RecordSink | undefined, options: RecordStageOptions
       }
     };
 
+    const body = bodyOptions(options, response.headers.get('content-type'), facts.request, decision?.unmasked !== true);
+    // An answer held whole (forward read it, mask may have rewritten it) is recorded from those
+    // bytes, and the response is left as built: no tee stream, so the runtime writes it in one
+    // go. A failure replaced the answer with a Status, so the bytes are not what was sent then.
+    const sent = c.error === undefined ? variable<Uint8Array>(c, 'responseBytes') : undefined;
+    if (sent !== undefined) {
+      const identity = (response.headers.get('content-encoding') ?? 'identity').trim().toLowerCase() === 'identity';
+      const passedMaskStage = identity && variable<boolean>(c, 'responseBytesMasked') === true && decision?.unmasked !== true;
+      writeOutcome(responseBody(sent.byteLength, () => recordSentBody(sent, body, passedMaskStage)), 'complete');
+      return;
+    }
+    // Not `response.body` before this point: reading it turns a Response built from bytes into a stream.
     if (response.body === null) {
       writeOutcome(NO_BODY, upgraded ? 'upgraded' : 'none');
       return;
     }
-    const contentType = response.headers.get('content-type');
     const release = sink.hold();
     const teed = teeWithCap(response.body, options.maxBodyBytes, (captured: CapturedBody, end: StreamEnd) => {
       try {
-        writeOutcome(responseBody(captured, bodyOptions(options, contentType, facts.request, decision?.unmasked !== true)), end);
+        writeOutcome(responseBody(captured.totalBytes, () => recordBody(captured, body)), end);
       } finally {
         release();
       }
@@ -186,13 +199,14 @@ async function callFacts(c: Context, options: RecordStageOptions, consumeBody: b
 
 /**
  * The response body for the record; what left went through the mask stage unless a
- * break-glass rule lifted it (`alreadyMasked`). Runs inside the stream: it must not throw.
+ * break-glass rule lifted it (`alreadyMasked`). Runs inside the stream or after the response
+ * was built: it must not throw.
  */
-function responseBody(captured: CapturedBody, options: BodyOptions): RecordedBody {
+function responseBody(totalBytes: number, read: () => RecordedBody): RecordedBody {
   try {
-    return recordBody(captured, options);
+    return read();
   } catch {
-    return { text: '[not recorded: the response body could not be read for masking]', bytes: captured.totalBytes, truncated: false, masked: false };
+    return { text: '[not recorded: the response body could not be read for masking]', bytes: totalBytes, truncated: false, masked: false };
   }
 }
 
@@ -203,8 +217,9 @@ function bodyOptions(options: RecordStageOptions, contentType: string | null, re
 }
 
 /** Reads a context variable that a stage may not have reached (Hono's types say always set). */
-function variable<T>(c: Context, key: string): T | undefined {
-  return (c.var as Record<string, unknown>)[key] as T | undefined;
+function variable<T>(c: Context, key: keyof ContextVariableMap): T | undefined {
+  // `c.get`, not `c.var`: Hono builds a new object of every variable on each `c.var` read.
+  return c.get(key) as T | undefined;
 }
 
 /** A call refused before classify (401, impersonation) is still recorded with what it targeted. */

@@ -9,6 +9,7 @@
  * given that can mask it; anything else (binary, unparseable JSON) becomes a bracketed note.
  * A response cut off mid-document cannot be parsed: its last partial line is kept only
  * when the response already went through the mask stage (`alreadyMasked`), else dropped.
+ * A whole JSON response the mask stage masked itself is kept as sent (`recordSentBody`).
  */
 import { parse as parseYaml } from 'yaml';
 import type { KubeRequest } from '../types.ts';
@@ -99,6 +100,24 @@ export function recordBody(captured: CapturedBody, options: BodyOptions): Record
   return cut(out.join('\n'), bytes, truncated, masked, options.maxBodyBytes);
 }
 
+/**
+ * A response body held whole as it was sent (the pipeline's `responseBytes`). When the mask
+ * stage masked — or scanned and found clean — these very bytes (`passedMaskStage`), a JSON
+ * body is kept as the text it is, cut to `maxBodyBytes`, without being parsed and masked a
+ * second time. Anything else is recorded exactly as a tee would have captured it: its first
+ * `maxBodyBytes`, through `recordBody`.
+ */
+export function recordSentBody(sent: Uint8Array, options: BodyOptions, passedMaskStage: boolean): RecordedBody {
+  const total = sent.byteLength;
+  if (total === 0) return NO_BODY;
+  if (passedMaskStage && bodyKind(options.contentType) === 'json') {
+    const head = utf8Prefix(sent, options.maxBodyBytes);
+    return { text: decodeUtf8(head), bytes: total, truncated: head.byteLength < total, masked: false };
+  }
+  const complete = total <= options.maxBodyBytes;
+  return recordBody({ head: complete ? sent : sent.subarray(0, options.maxBodyBytes), totalBytes: total, complete }, options);
+}
+
 type BodyKind = 'json' | 'yaml' | 'text' | 'binary';
 
 function bodyKind(contentType: string | null): BodyKind {
@@ -125,12 +144,21 @@ function note(message: string, bytes: number): RecordedBody {
 function cut(text: string, bytes: number, alreadyCut: boolean, masked: boolean, max: number): RecordedBody {
   const encoded = Buffer.from(text, 'utf8');
   if (encoded.byteLength <= max) return { text, bytes, truncated: alreadyCut, masked };
+  return { text: decodeUtf8(utf8Prefix(encoded, max)), bytes, truncated: true, masked };
+}
+
+/** At most the first `max` bytes of UTF-8 `encoded`, never ending inside a character. */
+function utf8Prefix(encoded: Uint8Array, max: number): Uint8Array {
+  if (encoded.byteLength <= max) return encoded;
   let end = max;
   // Step back over continuation bytes (10xxxxxx) so the cut falls on a character boundary.
   while (end > 0 && ((encoded[end] as number) & 0xc0) === 0x80) end -= 1;
-  return { text: encoded.subarray(0, end).toString('utf8'), bytes, truncated: true, masked };
+  return encoded.subarray(0, end);
 }
 
+/** One decoder for all bodies: `decode` without `stream` keeps no state between calls. */
+const UTF8 = new TextDecoder('utf-8', { fatal: false });
+
 function decodeUtf8(bytes: Uint8Array): string {
-  return new TextDecoder('utf-8', { fatal: false }).decode(bytes);
+  return UTF8.decode(bytes);
 }

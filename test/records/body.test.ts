@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { recordBody } from '../../src/records/body.ts';
+import { recordBody, recordSentBody } from '../../src/records/body.ts';
 import type { BodyOptions, CapturedBody, DocumentMasker, RecordedBody } from '../../src/records/body.ts';
 
 /** Stands in for the masking module: replaces every `data` value with "***". */
@@ -158,6 +158,59 @@ describe('recordBody', () => {
   for (const c of cases) {
     test(c.name, () => {
       assert.deepEqual(recordBody(c.captured, c.options), c.expected);
+    });
+  }
+});
+
+describe('recordSentBody', () => {
+  const maskedSecret = JSON.stringify({ kind: 'Secret', metadata: { name: 's' }, data: { password: '***' } });
+  const cases: { name: string; sent: string; passedMaskStage: boolean; options: BodyOptions; expected: RecordedBody }[] = [
+    {
+      name: 'keeps JSON the mask stage masked as it was sent, without masking it again',
+      sent: maskedSecret,
+      passedMaskStage: true,
+      options: options({ mask: () => assert.fail('masked a second time') }),
+      expected: { text: maskedSecret, bytes: maskedSecret.length, truncated: false, masked: false },
+    },
+    {
+      name: 'cuts masked JSON to size, never inside a UTF-8 character',
+      sent: '{"a":"ééé"}',
+      passedMaskStage: true,
+      options: options({ maxBodyBytes: 9 }),
+      expected: { text: '{"a":"é', bytes: 14, truncated: true, masked: false },
+    },
+    {
+      name: 'masks JSON that did not pass the mask stage (break-glass, or no masking planned)',
+      sent: secret,
+      passedMaskStage: false,
+      options: options(),
+      expected: { text: maskedSecret, bytes: secret.length, truncated: false, masked: true },
+    },
+    {
+      name: 'masks a body that is not JSON even when it passed the mask stage (YAML)',
+      sent: 'kind: Secret\ndata:\n  token: c2VjcmV0\n',
+      passedMaskStage: true,
+      options: options({ contentType: 'application/yaml' }),
+      expected: { text: '{"kind":"Secret","data":{"token":"***"}}', bytes: 37, truncated: false, masked: true },
+    },
+    {
+      name: 'records only a note for the cut-off start of a longer unmasked document, as a tee would',
+      sent: secret,
+      passedMaskStage: false,
+      options: options({ maxBodyBytes: 20 }),
+      expected: { text: `[not recorded: the start of a ${secret.length}-byte response that was sent unmasked cannot be masked without the whole document]`, bytes: secret.length, truncated: false, masked: false },
+    },
+    {
+      name: 'records nothing for an empty body',
+      sent: '',
+      passedMaskStage: true,
+      options: options(),
+      expected: { text: null, bytes: 0, truncated: false, masked: false },
+    },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      assert.deepEqual(recordSentBody(Buffer.from(c.sent), c.options, c.passedMaskStage), c.expected);
     });
   }
 });

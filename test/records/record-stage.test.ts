@@ -78,6 +78,9 @@ class Upstream {
       return; // stays open until the client goes away
     }
     if (url === '/api/v1/namespaces/default/pods') return json(200, { kind: 'PodList', apiVersion: 'v1', metadata: {}, items: [{ metadata: { name: 'web-1' } }] });
+    if (url === '/api/v1/namespaces/default/secrets/db') {
+      return json(200, { kind: 'Secret', apiVersion: 'v1', metadata: { name: 'db', namespace: 'default' }, data: { password: SECRET_B64, user: 'YWRtaW4=' } });
+    }
     if (url === '/api/v1/namespaces/default/pods/crashing') return json(500, { kind: 'Status', apiVersion: 'v1', status: 'Failure', message: 'etcd timeout', code: 500 });
     if (req.method === 'POST' && url === '/api/v1/namespaces/default/secrets') {
       const created = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
@@ -214,6 +217,20 @@ describe('record stages in the app', () => {
     };
     for (const [key, value] of Object.entries(expected)) assert.deepEqual(outcome[key as keyof SessionRecord], value, key);
     assert.equal(typeof outcome.latency_ms, 'number');
+  });
+
+  test('records a read of a Secret as the masked answer that was sent, cut to size', async () => {
+    const { response, text } = await call('/api/v1/namespaces/default/secrets/db');
+    assert.equal(response.status, 200);
+    assert.ok(!text.includes(SECRET_B64), 'the caller got the Secret masked');
+    const [outcome] = await recordsOf(response.headers.get('audit-id'));
+    assert.ok(outcome);
+    assert.equal(outcome.response_body, text, 'the record holds what was sent');
+    assert.equal(outcome.response_body_bytes, Buffer.byteLength(text));
+    assert.equal(outcome.response_body_truncated, false);
+    assert.equal(outcome.masked, true);
+    assert.equal(outcome.stream_end, 'complete');
+    assert.ok(!JSON.stringify(outcome).includes(SECRET_B64) && !JSON.stringify(outcome).includes(SECRET_VALUE), 'no Secret value in the record');
   });
 
   test('records a denied call with the rule and the error, and forwards nothing', async () => {
