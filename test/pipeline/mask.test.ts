@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { Hono } from 'hono';
 import '../../src/context.ts';
@@ -143,12 +144,19 @@ function testApp(upstreamPort: number): Hono {
     c.set('decision', { effect: 'allow', rule: 'test', reason: 'test', unmasked: c.req.header('x-test-unmasked') === 'yes' });
     await next();
     c.res.headers.set('x-test-masked', String(c.get('masked')));
+    // What the stage hands record: the bytes that leave (by digest) and whether they were masked.
+    const bytes = c.get('responseBytes');
+    c.res.headers.set('x-test-bytes', bytes === undefined ? 'none' : `${digest(bytes)} masked=${String(c.get('responseBytesMasked'))}`);
   });
   app.use('*', classify({ runtime: 'node' }));
   app.use('*', credentials({ connection: async () => ({ server: new URL(`http://127.0.0.1:${upstreamPort}`) }) }));
   app.use('*', mask(rules));
   app.all('*', forward({ timeoutSeconds: 5 }));
   return app;
+}
+
+function digest(bytes: Uint8Array | string): string {
+  return createHash('sha256').update(bytes).digest('hex');
 }
 
 interface Reply {
@@ -203,6 +211,24 @@ describe('mask stage', () => {
     assert.equal(reply.headers['content-length'], String(Buffer.byteLength(reply.body)));
     assert.equal(reply.headers['x-test-masked'], 'true');
     assert.ok(!reply.body.includes(SECRET_B64) && !reply.body.includes(PASSWORD));
+  });
+
+  test('hands record the bytes that left, marked masked, for whole answers only', async () => {
+    const cases = [
+      { name: 'a masked Secret', path: '/api/v1/namespaces/prod/secrets/db', headers: {}, bytes: 'left masked=true' },
+      { name: 'a scanned answer with nothing to mask', path: '/api/v1/namespaces/prod/pods', headers: {}, bytes: 'left masked=true' },
+      { name: 'an answer the stage does not look at (not masked)', path: '/version', headers: {}, bytes: 'left masked=false' },
+      { name: 'a break-glass answer (not masked)', path: '/api/v1/namespaces/prod/secrets/db', headers: { 'x-test-unmasked': 'yes' }, bytes: 'left masked=false' },
+      { name: 'an answer refused as malformed (the Status left, not the bytes)', path: '/api/v1/namespaces/prod/secrets/broken', headers: {}, bytes: 'none' },
+      { name: 'an answer refused as protobuf', path: '/api/v1/namespaces/prod/secrets/proto', headers: {}, bytes: 'none' },
+      { name: 'a gzip answer (decoded as a stream)', path: '/api/v1/namespaces/prod/secrets/gzipped', headers: {}, bytes: 'none' },
+      { name: 'a streamed list', path: '/api/v1/namespaces/prod/secrets', headers: {}, bytes: 'none' },
+    ];
+    for (const c of cases) {
+      const reply = await get(gatehouse.url, c.path, c.headers);
+      const want = c.bytes.replace('left', digest(reply.body));
+      assert.equal(reply.headers['x-test-bytes'], want, c.name);
+    }
   });
 
   test('asks the upstream for JSON instead of protobuf, and for an identity-encoded body', async () => {
