@@ -128,6 +128,7 @@ export class GatehouseStack extends Stack {
         externalModules: [],
         forceDockerBundling: false,
         banner: LAMBDA_ESBUILD.banner.js,
+        esbuildArgs: { '--alias': Object.entries(LAMBDA_ESBUILD.alias).map(([name, path]) => `${name}=${path}`) },
         commandHooks: {
           beforeBundling: () => [],
           beforeInstall: () => [],
