@@ -11,8 +11,8 @@
  *   pieces synchronously (default: the chunk itself). `step.end` runs when the source ends.
  *   Either may throw: the web stream then errors with that error and the source is destroyed
  *   (the rest is never sent).
- * - Backpressure by bytes: the source pauses once `QUEUE_BYTES` are queued unread, and
- *   resumes on the next read.
+ * - Backpressure by bytes: the source pauses once `QUEUE_BYTES` are queued unread (a client
+ *   slower than the upstream), and resumes on the next read.
  * - A source that errors, or closes before its end (upstream cut, client gone), errors the
  *   web stream; cancelling the web stream destroys the source.
  */
@@ -29,7 +29,7 @@ const PASS_THROUGH: StreamStep = {
 };
 
 /** Bytes queued in the web stream before the source is paused. */
-const QUEUE_BYTES = 256 * 1024;
+const QUEUE_BYTES = 64 * 1024;
 
 export function lazyWebStream(source: Readable, step: StreamStep = PASS_THROUGH): ReadableStream<Uint8Array> {
   let wired = false;
