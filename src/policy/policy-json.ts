@@ -12,7 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { GatehouseConfigError } from '../config-error.ts';
-import { policyDocumentSchema, policyProblems, type PolicyDocument } from './policy-schema.ts';
+import { checkPolicy, type PolicyDocument } from './policy-schema.ts';
 
 /** Parses and validates policy JSON; `source` names the text in problem messages (a file path). */
 export function parsePolicyJson(text: string, source: string): PolicyDocument {
@@ -38,14 +38,14 @@ export function validatedPolicy(raw: unknown, source: string, where: (path: read
   if (raw === null || raw === undefined) {
     throw new GatehouseConfigError(source, ['the policy is empty; it needs "apiVersion: gatehouse/v1" and "rules:"']);
   }
-  const problems = policyProblems(raw);
-  if (problems.length > 0) {
+  const { problems, document } = checkPolicy(raw);
+  if (problems.length > 0 || document === undefined) {
     throw new GatehouseConfigError(
       source,
       problems.map((problem) => `${where(problem.path)}: ${problem.message}`),
     );
   }
-  return policyDocumentSchema.parse(raw);
+  return document;
 }
 
 /** The text of a policy file; a missing or unreadable file is a configuration problem. */

@@ -84,6 +84,15 @@ export interface PolicyProblem {
  * a mistake in one rule never hides the mistakes in another.
  */
 export function policyProblems(raw: unknown): PolicyProblem[] {
+  return checkPolicy(raw).problems;
+}
+
+/**
+ * The problems of a policy and, when there are none, the validated document — built from the
+ * rules as they were checked (what `policyDocumentSchema.parse` returns: defaults applied),
+ * so a policy is validated once, not twice, at start-up.
+ */
+export function checkPolicy(raw: unknown): { problems: PolicyProblem[]; document: PolicyDocument | undefined } {
   const problems: PolicyProblem[] = [];
   const shape = z
     .strictObject({ apiVersion: z.literal('gatehouse/v1'), rules: z.array(z.unknown()), masking: z.unknown().optional() })
@@ -92,11 +101,14 @@ export function policyProblems(raw: unknown): PolicyProblem[] {
     problems.push(...shape.error.issues.map((issue) => ({ path: issue.path.map(pathKey), message: issue.message })));
   }
   const rules = isRecord(raw) && Array.isArray(raw.rules) ? (raw.rules as unknown[]) : [];
+  const parsedRules: PolicyRule[] = [];
   const seen = new Map<string, number>();
   rules.forEach((rule, index) => {
     const parsed = policyRuleSchema.safeParse(rule);
     if (!parsed.success) {
       problems.push(...parsed.error.issues.map((issue) => ({ path: ['rules', index, ...issue.path.map(pathKey)], message: issue.message })));
+    } else {
+      parsedRules.push(parsed.data);
     }
     if (!isRecord(rule)) return;
     problems.push(...ruleCrossFieldProblems(rule).map((p) => ({ path: ['rules', index, ...p.path], message: p.message })));
@@ -106,7 +118,10 @@ export function policyProblems(raw: unknown): PolicyProblem[] {
       else problems.push({ path: ['rules', index, 'name'], message: `"${rule.name}" is already the name of rules[${first}]; rule names must be unique` });
     }
   });
-  return problems;
+  if (problems.length > 0 || !shape.success) return { problems, document: undefined };
+  const document: PolicyDocument = { apiVersion: shape.data.apiVersion, rules: parsedRules };
+  if (isRecord(raw) && Object.hasOwn(raw, 'masking')) document.masking = shape.data.masking;
+  return { problems, document };
 }
 
 /** Checks that span fields; tolerant of wrongly-typed fields, which the schema reports. */

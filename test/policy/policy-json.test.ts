@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadPolicyFile, policyFileAsJson, readPolicyFile } from '../../src/policy/policy-file.ts';
 import { parsePolicyJson } from '../../src/policy/policy-json.ts';
+import { checkPolicy, policyDocumentSchema } from '../../src/policy/policy-schema.ts';
 import { GatehouseConfigError } from '../../src/config-error.ts';
 import { createDepsFromConfig } from '../../src/compose.ts';
 import { loadMaskingRules } from '../../src/masking/masking-rules-file.ts';
@@ -76,6 +77,26 @@ describe('a policy YAML converted to JSON', () => {
       return true;
     });
   });
+});
+
+describe('a policy is validated once', () => {
+  const documents: { name: string; raw: unknown }[] = [
+    ...shipped.map((file) => ({ name: file.slice(repo.length), raw: JSON.parse(policyFileAsJson(file)) as unknown })),
+    {
+      name: 'review defaults and a masking section',
+      raw: {
+        apiVersion: 'gatehouse/v1',
+        rules: [{ name: 'r', effect: 'review', resources: ['secrets'], review: { approvers: ['a@example.com'] } }],
+        masking: [{ name: 'm', envNames: ['*_TOKEN'] }],
+      },
+    },
+    { name: 'an empty masking section', raw: { apiVersion: 'gatehouse/v1', rules: [], masking: null } },
+  ];
+  for (const { name, raw } of documents) {
+    test(`yielding the document the schema parses: ${name}`, () => {
+      assert.deepEqual(checkPolicy(raw), { problems: [], document: policyDocumentSchema.parse(raw) });
+    });
+  }
 });
 
 describe('a policy JSON is validated at load, every problem at once', () => {
