@@ -184,7 +184,8 @@ function callStart(c: Context, requestId: string, options: RecordStageOptions): 
 
 async function callFacts(c: Context, options: RecordStageOptions, consumeBody: boolean): Promise<CallFacts> {
   const request = variable<KubeRequest>(c, 'kubeRequest') ?? classifyQuietly(c, options.runtime);
-  const captured = await requestBodyHead(c, options.maxBodyBytes, consumeBody);
+  // Reads carry no body: no promise to wait for on the path of every GET.
+  const captured = hasNoBody(c.req.method) ? undefined : await requestBodyHead(c, options.maxBodyBytes, consumeBody);
   return {
     identity: variable(c, 'identity'),
     request,
@@ -239,8 +240,7 @@ function classifyQuietly(c: Context, runtime: 'node' | 'lambda'): KubeRequest | 
  * body has only its first `maxBytes` read, and its size taken from Content-Length.
  */
 async function requestBodyHead(c: Context, maxBytes: number, consume: boolean): Promise<CapturedBody | undefined> {
-  const method = c.req.method;
-  if (method === 'GET' || method === 'HEAD') return undefined;
+  if (hasNoBody(c.req.method)) return undefined;
   if (consume || Object.keys(c.req.bodyCache).length > 0) {
     const bytes = new Uint8Array(await c.req.arrayBuffer());
     return { head: bytes, totalBytes: bytes.byteLength, complete: true };
@@ -268,6 +268,10 @@ async function requestBodyHead(c: Context, maxBytes: number, consume: boolean): 
     totalBytes: complete ? keptBytes : Number.isFinite(declared) ? Math.max(declared, keptBytes) : keptBytes,
     complete,
   };
+}
+
+function hasNoBody(method: string): boolean {
+  return method === 'GET' || method === 'HEAD';
 }
 
 /** The caller's address: the TCP peer (Node) or the Function URL's view (Lambda); X-Forwarded-For only when trusted. */
