@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { decodeJwt } from 'jose';
 import { startTestIdp, type TestIdp } from './oidc-provider.ts';
 import { runProcess, type ProcessResult } from '../support/run-process.ts';
+import { completeDeviceSignIn } from './device-browser.ts';
+import { spawn } from 'node:child_process';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const fakeBrowser = fileURLToPath(new URL('./fake-browser.mjs', import.meta.url));
@@ -112,10 +114,35 @@ describe('gatehouse credential (the kubectl exec plugin)', () => {
     assert.equal(idp.logins, 1);
   });
 
+  test('gatehouse login --flow device signs in with the device code, where no browser can open', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'login', ...idpArgs, '--flow', 'device'], {
+      cwd: root,
+      env: { PATH: process.env.PATH ?? '', HOME: configDir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const verification = await new Promise<string>((resolve, reject) => {
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        const match = /To sign in to Gatehouse, visit (\S+)/.exec(stderr);
+        if (match?.[1] !== undefined) resolve(match[1]);
+      });
+      child.on('close', () => reject(new Error(`gatehouse login exited before showing a verification URL:\n${stderr}`)));
+    });
+    const loginsBefore = idp.logins;
+    const page = await completeDeviceSignIn(verification);
+    assert.match(page, /Sign-in Success/i);
+    assert.equal(await exited, 0, stderr);
+    assert.match(stderr, /Signed in; token valid until \d{4}-/);
+    assert.equal(idp.logins, loginsBefore + 1);
+  });
+
   test('gatehouse login signs in again and replaces the cache', async () => {
+    const loginsBefore = idp.logins;
     const run = await gatehouse(['login', ...idpArgs, '--browser', `${process.execPath} ${fakeBrowser}`], {});
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stderr, /Signed in; token valid until \d{4}-/);
-    assert.equal(idp.logins, 2);
+    assert.equal(idp.logins, loginsBefore + 1);
   });
 });
