@@ -19,7 +19,11 @@
  * each item's `data` values lie and replaces just those bytes — no parsing. Any item it does
  * not fully understand (a `kind` other than its own plain `"Secret"`, a `stringData` member, a
  * non-string or escaped value, a last-applied annotation, a trigger besides that own kind)
- * takes the parsing path instead.
+ * takes the parsing path instead. The same holds for a watch event whose object is a Secret
+ * (`{"type":…,"object":{…}}`, a watch of Secrets): its data values are located in the
+ * event's bytes and replaced, with the same checks. Either way the masked bytes are parsed
+ * once more (small now) and must show nothing but placeholders in `data`, no `stringData`
+ * and no last-applied annotation, or the parser takes the unit.
  *
  * Anything that is not well-formed JSON throws ERR_RESPONSE_UNMASKABLE: the caller ends the
  * stream, never passing the rest unmasked.
@@ -337,6 +341,7 @@ export class JsonStreamMasker {
       out.pieces(segments);
       return;
     }
+    if (this.topIsObject && this.maskSecretEvent(bytes, segments, out)) return;
     const document = this.parse(bytes, 'a document');
     const columns = watchTableColumns(document);
     if (columns !== undefined) this.hint = { ...this.hint, tableColumns: columns };
@@ -441,7 +446,42 @@ export class JsonStreamMasker {
    * `data`; if not, returns false and the item takes the parsing path.
    */
   private maskDataValues(bytes: Buffer, itemStart: number, out: Output): boolean {
-    const values = this.dataValues;
+    const masked = this.placeholdersIn(bytes, this.dataValues, this.kindValue);
+    if (masked === undefined || !onlyPlaceholderData(masked, itemStart)) return false;
+    if (this.dataValues.length > 0) this.maskedAny = true;
+    out.owned(masked);
+    return true;
+  }
+
+  /**
+   * The same fast path for a watch event whose object is a Secret (`{"type":…,"object":{…}}`,
+   * one per line): the event is located by `secretEventValues` instead of by the streaming
+   * scanner, and checked the same way — no blocker left, and the masked event parses as an
+   * event of a Secret with nothing but placeholders in `data`. Returns false (nothing sent)
+   * when the event must take the parsing path.
+   */
+  private maskSecretEvent(bytes: Buffer, segments: readonly Buffer[], out: Output): boolean {
+    const found = secretEventValues(bytes);
+    if (found === undefined) return false;
+    const masked = this.placeholdersIn(bytes, found.values, found.kind);
+    if (masked === undefined || !onlyPlaceholderEvent(masked)) return false;
+    if (found.values.length === 0) {
+      out.pieces(segments);
+      return true;
+    }
+    this.maskedAny = true;
+    out.owned(masked);
+    return true;
+  }
+
+  /**
+   * `bytes` with each [start, end) of `values` replaced by its placeholder; undefined when the
+   * result still holds a blocker pattern (base64 values hold no quote, so no pattern can hide
+   * inside one). The object's own `"kind":"Secret"` (`kind`, read raw, no escape) is the one
+   * `Secret"` allowed — the caller's parse checks it is the object's kind; any other is an
+   * embedded Secret, for the parser.
+   */
+  private placeholdersIn(bytes: Buffer, values: readonly number[], kind: [number, number] | undefined): Buffer | undefined {
     const parts: Buffer[] = [];
     let position = 0;
     for (let k = 0; k < values.length; k += 2) {
@@ -452,16 +492,11 @@ export class JsonStreamMasker {
     }
     parts.push(bytes.subarray(position));
     const masked = parts.length === 1 ? bytes : Buffer.concat(parts);
-    // The item's own `"kind":"Secret"` (read raw, no escape) is the one `Secret"` allowed; the
-    // parse below checks it is the top-level kind. Any other is an embedded Secret: parse it all.
-    const ownKind = this.kindValue !== undefined && isRawSecret(bytes, this.kindValue) ? 1 : 0;
+    const ownKind = kind !== undefined && isRawSecret(bytes, kind) ? 1 : 0;
     for (const pattern of this.fastPathBlockers) {
-      if (occurrences(masked, pattern, ownKind + 1) > (pattern === this.secretQuote ? ownKind : 0)) return false;
+      if (occurrences(masked, pattern, ownKind + 1) > (pattern === this.secretQuote ? ownKind : 0)) return undefined;
     }
-    if (!onlyPlaceholderData(masked, itemStart)) return false;
-    if (values.length > 0) this.maskedAny = true;
-    out.owned(masked);
-    return true;
+    return masked;
   }
 
   /** The members after the streamed array, up to the closing `}`: masked with what the document said before. */
@@ -494,6 +529,9 @@ export class JsonStreamMasker {
   }
 }
 
+/** Pieces of the input up to this size join the bytes of our making before them. */
+const SMALL_PIECE = 64;
+
 /**
  * Collects one push's output: adjacent subarrays of the same chunk merge into one (no copy);
  * consecutive bytes of our own making (masked units) are joined, so a push emits few chunks.
@@ -514,6 +552,12 @@ class Output {
 
   piece(piece: Buffer): void {
     if (piece.length === 0) return;
+    // A few bytes after bytes of our making (the newline after a masked watch event) join
+    // them: one chunk per event downstream, not two. Copied by the join, so nothing is pinned.
+    if (this.made.length > 0 && piece.length <= SMALL_PIECE) {
+      this.made.push(piece);
+      return;
+    }
     this.flushMade();
     const pending = this.pending;
     if (pending !== undefined && pending.buffer === piece.buffer && pending.byteOffset + pending.length === piece.byteOffset) {
@@ -568,21 +612,149 @@ function joined(segments: readonly Buffer[]): Buffer {
   return Buffer.concat(segments);
 }
 
-/** `bytes` (from `start`) is one JSON object whose `data`, if any, maps keys to base64 placeholders or null. */
+/** `bytes` (from `start`) is one JSON object (a list item) that `isPlaceholderSecret` accepts; its kind, if any, Secret. */
 function onlyPlaceholderData(bytes: Buffer, start: number): boolean {
-  let item: unknown;
-  try {
-    item = JSON.parse(bytes.toString('utf8', start));
-  } catch {
-    return false;
-  }
-  if (typeof item !== 'object' || item === null || Array.isArray(item)) return false;
-  const kind = (item as Record<string, unknown>)['kind'];
-  if (kind !== undefined && kind !== 'Secret') return false;
-  const data = (item as Record<string, unknown>)['data'];
+  const item = parsedObject(bytes, start);
+  if (item === undefined) return false;
+  const kind = item['kind'];
+  return (kind === undefined || kind === 'Secret') && isPlaceholderSecret(item);
+}
+
+/** `bytes` is one watch event — `type` (a string) and `object`, nothing else — whose object is a Secret `isPlaceholderSecret` accepts. */
+function onlyPlaceholderEvent(bytes: Buffer): boolean {
+  const event = parsedObject(bytes, 0);
+  if (event === undefined || typeof event['type'] !== 'string') return false;
+  for (const key of Object.keys(event)) if (key !== 'type' && key !== 'object') return false;
+  const object = event['object'];
+  return isJsonObject(object) && object['kind'] === 'Secret' && isPlaceholderSecret(object);
+}
+
+/**
+ * A Secret with nothing left to mask: its `data`, if any, maps keys to base64 placeholders
+ * or null; no `stringData`, and no last-applied annotation (however its key was spelled in
+ * the bytes — an escape hides it from the byte patterns, not from the parse).
+ */
+function isPlaceholderSecret(item: Record<string, unknown>): boolean {
+  if (item['stringData'] !== undefined && item['stringData'] !== null) return false;
+  const metadata = item['metadata'];
+  if (isJsonObject(metadata) && isJsonObject(metadata['annotations']) && metadata['annotations'][LAST_APPLIED] !== undefined) return false;
+  const data = item['data'];
   if (data === undefined || data === null) return true;
-  if (typeof data !== 'object' || Array.isArray(data)) return false;
+  if (!isJsonObject(data)) return false;
   return Object.values(data).every((value) => value === null || (typeof value === 'string' && isBase64Placeholder(value)));
+}
+
+function parsedObject(bytes: Buffer, start: number): Record<string, unknown> | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(bytes.toString('utf8', start));
+  } catch {
+    return undefined;
+  }
+  return isJsonObject(value) ? value : undefined;
+}
+
+function isJsonObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Where the `data` values of a watch event's Secret lie, in `bytes` (one whole top-level
+ * object): `{"type":…,"object":{…,"kind":"Secret",…,"data":{"key":"value",…},…}}`. Returns
+ * the [start, end) offsets of each value's content and of the object's own `kind` value, or
+ * undefined for anything else or anything this scan does not fully understand (the parser
+ * takes it then): an event member besides `type` and `object`, `object` twice, an escape in
+ * a member name of the event or its object or in a data value, a data value that is not a
+ * string, a `data` that is not an object, a `stringData` member, or no plain `"kind":"Secret"`.
+ */
+function secretEventValues(bytes: Buffer): { values: number[]; kind: [number, number] } | undefined {
+  const values: number[] = [];
+  let kind: [number, number] | undefined;
+  /** Whether the container at each depth is an object (1 = the event). */
+  const isObjectAt: boolean[] = [];
+  let depth = 0;
+  let expectKey = false;
+  let eventKey = '';
+  let objectKey = '';
+  let objects = 0;
+  let inObject = false;
+  let inData = false;
+  const n = bytes.length;
+  for (let i = 0; i < n; i += 1) {
+    const byte = bytes[i] as number;
+    if (byte === QUOTE) {
+      const end = stringEnd(bytes, i + 1);
+      if (end === -1) return undefined;
+      if (expectKey) {
+        expectKey = false;
+        if (depth === 1 || (depth === 2 && inObject)) {
+          if (bytes.subarray(i + 1, end).includes(BACKSLASH)) return undefined;
+          const key = bytes.toString('latin1', i + 1, end);
+          if (depth === 1) {
+            if (key !== 'type' && key !== 'object') return undefined;
+            eventKey = key;
+          } else {
+            if (key === 'stringData') return undefined;
+            objectKey = key;
+          }
+        }
+      } else if (depth === 2 && inObject && objectKey === 'kind') {
+        kind = [i + 1, end];
+      } else if (depth === 3 && inData) {
+        if (bytes.subarray(i + 1, end).includes(BACKSLASH)) return undefined;
+        values.push(i + 1, end);
+      }
+      i = end;
+      continue;
+    }
+    switch (byte) {
+      case 0x7b: // {
+        depth += 1;
+        isObjectAt[depth] = true;
+        expectKey = true;
+        if (depth === 2) {
+          inObject = eventKey === 'object';
+          if (inObject && (objects += 1) > 1) return undefined;
+        } else if (depth === 3) {
+          inData = inObject && objectKey === 'data';
+        } else if (depth === 4 && inData) {
+          return undefined;
+        }
+        break;
+      case 0x5b: // [
+        depth += 1;
+        isObjectAt[depth] = false;
+        expectKey = false;
+        if ((depth === 2 && eventKey === 'object') || (depth === 3 && inObject && objectKey === 'data') || (depth === 4 && inData)) return undefined;
+        break;
+      case 0x7d: // }
+      case 0x5d: // ]
+        if (depth === 3) inData = false;
+        else if (depth === 2) inObject = false;
+        depth -= 1;
+        expectKey = false;
+        break;
+      case 0x2c: // ,
+        expectKey = isObjectAt[depth] === true;
+        break;
+      default:
+        // A data value that is not a string (null, a number): leave it to the parser.
+        if (depth === 3 && inData && byte !== 0x3a && !isWhitespace(byte)) return undefined;
+        break;
+    }
+  }
+  if (kind === undefined || !isRawSecret(bytes, kind)) return undefined;
+  return { values, kind };
+}
+
+/** Index of the quote that closes the string whose content starts at `start`, or -1. */
+function stringEnd(bytes: Buffer, start: number): number {
+  for (let from = start; ; ) {
+    const quote = bytes.indexOf(QUOTE, from);
+    if (quote === -1) return -1;
+    if (backslashesBefore(bytes, quote, start) % 2 === 0) return quote;
+    from = quote + 1;
+  }
 }
 
 const SECRET_BYTES = Buffer.from('Secret', 'latin1');

@@ -164,6 +164,58 @@ const cases: StreamCase[] = [
     masked: true,
   },
   {
+    name: 'a SecretList whose items spell stringData or the last-applied annotation with an escape (the parser must see them)',
+    text: JSON.stringify(
+      secretList([
+        secret('sd', {}, { stringData: { password: PASSWORD } }),
+        { ...secret('la', {}), metadata: { name: 'la', annotations: { [LA]: lastApplied({ apiVersion: 'v1', metadata: { name: 'la' }, data: { password: b64(PASSWORD) } }) } } },
+      ]),
+    )
+      .replace('"stringData"', '"string\\u0044ata"')
+      .replace(`"${LA}"`, `"${LA.replace('/', '\\/')}"`),
+    hint: { kind: 'Secret' },
+    masked: true,
+  },
+  {
+    name: 'a watch stream of Secret events the fast path takes (masked, none, already masked, and a bookmark)',
+    text: [
+      { type: 'ADDED', object: secret('a', { password: PASSWORD, token: TOKEN }) },
+      { type: 'MODIFIED', object: secret('b', {}) },
+      { type: 'MODIFIED', object: { ...secret('c', {}), data: { password: placeholderBase64(28) } } },
+      { type: 'BOOKMARK', object: { kind: 'Secret', apiVersion: 'v1', metadata: { resourceVersion: '9' } } },
+    ]
+      .map((event) => `${JSON.stringify(event)}\n`)
+      .join(''),
+    hint: { kind: 'Secret' },
+    masked: true,
+  },
+  {
+    name: 'a watch stream of Secret events the fast path must hand to the parser (null, escaped, numeric, nested, array, stringData, escaped names, annotation, extra member, object twice, escaped kind)',
+    text: [
+      JSON.stringify({ type: 'ADDED', object: { ...secret('n', {}), data: { gone: null, password: b64(PASSWORD) } } }),
+      JSON.stringify({ type: 'ADDED', object: { ...secret('e', {}), data: { slash: 'aGVsbG8/d29ybGQ=', password: b64(PASSWORD) } } }).replace('aGVsbG8/d29ybGQ=', 'aGVsbG8\\/d29ybGQ='),
+      JSON.stringify({ type: 'ADDED', object: { ...secret('num', {}), data: { n: 5, password: b64(PASSWORD) } } }),
+      JSON.stringify({ type: 'ADDED', object: { ...secret('deep', {}), data: { deep: { x: b64(PASSWORD) } } } }),
+      JSON.stringify({ type: 'ADDED', object: { ...secret('arr', {}), data: [b64(PASSWORD)] } }),
+      JSON.stringify({ type: 'ADDED', object: secret('sd', {}, { stringData: { password: PASSWORD } }) }),
+      JSON.stringify({ type: 'ADDED', object: secret('sde', {}, { stringData: { password: PASSWORD } }) }).replace('"stringData"', '"string\\u0044ata"'),
+      JSON.stringify({ type: 'ADDED', object: secret('de', { password: PASSWORD }) }).replace('"data"', '"d\\u0061ta"'),
+      JSON.stringify({ type: 'ADDED', object: { ...secret('la', {}), metadata: { name: 'la', annotations: { [LA]: lastApplied({ apiVersion: 'v1', metadata: { name: 'la' }, data: { password: b64(PASSWORD) } }) } } } }).replace(
+        `"${LA}"`,
+        `"${LA.replace('/', '\\/')}"`,
+      ),
+      JSON.stringify({ type: 'ADDED', object: secret('nested', {}, { extra: { kind: 'Secret', data: { password: b64(PASSWORD) } } }) }),
+      JSON.stringify({ type: 'ADDED', object: secret('x', { password: PASSWORD }), extra: 1 }),
+      `{"type":"ADDED","object":{"kind":"Secret","data":{"password":"${b64(PASSWORD)}"}},"object":{"kind":"Secret","data":{"token":"${b64(TOKEN)}"}}}`,
+      JSON.stringify({ type: 'ADDED', object: secret('k', { password: PASSWORD }) }).replace('"kind":"Secret"', '"kind":"Secr\\u0065t"'),
+      JSON.stringify({ type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', status: 'Failure', message: 'too old resource version' } }),
+    ]
+      .map((line) => `${line}\n`)
+      .join(''),
+    hint: { kind: 'Secret' },
+    masked: true,
+  },
+  {
     name: 'a pretty-printed SecretList',
     text: JSON.stringify(secretList([secretItem('a', { password: PASSWORD }), secretItem('b', {})]), null, 2).replace(/\n/g, '\r\n'),
     hint: { kind: 'Secret' },
