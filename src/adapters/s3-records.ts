@@ -1,36 +1,49 @@
 /**
  * Adapter: session records in S3 (or anything speaking its wire protocol, like the local
- * stand-in). Writes gzip JSON Lines (records serialised once, as they were written) with PutObject under the date layout of
+ * stand-in). Writes gzip JSON Lines (records serialised once, as they were written, and kept as bytes) with PutObject under the date layout of
  * `records/layout.ts`; reads them back with ListObjectsV2 + GetObject for replay.
  * SDK failures become GatehouseError ERR_RECORD_UNAVAILABLE; they never leak as SDK errors.
  */
 import { once } from 'node:events';
-import { createGzip, gunzipSync } from 'node:zlib';
+import { constants as zlibConstants, createGzip, gunzipSync } from 'node:zlib';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
 import { GatehouseError } from '../errors.ts';
 import type { RecordArchive, RecordLine, RecordQuery, RecordStore, SessionRecord } from '../ports/records.ts';
 import { datesBetween, objectKey, partitionDate, partitionPrefix } from '../records/layout.ts';
+import { recordLineBytes } from '../records/record-line.ts';
 import type { Clock } from '../types.ts';
 import { systemClock } from '../types.ts';
 
 /**
  * Lines handed to the compressor at a time. A batch of 500 records is ~2.5 MB of JSON: joined
- * and encoded at once that blocked the event loop ~5 ms (compressing it, ~10 ms, runs on
- * libuv's pool either way); in slices of 50 the loop is free again after each ~0.5 ms.
+ * and encoded at once that blocked the event loop ~5 ms (compressing it runs on libuv's pool
+ * either way); the lines are bytes already (`records/record-line.ts`), so a slice of 50 is one
+ * copy and the loop is free again after each.
  */
 const LINES_PER_SLICE = 50;
+const NEWLINE = Buffer.from('\n');
+
+/**
+ * Fastest deflate level. The pool thread that compresses shares the host's cores with the event
+ * loop: at the default level (6) a 500-record batch took ~8 ms of CPU and slowed the calls served
+ * meanwhile; level 1 takes about a third of that, for objects up to ~2× larger (still a fraction
+ * of the raw JSON). Readers gunzip any level.
+ */
+const GZIP_LEVEL = zlibConstants.Z_BEST_SPEED;
 
 /** JSON lines as one gzip member, compressed off the event loop, a slice at a time. */
-async function gzipLines(lines: readonly string[]): Promise<Buffer> {
-  const gzip = createGzip();
+async function gzipLines(lines: readonly Uint8Array[]): Promise<Buffer> {
+  const gzip = createGzip({ level: GZIP_LEVEL });
   const out: Buffer[] = [];
   gzip.on('data', (chunk: Buffer) => out.push(chunk));
   const ended = once(gzip, 'end');
   // Awaited after the writes; until then a compressor error must not count as unhandled.
   ended.catch(() => undefined);
   for (let start = 0; start < lines.length; start += LINES_PER_SLICE) {
-    const slice = `${lines.slice(start, start + LINES_PER_SLICE).join('\n')}\n`;
+    const parts: Uint8Array[] = [];
+    for (const line of lines.slice(start, start + LINES_PER_SLICE)) parts.push(line, NEWLINE);
+    const slice = Buffer.concat(parts);
     // The callback runs once the pool compressed the slice: the next slice waits for it.
     await new Promise<void>((resolve, reject) => gzip.write(slice, (error) => (error ? reject(error) : resolve())));
   }
@@ -69,12 +82,13 @@ export function createS3Records(options: S3RecordsOptions): RecordStore & Record
   const location = `s3://${bucket}/${prefix}`;
 
   async function put(lines: readonly RecordLine[]): Promise<void> {
-    const byDate = new Map<string, string[]>();
+    const byDate = new Map<string, Uint8Array[]>();
     for (const line of lines) {
       const date = partitionDate(line.startedAt);
+      const bytes = recordLineBytes(line);
       const list = byDate.get(date);
-      if (list === undefined) byDate.set(date, [line.json]);
-      else list.push(line.json);
+      if (list === undefined) byDate.set(date, [bytes]);
+      else list.push(bytes);
     }
     for (const [date, list] of byDate) {
       // The lines were serialised as each record was written: here they are only compressed.
