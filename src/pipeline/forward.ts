@@ -327,9 +327,8 @@ function send(create: () => http.ClientRequest, body: Readable | Uint8Array | nu
 function watchClient(c: Context, env: NodeEnv, abort: () => void): () => void {
   const outgoing = env.outgoing;
   if (outgoing !== undefined) {
-    const onClose = (): void => {
-      if (!outgoing.writableFinished) abort();
-    };
+    // Bound, not an arrow: a named per-call closure costs a `__name` call under tsx (esbuild keepNames).
+    const onClose = abortUnlessAnswered.bind(null, outgoing, abort);
     outgoing.once('close', onClose);
     return () => outgoing.off('close', onClose);
   }
@@ -344,6 +343,10 @@ function watchClient(c: Context, env: NodeEnv, abort: () => void): () => void {
   const signal = c.req.raw.signal;
   signal.addEventListener('abort', abort, { once: true });
   return () => signal.removeEventListener('abort', abort);
+}
+
+function abortUnlessAnswered(outgoing: http.ServerResponse, abort: () => void): void {
+  if (!outgoing.writableFinished) abort();
 }
 
 const UNREACHABLE = new Set([

@@ -161,9 +161,13 @@ function intentRefusal(facts: CallFacts, error: unknown): string {
 
 // ─── gathering facts ──────────────────────────────────────────────────────────
 
+/**
+ * Headers are read from the request's Headers directly: a per-call helper closure costs a
+ * `__name` call each time under tsx (esbuild keepNames), on every request.
+ */
 function callStart(c: Context, requestId: string, options: RecordStageOptions): CallStart {
   const target = rawTarget(c);
-  const header = (name: string): string | null => c.req.header(name) ?? null;
+  const requestHeaders = c.req.raw.headers;
   return {
     requestId,
     startedAtMs: options.clock.now(),
@@ -173,11 +177,11 @@ function callStart(c: Context, requestId: string, options: RecordStageOptions): 
     query: target.query,
     sourceIp: sourceIp(c, options.trustForwardedFor),
     headers: {
-      kubectlSession: header('kubectl-session'),
-      kubectlCommand: header('kubectl-command'),
-      userAgent: header('user-agent'),
-      forwardedFor: header('x-forwarded-for'),
-      contentType: header('content-type'),
+      kubectlSession: requestHeaders.get('kubectl-session'),
+      kubectlCommand: requestHeaders.get('kubectl-command'),
+      userAgent: requestHeaders.get('user-agent'),
+      forwardedFor: requestHeaders.get('x-forwarded-for'),
+      contentType: requestHeaders.get('content-type'),
     },
   };
 }
