@@ -19,9 +19,10 @@ async function rejection(promise: Promise<unknown>): Promise<GatehouseError> {
   assert.fail('expected the link to be refused');
 }
 
-function flipLastChar(token: string): string {
-  const last = token.at(-1) === 'A' ? 'B' : 'A';
-  return token.slice(0, -1) + last;
+/** Alters a character inside the signature (the last one also holds padding bits, which decode to the same bytes). */
+function alterSignature(token: string): string {
+  const at = token.length - 10;
+  return `${token.slice(0, at)}${token[at] === 'A' ? 'B' : 'A'}${token.slice(at + 1)}`;
 }
 
 describe('approval links', () => {
@@ -36,7 +37,7 @@ describe('approval links', () => {
 
   const hostile: [string, () => Promise<string>, string, number, RegExp][] = [
     ['a link signed with another key (forged) is refused', () => signLink(otherKey, claims, T0), 'a1', T0, /its signature does not match \(forged or altered\)$/],
-    ['an altered signature is refused', async () => flipLastChar(await signLink(key, claims, T0)), 'a1', T0, /forged or altered/],
+    ['an altered signature is refused', async () => alterSignature(await signLink(key, claims, T0)), 'a1', T0, /forged or altered/],
     [
       'an altered payload (another approval id) is refused',
       async () => {
