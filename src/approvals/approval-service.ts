@@ -18,7 +18,7 @@ import { GatehouseError } from '../errors.ts';
 import type { Approvals, ApprovalStore, DecideInput, OpenedLink, ReviewRequest, ReviewResult, SigningKeyProvider } from '../ports/approvals.ts';
 import type { Mailer } from '../ports/mailer.ts';
 import type { Clock } from '../types.ts';
-import type { Approval } from './approval.ts';
+import type { Approval, ApprovalTarget } from './approval.ts';
 import { assertDecidable, effectiveStatus, expiryAfterDecision, iso, samePerson, toOutcome } from './approval.ts';
 import { summarizeBody } from './body-summary.ts';
 import { requestFingerprint, sha256Hex } from './fingerprint.ts';
@@ -89,19 +89,7 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
       fingerprint,
       status: 'pending',
       requester: { user: req.identity.user, groups: [...req.identity.groups] },
-      target: {
-        method: req.method,
-        verb: req.request.verb,
-        apiGroup: req.request.apiGroup,
-        apiVersion: req.request.apiVersion,
-        resource: req.request.resource,
-        subresource: req.request.subresource,
-        namespace: req.request.namespace,
-        name: req.request.name,
-        path: req.request.path,
-        query: req.rawQuery,
-        bodySha256,
-      },
+      target: requestTarget(req, bodySha256),
       kubectlCommand: req.kubectlCommand,
       kubectlSession: req.kubectlSession,
       body: summarizeBody(req.body, req.contentType, req.request.resource),
@@ -210,18 +198,7 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
 
     async review(req) {
       const bodySha256 = req.body.byteLength === 0 ? '' : sha256Hex(req.body);
-      const fingerprint = requestFingerprint({
-        user: req.identity.user,
-        verb: req.request.verb,
-        apiGroup: req.request.apiGroup,
-        resource: req.request.resource,
-        subresource: req.request.subresource,
-        namespace: req.request.namespace,
-        name: req.request.name,
-        path: req.request.path,
-        query: req.rawQuery,
-        bodySha256,
-      });
+      const fingerprint = requestFingerprint({ user: req.identity.user, ...requestTarget(req, bodySha256) });
       const { result, approval } = await reviewOnce(req, fingerprint, bodySha256);
       if (options.holdSeconds > 0 && approval !== undefined && result.outcome.status === 'pending') {
         return hold(req, fingerprint, bodySha256, approval, result);
@@ -249,5 +226,22 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
         expiresAt: expiryAfterDecision(opened.approval, input.verdict, now),
       });
     },
+  };
+}
+
+/** What a review request asks for: the approval's target, and (with the user) what its fingerprint binds. */
+function requestTarget(req: ReviewRequest, bodySha256: string): ApprovalTarget {
+  return {
+    method: req.method,
+    verb: req.request.verb,
+    apiGroup: req.request.apiGroup,
+    apiVersion: req.request.apiVersion,
+    resource: req.request.resource,
+    subresource: req.request.subresource,
+    namespace: req.request.namespace,
+    name: req.request.name,
+    path: req.request.path,
+    query: req.rawQuery,
+    bodySha256,
   };
 }
