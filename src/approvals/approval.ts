@@ -13,6 +13,7 @@
 import { GatehouseError } from '../errors.ts';
 import type { ApprovalOutcome } from '../types.ts';
 import type { BodySummary } from './body-summary.ts';
+import type { FingerprintInput } from './fingerprint.ts';
 
 export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'consumed';
 export type Verdict = 'approve' | 'deny';
@@ -26,19 +27,10 @@ export interface ApprovalEvent {
   comment?: string;
 }
 
-/** What exactly was asked for. */
-export interface ApprovalTarget {
+/** What exactly was asked for: what the fingerprint binds, plus the method and API version shown to approvers. */
+export interface ApprovalTarget extends Omit<FingerprintInput, 'user'> {
   method: string;
-  verb: string;
-  apiGroup: string;
   apiVersion: string;
-  resource: string;
-  subresource: string;
-  namespace: string;
-  name: string;
-  path: string;
-  query: string;
-  bodySha256: string;
 }
 
 export interface Approval {
