@@ -12,6 +12,8 @@
  * - Except the credential sources a function never uses (SSO, shared config files,
  *   credential_process, web identity token files): they are aliased to
  *   functions/credential-sources-absent.ts, which says why — ~80 KB less to compile per cold start.
+ * - And the YAML parser (115 KB): the function reads its policy as JSON (below) and YAML
+ *   media types as JSON first; functions/yaml-absent.ts refuses the rest, by name.
  * - The policy ships twice beside the handler: `policy.yaml`, the reviewed source as written,
  *   and `policy.json`, the same data converted and validated at synth — what the function
  *   reads, since parsing the YAML was most of a cold start (src/policy/policy-json.ts).
@@ -25,6 +27,7 @@ const FUNCTIONS_DIR = join(resolve(dirname(fileURLToPath(import.meta.url)), '..'
 export const LAMBDA_ENTRY = join(FUNCTIONS_DIR, 'handler.ts');
 
 const ABSENT_CREDENTIAL_SOURCES = join(FUNCTIONS_DIR, 'credential-sources-absent.ts');
+const ABSENT_YAML = join(FUNCTIONS_DIR, 'yaml-absent.ts');
 
 /** Packages replaced in the bundle → the file that stands in for them (an absolute path). */
 export const LAMBDA_ALIASES: Readonly<Record<string, string>> = {
@@ -32,6 +35,7 @@ export const LAMBDA_ALIASES: Readonly<Record<string, string>> = {
   '@aws-sdk/credential-provider-ini': ABSENT_CREDENTIAL_SOURCES,
   '@aws-sdk/credential-provider-process': ABSENT_CREDENTIAL_SOURCES,
   '@aws-sdk/credential-provider-web-identity': ABSENT_CREDENTIAL_SOURCES,
+  yaml: ABSENT_YAML,
 };
 
 /** File names beside the handler: the policy source, and the JSON the function reads (functions/handler.ts). */

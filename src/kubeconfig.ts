@@ -6,7 +6,8 @@
 import { chmodSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
-import { parse, stringify } from 'yaml';
+import { stringify } from 'yaml';
+import { parseJsonOrYaml } from './json-or-yaml.ts';
 import { GatehouseConfigError } from './config-error.ts';
 
 export interface KubeconfigCluster {
@@ -74,7 +75,7 @@ export function readKubeconfig(path: string): Kubeconfig {
   }
   let doc: unknown;
   try {
-    doc = parse(text);
+    doc = parseJsonOrYaml(text);
   } catch (error) {
     throw new GatehouseConfigError(path, [`kubeconfig is not valid YAML: ${(error as Error).message}`]);
   }

@@ -11,7 +11,7 @@
  * when the response already went through the mask stage (`alreadyMasked`), else dropped.
  * A whole JSON response the mask stage masked itself is kept as sent (`recordSentBody`).
  */
-import { parse as parseYaml } from 'yaml';
+import { isYamlUnavailable, parseJsonOrYaml } from '../json-or-yaml.ts';
 import type { KubeRequest } from '../types.ts';
 
 export interface RecordedBody {
@@ -62,6 +62,9 @@ export function recordBody(captured: CapturedBody, options: BodyOptions): Record
   if (kind === 'text') return cut(text, bytes, !captured.complete, false, options.maxBodyBytes);
 
   const whole = captured.complete ? parseDocument(text, kind) : undefined;
+  if (whole === NO_YAML_PARSER) {
+    return note(`not recorded: ${options.contentType} body of ${bytes} bytes cannot be masked here (this runtime reads no YAML)`, bytes);
+  }
   if (whole !== undefined) {
     const { document, masked } = options.mask(whole.value, options.request);
     return cut(JSON.stringify(document), bytes, false, masked, options.maxBodyBytes);
@@ -73,7 +76,7 @@ export function recordBody(captured: CapturedBody, options: BodyOptions): Record
   let masked = false;
   for (const line of lines) {
     if (line.trim() === '') continue;
-    const parsed = parseDocument(line, 'json');
+    const parsed = parseJson(line);
     if (parsed === undefined) return note(`not recorded: ${bytes} bytes of ${options.contentType} that do not parse, so cannot be masked`, bytes);
     const result = options.mask(parsed.value, options.request);
     masked ||= result.masked;
@@ -81,7 +84,7 @@ export function recordBody(captured: CapturedBody, options: BodyOptions): Record
   }
   let truncated = !captured.complete;
   if (last.trim() !== '') {
-    const parsed = captured.complete ? parseDocument(last, 'json') : undefined;
+    const parsed = captured.complete ? parseJson(last) : undefined;
     if (parsed !== undefined) {
       const result = options.mask(parsed.value, options.request);
       masked ||= result.masked;
@@ -128,9 +131,21 @@ function bodyKind(contentType: string | null): BodyKind {
   return 'binary';
 }
 
-function parseDocument(text: string, kind: 'json' | 'yaml'): { value: unknown } | undefined {
+/** Returned for a YAML body where no YAML parser is bundled (AWS Lambda). */
+const NO_YAML_PARSER = Symbol('no YAML parser');
+
+function parseDocument(text: string, kind: 'json' | 'yaml'): { value: unknown } | undefined | typeof NO_YAML_PARSER {
+  if (kind === 'json') return parseJson(text);
   try {
-    return { value: kind === 'json' ? JSON.parse(text) : parseYaml(text) };
+    return { value: parseJsonOrYaml(text) };
+  } catch (error) {
+    return isYamlUnavailable(error) ? NO_YAML_PARSER : undefined;
+  }
+}
+
+function parseJson(text: string): { value: unknown } | undefined {
+  try {
+    return { value: JSON.parse(text) };
   } catch {
     return undefined;
   }

@@ -12,7 +12,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { LAMBDA_ALIASES, LAMBDA_ESBUILD } from '../../infra/lambda-bundle.ts';
+import { LAMBDA_ALIASES, LAMBDA_ENTRY, LAMBDA_ESBUILD } from '../../infra/lambda-bundle.ts';
+import { maskBase64 } from '../../src/masking/placeholder.ts';
 
 let scratch: string;
 let bundle: string;
@@ -53,6 +54,7 @@ describe('the Lambda bundle’s AWS credentials', () => {
       '@aws-sdk/credential-provider-process',
       '@aws-sdk/credential-provider-sso',
       '@aws-sdk/credential-provider-web-identity',
+      'yaml',
     ]);
   });
 
@@ -65,5 +67,67 @@ describe('the Lambda bundle’s AWS credentials', () => {
       error: 'CredentialsProviderError',
       message: 'Could not load credentials from any providers',
     });
+  });
+});
+
+/**
+ * Without a YAML parser in the bundle (functions/yaml-absent.ts): what clients send as YAML
+ * media types in JSON form is still read and masked, YAML proper is refused by name — a
+ * record keeps a note, never the unmasked text — and a YAML file fails with the reason.
+ */
+describe('the Lambda bundle without YAML', () => {
+  let probe: string;
+  before(async () => {
+    const entry = join(scratch, 'yaml-probe.mjs');
+    const src = (path: string): string => JSON.stringify(join(process.cwd(), 'src', path));
+    writeFileSync(
+      entry,
+      `import { recordBody } from ${src('records/body.ts')};
+       import { maskDocument } from ${src('masking/mask-document.ts')};
+       import { SECRETS_ONLY } from ${src('masking/masking-rules.ts')};
+       import { readKubeconfig } from ${src('kubeconfig.ts')};
+       import { loadPolicyFile } from ${src('policy/policy-file.ts')};
+       const mask = (document) => maskDocument(document, SECRETS_ONLY);
+       const body = (text, contentType) => recordBody({ head: Buffer.from(text), totalBytes: Buffer.byteLength(text), complete: true }, { contentType, maxBodyBytes: 4096, mask, request: undefined, alreadyMasked: false });
+       const failure = (run) => { try { run(); return null; } catch (error) { return error.name + ': ' + error.message; } };
+       console.log(JSON.stringify({
+         jsonApply: body('{"kind":"Secret","metadata":{"name":"s"},"data":{"token":"c2VjcmV0LXZhbHVl"}}', 'application/apply-patch+yaml'),
+         yamlProper: body('kind: Secret\\ndata:\\n  token: c2VjcmV0LXZhbHVl\\n', 'application/yaml'),
+         kubeconfigJson: readKubeconfig(process.argv[2]).kind,
+         policyYaml: failure(() => loadPolicyFile(process.argv[3])),
+       }));`,
+    );
+    probe = join(scratch, 'yaml-probe.bundle.mjs');
+    await build({ ...LAMBDA_ESBUILD, mainFields: [...LAMBDA_ESBUILD.mainFields], sourcemap: false, entryPoints: [entry], outfile: probe, nodePaths: [join(process.cwd(), 'node_modules')], logLevel: 'silent' });
+  });
+
+  test('reads JSON sent as YAML, records YAML proper as a note, refuses YAML files by name', () => {
+    const kubeconfig = join(scratch, 'kubeconfig.json');
+    writeFileSync(kubeconfig, JSON.stringify({ apiVersion: 'v1', kind: 'Config', clusters: [], users: [], contexts: [] }));
+    const policy = join(scratch, 'policy.yaml');
+    writeFileSync(policy, 'rules: []\n');
+    const result = spawnSync(process.execPath, [probe, kubeconfig, policy], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(result.status, 0, result.stderr);
+    const out = JSON.parse(result.stdout.trim()) as Record<string, unknown>;
+    assert.deepEqual(out['jsonApply'], { text: `{"kind":"Secret","metadata":{"name":"s"},"data":{"token":"${maskBase64('c2VjcmV0LXZhbHVl')}"}}`, bytes: 77, truncated: false, masked: true });
+    assert.deepEqual(out['yamlProper'], {
+      text: '[not recorded: application/yaml body of 45 bytes cannot be masked here (this runtime reads no YAML)]',
+      bytes: 45,
+      truncated: false,
+      masked: false,
+    });
+    assert.equal(out['kubeconfigJson'], 'Config');
+    assert.match(String(out['policyYaml']), /^YamlUnavailableError: Gatehouse on AWS Lambda reads no YAML/);
+    assert.ok(!result.stdout.includes('c2VjcmV0LXZhbHVl'), 'no Secret value in what was recorded');
+  });
+
+  test('keeps the function bundle within 1 MB (10^6 bytes), with no YAML parser in it', async () => {
+    const outfile = join(scratch, 'handler.mjs');
+    const result = await build({ ...LAMBDA_ESBUILD, mainFields: [...LAMBDA_ESBUILD.mainFields], sourcemap: false, entryPoints: [LAMBDA_ENTRY], outfile, metafile: true, logLevel: 'silent' });
+    const bytes = readFileSync(outfile).byteLength;
+    assert.ok(bytes <= 1_000_000, `the handler bundle is ${bytes} bytes`);
+    const inputs = Object.keys(result.metafile.inputs);
+    assert.deepEqual(inputs.filter((file) => file.includes('node_modules/yaml/')), []);
+    assert.ok(inputs.some((file) => file.endsWith('functions/yaml-absent.ts')));
   });
 });
