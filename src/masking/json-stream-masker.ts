@@ -58,6 +58,51 @@ export function isMaskedKind(kind: string | undefined, rules: MaskingRules): boo
   return kind === 'Secret' || (kind === 'ConfigMap' && rules.masksConfigMaps);
 }
 
+/** A body held whole and at most this long is masked as one document, without the scanner. */
+export const WHOLE_DOCUMENT_MAX_BYTES = 256 * 1024;
+
+const triggersByRules = new WeakMap<MaskingRules, Buffer[]>();
+
+/**
+ * Masks a body held whole (forward read it, it has a Content-Length): the same result as
+ * the streaming masker, cheaper for the common case of one object. A single JSON object of
+ * at most WHOLE_DOCUMENT_MAX_BYTES is decided by the same test the masker applies to a
+ * top-level value (masked kind, or a trigger in its bytes) and, when it can hold something
+ * to mask, parsed and masked as one document (`maskDocument` on a whole list is what the
+ * masker gives item by item). Anything else — a longer body, several documents, something
+ * that does not parse — goes through the streaming masker, which also words the failures.
+ * Returns the input itself when nothing was rewritten.
+ */
+export function maskWholeBody(input: Buffer, options: JsonStreamMaskerOptions): { bytes: Uint8Array; masked: boolean } {
+  if (input.byteLength <= WHOLE_DOCUMENT_MAX_BYTES && input[0] === 0x7b) {
+    let triggers = triggersByRules.get(options.rules);
+    if (triggers === undefined) triggersByRules.set(options.rules, (triggers = triggerPatterns(options.rules)));
+    if (!isMaskedKind(options.hint.kind, options.rules) && !triggers.some((pattern) => input.includes(pattern))) {
+      return { bytes: input, masked: false };
+    }
+    let document: unknown;
+    try {
+      document = JSON.parse(input.toString('utf8'));
+    } catch {
+      document = undefined;
+    }
+    if (document !== null && typeof document === 'object' && !Array.isArray(document)) {
+      const result = maskDocument(document, options.rules, options.hint);
+      if (!result.masked) return { bytes: input, masked: false };
+      let end = input.byteLength;
+      while (end > 0 && isWhitespace(input[end - 1] as number)) end -= 1;
+      const text = JSON.stringify(result.document);
+      return { bytes: end === input.byteLength ? Buffer.from(text) : Buffer.concat([Buffer.from(text), input.subarray(end)]), masked: true };
+    }
+  }
+  const pieces: Uint8Array[] = [];
+  const masker = new JsonStreamMasker(options, (bytes) => pieces.push(bytes));
+  masker.push(input);
+  masker.end();
+  const bytes = pieces.length === 1 ? (pieces[0] as Uint8Array) : Buffer.concat(pieces);
+  return { bytes, masked: masker.masked };
+}
+
 type Phase = 'top' | 'elements' | 'suffix';
 
 export class JsonStreamMasker {

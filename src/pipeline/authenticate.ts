@@ -10,13 +10,14 @@
 import type { MiddlewareHandler } from 'hono';
 import { GatehouseError } from '../errors.ts';
 import type { Authenticator } from '../ports/authenticator.ts';
+import { clientHeaderPairs } from './request-headers.ts';
 
 const IMPERSONATE_PREFIX = 'impersonate-';
 const BEARER = /^Bearer +([^\s,]+) *$/i;
 
 export function authenticate(authenticator: Authenticator): MiddlewareHandler {
   return async function authenticateStage(c, next) {
-    const impersonation = [...c.req.raw.headers.keys()].filter((name) => name.toLowerCase().startsWith(IMPERSONATE_PREFIX));
+    const impersonation = impersonationHeaders(clientHeaderPairs(c));
     if (impersonation.length > 0) {
       throw new GatehouseError(
         'ERR_IMPERSONATION_REFUSED',
@@ -27,6 +28,16 @@ export function authenticate(authenticator: Authenticator): MiddlewareHandler {
     c.set('identity', await authenticator.verify(token));
     await next();
   };
+}
+
+/** Names of the Impersonate-* headers among [name, value, …], once each. */
+function impersonationHeaders(pairs: string[]): string[] {
+  let names: Set<string> | undefined;
+  for (let i = 0; i < pairs.length; i += 2) {
+    const name = (pairs[i] as string).toLowerCase();
+    if (name.startsWith(IMPERSONATE_PREFIX)) (names ??= new Set()).add(name);
+  }
+  return names === undefined ? [] : [...names];
 }
 
 function bearerToken(authorization: string | undefined): string {

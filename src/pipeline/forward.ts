@@ -26,6 +26,8 @@ import type { Context, Handler } from 'hono';
 import { GatehouseError } from '../errors.ts';
 import type { Identity, UpstreamConnection } from '../types.ts';
 import { rawTarget } from './classify.ts';
+import { plainResponse } from './plain-response.ts';
+import { clientHeaderPairs } from './request-headers.ts';
 import { lazyWebStream } from './web-stream.ts';
 
 export interface ForwardOptions {
@@ -103,15 +105,15 @@ export function forward(options: ForwardOptions): Handler {
     if (answer.kind === 'upgrade') {
       c.set('upstreamStatus', 101);
       spliceTunnel(upgrade, answer.response, answer.socket, answer.head);
-      return new Response(null, { status: 200, headers: { 'x-gatehouse-upgraded': 'true' } });
+      return plainResponse(null, { status: 200, headers: { 'x-gatehouse-upgraded': 'true' } });
     }
     const upstream = answer.response;
     const status = upstream.statusCode ?? 502;
     c.set('upstreamStatus', status);
-    const init = { status, statusText: upstream.statusMessage, headers: responseHeaders(upstream.rawHeaders) };
+    const init = { status, statusText: upstream.statusMessage, headers: responseHeaders(upstream.rawHeaders, c.get('requestId')) };
     if (method === 'HEAD' || status === 204 || status === 304 || status === 205) {
       upstream.resume();
-      return new Response(null, init);
+      return plainResponse(null, init);
     }
     // A small answer of known length is read whole: the runtime then writes headers and body in
     // one go, which is most of the cost of a proxied GET. Anything else (watch, logs -f, big
@@ -121,9 +123,9 @@ export function forward(options: ForwardOptions): Handler {
       const bytes = await readWhole(upstream, base.origin);
       c.set('responseBytes', bytes);
       c.set('responseBytesMasked', false);
-      return remember(new Response(bytes, init), { init, bytes });
+      return remember(plainResponse(bytes, init), { init, bytes });
     }
-    return remember(new Response(lazyWebStream(upstream), init), { init, stream: upstream });
+    return remember(plainResponse(lazyWebStream(upstream), init), { init, stream: upstream });
   };
 }
 
@@ -183,7 +185,7 @@ function upstreamHeaders(
   tunnelling: boolean,
   host: string,
 ): string[] {
-  const pairs = clientHeaderPairs(c, env);
+  const pairs = clientHeaderPairs(c);
   const named = connectionNamed(pairs);
   // A flat [name, value, …] list: Node writes it as is, one line per pair, repeats kept.
   const out: string[] = ['host', host];
@@ -201,15 +203,6 @@ function upstreamHeaders(
   for (const group of identity.groups) out.push('impersonate-group', headerValue('impersonate-group', group));
   if (identity.uid !== undefined) out.push('impersonate-uid', headerValue('impersonate-uid', identity.uid));
   return out;
-}
-
-/** The client's headers as sent, flat [name, value, …]: raw on Node (repeats kept), Headers entries elsewhere. */
-function clientHeaderPairs(c: Context, env: NodeEnv): string[] {
-  const raw = env.incoming?.rawHeaders;
-  if (raw !== undefined) return raw;
-  const flat: string[] = [];
-  c.req.raw.headers.forEach((value, name) => flat.push(name, value));
-  return flat;
 }
 
 /** Header names listed in Connection are hop-by-hop too. */
@@ -395,9 +388,10 @@ function isTlsFailure(code: string): boolean {
 /**
  * The upstream's response headers minus hop-by-hop ones, as a plain object (the Node
  * runtime writes such a Response without building a Headers object). Repeated headers
- * (Warning) are joined with ", " as HTTP list syntax allows.
+ * (Warning) are joined with ", " as HTTP list syntax allows. Audit-Id is Gatehouse's request
+ * id (the record stage's), which the records carry: the id a user quotes is the one to look up.
  */
-function responseHeaders(raw: string[]): Record<string, string> {
+function responseHeaders(raw: string[], requestId: string | undefined): Record<string, string> {
   const named = connectionNamed(raw);
   const headers: Record<string, string> = {};
   for (let i = 0; i + 1 < raw.length; i += 2) {
@@ -407,6 +401,7 @@ function responseHeaders(raw: string[]): Record<string, string> {
     const existing = headers[lower];
     headers[lower] = existing === undefined ? value : `${existing}, ${value}`;
   }
+  if (requestId !== undefined) headers['audit-id'] = requestId;
   return headers;
 }
 

@@ -26,11 +26,12 @@ import type { IncomingMessage } from 'node:http';
 import { pipeline, Readable } from 'node:stream';
 import { createGunzip, createInflate } from 'node:zlib';
 import { GatehouseError } from '../errors.ts';
-import { JsonStreamMasker } from '../masking/json-stream-masker.ts';
+import { JsonStreamMasker, maskWholeBody } from '../masking/json-stream-masker.ts';
 import { isJsonMediaType, jsonOnlyAccept, planMasking, type MaskingPlan } from '../masking/masking-plan.ts';
 import { SECRETS_ONLY, type MaskingRules } from '../masking/masking-rules.ts';
 import { carriesPlaceholder } from '../masking/placeholder.ts';
 import { forwardedAnswer, type ForwardedAnswer } from './forward.ts';
+import { plainResponse } from './plain-response.ts';
 import { lazyWebStream } from './web-stream.ts';
 
 /** Bodies up to this size (by Content-Length) are masked whole before the response starts. */
@@ -116,26 +117,18 @@ function maskBytes(
     if (!strict) return { response };
     throw unmaskable(plan, `in content-encoding ${JSON.stringify(encoding)}`);
   }
-  let output: Uint8Array | undefined;
-  let outputs: Uint8Array[] | undefined;
-  const masker = new JsonStreamMasker(options, (bytes) => {
-    if (output === undefined) output = bytes;
-    else (outputs ??= [output]).push(bytes);
-  });
-  masker.push(input);
-  masker.end();
-  if (masker.masked) onMasked();
-  const bytes = (outputs !== undefined ? Buffer.concat(outputs) : (output ?? EMPTY)) as Uint8Array<ArrayBuffer>;
-  // Nothing rewritten: the one output piece is the input itself; the response stands as built.
+  const result = maskWholeBody(Buffer.from(input.buffer, input.byteOffset, input.byteLength), options);
+  if (result.masked) onMasked();
+  const bytes = result.bytes as Uint8Array<ArrayBuffer>;
+  // Nothing rewritten: the output is the input itself; the response stands as built.
   if (bytes.buffer === input.buffer && bytes.byteOffset === input.byteOffset && bytes.byteLength === input.byteLength) {
     return { response, bytes: input };
   }
   const headers = withoutEncoding(init.headers);
   headers['content-length'] = String(bytes.byteLength);
-  return { response: new Response(bytes, { status: init.status, statusText: init.statusText, headers }), bytes };
+  return { response: plainResponse(bytes, { status: init.status, statusText: init.statusText, headers }), bytes };
 }
 
-const EMPTY = new Uint8Array(0);
 
 /** The upstream's Node stream, masked as it passes: one web stream, one hop per chunk. */
 function maskNodeStream(
@@ -187,7 +180,7 @@ function maskStream(source: Readable, init: AnswerInit, encoding: string, option
   });
   const headers = withoutEncoding(init.headers);
   delete headers['content-length'];
-  return new Response(body, { status: init.status, statusText: init.statusText, headers });
+  return plainResponse(body, { status: init.status, statusText: init.statusText, headers });
 }
 
 /** A copy of plain headers without Content-Encoding (the body leaves decoded). */
@@ -267,21 +260,24 @@ function unmaskable(plan: MaskingPlan, how: string): GatehouseError {
 
 /**
  * Asks the upstream for an identity-encoded body and, when `accept` is given, for that
- * Accept header — on every form of the client's headers forward may read.
+ * Accept header — on every form of the client's headers forward may read: on Node the raw
+ * list and Node's parse of it, and the request's Headers (built only when something changes:
+ * building it costs every call).
  */
 function editUpstreamHeaders(c: Context, accept: string | undefined): void {
-  const headers = c.req.raw.headers;
-  headers.delete('accept-encoding');
-  if (accept !== undefined) headers.set('accept', accept);
+  const request = c.req.raw;
+  const changeAccept = accept !== undefined && request.headers.get('accept') !== accept;
+  if (request.headers.has('accept-encoding')) request.headers.delete('accept-encoding');
+  if (changeAccept) request.headers.set('accept', accept);
   const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
   if (incoming === undefined) return;
   const raw = incoming.rawHeaders;
   for (let i = raw.length - 2; i >= 0; i -= 2) {
     const name = (raw[i] ?? '').toLowerCase();
-    if (name === 'accept-encoding' || (accept !== undefined && name === 'accept')) raw.splice(i, 2);
+    if (name === 'accept-encoding' || (changeAccept && name === 'accept')) raw.splice(i, 2);
   }
-  if (accept !== undefined) raw.push('Accept', accept);
+  if (changeAccept) raw.push('Accept', accept);
   const parsed = incoming.headers;
   delete parsed['accept-encoding'];
-  if (accept !== undefined) parsed['accept'] = accept;
+  if (changeAccept) parsed['accept'] = accept;
 }

@@ -27,6 +27,7 @@ import { stderrLog } from '../records/sink.ts';
 import type { Clock, Decision, KubeRequest } from '../types.ts';
 import { classifyRequest } from '../request-info.ts';
 import { rawTarget } from './classify.ts';
+import { headerOf } from './plain-response.ts';
 
 /** Settings of the record stage that come from `records` configuration. */
 export interface RecordSettings {
@@ -80,7 +81,7 @@ export function record(sink: RecordSink | undefined, options: RecordStageOptions
     const facts = await callFacts(c, options, false);
     const response = c.res;
     const error = c.error === undefined ? undefined : asGatehouseError(c.error);
-    const upgraded = response.headers.get('x-gatehouse-upgraded') === 'true';
+    const upgraded = headerOf(response, 'x-gatehouse-upgraded') === 'true';
     const decision = facts.decision;
     const writeOutcome = (body: RecordedBody, streamEnd: StreamEnd): void => {
       try {
@@ -90,7 +91,7 @@ export function record(sink: RecordSink | undefined, options: RecordStageOptions
             statusCode: upgraded ? 101 : response.status,
             upstreamStatus: variable<number>(c, 'upstreamStatus'),
             error: error === undefined ? undefined : { code: error.code, message: error.message },
-            responseContentType: response.headers.get('content-type'),
+            responseContentType: headerOf(response, 'content-type'),
             responseBody: body,
             maskedInResponse: variable<boolean>(c, 'masked') === true,
             streamEnd,
@@ -102,13 +103,13 @@ export function record(sink: RecordSink | undefined, options: RecordStageOptions
       }
     };
 
-    const body = bodyOptions(options, response.headers.get('content-type'), facts.request, decision?.unmasked !== true);
+    const body = bodyOptions(options, headerOf(response, 'content-type'), facts.request, decision?.unmasked !== true);
     // An answer held whole (forward read it, mask may have rewritten it) is recorded from those
     // bytes, and the response is left as built: no tee stream, so the runtime writes it in one
     // go. A failure replaced the answer with a Status, so the bytes are not what was sent then.
     const sent = c.error === undefined ? variable<Uint8Array>(c, 'responseBytes') : undefined;
     if (sent !== undefined) {
-      const identity = (response.headers.get('content-encoding') ?? 'identity').trim().toLowerCase() === 'identity';
+      const identity = (headerOf(response, 'content-encoding') ?? 'identity').trim().toLowerCase() === 'identity';
       const passedMaskStage = identity && variable<boolean>(c, 'responseBytesMasked') === true && decision?.unmasked !== true;
       writeOutcome(responseBody(sent.byteLength, () => recordSentBody(sent, body, passedMaskStage)), 'complete');
       return;
@@ -294,7 +295,9 @@ function sourceIp(c: Context, trustForwardedFor: boolean): string | null {
   return env?.incoming?.socket?.remoteAddress ?? env?.event?.requestContext?.http?.sourceIp ?? null;
 }
 
+/** Audit-Id = the request id on every answer; forward's and mask's answers carry it already. */
 function setAuditId(c: Context, requestId: string): void {
+  if (headerOf(c.res, 'audit-id') === requestId) return;
   try {
     c.res.headers.set('audit-id', requestId);
   } catch {

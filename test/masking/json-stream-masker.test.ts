@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { JsonStreamMasker } from '../../src/masking/json-stream-masker.ts';
+import { JsonStreamMasker, maskWholeBody } from '../../src/masking/json-stream-masker.ts';
 import { maskDocument, type MaskHint } from '../../src/masking/mask-document.ts';
 import { compileMaskingRules, SECRETS_ONLY, type MaskingRules } from '../../src/masking/masking-rules.ts';
 import { GatehouseError } from '../../src/errors.ts';
@@ -241,6 +241,18 @@ describe('JsonStreamMasker', () => {
         assert.ok(!out.text.includes(PASSWORD) || !c.masked || rules !== SECRETS_ONLY, 'no password leaves');
         assert.ok(!out.text.includes(b64(PASSWORD)), 'no base64 password leaves');
       }
+    });
+
+    test(`masks ${c.name} held whole (maskWholeBody) as the streaming masker does`, () => {
+      const bytes = Buffer.from(c.text, 'utf8');
+      const whole = maskWholeBody(bytes, { rules, hint, subject: 'secrets in namespace "prod"' });
+      const streamed = run([bytes], rules, hint);
+      const text = Buffer.from(whole.bytes).toString('utf8');
+      const oneDocument = c.text.includes('\r\n');
+      assert.deepEqual(oneDocument ? [JSON.parse(text)] : parsedLines(text), oneDocument ? [JSON.parse(streamed.text)] : parsedLines(streamed.text));
+      assert.equal(whole.masked, c.masked);
+      if (!c.masked) assert.equal(whole.bytes, bytes, 'nothing masked: the very input');
+      assert.ok(!text.includes(b64(PASSWORD)), 'no base64 password leaves');
     });
   }
 
