@@ -56,15 +56,18 @@ export function planMasking(request: KubeRequest, rules: MaskingRules, unmasked:
   const hint: MaskHint = {};
   if (kind !== undefined) hint.kind = kind;
   if (request.namespace !== '') hint.namespace = request.namespace;
-  const plan = (mode: MaskingMode, why: string): MaskingPlan => ({ mode, why, hint, subject });
+  const [mode, why] = modeOf(request, kind, rules, unmasked);
+  return { mode, why, hint, subject };
+}
 
-  if (unmasked) return plan('off', 'break-glass: the policy lets this caller see values unmasked');
-  if (!request.isResourceRequest) return plan('off', 'not a resource request');
-  if (!OBJECT_SUBRESOURCES.has(request.subresource)) return plan('off', `subresource ${request.subresource} does not answer with objects`);
-  if (kind === 'Secret') return plan('mask', 'Secrets are always masked');
-  if (kind === 'ConfigMap' && rules.masksConfigMaps) return plan('mask', 'a masking rule names ConfigMap keys');
-  if (kind !== undefined && ENV_KINDS.has(kind) && rules.masksEnv) return plan('mask', 'a masking rule names env variables');
-  return plan('scan', 'objects of this resource are masked only where they embed a Secret');
+function modeOf(request: KubeRequest, kind: string | undefined, rules: MaskingRules, unmasked: boolean): [MaskingMode, string] {
+  if (unmasked) return ['off', 'break-glass: the policy lets this caller see values unmasked'];
+  if (!request.isResourceRequest) return ['off', 'not a resource request'];
+  if (!OBJECT_SUBRESOURCES.has(request.subresource)) return ['off', `subresource ${request.subresource} does not answer with objects`];
+  if (kind === 'Secret') return ['mask', 'Secrets are always masked'];
+  if (kind === 'ConfigMap' && rules.masksConfigMaps) return ['mask', 'a masking rule names ConfigMap keys'];
+  if (kind !== undefined && ENV_KINDS.has(kind) && rules.masksEnv) return ['mask', 'a masking rule names env variables'];
+  return ['scan', 'objects of this resource are masked only where they embed a Secret'];
 }
 
 function subjectOf(request: KubeRequest): string {

@@ -10,13 +10,14 @@ import { describeAction, describeCaller } from '../policy/describe-request.ts';
 import type { Decision, Identity, KubeRequest } from '../types.ts';
 
 export function authorize(policy: PolicyEngine): MiddlewareHandler {
-  return async function authorizeStage(c, next) {
+  // Synchronous: no await of its own, so no promise of its own on every call.
+  return function authorizeStage(c, next) {
     const identity = c.get('identity');
     const request = c.get('kubeRequest');
     const decision = policy.decide(identity, request);
     c.set('decision', decision);
     if (decision.effect === 'deny') throw policyDenied(identity, request, decision);
-    await next();
+    return next();
   };
 }
 

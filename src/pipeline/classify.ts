@@ -36,12 +36,13 @@ export function rawTarget(c: Context): RawTarget {
 }
 
 export function classify(options: { runtime: 'node' | 'lambda' }): MiddlewareHandler {
-  return async function classifyStage(c, next) {
+  // Synchronous: no await of its own, so no promise of its own on every call.
+  return function classifyStage(c, next) {
     const target = rawTarget(c);
     const request = classifyRequest(c.req.method, target.path, target.query, options);
     c.set('kubeRequest', request);
     if (options.runtime === 'lambda') refuseUpgradeOnLambda(c, request);
-    await next();
+    return next();
   };
 }
 

@@ -83,23 +83,22 @@ export function forward(options: ForwardOptions): Handler {
     const headers = upstreamHeaders(c, env, connection, identity, upgrade !== undefined, base.host);
     if (body instanceof Uint8Array) setContentLength(headers, body.byteLength);
 
-    const upstreamRequest = (): http.ClientRequest =>
-      (base.protocol === 'https:' ? https : http).request({
-        agent: agentFor(connection),
-        host: hostnameOf(base),
-        port: base.port === '' ? undefined : Number(base.port),
-        method,
-        path,
-        headers,
-        servername: connection.tlsServerName,
-      });
-
-    const answer = await send(upstreamRequest, body, {
+    const requestOptions: http.RequestOptions & { servername?: string | undefined } = {
+      agent: agentFor(connection),
+      host: hostnameOf(base),
+      port: base.port === '' ? undefined : Number(base.port),
+      method,
+      path,
+      headers,
+      servername: connection.tlsServerName,
+    };
+    const answer = await send(base.protocol === 'https:' ? https.request : http.request, requestOptions, body, {
       timeoutMs,
       origin: base.origin,
       // A GET without body may be replayed once when a reused keep-alive socket turns out closed.
       retryable: body === null && (method === 'GET' || method === 'HEAD') && upgrade === undefined,
-      onClientGone: (abort) => watchClient(c, env, abort),
+      c,
+      env,
     });
 
     if (answer.kind === 'upgrade') {
@@ -258,62 +257,92 @@ interface SendOptions {
   timeoutMs: number;
   origin: string;
   retryable: boolean;
-  /** Registers `abort` to run if the client goes away; returns a function that unregisters it. */
-  onClientGone: (abort: () => void) => () => void;
+  /** The call, to notice a client that goes away (see `watchClient`). */
+  c: Context;
+  env: NodeEnv;
 }
 
-function send(create: () => http.ClientRequest, body: Readable | Uint8Array | null, options: SendOptions): Promise<Answer> {
-  return new Promise<Answer>((resolve, reject) => {
-    let settled = false;
-    let request: http.ClientRequest;
-    const finish = (outcome: () => void): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      stopWatching();
-      outcome();
-    };
-    const timer = setTimeout(() => {
-      const error = new GatehouseError(
-        'ERR_UPSTREAM_TIMEOUT',
-        `upstream ${options.origin} did not answer within ${options.timeoutMs / 1000}s`,
-      );
-      finish(() => reject(error));
-      request.destroy(error);
-    }, options.timeoutMs);
-    const stopWatching = options.onClientGone(() => {
-      finish(() => reject(new GatehouseError('ERR_UPSTREAM_UNREACHABLE', 'client went away before the upstream answered')));
-      request.destroy();
-    });
+type RequestFunction = (options: http.RequestOptions) => http.ClientRequest;
 
-    const attempt = (mayRetry: boolean): void => {
-      request = create();
-      request.on('response', (response) => {
-        finish(() => resolve({ kind: 'response', response }));
-        // The client left while the body streamed: stop the upstream too (a cancelled watch must not leak).
-        const stop = options.onClientGone(() => response.destroy());
-        response.once('close', stop);
-      });
-      request.on('upgrade', (response, socket, head) => {
-        finish(() => resolve({ kind: 'upgrade', response, socket, head }));
-      });
-      request.on('error', (error: NodeJS.ErrnoException) => {
-        if (settled) return;
-        if (mayRetry && request.reusedSocket && error.code === 'ECONNRESET') {
-          attempt(false);
-          return;
-        }
-        finish(() => reject(upstreamError(error, options.origin)));
-      });
-      if (body === null) request.end();
-      else if (body instanceof Uint8Array) request.end(body);
-      else {
-        body.on('error', (error) => request.destroy(error));
-        body.pipe(request);
+function send(request: RequestFunction, requestOptions: http.RequestOptions, body: Readable | Uint8Array | null, options: SendOptions): Promise<Answer> {
+  return new Promise<Answer>((resolve, reject) => new UpstreamCall(request, requestOptions, body, options, resolve, reject).attempt(options.retryable));
+}
+
+/**
+ * One upstream request, settled once: by the answer (headers, or the switch to a tunnel), a
+ * failure, the header timeout, or the client going away first. A class, not closures: one
+ * object per call (and no per-call function names under tsx) on the path of every request.
+ */
+class UpstreamCall {
+  private settled = false;
+  private request: http.ClientRequest | undefined;
+  private readonly timer: NodeJS.Timeout;
+  private readonly stopWatching: () => void;
+
+  constructor(
+    private readonly requestFunction: RequestFunction,
+    private readonly requestOptions: http.RequestOptions,
+    private readonly body: Readable | Uint8Array | null,
+    private readonly options: SendOptions,
+    private readonly resolve: (answer: Answer) => void,
+    private readonly reject: (error: Error) => void,
+  ) {
+    this.timer = setTimeout(UpstreamCall.timedOut, options.timeoutMs, this);
+    this.stopWatching = watchClient(options.c, options.env, this.clientGone.bind(this));
+  }
+
+  private static timedOut(call: UpstreamCall): void {
+    const error = new GatehouseError('ERR_UPSTREAM_TIMEOUT', `upstream ${call.options.origin} did not answer within ${call.options.timeoutMs / 1000}s`);
+    call.fail(error);
+    call.request?.destroy(error);
+  }
+
+  private clientGone(): void {
+    this.fail(new GatehouseError('ERR_UPSTREAM_UNREACHABLE', 'client went away before the upstream answered'));
+    this.request?.destroy();
+  }
+
+  private finish(): boolean {
+    if (this.settled) return false;
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.stopWatching();
+    return true;
+  }
+
+  private fail(error: Error): void {
+    if (this.finish()) this.reject(error);
+  }
+
+  attempt(mayRetry: boolean): void {
+    const request = this.requestFunction(this.requestOptions);
+    this.request = request;
+    const { c, env } = this.options;
+    request.on('response', (response: http.IncomingMessage) => {
+      if (this.finish()) this.resolve({ kind: 'response', response });
+      // The client left while the body streamed: stop the upstream too (a cancelled watch must not leak).
+      const stop = watchClient(c, env, response.destroy.bind(response, undefined));
+      response.once('close', stop);
+    });
+    request.on('upgrade', (response: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (this.finish()) this.resolve({ kind: 'upgrade', response, socket, head });
+    });
+    request.on('error', (error: NodeJS.ErrnoException) => {
+      if (this.settled) return;
+      if (mayRetry && request.reusedSocket && error.code === 'ECONNRESET') {
+        this.attempt(false);
+        return;
       }
-    };
-    attempt(options.retryable);
-  });
+      this.fail(upstreamError(error, this.options.origin));
+    });
+    const body = this.body;
+    if (body === null) request.end();
+    else if (body instanceof Uint8Array) request.end(body);
+    else {
+      body.on('error', (error) => request.destroy(error));
+      body.pipe(request);
+    }
+  }
 }
 
 /** Runs `abort` when the client disconnects before the response finished. */

@@ -49,11 +49,10 @@ export function mask(rules: MaskingRules | undefined): MiddlewareHandler {
     const response = c.res;
     const answer = forwardedAnswer(response);
     const options = { rules: maskingRules, hint: plan.hint, subject: plan.subject };
-    const onMasked = (): void => c.set('masked', true);
     let masked: Response;
     try {
       if (answer?.bytes !== undefined) {
-        const result = maskBytes(response, answer.init, answer.bytes, plan, options, onMasked);
+        const result = maskBytes(response, answer.init, answer.bytes, plan, options, c);
         masked = result.response;
         if (result.bytes !== undefined) {
           c.set('responseBytes', result.bytes);
@@ -65,8 +64,8 @@ export function mask(rules: MaskingRules | undefined): MiddlewareHandler {
         forgetResponseBytes(c);
         masked =
           answer?.stream !== undefined
-            ? maskNodeStream(response, answer.init, answer.stream, plan, options, onMasked)
-            : await maskResponse(response, plan, options, onMasked);
+            ? maskNodeStream(response, answer.init, answer.stream, plan, options, c)
+            : await maskResponse(response, plan, options, c);
       }
     } catch (error) {
       // The bytes forward read are not what leaves (the Status does): record must not take them.
@@ -103,7 +102,7 @@ function maskBytes(
   input: Uint8Array<ArrayBuffer>,
   plan: MaskingPlan,
   options: MaskerOptions,
-  onMasked: () => void,
+  c: Context,
 ): { response: Response; bytes?: Uint8Array<ArrayBuffer> } {
   const strict = plan.mode === 'mask';
   const contentType = init.headers['content-type'];
@@ -113,12 +112,12 @@ function maskBytes(
   }
   const encoding = (init.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
   if (encoding !== 'identity') {
-    if (encoding === 'gzip' || encoding === 'deflate') return { response: maskStream(Readable.from([input]), init, encoding, options, onMasked) };
+    if (encoding === 'gzip' || encoding === 'deflate') return { response: maskStream(Readable.from([input]), init, encoding, options, c) };
     if (!strict) return { response };
     throw unmaskable(plan, `in content-encoding ${JSON.stringify(encoding)}`);
   }
   const result = maskWholeBody(Buffer.from(input.buffer, input.byteOffset, input.byteLength), options);
-  if (result.masked) onMasked();
+  if (result.masked) c.set('masked', true);
   const bytes = result.bytes as Uint8Array<ArrayBuffer>;
   // Nothing rewritten: the output is the input itself; the response stands as built.
   if (bytes.buffer === input.buffer && bytes.byteOffset === input.byteOffset && bytes.byteLength === input.byteLength) {
@@ -137,7 +136,7 @@ function maskNodeStream(
   upstream: IncomingMessage,
   plan: MaskingPlan,
   options: MaskerOptions,
-  onMasked: () => void,
+  c: Context,
 ): Response {
   const strict = plan.mode === 'mask';
   const contentType = init.headers['content-type'];
@@ -152,11 +151,11 @@ function maskNodeStream(
     upstream.destroy();
     throw unmaskable(plan, `in content-encoding ${JSON.stringify(encoding)}`);
   }
-  return maskStream(upstream, init, encoding, options, onMasked);
+  return maskStream(upstream, init, encoding, options, c);
 }
 
 /** A streamed, masked response over `source` (decompressed first for gzip/deflate); no Content-Length. */
-function maskStream(source: Readable, init: AnswerInit, encoding: string, options: MaskerOptions, onMasked: () => void): Response {
+function maskStream(source: Readable, init: AnswerInit, encoding: string, options: MaskerOptions, c: Context): Response {
   let input = source;
   if (encoding === 'gzip' || encoding === 'deflate') {
     const decompress = encoding === 'gzip' ? createGunzip() : createInflate();
@@ -170,7 +169,7 @@ function maskStream(source: Readable, init: AnswerInit, encoding: string, option
       stopsOnFailure(() => masker?.push(bytes));
       if (!reported && masker.masked) {
         reported = true;
-        onMasked();
+        c.set('masked', true);
       }
     },
     end(enqueue) {
@@ -194,7 +193,7 @@ function withoutEncoding(headers: Readonly<Record<string, string>>): Record<stri
  * The generic path, for a response forward did not build (a Status from a failed forward):
  * read through the Response API.
  */
-async function maskResponse(response: Response, plan: MaskingPlan, options: MaskerOptions, onMasked: () => void): Promise<Response> {
+async function maskResponse(response: Response, plan: MaskingPlan, options: MaskerOptions, c: Context): Promise<Response> {
   const body = response.body;
   if (body === null) return response;
   const strict = plan.mode === 'mask';
@@ -218,11 +217,11 @@ async function maskResponse(response: Response, plan: MaskingPlan, options: Mask
   const length = Number(headers['content-length'] ?? NaN);
   if (encoding === 'identity' && Number.isInteger(length) && length <= WHOLE_BODY_LIMIT) {
     const input = new Uint8Array(await response.arrayBuffer());
-    const result = maskBytes(response, init, input, plan, options, onMasked).response;
+    const result = maskBytes(response, init, input, plan, options, c).response;
     // `response` has been read: nothing rewritten means the same bytes in a fresh response.
     return result === response ? new Response(input, init) : result;
   }
-  return maskStream(Readable.fromWeb(body as import('node:stream/web').ReadableStream<Uint8Array>), init, encoding, options, onMasked);
+  return maskStream(Readable.fromWeb(body as import('node:stream/web').ReadableStream<Uint8Array>), init, encoding, options, c);
 }
 
 const WRITES = new Set(['POST', 'PUT', 'PATCH']);

@@ -83,25 +83,7 @@ export function record(sink: RecordSink | undefined, options: RecordStageOptions
     const error = c.error === undefined ? undefined : asGatehouseError(c.error);
     const upgraded = headerOf(response, 'x-gatehouse-upgraded') === 'true';
     const decision = facts.decision;
-    const writeOutcome = (body: RecordedBody, streamEnd: StreamEnd): void => {
-      try {
-        sink.write(
-          buildRecord('outcome', start, facts, {
-            finishedAtMs: options.clock.now(),
-            statusCode: upgraded ? 101 : response.status,
-            upstreamStatus: variable<number>(c, 'upstreamStatus'),
-            error: error === undefined ? undefined : { code: error.code, message: error.message },
-            responseContentType: headerOf(response, 'content-type'),
-            responseBody: body,
-            maskedInResponse: variable<boolean>(c, 'masked') === true,
-            streamEnd,
-          }),
-        );
-      } catch (failure) {
-        // A record that cannot be built must not break the response; say so loudly instead.
-        log({ level: 'error', event: 'record_build_failed', message: `session record for request ${requestId} could not be built: ${String(failure)}` });
-      }
-    };
+    const outcome: Outcome = { c, sink, options, log, start, facts, response, error, upgraded };
 
     const body = bodyOptions(options, headerOf(response, 'content-type'), facts.request, decision?.unmasked !== true);
     // An answer held whole (forward read it, mask may have rewritten it) is recorded from those
@@ -111,18 +93,18 @@ export function record(sink: RecordSink | undefined, options: RecordStageOptions
     if (sent !== undefined) {
       const identity = (headerOf(response, 'content-encoding') ?? 'identity').trim().toLowerCase() === 'identity';
       const passedMaskStage = identity && variable<boolean>(c, 'responseBytesMasked') === true && decision?.unmasked !== true;
-      writeOutcome(responseBody(sent.byteLength, () => recordSentBody(sent, body, passedMaskStage)), 'complete');
+      writeOutcome(outcome, responseBody(sent.byteLength, () => recordSentBody(sent, body, passedMaskStage)), 'complete');
       return;
     }
     // Not `response.body` before this point: reading it turns a Response built from bytes into a stream.
     if (response.body === null) {
-      writeOutcome(NO_BODY, upgraded ? 'upgraded' : 'none');
+      writeOutcome(outcome, NO_BODY, upgraded ? 'upgraded' : 'none');
       return;
     }
     const release = sink.hold();
     const teed = teeWithCap(response.body, options.maxBodyBytes, (captured: CapturedBody, end: StreamEnd) => {
       try {
-        writeOutcome(responseBody(captured.totalBytes, () => recordBody(captured, body)), end);
+        writeOutcome(outcome, responseBody(captured.totalBytes, () => recordBody(captured, body)), end);
       } finally {
         release();
       }
@@ -132,6 +114,40 @@ export function record(sink: RecordSink | undefined, options: RecordStageOptions
     c.res = undefined;
     c.res = replacement;
   };
+}
+
+/** What the outcome record of one call is built from. */
+interface Outcome {
+  c: Context;
+  sink: RecordSink;
+  options: RecordStageOptions;
+  log: RecordsLog;
+  start: CallStart;
+  facts: CallFacts;
+  response: Response;
+  error: GatehouseError | undefined;
+  upgraded: boolean;
+}
+
+/** Writes the outcome record; a record that cannot be built must not break the response, so that is logged loudly instead. */
+function writeOutcome(outcome: Outcome, body: RecordedBody, streamEnd: StreamEnd): void {
+  const { c, options, error, response } = outcome;
+  try {
+    outcome.sink.write(
+      buildRecord('outcome', outcome.start, outcome.facts, {
+        finishedAtMs: options.clock.now(),
+        statusCode: outcome.upgraded ? 101 : response.status,
+        upstreamStatus: variable<number>(c, 'upstreamStatus'),
+        error: error === undefined ? undefined : { code: error.code, message: error.message },
+        responseContentType: headerOf(response, 'content-type'),
+        responseBody: body,
+        maskedInResponse: variable<boolean>(c, 'masked') === true,
+        streamEnd,
+      }),
+    );
+  } catch (failure) {
+    outcome.log({ level: 'error', event: 'record_build_failed', message: `session record for request ${outcome.start.requestId} could not be built: ${String(failure)}` });
+  }
 }
 
 export function recordIntent(): MiddlewareHandler {

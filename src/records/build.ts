@@ -48,14 +48,13 @@ export interface CallOutcome {
 
 export function buildRecord(phase: RecordPhase, start: CallStart, facts: CallFacts, outcome?: CallOutcome): SessionRecord {
   const { identity, request, decision, approval, requestBody } = facts;
-  const iso = (ms: number): string => new Date(ms).toISOString();
   return {
     schema_version: SCHEMA_VERSION,
     record_id: crypto.randomUUID(),
     phase,
     request_id: start.requestId,
-    started_at: iso(start.startedAtMs),
-    finished_at: outcome === undefined ? null : iso(outcome.finishedAtMs),
+    started_at: new Date(start.startedAtMs).toISOString(),
+    finished_at: outcome === undefined ? null : new Date(outcome.finishedAtMs).toISOString(),
     latency_ms: outcome === undefined ? null : Math.max(0, outcome.finishedAtMs - start.startedAtMs),
     kubectl_session: start.headers.kubectlSession,
     kubectl_command: start.headers.kubectlCommand,
