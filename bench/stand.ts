@@ -76,7 +76,7 @@ export async function startStand(options: StandOptions): Promise<Stand> {
     ]);
     started.push(s3, upstream);
 
-    const kubeconfigPath = join(scratch, 'upstream-kubeconfig.yaml');
+    const kubeconfigPath = join(scratch, 'upstream-kubeconfig.json');
     writeFileSync(kubeconfigPath, upstreamKubeconfig(upstream.ready.url), { mode: 0o600 });
     const policy = benchPolicy(options.policyRules);
     const policyFile = join(scratch, 'policy.yaml');
@@ -134,25 +134,21 @@ export async function startStand(options: StandOptions): Promise<Stand> {
   }
 }
 
-/** A kubeconfig for the bench upstream; both proxies use it (the upstream ignores the token). */
+/**
+ * A kubeconfig for the bench upstream; both proxies use it (the upstream ignores the token).
+ * In JSON form (kubeconfig files may be JSON): the Lambda bundle of the cold start reads no YAML.
+ */
 function upstreamKubeconfig(server: string): string {
-  return [
-    'apiVersion: v1',
-    'kind: Config',
-    'clusters:',
-    '- name: bench-upstream',
-    '  cluster:',
-    `    server: ${server}`,
-    'users:',
-    '- name: bench-proxy',
-    '  user:',
-    '    token: bench-upstream-token',
-    'contexts:',
-    '- name: bench',
-    '  context:',
-    '    cluster: bench-upstream',
-    '    user: bench-proxy',
-    'current-context: bench',
-    '',
-  ].join('\n');
+  return `${JSON.stringify(
+    {
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'bench-upstream', cluster: { server } }],
+      users: [{ name: 'bench-proxy', user: { token: 'bench-upstream-token' } }],
+      contexts: [{ name: 'bench', context: { cluster: 'bench-upstream', user: 'bench-proxy' } }],
+      'current-context': 'bench',
+    },
+    null,
+    2,
+  )}\n`;
 }

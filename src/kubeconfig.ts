@@ -7,7 +7,7 @@ import { chmodSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { stringify } from 'yaml';
-import { parseJsonOrYaml } from './json-or-yaml.ts';
+import { isYamlUnavailable, parseJsonOrYaml } from './json-or-yaml.ts';
 import { GatehouseConfigError } from './config-error.ts';
 
 export interface KubeconfigCluster {
@@ -77,6 +77,7 @@ export function readKubeconfig(path: string): Kubeconfig {
   try {
     doc = parseJsonOrYaml(text);
   } catch (error) {
+    if (isYamlUnavailable(error)) throw new GatehouseConfigError(path, [`kubeconfig is not in JSON form, which it must be here: ${(error as Error).message}`]);
     throw new GatehouseConfigError(path, [`kubeconfig is not valid YAML: ${(error as Error).message}`]);
   }
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
