@@ -21,6 +21,10 @@
  */
 import cluster from 'node:cluster';
 import { createApp } from '../src/app.ts';
+import type { GatehouseDeps } from '../src/app.ts';
+import type { RecordSink } from '../src/ports/records.ts';
+import { toRecordLine } from '../src/records/record-line.ts';
+import type { Identity } from '../src/types.ts';
 import { createDepsFromConfig } from '../src/compose.ts';
 import { configSchema, parseConfig } from '../src/config.ts';
 import { createRecordsFromConfig } from '../src/records/from-config.ts';
@@ -37,6 +41,46 @@ export interface FrontSettings {
   bucket: string;
   /** Processes serving the one port; default 1. */
   workers?: number;
+  /** A cheaper pipeline, to see what each part costs (bench/stages.ts); default `whole`. */
+  variant?: FrontVariant;
+}
+
+/**
+ * What `bench/stages.ts` compares, each the same app (`createApp`) with some dependencies
+ * swapped, so the difference between two variants is what the swapped part costs:
+ * - `whole`: the bench front as described above;
+ * - `secrets-only`: without the policy's env-name masking rule (the default masking: the Pod is scanned, not parsed);
+ * - `records-discarded`: records built and serialised per call, then dropped (no buffering, compression, S3);
+ * - `no-records`: no record sink (the record stage only assigns the request id);
+ * - `forward-only`: no records, Secrets-only masking, a fixed identity for any token and an allow-all policy —
+ *   what is left is Hono, the Node adapter, classification, forwarding and the scan of the answer.
+ */
+export type FrontVariant = 'whole' | 'secrets-only' | 'records-discarded' | 'no-records' | 'forward-only';
+
+const DISCARDING_SINK: RecordSink = {
+  writeDurable: async () => undefined,
+  write: (record) => void toRecordLine(record),
+  flush: async () => undefined,
+  hold: () => () => undefined,
+  close: async () => undefined,
+};
+
+/** The dependency overrides of a variant (see FrontVariant). */
+function variantOverrides(variant: FrontVariant): Partial<GatehouseDeps> {
+  const identity: Identity = { user: 'bench-user@example.com', groups: ['bench-team', 'everyone'], claims: {} };
+  switch (variant) {
+    case 'whole':
+    case 'secrets-only':
+    case 'no-records':
+      return {};
+    case 'records-discarded':
+      return { records: DISCARDING_SINK };
+    case 'forward-only':
+      return {
+        authenticator: { verify: async () => identity },
+        policy: { decide: () => ({ effect: 'allow', rule: 'bench-allow-all', reason: 'the forward-only bench variant allows everything' }) },
+      };
+  }
 }
 
 interface SinkStats {
@@ -67,7 +111,10 @@ async function serveOne(): Promise<{ url: string; stop(): Promise<SinkStats | nu
   const records = createRecordsFromConfig(recordsConfig, { clientConfig: { credentials: S3RVER_CREDENTIALS } });
   const sink = records.sink as typeof records.sink & { stats?: SinkStats };
 
-  const deps = await createDepsFromConfig(config, { records: records.sink, recordSettings: records.settings });
+  const variant = settings.variant ?? 'whole';
+  const deps = await createDepsFromConfig(config, { records: records.sink, recordSettings: records.settings, ...variantOverrides(variant) });
+  if (variant === 'secrets-only' || variant === 'forward-only') delete deps.masking;
+  if (variant === 'no-records' || variant === 'forward-only') delete deps.records;
   const server = await startNodeServer({ app: createApp(deps), host: '127.0.0.1', port: 0 });
   return {
     url: server.url,
