@@ -30,6 +30,7 @@ import { configSchema, parseConfig } from '../src/config.ts';
 import { createRecordsFromConfig } from '../src/records/from-config.ts';
 import { startNodeServer } from '../src/runtime/node-server.ts';
 import { announce } from './children.ts';
+import { BENCH_GROUPS, BENCH_USER } from './policy-rules.ts';
 
 export interface FrontSettings {
   issuer: string;
@@ -57,6 +58,8 @@ export interface FrontSettings {
  */
 export type FrontVariant = 'whole' | 'secrets-only' | 'records-discarded' | 'no-records' | 'forward-only';
 
+const BENCH_IDENTITY: Identity = { user: BENCH_USER, groups: BENCH_GROUPS, claims: {} };
+
 const DISCARDING_SINK: RecordSink = {
   writeDurable: async () => undefined,
   write: (record) => void toRecordLine(record),
@@ -65,22 +68,17 @@ const DISCARDING_SINK: RecordSink = {
   close: async () => undefined,
 };
 
-/** The dependency overrides of a variant (see FrontVariant). */
-function variantOverrides(variant: FrontVariant): Partial<GatehouseDeps> {
-  const identity: Identity = { user: 'bench-user@example.com', groups: ['bench-team', 'everyone'], claims: {} };
-  switch (variant) {
-    case 'whole':
-    case 'secrets-only':
-    case 'no-records':
-      return {};
-    case 'records-discarded':
-      return { records: DISCARDING_SINK };
-    case 'forward-only':
-      return {
-        authenticator: { verify: async () => identity },
-        policy: { decide: () => ({ effect: 'allow', rule: 'bench-allow-all', reason: 'the forward-only bench variant allows everything' }) },
-      };
+/** The app's dependencies for a variant (see FrontVariant). */
+function forVariant(deps: GatehouseDeps, variant: FrontVariant): GatehouseDeps {
+  const out: GatehouseDeps = { ...deps };
+  if (variant === 'secrets-only' || variant === 'forward-only') delete out.masking;
+  if (variant === 'no-records' || variant === 'forward-only') delete out.records;
+  if (variant === 'records-discarded') out.records = DISCARDING_SINK;
+  if (variant === 'forward-only') {
+    out.authenticator = { verify: async () => BENCH_IDENTITY };
+    out.policy = { decide: () => ({ effect: 'allow', rule: 'bench-allow-all', reason: 'the forward-only bench variant allows everything' }) };
   }
+  return out;
 }
 
 interface SinkStats {
@@ -111,10 +109,7 @@ async function serveOne(): Promise<{ url: string; stop(): Promise<SinkStats | nu
   const records = createRecordsFromConfig(recordsConfig, { clientConfig: { credentials: S3RVER_CREDENTIALS } });
   const sink = records.sink as typeof records.sink & { stats?: SinkStats };
 
-  const variant = settings.variant ?? 'whole';
-  const deps = await createDepsFromConfig(config, { records: records.sink, recordSettings: records.settings, ...variantOverrides(variant) });
-  if (variant === 'secrets-only' || variant === 'forward-only') delete deps.masking;
-  if (variant === 'no-records' || variant === 'forward-only') delete deps.records;
+  const deps = forVariant(await createDepsFromConfig(config, { records: records.sink, recordSettings: records.settings }), settings.variant ?? 'whole');
   const server = await startNodeServer({ app: createApp(deps), host: '127.0.0.1', port: 0 });
   return {
     url: server.url,

@@ -45,12 +45,24 @@ const BACKSLASH = 0x5c;
 const encoder = new TextEncoder();
 const LAST_APPLIED_BYTES = Buffer.from(LAST_APPLIED, 'latin1');
 
-/** The byte patterns that make a unit worth parsing even when its kind is not known to be masked. */
-export function triggerPatterns(rules: MaskingRules): Buffer[] {
-  const words = ['Secret"', 'Secret\\"'];
-  if (rules.masksConfigMaps) words.push('ConfigMap"', 'ConfigMap\\"');
-  if (rules.masksEnv) words.push('"env"', '\\"env\\"');
-  return words.map((word) => Buffer.from(word, 'latin1'));
+const triggersByRules = new WeakMap<MaskingRules, readonly Buffer[]>();
+
+/** The byte patterns that make a unit worth parsing even when its kind is not known to be masked (built once per rules). */
+export function triggerPatterns(rules: MaskingRules): readonly Buffer[] {
+  let triggers = triggersByRules.get(rules);
+  if (triggers === undefined) {
+    const words = ['Secret"', 'Secret\\"'];
+    if (rules.masksConfigMaps) words.push('ConfigMap"', 'ConfigMap\\"');
+    if (rules.masksEnv) words.push('"env"', '\\"env\\"');
+    triggers = words.map((word) => Buffer.from(word, 'latin1'));
+    triggersByRules.set(rules, triggers);
+  }
+  return triggers;
+}
+
+/** Whether a unit must be parsed: its kind is masked, or its bytes hold a trigger. */
+function needsParse(bytes: Buffer, kindMasked: boolean, triggers: readonly Buffer[]): boolean {
+  return kindMasked || triggers.some((pattern) => bytes.includes(pattern));
 }
 
 /** Whether objects of `kind` are masked whatever their bytes say. */
@@ -60,8 +72,6 @@ export function isMaskedKind(kind: string | undefined, rules: MaskingRules): boo
 
 /** A body held whole and at most this long is masked as one document, without the scanner. */
 export const WHOLE_DOCUMENT_MAX_BYTES = 256 * 1024;
-
-const triggersByRules = new WeakMap<MaskingRules, Buffer[]>();
 
 /**
  * Masks a body held whole (forward read it, it has a Content-Length): the same result as
@@ -75,9 +85,7 @@ const triggersByRules = new WeakMap<MaskingRules, Buffer[]>();
  */
 export function maskWholeBody(input: Buffer, options: JsonStreamMaskerOptions): { bytes: Uint8Array; masked: boolean } {
   if (input.byteLength <= WHOLE_DOCUMENT_MAX_BYTES && input[0] === 0x7b) {
-    let triggers = triggersByRules.get(options.rules);
-    if (triggers === undefined) triggersByRules.set(options.rules, (triggers = triggerPatterns(options.rules)));
-    if (!isMaskedKind(options.hint.kind, options.rules) && !triggers.some((pattern) => input.includes(pattern))) {
+    if (!needsParse(input, isMaskedKind(options.hint.kind, options.rules), triggerPatterns(options.rules))) {
       return { bytes: input, masked: false };
     }
     let document: unknown;
@@ -106,7 +114,7 @@ export function maskWholeBody(input: Buffer, options: JsonStreamMaskerOptions): 
 type Phase = 'top' | 'elements' | 'suffix';
 
 export class JsonStreamMasker {
-  private readonly triggers: Buffer[];
+  private readonly triggers: readonly Buffer[];
   /** Byte patterns that send a Secret item to the parsing path. */
   private readonly fastPathBlockers: Buffer[];
   private readonly topKindMasked: boolean;
@@ -361,9 +369,6 @@ export class JsonStreamMasker {
     return segments;
   }
 
-  private needsParse(bytes: Buffer, kindMasked: boolean): boolean {
-    return kindMasked || this.triggers.some((pattern) => bytes.includes(pattern));
-  }
 
   private parse(bytes: Buffer, what: string): unknown {
     try {
@@ -382,7 +387,7 @@ export class JsonStreamMasker {
       return;
     }
     const bytes = joined(segments);
-    if (!this.needsParse(bytes, this.topKindMasked)) {
+    if (!needsParse(bytes, this.topKindMasked, this.triggers)) {
       out.pieces(segments);
       return;
     }
@@ -461,7 +466,7 @@ export class JsonStreamMasker {
     if (this.secretItems && this.itemIsObject && !this.itemSlow && this.plainDataValues(bytes)) {
       if (this.maskDataValues(bytes, start, out)) return;
     }
-    if (!this.needsParse(bytes, this.elementsMasked)) {
+    if (!needsParse(bytes, this.elementsMasked, this.triggers)) {
       out.pieces(segments);
       return;
     }

@@ -8,6 +8,7 @@ import { GatehouseError } from '../../src/errors.ts';
 import { startLocalDynamoDb, type LocalDynamoDb } from '../../src/local/dynamodb.ts';
 import type { ApprovalStore } from '../../src/ports/approvals.ts';
 import { sampleApproval, T0 } from './support.ts';
+import { rejection } from '../support/rejection.ts';
 
 let db: LocalDynamoDb;
 let client: DynamoDBClient;
@@ -26,16 +27,6 @@ async function stored(overrides: Partial<Approval> = {}): Promise<Approval> {
   const approval = sampleApproval({ id: `a${++next}`, ...overrides });
   await store.create(approval);
   return approval;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<GatehouseError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof GatehouseError, String(error));
-    return error;
-  }
-  assert.fail('expected a refusal');
 }
 
 const approveBy = (by: string, at = T0 + 1000) => ({ verdict: 'approve' as const, by, at, comment: 'ok', expiresAt: at + 600_000 });

@@ -2,22 +2,12 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SignJWT, UnsecuredJWT } from 'jose';
 import { formTokenFor, formTokenMatches, linkUrl, signLink, verifyLink } from '../../src/approvals/link.ts';
-import { GatehouseError } from '../../src/errors.ts';
 import { T0 } from './support.ts';
+import { rejection } from '../support/rejection.ts';
 
 const key = new Uint8Array(32).fill(7);
 const otherKey = new Uint8Array(32).fill(8);
 const claims = { approvalId: 'a1', approver: 'bob@example.com', linkId: 'L1', expiresAt: T0 + 3600_000 };
-
-async function rejection(promise: Promise<unknown>): Promise<GatehouseError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof GatehouseError, String(error));
-    return error;
-  }
-  assert.fail('expected the link to be refused');
-}
 
 /** Alters a character inside the signature (the last one also holds padding bits, which decode to the same bytes). */
 function alterSignature(token: string): string {
@@ -64,7 +54,7 @@ describe('approval links', () => {
   ];
   for (const [name, make, id, now, message] of hostile) {
     test(name, async () => {
-      const error = await rejection(verifyLink(key, await make(), id, now));
+      const error = await rejection(verifyLink(key, await make(), id, now), 'the link to be refused');
       assert.equal(error.code, 'ERR_APPROVAL_LINK_INVALID');
       assert.equal(error.httpStatus, 403);
       assert.match(error.message, /^this approval link is not valid: /);

@@ -22,6 +22,7 @@ import type { LocalTls } from '../../src/local/tls.ts';
 import { startNodeServer } from '../../src/runtime/node-server.ts';
 import type { NodeServer } from '../../src/runtime/node-server.ts';
 import type { UpstreamConnection } from '../../src/types.ts';
+import { statusOf } from '../support/status.ts';
 
 interface Received {
   method: string;
@@ -141,12 +142,6 @@ function call(server: NodeServer, ca: string, path: string, options: { method?: 
     req.on('error', reject);
     req.end(options.body);
   });
-}
-
-function statusOf(reply: Reply): { code: number; reason: string; message: string } {
-  const status = JSON.parse(reply.body) as { kind: string; code: number; reason: string; message: string };
-  assert.equal(status.kind, 'Status');
-  return { code: status.code, reason: status.reason, message: status.message };
 }
 
 describe('forward', () => {

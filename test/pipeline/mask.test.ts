@@ -19,6 +19,7 @@ import { compileMaskingRules } from '../../src/masking/masking-rules.ts';
 import { placeholderBase64 } from '../../src/masking/placeholder.ts';
 import { startNodeServer, type NodeServer } from '../../src/runtime/node-server.ts';
 import { b64, PASSWORD, pod, secret, secretItem, secretList, secretTable } from '../masking/fixtures/objects.ts';
+import { statusOf } from '../support/status.ts';
 
 const SECRET_B64 = b64(PASSWORD);
 const P28 = placeholderBase64(28);
@@ -179,12 +180,6 @@ function get(base: string, path: string, headers: http.OutgoingHttpHeaders = {},
     req.on('error', reject);
     req.end(body);
   });
-}
-
-function statusOf(reply: Reply): { code: number; reason: string; message: string } {
-  const status = JSON.parse(reply.body) as { kind: string; code: number; reason: string; message: string };
-  assert.equal(status.kind, 'Status');
-  return { code: status.code, reason: status.reason, message: status.message };
 }
 
 describe('mask stage', () => {

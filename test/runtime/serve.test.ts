@@ -75,6 +75,20 @@ describe('gatehouse serve', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  /** A self-hosting config file with OIDC (no development issuer) for the fake API server; returns its path. */
+  function writeOidcConfig(name: string): string {
+    const configPath = join(dir, name);
+    writeFileSync(
+      configPath,
+      stringify({
+        oidc: { issuer: 'https://idp.example.com', audience: 'gatehouse' },
+        upstream: { kind: 'kubeconfig', kubeconfig: api.kubeconfigPath },
+        policy: { file: DEFAULT_POLICY_FILE },
+      }),
+    );
+    return configPath;
+  }
+
   test('prints where it listens, the users\' kubeconfig, policy, upstream and the dev-issuer warning; SIGTERM exits 0', async () => {
     const stateDir = join(dir, 'state');
     const run = serve(['--state-dir', stateDir, '--kubeconfig', api.kubeconfigPath, '--user', 'alice@example.com', '--group', 'dev', '--group', 'ops']);
@@ -111,15 +125,7 @@ describe('gatehouse serve', () => {
   });
 
   test('serves a self-hosting config file with OIDC (no development issuer): a call without a token is 401', async () => {
-    const configPath = join(dir, 'gatehouse.yaml');
-    writeFileSync(
-      configPath,
-      stringify({
-        oidc: { issuer: 'https://idp.example.com', audience: 'gatehouse' },
-        upstream: { kind: 'kubeconfig', kubeconfig: api.kubeconfigPath },
-        policy: { file: DEFAULT_POLICY_FILE },
-      }),
-    );
+    const configPath = writeOidcConfig('gatehouse.yaml');
     const run = serve(['--config', configPath, '--state-dir', join(dir, 'hosted')]);
     const out = await banner(run);
     assert.doesNotMatch(out, /DEVELOPMENT ISSUER/);
@@ -132,15 +138,7 @@ describe('gatehouse serve', () => {
   });
 
   test('--workers 2 serves one port from two processes, and SIGTERM closes them all', async () => {
-    const configPath = join(dir, 'workers.yaml');
-    writeFileSync(
-      configPath,
-      stringify({
-        oidc: { issuer: 'https://idp.example.com', audience: 'gatehouse' },
-        upstream: { kind: 'kubeconfig', kubeconfig: api.kubeconfigPath },
-        policy: { file: DEFAULT_POLICY_FILE },
-      }),
-    );
+    const configPath = writeOidcConfig('workers.yaml');
     const run = serve(['--config', configPath, '--state-dir', join(dir, 'workers'), '--workers', '2']);
     await new Promise<void>((resolve, reject) => {
       run.child.stdout?.on('data', () => {
