@@ -120,7 +120,6 @@ export class JsonStreamMasker {
   private readonly topKindMasked: boolean;
   /** The `Secret"` trigger: a Secret item's own kind holds it once. */
   private readonly secretQuote: Buffer;
-  private readonly decoder = new TextDecoder();
 
   // lexer
   private depth = 0;

@@ -80,7 +80,7 @@ export function forward(options: ForwardOptions): Handler {
     const path = basePath + target.path + (target.query === '' ? '' : `?${target.query}`);
     const method = c.req.method;
     const body = upgrade === undefined ? await requestBody(c, method) : null;
-    const headers = upstreamHeaders(c, env, connection, identity, upgrade !== undefined, base.host);
+    const headers = upstreamHeaders(c, connection, identity, upgrade !== undefined, base.host);
     if (body instanceof Uint8Array) setContentLength(headers, body.byteLength);
 
     const requestOptions: http.RequestOptions & { servername?: string | undefined } = {
@@ -178,7 +178,6 @@ function readWhole(response: http.IncomingMessage, origin: string): Promise<Buff
 
 function upstreamHeaders(
   c: Context,
-  env: NodeEnv,
   connection: UpstreamConnection,
   identity: Identity,
   tunnelling: boolean,
