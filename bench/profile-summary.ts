@@ -65,7 +65,7 @@ export function summariseProfile(path: string, top = 25): { self: ProfileLine[];
     [...map]
       .sort((a, b) => b[1] - a[1])
       .slice(0, top)
-      .map(([name, time]) => ({ name, selfPercent: (100 * (self.get(name) ?? 0)) / all, totalPercent: (100 * (total.get(name) ?? 0)) / all }));
+      .map(([name]) => ({ name, selfPercent: (100 * (self.get(name) ?? 0)) / all, totalPercent: (100 * (total.get(name) ?? 0)) / all }));
   return { self: rank(self), total: rank(total) };
 }
 
