@@ -29,6 +29,7 @@
  * stream, never passing the rest unmasked.
  */
 import { GatehouseError } from '../errors.ts';
+import { spliceMaskedEnv } from './env-splice.ts';
 import { elementRole, LAST_APPLIED, listItemKind, maskDocument, maskElement, watchTableColumns, type MaskHint } from './mask-document.ts';
 import type { MaskingRules } from './masking-rules.ts';
 import { isBase64Placeholder, maskBase64Bytes } from './placeholder.ts';
@@ -79,15 +80,20 @@ export const WHOLE_DOCUMENT_MAX_BYTES = 256 * 1024;
  * at most WHOLE_DOCUMENT_MAX_BYTES is decided by the same test the masker applies to a
  * top-level value (masked kind, or a trigger in its bytes) and, when it can hold something
  * to mask, parsed and masked as one document (`maskDocument` on a whole list is what the
- * masker gives item by item). Anything else — a longer body, several documents, something
+ * masker gives item by item) — or, when env values are all it can hold, masked by rewriting
+ * just its env arrays (`spliceMaskedEnv`). Anything else — a longer body, several documents, something
  * that does not parse — goes through the streaming masker, which also words the failures.
  * Returns the input itself when nothing was rewritten.
  */
 export function maskWholeBody(input: Buffer, options: JsonStreamMaskerOptions): { bytes: Uint8Array; masked: boolean } {
   if (input.byteLength <= WHOLE_DOCUMENT_MAX_BYTES && input[0] === 0x7b) {
-    if (!needsParse(input, isMaskedKind(options.hint.kind, options.rules), triggerPatterns(options.rules))) {
+    const kindMasked = isMaskedKind(options.hint.kind, options.rules);
+    if (!needsParse(input, kindMasked, triggerPatterns(options.rules))) {
       return { bytes: input, masked: false };
     }
+    // Only env values to mask (the common masked read: a Pod): rewrite just the env arrays.
+    const spliced = kindMasked ? undefined : spliceMaskedEnv(input, options.rules, options.hint);
+    if (spliced !== undefined) return spliced;
     let document: unknown;
     try {
       document = JSON.parse(input.toString('utf8'));

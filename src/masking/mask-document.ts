@@ -244,12 +244,7 @@ class Walk {
   }
 
   private envValues(env: unknown[], namespace: string): void {
-    for (const entry of env) {
-      if (!isObject(entry) || typeof entry['name'] !== 'string' || entry['value'] === undefined || entry['value'] === null) continue;
-      if (envNameRule(this.rules, namespace, entry['name']) === undefined) continue;
-      entry['value'] = maskAny(entry['value'], maskText);
-      this.masked = true;
-    }
+    if (maskEnvEntries(env, this.rules, namespace)) this.masked = true;
   }
 
   /** Replaces the values of map `values` whose key `selects`; non-string values are masked as their JSON text. */
@@ -289,6 +284,18 @@ class Walk {
     this.node(root, this.hint.kind, namespace, true);
     operation['value'] = getChild(parent, segments[segments.length - 1] as string);
   }
+}
+
+/** Masks, in place, the values of the entries of a container's `env` array whose names a rule names; true when one was. */
+export function maskEnvEntries(env: readonly unknown[], rules: MaskingRules, namespace: string): boolean {
+  let masked = false;
+  for (const entry of env) {
+    if (!isObject(entry) || typeof entry['name'] !== 'string' || entry['value'] === undefined || entry['value'] === null) continue;
+    if (envNameRule(rules, namespace, entry['name']) === undefined) continue;
+    entry['value'] = maskAny(entry['value'], maskText);
+    masked = true;
+  }
+  return masked;
 }
 
 function maskAny(value: unknown, mask: (value: string) => string): string {
