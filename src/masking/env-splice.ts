@@ -28,30 +28,41 @@ const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const MAX_DEPTH = 512;
 
-/** Byte patterns after which only a whole-document parse knows what to mask. */
-function blockers(rules: MaskingRules): readonly Buffer[] {
-  let patterns = blockersByRules.get(rules);
-  if (patterns === undefined) {
+/** What the splice reads from the rules, worked out once per rules. */
+interface SpliceRules {
+  /** Byte patterns after which only a whole-document parse knows what to mask. */
+  blockers: readonly Buffer[];
+  /** Some env rule is limited to namespaces: the object's namespace must be known for sure. */
+  namespaceScoped: boolean;
+}
+
+const spliceRulesByRules = new WeakMap<MaskingRules, SpliceRules>();
+
+function spliceRules(rules: MaskingRules): SpliceRules {
+  let found = spliceRulesByRules.get(rules);
+  if (found === undefined) {
     const words = ['Secret"', 'Secret\\"', '\\"env\\"', LAST_APPLIED];
     if (rules.masksConfigMaps) words.push('ConfigMap"', 'ConfigMap\\"');
-    patterns = words.map((word) => Buffer.from(word, 'latin1'));
-    blockersByRules.set(rules, patterns);
+    found = {
+      blockers: words.map((word) => Buffer.from(word, 'latin1')),
+      namespaceScoped: rules.rules.some((rule) => rule.envNames !== null && rule.namespaces !== null),
+    };
+    spliceRulesByRules.set(rules, found);
   }
-  return patterns;
+  return found;
 }
-const blockersByRules = new WeakMap<MaskingRules, readonly Buffer[]>();
 
 /** Masks `input`'s env values by rewriting only its env arrays; undefined when only a full parse may decide (see above). */
 export function spliceMaskedEnv(input: Buffer, rules: MaskingRules, hint: MaskHint): { bytes: Buffer; masked: boolean } | undefined {
   if (!rules.masksEnv) return undefined;
-  for (const pattern of blockers(rules)) if (input.includes(pattern)) return undefined;
+  const { blockers, namespaceScoped } = spliceRules(rules);
+  for (const pattern of blockers) if (input.includes(pattern)) return undefined;
   if (!isUtf8(input)) return undefined;
   const found = scan(input);
   if (found === undefined) return undefined;
   const kind = found.rootKind;
   if (kind === undefined || kind === 'Secret' || kind === 'Table' || kind.endsWith('List')) return undefined;
   if (kind === 'ConfigMap' && rules.masksConfigMaps) return undefined;
-  const namespaceScoped = rules.rules.some((rule) => rule.envNames !== null && rule.namespaces !== null);
   if (namespaceScoped && found.namespaceKeys !== (found.rootNamespace === undefined ? 0 : 1)) return undefined;
   const namespace = found.rootNamespace ?? hint.namespace ?? '';
 
