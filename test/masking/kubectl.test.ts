@@ -209,6 +209,8 @@ masking:
   - name: passwords-in-configmaps
     namespaces: ["default"]
     configMapKeys: ["*password*"]
+  - name: credentials-in-env
+    envNames: ["*_PASSWORD", "*_TOKEN"]
 `;
 
 describe('kubectl: break-glass and masking rules from the policy file', () => {
@@ -219,6 +221,15 @@ describe('kubectl: break-glass and masking rules from the policy file', () => {
     h = await startHarness({ policy: BREAK_GLASS_POLICY, groups: ['incident-responders'] });
     h.api.store.put({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db', namespace: 'default' }, type: 'Opaque', data: { password: b64(PASSWORD) } });
     h.api.store.put({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'app', namespace: 'default' }, data: { DB_PASSWORD: PASSWORD, mode: 'fast' } });
+    h.api.store.put({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'web', namespace: 'default', labels: { env: 'prod' } },
+      spec: {
+        initContainers: [{ name: 'init', image: 'busybox', env: [{ name: 'INIT_TOKEN', value: API_KEY }] }],
+        containers: [{ name: 'web', image: 'nginx', env: [{ name: 'LOG_LEVEL', value: 'info' }, { name: 'DB_PASSWORD', value: PASSWORD }] }],
+      },
+    });
   });
   after(async () => {
     await h?.close();
@@ -235,5 +246,27 @@ describe('kubectl: break-glass and masking rules from the policy file', () => {
     assert.equal(r.code, 0, r.stderr);
     const configMap = parseYaml(r.stdout) as { data: Record<string, string> };
     assert.deepEqual(configMap.data, { DB_PASSWORD: placeholderText(PASSWORD.length), mode: 'fast' });
+  });
+
+  test('a masking rule masks the env values it names, in every container, and only those', async () => {
+    for (const output of ['json', 'yaml']) {
+      const r = await h.kubectl(newest, ['get', 'pod', 'web', '-o', output]);
+      assert.equal(r.code, 0, r.stderr);
+      assertNoSecret(r.stdout, `get pod -o ${output}`);
+      const pod = (output === 'json' ? JSON.parse(r.stdout) : parseYaml(r.stdout)) as {
+        metadata: { labels: Record<string, string> };
+        spec: { initContainers: { env: { name: string; value: string }[] }[]; containers: { env: { name: string; value: string }[] }[] };
+      };
+      assert.deepEqual(pod.spec.containers[0]?.env, [
+        { name: 'LOG_LEVEL', value: 'info' },
+        { name: 'DB_PASSWORD', value: placeholderText(PASSWORD.length) },
+      ]);
+      assert.deepEqual(pod.spec.initContainers[0]?.env, [{ name: 'INIT_TOKEN', value: placeholderText(API_KEY.length) }]);
+      assert.deepEqual(pod.metadata.labels, { env: 'prod' });
+    }
+    const described = await h.kubectl(newest, ['describe', 'pod', 'web']);
+    assert.equal(described.code, 0, described.stderr);
+    assertNoSecret(described.stdout, 'describe pod');
+    assert.match(described.stdout, /LOG_LEVEL:\s+info/);
   });
 });
