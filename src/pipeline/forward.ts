@@ -141,16 +141,19 @@ export interface ForwardedAnswer {
   stream?: http.IncomingMessage;
 }
 
-const answers = new WeakMap<Response, ForwardedAnswer>();
+/** The answer rides on the Response under a module-private symbol (not a WeakMap: see plain-response.ts). */
+const ANSWER = Symbol('gatehouse.forwardedAnswer');
+
+type AnsweredResponse = Response & { [ANSWER]?: ForwardedAnswer };
 
 function remember(response: Response, answer: ForwardedAnswer): Response {
-  answers.set(response, answer);
+  (response as AnsweredResponse)[ANSWER] = answer;
   return response;
 }
 
 /** The answer behind `response` when forward built it (and it was not replaced since), else undefined. */
 export function forwardedAnswer(response: Response): ForwardedAnswer | undefined {
-  return answers.get(response);
+  return (response as AnsweredResponse)[ANSWER];
 }
 
 /** Responses up to this size (with Content-Length) are read whole before they are passed on. */

@@ -18,17 +18,24 @@ export interface PlainInit {
   readonly headers: Readonly<Record<string, string>>;
 }
 
-const plainHeaders = new WeakMap<Response, Readonly<Record<string, string>>>();
+/**
+ * The plain headers ride on the response itself, under a module-private symbol: a WeakMap
+ * keyed by per-call objects costs the garbage collector on every call (its entries are
+ * ephemerons, tracked apart and cleared only by full collections).
+ */
+const PLAIN_HEADERS = Symbol('gatehouse.plainHeaders');
+
+type PlainResponse = Response & { [PLAIN_HEADERS]?: Readonly<Record<string, string>> };
 
 export function plainResponse(body: ConstructorParameters<typeof Response>[0], init: PlainInit): Response {
-  const response = new Response(body, init as ResponseInit);
-  plainHeaders.set(response, init.headers);
+  const response: PlainResponse = new Response(body, init as ResponseInit);
+  response[PLAIN_HEADERS] = init.headers;
   return response;
 }
 
 /** A response header by lower-case name, or null; without building a Headers for a plain response. */
 export function headerOf(response: Response, name: string): string | null {
-  const plain = plainHeaders.get(response);
+  const plain = (response as PlainResponse)[PLAIN_HEADERS];
   if (plain === undefined) return response.headers.get(name);
   return plain[name] ?? null;
 }

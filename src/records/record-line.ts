@@ -11,21 +11,24 @@
  */
 import type { RecordLine, SessionRecord } from '../ports/records.ts';
 
-const lineBytes = new WeakMap<RecordLine, Uint8Array>();
+/** The bytes ride on the line under a module-private symbol: no WeakMap entry per record for the collector to track. */
+const LINE_BYTES = Symbol('gatehouse.recordLineBytes');
+
+type SerialisedLine = RecordLine & { readonly [LINE_BYTES]?: Uint8Array };
 
 export function toRecordLine(record: SessionRecord): RecordLine {
   const bytes = Buffer.from(JSON.stringify(record), 'utf8');
-  const line: RecordLine = {
+  const line: SerialisedLine = {
     startedAt: record.started_at,
     get json(): string {
       return bytes.toString('utf8');
     },
+    [LINE_BYTES]: bytes,
   };
-  lineBytes.set(line, bytes);
   return line;
 }
 
 /** The line's UTF-8 bytes (without the newline): kept ones for lines made here, else encoded now. */
 export function recordLineBytes(line: RecordLine): Uint8Array {
-  return lineBytes.get(line) ?? Buffer.from(line.json, 'utf8');
+  return (line as SerialisedLine)[LINE_BYTES] ?? Buffer.from(line.json, 'utf8');
 }
