@@ -50,7 +50,7 @@ export interface FrontSettings {
  * What `bench/stages.ts` compares, each the same app (`createApp`) with some dependencies
  * swapped, so the difference between two variants is what the swapped part costs:
  * - `whole`: the bench front as described above;
- * - `secrets-only`: without the policy's env-name masking rule (the default masking: the Pod is scanned, not parsed);
+ * - `secrets-only`: without the policy's env-name masking rule (the default masking: the Pod is only searched for triggers);
  * - `records-discarded`: records built and serialised per call, then dropped (no buffering, compression, S3);
  * - `no-records`: no record sink (the record stage only assigns the request id);
  * - `forward-only`: no records, Secrets-only masking, a fixed identity for any token and an allow-all policy —
