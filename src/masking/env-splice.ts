@@ -146,55 +146,32 @@ function scan(b: Buffer): Scan | undefined {
       depth += 1;
       containers[depth] = c === 0x7b ? OBJECT : ARRAY;
       i = skipWhitespace(b, i + 1);
-      const close = c === 0x7b ? 0x7d : 0x5d;
-      if (b[i] === close) {
-        i += 1;
-      } else {
-        if (c === 0x7b) {
-          const next = readKey(b, i, depth === metadataDepth, found);
-          if (next < 0) return undefined;
-          i = next;
-          key = lastKey;
-        } else {
-          key = OTHER_KEY;
-        }
+      if (b[i] !== (c === 0x7b ? 0x7d : 0x5d)) {
+        i = memberStart(b, i, c === 0x7b, depth === metadataDepth, found);
+        if (i < 0) return undefined;
+        key = lastKey;
         continue;
       }
-      // An empty container: fall through to what follows it.
-      if (envDepth === depth) {
-        found.envArrays.push([envStart, i]);
-        envDepth = 0;
-      }
-      if (metadataDepth === depth) metadataDepth = -1;
-      depth -= 1;
-      if (depth === 0) return skipWhitespace(b, i) === n ? found : undefined;
+      // An empty container: its closer is read below, as after any value.
+    } else if (c === QUOTE) {
+      i = skipString(b, i);
+      if (i < 0) return undefined;
+      if (depth === 1 && key === KIND_KEY) found.rootKind = JSON.parse(b.toString('utf8', valueStart, i)) as string;
+      if (depth === metadataDepth && key === NAMESPACE_KEY) found.rootNamespace = JSON.parse(b.toString('utf8', valueStart, i)) as string;
     } else {
-      if (c === QUOTE) {
-        i = skipString(b, i);
-        if (i < 0) return undefined;
-        if (depth === 1 && key === KIND_KEY) found.rootKind = JSON.parse(b.toString('utf8', valueStart, i)) as string;
-        if (depth === metadataDepth && key === NAMESPACE_KEY) found.rootNamespace = JSON.parse(b.toString('utf8', valueStart, i)) as string;
-      } else {
-        i = skipScalar(b, i);
-        if (i < 0) return undefined;
-        if (depth === 1 && key === KIND_KEY) found.rootKind = undefined;
-        if (depth === metadataDepth && key === NAMESPACE_KEY) found.rootNamespace = undefined;
-      }
+      i = skipScalar(b, i);
+      if (i < 0) return undefined;
+      if (depth === 1 && key === KIND_KEY) found.rootKind = undefined;
+      if (depth === metadataDepth && key === NAMESPACE_KEY) found.rootNamespace = undefined;
     }
     // After a value: a comma and the next member or element, or closers.
     for (;;) {
       i = skipWhitespace(b, i);
       const s = b[i];
       if (s === 0x2c) {
-        i = skipWhitespace(b, i + 1);
-        if (containers[depth] === OBJECT) {
-          const next = readKey(b, i, depth === metadataDepth, found);
-          if (next < 0) return undefined;
-          i = next;
-          key = lastKey;
-        } else {
-          key = OTHER_KEY;
-        }
+        i = memberStart(b, skipWhitespace(b, i + 1), containers[depth] === OBJECT, depth === metadataDepth, found);
+        if (i < 0) return undefined;
+        key = lastKey;
         break;
       }
       if ((s === 0x7d && containers[depth] === OBJECT) || (s === 0x5d && containers[depth] === ARRAY)) {
@@ -213,8 +190,15 @@ function scan(b: Buffer): Scan | undefined {
   }
 }
 
-/** The key readKey read last (a module variable: no object per key). */
+/** The key memberStart read last, OTHER_KEY for an array element (a module variable: no object per key). */
 let lastKey = OTHER_KEY;
+
+/** At the start of a member (`isObject`) or an element: the index of its value, past an object member's key and colon; -1 when malformed. */
+function memberStart(b: Buffer, i: number, isObject: boolean, inRootMetadata: boolean, found: Scan): number {
+  if (isObject) return readKey(b, i, inRootMetadata, found);
+  lastKey = OTHER_KEY;
+  return i;
+}
 
 /** At a key's opening quote: reads the key and its colon; returns the index of its value (after whitespace), -1 when malformed. */
 function readKey(b: Buffer, i: number, inRootMetadata: boolean, found: Scan): number {
