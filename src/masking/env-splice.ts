@@ -16,9 +16,12 @@
  *   and rows take kinds from the list, and a Secret may hide without naming its kind);
  * - a byte trigger besides `"env"`: a Secret or masked ConfigMap named anywhere, an escaped
  *   `\"env\"`, a last-applied annotation (its inner document is masked on its own);
+ * - a list or a Table nested anywhere (their items and rows are objects of their own: one
+ *   holding `data` counts as a Secret without naming its kind), a `kind` written with an escape;
  * - an object key written with an escape (`"e\u006ev"` is `env` to a parser), an `env`
  *   array inside another, or — when a rule is limited to namespaces — a `namespace` key
  *   anywhere but the root's metadata (nested objects may name their own).
+ * Env arrays inside any object's `metadata` stay as they came: the walk does not enter metadata.
  */
 import { isUtf8 } from 'node:buffer';
 import { LAST_APPLIED, maskEnvEntries, type MaskHint } from './mask-document.ts';
@@ -124,6 +127,8 @@ function scan(b: Buffer): Scan | undefined {
   let envStart = 0;
   /** Depth of the root's metadata object while it is open (0: not open). */
   let metadataDepth = 0;
+  /** Depth of the outermost container that is some object's `metadata` while it is open (0: none): the walk never enters metadata for env. */
+  let insideMetadata = 0;
 
   // Each turn reads one value at i (after whitespace), then the separator or closers after it.
   for (;;) {
@@ -136,7 +141,8 @@ function scan(b: Buffer): Scan | undefined {
     }
     if (c === 0x7b || c === 0x5b) {
       if (depth === MAX_DEPTH) return undefined;
-      if (key === ENV_KEY && c === 0x5b) {
+      if (key === METADATA_KEY && insideMetadata === 0) insideMetadata = depth + 1;
+      if (key === ENV_KEY && c === 0x5b && insideMetadata === 0) {
         if (envDepth !== 0) return undefined;
         envDepth = depth + 1;
         envStart = i;
@@ -156,6 +162,7 @@ function scan(b: Buffer): Scan | undefined {
     } else if (c === QUOTE) {
       i = skipString(b, i);
       if (i < 0) return undefined;
+      if (key === KIND_KEY && !isPlainKind(b, valueStart + 1, i - 1)) return undefined;
       if (depth === 1 && key === KIND_KEY) found.rootKind = JSON.parse(b.toString('utf8', valueStart, i)) as string;
       if (depth === metadataDepth && key === NAMESPACE_KEY) found.rootNamespace = JSON.parse(b.toString('utf8', valueStart, i)) as string;
     } else {
@@ -181,6 +188,7 @@ function scan(b: Buffer): Scan | undefined {
           envDepth = 0;
         }
         if (metadataDepth === depth) metadataDepth = -1;
+        if (insideMetadata === depth) insideMetadata = 0;
         depth -= 1;
         if (depth === 0) return skipWhitespace(b, i) === n ? found : undefined;
         continue;
@@ -188,6 +196,22 @@ function scan(b: Buffer): Scan | undefined {
       return undefined;
     }
   }
+}
+
+const LIST = Buffer.from('List');
+const TABLE = Buffer.from('Table');
+
+/**
+ * Whether a `kind` value (the bytes between its quotes) names a kind whose masking is the
+ * plain walk's: not a list or a Table (at any depth, their items and rows are objects of
+ * their own, which a Secret may stand among without naming its kind), and written without
+ * escapes (only a parser reads those right).
+ */
+function isPlainKind(b: Buffer, start: number, end: number): boolean {
+  for (let k = start; k < end; k++) if (b[k] === BACKSLASH) return false;
+  const length = end - start;
+  if (length >= LIST.length && matches(b, end - LIST.length, LIST)) return false;
+  return !(length === TABLE.length && matches(b, start, TABLE));
 }
 
 /** The key memberStart read last, OTHER_KEY for an array element (a module variable: no object per key). */
