@@ -104,18 +104,9 @@ function maskBytes(
   options: MaskerOptions,
   c: Context,
 ): { response: Response; bytes?: Uint8Array<ArrayBuffer> } {
-  const strict = plan.mode === 'mask';
-  const contentType = init.headers['content-type'];
-  if (!isJsonMediaType(contentType ?? null)) {
-    if (!strict) return { response };
-    throw unmaskable(plan, `with content-type ${JSON.stringify(contentType ?? '(none)')}`);
-  }
-  const encoding = (init.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
-  if (encoding !== 'identity') {
-    if (encoding === 'gzip' || encoding === 'deflate') return { response: maskStream(Readable.from([input]), init, encoding, options, c) };
-    if (!strict) return { response };
-    throw unmaskable(plan, `in content-encoding ${JSON.stringify(encoding)}`);
-  }
+  const encoding = readableAs(plan, init.headers['content-type'], init.headers['content-encoding'], () => undefined);
+  if (encoding === 'pass') return { response };
+  if (encoding !== 'identity') return { response: maskStream(Readable.from([input]), init, encoding, options, c) };
   const result = maskWholeBody(Buffer.from(input.buffer, input.byteOffset, input.byteLength), options);
   if (result.masked) c.set('masked', true);
   const bytes = result.bytes as Uint8Array<ArrayBuffer>;
@@ -138,20 +129,31 @@ function maskNodeStream(
   options: MaskerOptions,
   c: Context,
 ): Response {
-  const strict = plan.mode === 'mask';
-  const contentType = init.headers['content-type'];
-  if (!isJsonMediaType(contentType ?? null)) {
-    if (!strict) return response;
-    upstream.destroy();
-    throw unmaskable(plan, `with content-type ${JSON.stringify(contentType ?? '(none)')}`);
-  }
-  const encoding = (init.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
-  if (encoding !== 'identity' && encoding !== 'gzip' && encoding !== 'deflate') {
-    if (!strict) return response;
-    upstream.destroy();
-    throw unmaskable(plan, `in content-encoding ${JSON.stringify(encoding)}`);
-  }
-  return maskStream(upstream, init, encoding, options, c);
+  const encoding = readableAs(plan, init.headers['content-type'], init.headers['content-encoding'], () => upstream.destroy());
+  return encoding === 'pass' ? response : maskStream(upstream, init, encoding, options, c);
+}
+
+/**
+ * How a body of this content type and encoding is read: its encoding, or 'pass' when it goes
+ * on unread (not JSON, or an encoding not decoded, under `scan`). Under `mask` those are
+ * refused: `discard` drops the body, then ERR_RESPONSE_UNMASKABLE is thrown.
+ */
+function readableAs(
+  plan: MaskingPlan,
+  contentType: string | null | undefined,
+  contentEncoding: string | null | undefined,
+  discard: () => void,
+): 'pass' | 'identity' | 'gzip' | 'deflate' {
+  const encoding = (contentEncoding ?? 'identity').trim().toLowerCase();
+  const refusal = !isJsonMediaType(contentType ?? null)
+    ? `with content-type ${JSON.stringify(contentType ?? '(none)')}`
+    : encoding !== 'identity' && encoding !== 'gzip' && encoding !== 'deflate'
+      ? `in content-encoding ${JSON.stringify(encoding)}`
+      : undefined;
+  if (refusal === undefined) return encoding as 'identity' | 'gzip' | 'deflate';
+  if (plan.mode !== 'mask') return 'pass';
+  discard();
+  throw unmaskable(plan, refusal);
 }
 
 /** A streamed, masked response over `source` (decompressed first for gzip/deflate); no Content-Length. */
@@ -196,19 +198,9 @@ function withoutEncoding(headers: Readonly<Record<string, string>>): Record<stri
 async function maskResponse(response: Response, plan: MaskingPlan, options: MaskerOptions, c: Context): Promise<Response> {
   const body = response.body;
   if (body === null) return response;
-  const strict = plan.mode === 'mask';
-  const contentType = response.headers.get('content-type');
-  if (!isJsonMediaType(contentType)) {
-    if (!strict) return response;
-    await body.cancel().catch(() => undefined);
-    throw unmaskable(plan, `with content-type ${JSON.stringify(contentType ?? '(none)')}`);
-  }
-  const encoding = (response.headers.get('content-encoding') ?? 'identity').trim().toLowerCase();
-  if (encoding !== 'identity' && encoding !== 'gzip' && encoding !== 'deflate') {
-    if (!strict) return response;
-    await body.cancel().catch(() => undefined);
-    throw unmaskable(plan, `in content-encoding ${JSON.stringify(encoding)}`);
-  }
+  const discard = (): void => void body.cancel().catch(() => undefined);
+  const encoding = readableAs(plan, response.headers.get('content-type'), response.headers.get('content-encoding'), discard);
+  if (encoding === 'pass') return response;
   const headers: Record<string, string> = {};
   response.headers.forEach((value, name) => {
     headers[name] = value;
