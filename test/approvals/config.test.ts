@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConfig } from '../../src/config.ts';
-import { GatehouseConfigError } from '../../src/config-error.ts';
+import { configProblems } from '../support/config-problems.ts';
 
 const base = {
   oidc: { issuer: 'https://idp.example.com', audience: 'gatehouse' },
@@ -10,13 +10,7 @@ const base = {
 };
 
 function problems(approvals: Record<string, unknown>): string[] {
-  try {
-    parseConfig({ ...base, approvals }, 'test');
-  } catch (error) {
-    assert.ok(error instanceof GatehouseConfigError);
-    return error.problems;
-  }
-  return [];
+  return configProblems(() => parseConfig({ ...base, approvals }, 'test'));
 }
 
 describe('approvals configuration', () => {

@@ -41,6 +41,11 @@ function parsedLines(text: string): unknown[] {
     .map((line) => JSON.parse(line));
 }
 
+/** Watch events as the API server streams them: one JSON document per line. */
+function watchStream(events: unknown[]): string {
+  return events.map((event) => `${JSON.stringify(event)}\n`).join('');
+}
+
 const envRules = compileMaskingRules([{ name: 'env', envNames: ['*_TOKEN'] }, { name: 'cm', configMapKeys: ['password'] }]);
 
 interface StreamCase {
@@ -91,13 +96,11 @@ const cases: StreamCase[] = [
   },
   {
     name: 'a watch stream of Secret events, one per line',
-    text: [
+    text: watchStream([
       { type: 'ADDED', object: secret('a', { password: PASSWORD }) },
       { type: 'MODIFIED', object: secret('a', { token: TOKEN }) },
       { type: 'BOOKMARK', object: { kind: 'Secret', apiVersion: 'v1', metadata: { resourceVersion: '9' } } },
-    ]
-      .map((event) => `${JSON.stringify(event)}\n`)
-      .join(''),
+    ]),
     hint: { kind: 'Secret' },
     masked: true,
   },
@@ -178,14 +181,12 @@ const cases: StreamCase[] = [
   },
   {
     name: 'a watch stream of Secret events the fast path takes (masked, none, already masked, and a bookmark)',
-    text: [
+    text: watchStream([
       { type: 'ADDED', object: secret('a', { password: PASSWORD, token: TOKEN }) },
       { type: 'MODIFIED', object: secret('b', {}) },
       { type: 'MODIFIED', object: { ...secret('c', {}), data: { password: placeholderBase64(28) } } },
       { type: 'BOOKMARK', object: { kind: 'Secret', apiVersion: 'v1', metadata: { resourceVersion: '9' } } },
-    ]
-      .map((event) => `${JSON.stringify(event)}\n`)
-      .join(''),
+    ]),
     hint: { kind: 'Secret' },
     masked: true,
   },

@@ -5,18 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadPolicyFile, parsePolicy } from '../../src/policy/policy-file.ts';
-import { GatehouseConfigError } from '../../src/config-error.ts';
+import { configProblems } from '../support/config-problems.ts';
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));
 
 function problemsOf(text: string): string[] {
-  try {
-    parsePolicy(text, 'policy.yaml');
-  } catch (error) {
-    assert.ok(error instanceof GatehouseConfigError, String(error));
-    return error.problems;
-  }
-  return [];
+  return configProblems(() => parsePolicy(text, 'policy.yaml'));
 }
 
 interface Case {

@@ -18,6 +18,7 @@ import { loadMaskingRules } from '../../src/masking/masking-rules-file.ts';
 import { configSchema } from '../../src/config.ts';
 import { classifyRequest } from '../../src/request-info.ts';
 import type { KubeRequest } from '../../src/types.ts';
+import { configProblems } from '../support/config-problems.ts';
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));
 const scratch = mkdtempSync(join(tmpdir(), 'gatehouse-policy-json-'));
@@ -31,13 +32,7 @@ const shipped = [
 ];
 
 function problemsOf(text: string): string[] {
-  try {
-    parsePolicyJson(text, 'policy.json');
-  } catch (error) {
-    assert.ok(error instanceof GatehouseConfigError, String(error));
-    return error.problems;
-  }
-  return [];
+  return configProblems(() => parsePolicyJson(text, 'policy.json'));
 }
 
 describe('a policy YAML converted to JSON', () => {
