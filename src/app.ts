@@ -2,8 +2,10 @@
  * The Gatehouse app: the whole pipeline assembled in one place, in the order a request
  * passes it. Both runtimes (Node HTTPS server, Lambda Function URL) serve this same app.
  *
- *   record ─► authenticate ─► classify ─► authorize ─► approve ─► record intent ─► credentials ─► forward ─► mask
+ *   record ─► authenticate ─► classify ─► request body ─► authorize ─► approve ─► record intent ─► credentials ─► forward ─► mask
  *
+ * `request body` refuses a body on GET/HEAD and reads any other body whole, bounded (413
+ * beyond the limit), before policy, approvals or records read it.
  * `record` is outermost so every outcome, failures included, becomes one record. `record
  * intent` makes a mutating call's record durable once it is decided and before anything is
  * forwarded (no durable record, no call). `mask` sits before `forward` in the chain because
@@ -25,6 +27,7 @@ import type { RecordSettings } from './pipeline/record.ts';
 import { recordBodyMasking } from './records/masker.ts';
 import { authenticate } from './pipeline/authenticate.ts';
 import { classify } from './pipeline/classify.ts';
+import { DEFAULT_MAX_REQUEST_BODY_BYTES, requestBodies } from './pipeline/request-body.ts';
 import { authorize } from './pipeline/authorize.ts';
 import { approve } from './pipeline/approve.ts';
 import { credentials } from './pipeline/credentials.ts';
@@ -47,6 +50,8 @@ export interface GatehouseDeps {
   runtime: 'node' | 'lambda';
   /** Seconds the upstream has to answer with headers. */
   upstreamTimeoutSeconds: number;
+  /** Largest request body accepted (413 beyond); default 3 MiB, the API server's own limit. */
+  maxRequestBodyBytes?: number;
 }
 
 /** Paths under this prefix are Gatehouse's own (approval pages, health); the API server has none. */
@@ -54,6 +59,7 @@ export const OWN_PREFIX = '/_gatehouse';
 
 export function createApp(deps: GatehouseDeps): Hono {
   const clock = deps.clock ?? systemClock;
+  const maxRequestBodyBytes = deps.maxRequestBodyBytes ?? DEFAULT_MAX_REQUEST_BODY_BYTES;
   const app = new Hono();
 
   app.onError((error) => statusResponse(asGatehouseError(error)));
@@ -65,12 +71,13 @@ export function createApp(deps: GatehouseDeps): Hono {
   app.use('*', record(deps.records, { clock, runtime: deps.runtime, ...(deps.recordSettings ?? DEFAULT_RECORD_SETTINGS), ...recordBodyMasking(deps.masking) }));
   app.use('*', authenticate(deps.authenticator));
   app.use('*', classify({ runtime: deps.runtime }));
+  app.use('*', requestBodies({ maxBytes: maxRequestBodyBytes }));
   app.use('*', authorize(deps.policy));
   app.use('*', approve(deps.approvals, clock));
   app.use('*', recordIntent());
   app.use('*', credentials(deps.upstream));
   app.use('*', mask(deps.masking));
-  app.all('*', forward({ timeoutSeconds: deps.upstreamTimeoutSeconds }));
+  app.all('*', forward({ timeoutSeconds: deps.upstreamTimeoutSeconds, maxRequestBodyBytes }));
 
   return app;
 }

@@ -76,6 +76,7 @@ export async function createDepsFromConfig(config: GatehouseConfig, overrides: P
     upstream,
     runtime: overrides.runtime ?? config.runtime,
     upstreamTimeoutSeconds: overrides.upstreamTimeoutSeconds ?? config.upstreamTimeoutSeconds,
+    maxRequestBodyBytes: overrides.maxRequestBodyBytes ?? config.maxRequestBodyBytes,
   };
   if (approvals !== undefined) deps.approvals = approvals;
   if (overrides.records !== undefined) deps.records = overrides.records;

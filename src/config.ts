@@ -48,6 +48,8 @@ export const configSchema = z.object({
   upstream: upstreamSchema,
   /** Upstream timeout for a request to answer with headers (watch streams then run freely). */
   upstreamTimeoutSeconds: z.number().positive().max(900).default(30),
+  /** Largest request body Gatehouse accepts and forwards (413 beyond); the API server's own limit is 3 MiB. */
+  maxRequestBodyBytes: z.number().int().positive().max(6291456).default(3145728),
   policy: z.object({ file: z.string().min(1) }),
   approvals: z
     .object({

@@ -41,6 +41,7 @@ const CODES = {
   ERR_REQUEST_INVALID: [400, 'BadRequest'],
   ERR_PAYLOAD_TOO_LARGE: [413, 'RequestEntityTooLarge'],
   ERR_UPGRADE_UNSUPPORTED: [400, 'BadRequest'],
+  ERR_METHOD_NOT_ALLOWED: [405, 'MethodNotAllowed'],
   // authorize / approve
   ERR_POLICY_DENIED: [403, 'Forbidden'],
   ERR_APPROVAL_REQUIRED: [403, 'Forbidden'],

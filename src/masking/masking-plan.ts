@@ -10,7 +10,9 @@
  * - `scan`: any other resource request. A JSON response is scanned unit by unit (object, list
  *   item, watch event); only units whose bytes could hold something to mask (a `"Secret"` kind,
  *   also inside a last-applied annotation, or what the rules name) are parsed and masked; the
- *   rest leaves as the very bytes that came in. Non-JSON answers (logs, protobuf) pass.
+ *   rest leaves as the very bytes that came in. The upstream is asked for JSON here too, and
+ *   an answer in any other media type is refused: a custom resource, a list or a Table can
+ *   embed a Secret manifest, which YAML, protobuf or CBOR would carry past the scanner.
  * - `off`: non-resource URLs (discovery, /version, /openapi), streams that are not objects
  *   (logs, exec, attach, port-forward, proxy), and break-glass decisions: untouched, zero-copy.
  */

@@ -9,6 +9,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { classifyRequest } from '../request-info.ts';
 import { GatehouseError } from '../errors.ts';
 import type { KubeRequest } from '../types.ts';
+import { clientHeaderPairs } from './request-headers.ts';
 
 export interface RawTarget {
   path: string;
@@ -38,24 +39,61 @@ export function rawTarget(c: Context): RawTarget {
 export function classify(options: { runtime: 'node' | 'lambda' }): MiddlewareHandler {
   // Synchronous: no await of its own, so no promise of its own on every call.
   return function classifyStage(c, next) {
+    refuseUnknownMethod(c);
     const target = rawTarget(c);
     const request = classifyRequest(c.req.method, target.path, target.query, options);
     c.set('kubeRequest', request);
-    if (options.runtime === 'lambda') refuseUpgradeOnLambda(c, request);
+    refuseUpgrade(c, request, options.runtime);
     return next();
   };
 }
 
+/** The methods kube-apiserver serves (RequestInfo maps each to a verb); anything else is refused. */
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']);
+
+function refuseUnknownMethod(c: Context): void {
+  const method = c.req.method;
+  if (METHODS.has(method)) return;
+  throw new GatehouseError(
+    'ERR_METHOD_NOT_ALLOWED',
+    `method ${JSON.stringify(method)} is not one Gatehouse forwards (GET, HEAD, POST, PUT, PATCH, DELETE)`,
+  );
+}
+
+/** What kubectl upgrades to: WebSocket (1.30+) or SPDY/3.1 (older, and the fallback). */
+const UPGRADE_PROTOCOLS = /^\s*(websocket|SPDY\/3\.1)\s*$/i;
+
+/** Subresources of core pods that open an upgraded connection (kubectl exec, attach, cp, port-forward). */
+const UPGRADABLE = new Set(['exec', 'attach', 'portforward']);
+
 /**
- * A Lambda Function URL cannot carry an HTTP Upgrade. classifyRequest already refuses the pod
- * subresources that need one (exec, attach, portforward); this catches an Upgrade on any
- * other path (a websocket through `proxy`, say), which would otherwise fail obscurely.
+ * Only pods/exec, attach and portforward may upgrade, and only on the Node runtime: any other
+ * request that asks to (an `Upgrade` header, or `upgrade` among its Connection options) is
+ * refused here, before policy — never answered 101, never tried upstream. The API server would
+ * serve any watch over WebSocket, and Gatehouse masks HTTP bodies, not frames: refusing is the
+ * fail-closed choice (kubectl and client-go watch over plain HTTP streaming).
  */
-function refuseUpgradeOnLambda(c: Context, request: KubeRequest): void {
-  const upgrade = c.req.header('upgrade');
+function refuseUpgrade(c: Context, request: KubeRequest, runtime: 'node' | 'lambda'): void {
+  const pairs = clientHeaderPairs(c);
+  let upgrade: string | undefined;
+  for (let i = 0; i + 1 < pairs.length; i += 2) {
+    const name = (pairs[i] as string).toLowerCase();
+    const value = pairs[i + 1] as string;
+    if (name === 'upgrade') upgrade = value;
+    else if (name === 'connection' && upgrade === undefined && /(^|,)\s*upgrade\s*(,|$)/i.test(value)) upgrade ??= '';
+  }
   if (upgrade === undefined) return;
+  const asked = upgrade === '' ? 'an HTTP Upgrade (Connection: upgrade)' : `an HTTP Upgrade to ${JSON.stringify(upgrade)}`;
+  if (runtime === 'lambda') {
+    throw new GatehouseError(
+      'ERR_UPGRADE_UNSUPPORTED',
+      `user "${c.get('identity').user}" asked for ${asked} for ${request.path}, which a Lambda function URL cannot carry; use a Gatehouse running on the Node runtime for upgraded connections`,
+    );
+  }
+  const allowed = request.isResourceRequest && request.apiGroup === '' && request.resource === 'pods' && UPGRADABLE.has(request.subresource);
+  if (allowed && UPGRADE_PROTOCOLS.test(upgrade)) return;
   throw new GatehouseError(
     'ERR_UPGRADE_UNSUPPORTED',
-    `user "${c.get('identity').user}" asked for an HTTP Upgrade to "${upgrade}" for ${request.path}, which a Lambda function URL cannot carry; use a Gatehouse running on the Node runtime for upgraded connections`,
+    `user "${c.get('identity').user}" asked for ${asked} for ${request.path}; Gatehouse upgrades only pods/exec, pods/attach and pods/portforward, to websocket or SPDY/3.1 (a watch is served over plain HTTP streaming, where every object is masked)`,
   );
 }

@@ -4,11 +4,13 @@
  *
  * Contract:
  * - URL = upstream base (path prefix kept) + the RAW request path and query, never re-encoded.
- * - The caller's identity travels as Impersonate-User / Impersonate-Group / Impersonate-Uid;
- *   the caller's Authorization and any Impersonate-* header never leave; hop-by-hop headers
- *   are dropped both ways; Gatehouse's own upstream token is added when the connection has one.
- * - Bodies stream both ways (watch, `logs -f`); a client that goes away takes the upstream
- *   request with it.
+ * - Request headers by allowlist (upstream-headers.ts): the caller's identity travels as
+ *   Impersonate-User / Impersonate-Group / Impersonate-Uid, Gatehouse's request id as
+ *   Audit-ID, its own upstream token as Authorization; of the client's headers only those the
+ *   API server reads. Hop-by-hop response headers are dropped.
+ * - A request body is sent whole, as read and bounded by request-body.ts (never on GET, HEAD
+ *   or an upgrade). Answers stream (watch, `logs -f`); a client that goes away takes the
+ *   upstream request with it.
  * - Upstream TLS is verified against the connection's CA; keep-alive agents are cached per
  *   TLS identity (CA, client cert/key, server name).
  * - Failures are GatehouseErrors: ERR_UPSTREAM_UNREACHABLE (502), ERR_UPSTREAM_TIMEOUT (504,
@@ -21,18 +23,21 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Duplex } from 'node:stream';
-import { Readable } from 'node:stream';
 import type { Context, Handler } from 'hono';
 import { GatehouseError } from '../errors.ts';
-import type { Identity, UpstreamConnection } from '../types.ts';
+import type { UpstreamConnection } from '../types.ts';
 import { rawTarget } from './classify.ts';
 import { plainResponse } from './plain-response.ts';
 import { clientHeaderPairs } from './request-headers.ts';
+import { DEFAULT_MAX_REQUEST_BODY_BYTES, readBody } from './request-body.ts';
+import { upstreamHeaders } from './upstream-headers.ts';
 import { lazyWebStream } from './web-stream.ts';
 
 export interface ForwardOptions {
   /** Seconds the upstream has to answer with response headers; streams then run freely. */
   timeoutSeconds: number;
+  /** Largest request body sent (the request-body stage refuses larger ones first); default 3 MiB. */
+  maxRequestBodyBytes?: number;
 }
 
 /**
@@ -64,11 +69,10 @@ const HOP_BY_HOP = new Set([
   'upgrade',
 ]);
 
-/** Request headers that must never reach the upstream whatever the client sent. */
-const NEVER_FORWARDED = new Set(['host', 'authorization', 'expect']);
 
 export function forward(options: ForwardOptions): Handler {
   const timeoutMs = Math.round(options.timeoutSeconds * 1000);
+  const maxBodyBytes = options.maxRequestBodyBytes ?? DEFAULT_MAX_REQUEST_BODY_BYTES;
   return async function forwardStage(c) {
     const connection = c.get('upstream');
     const identity = c.get('identity');
@@ -79,9 +83,17 @@ export function forward(options: ForwardOptions): Handler {
     const basePath = base.pathname.endsWith('/') ? base.pathname.slice(0, -1) : base.pathname;
     const path = basePath + target.path + (target.query === '' ? '' : `?${target.query}`);
     const method = c.req.method;
-    const body = upgrade === undefined ? await requestBody(c, method) : null;
-    const headers = upstreamHeaders(c, connection, identity, upgrade !== undefined, base.host);
-    if (body instanceof Uint8Array) setContentLength(headers, body.byteLength);
+    // Bodies are read whole and bounded (request-body.ts); a GET, HEAD or upgrade sends none.
+    const body = upgrade === undefined && method !== 'GET' && method !== 'HEAD' ? await readBody(c, maxBodyBytes, 'Gatehouse forwards') : null;
+    const headers = upstreamHeaders({
+      clientHeaders: clientHeaderPairs(c),
+      host: base.host,
+      identity,
+      token: connection.token,
+      requestId: c.get('requestId'),
+      bodyLength: body?.byteLength,
+      upgrade: upgrade !== undefined,
+    });
 
     const requestOptions: http.RequestOptions & { servername?: string | undefined } = {
       agent: agentFor(connection),
@@ -177,78 +189,6 @@ function readWhole(response: http.IncomingMessage, origin: string): Promise<Buff
   });
 }
 
-// ─── request headers ──────────────────────────────────────────────────────────
-
-function upstreamHeaders(
-  c: Context,
-  connection: UpstreamConnection,
-  identity: Identity,
-  tunnelling: boolean,
-  host: string,
-): string[] {
-  const pairs = clientHeaderPairs(c);
-  const named = connectionNamed(pairs);
-  // A flat [name, value, …] list: Node writes it as is, one line per pair, repeats kept.
-  const out: string[] = ['host', host];
-  for (let i = 0; i + 1 < pairs.length; i += 2) {
-    const rawName = pairs[i] as string;
-    const name = rawName.toLowerCase();
-    if (NEVER_FORWARDED.has(name) || name.startsWith('impersonate-') || name.startsWith('proxy-') || named.has(name)) continue;
-    if (HOP_BY_HOP.has(name) && !(tunnelling && (name === 'upgrade' || name === 'connection'))) continue;
-    if (tunnelling && name === 'connection') continue; // replaced below
-    out.push(rawName, headerValue(name, pairs[i + 1] as string));
-  }
-  if (tunnelling) out.push('connection', 'Upgrade');
-  if (connection.token !== undefined) out.push('authorization', headerValue('authorization', `Bearer ${connection.token}`));
-  out.push('impersonate-user', headerValue('impersonate-user', identity.user));
-  for (const group of identity.groups) out.push('impersonate-group', headerValue('impersonate-group', group));
-  if (identity.uid !== undefined) out.push('impersonate-uid', headerValue('impersonate-uid', identity.uid));
-  return out;
-}
-
-/** Header names listed in Connection are hop-by-hop too. */
-function connectionNamed(pairs: string[]): Set<string> | typeof NONE {
-  let named: Set<string> | undefined;
-  for (let i = 0; i + 1 < pairs.length; i += 2) {
-    if ((pairs[i] as string).length !== 10 || (pairs[i] as string).toLowerCase() !== 'connection') continue;
-    for (const token of (pairs[i + 1] as string).split(',')) {
-      const t = token.trim().toLowerCase();
-      if (t !== '' && t !== 'upgrade' && t !== 'keep-alive' && t !== 'close') (named ??= new Set()).add(t);
-    }
-  }
-  return named ?? NONE;
-}
-
-const NONE: { has(name: string): boolean } = { has: () => false };
-
-/**
- * A header value as it goes on the wire. Control characters (CR/LF above all: they would
- * split the header) are refused; non-ASCII text (a user name from a token) travels as UTF-8
- * bytes, the way Go's client-go sends it, since Node writes header strings as latin1.
- */
-function headerValue(name: string, value: string): string {
-  // eslint-disable-next-line no-control-regex
-  if (/[\x00-\x08\x0a-\x1f\x7f]/.test(value)) {
-    throw new GatehouseError(
-      'ERR_REQUEST_INVALID',
-      `header ${name} for the upstream would contain a control character (CR/LF); refusing to forward`,
-    );
-  }
-  // eslint-disable-next-line no-control-regex
-  return /[^\x00-\x7f]/.test(value) ? Buffer.from(value, 'utf8').toString('latin1') : value;
-}
-
-// ─── request body ─────────────────────────────────────────────────────────────
-
-/** The body to send: null for none, bytes when an earlier stage already read it, else the live stream. */
-async function requestBody(c: Context, method: string): Promise<Readable | Uint8Array | null> {
-  if (method === 'GET' || method === 'HEAD') return null;
-  if (Object.keys(c.req.bodyCache).length > 0) return new Uint8Array(await c.req.arrayBuffer());
-  const stream = c.req.raw.body;
-  if (stream === null) return null;
-  return Readable.fromWeb(stream as import('node:stream/web').ReadableStream<Uint8Array>);
-}
-
 // ─── sending ──────────────────────────────────────────────────────────────────
 
 type Answer =
@@ -266,7 +206,7 @@ interface SendOptions {
 
 type RequestFunction = (options: http.RequestOptions) => http.ClientRequest;
 
-function send(request: RequestFunction, requestOptions: http.RequestOptions, body: Readable | Uint8Array | null, options: SendOptions): Promise<Answer> {
+function send(request: RequestFunction, requestOptions: http.RequestOptions, body: Uint8Array | null, options: SendOptions): Promise<Answer> {
   return new Promise<Answer>((resolve, reject) => new UpstreamCall(request, requestOptions, body, options, resolve, reject).attempt(options.retryable));
 }
 
@@ -284,7 +224,7 @@ class UpstreamCall {
   constructor(
     private readonly requestFunction: RequestFunction,
     private readonly requestOptions: http.RequestOptions,
-    private readonly body: Readable | Uint8Array | null,
+    private readonly body: Uint8Array | null,
     private readonly options: SendOptions,
     private readonly resolve: (answer: Answer) => void,
     private readonly reject: (error: Error) => void,
@@ -337,13 +277,8 @@ class UpstreamCall {
       }
       this.fail(upstreamError(error, this.options.origin));
     });
-    const body = this.body;
-    if (body === null) request.end();
-    else if (body instanceof Uint8Array) request.end(body);
-    else {
-      body.on('error', (error) => request.destroy(error));
-      body.pipe(request);
-    }
+    if (this.body === null) request.end();
+    else request.end(this.body);
   }
 }
 
@@ -384,6 +319,21 @@ const UNREACHABLE = new Set([
   'EPIPE',
   'ECONNABORTED',
 ]);
+
+/** Header names listed in a response's Connection header are hop-by-hop too. */
+function connectionNamed(pairs: string[]): Set<string> | typeof NONE {
+  let named: Set<string> | undefined;
+  for (let i = 0; i + 1 < pairs.length; i += 2) {
+    if ((pairs[i] as string).length !== 10 || (pairs[i] as string).toLowerCase() !== 'connection') continue;
+    for (const token of (pairs[i + 1] as string).split(',')) {
+      const t = token.trim().toLowerCase();
+      if (t !== '' && t !== 'upgrade' && t !== 'keep-alive' && t !== 'close') (named ??= new Set()).add(t);
+    }
+  }
+  return named ?? NONE;
+}
+
+const NONE: { has(name: string): boolean } = { has: () => false };
 
 /** Maps a socket/TLS failure to what kubectl should read. */
 export function upstreamError(error: NodeJS.ErrnoException, origin: string): GatehouseError {
@@ -434,14 +384,6 @@ function responseHeaders(raw: string[], requestId: string | undefined): Record<s
   }
   if (requestId !== undefined) headers['audit-id'] = requestId;
   return headers;
-}
-
-/** Sets content-length in a flat header list (the body was read whole by an earlier stage). */
-function setContentLength(headers: string[], length: number): void {
-  for (let i = headers.length - 2; i >= 0; i -= 2) {
-    if ((headers[i] as string).toLowerCase() === 'content-length') headers.splice(i, 2);
-  }
-  headers.push('content-length', String(length));
 }
 
 // ─── upgrade tunnel ───────────────────────────────────────────────────────────

@@ -3,14 +3,15 @@
  *
  * Before forward: decides the plan from the request (see `masking/masking-plan.ts`). For
  * `mask` and `scan` it asks the upstream for identity encoding (so the JSON can be read), and
- * for `mask` for JSON only, never protobuf/YAML/CBOR. Forward reads the client's headers from
+ * for JSON only, never protobuf/YAML/CBOR: a client that asked YAML, protobuf or CBOR gets
+ * JSON (every Kubernetes client reads it; YAML is a superset of it). Forward reads the client's headers from
  * the Node request (`env.incoming.rawHeaders`) or from `c.req.raw.headers`; both are edited.
  *
  * After forward: masks the body with the streaming masker. Bodies with a known length of at
  * most 2 MiB (every single object) are masked whole first, so a failure is still a Status and
  * the length is exact; longer or unsized bodies (lists, watch) stream, unit by unit, with no
- * Content-Length. A `mask` response that is not JSON, or in an encoding other than
- * gzip/deflate/identity, is refused with ERR_RESPONSE_UNMASKABLE; a body that turns out
+ * Content-Length. A `mask` or `scan` response with a body that is not JSON, or in an encoding
+ * other than gzip/deflate/identity, is refused with ERR_RESPONSE_UNMASKABLE; a body that turns out
  * malformed mid-stream ends the stream (the rest is never sent).
  *
  * Writes (create/update/patch) to a masked resource whose body carries a placeholder are
@@ -44,7 +45,7 @@ export function mask(rules: MaskingRules | undefined): MiddlewareHandler {
     const plan = planMasking(c.get('kubeRequest'), maskingRules, c.get('decision').unmasked === true);
     if (plan.mode === 'off') return next();
     if (plan.mode === 'mask') await refusePlaceholderWrites(c, plan);
-    editUpstreamHeaders(c, plan.mode === 'mask' ? jsonOnlyAccept(c.req.header('accept') ?? null) : undefined);
+    editUpstreamHeaders(c, jsonOnlyAccept(c.req.header('accept') ?? null));
     await next();
     const response = c.res;
     const answer = forwardedAnswer(response);
@@ -104,8 +105,9 @@ function maskBytes(
   options: MaskerOptions,
   c: Context,
 ): { response: Response; bytes?: Uint8Array<ArrayBuffer> } {
+  // Nothing to read (a DELETE's empty answer, say): nothing to mask, whatever its type says.
+  if (input.byteLength === 0) return { response, bytes: input };
   const encoding = readableAs(plan, init.headers['content-type'], init.headers['content-encoding'], () => undefined);
-  if (encoding === 'pass') return { response };
   if (encoding !== 'identity') return { response: maskStream(Readable.from([input]), init, encoding, options, c) };
   const result = maskWholeBody(Buffer.from(input.buffer, input.byteOffset, input.byteLength), options);
   if (result.masked) c.set('masked', true);
@@ -130,20 +132,21 @@ function maskNodeStream(
   c: Context,
 ): Response {
   const encoding = readableAs(plan, init.headers['content-type'], init.headers['content-encoding'], () => upstream.destroy());
-  return encoding === 'pass' ? response : maskStream(upstream, init, encoding, options, c);
+  return maskStream(upstream, init, encoding, options, c);
 }
 
 /**
- * How a body of this content type and encoding is read: its encoding, or 'pass' when it goes
- * on unread (not JSON, or an encoding not decoded, under `scan`). Under `mask` those are
- * refused: `discard` drops the body, then ERR_RESPONSE_UNMASKABLE is thrown.
+ * How a body of this content type and encoding is read: its encoding. Anything else — not
+ * JSON (YAML, protobuf, CBOR, text), or an encoding not decoded — is refused under `mask` and
+ * `scan` alike: the upstream was asked for JSON only, so another answer is one Gatehouse did
+ * not understand. `discard` drops the body, then ERR_RESPONSE_UNMASKABLE is thrown.
  */
 function readableAs(
   plan: MaskingPlan,
   contentType: string | null | undefined,
   contentEncoding: string | null | undefined,
   discard: () => void,
-): 'pass' | 'identity' | 'gzip' | 'deflate' {
+): 'identity' | 'gzip' | 'deflate' {
   const encoding = (contentEncoding ?? 'identity').trim().toLowerCase();
   const refusal = !isJsonMediaType(contentType ?? null)
     ? `with content-type ${JSON.stringify(contentType ?? '(none)')}`
@@ -151,7 +154,6 @@ function readableAs(
       ? `in content-encoding ${JSON.stringify(encoding)}`
       : undefined;
   if (refusal === undefined) return encoding as 'identity' | 'gzip' | 'deflate';
-  if (plan.mode !== 'mask') return 'pass';
   discard();
   throw unmaskable(plan, refusal);
 }
@@ -200,7 +202,6 @@ async function maskResponse(response: Response, plan: MaskingPlan, options: Mask
   if (body === null) return response;
   const discard = (): void => void body.cancel().catch(() => undefined);
   const encoding = readableAs(plan, response.headers.get('content-type'), response.headers.get('content-encoding'), discard);
-  if (encoding === 'pass') return response;
   const headers: Record<string, string> = {};
   response.headers.forEach((value, name) => {
     headers[name] = value;

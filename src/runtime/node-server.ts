@@ -5,8 +5,8 @@
  * HTTP Upgrade requests (kubectl exec/attach/port-forward, websocket or SPDY) run through
  * the SAME Hono pipeline: the client socket rides in `env.upgrade`; forward takes it over
  * when the upstream switches protocols. Whatever else comes back — a refusal from any stage,
- * or an upstream that declined to switch — is written to the socket as an HTTP response
- * with the Status JSON, and the socket is closed.
+ * or an upstream that declined to switch — is written to the socket as an HTTP response,
+ * its body streamed (never read whole first), and the socket is closed.
  *
  * close() stops listening and ends every connection, keep-alive and tunnels included.
  */
@@ -127,21 +127,37 @@ function upgradeRequest(incoming: http.IncomingMessage, scheme: string): Request
   return new Request(url, { method: incoming.method ?? 'GET', headers });
 }
 
-/** Writes a fetch Response to a raw socket as HTTP/1.1 and closes the socket. */
+/**
+ * Writes a fetch Response to a raw socket as HTTP/1.1 and closes the socket. The body streams
+ * (an upstream that declined to upgrade may answer with anything, of any size): no length,
+ * `Connection: close`, so the end of the connection ends the body.
+ */
 async function writeResponse(socket: Duplex, response: Response): Promise<void> {
-  let body: Buffer;
-  try {
-    body = Buffer.from(await response.arrayBuffer());
-  } catch {
-    socket.destroy();
-    return;
-  }
   const lines = [`HTTP/1.1 ${response.status} ${http.STATUS_CODES[response.status] ?? ''}`];
   for (const [name, value] of response.headers) {
     if (name === 'connection' || name === 'content-length' || name === 'transfer-encoding' || name === 'keep-alive') continue;
     if (/[\r\n]/.test(value)) continue;
     lines.push(`${name}: ${value}`);
   }
-  lines.push(`content-length: ${body.length}`, 'connection: close');
-  socket.end(Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), body]));
+  const body = response.body;
+  lines.push(...(body === null ? ['content-length: 0'] : []), 'connection: close');
+  socket.write(Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'));
+  if (body === null) {
+    socket.end();
+    return;
+  }
+  const reader = body.getReader();
+  const closed = new Promise<void>((resolve) => socket.once('close', resolve));
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (socket.destroyed) throw new Error('client went away');
+      if (!socket.write(value)) await Promise.race([new Promise((resolve) => socket.once('drain', resolve)), closed]);
+    }
+    socket.end();
+  } catch {
+    await reader.cancel().catch(() => undefined);
+    socket.destroy();
+  }
 }

@@ -1,0 +1,87 @@
+/**
+ * Request bodies: read whole, bounded while they stream, before anything acts on them.
+ *
+ * Contract:
+ * - `requestBodies({ maxBytes })` is the stage: a GET or HEAD that announces a body
+ *   (Content-Length other than 0, or any Transfer-Encoding) is refused with 400 — forwarded,
+ *   its framing would make the leftover bytes a second request on the upstream connection;
+ *   the API server reads no body there. Any other body is read whole through `readBody`; a
+ *   body over `maxBytes` (by Content-Length at once, else as soon as the count passes it) is
+ *   refused with 413 and nothing is forwarded. The default, 3 MiB, is the API server's own
+ *   limit for a request body.
+ * - `readBody(c, limit, purpose)` reads the body once, keeps it in Hono's body cache (so
+ *   approve, record and forward all see the very bytes that were checked), and refuses
+ *   more than `limit` bytes with ERR_PAYLOAD_TOO_LARGE naming `purpose`.
+ */
+import type { Context, MiddlewareHandler } from 'hono';
+import { GatehouseError } from '../errors.ts';
+
+/** The API server's own limit for a request body (k8s.io/apiserver: 3 MiB). */
+export const DEFAULT_MAX_REQUEST_BODY_BYTES = 3 * 1024 * 1024;
+
+export function requestBodies(options: { maxBytes: number }): MiddlewareHandler {
+  const limit = options.maxBytes;
+  return async function requestBodyStage(c, next) {
+    const method = c.req.method;
+    if (method === 'GET' || method === 'HEAD') refuseBodyOn(c, method);
+    else await readBody(c, limit, 'Gatehouse forwards');
+    await next();
+  };
+}
+
+/** A GET/HEAD announcing a body: 400, whatever the path. */
+function refuseBodyOn(c: Context, method: string): void {
+  const length = c.req.header('content-length');
+  const encoding = c.req.header('transfer-encoding');
+  if ((length === undefined || length.trim() === '0') && encoding === undefined) return;
+  const framing = encoding === undefined ? `Content-Length ${JSON.stringify(length)}` : `Transfer-Encoding ${JSON.stringify(encoding)}`;
+  throw new GatehouseError(
+    'ERR_REQUEST_INVALID',
+    `a ${method} request may not carry a body (it announced ${framing}); the API server reads none, and Gatehouse forwards none`,
+  );
+}
+
+/** Reads the whole body (refusing more than `limit` bytes) and puts it back for the stages after. */
+export async function readBody(c: Context, limit: number, purpose: string): Promise<Uint8Array> {
+  const method = c.req.method;
+  if (method === 'GET' || method === 'HEAD') return new Uint8Array(0);
+  const tooLarge = (size: string): GatehouseError =>
+    new GatehouseError('ERR_PAYLOAD_TOO_LARGE', `the request body (${size}) is larger than the ${limit} bytes ${purpose}`);
+  const declaredText = c.req.header('content-length');
+  const declared = declaredText === undefined ? 0 : Number(declaredText);
+  if (declaredText !== undefined && !/^\s*\d+\s*$/.test(declaredText)) {
+    throw new GatehouseError('ERR_REQUEST_INVALID', `the request's Content-Length ${JSON.stringify(declaredText)} is not a byte count`);
+  }
+  if (declared > limit) throw tooLarge(`${declared} bytes`);
+  const cached = (c.req.bodyCache as { arrayBuffer?: Promise<ArrayBuffer> }).arrayBuffer;
+  if (cached !== undefined) {
+    const bytes = new Uint8Array(await cached);
+    if (bytes.byteLength > limit) throw tooLarge(`${bytes.byteLength} bytes`);
+    return bytes;
+  }
+  const stream = c.req.raw.body;
+  if (stream === null) {
+    // Hono reads bodies through this cache: an empty one keeps every later reader off the stream.
+    (c.req.bodyCache as { arrayBuffer?: Promise<ArrayBuffer> }).arrayBuffer = Promise.resolve(new ArrayBuffer(0));
+    return new Uint8Array(0);
+  }
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = stream.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > limit) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge(`more than ${limit} bytes`);
+    }
+    chunks.push(value);
+  }
+  const bytes = Buffer.concat(chunks);
+  const copy = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  // Hono keeps promises in its body cache (its type says otherwise): c.req.arrayBuffer() reuses this one.
+  (c.req.bodyCache as { arrayBuffer?: Promise<ArrayBuffer> }).arrayBuffer = Promise.resolve(copy);
+  c.req.raw = new Request(c.req.raw.url, { method, headers: c.req.raw.headers, body: copy, signal: c.req.raw.signal });
+  return new Uint8Array(copy);
+}
