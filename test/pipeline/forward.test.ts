@@ -207,15 +207,23 @@ describe('forward', () => {
     assert.equal(upstream.received[0]?.headers['authorization'], 'Bearer gatehouse-sa-token');
   });
 
-  test('drops hop-by-hop request headers, including those Connection names', async () => {
+  test('forwards only the allowlisted request headers: hop-by-hop and unknown end-to-end ones are dropped', async () => {
     upstream.received = [];
     await call(gatehouse, material.caPem, '/api/v1/pods', {
-      headers: { connection: 'keep-alive, x-hop-secret', 'x-hop-secret': '1', 'keep-alive': 'timeout=5', te: 'trailers', 'proxy-authorization': 'Basic eA==', 'x-end-to-end': 'kept' },
+      headers: {
+        connection: 'keep-alive, x-hop-secret',
+        'x-hop-secret': '1',
+        'keep-alive': 'timeout=5',
+        te: 'trailers',
+        'proxy-authorization': 'Basic eA==',
+        'x-end-to-end': 'dropped',
+        'kubectl-session': 's-1',
+      },
     });
     const got = upstream.received[0];
     assert.ok(got);
-    for (const name of ['x-hop-secret', 'keep-alive', 'te', 'proxy-authorization', 'upgrade']) assert.equal(got.headers[name], undefined, name);
-    assert.equal(got.headers['x-end-to-end'], 'kept');
+    for (const name of ['x-hop-secret', 'keep-alive', 'te', 'proxy-authorization', 'upgrade', 'x-end-to-end']) assert.equal(got.headers[name], undefined, name);
+    assert.equal(got.headers['kubectl-session'], 's-1');
   });
 
   test('keeps the raw path and query exactly, under the server path prefix', async () => {

@@ -13,7 +13,7 @@
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { tmpdir } from 'node:os';
@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { stringify as toYaml } from 'yaml';
 import { systemClock, type Clock } from '../../src/types.ts';
-import { findResource } from './catalogue.ts';
+import { findResource, type ResourceType } from './catalogue.ts';
 import {
   aggregatedContentType,
   aggregatedDocument,
@@ -43,6 +43,7 @@ import { ApiError, badRequest, forbidden, methodNotAllowed, notFound, resourceNo
 import { FakeStore } from './store.ts';
 import { createTestCertificates } from './tls.ts';
 import { handleWatch } from './watch.ts';
+import { websocketWatchTransport } from './websocket-watch.ts';
 
 /** Emulated cluster RBAC: a request matching every given field is refused for the impersonated user. */
 export interface DenyRule {
@@ -72,6 +73,8 @@ export interface ReceivedRequest {
   /** The raw query string, without "?". */
   query: string;
   headers: Record<string, string | string[] | undefined>;
+  /** The headers exactly as received: [name, value, …], names as sent, repeats kept. */
+  rawHeaders: string[];
   /** The body as UTF-8 text, and as received (protobuf bodies are binary). */
   body: string;
   rawBody: Buffer;
@@ -302,6 +305,7 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
       path,
       query: rawQuery,
       headers: { ...req.headers },
+      rawHeaders: [...req.rawHeaders],
       body: rawBody.toString('utf8'),
       rawBody,
       user: headerValues(req, 'impersonate-user')[0] ?? '',
@@ -338,23 +342,8 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
         serveNonResource(req, res, path);
         return;
       }
-      const type = findResource(info.group, info.version, info.resource);
-      if (type === undefined || info.verb === 'unsupported') throw resourceNotFound();
-      if (!type.namespaced && info.resource !== 'namespaces') info.namespace = '';
-      const { isResource: _isResource, authorizedName: _authorizedName, ...attrs } = info;
-      const exchange: Exchange = {
-        req,
-        res,
-        query,
-        body,
-        attrs,
-        type,
-        store,
-        track(close) {
-          openStreams.add(close);
-          return () => openStreams.delete(close);
-        },
-      };
+      const type = resourceTypeOf(info);
+      const exchange = exchangeFor(req, res, query, body, info, type);
       if (type.resource === 'selfsubjectaccessreviews') selfSubjectAccessReview(exchange, entry.user, [...entry.groups, 'system:authenticated']);
       else serveResource(exchange);
     } catch (error) {
@@ -366,15 +355,48 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
     }
   }
 
-  /** HTTP Upgrade: only pods/exec over WebSocket; refusals are written as HTTP on the socket. */
+  function resourceTypeOf(info: RequestInfo): ResourceType {
+    const type = findResource(info.group, info.version, info.resource);
+    if (type === undefined || info.verb === 'unsupported') throw resourceNotFound();
+    if (!type.namespaced && info.resource !== 'namespaces') info.namespace = '';
+    return type;
+  }
+
+  function exchangeFor(req: IncomingMessage, res: ServerResponse, query: URLSearchParams, body: string, info: RequestInfo, type: ResourceType): Exchange {
+    const { isResource: _isResource, authorizedName: _authorizedName, ...attrs } = info;
+    return {
+      req,
+      res,
+      query,
+      body,
+      attrs,
+      type,
+      store,
+      track(close) {
+        openStreams.add(close);
+        return () => openStreams.delete(close);
+      },
+    };
+  }
+
+  /**
+   * HTTP Upgrade: pods/exec, and any watch (over WebSocket, as the API server serves every
+   * watch to a client that upgrades); refusals are written as HTTP on the socket.
+   */
   function handleUpgrade(req: IncomingMessage, socket: Duplex): void {
     const { entry, query } = receive(req, Buffer.alloc(0));
     upgraded.add(socket);
     socket.once('close', () => upgraded.delete(socket));
     try {
       const info = admit(req, entry, query);
+      if (info.isResource && info.verb === 'watch') {
+        const transport = websocketWatchTransport(req, socket);
+        handleWatch(exchangeFor(req, new ServerResponse(req), query, '', info, resourceTypeOf(info)), transport);
+        entry.status = 101;
+        return;
+      }
       if (!(info.isResource && info.group === '' && info.resource === 'pods' && info.subresource === 'exec')) {
-        throw badRequest(`the stand-in upgrades only pods/exec, not ${info.path}`);
+        throw badRequest(`the stand-in upgrades only pods/exec and watches, not ${info.path}`);
       }
       const type = findResource('', 'v1', 'pods');
       const pod = type === undefined ? undefined : store.read(type, info.namespace, info.name);

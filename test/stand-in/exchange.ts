@@ -29,14 +29,24 @@ export interface Exchange {
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, contentType = 'application/json'): void {
-  const text = JSON.stringify(body);
+  sendEncoded(res, status, Buffer.from(JSON.stringify(body)), contentType);
+}
+
+/** An answer already encoded. Audit-ID: the request's, when it sent one (the API server adopts it), else a fresh one. */
+export function sendEncoded(res: ServerResponse, status: number, bytes: Buffer, contentType: string): void {
   res.writeHead(status, {
     'content-type': contentType,
-    'content-length': Buffer.byteLength(text),
+    'content-length': bytes.length,
     'cache-control': 'no-cache, private',
-    'audit-id': crypto.randomUUID(),
+    'audit-id': auditIdOf(res.req),
   });
-  res.end(text);
+  res.end(bytes);
+}
+
+/** The API server takes a request's Audit-ID as its audit event id. */
+export function auditIdOf(req: IncomingMessage): string {
+  const sent = req.headers['audit-id'];
+  return typeof sent === 'string' && sent !== '' ? sent : crypto.randomUUID();
 }
 
 export function sendError(res: ServerResponse, error: ApiError): void {

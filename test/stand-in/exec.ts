@@ -31,7 +31,12 @@ export const defaultExec: ExecHandler = (pod, _container, command) => {
 const PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
 const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
-function frame(opcode: number, payload: Buffer): Buffer {
+/** Sec-WebSocket-Accept for a client's Sec-WebSocket-Key (RFC 6455 §4.2.2). */
+export function websocketAccept(key: string): string {
+  return createHash('sha1').update(`${key}${WEBSOCKET_GUID}`).digest('base64');
+}
+
+export function frame(opcode: number, payload: Buffer): Buffer {
   const length = payload.length;
   const header =
     length < 126
@@ -66,7 +71,7 @@ export function serveExec(req: IncomingMessage, socket: Duplex, pod: KubeObject,
   const protocol = PROTOCOLS.find((p) => offered.includes(p));
   if (protocol === undefined) throw badRequest(`no supported stream protocol among: ${offered.join(', ')}`);
   const { container, command } = execTarget(pod, query);
-  const accept = createHash('sha1').update(`${req.headers['sec-websocket-key'] ?? ''}${WEBSOCKET_GUID}`).digest('base64');
+  const accept = websocketAccept(req.headers['sec-websocket-key'] ?? '');
   socket.write(
     ['HTTP/1.1 101 Switching Protocols', 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Accept: ${accept}`, `Sec-WebSocket-Protocol: ${protocol}`, '', ''].join('\r\n'),
   );

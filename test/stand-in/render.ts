@@ -3,7 +3,8 @@
  * rendered as the client negotiated (object JSON, Table, PartialObjectMetadata).
  */
 import { apiVersionOf } from './catalogue.ts';
-import type { Exchange } from './exchange.ts';
+import { encodeBody } from './encode.ts';
+import { sendEncoded, type Exchange } from './exchange.ts';
 import { negotiateObject, NOT_ACCEPTABLE_MESSAGE, type ObjectRepresentation } from './negotiate.ts';
 import { matchesFields, parseFieldSelector, parseLabelSelector } from './selectors.ts';
 import { ApiError } from './status.ts';
@@ -23,8 +24,8 @@ export function objectFilter(x: Exchange): (object: KubeObject) => boolean {
     (namespace === '' || object.metadata.namespace === namespace) && labels(object.metadata.labels ?? {}) && matchesFields(object, fields);
 }
 
-export function representation(x: Exchange): ObjectRepresentation {
-  const chosen = negotiateObject(x.req.headers.accept);
+export function representation(x: Exchange, watch = false): ObjectRepresentation {
+  const chosen = negotiateObject(x.req.headers.accept, { kind: x.type.kind, watch });
   if (chosen === undefined) throw new ApiError(406, 'NotAcceptable', NOT_ACCEPTABLE_MESSAGE);
   return chosen;
 }
@@ -43,6 +44,11 @@ function listItem(object: KubeObject): Record<string, unknown> {
 export interface Rendered {
   body: unknown;
   contentType: string;
+}
+
+/** Sends a rendered get/list answer in the negotiated encoding. */
+export function sendRendered(x: Exchange, rep: ObjectRepresentation, rendered: Rendered): void {
+  sendEncoded(x.res, 200, encodeBody(rendered.body, rep.encoding), rendered.contentType);
 }
 
 export function renderObjects(
@@ -70,9 +76,9 @@ export function renderObjects(
     };
   }
   const [first] = objects;
-  if (single && first !== undefined) return { body: first, contentType: 'application/json' };
+  if (single && first !== undefined) return { body: first, contentType: rep.contentType };
   return {
     body: { kind: x.type.listKind, apiVersion: apiVersionOf(x.type), metadata: listMeta ?? {}, items: objects.map(listItem) },
-    contentType: 'application/json',
+    contentType: rep.contentType,
   };
 }

@@ -8,7 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { apiVersionOf, resolveResource, type ResourceType } from './catalogue.ts';
 import { sendJson, type Exchange } from './exchange.ts';
 import { jsonPatch, mergePatch, PatchError, strategicMerge, type Json } from './patch.ts';
-import { objectFilter, renderObjects, representation } from './render.ts';
+import { objectFilter, renderObjects, representation, sendRendered } from './render.ts';
 import { alreadyExists, ApiError, badRequest, conflict, invalid, methodNotAllowed, notFound } from './status.ts';
 import type { KubeObject } from './store.ts';
 
@@ -119,8 +119,8 @@ export function handleGet(x: Exchange): void {
     sendJson(x.res, 200, scaleOf(object));
     return;
   }
-  const rendered = renderObjects(x, representation(x), [object], undefined);
-  sendJson(x.res, 200, rendered.body, rendered.contentType);
+  const rep = representation(x);
+  sendRendered(x, rep, renderObjects(x, rep, [object], undefined));
 }
 
 function scaleOf(object: KubeObject): unknown {
@@ -167,8 +167,7 @@ export function handleList(x: Exchange): void {
     listMeta.remainingItemCount = objects.length - limit;
     objects = objects.slice(0, limit);
   }
-  const rendered = renderObjects(x, rep, objects, listMeta);
-  sendJson(x.res, 200, rendered.body, rendered.contentType);
+  sendRendered(x, rep, renderObjects(x, rep, objects, listMeta));
 }
 
 export function handleCreate(x: Exchange): void {

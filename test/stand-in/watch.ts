@@ -5,31 +5,62 @@
  * become ADDED/DELETED, as in the watch cache. `timeoutSeconds` ends the stream;
  * `sendInitialEvents` + `allowWatchBookmarks` ends the initial burst with the
  * `k8s.io/initial-events-end` bookmark. Table watches carry the column definitions in the
- * first event only (`null` afterwards), as the API server does to save bandwidth.
+ * first event only (`null` afterwards), as the API server does to save bandwidth. Events are
+ * encoded as negotiated (JSON lines, length-prefixed protobuf WatchEvents, a CBOR sequence),
+ * over chunked HTTP or, when the client upgraded, WebSocket messages (see websocket-watch.ts).
  */
 import { apiVersionOf } from './catalogue.ts';
 import type { Exchange } from './exchange.ts';
-import { isTrue } from './exchange.ts';
+import { auditIdOf, isTrue } from './exchange.ts';
+import { encodeWatchEvent } from './encode.ts';
+import { watchContentType } from './negotiate.ts';
 import { objectFilter, renderObjects, representation } from './render.ts';
 import { ApiError } from './status.ts';
 import type { KubeObject, StoreEvent } from './store.ts';
 
 type EventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
 
-export function handleWatch(x: Exchange): void {
+/**
+ * Where a watch's events go: the HTTP response (chunked), or a WebSocket (watch.ts's caller
+ * in apiserver.ts, for `Upgrade: websocket`). `start` sends the headers or the 101.
+ */
+export interface WatchTransport {
+  start(contentType: string): void;
+  write(bytes: Buffer): void;
+  end(): void;
+  readonly ended: boolean;
+  onClose(listener: () => void): void;
+}
+
+function httpTransport(x: Exchange): WatchTransport {
+  return {
+    start(contentType) {
+      x.res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-cache, private', 'transfer-encoding': 'chunked', 'audit-id': auditIdOf(x.req) });
+      x.res.flushHeaders();
+    },
+    write: (bytes) => void x.res.write(bytes),
+    end: () => void x.res.end(),
+    get ended() {
+      return x.res.writableEnded;
+    },
+    onClose: (listener) => void x.res.on('close', listener),
+  };
+}
+
+export function handleWatch(x: Exchange, transport: WatchTransport = httpTransport(x)): void {
   const matches = objectFilter(x);
-  const rep = representation(x);
+  const rep = representation(x, true);
+  const encoding = rep.encoding === 'yaml' ? 'json' : rep.encoding;
   const rvParam = x.query.get('resourceVersion') ?? '';
   const sendInitial = x.query.get('sendInitialEvents') === 'true';
   const bookmarks = isTrue(x.query.get('allowWatchBookmarks'));
   if (rvParam !== '' && !/^\d+$/.test(rvParam)) throw new ApiError(400, 'BadRequest', `resourceVersion: Invalid value: "${rvParam}": must be a valid resourceVersion`);
   const since = Number(rvParam || '0');
 
-  x.res.writeHead(200, { 'content-type': rep.as === 'object' ? 'application/json' : rep.contentType, 'cache-control': 'no-cache, private', 'transfer-encoding': 'chunked' });
-  x.res.flushHeaders();
+  transport.start(watchContentType(rep));
 
   const send = (type: EventType, object: unknown): void => {
-    if (!x.res.writableEnded) x.res.write(`${JSON.stringify({ type, object })}\n`);
+    if (!transport.ended) transport.write(encodeWatchEvent(type, object, encoding));
   };
   let columnsSent = false;
   const sendObject = (type: EventType, object: KubeObject): void => {
@@ -85,7 +116,7 @@ export function handleWatch(x: Exchange): void {
     unsubscribe();
     untrack();
     if (timer !== undefined) clearTimeout(timer);
-    if (!x.res.writableEnded) x.res.end();
+    if (!transport.ended) transport.end();
   }
-  x.res.on('close', finish);
+  transport.onClose(finish);
 }
