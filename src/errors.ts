@@ -40,6 +40,7 @@ const CODES = {
   ERR_REQUEST_PATH: [400, 'BadRequest'],
   ERR_REQUEST_INVALID: [400, 'BadRequest'],
   ERR_PAYLOAD_TOO_LARGE: [413, 'RequestEntityTooLarge'],
+  ERR_JSON_TOO_DEEP: [400, 'BadRequest'],
   ERR_UPGRADE_UNSUPPORTED: [400, 'BadRequest'],
   ERR_METHOD_NOT_ALLOWED: [405, 'MethodNotAllowed'],
   // authorize / approve

@@ -29,6 +29,7 @@
  * stream, never passing the rest unmasked.
  */
 import { GatehouseError } from '../errors.ts';
+import { exceedsJsonDepth, MAX_JSON_DEPTH, tooDeep } from './nesting-depth.ts';
 import { spliceMaskedEnv } from './env-splice.ts';
 import { elementRole, LAST_APPLIED, listItemKind, maskDocument, maskElement, watchTableColumns, type MaskHint } from './mask-document.ts';
 import type { MaskingRules } from './masking-rules.ts';
@@ -87,6 +88,7 @@ export const WHOLE_DOCUMENT_MAX_BYTES = 256 * 1024;
  */
 export function maskWholeBody(input: Buffer, options: JsonStreamMaskerOptions): { bytes: Uint8Array; masked: boolean } {
   if (input.byteLength <= WHOLE_DOCUMENT_MAX_BYTES && input[0] === 0x7b) {
+    if (exceedsJsonDepth(input)) throw tooDeep(`the upstream response for ${options.subject}`);
     const kindMasked = isMaskedKind(options.hint.kind, options.rules);
     if (!needsParse(input, kindMasked, triggerPatterns(options.rules))) {
       return { bytes: input, masked: false };
@@ -223,10 +225,12 @@ export class JsonStreamMasker {
           break;
         case 0x7b: // {
           this.depth += 1;
+          if (this.depth > MAX_JSON_DEPTH) throw tooDeep(`the upstream response for ${this.options.subject}`);
           if (tracking) this.itemOpens(true);
           break;
         case 0x5b: // [
           this.depth += 1;
+          if (this.depth > MAX_JSON_DEPTH) throw tooDeep(`the upstream response for ${this.options.subject}`);
           if (this.depth === 2 && this.phase === 'top' && this.topIsObject && this.memberState === 'value' && isStreamedKey(this.lastKey)) {
             this.openArray(chunk, i, out);
           } else if (tracking) {

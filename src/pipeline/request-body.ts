@@ -8,13 +8,15 @@
  *   the API server reads no body there. Any other body is read whole through `readBody`; a
  *   body over `maxBytes` (by Content-Length at once, else as soon as the count passes it) is
  *   refused with 413 and nothing is forwarded. The default, 3 MiB, is the API server's own
- *   limit for a request body.
+ *   limit for a request body. A body that nests deeper than masking/json-depth.ts allows is
+ *   refused with 400 (it would overflow the stack of whatever walks it).
  * - `readBody(c, limit, purpose)` reads the body once, keeps it in Hono's body cache (so
  *   approve, record and forward all see the very bytes that were checked), and refuses
  *   more than `limit` bytes with ERR_PAYLOAD_TOO_LARGE naming `purpose`.
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import { GatehouseError } from '../errors.ts';
+import { exceedsJsonDepth, exceedsYamlDepth, tooDeep } from '../masking/nesting-depth.ts';
 
 /** The API server's own limit for a request body (k8s.io/apiserver: 3 MiB). */
 export const DEFAULT_MAX_REQUEST_BODY_BYTES = 3 * 1024 * 1024;
@@ -24,9 +26,19 @@ export function requestBodies(options: { maxBytes: number }): MiddlewareHandler 
   return async function requestBodyStage(c, next) {
     const method = c.req.method;
     if (method === 'GET' || method === 'HEAD') refuseBodyOn(c, method);
-    else await readBody(c, limit, 'Gatehouse forwards');
+    else refuseDeepDocument(c, await readBody(c, limit, 'Gatehouse forwards'));
     await next();
   };
+}
+
+/**
+ * A body nested deeper than any Kubernetes object (MAX_JSON_DEPTH; YAML by its upper bound) is refused before policy,
+ * approvals, records or the masker walk it. Binary bodies (protobuf, CBOR) are not JSON.
+ */
+function refuseDeepDocument(c: Context, body: Uint8Array): void {
+  const type = (c.req.header('content-type') ?? '').toLowerCase();
+  if (type.includes('protobuf') || type.includes('cbor')) return;
+  if (type.includes('yaml') ? exceedsYamlDepth(body) : exceedsJsonDepth(body)) throw tooDeep('the request body');
 }
 
 /** A GET/HEAD announcing a body: 400, whatever the path. */

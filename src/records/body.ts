@@ -12,6 +12,7 @@
  * A whole JSON response the mask stage masked itself is kept as sent (`recordSentBody`).
  */
 import { isYamlUnavailable, parseJsonOrYaml } from '../json-or-yaml.ts';
+import { exceedsJsonDepth, exceedsYamlDepth } from '../masking/nesting-depth.ts';
 import type { KubeRequest } from '../types.ts';
 
 export interface RecordedBody {
@@ -136,6 +137,8 @@ const NO_YAML_PARSER = Symbol('no YAML parser');
 
 function parseDocument(text: string, kind: 'json' | 'yaml'): { value: unknown } | undefined | typeof NO_YAML_PARSER {
   if (kind === 'json') return parseJson(text);
+  // Deeper than anything Gatehouse walks: not parsed (the masker would overflow the stack).
+  if (exceedsYamlDepth(text)) return undefined;
   try {
     return { value: parseJsonOrYaml(text) };
   } catch (error) {
@@ -144,6 +147,7 @@ function parseDocument(text: string, kind: 'json' | 'yaml'): { value: unknown } 
 }
 
 function parseJson(text: string): { value: unknown } | undefined {
+  if (exceedsJsonDepth(text)) return undefined;
   try {
     return { value: JSON.parse(text) };
   } catch {

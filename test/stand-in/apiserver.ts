@@ -94,6 +94,11 @@ export interface FakeApiServer {
   kubeconfigPath: string;
   received: ReceivedRequest[];
   store: FakeStore;
+  /**
+   * Set `accept` to answer every request as if the client had asked for that media type,
+   * whatever it did ask (a misbehaving or aggregated API server): what Gatehouse must refuse.
+   */
+  misbehave: { accept?: string };
   close(): Promise<void>;
 }
 
@@ -189,6 +194,7 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
   const received: ReceivedRequest[] = [];
   const openStreams = new Set<() => void>();
   const upgraded = new Set<Duplex>();
+  const misbehave: { accept?: string } = {};
   let serverAddress = '127.0.0.1:0';
 
   function serveNonResource(req: IncomingMessage, res: ServerResponse, path: string): void {
@@ -333,6 +339,7 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const rawBody = await readBody(req);
     const { entry, path, query } = receive(req, rawBody);
+    if (misbehave.accept !== undefined) req.headers.accept = misbehave.accept;
     res.on('finish', () => (entry.status = res.statusCode));
     try {
       const info = admit(req, entry, query);
@@ -385,6 +392,7 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
    */
   function handleUpgrade(req: IncomingMessage, socket: Duplex): void {
     const { entry, query } = receive(req, Buffer.alloc(0));
+    if (misbehave.accept !== undefined) req.headers.accept = misbehave.accept;
     upgraded.add(socket);
     socket.once('close', () => upgraded.delete(socket));
     try {
@@ -442,6 +450,7 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
     kubeconfigPath,
     received,
     store,
+    misbehave,
     async close() {
       for (const close of [...openStreams]) close();
       for (const socket of upgraded) socket.destroy();

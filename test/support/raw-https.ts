@@ -15,6 +15,8 @@ export interface RawReply {
   headers: Record<string, string>;
   /** Everything after the head (body, or frames after a 101), as received. */
   bytes: Buffer;
+  /** The body with chunked framing removed (as received when not chunked). */
+  body: Buffer;
   raw: Buffer;
 }
 
@@ -51,7 +53,9 @@ export function rawRequest(url: string, ca: string, lines: string[], body: Buffe
         const name = line.slice(0, colon).trim().toLowerCase();
         headers[name] = headers[name] === undefined ? line.slice(colon + 1).trim() : `${headers[name]}, ${line.slice(colon + 1).trim()}`;
       }
-      resolve({ status: Number(statusLine.split(' ')[1]), head, headers, bytes: raw.subarray(end + 4), raw });
+      const bytes = raw.subarray(end + 4);
+      const chunked = /chunked/i.test(headers['transfer-encoding'] ?? '');
+      resolve({ status: Number(statusLine.split(' ')[1]), head, headers, bytes, body: chunked ? dechunk(bytes) : bytes, raw });
     };
     const timer = setTimeout(finish, options.timeoutMs ?? 20_000);
     socket.on('data', (chunk: Buffer) => {
@@ -69,6 +73,21 @@ export function rawRequest(url: string, ca: string, lines: string[], body: Buffe
     });
     socket.write(Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), Buffer.isBuffer(body) ? body : Buffer.from(body)]));
   });
+}
+
+/** A chunked body's data (as much as arrived). */
+function dechunk(bytes: Buffer): Buffer {
+  const parts: Buffer[] = [];
+  let at = 0;
+  for (;;) {
+    const lineEnd = bytes.indexOf('\r\n', at);
+    if (lineEnd === -1) break;
+    const size = Number.parseInt(bytes.subarray(at, lineEnd).toString('latin1'), 16);
+    if (!Number.isFinite(size) || size === 0) break;
+    parts.push(bytes.subarray(lineEnd + 2, lineEnd + 2 + size));
+    at = lineEnd + 2 + size + 2;
+  }
+  return Buffer.concat(parts);
 }
 
 /** The payloads of the server-to-client WebSocket frames in `bytes` (unmasked, as servers send them). */
