@@ -91,7 +91,8 @@ export function forward(options: ForwardOptions): Handler {
       identity,
       token: connection.token,
       requestId: c.get('requestId'),
-      bodyLength: body?.byteLength,
+      // A POST upgrade (SPDY exec) has no body: say so (Content-Length: 0), as Go's client does.
+      bodyLength: body === null ? (method === 'GET' || method === 'HEAD' ? undefined : 0) : body.byteLength,
       upgrade: upgrade !== undefined,
     });
 

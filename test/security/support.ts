@@ -57,8 +57,8 @@ const b64 = (value: string): string => Buffer.from(value).toString('base64');
 export interface SecurityFixture {
   h: Harness;
   token: string;
-  /** Sends a request: `lines[0]` is the request line; Host, Authorization and Connection: close are added unless `bare`. */
-  send(lines: string[], body?: Buffer | string, options?: RawOptions & { bare?: boolean }): Promise<RawReply>;
+  /** Sends a request: `lines[0]` is the request line; Host, Authorization and (unless `keepAlive`) Connection: close are added. */
+  send(lines: string[], body?: Buffer | string, options?: RawOptions & { keepAlive?: boolean }): Promise<RawReply>;
   mark(): number;
   upstreamSince(from: number): ReceivedRequest[];
   close(): Promise<void>;
@@ -95,7 +95,7 @@ export async function startSecurityFixture(): Promise<SecurityFixture> {
     token,
     send(lines, body = '', options = {}) {
       const [requestLine = '', ...rest] = lines;
-      const all = options.bare === true ? lines : [requestLine, 'Host: gatehouse.test', `Authorization: Bearer ${token}`, 'Connection: close', ...rest];
+      const all = [requestLine, 'Host: gatehouse.test', `Authorization: Bearer ${token}`, ...(options.keepAlive === true ? [] : ['Connection: close']), ...rest];
       return rawRequest(h.gatehouse.url, h.gatehouse.caPem, all, body, options);
     },
     mark: () => h.mark(),
@@ -135,7 +135,10 @@ export function impersonationProblems(received: ReceivedRequest, token: string, 
   if (JSON.stringify(values('authorization')) !== JSON.stringify([`Bearer ${token}`])) problems.push(`authorization ${JSON.stringify(values('authorization'))} is not Gatehouse's token alone`);
   if (JSON.stringify(values('impersonate-user')) !== JSON.stringify([USER])) problems.push(`impersonate-user ${JSON.stringify(values('impersonate-user'))}`);
   if (JSON.stringify(values('impersonate-group')) !== JSON.stringify(GROUPS)) problems.push(`impersonate-group ${JSON.stringify(values('impersonate-group'))}`);
-  if (values('impersonate-uid').length > 0 || raw.some((n, i) => i % 2 === 0 && n.toLowerCase().startsWith('impersonate-extra-'))) problems.push('impersonate-uid/extra sent');
+  // The uid is the token's subject (the dev issuer's is the user name), never a client's value.
+  const uid = values('impersonate-uid');
+  if (uid.length > 1 || uid.some((v) => v !== USER)) problems.push(`impersonate-uid ${JSON.stringify(uid)}`);
+  if (raw.some((n, i) => i % 2 === 0 && n.toLowerCase().startsWith('impersonate-extra-'))) problems.push('impersonate-extra-* sent');
   const audit = values('audit-id');
   if (audit.length !== 1 || (auditId !== undefined && audit[0] !== auditId)) problems.push(`audit-id ${JSON.stringify(audit)} is not the id Gatehouse answered with (${String(auditId)})`);
   for (let i = 0; i < raw.length; i += 2) {

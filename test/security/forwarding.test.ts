@@ -1,0 +1,539 @@
+// Adversarial cases for the protocol edge (issue 12, "Forwarding is an allowlist"): headers,
+// upgrades, methods, paths, bodies and media types, sent as raw bytes to a real Gatehouse in
+// front of the kube-apiserver stand-in. Each case asserts the exact status (and for a refusal
+// its reason and message) AND what the upstream received: nothing, or exactly the
+// impersonated call — Gatehouse's token, the caller as Impersonate-User/Group, Audit-ID equal
+// to the id the client got back, and no header off the allowlist. No Secret value leaves in
+// any form, in any case.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ReceivedRequest } from '../stand-in/apiserver.ts';
+import type { RawReply } from '../support/raw-https.ts';
+import { GROUPS, impersonationProblems, leakedForms, startSecurityFixture, statusIn, USER, type SecurityFixture } from './support.ts';
+
+let f: SecurityFixture;
+before(async () => {
+  f = await startSecurityFixture();
+});
+after(() => f.close());
+
+interface Case {
+  name: string;
+  /** Request line, then headers (Host, Authorization and Connection: close are added). */
+  lines: string[];
+  body?: string | Buffer;
+  status: number;
+  /** For a refusal: the Status reason and message (exact, or a pattern for messages naming generated ids). */
+  reason?: string;
+  message?: string | RegExp;
+  /** What the upstream received: nothing, or exactly this one call. */
+  upstream: 'nothing' | { method: string; path: string; check?: (received: ReceivedRequest) => void };
+  /** More about the answer. */
+  reply?: (reply: RawReply) => void;
+  /** A forced media type the stand-in answers in, whatever was asked. */
+  misbehave?: string;
+  options?: { until?: (bytes: Buffer) => boolean; keepAlive?: boolean };
+}
+
+const BASE = '/api/v1/namespaces/default';
+const header = (received: ReceivedRequest, name: string): string[] =>
+  received.rawHeaders.flatMap((n, i) => (i % 2 === 0 && n.toLowerCase() === name ? [received.rawHeaders[i + 1] as string] : []));
+const bodyText = (reply: RawReply): string => reply.body.toString('utf8');
+
+async function run(c: Case): Promise<void> {
+  if (c.misbehave !== undefined) f.h.api.misbehave.accept = c.misbehave;
+  const from = f.mark();
+  let reply: RawReply;
+  try {
+    reply = await f.send(c.lines, c.body ?? '', { timeoutMs: 30_000, ...c.options });
+  } finally {
+    delete f.h.api.misbehave.accept;
+  }
+  const received = f.upstreamSince(from);
+  assert.equal(reply.status, c.status, `status; body: ${bodyText(reply).slice(0, 300)}`);
+  if (c.reason !== undefined) {
+    const status = statusIn(reply);
+    assert.equal(status.code, c.status);
+    assert.equal(status.reason, c.reason);
+    if (typeof c.message === 'string') assert.equal(status.message, c.message);
+    else if (c.message !== undefined) assert.match(status.message, c.message);
+  }
+  assert.deepEqual(leakedForms(reply.raw), [], 'a Secret value left Gatehouse');
+  if (c.upstream === 'nothing') {
+    assert.deepEqual(received.map((r) => `${r.method} ${r.path}`), [], 'the upstream received a request');
+  } else {
+    assert.deepEqual(received.map((r) => `${r.method} ${r.path}`), [`${c.upstream.method} ${c.upstream.path}`]);
+    const call = received[0] as ReceivedRequest;
+    assert.deepEqual(impersonationProblems(call, f.h.api.token, reply.headers['audit-id']), []);
+    c.upstream.check?.(call);
+  }
+  c.reply?.(reply);
+}
+
+function table(title: string, cases: Case[]): void {
+  describe(title, () => {
+    for (const c of cases) test(c.name, () => run(c));
+  });
+}
+
+// ─── headers ────────────────────────────────────────────────────────────────
+
+const DROPPED: [string, string][] = [
+  ['X-Remote-User', 'system:admin'],
+  ['X-Remote-Group', 'system:masters'],
+  ['X-Remote-Extra-Scopes', 'cluster-admin'],
+  ['X-Remote-Uid', '0'],
+  ['X-Forwarded-For', '10.0.0.1'],
+  ['X-Forwarded-Host', 'evil.example'],
+  ['X-Forwarded-Proto', 'http'],
+  ['X-Forwarded-User', 'admin'],
+  ['X-Forwarded-Groups', 'system:masters'],
+  ['X-Real-Ip', '10.0.0.2'],
+  ['Forwarded', 'for=10.0.0.3;host=evil.example'],
+  ['Audit-Id', 'client-chosen-audit-id'],
+  ['Cookie', 'session=stolen'],
+  ['Proxy-Authorization', 'Basic YWRtaW46YWRtaW4='],
+  ['Via', '1.1 attacker'],
+  ['X-Request-Id', 'client-request-id'],
+  ['X-Http-Method-Override', 'DELETE'],
+  ['X-Original-Url', '/api/v1/namespaces/kube-system/secrets'],
+  ['X-Rewrite-Url', '/api/v1/namespaces/kube-system/secrets'],
+  ['X-Client-Cert', 'MIIB…'],
+  ['Ssl-Client-Cert', 'MIIB…'],
+  ['X-Amz-Security-Token', 'FQoGZX…'],
+  ['Origin', 'https://evil.example'],
+  ['Sec-WebSocket-Protocol', 'base64.binary.k8s.io'],
+  ['X-Stream-Protocol-Version', 'v4.channel.k8s.io'],
+  ['Content-Type', 'application/json'],
+  ['Cache-Control', 'no-cache'],
+  ['Te', 'trailers'],
+  ['Referer', 'https://evil.example/'],
+  ['X-Kubernetes-Pf-Name', 'x'],
+];
+
+const KEPT: [string, string, string][] = [
+  ['User-Agent', 'kubectl/v1.33.0 (linux/amd64) kubernetes/abcdef', `${BASE}/configmaps/bundle`],
+  ['Kubectl-Command', 'kubectl get', `${BASE}/configmaps/bundle`],
+  ['Kubectl-Session', '0f8fad5b-d9cb-469f-a165-70867728950e', `${BASE}/configmaps/bundle`],
+  ['Accept-Encoding', 'gzip', '/version'],
+  ['If-None-Match', '"abc123"', '/openapi/v2'],
+  ['Accept', 'application/json, */*', '/version'],
+];
+
+table('request headers: only the allowlist reaches the upstream', [
+  ...DROPPED.map(([name, value]): Case => ({
+    name: `drops a client ${name} header`,
+    lines: [`GET ${BASE}/configmaps/bundle HTTP/1.1`, `${name}: ${value}`],
+    status: 200,
+    upstream: {
+      method: 'GET',
+      path: `${BASE}/configmaps/bundle`,
+      check: (r) => assert.deepEqual(name.toLowerCase() === 'audit-id' ? header(r, 'audit-id').filter((v) => v === value) : header(r, name.toLowerCase()), []),
+    },
+  })),
+  ...KEPT.map(([name, value, path]): Case => ({
+    name: `forwards a client ${name} header as sent`,
+    lines: [`GET ${path} HTTP/1.1`, `${name}: ${value}`],
+    status: path === '/openapi/v2' ? 200 : 200,
+    upstream: { method: 'GET', path, check: (r) => assert.deepEqual(header(r, name.toLowerCase()), [value]) },
+  })),
+  {
+    name: 'sends Gatehouse’s own request id upstream as Audit-ID and answers the client with the same id',
+    lines: [`GET ${BASE}/configmaps/bundle HTTP/1.1`, 'Audit-ID: 11111111-2222-3333-4444-555555555555'],
+    status: 200,
+    upstream: { method: 'GET', path: `${BASE}/configmaps/bundle`, check: (r) => assert.notEqual(header(r, 'audit-id')[0], '11111111-2222-3333-4444-555555555555') },
+    reply: (reply) => assert.match(reply.headers['audit-id'] ?? '', /^[0-9a-f-]{36}$/),
+  },
+  {
+    name: 'drops headers that a Connection header names, and Connection itself',
+    lines: [`GET ${BASE}/configmaps/bundle HTTP/1.1`, 'X-Hop: 1', 'Connection: close, X-Hop'],
+    status: 200,
+    // Node's keep-alive agent says `Connection: keep-alive` of its own; nothing of the client's passes.
+    upstream: { method: 'GET', path: `${BASE}/configmaps/bundle`, check: (r) => assert.deepEqual([...header(r, 'x-hop'), ...header(r, 'connection')], ['keep-alive']) },
+  },
+  ...['Impersonate-User: system:admin', 'Impersonate-Group: system:masters', 'Impersonate-Uid: 0', 'Impersonate-Extra-Scopes: all', 'IMPERSONATE-USER: admin', 'impersonate-group: system:masters'].map(
+    (line): Case => ({
+      name: `refuses a client ${line.split(':')[0]} header with 403`,
+      lines: [`GET ${BASE}/configmaps/bundle HTTP/1.1`, line],
+      status: 403,
+      reason: 'Forbidden',
+      message: /^Gatehouse refuses client impersonation headers \(Impersonate-[A-Za-z-]+\): the caller's identity comes from its token$/,
+      upstream: 'nothing',
+    }),
+  ),
+]);
+
+// ─── upgrades ───────────────────────────────────────────────────────────────
+
+const WEBSOCKET = ['Connection: Upgrade', 'Upgrade: websocket', 'Sec-WebSocket-Version: 13', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=='];
+const refusedUpgrade = (path: string, to = 'websocket'): string =>
+  `user "${USER}" asked for an HTTP Upgrade to "${to}" for ${path}; Gatehouse upgrades only pods/exec, pods/attach and pods/portforward, to websocket or SPDY/3.1 (a watch is served over plain HTTP streaming, where every object is masked)`;
+const refusedUpgradeCase = (name: string, target: string, extra: string[], to = 'websocket', method = 'GET'): Case => ({
+  name,
+  lines: [`${method} ${target} HTTP/1.1`, ...extra],
+  status: 400,
+  reason: 'BadRequest',
+  message: refusedUpgrade(target.split('?')[0] as string, to),
+  upstream: 'nothing',
+});
+const switched = (bytes: Buffer): boolean => bytes.includes('\r\n\r\n') && bytes.subarray(bytes.indexOf('\r\n\r\n')).includes(Buffer.from([0x88]));
+
+table('upgrades: only pods/exec, attach and portforward, never a watch', [
+  refusedUpgradeCase('refuses a WebSocket watch of Secrets (base64.binary.k8s.io)', `${BASE}/secrets?watch=true`, [...WEBSOCKET, 'Sec-WebSocket-Protocol: base64.binary.k8s.io', 'Origin: https://x']),
+  refusedUpgradeCase('refuses a WebSocket watch of Secrets (binary.k8s.io)', `${BASE}/secrets?watch=true`, [...WEBSOCKET, 'Sec-WebSocket-Protocol: binary.k8s.io', 'Origin: https://x']),
+  refusedUpgradeCase('refuses a WebSocket watch of Secrets without a subprotocol', `${BASE}/secrets?watch=1`, [...WEBSOCKET, 'Origin: https://x']),
+  refusedUpgradeCase('refuses a WebSocket watch through the legacy /watch/ path', '/api/v1/watch/namespaces/default/secrets', [...WEBSOCKET, 'Origin: https://x']),
+  refusedUpgradeCase('refuses a WebSocket watch of Secrets in every namespace', '/api/v1/secrets?watch=true', [...WEBSOCKET, 'Origin: https://x']),
+  refusedUpgradeCase('refuses a WebSocket watch of ConfigMaps (which can embed Secret manifests)', `${BASE}/configmaps?watch=true`, [...WEBSOCKET, 'Origin: https://x']),
+  refusedUpgradeCase('refuses a WebSocket watch of Pods', `${BASE}/pods?watch=true`, WEBSOCKET),
+  refusedUpgradeCase('refuses a WebSocket get of one Secret', `${BASE}/secrets/db`, WEBSOCKET),
+  refusedUpgradeCase('refuses a WebSocket list of Secrets', `${BASE}/secrets`, WEBSOCKET),
+  refusedUpgradeCase('refuses an upgrade of pod logs', `${BASE}/pods/web/log?follow=true`, WEBSOCKET),
+  refusedUpgradeCase('refuses an upgrade through a service proxy', `${BASE}/services/web/proxy/ws`, WEBSOCKET),
+  refusedUpgradeCase('refuses an upgrade of a discovery path', '/api', WEBSOCKET),
+  refusedUpgradeCase('refuses an upgrade of /version', '/version', WEBSOCKET),
+  refusedUpgradeCase('refuses an upgrade on a create', `${BASE}/configmaps`, WEBSOCKET, 'websocket', 'POST'),
+  refusedUpgradeCase('refuses an h2c upgrade of a list', `${BASE}/pods`, ['Connection: Upgrade, HTTP2-Settings', 'Upgrade: h2c', 'HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA'], 'h2c'),
+  refusedUpgradeCase('refuses an h2c upgrade of pods/exec', `${BASE}/pods/web/exec?command=echo`, ['Connection: Upgrade', 'Upgrade: h2c'], 'h2c'),
+  refusedUpgradeCase('refuses an upgrade of pods/exec to another protocol', `${BASE}/pods/web/exec?command=echo`, ['Connection: Upgrade', 'Upgrade: TLS/1.2'], 'TLS/1.2'),
+  refusedUpgradeCase('refuses an Upgrade header without Connection: upgrade on a watch', `${BASE}/secrets?watch=true`, ['Upgrade: websocket']),
+  {
+    name: 'refuses Connection: upgrade without an Upgrade header',
+    lines: [`GET ${BASE}/secrets?watch=true HTTP/1.1`, 'Connection: upgrade'],
+    status: 400,
+    reason: 'BadRequest',
+    message: `user "${USER}" asked for an HTTP Upgrade (Connection: upgrade) for ${BASE}/secrets; Gatehouse upgrades only pods/exec, pods/attach and pods/portforward, to websocket or SPDY/3.1 (a watch is served over plain HTTP streaming, where every object is masked)`,
+    upstream: 'nothing',
+  },
+  {
+    name: 'carries a WebSocket exec: 101, and the upstream gets exactly the impersonated upgrade',
+    lines: [`GET ${BASE}/pods/web/exec?command=echo&command=hi HTTP/1.1`, ...WEBSOCKET, 'Sec-WebSocket-Protocol: v5.channel.k8s.io', 'X-Remote-User: system:admin'],
+    status: 101,
+    upstream: {
+      method: 'GET',
+      path: `${BASE}/pods/web/exec`,
+      check: (r) => {
+        assert.deepEqual(header(r, 'upgrade'), ['websocket']);
+        assert.deepEqual(header(r, 'sec-websocket-protocol'), ['v5.channel.k8s.io']);
+        assert.deepEqual(header(r, 'x-remote-user'), []);
+      },
+    },
+    reply: (reply) => assert.ok(reply.bytes.includes('hi\n'), 'the command output came back'),
+    options: { until: switched },
+  },
+  {
+    name: 'streams an upstream’s refusal of an exec upgrade (SPDY) as an ordinary answer',
+    lines: [`POST ${BASE}/pods/web/exec?command=echo HTTP/1.1`, 'Connection: Upgrade', 'Upgrade: SPDY/3.1', 'X-Stream-Protocol-Version: v4.channel.k8s.io'],
+    status: 400,
+    reason: 'BadRequest',
+    message: 'the stand-in speaks only WebSocket streams, not SPDY/3.1',
+    upstream: { method: 'POST', path: `${BASE}/pods/web/exec`, check: (r) => assert.deepEqual(header(r, 'x-stream-protocol-version'), ['v4.channel.k8s.io']) },
+  },
+  {
+    name: 'streams an upstream’s refusal of an attach upgrade as an ordinary answer',
+    lines: [`GET ${BASE}/pods/web/attach?stdout=true HTTP/1.1`, ...WEBSOCKET, 'Sec-WebSocket-Protocol: v5.channel.k8s.io'],
+    status: 400,
+    reason: 'BadRequest',
+    message: `the stand-in upgrades only pods/exec and watches, not ${BASE}/pods/web/attach`,
+    upstream: { method: 'GET', path: `${BASE}/pods/web/attach` },
+  },
+  {
+    name: 'streams an upstream’s refusal of a portforward upgrade as an ordinary answer',
+    lines: [`GET ${BASE}/pods/web/portforward?ports=80 HTTP/1.1`, ...WEBSOCKET, 'Sec-WebSocket-Protocol: v4.channel.k8s.io'],
+    status: 400,
+    reason: 'BadRequest',
+    message: `the stand-in upgrades only pods/exec and watches, not ${BASE}/pods/web/portforward`,
+    upstream: { method: 'GET', path: `${BASE}/pods/web/portforward` },
+  },
+]);
+
+// ─── methods ────────────────────────────────────────────────────────────────
+
+table('methods: only those the API server serves', [
+  ...['OPTIONS', 'TRACE', 'PROPFIND', 'PROPPATCH', 'MKCOL', 'COPY', 'MOVE', 'LOCK', 'UNLOCK', 'PURGE', 'LINK', 'UNLINK', 'REPORT', 'SEARCH'].map(
+    (method): Case => ({
+      name: `refuses ${method} with 405`,
+      lines: [`${method} ${BASE}/secrets HTTP/1.1`],
+      status: 405,
+      reason: 'MethodNotAllowed',
+      message: `method "${method}" is not one Gatehouse forwards (GET, HEAD, POST, PUT, PATCH, DELETE)`,
+      upstream: 'nothing',
+    }),
+  ),
+  {
+    name: 'forwards HEAD of a Secret with no body either way',
+    lines: [`HEAD ${BASE}/secrets/db HTTP/1.1`],
+    status: 200,
+    upstream: { method: 'HEAD', path: `${BASE}/secrets/db` },
+    reply: (reply) => assert.equal(reply.bytes.length, 0),
+  },
+]);
+
+// ─── paths ──────────────────────────────────────────────────────────────────
+
+const denied = (verb: string, what: string): RegExp => new RegExp(`^user "${USER.replace('.', '\\.')}" \\(groups: ${GROUPS.join(', ')}\\) may not ${verb} ${what}.*rule "no-system-secrets"`);
+
+table('paths: read as the API server reads them, refused where it could read them differently', [
+  {
+    name: 'refuses a ".." segment',
+    lines: [`GET ${BASE}/secrets/../../kube-system/secrets HTTP/1.1`],
+    status: 400,
+    reason: 'BadRequest',
+    message: `request path "${BASE}/secrets/../../kube-system/secrets" has a ".." segment; refused because the API server could read it differently`,
+    upstream: 'nothing',
+  },
+  {
+    name: 'refuses an encoded "/"',
+    lines: ['GET /api/v1/namespaces/kube-system%2Fsecrets HTTP/1.1'],
+    status: 400,
+    reason: 'BadRequest',
+    message: 'request path "/api/v1/namespaces/kube-system%2Fsecrets" has an encoded "/" (%2F); refused because the API server could read it differently',
+    upstream: 'nothing',
+  },
+  { name: 'refuses listing Secrets in kube-system (policy)', lines: ['GET /api/v1/namespaces/kube-system/secrets HTTP/1.1'], status: 403, reason: 'Forbidden', message: denied('list', 'secrets in namespace "kube-system"'), upstream: 'nothing' },
+  { name: 'refuses getting a Secret in kube-system (policy)', lines: ['GET /api/v1/namespaces/kube-system/secrets/signing HTTP/1.1'], status: 403, reason: 'Forbidden', message: denied('get', 'secrets "signing" in namespace "kube-system"'), upstream: 'nothing' },
+  { name: 'refuses watching Secrets in kube-system through the legacy /watch/ path', lines: ['GET /api/v1/watch/namespaces/kube-system/secrets HTTP/1.1'], status: 403, reason: 'Forbidden', message: denied('watch', 'secrets in namespace "kube-system"'), upstream: 'nothing' },
+  { name: 'refuses watching Secrets in kube-system by query', lines: ['GET /api/v1/namespaces/kube-system/secrets?watch=true HTTP/1.1'], status: 403, reason: 'Forbidden', message: denied('watch', 'secrets in namespace "kube-system"'), upstream: 'nothing' },
+  {
+    name: 'refuses deleting in prod (policy)',
+    lines: ['DELETE /api/v1/namespaces/prod/secrets/api HTTP/1.1'],
+    status: 403,
+    reason: 'Forbidden',
+    message: /rule "no-prod-deletes"/,
+    upstream: 'nothing',
+  },
+  {
+    name: 'refuses listing Secrets across all namespaces, which would include kube-system’s (policy)',
+    lines: ['GET /api/v1/secrets HTTP/1.1'],
+    status: 403,
+    reason: 'Forbidden',
+    message: `user "${USER}" (groups: developers) may not list secrets: denied by rule "no-system-secrets" (kube-* namespaces hold the cluster's own credentials)`,
+    upstream: 'nothing',
+  },
+  {
+    name: 'masks a Secret’s last-applied annotation as well as its data',
+    lines: ['GET /api/v1/namespaces/prod/secrets/api HTTP/1.1'],
+    status: 200,
+    upstream: { method: 'GET', path: '/api/v1/namespaces/prod/secrets/api' },
+    reply: (reply) => assert.ok(bodyText(reply).includes('last-applied-configuration')),
+  },
+  {
+    name: 'masks a Secret manifest embedded in another object',
+    lines: [`GET ${BASE}/configmaps/bundle HTTP/1.1`],
+    status: 200,
+    upstream: { method: 'GET', path: `${BASE}/configmaps/bundle` },
+    reply: (reply) => assert.ok(bodyText(reply).includes('"inner"')),
+  },
+]);
+
+// ─── bodies ─────────────────────────────────────────────────────────────────
+
+const LIMIT = 3 * 1024 * 1024;
+const configMap = (name: string): string => JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name }, data: { a: 'b' } });
+const smuggled = 'GET /api/v1/namespaces/kube-system/secrets HTTP/1.1\r\nHost: x\r\n\r\n';
+const chunked = (body: Buffer): Buffer => Buffer.concat([Buffer.from(`${body.length.toString(16)}\r\n`), body, Buffer.from('\r\n0\r\n\r\n')]);
+const deepJson = `${'['.repeat(5000)}${']'.repeat(5000)}`;
+const deepYaml = `${'- '.repeat(5000)}x\n`;
+const twoAnswers = (bytes: Buffer): boolean => bytes.toString('latin1').split('HTTP/1.1 ').length > 2;
+
+table('bodies: none on GET/HEAD, bounded everywhere, nothing forwarded when refused', [
+  {
+    name: 'refuses a GET that announces a body by Content-Length',
+    lines: [`GET ${BASE}/configmaps HTTP/1.1`, `Content-Length: ${smuggled.length}`],
+    body: smuggled,
+    status: 400,
+    reason: 'BadRequest',
+    message: `a GET request may not carry a body (it announced Content-Length "${smuggled.length}"); the API server reads none, and Gatehouse forwards none`,
+    upstream: 'nothing',
+  },
+  {
+    name: 'refuses a GET with a chunked body',
+    lines: [`GET ${BASE}/configmaps HTTP/1.1`, 'Transfer-Encoding: chunked'],
+    body: chunked(Buffer.from(smuggled)),
+    status: 400,
+    reason: 'BadRequest',
+    message: 'a GET request may not carry a body (it announced Transfer-Encoding "chunked"); the API server reads none, and Gatehouse forwards none',
+    upstream: 'nothing',
+  },
+  {
+    name: 'refuses a HEAD that announces a body',
+    lines: [`HEAD ${BASE}/configmaps HTTP/1.1`, 'Content-Length: 2'],
+    body: '{}',
+    status: 400,
+    upstream: 'nothing',
+  },
+  {
+    name: 'forwards a GET with Content-Length 0 without any framing header',
+    lines: [`GET ${BASE}/configmaps/bundle HTTP/1.1`, 'Content-Length: 0'],
+    status: 200,
+    upstream: { method: 'GET', path: `${BASE}/configmaps/bundle`, check: (r) => assert.deepEqual([...header(r, 'content-length'), ...header(r, 'transfer-encoding')], []) },
+  },
+  {
+    name: 'forwards a create with exactly its body, its length and its type',
+    lines: [`POST ${BASE}/configmaps HTTP/1.1`, 'Content-Type: application/json', `Content-Length: ${configMap('created-1').length}`],
+    body: configMap('created-1'),
+    status: 201,
+    upstream: {
+      method: 'POST',
+      path: `${BASE}/configmaps`,
+      check: (r) => {
+        assert.equal(r.body, configMap('created-1'));
+        assert.deepEqual(header(r, 'content-length'), [String(configMap('created-1').length)]);
+        assert.deepEqual(header(r, 'content-type'), ['application/json']);
+      },
+    },
+  },
+  {
+    name: 'forwards a chunked create with a Content-Length of its own, never the client’s framing',
+    lines: [`POST ${BASE}/configmaps HTTP/1.1`, 'Content-Type: application/json', 'Transfer-Encoding: chunked'],
+    body: chunked(Buffer.from(configMap('created-2'))),
+    status: 201,
+    upstream: {
+      method: 'POST',
+      path: `${BASE}/configmaps`,
+      check: (r) => {
+        assert.deepEqual(header(r, 'transfer-encoding'), []);
+        assert.deepEqual(header(r, 'content-length'), [String(configMap('created-2').length)]);
+      },
+    },
+  },
+  {
+    name: 'bytes after a body are the client’s next request, which must authenticate itself (the upstream sees one call)',
+    lines: [`POST ${BASE}/configmaps HTTP/1.1`, `Content-Length: ${configMap('created-3').length}`, 'Content-Type: application/json'],
+    body: configMap('created-3') + smuggled,
+    status: 201,
+    upstream: { method: 'POST', path: `${BASE}/configmaps`, check: (r) => assert.equal(r.body, configMap('created-3')) },
+    reply: (reply) => assert.match(reply.raw.toString('latin1'), /HTTP\/1\.1 401 /),
+    options: { until: twoAnswers, keepAlive: true },
+  },
+  {
+    name: 'forwards a delete with its DeleteOptions body',
+    lines: [`DELETE ${BASE}/configmaps/created-1 HTTP/1.1`, 'Content-Type: application/json', 'Content-Length: 2'],
+    body: '{}',
+    status: 200,
+    upstream: { method: 'DELETE', path: `${BASE}/configmaps/created-1`, check: (r) => assert.equal(r.body, '{}') },
+  },
+  ...(['POST', 'PUT', 'PATCH'] as const).map(
+    (method): Case => ({
+      name: `refuses a ${method} body over the limit by its Content-Length (413)`,
+      lines: [`${method} ${BASE}/configmaps${method === 'POST' ? '' : '/bundle'} HTTP/1.1`, 'Content-Type: application/json', `Content-Length: ${LIMIT + 1}`],
+      body: Buffer.alloc(LIMIT + 1, 0x20),
+      status: 413,
+      reason: 'RequestEntityTooLarge',
+      message: `the request body (${LIMIT + 1} bytes) is larger than the ${LIMIT} bytes Gatehouse forwards`,
+      upstream: 'nothing',
+    }),
+  ),
+  ...(['POST', 'PATCH'] as const).map(
+    (method): Case => ({
+      name: `refuses a chunked ${method} body as it passes the limit (413)`,
+      lines: [`${method} ${BASE}/configmaps${method === 'POST' ? '' : '/bundle'} HTTP/1.1`, 'Content-Type: application/merge-patch+json', 'Transfer-Encoding: chunked'],
+      body: chunked(Buffer.alloc(LIMIT + 1, 0x20)),
+      status: 413,
+      reason: 'RequestEntityTooLarge',
+      message: `the request body (more than ${LIMIT} bytes) is larger than the ${LIMIT} bytes Gatehouse forwards`,
+      upstream: 'nothing',
+    }),
+  ),
+  ...(
+    [
+      ['a JSON create nested 5000 deep', 'POST', 'application/json', deepJson],
+      ['a JSON merge patch nested 5000 deep', 'PATCH', 'application/merge-patch+json', `{"data":${deepJson}}`],
+      ['a YAML create nested 5000 deep', 'POST', 'application/yaml', deepYaml],
+      ['an apply patch nested 5000 deep in YAML flow style', 'PATCH', 'application/apply-patch+yaml', deepJson],
+      ['a Secret whose data nests 5000 deep', 'POST', 'application/json', `{"kind":"Secret","apiVersion":"v1","metadata":{"name":"x"},"data":${deepJson}}`],
+    ] as const
+  ).map(
+    ([what, method, type, body]): Case => ({
+      name: `refuses ${what} with 400, not 500`,
+      lines: [`${method} ${method === 'POST' ? `${BASE}/${what.includes('Secret') ? 'secrets' : 'configmaps'}` : `${BASE}/configmaps/bundle`} HTTP/1.1`, `Content-Type: ${type}`, `Content-Length: ${body.length}`],
+      body,
+      status: 400,
+      reason: 'BadRequest',
+      message: 'the request body nests deeper than 1000 levels; Gatehouse reads no deeper',
+      upstream: 'nothing',
+    }),
+  ),
+]);
+
+// ─── media types ────────────────────────────────────────────────────────────
+
+const JSON_ONLY: [string, string][] = [
+  ['application/yaml', 'application/json'],
+  ['application/vnd.kubernetes.protobuf', 'application/json'],
+  ['application/vnd.kubernetes.protobuf, application/json', 'application/json'],
+  ['application/cbor', 'application/json'],
+  ['application/yaml;q=1.0, application/json;q=0.1', 'application/json;q=0.1'],
+  ['text/html', 'application/json'],
+  ['*/*', 'application/json'],
+  ['application/vnd.kubernetes.protobuf;as=Table;v=v1;g=meta.k8s.io, application/json;as=Table;v=v1;g=meta.k8s.io', 'application/json;as=Table;v=v1;g=meta.k8s.io'],
+  ['application/cbor;as=Table;v=v1;g=meta.k8s.io', 'application/json'],
+];
+
+const WATCH_JSON_ONLY: [string, string][] = [
+  ['application/vnd.kubernetes.protobuf;stream=watch', 'application/json'],
+  ['application/cbor-seq', 'application/json'],
+  ['application/cbor', 'application/json'],
+];
+
+const asksJson = (accept: string) => (r: ReceivedRequest): void => {
+  assert.deepEqual(header(r, 'accept'), [accept]);
+  assert.deepEqual(header(r, 'accept-encoding'), []);
+};
+const jsonReply = (reply: RawReply): void => assert.match(reply.headers['content-type'] ?? '', /^application\/json/);
+const unmaskable = (subject: string, type: string): string =>
+  `the upstream answered for ${subject} with content-type "${type}", which Gatehouse cannot mask; refusing to pass it on`;
+
+table('media types: JSON asked of the upstream wherever a Secret could be, anything else refused', [
+  ...JSON_ONLY.flatMap(([accept, upstreamAccept]): Case[] => [
+    {
+      name: `asks JSON for a Secret when the client asks ${accept}`,
+      lines: [`GET ${BASE}/secrets/db HTTP/1.1`, `Accept: ${accept}`, 'Accept-Encoding: gzip'],
+      status: 200,
+      upstream: { method: 'GET', path: `${BASE}/secrets/db`, check: asksJson(upstreamAccept) },
+      reply: jsonReply,
+    },
+    {
+      name: `asks JSON for an object that embeds a Secret when the client asks ${accept}`,
+      lines: [`GET ${BASE}/configmaps/bundle HTTP/1.1`, `Accept: ${accept}`],
+      status: 200,
+      upstream: { method: 'GET', path: `${BASE}/configmaps/bundle`, check: asksJson(upstreamAccept) },
+      reply: jsonReply,
+    },
+  ]),
+  ...WATCH_JSON_ONLY.map(
+    ([accept, upstreamAccept]): Case => ({
+      name: `asks JSON for a watch of Secrets when the client asks ${accept}`,
+      lines: [`GET ${BASE}/secrets?watch=true&timeoutSeconds=1 HTTP/1.1`, `Accept: ${accept}`],
+      status: 200,
+      upstream: { method: 'GET', path: `${BASE}/secrets`, check: asksJson(upstreamAccept) },
+      reply: jsonReply,
+    }),
+  ),
+  ...(
+    [
+      ['a Secret', `${BASE}/secrets/db`, 'secrets "db" in namespace "default"', 'application/yaml'],
+      ['a Secret', `${BASE}/secrets/db`, 'secrets "db" in namespace "default"', 'application/vnd.kubernetes.protobuf'],
+      ['a Secret', `${BASE}/secrets/db`, 'secrets "db" in namespace "default"', 'application/cbor'],
+      ['a Secret list', `${BASE}/secrets`, 'secrets in namespace "default"', 'application/vnd.kubernetes.protobuf'],
+      ['a Secret list', `${BASE}/secrets`, 'secrets in namespace "default"', 'application/cbor'],
+      ['a Secret Table', `${BASE}/secrets?includeObject=Object`, 'secrets in namespace "default"', 'application/vnd.kubernetes.protobuf;as=Table;v=v1;g=meta.k8s.io'],
+      ['a watch of Secrets', `${BASE}/secrets?watch=true&timeoutSeconds=1`, 'secrets in namespace "default"', 'application/vnd.kubernetes.protobuf;stream=watch'],
+      ['a watch of Secrets', `${BASE}/secrets?watch=true&timeoutSeconds=1`, 'secrets in namespace "default"', 'application/cbor-seq'],
+      ['an object embedding a Secret', `${BASE}/configmaps/bundle`, 'configmaps "bundle" in namespace "default"', 'application/yaml'],
+      ['an object embedding a Secret', `${BASE}/configmaps/bundle`, 'configmaps "bundle" in namespace "default"', 'application/cbor'],
+      ['a list of objects', `${BASE}/configmaps`, 'configmaps in namespace "default"', 'application/cbor'],
+      ['a list of Pods', `${BASE}/pods`, 'pods in namespace "default"', 'application/yaml'],
+    ] as const
+  ).map(
+    ([what, target, subject, forced]): Case => ({
+      name: `refuses ${what} the upstream answers in ${forced} though JSON was asked`,
+      lines: [`GET ${target} HTTP/1.1`],
+      misbehave: forced.startsWith('application/vnd.kubernetes.protobuf;stream') ? 'application/vnd.kubernetes.protobuf;stream=watch' : forced,
+      status: 502,
+      reason: 'InternalError',
+      message: unmaskable(subject, forced === 'application/cbor' && target.includes('watch') ? 'application/cbor-seq' : forced),
+      upstream: { method: 'GET', path: target.split('?')[0] as string },
+    }),
+  ),
+]);
