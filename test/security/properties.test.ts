@@ -1,0 +1,159 @@
+// Property-based: random combinations of method, path, query, headers, Upgrade, Accept and
+// body, sent to a real Gatehouse in front of the stand-in — which answers with Secrets in
+// every shape (object, list, Table, watch, embedded manifest, last-applied annotation) and,
+// when asked or told to misbehave, every media type (JSON, YAML, protobuf, CBOR, WebSocket).
+// Invariants, whatever the combination:
+// - no Secret value, raw or base64, in any byte of the answer (WebSocket payloads decoded too);
+// - never a 101 except for pods/exec, attach, portforward;
+// - at most one upstream call per request, never one the policy forbids, and each exactly the
+//   impersonated call (Gatehouse's token, the caller, Gatehouse's Audit-ID, allowlisted
+//   headers only — no client identity or audit header).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { websocketMessages } from '../support/raw-https.ts';
+import { impersonationProblems, leakedForms, startSecurityFixture, type SecurityFixture } from './support.ts';
+
+let f: SecurityFixture;
+before(async () => {
+  f = await startSecurityFixture();
+});
+after(() => f.close());
+
+const METHODS = ['GET', 'GET', 'GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'PROPFIND'];
+const PATHS = [
+  '/api/v1/namespaces/default/secrets/db',
+  '/api/v1/namespaces/default/secrets',
+  '/api/v1/namespaces/kube-system/secrets',
+  '/api/v1/namespaces/kube-system/secrets/signing',
+  '/api/v1/secrets',
+  '/api/v1/namespaces/prod/secrets/api',
+  '/api/v1/namespaces/prod/secrets',
+  '/api/v1/watch/namespaces/default/secrets',
+  '/api/v1/watch/namespaces/kube-system/secrets',
+  '/api/v1/namespaces/default/configmaps/bundle',
+  '/api/v1/namespaces/default/configmaps',
+  '/api/v1/namespaces/default/pods/web/exec',
+  '/api/v1/namespaces/default/pods/web/attach',
+  '/api/v1/namespaces/default/pods',
+  '/api',
+  '/version',
+];
+const QUERY = ['watch=true', 'watch=1', 'includeObject=Object', 'fieldSelector=metadata.name%3Ddb', 'fieldSelector=metadata.namespace%3Dkube-system', 'command=echo&command=hi', 'limit=1'];
+const ACCEPTS = [
+  undefined,
+  'application/json',
+  'application/yaml',
+  'application/vnd.kubernetes.protobuf',
+  'application/vnd.kubernetes.protobuf, application/json',
+  'application/vnd.kubernetes.protobuf;stream=watch',
+  'application/cbor',
+  'application/cbor-seq',
+  'application/json;as=Table;v=v1;g=meta.k8s.io,application/json',
+  'application/vnd.kubernetes.protobuf;as=Table;v=v1;g=meta.k8s.io',
+  'application/cbor;as=Table;v=v1;g=meta.k8s.io',
+  'application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io',
+  '*/*',
+];
+const KEY = ['Sec-WebSocket-Version: 13', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=='];
+const UPGRADES: string[][] = [
+  [],
+  [],
+  ['Connection: Upgrade', 'Upgrade: websocket', ...KEY, 'Sec-WebSocket-Protocol: base64.binary.k8s.io', 'Origin: https://attacker.example'],
+  ['Connection: Upgrade', 'Upgrade: websocket', ...KEY, 'Sec-WebSocket-Protocol: binary.k8s.io', 'Origin: https://attacker.example'],
+  ['Connection: Upgrade', 'Upgrade: websocket', ...KEY, 'Sec-WebSocket-Protocol: v5.channel.k8s.io'],
+  ['Connection: Upgrade', 'Upgrade: SPDY/3.1', 'X-Stream-Protocol-Version: v4.channel.k8s.io'],
+  ['Connection: Upgrade', 'Upgrade: h2c'],
+  ['Upgrade: websocket'],
+  ['Connection: upgrade'],
+];
+/** Client headers that must never reach the upstream; the values are recognisable there. */
+const HOSTILE = [
+  'X-Remote-User: hostile-remote-user',
+  'X-Remote-Group: hostile-remote-group',
+  'X-Remote-Extra-Scopes: hostile-extra',
+  'Audit-Id: hostile-audit-id',
+  'X-Forwarded-For: 203.0.113.66',
+  'X-Forwarded-Host: hostile.example',
+  'Cookie: hostile=cookie',
+  'X-Http-Method-Override: DELETE',
+  'Impersonate-User: hostile-impersonated',
+  'Impersonate-Group: system:masters',
+];
+const FRIENDLY = ['User-Agent: kubectl/v1.33.0', 'Kubectl-Session: 7c3e', 'Kubectl-Command: kubectl get', 'Accept-Encoding: gzip', 'Content-Type: application/json'];
+const BODIES = [
+  undefined,
+  '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"p"},"data":{"a":"b"}}',
+  '{"apiVersion":"v1","kind":"Secret","metadata":{"name":"db"},"data":{"password":"cGxhaW4="}}',
+  '{"data":{"a":"c"}}',
+  `{"x":${'['.repeat(2000)}${']'.repeat(2000)}}`,
+];
+const MISBEHAVE = [undefined, undefined, 'application/yaml', 'application/vnd.kubernetes.protobuf', 'application/cbor', 'application/cbor-seq', 'application/vnd.kubernetes.protobuf;stream=watch'];
+
+const requests = fc.record({
+  method: fc.constantFrom(...METHODS),
+  path: fc.constantFrom(...PATHS),
+  query: fc.subarray(QUERY),
+  accept: fc.constantFrom(...ACCEPTS),
+  upgrade: fc.constantFrom(...UPGRADES),
+  hostile: fc.subarray(HOSTILE),
+  friendly: fc.subarray(FRIENDLY),
+  body: fc.constantFrom(...BODIES),
+  misbehave: fc.constantFrom(...MISBEHAVE),
+});
+type Generated = typeof requests extends fc.Arbitrary<infer T> ? T : never;
+
+const STREAMING = /\/pods\/[^/]+\/(exec|attach|portforward)$/;
+
+/** What the policy forbids (restated from support.ts's POLICY, independently of Gatehouse's engine). */
+function forbidden(method: string, path: string, query: string[]): boolean {
+  if (!['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'].includes(method)) return true;
+  if (/\/namespaces\/kube-[^/]*\/secrets/.test(path)) return true;
+  if ((path === '/api/v1/secrets' || path === '/api/v1/watch/secrets') && method !== 'POST') return true;
+  if (method === 'DELETE' && path.includes('/namespaces/prod/')) return true;
+  return query.some((q) => q.includes('kube-system')) && path === '/api/v1/secrets';
+}
+
+async function check(r: Generated): Promise<void> {
+  const writes = r.method !== 'GET' && r.method !== 'HEAD';
+  const query = [...r.query, 'timeoutSeconds=1', ...(writes ? ['dryRun=All'] : [])];
+  const lines = [
+    `${r.method} ${r.path}?${query.join('&')} HTTP/1.1`,
+    ...(r.accept === undefined ? [] : [`Accept: ${r.accept}`]),
+    ...r.upgrade,
+    ...r.hostile,
+    ...r.friendly,
+    ...(r.body === undefined ? [] : [`Content-Length: ${Buffer.byteLength(r.body)}`]),
+  ];
+  if (r.misbehave !== undefined) f.h.api.misbehave.accept = r.misbehave;
+  const from = f.mark();
+  const closed = (bytes: Buffer): boolean => bytes.includes(Buffer.from([0x88, 0x02, 0x03, 0xe8]));
+  let reply;
+  try {
+    reply = await f.send(lines, r.body ?? '', { timeoutMs: 15_000, until: closed });
+  } finally {
+    delete f.h.api.misbehave.accept;
+  }
+  const received = f.upstreamSince(from);
+  const context = `${lines.join(' | ')} → ${reply.status}`;
+
+  assert.deepEqual(leakedForms(reply.raw), [], `a Secret value left: ${context}`);
+  if (reply.status === 101) {
+    assert.match(r.path, STREAMING, `101 for a path that may not upgrade: ${context}`);
+    for (const message of websocketMessages(reply.bytes)) {
+      assert.deepEqual(leakedForms(Buffer.from(message.payload.toString('latin1'), 'base64')), [], `a Secret value in a WebSocket message: ${context}`);
+    }
+  }
+  assert.ok(received.length <= 1, `${received.length} upstream calls: ${context}`);
+  for (const call of received) {
+    assert.ok(!forbidden(call.method, call.path, call.query.split('&')), `the upstream received what the policy forbids: ${call.method} ${call.path}?${call.query} (${context})`);
+    assert.deepEqual(impersonationProblems(call, f.h.api.token, reply.headers['audit-id']), [], context);
+    const values = call.rawHeaders.filter((_, i) => i % 2 === 1).join('\n');
+    assert.doesNotMatch(values, /hostile|203\.0\.113\.66|system:masters/, `a client identity or audit header reached the upstream: ${context}`);
+  }
+  if (forbidden(r.method, r.path, r.query)) assert.equal(received.length, 0, `a forbidden request was forwarded: ${context}`);
+}
+
+test('no Secret value leaves and nothing unallowed reaches the upstream, for any request', async () => {
+  await fc.assert(fc.asyncProperty(requests, check), { numRuns: 250, endOnFailure: true });
+});
