@@ -114,6 +114,16 @@ for (const version of versionsUnderTest()) {
       assertNoSecret(r.stdout, 'describe secret');
     });
 
+    test('describe secret -v=8: the answers the typed client received (it asks protobuf) hold no value in any encoding', async () => {
+      const r = await h.kubectl(version, ['describe', 'secret', 'db', '-v=8']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /Response Body/);
+      assertNoSecret(`${r.stdout}${r.stderr}`, 'describe secret -v=8');
+      // client-go logs a binary (protobuf, CBOR) body as a hex dump: read the bytes back.
+      const dumped = Buffer.from([...r.stderr.matchAll(/^\s*[0-9a-f]{8} {2}((?:[0-9a-f]{2} {1,2}){1,16})/gm)].map((m) => (m[1] ?? '').replace(/\s+/g, '')).join(''), 'hex');
+      assertNoSecret(dumped.toString('latin1'), 'describe secret -v=8 (binary bodies)');
+    });
+
     test('get secret -w shows masked events as they come', async () => {
       const from = h.mark();
       const watch = h.startKubectl(version, ['get', 'secret', 'db', '-w', '-o', 'json']);

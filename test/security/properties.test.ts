@@ -109,7 +109,9 @@ const STREAMING = /\/pods\/[^/]+\/(exec|attach|portforward)$/;
 function forbidden(method: string, path: string, query: string[]): boolean {
   if (!['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'].includes(method)) return true;
   if (/\/namespaces\/kube-[^/]*\/secrets/.test(path)) return true;
-  if ((path === '/api/v1/secrets' || path === '/api/v1/watch/secrets') && method !== 'POST') return true;
+  // Reading or deleting Secrets across all namespaces includes kube-system's. (A PATCH or PUT of
+  // the collection itself names no object: the policy has no namespace to refuse, the API server nothing to do.)
+  if ((path === '/api/v1/secrets' || path === '/api/v1/watch/secrets') && ['GET', 'HEAD', 'DELETE'].includes(method)) return true;
   if (method === 'DELETE' && path.includes('/namespaces/prod/')) return true;
   return query.some((q) => q.includes('kube-system')) && path === '/api/v1/secrets';
 }
@@ -155,5 +157,6 @@ async function check(r: Generated): Promise<void> {
 }
 
 test('no Secret value leaves and nothing unallowed reaches the upstream, for any request', async () => {
-  await fc.assert(fc.asyncProperty(requests, check), { numRuns: 250, endOnFailure: true });
+  await fc.assert(fc.asyncProperty(requests, check), { numRuns: 250, endOnFailure: true, includeErrorInReport: true });
 });
+
