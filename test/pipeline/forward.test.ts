@@ -95,6 +95,12 @@ class UpstreamStandIn {
 
   private upgrade(req: IncomingMessage, socket: Duplex): void {
     this.received.push(this.record(req, ''));
+    if ((req.url ?? '').includes('decline-slowly')) {
+      // Declines with an answer that has not ended: what Gatehouse passes on must stream.
+      socket.write('HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n6\r\nfirst\n\r\n');
+      void new Promise<void>((resolve) => (this.releaseSlow = resolve)).then(() => socket.end('5\r\nlast\n\r\n0\r\n\r\n'));
+      return;
+    }
     if ((req.url ?? '').includes('decline')) {
       const body = JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'BadRequest', code: 400, message: 'upgrade declined' });
       socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
@@ -412,6 +418,16 @@ describe('forward', () => {
       const status = JSON.parse(all.slice(all.indexOf('\r\n\r\n') + 4)) as { message: string; reason: string };
       assert.equal(status.reason, 'Forbidden');
       assert.equal(status.message, 'user "alice@example.com" may not create pods/exec: rule "no-exec"');
+    });
+
+    test('streams an upstream’s refusal to switch protocols: the first bytes arrive before the upstream has ended', async () => {
+      const socket = await rawUpgrade(gatehouse, material.caPem, '/decline-slowly/api/v1/namespaces/default/pods/web/exec', {});
+      const start = await readUntil(socket, 'first\n');
+      assert.match(start, /^HTTP\/1\.1 500 Internal Server Error\r\n/);
+      assert.doesNotMatch(start, /content-length/i);
+      const rest = readToEnd(socket);
+      upstream.releaseSlow();
+      assert.match(await rest, /last\n/);
     });
 
     test('passes an upstream that declines to switch protocols back as a response', async () => {
