@@ -2,8 +2,8 @@
  * Kubernetes protobuf request bodies (`application/vnd.kubernetes.protobuf`), which kubectl's
  * typed clients send from 1.33 on (`create secret`, `create configmap`, `auth can-i`, …):
  * the `k8s\0` envelope around a `runtime.Unknown`, decoded into JSON objects for the kinds
- * kubectl creates that way. Other kinds are refused with 415, saying so. Responses stay JSON
- * (those clients accept `application/json` as well).
+ * kubectl creates that way. Other kinds are refused with 415, saying so. Protobuf answers are
+ * encode.ts's.
  */
 import { ApiError } from './status.ts';
 
