@@ -88,7 +88,6 @@ export const WHOLE_DOCUMENT_MAX_BYTES = 256 * 1024;
  */
 export function maskWholeBody(input: Buffer, options: JsonStreamMaskerOptions): { bytes: Uint8Array; masked: boolean } {
   if (input.byteLength <= WHOLE_DOCUMENT_MAX_BYTES && input[0] === 0x7b) {
-    if (exceedsJsonDepth(input)) throw tooDeep(`the upstream response for ${options.subject}`);
     const kindMasked = isMaskedKind(options.hint.kind, options.rules);
     if (!needsParse(input, kindMasked, triggerPatterns(options.rules))) {
       return { bytes: input, masked: false };
@@ -96,6 +95,8 @@ export function maskWholeBody(input: Buffer, options: JsonStreamMaskerOptions): 
     // Only env values to mask (the common masked read: a Pod): rewrite just the env arrays.
     const spliced = kindMasked ? undefined : spliceMaskedEnv(input, options.rules, options.hint);
     if (spliced !== undefined) return spliced;
+    // Walked recursively below: nothing deeper than any Kubernetes object is.
+    if (exceedsJsonDepth(input)) throw tooDeep(`the upstream response for ${options.subject}`);
     let document: unknown;
     try {
       document = JSON.parse(input.toString('utf8'));

@@ -456,6 +456,25 @@ table('bodies: none on GET/HEAD, bounded everywhere, nothing forwarded when refu
   ),
 ]);
 
+table('answers nested deeper than Gatehouse reads: a 4xx Status, never a 500 or the bytes', [
+  {
+    name: 'refuses one object nested 1500 deep that must be walked',
+    lines: ['GET /api/v1/namespaces/prod/configmaps/deep HTTP/1.1'],
+    status: 400,
+    reason: 'BadRequest',
+    message: 'the upstream response for configmaps "deep" in namespace "prod" nests deeper than 1000 levels; Gatehouse reads no deeper',
+    upstream: { method: 'GET', path: '/api/v1/namespaces/prod/configmaps/deep' },
+  },
+  {
+    name: 'refuses a list holding an object nested 1500 deep',
+    lines: ['GET /api/v1/namespaces/prod/configmaps HTTP/1.1'],
+    status: 400,
+    reason: 'BadRequest',
+    message: 'the upstream response for configmaps in namespace "prod" nests deeper than 1000 levels; Gatehouse reads no deeper',
+    upstream: { method: 'GET', path: '/api/v1/namespaces/prod/configmaps' },
+  },
+]);
+
 // ─── media types ────────────────────────────────────────────────────────────
 
 const JSON_ONLY: [string, string][] = [

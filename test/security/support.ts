@@ -88,6 +88,12 @@ export async function startSecurityFixture(): Promise<SecurityFixture> {
     type: 'Opaque',
     data: { token: b64(SECRET_VALUES[3] as string) },
   });
+  // An object nested deeper than Gatehouse reads, with a Secret manifest the scanner must walk to.
+  store.put(
+    JSON.parse(
+      `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"deep","namespace":"prod"},"template":{"kind":"Secret","data":{"k":"${b64(SECRET_VALUES[3] as string)}"}},"x":${'['.repeat(1500)}${']'.repeat(1500)}}`,
+    ) as never,
+  );
   store.put({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web', namespace: 'default' }, spec: { containers: [{ name: 'app', image: 'nginx' }] } });
   const token = await h.gatehouse.devIssuer.mint(USER, GROUPS);
   return {
