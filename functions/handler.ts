@@ -23,4 +23,8 @@ const config = configFromEnv(process.env, {
 const deps = await createDepsFromConfig(config);
 const app = createApp(deps);
 
-export const handler = createLambdaHandler(app, { afterResponse: async () => deps.records?.flush() });
+export const handler = createLambdaHandler(app, {
+  afterResponse: async () => deps.records?.flush(),
+  deadlineMarginMs: config.lambda.deadlineMarginSeconds * 1000,
+  ...(config.lambda.maxStreamSeconds === undefined ? {} : { maxStreamMs: config.lambda.maxStreamSeconds * 1000 }),
+});

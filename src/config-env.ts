@@ -48,6 +48,8 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   { name: 'GATEHOUSE_KUBECONFIG_CONTEXT', path: ['upstream', 'context'], kind: 'string', description: 'kubeconfig context (for `kubeconfig`)' },
   { name: 'GATEHOUSE_UPSTREAM_TIMEOUT_SECONDS', path: ['upstreamTimeoutSeconds'], kind: 'number', description: 'seconds the cluster has to start answering (default 30)' },
   { name: 'GATEHOUSE_MAX_REQUEST_BODY_BYTES', path: ['maxRequestBodyBytes'], kind: 'integer', description: 'largest request body accepted and forwarded, 413 beyond (default 3145728, the API server\'s own limit)' },
+  { name: 'GATEHOUSE_LAMBDA_DEADLINE_MARGIN_SECONDS', path: ['lambda', 'deadlineMarginSeconds'], kind: 'number', description: 'on Lambda, calls (watch, `logs -f`) end this long before the function deadline so their records are written (default 10)' },
+  { name: 'GATEHOUSE_LAMBDA_MAX_STREAM_SECONDS', path: ['lambda', 'maxStreamSeconds'], kind: 'number', description: 'on Lambda, the longest a call runs (default: until the margin before the deadline)' },
   { name: 'GATEHOUSE_POLICY_FILE', path: ['policy', 'file'], kind: 'string', description: 'policy file path, `*.json` as the stack converts it (default: `policy.json` bundled beside the handler, converted from the policy YAML at synth; the bundle reads no YAML)' },
   { name: 'GATEHOUSE_APPROVALS_TABLE', path: ['approvals', 'tableName'], kind: 'string', description: 'DynamoDB table of approvals (setting any APPROVALS variable enables approvals)' },
   { name: 'GATEHOUSE_APPROVALS_PUBLIC_URL', path: ['approvals', 'publicUrl'], kind: 'string', description: 'public base URL approval links point at (default: the URL each request came in at)' },

@@ -51,6 +51,15 @@ export const configSchema = z.object({
   /** Largest request body Gatehouse accepts and forwards (413 beyond); the API server's own limit is 3 MiB. */
   maxRequestBodyBytes: z.number().int().positive().max(6291456).default(3145728),
   policy: z.object({ file: z.string().min(1) }),
+  /** How calls end on AWS Lambda (functions/lambda-handler.ts); ignored by the Node runtime. */
+  lambda: z
+    .object({
+      /** Calls end this long before the invocation's deadline, leaving time to write their records. */
+      deadlineMarginSeconds: z.number().min(1).max(120).default(10),
+      /** The longest a call (a watch, `logs -f`) runs on Lambda; default: until the margin before the deadline. */
+      maxStreamSeconds: z.number().positive().max(900).optional(),
+    })
+    .default({ deadlineMarginSeconds: 10 }),
   approvals: z
     .object({
       tableName: z.string().min(1).default('gatehouse-approvals'),

@@ -3,10 +3,23 @@
  * through as it comes, only the first `maxBytes` are kept, and `onEnd` runs exactly once —
  * when the stream ends, breaks, or the client goes away (the runtime cancels the body).
  * A watch or `logs -f` therefore costs the record at most `maxBytes` of memory however long
- * it runs, and its record is written when it ends.
+ * it runs, and its record is written when it ends. A runtime that cancels the body with a
+ * `StreamStop` (the Lambda adapter at its time limit) names how the stream ended; any other
+ * cancel is the client going away.
  */
 import type { CapturedBody } from './body.ts';
 import type { StreamEnd } from './schema.ts';
+
+/** Why a runtime cancelled a response body: the record's `stream_end`, and a sentence for logs. */
+export class StreamStop extends Error {
+  constructor(
+    readonly end: Extract<StreamEnd, 'time_limit' | 'client_gone'>,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'StreamStop';
+  }
+}
 
 export function teeWithCap(
   body: ReadableStream<Uint8Array>,
@@ -53,7 +66,7 @@ export function teeWithCap(
         controller.enqueue(chunk);
       },
       async cancel(reason) {
-        finish('client_gone');
+        finish(reason instanceof StreamStop ? reason.end : 'client_gone');
         await reader.cancel(reason);
       },
     },

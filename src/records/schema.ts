@@ -87,7 +87,7 @@ export const RECORD_COLUMNS = [
     type: 'string',
     nullable: true,
     description:
-      'How the response ended: `complete`, `client_gone` (the client closed first, e.g. Ctrl-C on a watch), `upstream_error` (the stream broke), `upgraded` (exec/attach/port-forward tunnel), `none` (no body). Null in intent records.',
+      'How the response ended: `complete`, `client_gone` (the client closed first, e.g. Ctrl-C on a watch), `time_limit` (Gatehouse on Lambda ended it before the function deadline, or at the configured longest stream), `upstream_error` (the stream broke), `upgraded` (exec/attach/port-forward tunnel), `none` (no body). Null in intent records.',
   },
 ] as const satisfies readonly ColumnSpec[];
 
@@ -107,6 +107,6 @@ export type SessionRecord = {
 };
 
 export type RecordPhase = 'intent' | 'outcome';
-export type StreamEnd = 'complete' | 'client_gone' | 'upstream_error' | 'upgraded' | 'none';
+export type StreamEnd = 'complete' | 'client_gone' | 'time_limit' | 'upstream_error' | 'upgraded' | 'none';
 
 export const COLUMN_NAMES: readonly string[] = RECORD_COLUMNS.map((column) => column.name);

@@ -4,8 +4,9 @@
  * - the global `awslambda.streamifyResponse(handler)` marks the handler as streaming and
  *   returns it;
  * - `awslambda.HttpResponseStream.from(stream, metadata)` sets the integration content type
- *   and, before the first body byte, writes the JSON metadata prelude and 8 NUL bytes — the
- *   wire format the Function URL front end parses into status, headers and cookies.
+ *   and, on the first `write` call, writes the JSON metadata prelude and 8 NUL bytes — the
+ *   wire format the Function URL front end parses into status, headers and cookies. As in
+ *   the runtime, only `write` does: `end(body)` without a `write` sends no prelude.
  * `invoke` calls a handler with a fresh response stream and decodes that wire format back,
  * keeping each chunk with the moment it arrived so tests can tell streaming from buffering.
  */
@@ -29,24 +30,35 @@ export class ShimResponseStream extends Writable {
     this.contentType = contentType;
   }
 
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+  // The runtime patches `write` (not `_write`): Writable#end(chunk) bypasses it, and so the prelude.
+  override write(chunk: unknown, encoding?: unknown, callback?: unknown): boolean {
     if (!this.started) {
       this.started = true;
-      this.onBeforeFirstWrite?.((c) => this.raw.push(Buffer.from(c)));
+      this.onBeforeFirstWrite?.((c) => super.write(c));
     }
+    return super.write(chunk, encoding as BufferEncoding, callback as (error: Error | null | undefined) => void);
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     this.raw.push(chunk);
     for (const arrival of this.arrivals) arrival();
     callback();
   }
 
   /** Resolves once the body received so far satisfies `test`. */
-  waitFor(test: (body: string) => boolean): Promise<string> {
+  async waitFor(test: (body: string) => boolean): Promise<string> {
+    const decoded = await this.waitUntil((d) => test(d.body.toString('utf8')));
+    return decoded.body.toString('utf8');
+  }
+
+  /** Resolves once what was received so far (prelude and body) satisfies `test`. */
+  waitUntil(test: (decoded: DecodedResponse) => boolean): Promise<DecodedResponse> {
     return new Promise((resolve) => {
       const check = (): void => {
-        const body = decode(this).body.toString('utf8');
-        if (!test(body)) return;
+        const decoded = decode(this);
+        if (!test(decoded)) return;
         this.arrivals.delete(check);
-        resolve(body);
+        resolve(decoded);
       };
       this.arrivals.add(check);
       check();
@@ -94,9 +106,11 @@ export interface Invocation {
   done: Promise<DecodedResponse>;
 }
 
-export function invoke(handler: StreamingHandler, event: FunctionUrlEvent): Invocation {
+/** `remainingMs`: what the context's getRemainingTimeInMillis() answers when the invocation starts (default 900 s). */
+export function invoke(handler: StreamingHandler, event: FunctionUrlEvent, remainingMs = 900_000): Invocation {
   const stream = new ShimResponseStream();
-  const context = { awsRequestId: 'test-request', functionName: 'gatehouse', getRemainingTimeInMillis: () => 900_000 };
+  const started = Date.now();
+  const context = { awsRequestId: 'test-request', functionName: 'gatehouse', getRemainingTimeInMillis: () => remainingMs - (Date.now() - started) };
   const done = handler(event, stream as unknown as Writable, context).then(() => {
     if (!stream.writableEnded) stream.end();
     return decode(stream);

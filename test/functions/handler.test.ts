@@ -18,10 +18,15 @@ import { createDepsFromConfig } from '../../src/compose.ts';
 import { configFromEnv, type Env } from '../../src/config-env.ts';
 import { loadDevIssuer } from '../../src/auth/dev-issuer.ts';
 import { startNodeServer, type NodeServer } from '../../src/runtime/node-server.ts';
-import { createLambdaHandler, MAX_REQUEST_PAYLOAD_BYTES, type StreamingHandler } from '../../functions/lambda-handler.ts';
+import { createLambdaHandler, streamLimit, type StreamingHandler } from '../../functions/lambda-handler.ts';
+import { createRecordsFromConfig } from '../../src/records/from-config.ts';
+import { createS3Records } from '../../src/adapters/s3-records.ts';
+import type { SessionRecord } from '../../src/records/schema.ts';
+import { startS3Fixture, type S3Fixture } from '../records/support.ts';
 import { startFakeApiServer, type FakeApiServer } from '../stand-in/apiserver.ts';
 import { installAwsLambdaShim, invoke, STREAMING_MARK, type DecodedResponse } from './awslambda-shim.ts';
 import { functionUrlEvent, type RawRequest } from './function-url-event.ts';
+import { lambdaRefusalCases, sameOutcomeCases } from './lambda-cases.ts';
 
 installAwsLambdaShim();
 
@@ -110,12 +115,6 @@ function viaNode(request: RawRequest): Promise<Outcome> {
 }
 
 const bearer = (): [string, string] => ['Authorization', `Bearer ${aliceToken}`];
-const kubectlHeaders = (): [string, string][] => [
-  bearer(),
-  ['User-Agent', 'kubectl/v1.33.1 (linux/amd64) kubernetes/8adc0f0'],
-  ['Kubectl-Command', 'kubectl get'],
-  ['Kubectl-Session', '0b4c8f2e-6a4e-4d5e-9b0c-1f2e3d4c5b6a'],
-];
 
 /** The parts of a stand-in request that must not depend on the runtime. */
 function upstreamView(index: number) {
@@ -129,61 +128,8 @@ function comparable(outcome: Outcome) {
   return { status: outcome.status, contentType: outcome.contentType.split(';')[0], body: outcome.body };
 }
 
-const sameOutcomeCases: { name: string; request: () => RawRequest; status: number; message?: RegExp }[] = [
-  {
-    name: 'lists pods as the caller (impersonated upstream)',
-    request: () => ({ method: 'GET', target: '/api/v1/namespaces/default/pods?limit=500', headers: [...kubectlHeaders(), ['Accept', 'application/json']] }),
-    status: 200,
-  },
-  {
-    name: 'joins a repeated Accept header with commas and still negotiates a Table',
-    request: () => ({
-      method: 'GET',
-      target: '/api/v1/namespaces/default/pods',
-      headers: [...kubectlHeaders(), ['Accept', 'application/json;as=Table;v=v1;g=meta.k8s.io'], ['Accept', 'application/json']],
-    }),
-    status: 200,
-  },
-  {
-    name: 'refuses a request without a token',
-    request: () => ({ method: 'GET', target: '/api/v1/namespaces/default/pods', headers: [['Accept', 'application/json']] }),
-    status: 401,
-  },
-  {
-    name: "refuses a client's own Impersonate-Group headers",
-    request: () => ({ method: 'GET', target: '/api/v1/pods', headers: [bearer(), ['Impersonate-Group', 'admins'], ['Impersonate-Group', 'ops']] }),
-    status: 403,
-  },
-  {
-    name: 'refuses reading Secrets in kube-system by policy',
-    request: () => ({ method: 'GET', target: '/api/v1/namespaces/kube-system/secrets', headers: kubectlHeaders() }),
-    status: 403,
-    message: /no-system-secrets/,
-  },
-  {
-    name: 'reads %2F in a name the same way (never decoded twice)',
-    request: () => ({ method: 'GET', target: '/api/v1/namespaces/default/pods/a%2Fb', headers: kubectlHeaders() }),
-    status: 400,
-  },
-  {
-    name: 'reads .. in the path the same way (never normalised into another namespace)',
-    request: () => ({ method: 'GET', target: '/api/v1/namespaces/default/pods/../../kube-system/secrets', headers: kubectlHeaders() }),
-    status: 400,
-  },
-  {
-    name: 'reads // in the path the same way',
-    request: () => ({ method: 'GET', target: '//api/v1/namespaces/default/pods', headers: kubectlHeaders() }),
-    status: 400,
-  },
-  {
-    name: 'passes cookies without letting them change the outcome',
-    request: () => ({ method: 'GET', target: '/api/v1/namespaces/default/pods/web', headers: [...kubectlHeaders(), ['Cookie', 'a=1; b=2'], ['Accept', 'application/json']] }),
-    status: 200,
-  },
-];
-
 describe('Lambda handler and Node runtime give the same outcome', () => {
-  for (const { name, request, status, message } of sameOutcomeCases) {
+  for (const { name, request, status, message } of sameOutcomeCases(bearer)) {
     test(name, async () => {
       const before = api.received.length;
       const fromLambda = await viaLambda(request());
@@ -225,60 +171,7 @@ describe('Lambda handler and Node runtime give the same outcome', () => {
 describe('Lambda-only behaviour', () => {
   const statusOf = (outcome: Outcome) => JSON.parse(outcome.body) as { kind: string; reason: string; code: number; message: string };
 
-  const refusals: { name: string; request: () => RawRequest; code: number; reason: string; message: string | RegExp }[] = [
-    {
-      name: 'refuses kubectl exec with a Status that points at the Node runtime',
-      request: () => ({ method: 'POST', target: '/api/v1/namespaces/default/pods/web/exec?command=sh&stdin=true&tty=true', headers: [bearer(), ['X-Stream-Protocol-Version', 'v5.channel.k8s.io']] }),
-      code: 400,
-      reason: 'BadRequest',
-      message:
-        'pods/exec needs an HTTP connection upgrade, which a Lambda function URL cannot carry; use a Gatehouse running on the Node runtime for kubectl exec, attach, cp and port-forward',
-    },
-    {
-      name: 'refuses kubectl port-forward the same way',
-      request: () => ({ method: 'GET', target: '/api/v1/namespaces/default/pods/web/portforward', headers: [bearer(), ['Upgrade', 'websocket'], ['Connection', 'Upgrade']] }),
-      code: 400,
-      reason: 'BadRequest',
-      message: /^pods\/portforward needs an HTTP connection upgrade, which a Lambda function URL cannot carry; use a Gatehouse running on the Node runtime/,
-    },
-    {
-      name: 'refuses kubectl attach the same way',
-      request: () => ({ method: 'POST', target: '/api/v1/namespaces/default/pods/web/attach?stdout=true', headers: [bearer()] }),
-      code: 400,
-      reason: 'BadRequest',
-      message: /^pods\/attach needs an HTTP connection upgrade/,
-    },
-    {
-      name: 'refuses an HTTP Upgrade on any other path',
-      request: () => ({ method: 'GET', target: '/api/v1/namespaces/default/pods/web/proxy/', headers: [bearer(), ['Upgrade', 'websocket'], ['Connection', 'Upgrade']] }),
-      code: 400,
-      reason: 'BadRequest',
-      message:
-        'user "alice@example.com" asked for an HTTP Upgrade to "websocket" for /api/v1/namespaces/default/pods/web/proxy/, which a Lambda function URL cannot carry; use a Gatehouse running on the Node runtime for upgraded connections',
-    },
-    {
-      name: 'refuses a body over the 6 MB payload limit with 413',
-      request: () => ({ method: 'POST', target: '/api/v1/namespaces/default/configmaps', headers: [bearer(), ['Content-Type', 'application/json']], body: Buffer.alloc(MAX_REQUEST_PAYLOAD_BYTES + 1, 0x20) }),
-      code: 413,
-      reason: 'RequestEntityTooLarge',
-      message: `the request body of POST /api/v1/namespaces/default/configmaps is ${MAX_REQUEST_PAYLOAD_BYTES + 1} bytes; Gatehouse on AWS Lambda accepts at most ${MAX_REQUEST_PAYLOAD_BYTES} bytes (the Lambda payload limit)`,
-    },
-    {
-      name: 'refuses a base64 body that decodes to over 6 MB with 413',
-      request: () => ({ method: 'PUT', target: '/api/v1/namespaces/default/configmaps/big', headers: [bearer()], body: Buffer.alloc(MAX_REQUEST_PAYLOAD_BYTES + 3, 1), base64: true }),
-      code: 413,
-      reason: 'RequestEntityTooLarge',
-      message: /^the request body of PUT \/api\/v1\/namespaces\/default\/configmaps\/big is \d+ bytes; Gatehouse on AWS Lambda accepts at most 6291456 bytes/,
-    },
-    {
-      name: 'refuses a GET that carries a body',
-      request: () => ({ method: 'GET', target: '/api/v1/pods', headers: [bearer()], body: Buffer.from('{}') }),
-      code: 400,
-      reason: 'BadRequest',
-      message: 'a GET request cannot carry a body (/api/v1/pods)',
-    },
-  ];
-  for (const { name, request, code, reason, message } of refusals) {
+  for (const { name, request, code, reason, message } of lambdaRefusalCases(bearer)) {
     test(name, async () => {
       const before = api.received.length;
       const outcome = await viaLambda(request());
@@ -359,6 +252,131 @@ describe('Lambda-only behaviour', () => {
     } finally {
       await watchApi.close();
     }
+  });
+});
+
+describe('calls on Lambda end on time', () => {
+  const limitCases: { name: string; remainingMs: number; marginMs: number; maxStreamMs?: number; ms: number; reason: string }[] = [
+    {
+      name: 'a call ends the margin before the deadline',
+      remainingMs: 900_000,
+      marginMs: 10_000,
+      ms: 890_000,
+      reason: "Gatehouse on AWS Lambda ended the call 10s before the function's deadline (900s were left when it started), so its record is written in time; the client may reconnect",
+    },
+    {
+      name: 'the configured longest stream wins when it is shorter',
+      remainingMs: 900_000,
+      marginMs: 10_000,
+      maxStreamMs: 300_000,
+      ms: 300_000,
+      reason: 'Gatehouse on AWS Lambda ends a call after 300s (the configured longest stream); the client may reconnect',
+    },
+    {
+      name: 'the deadline wins when the longest stream would pass it',
+      remainingMs: 120_500,
+      marginMs: 10_000,
+      maxStreamMs: 300_000,
+      ms: 110_500,
+      reason: "Gatehouse on AWS Lambda ended the call 10s before the function's deadline (120.5s were left when it started), so its record is written in time; the client may reconnect",
+    },
+    {
+      name: 'an invocation with less time than the margin is ended at once',
+      remainingMs: 4_000,
+      marginMs: 10_000,
+      ms: 0,
+      reason: "Gatehouse on AWS Lambda ended the call 10s before the function's deadline (4s were left when it started), so its record is written in time; the client may reconnect",
+    },
+  ];
+  for (const { name, remainingMs, marginMs, maxStreamMs, ms, reason } of limitCases) {
+    test(name, () => {
+      assert.deepEqual(streamLimit({ getRemainingTimeInMillis: () => remainingMs }, marginMs, maxStreamMs), { ms, reason });
+    });
+  }
+
+  let s3: S3Fixture;
+  let watchApi: FakeApiServer;
+  /** A handler whose records go to S3 under a prefix of its own. */
+  let watchHandler: (marginMs: number, maxStreamMs?: number) => Promise<{ handler: StreamingHandler; prefix: string }>;
+  before(async () => {
+    [s3, watchApi] = await Promise.all([startS3Fixture(), startFakeApiServer()]);
+    watchApi.store.put({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'first', namespace: 'default' }, spec: { containers: [] } });
+    watchHandler = async (marginMs, maxStreamMs) => {
+      const config = configFromEnv(
+        { ...env, GATEHOUSE_KUBECONFIG: watchApi.kubeconfigPath, GATEHOUSE_RECORDS_BUCKET: s3.bucket, GATEHOUSE_RECORDS_PREFIX: `${crypto.randomUUID()}/` },
+        { runtime: 'lambda', defaultPolicyFile: POLICY },
+      );
+      const records = createRecordsFromConfig(config.records!, { clientConfig: s3.s3.clientConfig });
+      const deps = await createDepsFromConfig(config, { records: records.sink, recordSettings: records.settings });
+      const options = { afterResponse: () => records.sink.flush(), deadlineMarginMs: marginMs, ...(maxStreamMs === undefined ? {} : { maxStreamMs }) };
+      return { handler: createLambdaHandler(createApp(deps), options), prefix: config.records!.prefix };
+    };
+  });
+  after(async () => {
+    await Promise.all([s3.close(), watchApi.close()]);
+  });
+
+  /** The outcome records written under the handler's prefix, read back from S3. */
+  async function outcomes(prefix: string): Promise<SessionRecord[]> {
+    const archive = createS3Records({ bucket: s3.bucket, prefix, clientConfig: s3.s3.clientConfig });
+    const found: SessionRecord[] = [];
+    for await (const r of archive.read({})) if (r.phase === 'outcome') found.push(r);
+    return found;
+  }
+
+  const watchEvent = () => functionUrlEvent({ method: 'GET', target: '/api/v1/namespaces/default/pods?watch=true', headers: [bearer(), ['Accept', 'application/json']] });
+
+  test('ends a watch cleanly at the time limit and has its record in S3 before the invocation returns', async () => {
+    const { handler, prefix } = await watchHandler(1000);
+    const running = invoke(handler, watchEvent(), 3000); // 2 s before the margin: time for the first event on a loaded machine
+    await running.stream.waitFor((body) => body.includes('"name":"first"'));
+    const decoded = await running.done;
+    const records = await outcomes(prefix); // read at once: written before the handler returned
+    assert.equal(decoded.metadata?.statusCode, 200);
+    assert.ok(running.stream.writableFinished, 'the response stream ended normally');
+    assert.deepEqual(
+      decoded.body.toString('utf8').trim().split('\n').map((line) => (JSON.parse(line) as { type: string }).type),
+      ['ADDED'],
+      'the body is whole watch events, ended between two',
+    );
+    assert.equal(records.length, 1);
+    assert.equal(records[0]?.stream_end, 'time_limit');
+    assert.equal(records[0]?.verb, 'watch');
+    assert.equal(records[0]?.status_code, 200);
+    assert.equal(watchApi.store.subscribers, 0, 'the upstream watch was closed too');
+  });
+
+  test('ends a watch at the configured longest stream when that comes first', async () => {
+    const { handler, prefix } = await watchHandler(10_000, 2000);
+    const running = invoke(handler, watchEvent(), 900_000);
+    await running.stream.waitFor((body) => body.includes('"name":"first"'));
+    const decoded = await running.done;
+    assert.equal(decoded.metadata?.statusCode, 200);
+    assert.deepEqual((await outcomes(prefix)).map((r) => r.stream_end), ['time_limit']);
+    assert.equal(watchApi.store.subscribers, 0);
+  });
+
+  test('sends the status and headers of a watch before its first event', async () => {
+    const { handler } = await watchHandler(1000, 60_000);
+    const running = invoke(
+      handler,
+      functionUrlEvent({ method: 'GET', target: '/api/v1/namespaces/empty/pods?watch=true', headers: [bearer(), ['Accept', 'application/json']] }),
+    );
+    const early = await running.stream.waitUntil((d) => d.metadata !== undefined);
+    assert.equal(early.metadata?.statusCode, 200);
+    assert.equal(early.body.byteLength, 0, 'no event yet');
+    running.stream.destroy();
+    await running.done;
+  });
+
+  test('stops the upstream and records client_gone when the response stream closes under it', async () => {
+    const { handler, prefix } = await watchHandler(1000);
+    const running = invoke(handler, watchEvent(), 900_000);
+    await running.stream.waitFor((body) => body.includes('"name":"first"'));
+    running.stream.destroy(); // the runtime's connection to the client is gone
+    await running.done;
+    assert.deepEqual((await outcomes(prefix)).map((r) => r.stream_end), ['client_gone']);
+    assert.equal(watchApi.store.subscribers, 0, 'the upstream watch was closed');
   });
 });
 

@@ -131,6 +131,11 @@ export class FakeStore {
     return () => this.logListeners.delete(listener);
   }
 
+  /** Open watches (and other subscribers): a test reads whether a watch was closed upstream. */
+  get subscribers(): number {
+    return this.listeners.size;
+  }
+
   subscribe(listener: (event: StoreEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
