@@ -9,6 +9,7 @@
  *   oidcIssuer (required), oidcAudience (required, comma-separated), clusterName (required),
  *   region, account, stackName, policyFile, kubernetesGroup, oidcUsernameClaim,
  *   oidcGroupsClaim, oidcUsernamePrefix, oidcGroupsPrefix, logRetentionDays, timeoutSeconds;
+ *   reservedConcurrency, maxStreamSeconds, alarmTopicArn;
  *   approvals (on when approvalsMailFrom is set): approvalsMailFrom, approvalsSenderDomain,
  *   approvalsPublicUrl, approvalsHoldSeconds.
  */
@@ -68,6 +69,15 @@ export function readParameters(app: App): AppParameters {
     problems.push(`-c logRetentionDays: CloudWatch Logs does not offer ${logRetentionDays} days (e.g. 30, 90, 180, 365, 731)`);
   }
   const timeoutSeconds = integer('timeoutSeconds', 30, 900);
+  const reservedConcurrency = integer('reservedConcurrency', 1, 10000);
+  const maxStreamSeconds = integer('maxStreamSeconds', 10, 900);
+  if (maxStreamSeconds !== undefined && maxStreamSeconds > (timeoutSeconds ?? 900) - 10) {
+    problems.push(`-c maxStreamSeconds: must leave 10 s before the function timeout (${timeoutSeconds ?? 900} s) for the call's record, got "${maxStreamSeconds}"`);
+  }
+  const alarmTopicArn = text('alarmTopicArn');
+  if (alarmTopicArn !== undefined && !/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]+$/.test(alarmTopicArn)) {
+    problems.push(`-c alarmTopicArn: must be an SNS topic ARN, got "${alarmTopicArn}"`);
+  }
   const approvalsMailFrom = text('approvalsMailFrom');
   const approvalsHoldSeconds = integer('approvalsHoldSeconds', 0, 840);
   const approvalsPublicUrl = text('approvalsPublicUrl');
@@ -98,6 +108,9 @@ export function readParameters(app: App): AppParameters {
   for (const [key, value] of Object.entries(optional)) if (value !== undefined) Object.assign(props, { [key]: value });
   if (logRetentionDays !== undefined) props.logRetention = logRetentionDays as RetentionDays;
   if (timeoutSeconds !== undefined) props.timeout = Duration.seconds(timeoutSeconds);
+  if (reservedConcurrency !== undefined) props.reservedConcurrency = reservedConcurrency;
+  if (maxStreamSeconds !== undefined) props.maxStreamSeconds = maxStreamSeconds;
+  if (alarmTopicArn !== undefined) props.alarmTopicArn = alarmTopicArn;
   if (approvalsMailFrom !== undefined) {
     const approvals: NonNullable<GatehouseStackProps['approvals']> = { mailFrom: approvalsMailFrom };
     const senderDomain = text('approvalsSenderDomain');

@@ -23,7 +23,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { ACCESS_REVIEW_QUERIES, RECORDS_DATABASE, RECORDS_TABLE } from '../src/records/queries.ts';
+import { accessReviewQueriesFor, RECORDS_TABLE } from '../src/records/queries.ts';
 import { RECORD_COLUMNS } from '../src/records/schema.ts';
 
 /** The variables the function reads (names as in src/config-env.ts). */
@@ -59,8 +59,16 @@ export interface GatehouseRecordsProps {
   flushIntervalSeconds?: number;
   /** Per-query scan limit of the workgroup, bytes (default 10 GB). */
   bytesScannedCutoffPerQuery?: number;
-  /** Name of the Athena workgroup (default `gatehouse-records`). */
+  /** Name of the Athena workgroup (default `<stack name>-records`, lower case: `gatehouse-records` for the stack `Gatehouse`). */
   workGroupName?: string;
+  /** Name of the Glue database (default the stack name in lower case, `_` for other characters: `gatehouse` for `Gatehouse`). */
+  databaseName?: string;
+}
+
+/** Names derived from the stack's, so several Gatehouse stacks live side by side in one account and region. */
+export function recordsNames(stackName: string): { databaseName: string; workGroupName: string } {
+  const lower = stackName.toLowerCase();
+  return { databaseName: lower.replace(/[^a-z0-9_]/g, '_'), workGroupName: `${lower.replace(/[^a-z0-9._-]/g, '-')}-records` };
 }
 
 export class GatehouseRecords extends Construct {
@@ -71,6 +79,7 @@ export class GatehouseRecords extends Construct {
   readonly table: glue.CfnTable;
   readonly workGroup: athena.CfnWorkGroup;
   readonly prefix: string;
+  readonly databaseName: string;
 
   constructor(scope: Construct, id: string, props: GatehouseRecordsProps) {
     super(scope, id);
@@ -132,15 +141,18 @@ export class GatehouseRecords extends Construct {
     });
 
     const account = this.bucket.stack.account;
+    const names = recordsNames(Stack.of(this).stackName);
+    const databaseName = props.databaseName ?? names.databaseName;
+    this.databaseName = databaseName;
     this.database = new glue.CfnDatabase(this, 'Database', {
       catalogId: account,
-      databaseInput: { name: RECORDS_DATABASE, description: 'Gatehouse session records (docs/records.md)' },
+      databaseInput: { name: databaseName, description: 'Gatehouse session records (docs/records.md)' },
     });
 
     const location = `s3://${this.bucket.bucketName}/${prefix}`;
     this.table = new glue.CfnTable(this, 'Table', {
       catalogId: account,
-      databaseName: RECORDS_DATABASE,
+      databaseName,
       tableInput: {
         name: RECORDS_TABLE,
         description: 'One row per Kubernetes API call through Gatehouse (and a record of intent before each change); schema in docs/records.md',
@@ -172,7 +184,7 @@ export class GatehouseRecords extends Construct {
     });
     this.table.addResourceDependency(this.database);
 
-    const workGroupName = props.workGroupName ?? 'gatehouse-records';
+    const workGroupName = props.workGroupName ?? names.workGroupName;
     this.workGroup = new athena.CfnWorkGroup(this, 'WorkGroup', {
       name: workGroupName,
       description: 'Gatehouse session records: access reviews (named queries) over the Glue table',
@@ -189,11 +201,11 @@ export class GatehouseRecords extends Construct {
       },
     });
 
-    for (const query of ACCESS_REVIEW_QUERIES) {
+    for (const query of accessReviewQueriesFor(databaseName)) {
       const named = new athena.CfnNamedQuery(this, `Query-${query.id}`, {
         name: query.title,
         description: query.description.slice(0, 1024),
-        database: RECORDS_DATABASE,
+        database: databaseName,
         workGroup: workGroupName,
         queryString: query.sql,
       });

@@ -14,6 +14,10 @@
  *   which `infra/rbac/impersonator.yaml` allows to impersonate and nothing else (applied here
  *   when the stack is given a CDK-managed cluster, else by `kubectl apply`).
  *
+ * - limits: reserved concurrency (default 100), and optionally a longest stream;
+ * - monitoring (`infra/monitoring.ts`): alarms on records not written, 5xx, throttles and
+ *   timeouts to an SNS topic, and a dashboard.
+ *
  * Later parts add their resources with one line each, through `fn` (grants) and
  * `setEnvironment` (configuration the function reads with `config-env.ts`).
  */
@@ -34,6 +38,7 @@ import { loadPolicyFile } from '../src/policy/policy-file.ts';
 import { LAMBDA_ENTRY, LAMBDA_ESBUILD, POLICY_JSON_NAME, POLICY_YAML_NAME, writePolicyJson } from './lambda-bundle.ts';
 import { GatehouseApprovals, type GatehouseApprovalsProps } from './approvals.ts';
 import { GatehouseRecords, type GatehouseRecordsProps } from './records.ts';
+import { GatehouseMonitoring } from './monitoring.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const RBAC_MANIFEST = join(REPO_ROOT, 'infra', 'rbac', 'impersonator.yaml');
@@ -65,7 +70,19 @@ export interface GatehouseStackProps extends StackProps {
   approvals?: Omit<GatehouseApprovalsProps, 'fn'>;
   /** Session records settings (Object Lock mode and retention, lifecycle, …); records are always on. */
   records?: Omit<GatehouseRecordsProps, 'fn'>;
+  /**
+   * Concurrent executions reserved for (and at most used by) the function (default 100). Every
+   * open watch or `logs -f` holds one for as long as it runs; beyond this, calls are throttled
+   * (429) instead of taking the account's whole concurrency.
+   */
+  reservedConcurrency?: number;
+  /** Longest a call (a watch, `logs -f`) runs before Gatehouse ends it (default: until 10 s before the timeout). */
+  maxStreamSeconds?: number;
+  /** SNS topic the alarms notify (default: a topic the stack creates; subscribe to it). */
+  alarmTopicArn?: string;
 }
+
+export const DEFAULT_RESERVED_CONCURRENCY = 100;
 
 export class GatehouseStack extends Stack {
   /** The Gatehouse function: grant it access to what later parts add. */
@@ -73,6 +90,7 @@ export class GatehouseStack extends Stack {
   readonly functionUrl: lambda.FunctionUrl;
   readonly clusterAccessRole: iam.Role;
   readonly logGroup: logs.LogGroup;
+  readonly monitoring: GatehouseMonitoring;
 
   constructor(scope: Construct, id: string, props: GatehouseStackProps) {
     super(scope, id, props);
@@ -112,6 +130,7 @@ export class GatehouseStack extends Stack {
       architecture: lambda.Architecture.ARM_64,
       memorySize: props.memorySize ?? 1024,
       timeout: props.timeout ?? Duration.minutes(15),
+      reservedConcurrentExecutions: props.reservedConcurrency ?? DEFAULT_RESERVED_CONCURRENCY,
       role: functionRole,
       logGroup: this.logGroup,
       // The settings the cold-start bench uses too (lambda-bundle.ts says why each).
@@ -149,6 +168,7 @@ export class GatehouseStack extends Stack {
         GATEHOUSE_UPSTREAM: 'eks',
         GATEHOUSE_EKS_CLUSTER_NAME: props.clusterName,
         GATEHOUSE_EKS_REGION: this.region,
+        ...optionalEnv('GATEHOUSE_LAMBDA_MAX_STREAM_SECONDS', props.maxStreamSeconds === undefined ? undefined : String(props.maxStreamSeconds)),
       },
     });
 
@@ -191,6 +211,11 @@ export class GatehouseStack extends Stack {
 
     if (props.approvals !== undefined) new GatehouseApprovals(this, 'Approvals', { fn: this.fn, ...props.approvals });
     new GatehouseRecords(this, 'Records', { fn: this.fn, ...props.records });
+    this.monitoring = new GatehouseMonitoring(this, 'Monitoring', {
+      fn: this.fn,
+      logGroup: this.logGroup,
+      ...(props.alarmTopicArn === undefined ? {} : { alarmTopicArn: props.alarmTopicArn }),
+    });
 
     new CfnOutput(this, 'Url', { value: this.functionUrl.url, description: 'Gatehouse URL: the `server` of users\' kubeconfig' });
     new CfnOutput(this, 'ClusterAccessRoleArn', { value: this.clusterAccessRole.roleArn });

@@ -21,6 +21,11 @@ export const RECORDS_DATABASE = 'gatehouse';
 export const RECORDS_TABLE = 'session_records';
 const TABLE = `${RECORDS_DATABASE}.${RECORDS_TABLE}`;
 
+/** The queries over another Glue database (a stack's own, infra/records.ts): the table's name is the same. */
+export function accessReviewQueriesFor(database: string): AccessReviewQuery[] {
+  return ACCESS_REVIEW_QUERIES.map((query) => ({ ...query, sql: query.sql.replaceAll(`FROM ${TABLE}`, `FROM ${database}.${RECORDS_TABLE}`) }));
+}
+
 export const ACCESS_REVIEW_QUERIES: readonly AccessReviewQuery[] = [
   {
     id: 'who-ran-what-in-a-namespace',

@@ -14,7 +14,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { GatehouseRecords, RECORDS_ENV } from '../../infra/records.ts';
-import { ACCESS_REVIEW_QUERIES } from '../../src/records/queries.ts';
+import { ACCESS_REVIEW_QUERIES, accessReviewQueriesFor } from '../../src/records/queries.ts';
 import { RECORD_COLUMNS } from '../../src/records/schema.ts';
 
 let template: Template;
@@ -110,9 +110,10 @@ describe('GatehouseRecords', () => {
   });
 
   test('describes the records with a Glue table: every schema column, gzip JSON Lines, OpenX SerDe', () => {
-    template.hasResourceProperties('AWS::Glue::Database', { DatabaseInput: { Name: 'gatehouse' } });
+    // Named after the stack (RecordsTest), so several stacks live side by side.
+    template.hasResourceProperties('AWS::Glue::Database', { DatabaseInput: { Name: 'recordstest' } });
     template.hasResourceProperties('AWS::Glue::Table', {
-      DatabaseName: 'gatehouse',
+      DatabaseName: 'recordstest',
       TableInput: {
         Name: 'session_records',
         TableType: 'EXTERNAL_TABLE',
@@ -145,7 +146,7 @@ describe('GatehouseRecords', () => {
 
   test('gives Athena an enforced workgroup with encrypted results in their own bucket', () => {
     template.hasResourceProperties('AWS::Athena::WorkGroup', {
-      Name: 'gatehouse-records',
+      Name: 'recordstest-records',
       WorkGroupConfiguration: {
         EnforceWorkGroupConfiguration: true,
         BytesScannedCutoffPerQuery: 10 * 1024 ** 3,
@@ -159,8 +160,10 @@ describe('GatehouseRecords', () => {
 
   test('saves the documented access-review queries in the workgroup', () => {
     template.resourceCountIs('AWS::Athena::NamedQuery', ACCESS_REVIEW_QUERIES.length);
-    for (const query of ACCESS_REVIEW_QUERIES) {
-      template.hasResourceProperties('AWS::Athena::NamedQuery', { Name: query.title, Database: 'gatehouse', WorkGroup: 'gatehouse-records', QueryString: query.sql });
+    for (const query of accessReviewQueriesFor('recordstest')) {
+      assert.match(query.sql, /FROM recordstest\.session_records\b/);
+      assert.ok(!query.sql.includes('gatehouse.session_records'), query.id);
+      template.hasResourceProperties('AWS::Athena::NamedQuery', { Name: query.title, Database: 'recordstest', WorkGroup: 'recordstest-records', QueryString: query.sql });
     }
   });
 

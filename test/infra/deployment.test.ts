@@ -1,0 +1,187 @@
+/**
+ * Two GatehouseStacks side by side in one account and region — the default one and a second
+ * with its own limits and alarm topic — synthesized ONCE with cdk-nag's AWS Solutions checks
+ * (an unacknowledged finding fails the synth), then checked for what a real deployment needs:
+ * no fixed resource names that would collide, limits (reserved concurrency, longest stream),
+ * and alarms with their SNS topic and a dashboard.
+ */
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { readParameters, StackParametersError } from '../../infra/app.ts';
+import { DEFAULT_RESERVED_CONCURRENCY, GatehouseStack, REPO_ROOT } from '../../infra/stack.ts';
+
+const ENV = { account: '123456789012', region: 'eu-west-1' };
+const COMMON = {
+  env: ENV,
+  oidcIssuer: 'https://idp.example.com/realms/staff',
+  oidcAudience: ['gatehouse'],
+  policyFile: join(REPO_ROOT, 'policy', 'default.yaml'),
+};
+const TOPIC = 'arn:aws:sns:eu-west-1:123456789012:platform-oncall';
+
+let outdir: string;
+let prod: Template;
+let staging: Template;
+
+before(() => {
+  outdir = mkdtempSync(join(tmpdir(), 'gatehouse-cdk-pair-'));
+  const app = new App({ outdir });
+  const first = new GatehouseStack(app, 'Gatehouse', { ...COMMON, clusterName: 'prod' });
+  const second = new GatehouseStack(app, 'GatehouseStaging', { ...COMMON, clusterName: 'staging', reservedConcurrency: 20, maxStreamSeconds: 300, alarmTopicArn: TOPIC });
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
+  const assembly = app.synth();
+  prod = Template.fromJSON(assembly.getStackArtifact(first.artifactId).template as Record<string, unknown>);
+  staging = Template.fromJSON(assembly.getStackArtifact(second.artifactId).template as Record<string, unknown>);
+});
+
+after(() => rmSync(outdir, { recursive: true, force: true }));
+
+/** Properties that give a resource a physical name of its own choosing. */
+const NAME_PROPERTIES = ['BucketName', 'TableName', 'FunctionName', 'RoleName', 'TopicName', 'LogGroupName', 'DashboardName', 'AlarmName', 'Name'];
+const NAMED_ON_PURPOSE = new Set(['AWS::Athena::WorkGroup', 'AWS::Athena::NamedQuery']);
+
+function fixedNames(template: Template): string[] {
+  const resources = template.toJSON().Resources as Record<string, { Type: string; Properties?: Record<string, unknown> }>;
+  const names: string[] = [];
+  for (const resource of Object.values(resources)) {
+    for (const property of NAME_PROPERTIES) {
+      const value = resource.Properties?.[property];
+      // A reference to another resource (a log group, a function) names nothing new.
+      if (typeof value === 'string' && !NAMED_ON_PURPOSE.has(resource.Type)) names.push(`${resource.Type}.${property}=${JSON.stringify(value)}`);
+    }
+  }
+  return names;
+}
+
+describe('two Gatehouse stacks side by side', () => {
+  test('name no bucket, table, function, role, topic, log group, dashboard or alarm themselves', () => {
+    assert.deepEqual(fixedNames(prod), []);
+    assert.deepEqual(fixedNames(staging), []);
+  });
+
+  test('get a Glue database of their own, named after the stack', () => {
+    prod.hasResourceProperties('AWS::Glue::Database', { DatabaseInput: { Name: 'gatehouse' } });
+    staging.hasResourceProperties('AWS::Glue::Database', { DatabaseInput: { Name: 'gatehousestaging' } });
+    staging.hasResourceProperties('AWS::Glue::Table', { DatabaseName: 'gatehousestaging', TableInput: { Name: 'session_records' } });
+  });
+
+  test('get an Athena workgroup of their own, whose saved queries read their own database', () => {
+    prod.hasResourceProperties('AWS::Athena::WorkGroup', { Name: 'gatehouse-records' });
+    staging.hasResourceProperties('AWS::Athena::WorkGroup', { Name: 'gatehousestaging-records' });
+    staging.hasResourceProperties('AWS::Athena::NamedQuery', {
+      Database: 'gatehousestaging',
+      WorkGroup: 'gatehousestaging-records',
+      QueryString: Match.stringLikeRegexp('FROM gatehousestaging\\.session_records'),
+    });
+  });
+
+  test('count their metrics from logs in a namespace of their own', () => {
+    prod.hasResourceProperties('AWS::Logs::MetricFilter', { MetricTransformations: [Match.objectLike({ MetricNamespace: 'Gatehouse/Gatehouse', MetricName: 'RecordsErrors' })] });
+    staging.hasResourceProperties('AWS::Logs::MetricFilter', { MetricTransformations: [Match.objectLike({ MetricNamespace: 'Gatehouse/GatehouseStaging', MetricName: 'RecordsErrors' })] });
+  });
+});
+
+describe('limits', () => {
+  test(`reserve ${DEFAULT_RESERVED_CONCURRENCY} concurrent executions by default`, () => {
+    prod.hasResourceProperties('AWS::Lambda::Function', { ReservedConcurrentExecutions: DEFAULT_RESERVED_CONCURRENCY });
+  });
+
+  test('reserve the configured concurrency', () => {
+    staging.hasResourceProperties('AWS::Lambda::Function', { ReservedConcurrentExecutions: 20 });
+  });
+
+  test('bound streams by the function timeout only, unless a longest stream is configured', () => {
+    prod.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ GATEHOUSE_LAMBDA_MAX_STREAM_SECONDS: Match.absent() }) } });
+    staging.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ GATEHOUSE_LAMBDA_MAX_STREAM_SECONDS: '300' }) } });
+  });
+});
+
+describe('alarms and dashboard', () => {
+  const alarmCases: { name: string; metric: Record<string, unknown>; threshold: number }[] = [
+    { name: 'records not written to S3', metric: { Namespace: 'Gatehouse/Gatehouse', MetricName: 'RecordsErrors', Statistic: 'Sum' }, threshold: 1 },
+    { name: '5xx answers at the Function URL', metric: { Namespace: 'AWS/Lambda', MetricName: 'Url5xxCount', Statistic: 'Sum' }, threshold: 5 },
+    { name: 'throttled calls', metric: { Namespace: 'AWS/Lambda', MetricName: 'Throttles', Statistic: 'Sum' }, threshold: 1 },
+    { name: 'invocations that hit the timeout', metric: { Namespace: 'Gatehouse/Gatehouse', MetricName: 'Timeouts', Statistic: 'Sum' }, threshold: 1 },
+  ];
+  for (const { name, metric, threshold } of alarmCases) {
+    test(`alarm on ${name}, notifying the stack's topic`, () => {
+      prod.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        ...metric,
+        Threshold: threshold,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        TreatMissingData: 'notBreaching',
+        AlarmActions: [{ Ref: Match.stringLikeRegexp('^MonitoringAlarmTopic') }],
+      });
+    });
+  }
+
+  test('has exactly those four alarms', () => {
+    prod.resourceCountIs('AWS::CloudWatch::Alarm', 4);
+  });
+
+  test('counts records errors from the records sink’s JSON log lines', () => {
+    prod.hasResourceProperties('AWS::Logs::MetricFilter', {
+      FilterPattern: '{ ($.component = "records") && ($.level = "error") }',
+      LogGroupName: { Ref: Match.stringLikeRegexp('^Logs') },
+    });
+  });
+
+  test('counts the runtime’s "Task timed out" lines', () => {
+    prod.hasResourceProperties('AWS::Logs::MetricFilter', { FilterPattern: '"Task timed out"' });
+  });
+
+  test('creates a topic that takes TLS only and is encrypted, when none is given', () => {
+    const topics = Object.values(prod.findResources('AWS::SNS::Topic')) as { Properties: { KmsMasterKeyId?: unknown } }[];
+    assert.equal(topics.length, 1);
+    assert.match(JSON.stringify(topics[0]?.Properties.KmsMasterKeyId), /:alias\/aws\/sns"/);
+    prod.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: { Statement: [Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })] },
+    });
+  });
+
+  test('notifies the given topic and creates none', () => {
+    staging.resourceCountIs('AWS::SNS::Topic', 0);
+    staging.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmActions: [TOPIC] });
+  });
+
+  test('has a dashboard', () => {
+    prod.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+  });
+});
+
+describe('the limit and alarm parameters', () => {
+  const parameterCases: { name: string; context: Record<string, string>; problem: string }[] = [
+    { name: 'refuses a reserved concurrency of 0', context: { reservedConcurrency: '0' }, problem: '-c reservedConcurrency: must be an integer from 1 to 10000, got "0"' },
+    {
+      name: 'refuses a longest stream that leaves no time for the record',
+      context: { timeoutSeconds: '300', maxStreamSeconds: '295' },
+      problem: '-c maxStreamSeconds: must leave 10 s before the function timeout (300 s) for the call\'s record, got "295"',
+    },
+    { name: 'refuses an alarm topic that is not an SNS ARN', context: { alarmTopicArn: 'platform-oncall' }, problem: '-c alarmTopicArn: must be an SNS topic ARN, got "platform-oncall"' },
+  ];
+  for (const { name, context, problem } of parameterCases) {
+    test(name, () => {
+      const app = new App({ context: { oidcIssuer: 'https://idp.example.com', oidcAudience: 'gatehouse', clusterName: 'prod', ...context } });
+      assert.throws(
+        () => readParameters(app),
+        (error: unknown) => error instanceof StackParametersError && error.message.includes(`  - ${problem}\n`),
+      );
+    });
+  }
+
+  test('passes the limits and the topic to the stack', () => {
+    const app = new App({
+      context: { oidcIssuer: 'https://idp.example.com', oidcAudience: 'gatehouse', clusterName: 'prod', reservedConcurrency: '40', maxStreamSeconds: '600', alarmTopicArn: TOPIC },
+    });
+    const { props } = readParameters(app);
+    assert.equal(props.reservedConcurrency, 40);
+    assert.equal(props.maxStreamSeconds, 600);
+    assert.equal(props.alarmTopicArn, TOPIC);
+  });
+});
