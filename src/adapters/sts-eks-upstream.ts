@@ -55,11 +55,11 @@ interface ClusterAccess {
   expiresAt: number;
 }
 
-/** One cached value with single-flight refresh; failures are not cached. */
-function cached<T extends { expiresAt: number }>(clock: Clock, refreshBefore: number, load: () => Promise<T>): () => Promise<T> {
+/** One cached value with single-flight refresh; failures are not cached; `drop` forgets the value. */
+function cached<T extends { expiresAt: number }>(clock: Clock, refreshBefore: number, load: () => Promise<T>): (() => Promise<T>) & { drop(): void; peek(): T | undefined } {
   let value: T | undefined;
   let inFlight: Promise<T> | undefined;
-  return async function get(): Promise<T> {
+  const get = async function get(): Promise<T> {
     if (value !== undefined && clock.now() < value.expiresAt - refreshBefore) return value;
     inFlight ??= load().then(
       (loaded) => {
@@ -74,6 +74,14 @@ function cached<T extends { expiresAt: number }>(clock: Clock, refreshBefore: nu
     );
     return inFlight;
   };
+  return Object.assign(get, {
+    drop(): void {
+      value = undefined;
+    },
+    peek(): T | undefined {
+      return value;
+    },
+  });
 }
 
 export function createEksUpstream(config: EksUpstreamConfig, options: EksUpstreamOptions = {}): Upstream {
@@ -141,6 +149,13 @@ export function createEksUpstream(config: EksUpstreamConfig, options: EksUpstrea
     async connection(): Promise<UpstreamConnection> {
       const [access, bearer] = await Promise.all([cluster(), token()]);
       return { server: access.server, ca: access.ca, token: bearer.token };
+    },
+    rejected(connection: UpstreamConnection): void {
+      // Only the token the cluster refused: a call that already uses a newer one keeps it.
+      if (connection.token === undefined || connection.token !== token.peek()?.token) return;
+      token.drop();
+      // The role session may be what was revoked; the next token is signed with a new one.
+      roleCredentials.drop();
     },
   };
 }

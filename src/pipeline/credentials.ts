@@ -3,7 +3,8 @@
  * (server, CA, Gatehouse's own token or client certificate) and leaves it in `upstream`.
  * Adapters cache; a failure here means Gatehouse cannot reach the cluster as itself, so the
  * caller gets 503 ERR_CREDENTIALS_UNAVAILABLE saying what failed (or the adapter's own
- * GatehouseError, which already does).
+ * GatehouseError, which already does). When the cluster answers 401 — it no longer accepts
+ * Gatehouse's own credentials — the adapter is told, and drops them (`Upstream.rejected`).
  */
 import type { MiddlewareHandler } from 'hono';
 import { GatehouseError } from '../errors.ts';
@@ -24,5 +25,7 @@ export function credentials(upstream: Upstream): MiddlewareHandler {
     }
     c.set('upstream', connection);
     await next();
+    // The cluster refused Gatehouse's own credentials: the next call must not reuse them.
+    if (c.get('upstreamStatus') === 401) upstream.rejected?.(connection);
   };
 }

@@ -4,4 +4,10 @@ import type { UpstreamConnection } from '../types.ts';
 export interface Upstream {
   /** Where and with which credentials to send the next request; cached by the adapter. */
   connection(): Promise<UpstreamConnection>;
+  /**
+   * The cluster answered 401 to a request sent with `connection`: its credentials are no
+   * longer accepted (a revoked role session, a token the cluster will not take). The adapter
+   * drops what it cached for them, so the next `connection()` builds new ones.
+   */
+  rejected?(connection: UpstreamConnection): void;
 }

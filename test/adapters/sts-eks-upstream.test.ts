@@ -218,6 +218,27 @@ describe('EKS upstream over the STS and EKS wire formats', () => {
     assert.equal(stsReceived.length, 2);
   });
 
+  test('drops the token and the role session the cluster refused (401), and builds new ones', async () => {
+    const u = upstream();
+    const first = await u.connection();
+    u.rejected?.(first);
+    const second = await u.connection();
+    assert.notEqual(second.token, first.token);
+    assert.equal(stsReceived.length, 2, 'the role is assumed again');
+    assert.equal(tokenUrl(second.token).searchParams.get('X-Amz-Credential')?.split('/')[0], 'ASIAROLEKEY1');
+    assert.equal(eksReceived.length, 1, 'the cluster endpoint is kept');
+  });
+
+  test('keeps its newer token when a call made with an older one is refused', async () => {
+    const u = upstream();
+    const first = await u.connection();
+    u.rejected?.(first);
+    const second = await u.connection();
+    u.rejected?.(first); // a slow call that still used the first token
+    assert.equal((await u.connection()).token, second.token);
+    assert.equal(stsReceived.length, 2);
+  });
+
   test('describes the cluster again after an hour', async () => {
     const u = upstream();
     await u.connection();
