@@ -11,7 +11,7 @@
  *   oidcGroupsClaim, oidcUsernamePrefix, oidcGroupsPrefix, logRetentionDays, timeoutSeconds;
  *   reservedConcurrency, maxStreamSeconds, alarmTopicArn;
  *   approvals (on when approvalsMailFrom is set): approvalsMailFrom, approvalsSenderDomain,
- *   approvalsPublicUrl, approvalsHoldSeconds.
+ *   approvalsSenderIdentity, approvalsSandboxRecipients, approvalsPublicUrl, approvalsHoldSeconds.
  */
 import { App, Duration, Validations } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -84,7 +84,18 @@ export function readParameters(app: App): AppParameters {
   if (approvalsPublicUrl !== undefined && !/^https:\/\/[^/]/.test(approvalsPublicUrl)) {
     problems.push(`-c approvalsPublicUrl: must be an https:// URL, got "${approvalsPublicUrl}"`);
   }
-  const approvalsOnly = ['approvalsSenderDomain', 'approvalsPublicUrl', 'approvalsHoldSeconds'].filter((name) => text(name) !== undefined);
+  const approvalsSenderIdentity = text('approvalsSenderIdentity');
+  if (approvalsSenderIdentity !== undefined && !['domain', 'address', 'existing'].includes(approvalsSenderIdentity)) {
+    problems.push(`-c approvalsSenderIdentity: must be domain, address or existing, got "${approvalsSenderIdentity}"`);
+  }
+  const approvalsSandboxRecipients = (text('approvalsSandboxRecipients') ?? '')
+    .split(',')
+    .map((a) => a.trim())
+    .filter((a) => a !== '');
+  for (const address of approvalsSandboxRecipients) {
+    if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(address)) problems.push(`-c approvalsSandboxRecipients: "${address}" is not an e-mail address`);
+  }
+  const approvalsOnly = ['approvalsSenderDomain', 'approvalsSenderIdentity', 'approvalsSandboxRecipients', 'approvalsPublicUrl', 'approvalsHoldSeconds'].filter((name) => text(name) !== undefined);
   if (approvalsMailFrom === undefined && approvalsOnly.length > 0) {
     problems.push(`-c ${approvalsOnly.join(', -c ')}: approvals are on only with -c approvalsMailFrom=<sender address>`);
   }
@@ -115,6 +126,8 @@ export function readParameters(app: App): AppParameters {
     const approvals: NonNullable<GatehouseStackProps['approvals']> = { mailFrom: approvalsMailFrom };
     const senderDomain = text('approvalsSenderDomain');
     if (senderDomain !== undefined) approvals.senderDomain = senderDomain;
+    if (approvalsSenderIdentity !== undefined) approvals.senderIdentity = approvalsSenderIdentity as NonNullable<typeof approvals.senderIdentity>;
+    if (approvalsSandboxRecipients.length > 0) approvals.sandboxRecipients = approvalsSandboxRecipients;
     if (approvalsPublicUrl !== undefined) approvals.publicUrl = approvalsPublicUrl;
     if (approvalsHoldSeconds !== undefined) approvals.holdSeconds = approvalsHoldSeconds;
     props.approvals = approvals;

@@ -9,14 +9,23 @@
  *   with key use logged in CloudTrail, and no key policy to keep right; the items hold who
  *   asked for what and who decided, not Secret values (bodies are summarised with Secrets
  *   masked). Pass `encryptionKey` for a customer-managed key when your rules require one.
- * - the SES sending identity: the sender address itself, or its whole domain (`senderDomain`).
+ * - the SES sending identity: by default the sender's whole domain, with Easy DKIM (2048-bit):
+ *   mail signed for the domain passes DMARC, so a domain with a `p=reject` policy receives
+ *   it. The three DKIM CNAME records to publish are stack outputs. Or just the sender address
+ *   (`senderIdentity: 'address'`: no DKIM for the domain), or an identity that already exists
+ *   in the account (`'existing'`: the domain is verified already, e.g. by a first stack with the same
+ *   sender domain; nothing is created, the grant names it).
+ * - the SES sandbox: a new account's SES sends only to verified identities, and authorizes
+ *   SendEmail on the recipients' identities too; `sandboxRecipients` creates an identity for
+ *   each (SES mails each address a verification link) and grants sending to them. Out of the
+ *   sandbox (request production access), leave it empty.
  * - the link-signing key: a Secrets Manager secret generated at deploy time; the function
  *   gets its id in the environment, never its value.
  * - grants: GetItem/PutItem/UpdateItem/DeleteItem on the table (no Scan, no Query), read of
  *   that one secret, SendEmail from that one identity.
  * - environment: the variables `src/config-env.ts` maps onto `config.approvals`.
  */
-import { RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -39,8 +48,12 @@ export interface GatehouseApprovalsProps {
   fn: lambda.Function;
   /** Sender of approval mail. */
   mailFrom: string;
-  /** Verify this whole domain (DKIM records to publish) instead of the one sender address. */
+  /** The domain to verify (default: the sender address's domain). */
   senderDomain?: string;
+  /** `domain` (default: the domain with Easy DKIM), `address` (the sender address only) or `existing` (already verified; create none). */
+  senderIdentity?: 'domain' | 'address' | 'existing';
+  /** SES sandbox only: approver addresses to verify and grant sending to. */
+  sandboxRecipients?: string[];
   /** Public URL links point at (a custom domain); default the URL each request came in at. */
   publicUrl?: string;
   /** Seconds a review request is held open waiting for a decision (default 0). */
@@ -52,7 +65,8 @@ export interface GatehouseApprovalsProps {
 export class GatehouseApprovals extends Construct {
   readonly table: dynamodb.Table;
   readonly signingSecret: secretsmanager.Secret;
-  readonly identity: ses.EmailIdentity;
+  /** The sender identity this stack created (undefined for `existing`). */
+  readonly identity: ses.EmailIdentity | undefined;
 
   constructor(scope: Construct, id: string, props: GatehouseApprovalsProps) {
     super(scope, id);
@@ -79,8 +93,34 @@ export class GatehouseApprovals extends Construct {
         'The approval-link HMAC key is not a credential to another system; rotating it only invalidates links in flight (at most the approval TTL). Rotate by hand (put-secret-value) if it may have leaked.',
     });
 
-    this.identity = new ses.EmailIdentity(this, 'Sender', {
-      identity: props.senderDomain === undefined ? ses.Identity.email(props.mailFrom) : ses.Identity.domain(props.senderDomain),
+    const kind = props.senderIdentity ?? 'domain';
+    const domain = props.senderDomain ?? props.mailFrom.slice(props.mailFrom.lastIndexOf('@') + 1);
+    if (kind === 'existing') {
+      this.identity = undefined;
+      props.fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['ses:SendEmail', 'ses:SendRawEmail'],
+          resources: [Stack.of(this).formatArn({ service: 'ses', resource: 'identity', resourceName: domain })],
+        }),
+      );
+    } else if (kind === 'address') {
+      this.identity = new ses.EmailIdentity(this, 'Sender', { identity: ses.Identity.email(props.mailFrom) });
+    } else {
+      this.identity = new ses.EmailIdentity(this, 'Sender', {
+        identity: ses.Identity.domain(domain),
+        dkimSigning: true,
+        dkimIdentity: ses.DkimIdentity.easyDkim(ses.EasyDkimSigningKeyLength.RSA_2048_BIT),
+      });
+      this.identity.dkimRecords.forEach((record, index) => {
+        new CfnOutput(this, `DkimRecord${index + 1}`, {
+          value: Fn.join(' ', [record.name, 'CNAME', record.value]),
+          description: `DKIM record ${index + 1} of 3 to publish in the DNS of ${domain}, so SES can sign approval mail for it`,
+        });
+      });
+    }
+    (props.sandboxRecipients ?? []).forEach((address, index) => {
+      const recipient = new ses.EmailIdentity(this, `SandboxRecipient${index + 1}`, { identity: ses.Identity.email(address) });
+      recipient.grantSendEmail(props.fn);
     });
 
     props.fn.addToRolePolicy(
@@ -91,7 +131,7 @@ export class GatehouseApprovals extends Construct {
     );
     if (props.encryptionKey !== undefined) props.encryptionKey.grantEncryptDecrypt(props.fn);
     this.signingSecret.grantRead(props.fn);
-    this.identity.grantSendEmail(props.fn);
+    this.identity?.grantSendEmail(props.fn);
 
     props.fn.addEnvironment(APPROVALS_ENV.table, this.table.tableName);
     props.fn.addEnvironment(APPROVALS_ENV.mailFrom, props.mailFrom);

@@ -62,8 +62,32 @@ describe('approvals infrastructure', () => {
     }
   });
 
-  test('the sender address is an SES identity', () => {
-    template.hasResourceProperties('AWS::SES::EmailIdentity', { EmailIdentity: 'gatehouse@example.com' });
+  test("the sender's domain is an SES identity signing with Easy DKIM (2048-bit) by default", () => {
+    template.resourceCountIs('AWS::SES::EmailIdentity', 1);
+    template.hasResourceProperties('AWS::SES::EmailIdentity', {
+      EmailIdentity: 'example.com',
+      DkimAttributes: { SigningEnabled: true },
+      DkimSigningAttributes: { NextSigningKeyLength: 'RSA_2048_BIT' },
+    });
+  });
+
+  test('the three DKIM records to publish are stack outputs', () => {
+    const outputs = Object.keys(template.findOutputs('*')).filter((id) => id.startsWith('ApprovalsDkimRecord'));
+    assert.equal(outputs.length, 3);
+    for (const n of [1, 2, 3]) {
+      template.hasOutput(outputs.find((id) => id.startsWith(`ApprovalsDkimRecord${n}`)) ?? `ApprovalsDkimRecord${n}`, {
+        Value: {
+          'Fn::Join': [
+            ' ',
+            [
+              { 'Fn::GetAtt': [Match.stringLikeRegexp('^ApprovalsSender'), `DkimDNSTokenName${n}`] },
+              'CNAME',
+              { 'Fn::GetAtt': [Match.stringLikeRegexp('^ApprovalsSender'), `DkimDNSTokenValue${n}`] },
+            ],
+          ],
+        },
+      });
+    }
   });
 
   test('the function may get, put, update and delete items of that table only — no scan, no query', () => {

@@ -32,8 +32,16 @@ let staging: Template;
 before(() => {
   outdir = mkdtempSync(join(tmpdir(), 'gatehouse-cdk-pair-'));
   const app = new App({ outdir });
-  const first = new GatehouseStack(app, 'Gatehouse', { ...COMMON, clusterName: 'prod' });
-  const second = new GatehouseStack(app, 'GatehouseStaging', { ...COMMON, clusterName: 'staging', reservedConcurrency: 20, maxStreamSeconds: 300, alarmTopicArn: TOPIC });
+  const first = new GatehouseStack(app, 'Gatehouse', { ...COMMON, clusterName: 'prod', approvals: { mailFrom: 'gatehouse@example.com' } });
+  const second = new GatehouseStack(app, 'GatehouseStaging', {
+    ...COMMON,
+    clusterName: 'staging',
+    reservedConcurrency: 20,
+    maxStreamSeconds: 300,
+    alarmTopicArn: TOPIC,
+    // The first stack verified example.com; an SES sandbox account with two approvers.
+    approvals: { mailFrom: 'gatehouse-staging@example.com', senderIdentity: 'existing', sandboxRecipients: ['ann@example.org', 'bob@example.org'] },
+  });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
   const assembly = app.synth();
   prod = Template.fromJSON(assembly.getStackArtifact(first.artifactId).template as Record<string, unknown>);
@@ -84,6 +92,32 @@ describe('two Gatehouse stacks side by side', () => {
   test('count their metrics from logs in a namespace of their own', () => {
     prod.hasResourceProperties('AWS::Logs::MetricFilter', { MetricTransformations: [Match.objectLike({ MetricNamespace: 'Gatehouse/Gatehouse', MetricName: 'RecordsErrors' })] });
     staging.hasResourceProperties('AWS::Logs::MetricFilter', { MetricTransformations: [Match.objectLike({ MetricNamespace: 'Gatehouse/GatehouseStaging', MetricName: 'RecordsErrors' })] });
+  });
+});
+
+describe('approval mail', () => {
+  test('the second stack reuses the sender domain the first verified, creating no identity for it', () => {
+    prod.hasResourceProperties('AWS::SES::EmailIdentity', { EmailIdentity: 'example.com' });
+    staging.resourceCountIs('AWS::SES::EmailIdentity', 2);
+    assert.deepEqual(
+      Object.values(staging.findResources('AWS::SES::EmailIdentity')).map((r) => (r as { Properties: { EmailIdentity: string } }).Properties.EmailIdentity),
+      ['ann@example.org', 'bob@example.org'],
+    );
+  });
+
+  test('the second stack may send from the existing domain identity, and (in the sandbox) to each verified approver', () => {
+    const identityArn = (name: string) => ({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:ses:eu-west-1:123456789012:identity/${name}`]] });
+    staging.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: { Statement: Match.arrayWith([{ Action: ['ses:SendEmail', 'ses:SendRawEmail'], Effect: 'Allow', Resource: identityArn('example.com') }]) },
+    });
+    staging.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Action: ['ses:SendEmail', 'ses:SendRawEmail'], Resource: { 'Fn::Join': ['', Match.arrayWith([{ Ref: Match.stringLikeRegexp('^ApprovalsSandboxRecipient1') }])] } }),
+          Match.objectLike({ Action: ['ses:SendEmail', 'ses:SendRawEmail'], Resource: { 'Fn::Join': ['', Match.arrayWith([{ Ref: Match.stringLikeRegexp('^ApprovalsSandboxRecipient2') }])] } }),
+        ]),
+      },
+    });
   });
 });
 
@@ -162,6 +196,16 @@ describe('the limit and alarm parameters', () => {
       name: 'refuses a longest stream that leaves no time for the record',
       context: { timeoutSeconds: '300', maxStreamSeconds: '295' },
       problem: '-c maxStreamSeconds: must leave 10 s before the function timeout (300 s) for the call\'s record, got "295"',
+    },
+    {
+      name: 'refuses an unknown kind of sender identity',
+      context: { approvalsMailFrom: 'gatehouse@example.com', approvalsSenderIdentity: 'dkim' },
+      problem: '-c approvalsSenderIdentity: must be domain, address or existing, got "dkim"',
+    },
+    {
+      name: 'refuses a sandbox recipient that is not an address',
+      context: { approvalsMailFrom: 'gatehouse@example.com', approvalsSandboxRecipients: 'ann@example.org,bob' },
+      problem: '-c approvalsSandboxRecipients: "bob" is not an e-mail address',
     },
     { name: 'refuses an alarm topic that is not an SNS ARN', context: { alarmTopicArn: 'platform-oncall' }, problem: '-c alarmTopicArn: must be an SNS topic ARN, got "platform-oncall"' },
   ];
