@@ -10,6 +10,7 @@
  *   region, account, stackName, policyFile, kubernetesGroup, oidcUsernameClaim,
  *   oidcGroupsClaim, oidcUsernamePrefix, oidcGroupsPrefix, logRetentionDays, timeoutSeconds;
  *   reservedConcurrency, maxStreamSeconds, alarmTopicArn;
+ *   VPC (on when vpcId is set): vpcId, subnetIds, securityGroupId, routeTableIds, vpcEndpoints;
  *   approvals (on when approvalsMailFrom is set): approvalsMailFrom, approvalsSenderDomain,
  *   approvalsSenderIdentity, approvalsSandboxRecipients, approvalsPublicUrl, approvalsHoldSeconds.
  */
@@ -74,6 +75,25 @@ export function readParameters(app: App): AppParameters {
   if (maxStreamSeconds !== undefined && maxStreamSeconds > (timeoutSeconds ?? 900) - 10) {
     problems.push(`-c maxStreamSeconds: must leave 10 s before the function timeout (${timeoutSeconds ?? 900} s) for the call's record, got "${maxStreamSeconds}"`);
   }
+  const list = (name: string): string[] =>
+    (text(name) ?? '')
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item !== '');
+  const vpcId = text('vpcId');
+  const subnetIds = list('subnetIds');
+  const securityGroupId = text('securityGroupId');
+  const routeTableIds = list('routeTableIds');
+  const vpcEndpoints = text('vpcEndpoints');
+  if (vpcId !== undefined && !/^vpc-[0-9a-f]+$/.test(vpcId)) problems.push(`-c vpcId: must be a VPC id (vpc-…), got "${vpcId}"`);
+  if (vpcId !== undefined && subnetIds.length === 0) problems.push('-c subnetIds=… is required with -c vpcId (the private subnets the function runs in, comma-separated)');
+  for (const id of subnetIds) if (!/^subnet-[0-9a-f]+$/.test(id)) problems.push(`-c subnetIds: "${id}" is not a subnet id (subnet-…)`);
+  if (securityGroupId !== undefined && !/^sg-[0-9a-f]+$/.test(securityGroupId)) problems.push(`-c securityGroupId: must be a security group id (sg-…), got "${securityGroupId}"`);
+  for (const id of routeTableIds) if (!/^rtb-[0-9a-f]+$/.test(id)) problems.push(`-c routeTableIds: "${id}" is not a route table id (rtb-…)`);
+  if (routeTableIds.length > 0 && routeTableIds.length !== subnetIds.length) problems.push('-c routeTableIds: one route table per subnet, in the order of -c subnetIds');
+  if (vpcEndpoints !== undefined && vpcEndpoints !== 'true' && vpcEndpoints !== 'false') problems.push(`-c vpcEndpoints: must be true or false, got "${vpcEndpoints}"`);
+  const vpcOnly = ['subnetIds', 'securityGroupId', 'routeTableIds', 'vpcEndpoints'].filter((name) => text(name) !== undefined);
+  if (vpcId === undefined && vpcOnly.length > 0) problems.push(`-c ${vpcOnly.join(', -c ')}: the function is in a VPC only with -c vpcId=vpc-…`);
   const alarmTopicArn = text('alarmTopicArn');
   if (alarmTopicArn !== undefined && !/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]+$/.test(alarmTopicArn)) {
     problems.push(`-c alarmTopicArn: must be an SNS topic ARN, got "${alarmTopicArn}"`);
@@ -122,6 +142,15 @@ export function readParameters(app: App): AppParameters {
   if (reservedConcurrency !== undefined) props.reservedConcurrency = reservedConcurrency;
   if (maxStreamSeconds !== undefined) props.maxStreamSeconds = maxStreamSeconds;
   if (alarmTopicArn !== undefined) props.alarmTopicArn = alarmTopicArn;
+  if (vpcId !== undefined) {
+    props.network = {
+      vpcId,
+      subnetIds,
+      ...(securityGroupId === undefined ? {} : { securityGroupId }),
+      ...(routeTableIds.length === 0 ? {} : { routeTableIds }),
+      ...(vpcEndpoints === 'false' ? { endpoints: false } : {}),
+    };
+  }
   if (approvalsMailFrom !== undefined) {
     const approvals: NonNullable<GatehouseStackProps['approvals']> = { mailFrom: approvalsMailFrom };
     const senderDomain = text('approvalsSenderDomain');

@@ -14,6 +14,8 @@
  *   which `infra/rbac/impersonator.yaml` allows to impersonate and nothing else (applied here
  *   when the stack is given a CDK-managed cluster, else by `kubectl apply`).
  *
+ * - optionally the VPC (`infra/network.ts`): the function in your subnets, with VPC endpoints
+ *   for STS, EKS, S3, DynamoDB and Secrets Manager, for clusters with a private endpoint;
  * - limits: reserved concurrency (default 100), and optionally a longest stream;
  * - monitoring (`infra/monitoring.ts`): alarms on records not written, 5xx, throttles and
  *   timeouts to an SNS topic, and a dashboard.
@@ -39,6 +41,7 @@ import { LAMBDA_ENTRY, LAMBDA_ESBUILD, POLICY_JSON_NAME, POLICY_YAML_NAME, write
 import { GatehouseApprovals, type GatehouseApprovalsProps } from './approvals.ts';
 import { GatehouseRecords, type GatehouseRecordsProps } from './records.ts';
 import { GatehouseMonitoring } from './monitoring.ts';
+import { GatehouseNetwork, type GatehouseNetworkProps } from './network.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const RBAC_MANIFEST = join(REPO_ROOT, 'infra', 'rbac', 'impersonator.yaml');
@@ -80,6 +83,8 @@ export interface GatehouseStackProps extends StackProps {
   maxStreamSeconds?: number;
   /** SNS topic the alarms notify (default: a topic the stack creates; subscribe to it). */
   alarmTopicArn?: string;
+  /** Run the function in a VPC (private EKS endpoints), with the endpoints it needs (`infra/network.ts`). */
+  network?: Omit<GatehouseNetworkProps, 'approvals'>;
 }
 
 export const DEFAULT_RESERVED_CONCURRENCY = 100;
@@ -120,7 +125,11 @@ export class GatehouseStack extends Stack {
       }),
     );
 
+    const network = props.network === undefined ? undefined : new GatehouseNetwork(this, 'Network', { ...props.network, approvals: props.approvals !== undefined });
+    if (network !== undefined) GatehouseNetwork.acknowledgeVpcAccess(functionRole);
+
     this.fn = new NodejsFunction(this, 'Function', {
+      ...(network === undefined ? {} : { vpc: network.vpc, vpcSubnets: { subnets: network.subnets }, securityGroups: [network.securityGroup] }),
       description: 'Gatehouse: access broker in front of the EKS cluster',
       entry: LAMBDA_ENTRY,
       handler: 'handler',

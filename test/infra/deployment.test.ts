@@ -1,6 +1,7 @@
 /**
- * Two GatehouseStacks side by side in one account and region — the default one and a second
- * with its own limits and alarm topic — synthesized ONCE with cdk-nag's AWS Solutions checks
+ * GatehouseStacks side by side in one account and region — the default one, a second with
+ * its own limits, alarm topic and the first one's mail domain, and two in a VPC (a private
+ * cluster endpoint) — synthesized ONCE with cdk-nag's AWS Solutions checks
  * (an unacknowledged finding fails the synth), then checked for what a real deployment needs:
  * no fixed resource names that would collide, limits (reserved concurrency, longest stream),
  * and alarms with their SNS topic and a dashboard.
@@ -28,6 +29,8 @@ const TOPIC = 'arn:aws:sns:eu-west-1:123456789012:platform-oncall';
 let outdir: string;
 let prod: Template;
 let staging: Template;
+let inVpc: Template;
+let ownGroup: Template;
 
 before(() => {
   outdir = mkdtempSync(join(tmpdir(), 'gatehouse-cdk-pair-'));
@@ -42,8 +45,23 @@ before(() => {
     // The first stack verified example.com; an SES sandbox account with two approvers.
     approvals: { mailFrom: 'gatehouse-staging@example.com', senderIdentity: 'existing', sandboxRecipients: ['ann@example.org', 'bob@example.org'] },
   });
+  // A cluster with a private endpoint: the function in the VPC, with the endpoints it needs.
+  const third = new GatehouseStack(app, 'GatehousePrivate', {
+    ...COMMON,
+    clusterName: 'private',
+    approvals: { mailFrom: 'gatehouse@example.com', senderIdentity: 'existing' },
+    network: { vpcId: 'vpc-0abc', subnetIds: ['subnet-0a', 'subnet-0b'], routeTableIds: ['rtb-0a', 'rtb-0b'] },
+  });
+  // A VPC that has its endpoints already, and a security group of the platform team's.
+  const fourth = new GatehouseStack(app, 'GatehouseOwnGroup', {
+    ...COMMON,
+    clusterName: 'private2',
+    network: { vpcId: 'vpc-0abc', subnetIds: ['subnet-0a'], securityGroupId: 'sg-0f00', endpoints: false },
+  });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
   const assembly = app.synth();
+  inVpc = Template.fromJSON(assembly.getStackArtifact(third.artifactId).template as Record<string, unknown>);
+  ownGroup = Template.fromJSON(assembly.getStackArtifact(fourth.artifactId).template as Record<string, unknown>);
   prod = Template.fromJSON(assembly.getStackArtifact(first.artifactId).template as Record<string, unknown>);
   staging = Template.fromJSON(assembly.getStackArtifact(second.artifactId).template as Record<string, unknown>);
 });
@@ -118,6 +136,74 @@ describe('approval mail', () => {
         ]),
       },
     });
+  });
+});
+
+describe('the function in a VPC', () => {
+  test('runs in the given subnets with a security group of its own (egress only)', () => {
+    inVpc.hasResourceProperties('AWS::Lambda::Function', {
+      VpcConfig: { SubnetIds: ['subnet-0a', 'subnet-0b'], SecurityGroupIds: [{ 'Fn::GetAtt': [Match.stringLikeRegexp('^NetworkFunctionSecurityGroup'), 'GroupId'] }] },
+    });
+    inVpc.hasResourceProperties('AWS::EC2::SecurityGroup', {
+      VpcId: 'vpc-0abc',
+      GroupDescription: 'Gatehouse function: egress only',
+      SecurityGroupEgress: [{ CidrIp: '0.0.0.0/0', IpProtocol: '-1' }],
+      SecurityGroupIngress: Match.absent(),
+    });
+  });
+
+  const interfaceEndpoints: { name: string; service: string }[] = [
+    { name: 'STS (AssumeRole of the cluster access role)', service: 'sts' },
+    { name: 'EKS (DescribeCluster)', service: 'eks' },
+    { name: 'Secrets Manager (the approval link key)', service: 'secretsmanager' },
+  ];
+  for (const { name, service } of interfaceEndpoints) {
+    test(`reaches ${name} through an interface endpoint with private DNS`, () => {
+      inVpc.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+        VpcEndpointType: 'Interface',
+        VpcId: 'vpc-0abc',
+        ServiceName: `com.amazonaws.eu-west-1.${service}`,
+        PrivateDnsEnabled: true,
+        SubnetIds: ['subnet-0a', 'subnet-0b'],
+      });
+    });
+  }
+
+  for (const service of ['s3', 'dynamodb']) {
+    test(`reaches ${service} through a gateway endpoint in the subnets' route tables`, () => {
+      inVpc.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+        VpcEndpointType: 'Gateway',
+        ServiceName: { 'Fn::Join': ['', ['com.amazonaws.', { Ref: 'AWS::Region' }, `.${service}`]] },
+        RouteTableIds: ['rtb-0a', 'rtb-0b'],
+      });
+    });
+  }
+
+  test('lets only the function reach the interface endpoints, on 443', () => {
+    inVpc.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+      IpProtocol: 'tcp',
+      FromPort: 443,
+      ToPort: 443,
+      SourceSecurityGroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^NetworkFunctionSecurityGroup'), 'GroupId'] },
+      GroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^NetworkEndpointSecurityGroup'), 'GroupId'] },
+    });
+    inVpc.resourceCountIs('AWS::EC2::VPCEndpoint', 5);
+  });
+
+  test('outputs the group to allow in the cluster’s security group', () => {
+    const outputs = Object.keys(inVpc.findOutputs('*')).filter((id) => id.startsWith('NetworkFunctionSecurityGroupId'));
+    assert.equal(outputs.length, 1);
+  });
+
+  test('uses a given security group and creates no endpoints when the VPC has them', () => {
+    ownGroup.hasResourceProperties('AWS::Lambda::Function', { VpcConfig: { SubnetIds: ['subnet-0a'], SecurityGroupIds: ['sg-0f00'] } });
+    ownGroup.resourceCountIs('AWS::EC2::VPCEndpoint', 0);
+    ownGroup.resourceCountIs('AWS::EC2::SecurityGroup', 0);
+  });
+
+  test('stays out of a VPC unless asked', () => {
+    prod.hasResourceProperties('AWS::Lambda::Function', { VpcConfig: Match.absent() });
+    prod.resourceCountIs('AWS::EC2::VPCEndpoint', 0);
   });
 });
 
@@ -207,6 +293,14 @@ describe('the limit and alarm parameters', () => {
       context: { approvalsMailFrom: 'gatehouse@example.com', approvalsSandboxRecipients: 'ann@example.org,bob' },
       problem: '-c approvalsSandboxRecipients: "bob" is not an e-mail address',
     },
+    { name: 'refuses subnets without a VPC', context: { subnetIds: 'subnet-0a' }, problem: '-c subnetIds: the function is in a VPC only with -c vpcId=vpc-…' },
+    { name: 'refuses a VPC without subnets', context: { vpcId: 'vpc-0abc' }, problem: '-c subnetIds=… is required with -c vpcId (the private subnets the function runs in, comma-separated)' },
+    { name: 'refuses a subnet id that is not one', context: { vpcId: 'vpc-0abc', subnetIds: 'subnet-0a,private-b' }, problem: '-c subnetIds: "private-b" is not a subnet id (subnet-…)' },
+    {
+      name: 'refuses route tables that do not match the subnets one to one',
+      context: { vpcId: 'vpc-0abc', subnetIds: 'subnet-0a,subnet-0b', routeTableIds: 'rtb-0a' },
+      problem: '-c routeTableIds: one route table per subnet, in the order of -c subnetIds',
+    },
     { name: 'refuses an alarm topic that is not an SNS ARN', context: { alarmTopicArn: 'platform-oncall' }, problem: '-c alarmTopicArn: must be an SNS topic ARN, got "platform-oncall"' },
   ];
   for (const { name, context, problem } of parameterCases) {
@@ -219,11 +313,19 @@ describe('the limit and alarm parameters', () => {
     });
   }
 
+  test('passes the VPC to the stack', () => {
+    const app = new App({
+      context: { oidcIssuer: 'https://idp.example.com', oidcAudience: 'gatehouse', clusterName: 'prod', vpcId: 'vpc-0abc', subnetIds: 'subnet-0a, subnet-0b', securityGroupId: 'sg-0f00', vpcEndpoints: 'false' },
+    });
+    assert.deepEqual(readParameters(app).props.network, { vpcId: 'vpc-0abc', subnetIds: ['subnet-0a', 'subnet-0b'], securityGroupId: 'sg-0f00', endpoints: false });
+  });
+
   test('passes the limits and the topic to the stack', () => {
     const app = new App({
       context: { oidcIssuer: 'https://idp.example.com', oidcAudience: 'gatehouse', clusterName: 'prod', reservedConcurrency: '40', maxStreamSeconds: '600', alarmTopicArn: TOPIC },
     });
     const { props } = readParameters(app);
+    assert.equal(props.network, undefined);
     assert.equal(props.reservedConcurrency, 40);
     assert.equal(props.maxStreamSeconds, 600);
     assert.equal(props.alarmTopicArn, TOPIC);
