@@ -3,6 +3,7 @@
  * (handler.test.ts) and the real runtime interface client (runtime-interface-client.test.ts),
  * so both runtimes answer the same cases.
  */
+import assert from 'node:assert/strict';
 import { MAX_REQUEST_PAYLOAD_BYTES } from '../../functions/lambda-handler.ts';
 import type { RawRequest } from './function-url-event.ts';
 
@@ -149,3 +150,13 @@ export const lambdaRefusalCases = (bearer: Bearer): RefusalCase[] => [
     message: 'a GET request cannot carry a body (/api/v1/pods)',
   },
 ];
+
+/** Asserts that `body` is the Status a refusal case expects: kind, code, reason and message. */
+export function assertRefusalStatus(body: string, expected: RefusalCase): void {
+  const status = JSON.parse(body) as { kind: string; code: number; reason: string; message: string };
+  assert.equal(status.kind, 'Status');
+  assert.equal(status.code, expected.code);
+  assert.equal(status.reason, expected.reason);
+  if (typeof expected.message === 'string') assert.equal(status.message, expected.message);
+  else assert.match(status.message, expected.message);
+}

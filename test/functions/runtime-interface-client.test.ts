@@ -13,49 +13,25 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { parse as parseYaml } from 'yaml';
-import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from 'jose';
 import { LAMBDA_ENTRY, LAMBDA_ESBUILD, POLICY_JSON_NAME, writePolicyJson } from '../../infra/lambda-bundle.ts';
 import { createS3Records } from '../../src/adapters/s3-records.ts';
 import type { SessionRecord } from '../../src/records/schema.ts';
 import { startFakeApiServer, type FakeApiServer } from '../stand-in/apiserver.ts';
 import { startS3Fixture, type S3Fixture } from '../records/support.ts';
 import { functionUrlEvent, type RawRequest } from './function-url-event.ts';
-import { lambdaRefusalCases, sameOutcomeCases } from './lambda-cases.ts';
+import { assertRefusalStatus, lambdaRefusalCases, sameOutcomeCases } from './lambda-cases.ts';
+import { startIssuer, type TestIssuer } from './issuer.ts';
 import { startRuntimeApi, type InvocationResult, type RuntimeApi } from './runtime-api.ts';
 
 const REPO = new URL('../../', import.meta.url).pathname;
 const RIC = join(REPO, 'node_modules', 'aws-lambda-ric', 'index.mjs');
 /** The margin the function is configured with: calls end this long before the deadline. */
 const MARGIN_SECONDS = 1;
-
-/** A minimal OIDC issuer on loopback: discovery document and JWKS, one ES256 key. */
-async function startIssuer(): Promise<{ issuer: string; sign(claims: Record<string, unknown>): Promise<string>; close(): Promise<void> }> {
-  const { publicKey, privateKey } = await generateKeyPair('ES256');
-  const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' };
-  let issuer = '';
-  const server: Server = createServer((req, res) => {
-    res.setHeader('content-type', 'application/json');
-    if (req.url === '/.well-known/openid-configuration') res.end(JSON.stringify({ issuer, jwks_uri: `${issuer}/jwks` }));
-    else if (req.url === '/jwks') res.end(JSON.stringify({ keys: [jwk] }));
-    else res.writeHead(404).end('{}');
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const key: CryptoKey = privateKey;
-  return {
-    issuer,
-    sign: (claims) =>
-      new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuer(issuer).setAudience('gatehouse').setIssuedAt().setExpirationTime('10m').sign(key),
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
-}
 
 interface Runtime {
   api: RuntimeApi;
@@ -110,7 +86,7 @@ async function startRuntime(taskRoot: string, env: Record<string, string>): Prom
 let scratch: string;
 let taskRoot: string;
 let api: FakeApiServer;
-let idp: Awaited<ReturnType<typeof startIssuer>>;
+let idp: TestIssuer;
 let s3: S3Fixture;
 let runtime: Runtime;
 let aliceToken: string;
@@ -201,20 +177,15 @@ describe('the bundle under the real runtime interface client', () => {
     });
   }
 
-  for (const { name, request, code, reason, message } of lambdaRefusalCases(bearer)) {
-    test(name, async () => {
+  for (const refusal of lambdaRefusalCases(bearer)) {
+    test(refusal.name, async () => {
       const before = api.received.length;
-      const result = await viaRuntime(request());
+      const result = await viaRuntime(refusal.request());
       assert.equal(result.kind, 'response', runtime.output());
       assert.ok(result.metadata, 'the refusal starts with the metadata prelude');
-      assert.equal(result.metadata.statusCode, code);
+      assert.equal(result.metadata.statusCode, refusal.code);
       assert.equal(result.metadata.headers['content-type'], 'application/json');
-      const status = statusOf(result);
-      assert.equal(status.kind, 'Status');
-      assert.equal(status.code, code);
-      assert.equal(status.reason, reason);
-      if (typeof message === 'string') assert.equal(status.message, message);
-      else assert.match(status.message, message);
+      assertRefusalStatus(result.body.toString('utf8'), refusal);
       assert.equal(api.received.length, before, 'nothing reached the cluster');
     });
   }
