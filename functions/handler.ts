@@ -8,13 +8,17 @@
  * credentials and cluster endpoint are fetched on first use and cached — so init stays fast.
  * The policy is the `policy.json` the CDK stack converts from the policy YAML at synth and
  * bundles next to this file (infra/lambda-bundle.ts): parsing YAML was most of a cold start.
+ * Logs and metrics go through Powertools for AWS Lambda (logger, metrics: functions/call-metrics.ts).
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createApp } from '../src/app.ts';
 import { createDepsFromConfig } from '../src/compose.ts';
 import { configFromEnv } from '../src/config-env.ts';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
 import { createLambdaHandler } from './lambda-handler.ts';
+import { recordCallMetrics } from './call-metrics.ts';
 
 const config = configFromEnv(process.env, {
   runtime: 'lambda',
@@ -23,8 +27,18 @@ const config = configFromEnv(process.env, {
 const deps = await createDepsFromConfig(config);
 const app = createApp(deps);
 
+// Powertools: structured JSON logs, and CloudWatch metrics as EMF log lines (no API call, no
+// permission): the namespace comes from POWERTOOLS_METRICS_NAMESPACE, which the stack sets.
+const logger = new Logger({ serviceName: 'gatehouse' });
+const metrics = new Metrics({ serviceName: 'gatehouse', namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'Gatehouse' });
+
 export const handler = createLambdaHandler(app, {
-  afterResponse: async () => deps.records?.flush(),
+  afterResponse: async () => {
+    await deps.records?.flush();
+    metrics.publishStoredMetrics();
+  },
+  log: (event) => logger.warn(String(event.message ?? 'gatehouse'), event),
+  observe: (call) => recordCallMetrics(metrics, call),
   deadlineMarginMs: config.lambda.deadlineMarginSeconds * 1000,
   ...(config.lambda.maxStreamSeconds === undefined ? {} : { maxStreamMs: config.lambda.maxStreamSeconds * 1000 }),
 });

@@ -89,6 +89,15 @@ export interface LambdaHandlerOptions {
   maxStreamMs?: number;
   /** One JSON line per event (default: stderr through console.warn). */
   log?: (event: Record<string, unknown>) => void;
+  /** Told how each call ended, once its response is out (for metrics). */
+  observe?: (call: CallObservation) => void;
+}
+
+/** How one call ended, as the adapter saw it. */
+export interface CallObservation {
+  statusCode: number;
+  /** `refused`: by the adapter, before the app; `time_limit` / `client_gone`: the call's signal fired; `broken`: the body failed after the prelude. */
+  ended: 'complete' | 'refused' | 'time_limit' | 'client_gone' | 'broken';
 }
 
 const consoleLog = (event: Record<string, unknown>): void => console.warn(JSON.stringify(event));
@@ -100,7 +109,9 @@ export function createLambdaHandler(app: Hono, options: LambdaHandlerOptions = {
     const refusal = refuseEvent(event);
     if (refusal !== undefined) {
       log({ message: 'refused before the pipeline', code: refusal.code, reason: refusal.message });
-      await sendResponse(responseStream, statusResponse(refusal), undefined, log);
+      const response = statusResponse(refusal);
+      await sendResponse(responseStream, response, undefined, log);
+      options.observe?.({ statusCode: response.status, ended: 'refused' });
       return;
     }
     const stop = new AbortController();
@@ -114,7 +125,9 @@ export function createLambdaHandler(app: Hono, options: LambdaHandlerOptions = {
     responseStream.on('error', gone);
     try {
       const response = await app.fetch(functionUrlRequest(event, stop.signal), { event, requestContext: event.requestContext, context });
-      await sendResponse(responseStream, response, stop.signal, log);
+      const whole = await sendResponse(responseStream, response, stop.signal, log);
+      const reason: unknown = stop.signal.reason;
+      options.observe?.({ statusCode: response.status, ended: !whole ? 'broken' : reason instanceof StreamStop ? reason.end : 'complete' });
     } finally {
       clearTimeout(timer);
       responseStream.off('close', gone);
@@ -196,10 +209,11 @@ export function functionUrlRequest(event: FunctionUrlEvent, signal: AbortSignal)
 
 /**
  * Streams a response out: the metadata prelude at once (by a `write`), then the body chunk by
- * chunk with back-pressure, then the end. When `signal` fires the body is cancelled with its
+ * chunk with back-pressure, then the end; false when the body broke on the way. When `signal` fires the body is cancelled with its
  * reason (the record stage's tee records how the call ended) and the stream ends normally.
  */
-async function sendResponse(responseStream: Writable, response: Response, signal: AbortSignal | undefined, log: (event: Record<string, unknown>) => void): Promise<void> {
+async function sendResponse(responseStream: Writable, response: Response, signal: AbortSignal | undefined, log: (event: Record<string, unknown>) => void): Promise<boolean> {
+  let whole = true;
   const headers: Record<string, string> = {};
   const cookies: string[] = [];
   response.headers.forEach((value, name) => {
@@ -222,6 +236,7 @@ async function sendResponse(responseStream: Writable, response: Response, signal
       }
     } catch (error) {
       // The prelude is out: the status cannot change any more. End what was sent.
+      whole = false;
       log({ message: 'response body broke after it started', error: error instanceof Error ? error.message : String(error) });
     } finally {
       signal?.removeEventListener('abort', cancel);
@@ -229,6 +244,7 @@ async function sendResponse(responseStream: Writable, response: Response, signal
     if (stream.destroyed) await reader.cancel(new StreamStop('client_gone', 'the response stream closed')).catch(() => undefined);
   }
   await endStream(stream);
+  return whole;
 }
 
 function drained(stream: Writable): Promise<void> {

@@ -11,7 +11,9 @@
  *   - throttles: calls refused because the reserved concurrency is in use (open watches hold it);
  *   - invocations that hit the function timeout ("Task timed out" in the log), which the
  *     adapter's own time limit should make impossible: one means records may be lost;
- * - a dashboard with those metrics, invocations, duration and concurrency.
+ * - a dashboard with those metrics, invocations, duration, concurrency, and how calls ended
+ *   (the function's own Powertools metrics: calls, 5xx, refusals, streams ended at the time
+ *   limit, clients gone, broken responses).
  *
  * Names are left to CloudFormation (no fixed names: several stacks live side by side).
  */
@@ -24,8 +26,12 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 
-/** Gatehouse's own metrics (from its log lines) are in `Gatehouse/<stack name>`. */
+/** Gatehouse's own metrics — from its log lines, and Powertools' (functions/call-metrics.ts) — are in `Gatehouse/<stack name>`. */
 export const METRIC_NAMESPACE = 'Gatehouse';
+
+export function metricsNamespace(stackName: string): string {
+  return `${METRIC_NAMESPACE}/${stackName}`;
+}
 
 export interface GatehouseMonitoringProps {
   fn: lambda.Function;
@@ -53,7 +59,7 @@ export class GatehouseMonitoring extends Construct {
 
     const dimensionsMap = { FunctionName: fn.functionName };
     // A metric filter's dimensions must come from the log line, so each stack counts in a namespace of its own.
-    const namespace = `${METRIC_NAMESPACE}/${Stack.of(this).stackName}`;
+    const namespace = metricsNamespace(Stack.of(this).stackName);
     const recordsErrors = recordsErrorMetric(this, logGroup, namespace);
     const timeouts = timeoutMetric(this, logGroup, namespace);
     const url5xx = new cloudwatch.Metric({ namespace: 'AWS/Lambda', metricName: 'Url5xxCount', dimensionsMap, period: Duration.minutes(5), statistic: 'Sum' });
@@ -78,6 +84,14 @@ export class GatehouseMonitoring extends Construct {
         ...wide,
       }),
       new cloudwatch.GraphWidget({ title: 'Records not written, timeouts', left: [recordsErrors, timeouts], ...wide }),
+      new cloudwatch.GraphWidget({
+        title: 'How calls ended (Powertools metrics)',
+        left: ['Calls', 'ServerErrors', 'Refused', 'StreamsEndedAtTimeLimit', 'ClientGone', 'BrokenResponses'].map(
+          (metricName) => new cloudwatch.Metric({ namespace, metricName, dimensionsMap: { service: 'gatehouse' }, period: Duration.minutes(5), statistic: 'Sum' }),
+        ),
+        width: 24,
+        height: 6,
+      }),
       new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24, height: 3 }),
     );
   }

@@ -40,7 +40,7 @@ import { loadPolicyFile } from '../src/policy/policy-file.ts';
 import { LAMBDA_ENTRY, LAMBDA_ESBUILD, POLICY_JSON_NAME, POLICY_YAML_NAME, writePolicyJson } from './lambda-bundle.ts';
 import { GatehouseApprovals, type GatehouseApprovalsProps } from './approvals.ts';
 import { GatehouseRecords, type GatehouseRecordsProps } from './records.ts';
-import { GatehouseMonitoring } from './monitoring.ts';
+import { GatehouseMonitoring, metricsNamespace } from './monitoring.ts';
 import { GatehouseNetwork, type GatehouseNetworkProps } from './network.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -178,6 +178,8 @@ export class GatehouseStack extends Stack {
         GATEHOUSE_EKS_CLUSTER_NAME: props.clusterName,
         GATEHOUSE_EKS_REGION: this.region,
         ...optionalEnv('GATEHOUSE_LAMBDA_MAX_STREAM_SECONDS', props.maxStreamSeconds === undefined ? undefined : String(props.maxStreamSeconds)),
+        // Powertools metrics (functions/call-metrics.ts) land beside the stack's log metrics.
+        POWERTOOLS_METRICS_NAMESPACE: metricsNamespace(this.stackName),
       },
     });
 

@@ -5,7 +5,7 @@
  * The same requests also go to the Node runtime over real HTTP, and both must end the same:
  * same status, same body, same request arriving upstream.
  */
-import { test, describe, before, after } from 'node:test';
+import { test, describe, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -16,7 +16,7 @@ import { createDepsFromConfig } from '../../src/compose.ts';
 import { configFromEnv, type Env } from '../../src/config-env.ts';
 import { loadDevIssuer } from '../../src/auth/dev-issuer.ts';
 import { startNodeServer, type NodeServer } from '../../src/runtime/node-server.ts';
-import { createLambdaHandler, streamLimit, type StreamingHandler } from '../../functions/lambda-handler.ts';
+import { createLambdaHandler, streamLimit, type CallObservation, type StreamingHandler } from '../../functions/lambda-handler.ts';
 import { createRecordsFromConfig } from '../../src/records/from-config.ts';
 import { createS3Records } from '../../src/adapters/s3-records.ts';
 import type { SessionRecord } from '../../src/records/schema.ts';
@@ -268,6 +268,11 @@ describe('calls on Lambda end on time', () => {
 
   let s3: S3Fixture;
   let watchApi: FakeApiServer;
+  /** How each call ended, as the adapter tells its `observe` (the metrics' source). */
+  const observed: CallObservation[] = [];
+  beforeEach(() => {
+    observed.length = 0;
+  });
   /** A handler whose records go to S3 under a prefix of its own. */
   let watchHandler: (marginMs: number, maxStreamMs?: number) => Promise<{ handler: StreamingHandler; prefix: string }>;
   before(async () => {
@@ -280,7 +285,12 @@ describe('calls on Lambda end on time', () => {
       );
       const records = createRecordsFromConfig(config.records!, { clientConfig: s3.s3.clientConfig });
       const deps = await createDepsFromConfig(config, { records: records.sink, recordSettings: records.settings });
-      const options = { afterResponse: () => records.sink.flush(), deadlineMarginMs: marginMs, ...(maxStreamMs === undefined ? {} : { maxStreamMs }) };
+      const options = {
+        afterResponse: () => records.sink.flush(),
+        deadlineMarginMs: marginMs,
+        observe: (call: CallObservation) => observed.push(call),
+        ...(maxStreamMs === undefined ? {} : { maxStreamMs }),
+      };
       return { handler: createLambdaHandler(createApp(deps), options), prefix: config.records!.prefix };
     };
   });
@@ -316,6 +326,7 @@ describe('calls on Lambda end on time', () => {
     assert.equal(records[0]?.verb, 'watch');
     assert.equal(records[0]?.status_code, 200);
     assert.equal(watchApi.store.subscribers, 0, 'the upstream watch was closed too');
+    assert.deepEqual(observed, [{ statusCode: 200, ended: 'time_limit' }]);
   });
 
   test('ends a watch at the configured longest stream when that comes first', async () => {
@@ -326,6 +337,18 @@ describe('calls on Lambda end on time', () => {
     assert.equal(decoded.metadata?.statusCode, 200);
     assert.deepEqual((await outcomes(prefix)).map((r) => r.stream_end), ['time_limit']);
     assert.equal(watchApi.store.subscribers, 0);
+  });
+
+  test('tells its observer of a refusal, and of a call that ended completely', async () => {
+    const { handler } = await watchHandler(1000);
+    await invoke(handler, functionUrlEvent({ method: 'GET', target: '/api/v1/pods', headers: [bearer()], body: Buffer.from('{}') })).done;
+    await invoke(handler, functionUrlEvent({ method: 'GET', target: '/api/v1/namespaces/default/pods/first', headers: [bearer()] })).done;
+    await invoke(handler, functionUrlEvent({ method: 'GET', target: '/api/v1/namespaces/default/pods/absent', headers: [bearer()] })).done;
+    assert.deepEqual(observed, [
+      { statusCode: 400, ended: 'refused' },
+      { statusCode: 200, ended: 'complete' },
+      { statusCode: 404, ended: 'complete' },
+    ]);
   });
 
   test('sends the status and headers of a watch before its first event', async () => {
@@ -349,6 +372,7 @@ describe('calls on Lambda end on time', () => {
     await running.done;
     assert.deepEqual((await outcomes(prefix)).map((r) => r.stream_end), ['client_gone']);
     assert.equal(watchApi.store.subscribers, 0, 'the upstream watch was closed');
+    assert.deepEqual(observed, [{ statusCode: 200, ended: 'client_gone' }]);
   });
 });
 

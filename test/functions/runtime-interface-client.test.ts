@@ -112,6 +112,7 @@ before(async () => {
     GATEHOUSE_UPSTREAM: 'kubeconfig',
     GATEHOUSE_KUBECONFIG: kubeconfig,
     GATEHOUSE_LAMBDA_DEADLINE_MARGIN_SECONDS: String(MARGIN_SECONDS),
+    POWERTOOLS_METRICS_NAMESPACE: 'Gatehouse/RicTest',
     GATEHOUSE_RECORDS_BUCKET: s3.bucket,
     GATEHOUSE_RECORDS_PREFIX: RECORDS_PREFIX,
     GATEHOUSE_RECORDS_ENDPOINT: s3.s3.endpoint,
@@ -159,6 +160,21 @@ describe('the bundle under the real runtime interface client', () => {
     assert.deepEqual(result.trailers, {});
     assert.equal(result.metadata?.statusCode, 200);
     assert.equal(result.body.toString('utf8'), 'ok');
+  });
+
+  test('publishes its Powertools metrics as embedded metric format lines, one per invocation', async () => {
+    await viaRuntime({ method: 'GET', target: '/_gatehouse/healthz', headers: [] });
+    const emf = runtime
+      .output()
+      .split('\n')
+      .filter((line) => line.startsWith('{') && line.includes('"_aws"'))
+      .map((line) => JSON.parse(line) as { _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit: string }[] }[] }; Calls?: number; service?: string });
+    assert.ok(emf.length >= 1, runtime.output());
+    const last = emf.at(-1);
+    assert.equal(last?._aws.CloudWatchMetrics[0]?.Namespace, 'Gatehouse/RicTest');
+    assert.deepEqual(last?._aws.CloudWatchMetrics[0]?.Metrics, [{ Name: 'Calls', Unit: 'Count' }]);
+    assert.equal(last?.Calls, 1);
+    assert.equal(last?.service, 'gatehouse');
   });
 
   for (const { name, request, status, message } of sameOutcomeCases(bearer)) {

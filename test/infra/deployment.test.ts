@@ -273,6 +273,11 @@ describe('alarms and dashboard', () => {
   test('has a dashboard', () => {
     prod.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
   });
+
+  test("has the function publish its Powertools metrics in the stack's namespace", () => {
+    prod.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ POWERTOOLS_METRICS_NAMESPACE: 'Gatehouse/Gatehouse' }) } });
+    staging.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ POWERTOOLS_METRICS_NAMESPACE: 'Gatehouse/GatehouseStaging' }) } });
+  });
 });
 
 describe('the limit and alarm parameters', () => {
