@@ -96,7 +96,8 @@ export async function coldStart(stand: Stand, log: (line: string) => void): Prom
   let statusCode: number | null = null;
   for (let i = 0; i < RUNS; i++) {
     const { wallMs, stdout } = await timedRun(process.execPath, [RUNNER, outfile, JSON.stringify(event)], env);
-    const output = JSON.parse(stdout) as RunnerOutput;
+    // The runner's line is the last: the function's own log and metric (EMF) lines come before it.
+    const output = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as RunnerOutput;
     if (output.statusCode !== 200) throw new Error(`the cold Lambda answered ${output.statusCode}: ${output.body}`);
     statusCode = output.statusCode;
     // The process's own clock starts a little after spawn; spawn→answer is wall time to the answer line.
