@@ -36,6 +36,7 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   { name: 'GATEHOUSE_OIDC_GROUPS_CLAIM', path: ['oidc', 'groupsClaim'], kind: 'string', description: 'claim that lists the groups (default `groups`)' },
   { name: 'GATEHOUSE_OIDC_USERNAME_PREFIX', path: ['oidc', 'usernamePrefix'], kind: 'string', description: 'prefix added to user names (default none)' },
   { name: 'GATEHOUSE_OIDC_GROUPS_PREFIX', path: ['oidc', 'groupsPrefix'], kind: 'string', description: 'prefix added to group names (default none)' },
+  { name: 'GATEHOUSE_OIDC_RESERVED_PREFIXES', path: ['oidc', 'reservedPrefixes'], kind: 'list', description: 'user and group prefixes refused besides `system:`, comma-separated (default `eks:,aws:,amazon:,iam:`)' },
   { name: 'GATEHOUSE_OIDC_CLOCK_SKEW_SECONDS', path: ['oidc', 'clockSkewSeconds'], kind: 'integer', description: 'tolerated clock skew for exp/nbf (default 30)' },
   { name: 'GATEHOUSE_OIDC_ALGORITHMS', path: ['oidc', 'algorithms'], kind: 'list', description: 'accepted JWS algorithms, comma-separated (default: all asymmetric)' },
   { name: 'GATEHOUSE_UPSTREAM', path: ['upstream', 'kind'], kind: 'string', description: '`eks` (default) or `kubeconfig`' },

@@ -4,6 +4,7 @@
  */
 import * as z from 'zod';
 import { GatehouseConfigError } from './config-error.ts';
+import { DEFAULT_RESERVED_PREFIXES, prefixProblems } from './auth/identity-claims.ts';
 
 const oidcSchema = z.object({
   /** Issuer URL; its /.well-known/openid-configuration names the JWKS unless jwksUri is set. */
@@ -14,11 +15,15 @@ const oidcSchema = z.object({
   groupsClaim: z.string().min(1).default('groups'),
   usernamePrefix: z.string().default(''),
   groupsPrefix: z.string().default(''),
+  /** Users and groups starting with these (any case) are refused, besides `system:` which always is. */
+  reservedPrefixes: z.array(z.string()).default([...DEFAULT_RESERVED_PREFIXES]),
   clockSkewSeconds: z.number().int().min(0).max(300).default(30),
   algorithms: z
     .array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519']))
     .min(1)
     .default(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519']),
+}).superRefine((oidc, context) => {
+  for (const problem of prefixProblems(oidc)) context.addIssue({ code: 'custom', message: problem.message, path: [problem.setting] });
 });
 
 const kubeconfigUpstreamSchema = z.object({

@@ -20,7 +20,7 @@ import type { Authenticator } from '../ports/authenticator.ts';
 import type { Clock } from '../types.ts';
 import { systemClock } from '../types.ts';
 import { isLoopbackHost } from './loopback.ts';
-import { identityFromClaims } from './identity-claims.ts';
+import { DEFAULT_RESERVED_PREFIXES, identityFromClaims } from './identity-claims.ts';
 import { createTokenAuthenticator } from './token-verifier.ts';
 import type { TokenSettings } from './token-verifier.ts';
 
@@ -48,6 +48,7 @@ const DEV_SETTINGS: TokenSettings = {
   groupsClaim: 'groups',
   usernamePrefix: '',
   groupsPrefix: '',
+  reservedPrefixes: DEFAULT_RESERVED_PREFIXES,
 };
 
 /** Throws unless the dev issuer may serve here: the Node runtime, listening on loopback only. */

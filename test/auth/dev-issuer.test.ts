@@ -136,13 +136,13 @@ describe('dev issuer tokens', () => {
       name: 'refuses to mint for a system: user',
       mint: ['system:admin', []] as const,
       message:
-        'user "system:admin" is refused: names starting with "system:" belong to the cluster\'s own identities (set oidc.usernamePrefix to keep identity-provider names apart)',
+        'token claim "email" names the user "system:admin", which is refused: names starting with "system:" are reserved for the cluster\'s own identities (set oidc.usernamePrefix to keep identity-provider names apart)',
     },
     {
       name: 'refuses to mint for a system: group',
       mint: ['alice@example.com', ['system:masters']] as const,
       message:
-        'group "system:masters" is refused: names starting with "system:" belong to the cluster\'s own identities (set oidc.groupsPrefix to keep identity-provider names apart)',
+        'token claim "groups" names the group "system:masters", which is refused: names starting with "system:" are reserved for the cluster\'s own identities (set oidc.groupsPrefix to keep identity-provider names apart)',
     },
   ];
   for (const c of refusedMints) {

@@ -87,7 +87,7 @@ describe('gatehouse dev-token', { concurrency: true }, () => {
       name: 'refuses to mint for a system: user as bad usage',
       args: ['--user', 'system:admin'],
       stderr:
-        'gatehouse dev-token: user "system:admin" is refused: names starting with "system:" belong to the cluster\'s own identities (set oidc.usernamePrefix to keep identity-provider names apart)\n',
+        'gatehouse dev-token: token claim "email" names the user "system:admin", which is refused: names starting with "system:" are reserved for the cluster\'s own identities (set oidc.usernamePrefix to keep identity-provider names apart)\n',
     },
     {
       name: 'requires --user',

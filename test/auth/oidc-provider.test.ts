@@ -43,6 +43,7 @@ function config(): OidcConfig {
     groupsClaim: 'groups',
     usernamePrefix: 'oidc:',
     groupsPrefix: 'oidc:',
+    reservedPrefixes: ['eks:', 'aws:', 'amazon:', 'iam:'],
     clockSkewSeconds: 30,
     algorithms: ['RS256', 'PS256', 'ES256', 'EdDSA'],
   };

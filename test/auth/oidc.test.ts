@@ -102,6 +102,7 @@ function oidcConfig(overrides: Partial<OidcConfig> = {}): OidcConfig {
     groupsClaim: 'groups',
     usernamePrefix: '',
     groupsPrefix: '',
+    reservedPrefixes: ['eks:', 'aws:', 'amazon:', 'iam:'],
     clockSkewSeconds: 30,
     algorithms: ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'],
     ...overrides,
@@ -288,7 +289,7 @@ const cases: Case[] = [
     expect: {
       code: 'ERR_TOKEN_CLAIMS',
       message: () =>
-        `user "system:kube-controller-manager" is refused: names starting with "system:" belong to the cluster's own identities (set oidc.usernamePrefix to keep identity-provider names apart)`,
+        `token claim "preferred_username" names the user "system:kube-controller-manager", which is refused: names starting with "system:" are reserved for the cluster's own identities (set oidc.usernamePrefix to keep identity-provider names apart)`,
     },
   },
   {
@@ -297,7 +298,7 @@ const cases: Case[] = [
     expect: {
       code: 'ERR_TOKEN_CLAIMS',
       message: () =>
-        `group "system:masters" is refused: names starting with "system:" belong to the cluster's own identities (set oidc.groupsPrefix to keep identity-provider names apart)`,
+        `token claim "groups" names the group "system:masters", which is refused: names starting with "system:" are reserved for the cluster's own identities (set oidc.groupsPrefix to keep identity-provider names apart)`,
     },
   },
   {
@@ -311,7 +312,7 @@ const cases: Case[] = [
     token: () => sign(ec, { email: 'alice@example.com\r\nImpersonate-Group: system:masters' }),
     expect: {
       code: 'ERR_TOKEN_CLAIMS',
-      message: () => 'token names a user "alice@example.com\\r\\nImpersonate-Group: system:masters" that contains control characters',
+      message: () => 'token claim "email" names the user "alice@example.com\\r\\nImpersonate-Group: system:masters", which contains a control character (U+000D) that does not print as itself',
     },
   },
   {
