@@ -53,7 +53,7 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   { name: 'GATEHOUSE_LAMBDA_MAX_STREAM_SECONDS', path: ['lambda', 'maxStreamSeconds'], kind: 'number', description: 'on Lambda, the longest a call runs (default: until the margin before the deadline)' },
   { name: 'GATEHOUSE_POLICY_FILE', path: ['policy', 'file'], kind: 'string', description: 'policy file path, `*.json` as the stack converts it (default: `policy.json` bundled beside the handler, converted from the policy YAML at synth; the bundle reads no YAML)' },
   { name: 'GATEHOUSE_APPROVALS_TABLE', path: ['approvals', 'tableName'], kind: 'string', description: 'DynamoDB table of approvals (setting any APPROVALS variable enables approvals)' },
-  { name: 'GATEHOUSE_APPROVALS_PUBLIC_URL', path: ['approvals', 'publicUrl'], kind: 'string', description: 'public base URL approval links point at (default: the URL each request came in at)' },
+  { name: 'GATEHOUSE_APPROVALS_PUBLIC_URL', path: ['approvals', 'publicUrl'], kind: 'string', description: "public base URL approval links point at (default on Lambda: the Function URL domain AWS names in the event; never a request's Host)" },
   { name: 'GATEHOUSE_APPROVALS_MAIL_FROM', path: ['approvals', 'mailFrom'], kind: 'string', description: 'sender address of approval mails (a verified SES identity)' },
   { name: 'GATEHOUSE_APPROVALS_TTL_SECONDS', path: ['approvals', 'ttlSeconds'], kind: 'integer', description: 'seconds a pending approval lives (default 3600)' },
   { name: 'GATEHOUSE_APPROVALS_HOLD_SECONDS', path: ['approvals', 'holdSeconds'], kind: 'integer', description: 'seconds a review request waits for a decision (default 0)' },

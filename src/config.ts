@@ -5,6 +5,7 @@
 import * as z from 'zod';
 import { GatehouseConfigError } from './config-error.ts';
 import { DEFAULT_RESERVED_PREFIXES, prefixProblems } from './auth/identity-claims.ts';
+import { isHttpsOrLoopback } from './auth/loopback.ts';
 
 const oidcSchema = z.object({
   /** Issuer URL; its /.well-known/openid-configuration names the JWKS unless jwksUri is set. */
@@ -68,8 +69,16 @@ export const configSchema = z.object({
   approvals: z
     .object({
       tableName: z.string().min(1).default('gatehouse-approvals'),
-      /** Base URL that approval links point at (the public URL of Gatehouse); the local runtime fills in its own. */
-      publicUrl: z.url().optional(),
+      /**
+       * Base URL approval links point at (the public URL of Gatehouse). Required on the Node
+       * runtime when approvals are on; on Lambda the default is the Function URL domain AWS
+       * names in the event. A request's Host never makes a link.
+       */
+      publicUrl: z
+        .url()
+        .refine((url) => isHttpsOrLoopback(new URL(url)), 'must be an https:// URL (plain http only on loopback)')
+        .refine((url) => { const u = new URL(url); return u.search === '' && u.hash === '' && u.username === '' && u.password === ''; }, 'must be a base URL without query, fragment or credentials')
+        .optional(),
       /** Sender address of approval mail (a verified SES identity). */
       mailFrom: z.email(),
       /** Seconds a pending approval lives, and an approved one-shot grant stays usable. */
@@ -114,6 +123,14 @@ export const configSchema = z.object({
       trustForwardedFor: z.boolean().default(false),
     })
     .optional(),
+}).superRefine((config, context) => {
+  if (config.runtime === 'node' && config.approvals !== undefined && config.approvals.publicUrl === undefined) {
+    context.addIssue({
+      code: 'custom',
+      path: ['approvals', 'publicUrl'],
+      message: "is required when approvals are on: approval links point only at this configured URL, never at the Host a request names",
+    });
+  }
 });
 
 export type GatehouseConfig = z.infer<typeof configSchema>;

@@ -31,9 +31,9 @@ export interface ApprovalServiceOptions {
   signingKey: SigningKeyProvider;
   clock: Clock;
   /**
-   * Public base URL of Gatehouse for links (a function when it is known only once the server
-   * listens). Without it links use the origin the request came in at — on a Lambda Function
-   * URL that is the function URL itself, which AWS routes by.
+   * Public base URL of Gatehouse for links, from configuration (a function when it is known
+   * only once the local server listens). Without it, links use the Function URL domain AWS
+   * names in the Lambda event; with neither, a review is refused (503). Never a request's Host.
    */
   publicUrl?: string | (() => string);
   /** Seconds a pending approval lives, and an approved one-shot grant stays usable. */
@@ -56,20 +56,30 @@ const MAX_RACE_ROUNDS = 5;
 export function createApprovalService(options: ApprovalServiceOptions): Approvals {
   const { store, mailer, signingKey, clock } = options;
   const configuredUrl = options.publicUrl;
-  const linkBase = (origin: string): string =>
-    (typeof configuredUrl === 'function' ? configuredUrl() : configuredUrl) || origin;
+  /** Where this review's links point: the configured public URL, else the Function URL AWS named. */
+  const linkBase = (req: ReviewRequest): string => {
+    const configured = typeof configuredUrl === 'function' ? configuredUrl() : configuredUrl;
+    const base = configured || req.functionUrlOrigin;
+    if (base === undefined || base === '') {
+      throw new GatehouseError(
+        'ERR_APPROVALS_UNAVAILABLE',
+        'approval links need a public URL and none is configured (set approvals.publicUrl); nothing was approved or forwarded',
+      );
+    }
+    return base;
+  };
   const wait = options.wait ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const newId = options.newId ?? (() => randomBytes(10).toString('hex'));
   const log = options.log ?? ((message: string) => console.error(`gatehouse approvals: ${message}`));
   const pollIntervalMs = options.pollIntervalMs ?? 1000;
 
-  async function notify(approval: Approval, origin: string): Promise<boolean> {
+  async function notify(approval: Approval, base: string): Promise<boolean> {
     const now = clock.now();
     try {
       const key = await signingKey.key();
       for (const [linkId, approver] of Object.entries(approval.links)) {
         const token = await signLink(key, { approvalId: approval.id, approver, linkId, expiresAt: approval.expiresAt }, now);
-        await mailer.send(approvalMailFor(approval, approver, linkUrl(linkBase(origin), approval.id, token)));
+        await mailer.send(approvalMailFor(approval, approver, linkUrl(base, approval.id, token)));
       }
       await store.markNotified(approval.id, { action: 'notified', by: 'gatehouse', at: now, comment: approval.approvers.join(', ') });
       return true;
@@ -109,6 +119,7 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
 
   /** One pass of the decision table in the header; loops only when a concurrent request won a race. */
   async function reviewOnce(req: ReviewRequest, fingerprint: string, bodySha256: string): Promise<{ result: ReviewResult; approval?: Approval }> {
+    const base = linkBase(req);
     for (let round = 0; round < MAX_RACE_ROUNDS; round++) {
       const now = clock.now();
       const currentId = await store.currentFor(fingerprint);
@@ -129,7 +140,7 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
           }
         }
         if (status === 'pending') {
-          const notified = current.notifiedAt !== undefined || (await notify(current, req.origin));
+          const notified = current.notifiedAt !== undefined || (await notify(current, base));
           return { result: { outcome: toOutcome(current, now), refusal: approvalRequired(current, { notified }) }, approval: current };
         }
         if (status === 'denied') {
@@ -153,7 +164,7 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
         await store.discard(approval.id); // a concurrent run of the same command started one first: use that
         continue;
       }
-      const notified = await notify(approval, req.origin);
+      const notified = await notify(approval, base);
       return { result: { outcome: toOutcome(approval, now), refusal: approvalRequired(approval, { notified }) }, approval };
     }
     throw new GatehouseError('ERR_INTERNAL', `approvals: too many concurrent changes to the approval of this request; try again`);

@@ -18,7 +18,7 @@ import { createApprovalService } from './approval-service.ts';
 
 export interface CreateApprovalsOptions {
   clock?: Clock;
-  /** The public URL when the configuration has none (local runtime: known once it listens); else the request's origin. */
+  /** The public URL when the configuration has none: the local runtime's own listener, known once it listens. */
   publicUrl?: () => string;
   /** Hold-mode poll interval and wait (tests). */
   pollIntervalMs?: number;

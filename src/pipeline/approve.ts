@@ -8,7 +8,7 @@
  * approval (pending, denied, already used). `c.get('approval')` is set either way, for records.
  * Without an approvals service a review decision is refused, saying so.
  */
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { GatehouseError } from '../errors.ts';
 import type { Approvals } from '../ports/approvals.ts';
 import type { Clock } from '../types.ts';
@@ -36,7 +36,7 @@ export function approve(approvals: Approvals | undefined, _clock: Clock): Middle
       rawQuery: rawTarget(c).query,
       body,
       contentType: c.req.header('content-type') ?? '',
-      origin: new URL(c.req.url).origin,
+      ...functionUrlOrigin(c),
       kubectlCommand: c.req.header('kubectl-command') ?? '',
       kubectlSession: c.req.header('kubectl-session') ?? '',
     });
@@ -44,4 +44,17 @@ export function approve(approvals: Approvals | undefined, _clock: Clock): Middle
     if (result.refusal !== undefined) throw result.refusal;
     await next();
   };
+}
+
+/** A Function URL domain: `<url-id>.lambda-url.<region>.on.aws` or any plain DNS name AWS reports. */
+const DOMAIN_NAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/;
+
+/**
+ * On Lambda, the domain AWS routed this call by (`requestContext.domainName` of the Function URL
+ * event, which the client cannot set); nothing on the Node runtime. Never the Host header.
+ */
+function functionUrlOrigin(c: Context): { functionUrlOrigin?: string } {
+  const env = c.env as { requestContext?: { domainName?: unknown } } | undefined;
+  const domainName = env?.requestContext?.domainName;
+  return typeof domainName === 'string' && DOMAIN_NAME.test(domainName) ? { functionUrlOrigin: `https://${domainName}` } : {};
 }

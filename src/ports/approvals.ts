@@ -23,8 +23,12 @@ export interface ReviewRequest {
   /** The request body as received (empty when there is none). */
   body: Uint8Array;
   contentType: string;
-  /** Origin the request reached Gatehouse at (scheme://host[:port]); approval links use it when no public URL is configured. */
-  origin: string;
+  /**
+   * On Lambda, `https://<domainName>` of the Function URL as AWS names it in the event
+   * (`requestContext.domainName`, never the Host header): approval links use it when no public
+   * URL is configured. Undefined on the Node runtime, which must be configured with one.
+   */
+  functionUrlOrigin?: string;
   /** kubectl's `Kubectl-Command` header ("kubectl delete"), "" when absent. */
   kubectlCommand: string;
   /** kubectl's `Kubectl-Session` header, "" when absent. */

@@ -195,12 +195,30 @@ describe('approval flow', () => {
     assert.equal(mails.length, 0);
   });
 
-  test('without a configured public URL, links point at the origin the request came in at', async () => {
-    const originApp = approvalApp(createApprovalsFromConfig({ ...stack.config, publicUrl: undefined }, { clock }), clock);
-    const response = await originApp.app.request('https://gatehouse.test/api/v1/namespaces/prod/pods/origin', { method: 'DELETE', body: DELETE_BODY });
+  test('without a configured public URL, a review on the Node runtime is refused (503) and nothing is mailed or forwarded', async () => {
+    const unset = approvalApp(createApprovalsFromConfig({ ...stack.config, publicUrl: undefined }, { clock }), clock);
+    const before = (await stack.mail.messages('bob@example.com')).length;
+    const response = await unset.app.request('https://gatehouse.test/api/v1/namespaces/prod/pods/origin', { method: 'DELETE', body: DELETE_BODY });
+    assert.equal(response.status, 503);
+    const status = (await response.json()) as KubeStatus;
+    assert.equal(status.reason, 'ServiceUnavailable');
+    assert.equal(status.message, 'approval links need a public URL and none is configured (set approvals.publicUrl); nothing was approved or forwarded');
+    assert.equal((await stack.mail.messages('bob@example.com')).length, before);
+    assert.deepEqual(unset.forwarded, []);
+  });
+
+  test('on Lambda without a configured public URL, links point at the Function URL domain AWS names, not at the Host', async () => {
+    const lambda = approvalApp(createApprovalsFromConfig({ ...stack.config, publicUrl: undefined }, { clock }), clock);
+    const env = { requestContext: { domainName: 'abcdefgh.lambda-url.eu-west-1.on.aws' } };
+    const response = await lambda.app.request(
+      'https://evil.example/api/v1/namespaces/prod/pods/origin',
+      { method: 'DELETE', body: DELETE_BODY, headers: { host: 'evil.example', 'x-forwarded-host': 'evil.example' } },
+      env,
+    );
     const id = ((await response.json()) as KubeStatus).details?.name ?? '';
     const mails = (await stack.mail.messages('bob@example.com')).filter((m) => m.body.text?.includes(id));
-    assert.match(mails.at(-1)?.body.text ?? '', new RegExp(`https://gatehouse\\.test/_gatehouse/approvals/${id}\\?t=`));
+    assert.match(mails.at(-1)?.body.text ?? '', new RegExp(`https://abcdefgh\\.lambda-url\\.eu-west-1\\.on\\.aws/_gatehouse/approvals/${id}\\?t=`));
+    assert.doesNotMatch(mails.at(-1)?.body.text ?? '', /evil\.example/);
   });
 
   test('a rule whose only approver is the requester refuses outright', async () => {
