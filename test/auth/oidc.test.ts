@@ -470,3 +470,94 @@ describe('OIDC key discovery', () => {
     );
   });
 });
+
+describe('OIDC keys while the JWKS endpoint is down', () => {
+  const LONG = { exp: NOW_S + 3 * 86400 };
+  let now = NOW;
+  let logged: string[] = [];
+  let serial = 0;
+  const moving = { now: () => now };
+  /** A fresh token string each time, so the verified-token memory never answers for the key set. */
+  const fresh = (key: SigningKey, kid: string | null = key.kid): Promise<string> => sign(key, { ...LONG, jti: `t${++serial}` }, kid);
+  const authenticator = () => {
+    idp.reset();
+    now = NOW;
+    logged = [];
+    return createOidcAuthenticator(oidcConfig({ jwksUri: `${idp.issuer}/jwks` }), { clock: moving, log: (m) => logged.push(m) });
+  };
+  const failure = async (promise: Promise<unknown>): Promise<GatehouseError> => {
+    const error = await promise.then(
+      () => assert.fail('expected a refusal'),
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof GatehouseError, String(error));
+    return error;
+  };
+  after(() => idp.reset());
+
+  test('keeps accepting tokens signed with keys it already has, past the refresh age, and logs the failed refresh', async () => {
+    const a = authenticator();
+    assert.equal((await a.verify(await fresh(ec))).user, 'alice@example.com');
+    idp.jwksStatus = 503;
+    now += 11 * 60_000;
+    assert.equal((await a.verify(await fresh(ec))).user, 'alice@example.com');
+    assert.equal((await a.verify(await fresh(rsa))).user, 'alice@example.com');
+    assert.equal(idp.hits.jwks, 2, 'one refresh attempt, not one per token');
+    assert.deepEqual(logged, [
+      `refreshing the issuer's keys failed; keeping the keys fetched at 2025-01-15T12:00:00.000Z: the identity provider's JWKS at ${idp.issuer}/jwks could not be used: it answered HTTP 503`,
+    ]);
+  });
+
+  test('refuses a token naming a new kid with a 401 that says the key set could not be fetched again', async () => {
+    const a = authenticator();
+    await a.verify(await fresh(ec));
+    idp.jwksStatus = 503;
+    now += 31_000;
+    const error = await failure(a.verify(await fresh(stray, 'rotated-2')));
+    assert.equal(error.code, 'ERR_TOKEN_UNKNOWN_KEY');
+    assert.equal(error.httpStatus, 401);
+    assert.equal(
+      error.message,
+      `no key in the issuer's JWKS (as fetched at 2025-01-15T12:00:00.000Z) matches kid "rotated-2" (algorithm "ES256"), and fetching the JWKS again to look for it failed: the identity provider's JWKS at ${idp.issuer}/jwks could not be used: it answered HTTP 503`,
+    );
+    assert.equal((await a.verify(await fresh(ec))).user, 'alice@example.com', 'the known keys still work');
+  });
+
+  test('within 30 s of the last fetch a new kid is refused without fetching again', async () => {
+    const a = authenticator();
+    await a.verify(await fresh(ec));
+    idp.jwksStatus = 503;
+    now += 10_000;
+    const error = await failure(a.verify(await fresh(stray, 'rotated-3')));
+    assert.equal(error.code, 'ERR_TOKEN_UNKNOWN_KEY');
+    assert.equal(error.message, `no key in the issuer's JWKS matches kid "rotated-3" (algorithm "ES256")`);
+    assert.equal(idp.hits.jwks, 1);
+  });
+
+  test('picks up a rotated key once the JWKS answers again', async () => {
+    const a = authenticator();
+    await a.verify(await fresh(ec));
+    const rotated = await signingKey('ES256', 'rotated-4');
+    idp.keys = [...idp.keys, rotated.publicJwk];
+    try {
+      now += 31_000;
+      assert.equal((await a.verify(await fresh(rotated))).user, 'alice@example.com');
+      assert.equal(idp.hits.jwks, 2);
+    } finally {
+      idp.keys = idp.keys.filter((key) => key.kid !== 'rotated-4');
+    }
+  });
+
+  test('stops trusting keys fetched more than 24 hours ago while the JWKS stays down', async () => {
+    const a = authenticator();
+    await a.verify(await fresh(ec));
+    idp.jwksStatus = 503;
+    now += 24 * 3600_000 + 1;
+    const error = await failure(a.verify(await fresh(ec)));
+    assert.equal(error.code, 'ERR_IDP_UNAVAILABLE');
+    assert.equal(
+      error.message,
+      `the identity provider's keys were last fetched at 2025-01-15T12:00:00.000Z, more than 24 hours ago, and fetching them again fails: the identity provider's JWKS at ${idp.issuer}/jwks could not be used: it answered HTTP 503`,
+    );
+  });
+});
