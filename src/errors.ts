@@ -70,6 +70,17 @@ const CODES = {
 
 export type ErrorCode = keyof typeof CODES;
 
+/**
+ * Failures of a part Gatehouse depends on (AWS, its stores) that a retry may cure: the Status
+ * names when to try again (`details.retryAfterSeconds`) and the response carries `Retry-After`,
+ * as the API server does for its own 503s and 429s.
+ */
+const RETRY_AFTER_SECONDS: Partial<Record<ErrorCode, number>> = {
+  ERR_CREDENTIALS_UNAVAILABLE: 5,
+  ERR_APPROVALS_UNAVAILABLE: 5,
+  ERR_RECORD_UNAVAILABLE: 5,
+};
+
 export interface StatusDetails {
   name?: string;
   group?: string;
@@ -87,7 +98,11 @@ export class GatehouseError extends Error {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'GatehouseError';
     this.code = code;
-    this.details = options?.details;
+    const retryAfterSeconds = RETRY_AFTER_SECONDS[code];
+    this.details =
+      retryAfterSeconds === undefined || options?.details?.retryAfterSeconds !== undefined
+        ? options?.details
+        : { ...options?.details, retryAfterSeconds };
   }
 
   get httpStatus(): number {
@@ -147,6 +162,7 @@ export function statusResponse(error: GatehouseError, headers?: HeadersInit): Re
   if (error.code === 'ERR_TOKEN_MISSING' || error.httpStatus === 401) {
     response.headers.set('www-authenticate', 'Bearer realm="gatehouse"');
   }
+  if (error.details?.retryAfterSeconds !== undefined) response.headers.set('retry-after', String(error.details.retryAfterSeconds));
   return response;
 }
 

@@ -32,7 +32,7 @@ export const RETENTION_SECONDS = 86_400;
 export const TTL_ATTRIBUTE = 'ttl';
 
 type Item = Record<string, AttributeValue>;
-type ImmutablePart = Omit<Approval, 'status' | 'expiresAt' | 'decidedBy' | 'decidedAt' | 'comment' | 'useCount' | 'lastUsedAt' | 'notifiedAt' | 'events'>;
+type ImmutablePart = Omit<Approval, 'status' | 'expiresAt' | 'decidedBy' | 'decidedAt' | 'comment' | 'useCount' | 'lastUsedAt' | 'lastUseId' | 'notifiedAt' | 'events'>;
 
 const NAMES = { '#status': 'status', '#ttl': TTL_ATTRIBUTE, '#comment': 'comment', '#grant': 'grant' };
 
@@ -49,7 +49,7 @@ function eventValue(event: ApprovalEvent): AttributeValue {
 }
 
 function toItem(approval: Approval): Item {
-  const { status, expiresAt, decidedBy, decidedAt, comment, useCount, lastUsedAt, notifiedAt, events, ...immutable } = approval;
+  const { status, expiresAt, decidedBy, decidedAt, comment, useCount, lastUsedAt, lastUseId, notifiedAt, events, ...immutable } = approval;
   const item: Item = {
     ...approvalKey(approval.id),
     doc: str(JSON.stringify(immutable satisfies ImmutablePart)),
@@ -66,6 +66,7 @@ function toItem(approval: Approval): Item {
   if (decidedAt !== undefined) item['decidedAt'] = num(decidedAt);
   if (comment !== undefined) item['comment'] = str(comment);
   if (lastUsedAt !== undefined) item['lastUsedAt'] = num(lastUsedAt);
+  if (lastUseId !== undefined) item['lastUseId'] = str(lastUseId);
   if (notifiedAt !== undefined) item['notifiedAt'] = num(notifiedAt);
   return item;
 }
@@ -94,6 +95,7 @@ function fromItem(item: Item): Approval {
   if (item['comment']?.S !== undefined) approval.comment = item['comment'].S;
   const lastUsedAt = optionalNumber(item['lastUsedAt']);
   if (lastUsedAt !== undefined) approval.lastUsedAt = lastUsedAt;
+  if (item['lastUseId']?.S !== undefined) approval.lastUseId = item['lastUseId'].S;
   const notifiedAt = optionalNumber(item['notifiedAt']);
   if (notifiedAt !== undefined) approval.notifiedAt = notifiedAt;
   return approval;
@@ -103,27 +105,50 @@ function isConditionFailure(error: unknown): boolean {
   return error instanceof ConditionalCheckFailedException || (error instanceof Error && error.name === 'ConditionalCheckFailedException');
 }
 
-/** Any other failure of DynamoDB: fail closed, saying what could not be done. */
-function unavailable(doing: string, error: unknown): GatehouseError {
-  const why = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  return new GatehouseError('ERR_APPROVALS_UNAVAILABLE', `the approvals table could not ${doing} (${why}); nothing was approved or forwarded`, {
+/**
+ * Any other failure of DynamoDB: fail closed, saying what could not be done and the AWS error's
+ * name. The SDK's message (which can name the table ARN, the account and the function's role)
+ * goes to the server's log only.
+ */
+function unavailable(doing: string, error: unknown, log: (entry: Record<string, string>) => void): GatehouseError {
+  const name = error instanceof Error && /^[A-Za-z][A-Za-z0-9.]{0,80}$/.test(error.name) && error.name !== 'Error' ? error.name : 'an error';
+  const code = (error as { code?: unknown } | undefined)?.code;
+  log({
+    message: `gatehouse approvals: the table could not ${doing}`,
+    error: error instanceof Error ? `${error.name}: ${error.message}${typeof code === 'string' ? ` (${code})` : ''}` : String(error),
+  });
+  return new GatehouseError('ERR_APPROVALS_UNAVAILABLE', `the approvals table could not ${doing} (DynamoDB: ${name}); nothing was approved or forwarded`, {
     cause: error,
   });
 }
 
-export function createDynamoDbApprovalStore(client: DynamoDBClient, tableName: string): ApprovalStore {
+export interface DynamoDbApprovalStoreOptions {
+  /** Where failures are logged in full (default: one JSON line on stderr). */
+  log?: (entry: Record<string, string>) => void;
+}
+
+export function createDynamoDbApprovalStore(client: DynamoDBClient, tableName: string, options: DynamoDbApprovalStoreOptions = {}): ApprovalStore {
+  const log = options.log ?? ((entry: Record<string, string>) => console.error(JSON.stringify(entry)));
   async function get(id: string): Promise<Approval | undefined> {
     let item: Item | undefined;
     try {
       ({ Item: item } = await client.send(new GetItemCommand({ TableName: tableName, Key: approvalKey(id), ConsistentRead: true })));
     } catch (error) {
-      throw unavailable(`read approval ${id}`, error);
+      throw unavailable(`read approval ${id}`, error, log);
     }
     return item === undefined || item['doc'] === undefined ? undefined : fromItem(item);
   }
 
-  /** Runs a conditional update; on a failed condition, `explain` turns the re-read item into the domain error. */
-  async function update(id: string, doing: string, input: { update: string; condition: string; values: Item }, explain: (current: Approval) => void): Promise<Approval> {
+  /**
+   * Runs a conditional update; on a failed condition, `explain` turns the re-read item into the
+   * domain error — or returns it when the change is already there (a retry whose first answer was lost).
+   */
+  async function update(
+    id: string,
+    doing: string,
+    input: { update: string; condition: string; values: Item },
+    explain: (current: Approval) => Approval | void,
+  ): Promise<Approval> {
     try {
       const { Attributes } = await client.send(
         new UpdateItemCommand({
@@ -138,10 +163,11 @@ export function createDynamoDbApprovalStore(client: DynamoDBClient, tableName: s
       );
       return fromItem(Attributes ?? {});
     } catch (error) {
-      if (!isConditionFailure(error)) throw unavailable(doing, error);
+      if (!isConditionFailure(error)) throw unavailable(doing, error, log);
       const current = await get(id);
       if (current === undefined) throw new GatehouseError('ERR_APPROVAL_NOT_FOUND', `approval ${id} does not exist (any more)`);
-      explain(current);
+      const applied = explain(current);
+      if (applied !== undefined) return applied;
       throw new GatehouseError('ERR_APPROVAL_ALREADY_DECIDED', `approval ${id} changed while Gatehouse tried to ${doing}; try again`);
     }
   }
@@ -154,7 +180,7 @@ export function createDynamoDbApprovalStore(client: DynamoDBClient, tableName: s
         );
       } catch (error) {
         if (isConditionFailure(error)) throw new GatehouseError('ERR_INTERNAL', `approval id ${approval.id} is already taken`);
-        throw unavailable(`store approval ${approval.id}`, error);
+        throw unavailable(`store approval ${approval.id}`, error, log);
       }
     },
 
@@ -167,7 +193,7 @@ export function createDynamoDbApprovalStore(client: DynamoDBClient, tableName: s
         );
         return Item?.['approvalId']?.S;
       } catch (error) {
-        throw unavailable('look up the approval of this request', error);
+        throw unavailable('look up the approval of this request', error, log);
       }
     },
 
@@ -184,7 +210,7 @@ export function createDynamoDbApprovalStore(client: DynamoDBClient, tableName: s
         return true;
       } catch (error) {
         if (isConditionFailure(error)) return false;
-        throw unavailable(`record approval ${approvalId} for this request`, error);
+        throw unavailable(`record approval ${approvalId} for this request`, error, log);
       }
     },
 
@@ -200,7 +226,7 @@ export function createDynamoDbApprovalStore(client: DynamoDBClient, tableName: s
           }),
         );
       } catch (error) {
-        if (!isConditionFailure(error)) throw unavailable(`discard approval ${id}`, error);
+        if (!isConditionFailure(error)) throw unavailable(`discard approval ${id}`, error, log);
       }
     },
 
@@ -231,18 +257,22 @@ export function createDynamoDbApprovalStore(client: DynamoDBClient, tableName: s
       );
     },
 
-    async consume(id, grant, at) {
-      const values: Item = { ':approved': str('approved'), ':at': num(at), ':one': num(1), ':grant': str(grant) };
-      const condition = '#status = :approved AND expiresAt > :at AND #grant = :grant';
+    async consume(id, grant, at, useId) {
+      const values: Item = { ':approved': str('approved'), ':at': num(at), ':one': num(1), ':grant': str(grant), ':use': str(useId) };
+      // A retried write of this same use (its first answer lost) must not count twice.
+      const condition = '#status = :approved AND expiresAt > :at AND #grant = :grant AND (attribute_not_exists(lastUseId) OR lastUseId <> :use)';
       const input =
         grant === 'once'
           ? {
-              update: 'SET #status = :consumed, lastUsedAt = :at, events = list_append(events, :event) ADD useCount :one',
+              update: 'SET #status = :consumed, lastUsedAt = :at, lastUseId = :use, events = list_append(events, :event) ADD useCount :one',
               condition,
               values: { ...values, ':consumed': str('consumed'), ':event': { L: [eventValue({ action: 'consumed', by: 'gatehouse', at })] } },
             }
-          : { update: 'SET lastUsedAt = :at ADD useCount :one', condition, values };
-      return update(id, `consume the grant of approval ${id}`, input, (current) => assertConsumable(current, at));
+          : { update: 'SET lastUsedAt = :at, lastUseId = :use ADD useCount :one', condition, values };
+      return update(id, `consume the grant of approval ${id}`, input, (current) => {
+        if (current.lastUseId === useId) return current; // this very use landed before: its answer was lost
+        assertConsumable(current, at);
+      });
     },
 
     async expire(id, at) {

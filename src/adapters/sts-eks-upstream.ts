@@ -11,8 +11,10 @@
  * - endpoint and CA from EKS DescribeCluster: one hour (a CA rotation is picked up without
  *   a cold start).
  * Concurrent callers share one in-flight refresh; a failed refresh is not cached, so the
- * next request tries again. SDK failures become GatehouseErrors that name the role or
- * cluster and never leak as SDK exceptions.
+ * next request tries again. SDK failures become 503 GatehouseErrors (with Retry-After) that
+ * say which step failed and the AWS error's name — never the role ARN, the account or the
+ * SDK's message, which names both: callers are not told how Gatehouse reaches the cluster.
+ * The whole story (role, cluster, SDK message) goes to the server's log.
  *
  * DescribeCluster is called with the function's own credentials (it needs
  * `eks:DescribeCluster`); the cluster access role itself needs no IAM permission at all,
@@ -37,6 +39,8 @@ export interface EksUpstreamOptions {
   roleSessionName?: string;
   /** Seconds the role session lasts; role chaining (Lambda role → this role) caps it at 3600. */
   roleSessionSeconds?: number;
+  /** Where failures are logged in full (default: one JSON line on stderr, which Lambda sends to CloudWatch). */
+  log?: (entry: Record<string, string>) => void;
 }
 
 /** Role credentials are replaced this long before they expire. */
@@ -91,6 +95,12 @@ export function createEksUpstream(config: EksUpstreamConfig, options: EksUpstrea
   const common = { region: config.region, ...(options.sourceCredentials === undefined ? {} : { credentials: options.sourceCredentials }) };
   const sts = new STSClient({ ...common, ...(config.stsEndpoint === undefined ? {} : { endpoint: config.stsEndpoint }) });
   const eks = new EKSClient({ ...common, ...(config.eksEndpoint === undefined ? {} : { endpoint: config.eksEndpoint }) });
+  const log = options.log ?? ((entry: Record<string, string>) => console.error(JSON.stringify(entry)));
+  /** Logs the failure in full and returns the caller's error, which names neither role nor account. */
+  const failed = (step: string, message: string, error: unknown): GatehouseError => {
+    log({ message: `gatehouse credentials: ${step} failed`, roleArn: config.roleArn, cluster: config.clusterName, region: config.region, error: describeSdkError(error) });
+    return new GatehouseError('ERR_CREDENTIALS_UNAVAILABLE', `${message}; the details are in Gatehouse's log`, { cause: error });
+  };
 
   const roleCredentials = cached<RoleCredentials>(clock, CREDENTIALS_REFRESH_MARGIN_MS, async () => {
     let output;
@@ -99,15 +109,11 @@ export function createEksUpstream(config: EksUpstreamConfig, options: EksUpstrea
         new AssumeRoleCommand({ RoleArn: config.roleArn, RoleSessionName: roleSessionName, DurationSeconds: roleSessionSeconds }),
       );
     } catch (error) {
-      throw new GatehouseError(
-        'ERR_CREDENTIALS_UNAVAILABLE',
-        `Gatehouse cannot assume the cluster access role "${config.roleArn}": ${describeSdkError(error)}`,
-        { cause: error },
-      );
+      throw failed('AssumeRole', `Gatehouse cannot assume its cluster access role (STS answered ${errorName(error)})`, error);
     }
     const c = output.Credentials;
     if (c?.AccessKeyId === undefined || c.SecretAccessKey === undefined || c.SessionToken === undefined || c.Expiration === undefined) {
-      throw new GatehouseError('ERR_CREDENTIALS_UNAVAILABLE', `STS AssumeRole of "${config.roleArn}" returned no credentials`);
+      throw failed('AssumeRole', 'Gatehouse cannot assume its cluster access role (STS returned no credentials)', new Error('AssumeRole returned no credentials'));
     }
     return { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken, expiresAt: c.Expiration.getTime() };
   });
@@ -124,11 +130,7 @@ export function createEksUpstream(config: EksUpstreamConfig, options: EksUpstrea
     try {
       output = await eks.send(new DescribeClusterCommand({ name: config.clusterName }));
     } catch (error) {
-      throw new GatehouseError(
-        'ERR_CREDENTIALS_UNAVAILABLE',
-        `Gatehouse cannot describe EKS cluster "${config.clusterName}" in ${config.region}: ${describeSdkError(error)}`,
-        { cause: error },
-      );
+      throw failed('DescribeCluster', `Gatehouse cannot describe EKS cluster "${config.clusterName}" in ${config.region} (EKS answered ${errorName(error)})`, error);
     }
     const endpoint = output.cluster?.endpoint;
     const caData = output.cluster?.certificateAuthority?.data;
@@ -160,7 +162,13 @@ export function createEksUpstream(config: EksUpstreamConfig, options: EksUpstrea
   };
 }
 
-/** The SDK error's name and message (e.g. "AccessDenied: User … is not authorized"), nothing else. */
+/** The AWS error code alone (e.g. "AccessDenied"): safe to show callers, unlike its message. */
+function errorName(error: unknown): string {
+  const name = error instanceof Error ? error.name : '';
+  return /^[A-Za-z][A-Za-z0-9.]{0,80}$/.test(name) && name !== 'Error' ? name : 'an error';
+}
+
+/** The SDK error's name and message (e.g. "AccessDenied: User … is not authorized"), for the log only. */
 function describeSdkError(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`;
   return String(error);

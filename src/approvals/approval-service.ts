@@ -70,6 +70,7 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
   };
   const wait = options.wait ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const newId = options.newId ?? (() => randomBytes(10).toString('hex'));
+  const newUseId = (): string => randomBytes(12).toString('base64url');
   const log = options.log ?? ((message: string) => console.error(`gatehouse approvals: ${message}`));
   const pollIntervalMs = options.pollIntervalMs ?? 1000;
 
@@ -128,7 +129,7 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
         const status = effectiveStatus(current, now);
         if (status === 'approved') {
           try {
-            const used = await store.consume(current.id, current.grant, now);
+            const used = await store.consume(current.id, current.grant, now, newUseId());
             return { result: { outcome: { ...toOutcome(used, now), status: used.status === 'consumed' ? 'consumed' : 'approved' } }, approval: used };
           } catch (error) {
             if (!(error instanceof GatehouseError)) throw error;

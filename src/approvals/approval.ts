@@ -57,6 +57,8 @@ export interface Approval {
   comment?: string;
   useCount: number;
   lastUsedAt?: number;
+  /** The id of the last use of the grant: a retried write whose first answer was lost recognises itself by it. */
+  lastUseId?: string;
   notifiedAt?: number;
   /** Link id (JWT jti) → approver it was sent to. */
   links: Record<string, string>;

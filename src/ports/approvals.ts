@@ -98,8 +98,13 @@ export interface ApprovalStore {
   discard(id: string): Promise<void>;
   /** pending → approved|denied, only when not expired, by a listed approver who is not the requester. */
   decide(id: string, change: DecideChange): Promise<Approval>;
-  /** approved → consumed (grant "once") or one more use (grant "window"), only while the grant lasts. */
-  consume(id: string, grant: 'once' | 'window', at: number): Promise<Approval>;
+  /**
+   * approved → consumed (grant "once") or one more use (grant "window"), only while the grant
+   * lasts. `useId` names this use: when the store applied it but its answer was lost and the
+   * write is retried, the retry finds the use already there and succeeds instead of refusing —
+   * a grant is neither consumed twice nor lost to a dropped answer.
+   */
+  consume(id: string, grant: 'once' | 'window', at: number, useId: string): Promise<Approval>;
   /** pending → expired, once its time is up; returns the approval as it now stands. */
   expire(id: string, at: number): Promise<Approval>;
   /** Notes that approvers were mailed. */

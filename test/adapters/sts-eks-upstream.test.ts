@@ -117,9 +117,11 @@ beforeEach(() => {
   stsAnswer = assumeRoleOk;
   eksAnswer = describeClusterOk;
   sessionSeconds = 3600;
+  logged = [];
 });
 
-const upstream = () => createEksUpstream(config, { clock, sourceCredentials: SOURCE });
+let logged: Record<string, string>[] = [];
+const upstream = () => createEksUpstream(config, { clock, sourceCredentials: SOURCE, log: (entry) => logged.push(entry) });
 
 function tokenUrl(token: string | undefined): URL {
   assert.ok(token !== undefined && token.startsWith('k8s-aws-v1.'));
@@ -254,19 +256,27 @@ describe('EKS upstream over the STS and EKS wire formats', () => {
     name: string;
     arrange: () => void;
     message: string;
+    log?: Record<string, string>;
   }[] = [
     {
-      name: 'refuses with the role named when STS denies AssumeRole',
+      name: 'refuses without naming the role or the account when STS denies AssumeRole, and logs both',
       arrange: () => {
         stsAnswer = () => ({
           status: 403,
           body: `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User: arn:aws:sts::123456789012:assumed-role/fn/x is not authorized to perform: sts:AssumeRole on resource: ${ROLE_ARN}</Message></Error><RequestId>r1</RequestId></ErrorResponse>`,
         });
       },
-      message: `Gatehouse cannot assume the cluster access role "${ROLE_ARN}": AccessDenied: User: arn:aws:sts::123456789012:assumed-role/fn/x is not authorized to perform: sts:AssumeRole on resource: ${ROLE_ARN}`,
+      message: "Gatehouse cannot assume its cluster access role (STS answered AccessDenied); the details are in Gatehouse's log",
+      log: {
+        message: 'gatehouse credentials: AssumeRole failed',
+        roleArn: ROLE_ARN,
+        cluster: 'prod',
+        region: 'eu-west-1',
+        error: `AccessDenied: User: arn:aws:sts::123456789012:assumed-role/fn/x is not authorized to perform: sts:AssumeRole on resource: ${ROLE_ARN}`,
+      },
     },
     {
-      name: 'refuses with the cluster named when EKS does not know it',
+      name: 'refuses naming the cluster but not the account when EKS does not know it',
       arrange: () => {
         eksAnswer = () => ({
           status: 404,
@@ -274,7 +284,14 @@ describe('EKS upstream over the STS and EKS wire formats', () => {
           headers: { 'x-amzn-errortype': 'ResourceNotFoundException:http://internal.amazon.com/coral/com.amazonaws.eks/' },
         });
       },
-      message: 'Gatehouse cannot describe EKS cluster "prod" in eu-west-1: ResourceNotFoundException: No cluster found for name: prod.',
+      message: `Gatehouse cannot describe EKS cluster "prod" in eu-west-1 (EKS answered ResourceNotFoundException); the details are in Gatehouse's log`,
+      log: {
+        message: 'gatehouse credentials: DescribeCluster failed',
+        roleArn: ROLE_ARN,
+        cluster: 'prod',
+        region: 'eu-west-1',
+        error: 'ResourceNotFoundException: No cluster found for name: prod.',
+      },
     },
     {
       name: 'refuses a cluster that has no endpoint yet',
@@ -284,7 +301,7 @@ describe('EKS upstream over the STS and EKS wire formats', () => {
       message: 'EKS cluster "prod" has no endpoint or certificate authority yet (status CREATING)',
     },
   ];
-  for (const { name, arrange, message } of failures) {
+  for (const { name, arrange, message, log } of failures) {
     test(name, async () => {
       arrange();
       await assert.rejects(upstream().connection(), (error: unknown) => {
@@ -292,8 +309,11 @@ describe('EKS upstream over the STS and EKS wire formats', () => {
         assert.equal(error.code, 'ERR_CREDENTIALS_UNAVAILABLE');
         assert.equal(error.httpStatus, 503);
         assert.equal(error.message, message);
+        assert.equal(error.details?.retryAfterSeconds, 5);
+        assert.doesNotMatch(error.message, /123456789012|arn:aws/);
         return true;
       });
+      if (log !== undefined) assert.deepEqual(logged, [log]);
     });
   }
 
@@ -303,7 +323,7 @@ describe('EKS upstream over the STS and EKS wire formats', () => {
       status: 403,
       body: '<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>no</Message></Error><RequestId>r</RequestId></ErrorResponse>',
     });
-    await assert.rejects(u.connection(), /AccessDenied: no/);
+    await assert.rejects(u.connection(), /STS answered AccessDenied/);
     stsAnswer = assumeRoleOk;
     const connection = await u.connection();
     assert.ok(connection.token?.startsWith('k8s-aws-v1.'));

@@ -95,11 +95,11 @@ describe('DynamoDB approval store', () => {
   test('a one-shot grant is consumed once; replay is refused', async () => {
     const approval = await stored();
     await store.decide(approval.id, approveBy('bob@example.com'));
-    const used = await store.consume(approval.id, 'once', T0 + 2000);
+    const used = await store.consume(approval.id, 'once', T0 + 2000, 'use-1');
     assert.equal(used.status, 'consumed');
     assert.equal(used.useCount, 1);
     assert.deepEqual(used.events.at(-1), { action: 'consumed', by: 'gatehouse', at: T0 + 2000 });
-    const error = await rejection(store.consume(approval.id, 'once', T0 + 3000));
+    const error = await rejection(store.consume(approval.id, 'once', T0 + 3000, 'use-2'));
     assert.equal(error.code, 'ERR_GRANT_ALREADY_USED');
     assert.match(error.message, /allowed this request once and it already ran \(at 2025-06-01T10:00:02.000Z\)/);
   });
@@ -107,7 +107,7 @@ describe('DynamoDB approval store', () => {
   test('50 concurrent consumes of one approved one-shot grant: exactly one wins', async () => {
     const approval = await stored();
     await store.decide(approval.id, approveBy('bob@example.com'));
-    const results = await Promise.allSettled(Array.from({ length: 50 }, () => store.consume(approval.id, 'once', T0 + 2000)));
+    const results = await Promise.allSettled(Array.from({ length: 50 }, (_, i) => store.consume(approval.id, 'once', T0 + 2000, `use-${i}`)));
     const won = results.filter((r) => r.status === 'fulfilled');
     const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     assert.equal(won.length, 1);
@@ -119,17 +119,28 @@ describe('DynamoDB approval store', () => {
   test('a window grant counts each use until it ends', async () => {
     const approval = await stored({ grant: 'window', windowSeconds: 60 });
     await store.decide(approval.id, { ...approveBy('bob@example.com'), expiresAt: T0 + 61_000 });
-    await store.consume(approval.id, 'window', T0 + 2000);
-    const twice = await store.consume(approval.id, 'window', T0 + 3000);
+    await store.consume(approval.id, 'window', T0 + 2000, 'use-1');
+    const twice = await store.consume(approval.id, 'window', T0 + 3000, 'use-2');
     assert.equal(twice.status, 'approved');
     assert.equal(twice.useCount, 2);
-    const error = await rejection(store.consume(approval.id, 'window', T0 + 61_000));
+    const error = await rejection(store.consume(approval.id, 'window', T0 + 61_000, 'use-3'));
     assert.equal(error.code, 'ERR_APPROVAL_EXPIRED');
+  });
+
+  test('the same use written again (its first answer lost) succeeds without counting twice', async () => {
+    const approval = await stored();
+    await store.decide(approval.id, approveBy('bob@example.com'));
+    await store.consume(approval.id, 'once', T0 + 2000, 'use-1');
+    const again = await store.consume(approval.id, 'once', T0 + 2100, 'use-1');
+    assert.equal(again.status, 'consumed');
+    assert.equal(again.useCount, 1);
+    const other = await rejection(store.consume(approval.id, 'once', T0 + 2200, 'use-2'));
+    assert.equal(other.code, 'ERR_GRANT_ALREADY_USED');
   });
 
   test('a pending approval cannot be consumed', async () => {
     const approval = await stored();
-    const error = await rejection(store.consume(approval.id, 'once', T0));
+    const error = await rejection(store.consume(approval.id, 'once', T0, 'use-1'));
     assert.equal(error.code, 'ERR_APPROVAL_REQUIRED');
   });
 
@@ -149,9 +160,13 @@ describe('DynamoDB approval store', () => {
   });
 
   test('a store that cannot be reached fails closed with ERR_APPROVALS_UNAVAILABLE', async () => {
-    const broken = createDynamoDbApprovalStore(client, 'no-such-table');
+    const logged: Record<string, string>[] = [];
+    const broken = createDynamoDbApprovalStore(client, 'no-such-table', { log: (entry) => logged.push(entry) });
     const error = await rejection(broken.get('a1'));
     assert.equal(error.code, 'ERR_APPROVALS_UNAVAILABLE');
-    assert.match(error.message, /^the approvals table could not read approval a1 \(ResourceNotFoundException: .*\); nothing was approved or forwarded$/);
+    assert.equal(error.message, 'the approvals table could not read approval a1 (DynamoDB: ResourceNotFoundException); nothing was approved or forwarded');
+    assert.equal(error.details?.retryAfterSeconds, 5);
+    assert.equal(logged.length, 1);
+    assert.match(logged[0]?.['error'] ?? '', /^ResourceNotFoundException: /);
   });
 });
