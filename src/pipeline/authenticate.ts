@@ -3,7 +3,7 @@
  *
  * Contract: `authenticate(authenticator)` refuses a request carrying any `Impersonate-*`
  * header (403 ERR_IMPERSONATION_REFUSED) — forwarded, such headers would run with the
- * broker's rights — then requires `Authorization: Bearer <token>` (401 ERR_TOKEN_MISSING),
+ * broker's rights — then requires exactly one `Authorization: Bearer <token>` (401 ERR_TOKEN_MISSING),
  * verifies the token (401 with the authenticator's code) and sets `identity` for the stages
  * after it. Errors are thrown; the app turns them into Kubernetes Status responses.
  */
@@ -24,7 +24,7 @@ export function authenticate(authenticator: Authenticator): MiddlewareHandler {
         `Gatehouse refuses client impersonation headers (${impersonation.map(canonicalHeaderName).join(', ')}): the caller's identity comes from its token`,
       );
     }
-    const token = bearerToken(c.req.header('authorization'));
+    const token = bearerToken(singleAuthorization(clientHeaderPairs(c)));
     c.set('identity', await authenticator.verify(token));
     await next();
   };
@@ -38,6 +38,24 @@ function impersonationHeaders(pairs: string[]): string[] {
     if (name.startsWith(IMPERSONATE_PREFIX)) (names ??= new Set()).add(name);
   }
   return names === undefined ? [] : [...names];
+}
+
+/**
+ * The one Authorization header's value. Two are refused rather than picked from: which one a
+ * proxy, Node and the API server would each read differs, and a credential must be unambiguous.
+ */
+function singleAuthorization(pairs: string[]): string | undefined {
+  let value: string | undefined;
+  let count = 0;
+  for (let i = 0; i + 1 < pairs.length; i += 2) {
+    if ((pairs[i] as string).length !== 13 || (pairs[i] as string).toLowerCase() !== 'authorization') continue;
+    count += 1;
+    value = pairs[i + 1] as string;
+  }
+  if (count > 1) {
+    throw new GatehouseError('ERR_TOKEN_MISSING', `the request carried ${count} Authorization headers; send exactly one: Authorization: Bearer <OIDC ID token>`);
+  }
+  return value;
 }
 
 function bearerToken(authorization: string | undefined): string {
