@@ -58,7 +58,7 @@ export function identityFromClaims(claims: Readonly<Record<string, unknown>>, ma
 
 /** `system:` plus the configured prefixes, lower-cased, without duplicates. */
 export function reservedPrefixes(configured: readonly string[]): string[] {
-  return [...new Set([CLUSTER_PREFIX, ...configured].map((prefix) => prefix.toLowerCase()))];
+  return [...new Set([CLUSTER_PREFIX, ...configured].filter((prefix) => prefix !== '').map((prefix) => prefix.toLowerCase()))];
 }
 
 /** A configuration problem with one of the prefix settings (`setting` is the key under `oidc`). */
@@ -152,7 +152,7 @@ function checkedName(source: NameSource, reserved: readonly string[]): string {
   if (clash !== undefined) {
     const after = source.prefix === '' ? '' : ` (with ${source.prefixSetting} "${source.prefix}": ${quote(name)})`;
     const hint = source.prefix === '' ? ` (set ${source.prefixSetting} to keep identity-provider names apart)` : '';
-    refuse(`is refused${after}: names starting with "${clash}" are reserved for ${clash === CLUSTER_PREFIX ? "the cluster's own identities" : "the cloud provider's own identities"}${hint}`);
+    refuse(`is refused${after}: names starting with "${clash}" are reserved ${clash === CLUSTER_PREFIX ? "for the cluster's own identities" : 'by oidc.reservedPrefixes (cloud and platform identities)'}${hint}`);
   }
   return name;
 }
@@ -171,6 +171,7 @@ function characterName(character: string): string {
   if (code < 0x20 || code === 0x7f) return `a control character (${hex})`;
   if (code >= 0x80 && code <= 0x9f) return `a C1 control character (${hex})`;
   if (code >= 0xd800 && code <= 0xdfff) return `a lone surrogate (${hex})`;
+  if (code === 0x2028 || code === 0x2029) return `a line or paragraph separator (${hex})`;
   if ((code >= 0x202a && code <= 0x202e) || (code >= 0x2066 && code <= 0x2069) || code === 0x200e || code === 0x200f || code === 0x061c) {
     return `a bidirectional control character (${hex})`;
   }
