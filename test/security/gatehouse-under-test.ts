@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Hono } from 'hono';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import type { CryptoKey, JWK, JWTPayload } from 'jose';
 import { createApp } from '../../src/app.ts';
@@ -163,6 +164,8 @@ export class RecordingUpstream {
 
 export interface GatehouseUnderTest {
   url: string;
+  /** The app itself, for requests a Lambda event would make (`app.request(url, init, env)`). */
+  app: Hono;
   idp: TestIdp;
   upstream: RecordingUpstream;
   /** Sends one HTTPS request to Gatehouse; header values given as arrays go out as repeated lines. */
@@ -209,9 +212,12 @@ export async function startGatehouseUnderTest(options: GatehouseUnderTestOptions
   }
   return {
     url: server.url,
+    app,
     idp,
     upstream,
-    send: (method, path, headers = {}, body) => request(`${server.url}${path}`, { ca: tls.caPem, method, headers, ...(body === undefined ? {} : { body }) }),
+    // The TLS name stays 127.0.0.1 whatever Host header a case sends (Node would take it from Host).
+    send: (method, path, headers = {}, body) =>
+      request(`${server.url}${path}`, { ca: tls.caPem, method, headers, servername: 'localhost', ...(body === undefined ? {} : { body }) }),
     async close() {
       await server.close();
       await Promise.all([idp.close(), upstream.close()]);

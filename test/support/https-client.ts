@@ -10,6 +10,8 @@ export interface RequestOptions {
   method?: string;
   headers?: Record<string, string | string[]>;
   body?: string;
+  /** TLS server name to verify, when a test sends a Host header other than the URL's. */
+  servername?: string;
 }
 
 export interface Answer {
@@ -22,7 +24,11 @@ export interface Answer {
 
 function send(url: string, options: RequestOptions): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
-    const req = httpsRequest(url, { method: options.method ?? 'GET', headers: options.headers ?? {}, ca: options.ca }, resolve);
+    const req = httpsRequest(
+      url,
+      { method: options.method ?? 'GET', headers: options.headers ?? {}, ca: options.ca, ...(options.servername === undefined ? {} : { servername: options.servername }) },
+      resolve,
+    );
     req.on('error', reject);
     req.end(options.body);
   });
