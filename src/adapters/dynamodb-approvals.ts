@@ -23,6 +23,7 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { GatehouseError } from '../errors.ts';
+import { awsErrorDetail, awsErrorName } from './aws-error.ts';
 import type { Approval, ApprovalEvent, ApprovalStatus } from '../approvals/approval.ts';
 import { assertConsumable, assertDecidable } from '../approvals/approval.ts';
 import type { ApprovalStore, DecideChange } from '../ports/approvals.ts';
@@ -111,15 +112,12 @@ function isConditionFailure(error: unknown): boolean {
  * goes to the server's log only.
  */
 function unavailable(doing: string, error: unknown, log: (entry: Record<string, string>) => void): GatehouseError {
-  const name = error instanceof Error && /^[A-Za-z][A-Za-z0-9.]{0,80}$/.test(error.name) && error.name !== 'Error' ? error.name : 'an error';
-  const code = (error as { code?: unknown } | undefined)?.code;
-  log({
-    message: `gatehouse approvals: the table could not ${doing}`,
-    error: error instanceof Error ? `${error.name}: ${error.message}${typeof code === 'string' ? ` (${code})` : ''}` : String(error),
-  });
-  return new GatehouseError('ERR_APPROVALS_UNAVAILABLE', `the approvals table could not ${doing} (DynamoDB: ${name}); nothing was approved or forwarded`, {
-    cause: error,
-  });
+  log({ message: `gatehouse approvals: the table could not ${doing}`, error: awsErrorDetail(error) });
+  return new GatehouseError(
+    'ERR_APPROVALS_UNAVAILABLE',
+    `the approvals table could not ${doing} (DynamoDB: ${awsErrorName(error)}); nothing was approved or forwarded`,
+    { cause: error },
+  );
 }
 
 export interface DynamoDbApprovalStoreOptions {

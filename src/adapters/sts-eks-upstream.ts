@@ -23,6 +23,7 @@
 import { STSClient, AssumeRoleCommand, type STSClientConfig } from '@aws-sdk/client-sts';
 import { EKSClient, DescribeClusterCommand } from '@aws-sdk/client-eks';
 import { GatehouseError } from '../errors.ts';
+import { awsErrorDetail, awsErrorName } from './aws-error.ts';
 import type { UpstreamConfig } from '../config.ts';
 import type { Upstream } from '../ports/upstream.ts';
 import type { Clock, UpstreamConnection } from '../types.ts';
@@ -98,7 +99,7 @@ export function createEksUpstream(config: EksUpstreamConfig, options: EksUpstrea
   const log = options.log ?? ((entry: Record<string, string>) => console.error(JSON.stringify(entry)));
   /** Logs the failure in full and returns the caller's error, which names neither role nor account. */
   const failed = (step: string, message: string, error: unknown): GatehouseError => {
-    log({ message: `gatehouse credentials: ${step} failed`, roleArn: config.roleArn, cluster: config.clusterName, region: config.region, error: describeSdkError(error) });
+    log({ message: `gatehouse credentials: ${step} failed`, roleArn: config.roleArn, cluster: config.clusterName, region: config.region, error: awsErrorDetail(error) });
     return new GatehouseError('ERR_CREDENTIALS_UNAVAILABLE', `${message}; the details are in Gatehouse's log`, { cause: error });
   };
 
@@ -109,7 +110,7 @@ export function createEksUpstream(config: EksUpstreamConfig, options: EksUpstrea
         new AssumeRoleCommand({ RoleArn: config.roleArn, RoleSessionName: roleSessionName, DurationSeconds: roleSessionSeconds }),
       );
     } catch (error) {
-      throw failed('AssumeRole', `Gatehouse cannot assume its cluster access role (STS answered ${errorName(error)})`, error);
+      throw failed('AssumeRole', `Gatehouse cannot assume its cluster access role (STS answered ${awsErrorName(error)})`, error);
     }
     const c = output.Credentials;
     if (c?.AccessKeyId === undefined || c.SecretAccessKey === undefined || c.SessionToken === undefined || c.Expiration === undefined) {
@@ -130,7 +131,7 @@ export function createEksUpstream(config: EksUpstreamConfig, options: EksUpstrea
     try {
       output = await eks.send(new DescribeClusterCommand({ name: config.clusterName }));
     } catch (error) {
-      throw failed('DescribeCluster', `Gatehouse cannot describe EKS cluster "${config.clusterName}" in ${config.region} (EKS answered ${errorName(error)})`, error);
+      throw failed('DescribeCluster', `Gatehouse cannot describe EKS cluster "${config.clusterName}" in ${config.region} (EKS answered ${awsErrorName(error)})`, error);
     }
     const endpoint = output.cluster?.endpoint;
     const caData = output.cluster?.certificateAuthority?.data;
@@ -160,16 +161,4 @@ export function createEksUpstream(config: EksUpstreamConfig, options: EksUpstrea
       roleCredentials.drop();
     },
   };
-}
-
-/** The AWS error code alone (e.g. "AccessDenied"): safe to show callers, unlike its message. */
-function errorName(error: unknown): string {
-  const name = error instanceof Error ? error.name : '';
-  return /^[A-Za-z][A-Za-z0-9.]{0,80}$/.test(name) && name !== 'Error' ? name : 'an error';
-}
-
-/** The SDK error's name and message (e.g. "AccessDenied: User … is not authorized"), for the log only. */
-function describeSdkError(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}`;
-  return String(error);
 }

@@ -92,20 +92,26 @@ export function createKeySet(options: KeySetOptions): JWTVerifyGetKey {
     try {
       return await held.keys(header, token);
     } catch (error) {
-      if (!(error instanceof errors.JWKSNoMatchingKey) || coolingDown()) throw error;
+      if (!(error instanceof errors.JWKSNoMatchingKey)) throw error;
+      // Fetched moments ago and that fetch failed: the token's key cannot be looked up now.
+      if (coolingDown()) throw lastFailure === undefined ? error : unknownKey(header, held.fetchedAt, lastFailure);
     }
     // A key the set does not hold: the issuer may have rotated. Look once more.
     try {
       await refresh();
     } catch (failure) {
-      throw new GatehouseError(
-        'ERR_TOKEN_UNKNOWN_KEY',
-        `no key in the issuer's JWKS (as fetched at ${new Date(held.fetchedAt).toISOString()}) matches ${describeKey(header)}, and fetching the JWKS again to look for it failed: ${(failure as Error).message}`,
-        { cause: failure },
-      );
+      throw unknownKey(header, held.fetchedAt, failure);
     }
     return (current ?? held).keys(header, token);
   };
+}
+
+function unknownKey(header: { kid?: unknown; alg?: unknown }, fetchedAt: number, failure: unknown): GatehouseError {
+  return new GatehouseError(
+    'ERR_TOKEN_UNKNOWN_KEY',
+    `no key in the issuer's JWKS (as fetched at ${new Date(fetchedAt).toISOString()}) matches ${describeKey(header)}, and fetching the JWKS again to look for it failed: ${(failure as Error).message}`,
+    { cause: failure },
+  );
 }
 
 function describeKey(header: { kid?: unknown; alg?: unknown }): string {

@@ -1,7 +1,8 @@
 /**
  * Tees a response body for the record without holding the stream: every chunk passes
  * through as it comes, only the first `maxBytes` are kept, and `onEnd` runs exactly once —
- * when the stream ends, breaks, or the client goes away (the runtime cancels the body).
+ * when the stream ends, breaks, or the client goes away (the runtime cancels the body). A
+ * stream that breaks ends cleanly for the client (`upstream_error` in the record).
  * A watch or `logs -f` therefore costs the record at most `maxBytes` of memory however long
  * it runs, and its record is written when it ends. A runtime that cancels the body with a
  * `StreamStop` (the Lambda adapter at its time limit) names how the stream ended; any other
@@ -45,9 +46,13 @@ export function teeWithCap(
         let result: ReadableStreamReadResult<Uint8Array>;
         try {
           result = await reader.read();
-        } catch (error) {
+        } catch {
+          // The upstream broke mid-answer (reset, cut, a body that could not be masked): the
+          // record says so, and the client gets a clean end of what was sent — as when the API
+          // server ends a watch — rather than a reset connection. A body cut short is never a
+          // whole JSON document, so nothing reads a truncated answer as a complete one.
           finish('upstream_error');
-          controller.error(error);
+          controller.close();
           return;
         }
         if (result.done) {

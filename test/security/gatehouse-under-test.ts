@@ -11,6 +11,7 @@
  *   await g.close();
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -124,19 +125,25 @@ export interface UpstreamCall {
   groups: string[];
 }
 
-/** The API server's place: answers 200 with a small object and keeps every request it got. */
+/**
+ * The API server's place: keeps every request it got and answers 200 with a small object —
+ * or as `answer` says (a test's hook for streams and failures). HTTPS when given TLS material.
+ */
 export class RecordingUpstream {
   calls: UpstreamCall[] = [];
   url = '';
+  answer: ((call: UpstreamCall, res: ServerResponse) => boolean) | undefined;
   private server: Server;
 
-  constructor() {
-    this.server = createServer((req, res) => void this.handle(req, res));
+  constructor(tls?: { cert: string; key: string }) {
+    const handler = (req: IncomingMessage, res: ServerResponse): void => void this.handle(req, res);
+    this.server = tls === undefined ? createServer(handler) : createHttpsServer({ cert: tls.cert, key: tls.key }, handler);
   }
 
   async listen(): Promise<void> {
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    const scheme = this.server instanceof HttpsServer ? 'https' : 'http';
+    this.url = `${scheme}://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
 
   async close(): Promise<void> {
@@ -149,14 +156,16 @@ export class RecordingUpstream {
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const headers: Record<string, string[]> = {};
     for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) (headers[(req.rawHeaders[i] ?? '').toLowerCase()] ??= []).push(req.rawHeaders[i + 1] ?? '');
-    this.calls.push({
+    const call: UpstreamCall = {
       method: req.method ?? '',
       url: req.url ?? '',
       headers,
       body: Buffer.concat(chunks).toString('utf8'),
       user: headers['impersonate-user']?.[0] ?? '',
       groups: headers['impersonate-group'] ?? [],
-    });
+    };
+    this.calls.push(call);
+    if (this.answer?.(call, res) === true) return;
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ kind: 'PodList', apiVersion: 'v1', metadata: {}, items: [] }));
   }
@@ -175,6 +184,8 @@ export interface GatehouseUnderTest {
 
 export interface GatehouseUnderTestOptions {
   oidc?: Partial<OidcConfig>;
+  /** The recording upstream to use, left open at close (default: a plain HTTP one made and closed here). */
+  upstream?: RecordingUpstream;
   clock?: Clock;
   /** Replaces parts of the app (approvals for the link suites). */
   deps?: Partial<GatehouseDeps>;
@@ -185,8 +196,9 @@ export async function startGatehouseUnderTest(options: GatehouseUnderTestOptions
   const policyFile = join(dir, 'policy.yaml');
   writeFileSync(policyFile, SECURITY_POLICY);
   const idp = await startTestIdp();
-  const upstream = new RecordingUpstream();
-  await upstream.listen();
+  const ownsUpstream = options.upstream === undefined;
+  const upstream = options.upstream ?? new RecordingUpstream();
+  if (upstream.url === '') await upstream.listen();
   const clock = options.clock ?? { now: () => NOW };
   // The oidc section goes through the real config schema: defaults and start-up checks apply.
   const config = parseConfig(
@@ -207,7 +219,7 @@ export async function startGatehouseUnderTest(options: GatehouseUnderTestOptions
   try {
     server = await startNodeServer({ app, host: '127.0.0.1', port: 0, tls: { cert: tls.certPem, key: tls.keyPem } });
   } catch (error) {
-    await Promise.all([idp.close(), upstream.close()]);
+    await Promise.all([idp.close(), ownsUpstream ? upstream.close() : undefined]);
     throw error;
   }
   return {
@@ -220,7 +232,7 @@ export async function startGatehouseUnderTest(options: GatehouseUnderTestOptions
       request(`${server.url}${path}`, { ca: tls.caPem, method, headers, servername: 'localhost', ...(body === undefined ? {} : { body }) }),
     async close() {
       await server.close();
-      await Promise.all([idp.close(), upstream.close()]);
+      await Promise.all([idp.close(), ownsUpstream ? upstream.close() : undefined]);
       closeUpstreamAgents();
       rmSync(dir, { recursive: true, force: true });
     },
