@@ -2,9 +2,10 @@
  * Stage 5 — credentials: asks the upstream port where and as whom to send this request
  * (server, CA, Gatehouse's own token or client certificate) and leaves it in `upstream`.
  * Adapters cache; a failure here means Gatehouse cannot reach the cluster as itself, so the
- * caller gets 503 ERR_CREDENTIALS_UNAVAILABLE saying what failed (or the adapter's own
- * GatehouseError, which already does). When the cluster answers 401 — it no longer accepts
- * Gatehouse's own credentials — the adapter is told, and drops them (`Upstream.rejected`).
+ * caller gets 503 ERR_CREDENTIALS_UNAVAILABLE with Retry-After (or the adapter's own
+ * GatehouseError, which says what failed); an unexpected failure is logged, not told. When the
+ * cluster answers 401 — it no longer accepts Gatehouse's own credentials — the adapter is told,
+ * and drops them (`Upstream.rejected`).
  */
 import type { MiddlewareHandler } from 'hono';
 import { GatehouseError } from '../errors.ts';
@@ -18,8 +19,9 @@ export function credentials(upstream: Upstream): MiddlewareHandler {
     } catch (error) {
       // An adapter that already said precisely what failed (and chose the code) is passed on as is.
       if (error instanceof GatehouseError) throw error;
-      const why = error instanceof Error ? error.message : String(error);
-      throw new GatehouseError('ERR_CREDENTIALS_UNAVAILABLE', `Gatehouse could not obtain its upstream credentials: ${why}`, {
+      // Anything else may name how Gatehouse reaches the cluster (role ARNs, accounts): the log only.
+      console.error(JSON.stringify({ message: 'gatehouse credentials: the upstream port failed', error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) }));
+      throw new GatehouseError('ERR_CREDENTIALS_UNAVAILABLE', "Gatehouse could not obtain its upstream credentials; the details are in Gatehouse's log", {
         cause: error,
       });
     }

@@ -356,11 +356,11 @@ describe('forward', () => {
 
   const credentialFailures = [
     {
-      name: 'answers 503 ERR_CREDENTIALS_UNAVAILABLE naming what failed when the upstream port throws',
+      name: 'answers 503 ERR_CREDENTIALS_UNAVAILABLE without repeating what the upstream port said (it may name the role) when it throws',
       failure: new Error('AssumeRole denied for arn:aws:iam::123456789012:role/gh'),
       status: 503,
       reason: 'ServiceUnavailable',
-      message: 'Gatehouse could not obtain its upstream credentials: AssumeRole denied for arn:aws:iam::123456789012:role/gh',
+      message: "Gatehouse could not obtain its upstream credentials; the details are in Gatehouse's log",
     },
     {
       name: "passes on the upstream port's own GatehouseError unchanged",
@@ -385,6 +385,7 @@ describe('forward', () => {
         status: 'Failure',
         message: tc.message,
         reason: tc.reason,
+        ...(tc.status === 503 ? { details: { retryAfterSeconds: 5 } } : {}),
         code: tc.status,
       });
     });
