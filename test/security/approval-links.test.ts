@@ -375,6 +375,22 @@ describe('deciding: only a POST from the page, once, by someone else', () => {
     assert.deepEqual(calls, []);
   });
 
+  test("after a decision the browser is sent back to the page by a relative Location, whatever Host the POST named", async () => {
+    const { id } = await ask();
+    const link = await bobsLink(id);
+    const formToken = await formTokenOf(link);
+    const answer = await g.send(
+      'POST',
+      link,
+      { 'content-type': FORM, host: 'evil.example', 'x-forwarded-host': 'evil.example', origin: 'https://evil.example', 'sec-fetch-site': 'same-origin' },
+      new URLSearchParams({ formToken, verdict: 'approve' }).toString(),
+    );
+    // The Origin matches the Host the request named, so the same-origin guard passes; the redirect still names no host.
+    assert.equal(answer.status, 303);
+    assert.equal(answer.headers['location'], `${id}?t=${encodeURIComponent(/\?t=(.*)$/.exec(link)?.[1] ?? '')}`);
+    assert.doesNotMatch(answer.text, /evil\.example/);
+  });
+
   test('the page keeps its link to itself: no caching, no referrer to other origins, no framing, form posts only to itself', async () => {
     const { id } = await ask();
     const page = await g.send('GET', await bobsLink(id));
