@@ -17,6 +17,9 @@ import type { Approvals } from '../../src/ports/approvals.ts';
 import { FakeClock, startApprovalStack, type ApprovalStack } from '../approvals/support.ts';
 import { NOW, refusalOf, startGatehouseUnderTest, type GatehouseUnderTest } from './gatehouse-under-test.ts';
 import type { Answer } from '../support/https-client.ts';
+import { createLambdaHandler } from '../../functions/lambda-handler.ts';
+import { installAwsLambdaShim, invoke } from '../functions/awslambda-shim.ts';
+import { functionUrlEvent } from '../functions/function-url-event.ts';
 
 const PUBLIC_URL = 'https://gatehouse.example.com';
 const FORM = 'application/x-www-form-urlencoded';
@@ -128,6 +131,33 @@ describe('approval links point only at the configured public URL', () => {
       const id = ((await response.json()) as { details: { name: string } }).details.name;
       const mail = (await mailAbout('bob@example.com', id)) ?? '';
       assert.match(mail, new RegExp(`\\nhttps://abc123xyz\\.lambda-url\\.eu-west-1\\.on\\.aws/_gatehouse/approvals/${id}\\?t=`));
+      assert.doesNotMatch(mail, /evil\.example/);
+      assert.deepEqual(lambda.upstream.calls, []);
+    } finally {
+      await lambda.close();
+    }
+  });
+
+  test('through the Lambda handler: a Function URL event whose Host header names another server still gets links at its domainName', async () => {
+    installAwsLambdaShim();
+    const lambdaApprovals = createApprovalsFromConfig({ ...stack.config, publicUrl: undefined }, { clock });
+    const lambda = await startGatehouseUnderTest({ clock, deps: { approvals: lambdaApprovals, runtime: 'lambda' } });
+    try {
+      const event = functionUrlEvent({
+        method: 'DELETE',
+        target: '/api/v1/namespaces/prod/configmaps/via-handler',
+        headers: [
+          ['host', 'evil.example'],
+          ['x-forwarded-host', 'evil.example'],
+          ['authorization', `Bearer ${await lambda.idp.sign({ exp: Math.floor(NOW / 1000) + 600 })}`],
+        ],
+      });
+      const domain = event.requestContext['domainName'] as string;
+      const { metadata, body } = await invoke(createLambdaHandler(lambda.app), event).done;
+      assert.equal(metadata?.statusCode, 403);
+      const id = (JSON.parse(body.toString('utf8')) as { details: { name: string } }).details.name;
+      const mail = (await mailAbout('bob@example.com', id)) ?? '';
+      assert.ok(mail.includes(`\nhttps://${domain}/_gatehouse/approvals/${id}?t=`), mail);
       assert.doesNotMatch(mail, /evil\.example/);
       assert.deepEqual(lambda.upstream.calls, []);
     } finally {
