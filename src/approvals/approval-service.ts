@@ -208,6 +208,11 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
   return {
     maxBodyBytes: options.maxBodyBytes ?? 1048576,
 
+    publicOrigin() {
+      const configured = typeof configuredUrl === 'function' ? configuredUrl() : configuredUrl;
+      return configured === undefined || configured === '' || !URL.canParse(configured) ? undefined : new URL(configured).origin;
+    },
+
     async review(req) {
       const bodySha256 = req.body.byteLength === 0 ? '' : sha256Hex(req.body);
       const fingerprint = requestFingerprint({ user: req.identity.user, ...requestTarget(req, bodySha256) });

@@ -4,7 +4,7 @@
  * GET shows the request and never decides (mail scanners and previews fetch links).
  * POST decides, only when it comes from the page: the form token bound to the link must
  * match, and the browser's Origin / Sec-Fetch-Site must say same-origin (at least one must
- * be present — browsers send them on every form POST). After a decision the browser is sent
+ * be present — browsers send them on every form POST; Origin may be the configured public URL). After a decision the browser is sent
  * back to the GET, which then shows the decision: the link works once.
  * Failures render as an HTML page carrying the error's status code and message.
  */
@@ -55,7 +55,7 @@ export function approvalRoutes(approvals: Approvals, clock: Clock): Hono {
   });
 
   app.post('/:id', async (c) => {
-    assertSameOrigin(c);
+    assertSameOrigin(c, approvals.publicOrigin());
     const id = c.req.param('id');
     const token = c.req.query('t') ?? '';
     const form = await c.req.parseBody();
@@ -76,13 +76,17 @@ function selfLink(id: string, token: string): string {
   return `${encodeURIComponent(id)}?t=${encodeURIComponent(token)}`;
 }
 
-/** Cross-site forgery guard: a browser POST from our own page says so in Origin / Sec-Fetch-Site. */
-function assertSameOrigin(c: Context): void {
+/**
+ * Cross-site forgery guard: a browser POST from our own page says so in Origin / Sec-Fetch-Site.
+ * Our own page is at the origin the request came in at, or at the configured public URL (behind
+ * a proxy that terminates TLS the two differ); a browser never lets another site set either.
+ */
+function assertSameOrigin(c: Context, publicOrigin: string | undefined): void {
   const forged = (why: string): GatehouseError =>
     new GatehouseError('ERR_APPROVAL_LINK_INVALID', `this decision was refused: ${why}; decide from the approval page itself`);
   const site = c.req.header('sec-fetch-site');
   const origin = c.req.header('origin');
   if (site === undefined && origin === undefined) throw forged('the request does not say where it comes from (no Origin or Sec-Fetch-Site)');
   if (site !== undefined && site !== 'same-origin') throw forged(`it came from another site (Sec-Fetch-Site: ${site})`);
-  if (origin !== undefined && origin !== new URL(c.req.url).origin) throw forged(`it came from another origin (${origin})`);
+  if (origin !== undefined && origin !== new URL(c.req.url).origin && origin !== publicOrigin) throw forged(`it came from another origin (${origin})`);
 }

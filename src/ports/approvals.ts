@@ -62,6 +62,12 @@ export interface Approvals {
   /** Largest request body the approve stage reads to fingerprint a request; larger ones are refused. */
   readonly maxBodyBytes: number;
   /**
+   * The origin of the configured public URL (`https://gatehouse.example.com`), or undefined when
+   * none is configured: the approval page's POST may come from it even when a proxy in front
+   * of Gatehouse hands the request on under another Host or scheme.
+   */
+  publicOrigin(): string | undefined;
+  /**
    * Consumes a matching grant if one exists (atomically), or finds/creates the pending
    * approval for this exact request and notifies its approvers.
    */

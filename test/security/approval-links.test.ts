@@ -345,6 +345,17 @@ describe('deciding: only a POST from the page, once, by someone else', () => {
     });
   }
 
+  test('accepts the POST from the page at the configured public URL when a proxy hands it on under another host (TLS terminated in front)', async () => {
+    const { id, path } = await ask();
+    const link = await bobsLink(id);
+    const answer = await post(link, { formToken: await formTokenOf(link), verdict: 'approve' }, { origin: PUBLIC_URL, 'sec-fetch-site': 'same-origin' });
+    assert.equal(answer.status, 303, answer.text);
+    const calls = await upstreamDuring(async () => {
+      assert.equal((await g.send('DELETE', path, { authorization: `Bearer ${await alice()}` })).status, 200);
+    });
+    assert.deepEqual(calls.map((c) => [c.method, c.url, c.user]), [['DELETE', path, 'alice@example.com']]);
+  });
+
   test('refuses a decision that is neither approve nor deny', async () => {
     const { id } = await ask();
     const link = await bobsLink(id);
