@@ -2,10 +2,12 @@
  * The Gatehouse app: the whole pipeline assembled in one place, in the order a request
  * passes it. Both runtimes (Node HTTPS server, Lambda Function URL) serve this same app.
  *
- *   record ─► authenticate ─► classify ─► request body ─► authorize ─► approve ─► record intent ─► credentials ─► forward ─► mask
+ *   record ─► authenticate ─► classify ─► request framing ─► authorize ─► request body ─► approve ─► record intent ─► credentials ─► forward ─► mask
  *
- * `request body` refuses a body on GET/HEAD and reads any other body whole, bounded (413
- * beyond the limit), before policy, approvals or records read it.
+ * `request framing` refuses, from the headers alone, a body on GET/HEAD and a declared
+ * Content-Length over the limit (413) — no refusal waits for a body that may never come.
+ * `request body` reads any other body whole, bounded (413 as it passes the limit), before
+ * approvals, records or forward read it; policy needs no body, so it runs first.
  * `record` is outermost so every outcome, failures included, becomes one record. `record
  * intent` makes a mutating call's record durable once it is decided and before anything is
  * forwarded (no durable record, no call). `mask` sits before `forward` in the chain because
@@ -27,7 +29,7 @@ import type { RecordSettings } from './pipeline/record.ts';
 import { recordBodyMasking } from './records/masker.ts';
 import { authenticate } from './pipeline/authenticate.ts';
 import { classify } from './pipeline/classify.ts';
-import { DEFAULT_MAX_REQUEST_BODY_BYTES, requestBodies } from './pipeline/request-body.ts';
+import { DEFAULT_MAX_REQUEST_BODY_BYTES, requestBodies, requestFraming } from './pipeline/request-body.ts';
 import { authorize } from './pipeline/authorize.ts';
 import { approve } from './pipeline/approve.ts';
 import { credentials } from './pipeline/credentials.ts';
@@ -71,8 +73,9 @@ export function createApp(deps: GatehouseDeps): Hono {
   app.use('*', record(deps.records, { clock, runtime: deps.runtime, ...(deps.recordSettings ?? DEFAULT_RECORD_SETTINGS), ...recordBodyMasking(deps.masking) }));
   app.use('*', authenticate(deps.authenticator));
   app.use('*', classify({ runtime: deps.runtime }));
-  app.use('*', requestBodies({ maxBytes: maxRequestBodyBytes }));
+  app.use('*', requestFraming({ maxBytes: maxRequestBodyBytes }));
   app.use('*', authorize(deps.policy));
+  app.use('*', requestBodies({ maxBytes: maxRequestBodyBytes }));
   app.use('*', approve(deps.approvals, clock));
   app.use('*', recordIntent());
   app.use('*', credentials(deps.upstream));
