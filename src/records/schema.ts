@@ -74,7 +74,7 @@ export const RECORD_COLUMNS = [
   { name: 'error_code', type: 'string', nullable: true, description: 'Gatehouse error code (`ERR_POLICY_DENIED`, `ERR_TOKEN_EXPIRED`, …) when Gatehouse refused or failed the call.' },
   { name: 'error_message', type: 'string', nullable: true, description: 'The message of that error, as kubectl showed it.' },
   { name: 'request_content_type', type: 'string', nullable: true, description: '`Content-Type` of the request body.' },
-  { name: 'request_body', type: 'string', nullable: true, description: 'Request body, masked, then cut to `records.maxBodyBytes` bytes. A bracketed note instead when it could not be recorded safely.' },
+  { name: 'request_body', type: 'string', nullable: true, description: 'Request body, masked, then cut to `records.maxBodyBytes` bytes. A bracketed note instead when it could not be recorded safely, or was never read (the call was refused first).' },
   { name: 'request_body_bytes', type: 'bigint', nullable: true, description: 'Size in bytes of the request body as received (before masking and truncation).' },
   { name: 'request_body_truncated', type: 'boolean', nullable: true, description: 'True when `request_body` was cut.' },
   { name: 'response_content_type', type: 'string', nullable: true, description: '`Content-Type` of the response.' },

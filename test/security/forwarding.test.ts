@@ -40,7 +40,7 @@ interface Case {
    */
   withholdBody?: true;
   /** The call's one session record: an outcome with this status and error code (and request_body_bytes, when given). */
-  recorded?: { error: string; bodyBytes?: number };
+  recorded?: { error: string; bodyBytes?: number; bodyNote?: string };
 }
 
 const BASE = '/api/v1/namespaces/default';
@@ -86,6 +86,7 @@ async function run(c: Case): Promise<void> {
       [['outcome', c.status, c.recorded.error]],
     );
     if (c.recorded.bodyBytes !== undefined) assert.equal(Number(records[0]?.request_body_bytes), c.recorded.bodyBytes);
+    if (c.recorded.bodyNote !== undefined) assert.equal(records[0]?.request_body, c.recorded.bodyNote);
   }
   c.reply?.(reply);
 }
@@ -490,7 +491,7 @@ table('refusals never wait for a body: answered while the body is withheld, the 
       reason: 'RequestEntityTooLarge',
       message: tooLargeMessage,
       upstream: 'nothing',
-      recorded: { error: 'ERR_PAYLOAD_TOO_LARGE', bodyBytes: LIMIT + 1 },
+      recorded: { error: 'ERR_PAYLOAD_TOO_LARGE', bodyBytes: LIMIT + 1, bodyNote: `[not recorded: the call was refused before its body of ${LIMIT + 1} bytes was read]` },
     }),
   ),
   {
@@ -550,6 +551,7 @@ table('refusals never wait for a body: answered while the body is withheld, the 
     withholdBody: true,
     status: 401,
     reason: 'Unauthorized',
+    message: 'token is not a JWT: its header is not base64url-encoded JSON',
     upstream: 'nothing',
     recorded: { error: 'ERR_TOKEN_MALFORMED', bodyBytes: 100 },
   },
