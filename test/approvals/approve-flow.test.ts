@@ -197,7 +197,7 @@ describe('approval flow', () => {
 
   test('without a configured public URL, links point at the origin the request came in at', async () => {
     const originApp = approvalApp(createApprovalsFromConfig({ ...stack.config, publicUrl: undefined }, { clock }), clock);
-    const response = await originApp.app.request('https://gatehouse.test/api/v1/namespaces/prod/pods/origin', { method: 'DELETE', body: DELETE_BODY });
+    const response = await originApp.app.request('https://gatehouse.test/api/v1/namespaces/prod/pods/origin', { method: 'DELETE', headers: { 'content-type': 'application/json' }, body: DELETE_BODY });
     const id = ((await response.json()) as KubeStatus).details?.name ?? '';
     const mails = (await stack.mail.messages('bob@example.com')).filter((m) => m.body.text?.includes(id));
     assert.match(mails.at(-1)?.body.text ?? '', new RegExp(`https://gatehouse\\.test/_gatehouse/approvals/${id}\\?t=`));
@@ -367,7 +367,7 @@ describe('hold mode', () => {
     let waited = 0;
     const held = stack.make({ clock: holdClock, holdSeconds: 5, pollIntervalMs: 1000, wait: async (ms) => void ((holdClock.ms += ms), (waited += ms)) });
     const heldApp = approvalApp(held, holdClock);
-    const response = await heldApp.app.request('/api/v1/namespaces/prod/pods/held-2', { method: 'DELETE', body: DELETE_BODY });
+    const response = await heldApp.app.request('/api/v1/namespaces/prod/pods/held-2', { method: 'DELETE', headers: { 'content-type': 'application/json' }, body: DELETE_BODY });
     assert.equal(response.status, 403);
     assert.match(((await response.json()) as KubeStatus).message, /is pending/);
     assert.equal(waited, 5000);

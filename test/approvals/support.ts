@@ -38,6 +38,7 @@ export function sampleApproval(overrides: Partial<Approval> = {}): Approval {
     requester: { user: 'alice@example.com', groups: ['dev'] },
     target: {
       method: 'DELETE',
+      contentType: '',
       verb: 'delete',
       apiGroup: '',
       apiVersion: 'v1',
