@@ -30,3 +30,13 @@ export function printable(text: string): string {
 export function printableLines(text: string): string {
   return text.replace(UNSAFE_KEEPING_LINES, escape);
 }
+
+/**
+ * JSON text whose controls and formatting characters are all `\u` escapes: still the same
+ * JSON to a parser (JSON.stringify leaves C1 controls and bidi characters raw), inert on a terminal.
+ */
+export function printableJson(value: unknown): string {
+  return (JSON.stringify(value) ?? 'null').replace(UNSAFE, (ch) =>
+    [...Array(ch.length).keys()].map((i) => `\\u${ch.charCodeAt(i).toString(16).padStart(4, '0')}`).join(''),
+  );
+}
