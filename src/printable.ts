@@ -35,8 +35,9 @@ export function printableLines(text: string): string {
  * JSON text whose controls and formatting characters are all `\u` escapes: still the same
  * JSON to a parser (JSON.stringify leaves C1 controls and bidi characters raw), inert on a terminal.
  */
-export function printableJson(value: unknown): string {
-  return (JSON.stringify(value) ?? 'null').replace(UNSAFE, (ch) =>
+export function printableJson(value: unknown, indent?: number): string {
+  // JSON.stringify escapes newlines and tabs inside strings: raw ones are the indentation.
+  return (JSON.stringify(value, null, indent) ?? 'null').replace(UNSAFE_KEEPING_LINES, (ch) =>
     [...Array(ch.length).keys()].map((i) => `\\u${ch.charCodeAt(i).toString(16).padStart(4, '0')}`).join(''),
   );
 }
