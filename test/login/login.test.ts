@@ -67,7 +67,7 @@ describe('gatehouse credential (the kubectl exec plugin)', () => {
     assert.equal(claims.iss, idp.issuer);
     assert.equal(claims.aud, idp.clientId);
     assert.equal(claims.email, 'alice@example.com');
-    assert.deepEqual(claims.groups, ['dev']);
+    assert.deepEqual(claims.groups, ['developers']);
     assert.equal(credential.status.expirationTimestamp, new Date((claims.exp as number) * 1000).toISOString().replace('.000Z', 'Z'));
     assert.match(run.stderr, /Opening the browser to sign in to Gatehouse/);
     assert.equal(idp.logins, 1);
