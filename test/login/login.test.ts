@@ -146,3 +146,21 @@ describe('gatehouse credential (the kubectl exec plugin)', () => {
     assert.equal(idp.logins, loginsBefore + 1);
   });
 });
+
+describe('the loopback redirect listener', () => {
+  let idp: TestIdp;
+  before(async () => {
+    idp = await startTestIdp();
+  });
+  after(async () => idp.close());
+
+  test('ignores callbacks with a wrong or missing state (another local process) and completes the real sign-in', async () => {
+    const otherDir = await mkdtemp(join(tmpdir(), 'gatehouse-login-forged-'));
+    const statusesFile = join(otherDir, 'forged-statuses.json');
+    const args = ['--issuer', idp.issuer, '--client-id', idp.clientId, '--scope', 'groups', '--config-dir', otherDir];
+    const run = await gatehouse(['credential', ...args], { KUBERNETES_EXEC_INFO: execInfo, GATEHOUSE_BROWSER: `${process.execPath} ${fakeBrowser} --forge-first=${statusesFile}` });
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(JSON.parse(await readFile(statusesFile, 'utf8')), [400, 400, 400, 400]);
+    assert.equal(decodeJwt((JSON.parse(run.stdout) as { status: { token: string } }).status.token).email, 'alice@example.com');
+  });
+});
