@@ -15,6 +15,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { GatehouseError } from '../errors.ts';
+import { printable } from '../printable.ts';
 import type { Approvals, ApprovalStore, DecideInput, OpenedLink, ReviewRequest, ReviewResult, SigningKeyProvider } from '../ports/approvals.ts';
 import type { Mailer } from '../ports/mailer.ts';
 import type { Clock } from '../types.ts';
@@ -230,7 +231,8 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
         verdict: input.verdict,
         by: opened.approver,
         at: now,
-        comment: input.comment.trim().slice(0, MAX_COMMENT_CHARS),
+        // The comment reaches the requester's terminal in kubectl's error message: printable only.
+        comment: printable(input.comment.trim().slice(0, MAX_COMMENT_CHARS)),
         expiresAt: expiryAfterDecision(opened.approval, input.verdict, now),
       });
     },

@@ -11,7 +11,7 @@ import type { Approvals } from '../../src/ports/approvals.ts';
 import { signLink } from '../../src/approvals/link.ts';
 import { readFileSync } from 'node:fs';
 import { createApprovalsFromConfig } from '../../src/approvals/create-approvals.ts';
-import { approvalApp, FakeClock, mailedLink, startApprovalStack, type ApprovalStack, type Forwarded } from './support.ts';
+import { approvalApp, FakeClock, mailedLink, startApprovalFlow, type ApprovalStack, type Forwarded } from './support.ts';
 
 const POD = '/api/v1/namespaces/prod/pods/web-1';
 const DELETE_BODY = '{"propagationPolicy":"Background"}';
@@ -24,10 +24,7 @@ let app: Hono;
 let forwarded: Forwarded[];
 
 before(async () => {
-  stack = await startApprovalStack();
-  clock = new FakeClock(Date.now());
-  approvals = stack.make({ clock });
-  ({ app, forwarded } = approvalApp(approvals, clock));
+  ({ stack, clock, approvals, app, forwarded } = await startApprovalFlow());
 });
 after(() => stack.close());
 

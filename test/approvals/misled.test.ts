@@ -17,7 +17,7 @@ import type { KubeStatus } from '../../src/errors.ts';
 import { GatehouseError } from '../../src/errors.ts';
 import { createFileSigningKey } from '../../src/local/signing-key.ts';
 import type { Approvals } from '../../src/ports/approvals.ts';
-import { approvalApp, FakeClock, mailedLink, sampleApproval, startApprovalStack, T0, type ApprovalStack, type Forwarded } from './support.ts';
+import { FakeClock, mailedLink, sampleApproval, startApprovalFlow, T0, type ApprovalStack, type Forwarded } from './support.ts';
 
 const SAME_ORIGIN = { origin: 'http://localhost', 'sec-fetch-site': 'same-origin', 'content-type': 'application/x-www-form-urlencoded' };
 const PASSWORD = 'hunter2-correct-horse';
@@ -30,10 +30,7 @@ let forwarded: Forwarded[];
 let n = 0;
 
 before(async () => {
-  stack = await startApprovalStack();
-  clock = new FakeClock(Date.now());
-  approvals = stack.make({ clock });
-  ({ app, forwarded } = approvalApp(approvals, clock));
+  ({ stack, clock, approvals, app, forwarded } = await startApprovalFlow());
 });
 after(() => stack.close());
 
