@@ -187,9 +187,11 @@ export function highlightsOf(document: unknown): string {
     // A JSON Patch operation: its value is security-relevant when its path names such a field.
     const operation = node as Record<string, unknown>;
     if (typeof operation['op'] === 'string' && typeof operation['path'] === 'string') {
-      const segments = operation['path'].split('/').map((s) => s.replaceAll('~1', '/').replaceAll('~0', '~'));
+      const from = typeof operation['from'] === 'string' ? operation['from'] : '';
+      const segments = `${operation['path']}/${from}`.split('/').map((s) => s.replaceAll('~1', '/').replaceAll('~0', '~'));
       if (segments.some((segment) => SECURITY_KEYS.has(segment))) {
-        lines.push(`${path} ${operation['op']} ${operation['path']}: ${JSON.stringify(operation['value'] ?? null)}`);
+        const source = from === '' ? '' : ` from ${from}`;
+        lines.push(`${path} ${operation['op']} ${operation['path']}${source}: ${JSON.stringify(operation['value'] ?? null)}`);
         return;
       }
     }

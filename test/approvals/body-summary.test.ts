@@ -124,6 +124,10 @@ describe('body summary: security-relevant fields first, cuts said plainly', () =
     assert.match(unshowable.reason ?? '', new RegExp(`more than the ${HIGHLIGHTS_MAX_CHARS} a page shows in full`));
     assert.equal(bodyDecidable(unshowable), false);
   });
+  test('a JSON Patch copy into volumes names where the value comes from', () => {
+    const s = summarizeBody(bytes([{ op: 'copy', from: '/metadata/annotations/x', path: '/spec/template/spec/volumes/0' }]), 'application/json-patch+json', PATCH_DEPLOY);
+    assert.match(s.highlights ?? '', /\[0\] copy \/spec\/template\/spec\/volumes\/0 from \/metadata\/annotations\/x: null/);
+  });
   test('a security key hidden under a JSON Patch path is a highlight', () => {
     const s = summarizeBody(bytes([{ op: 'add', path: '/spec/template/spec/volumes/-', value: { name: 'r', hostPath: { path: '/' } } }]), 'application/json-patch+json', PATCH_DEPLOY);
     assert.match(s.highlights ?? '', /add \/spec\/template\/spec\/volumes\/-/);
