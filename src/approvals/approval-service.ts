@@ -61,7 +61,7 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
     (typeof configuredUrl === 'function' ? configuredUrl() : configuredUrl) || origin;
   const wait = options.wait ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const newId = options.newId ?? (() => randomBytes(10).toString('hex'));
-  const log = options.log ?? ((message: string) => console.error(`gatehouse approvals: ${message}`));
+  const log = options.log ?? ((message: string) => console.error(`gatehouse approvals: ${printable(message)}`));
   const pollIntervalMs = options.pollIntervalMs ?? 1000;
 
   async function notify(approval: Approval, origin: string): Promise<boolean> {
