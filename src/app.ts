@@ -76,7 +76,7 @@ export function createApp(deps: GatehouseDeps): Hono {
   app.use('*', requestFraming({ maxBytes: maxRequestBodyBytes }));
   app.use('*', authorize(deps.policy));
   app.use('*', requestBodies({ maxBytes: maxRequestBodyBytes }));
-  app.use('*', approve(deps.approvals, clock));
+  app.use('*', approve(deps.approvals, clock, deps.masking));
   app.use('*', recordIntent());
   app.use('*', credentials(deps.upstream));
   app.use('*', mask(deps.masking));
