@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-// Runs every test/**/*.test.ts with Node's own test runner (tsx as the loader).
+// Runs every test/**/*.test.ts with Node's own test runner (tsx as the loader for the test
+// files and the modules they import), after building dist/ once: the tests of the CLI, the
+// server process and the credential plugin run the built bin/gatehouse.mjs, as users do.
 // Usage: node test/run.mjs [substring …]  — only files whose path contains one of the substrings.
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -25,6 +27,11 @@ const files = walk(testDir)
 if (files.length === 0) {
   console.error(`no test files match ${filters.join(', ') || 'test/**/*.test.ts'}`);
   process.exit(1);
+}
+const built = spawnSync(process.execPath, [join(root, 'scripts/build.mjs')], { cwd: root, stdio: 'inherit' });
+if (built.status !== 0) {
+  console.error('the build failed (scripts/build.mjs); no tests were run');
+  process.exit(built.status ?? 1);
 }
 const result = spawnSync(
   process.execPath,

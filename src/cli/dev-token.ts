@@ -14,26 +14,9 @@
  *         interactiveMode: Never
  */
 import { resolve } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
-import { decodeJwt } from 'jose';
-import { loadDevIssuer } from '../auth/dev-issuer.ts';
-import { GatehouseConfigError } from '../config-error.ts';
-import { GatehouseError } from '../errors.ts';
-
-export interface ExecCredential {
-  apiVersion: 'client.authentication.k8s.io/v1';
-  kind: 'ExecCredential';
-  status: { token: string; expirationTimestamp: string };
-}
-
-/** The ExecCredential kubectl's exec plugin protocol expects for a bearer token. */
-export function execCredential(token: string): ExecCredential {
-  const { exp } = decodeJwt(token);
-  if (typeof exp !== 'number') throw new Error('a token for an ExecCredential must carry "exp"');
-  // RFC 3339 without fractions, as client-go writes and reads it.
-  const expirationTimestamp = new Date(exp * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-  return { apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential', status: { token, expirationTimestamp } };
-}
+import { InvalidArgumentError, type Command } from 'commander';
+import { execCredential } from '../login/exec-credential.ts';
+import { addCommand } from './commands.ts';
 
 /** Where the dev issuer key lives when --state-dir is not given. */
 export function defaultStateDir(): string {
@@ -49,19 +32,26 @@ interface DevTokenOptions {
 }
 
 export function registerDevToken(program: Command): void {
-  program
-    .command('dev-token')
-    .description('LOCAL DEVELOPMENT ONLY: mint a token from the dev issuer of a loopback Gatehouse (no identity provider needed)')
+  addCommand(program, 'dev-token')
     .requiredOption('--user <name>', 'user the token names (its email and sub claims)')
     .option('--group <name>', 'a group the user is in (repeat for more)', (value: string, previous: string[]) => [...previous, value], [])
     .option('--state-dir <dir>', 'state directory holding dev-issuer.jwk (default: $GATEHOUSE_STATE_DIR or ./.gatehouse)')
     .option('--ttl <seconds>', 'token lifetime in seconds (1 to 86400)', parseTtl, 3600)
     .option('--exec-credential', 'print a client.authentication.k8s.io/v1 ExecCredential for a kubeconfig exec section')
     .action(async (options: Omit<DevTokenOptions, 'stateDir'> & { stateDir?: string }) => {
+      // Loaded here, not at the top: this module is part of the credential plugin's entry (plugin.ts).
+      const [{ loadDevIssuer }, { decodeJwt }, { GatehouseConfigError }, { GatehouseError }] = await Promise.all([
+        import('../auth/dev-issuer.ts'),
+        import('jose'),
+        import('../config-error.ts'),
+        import('../errors.ts'),
+      ]);
       try {
         const issuer = await loadDevIssuer(options.stateDir === undefined ? defaultStateDir() : resolve(options.stateDir));
         const token = await issuer.mint(options.user, options.group, options.ttl);
-        process.stdout.write(options.execCredential === true ? `${JSON.stringify(execCredential(token))}\n` : `${token}\n`);
+        const { exp } = decodeJwt(token);
+        if (options.execCredential !== true) process.stdout.write(`${token}\n`);
+        else process.stdout.write(`${JSON.stringify(execCredential(token, exp ?? 0))}\n`);
       } catch (error) {
         // A refused name or a broken key file is the caller's to fix (exit 2); anything else failed (exit 1).
         const usage = error instanceof GatehouseError || error instanceof GatehouseConfigError;

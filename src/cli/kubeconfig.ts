@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
+import { addCommand } from './commands.ts';
 import { parse, stringify } from 'yaml';
 import { resolveKubeconfigPath } from '../kubeconfig.ts';
 import { mergeKubeconfigEntry, type Kubeconfig } from '../login/kubeconfig-entry.ts';
@@ -41,9 +42,7 @@ async function readKubeconfig(path: string): Promise<Kubeconfig | undefined> {
 }
 
 export function registerKubeconfig(program: Command): void {
-  program
-    .command('kubeconfig')
-    .description('add or update a Gatehouse context in a kubeconfig (like `aws eks update-kubeconfig`)')
+  addCommand(program, 'kubeconfig')
     .requiredOption('--server <url>', 'Gatehouse URL (the Function URL, or https://127.0.0.1:8443 locally)')
     .requiredOption('--issuer <url>', 'OIDC issuer URL', process.env.GATEHOUSE_OIDC_ISSUER)
     .requiredOption('--client-id <id>', 'OAuth client id for kubectl sign-in', process.env.GATEHOUSE_OIDC_CLIENT_ID)

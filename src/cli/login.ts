@@ -2,11 +2,16 @@
  * `gatehouse login`, `gatehouse credential` (the kubectl exec credential plugin) and
  * `gatehouse logout`. The plugin writes only the ExecCredential to stdout; everything meant
  * for the person goes to stderr, which kubectl passes through.
+ *
+ * The OAuth module (oidc-login.ts, oauth4webapi) is loaded only when a sign-in, a refresh or
+ * a sign-out runs: a plugin call with a valid cached token reads the cache and prints.
  */
 import type { Command } from 'commander';
 import { execCredential, execInteractive } from '../login/exec-credential.ts';
-import { currentToken, login, logout, LoginError, type LoginOptions } from '../login/oidc-login.ts';
-import { configDir } from '../login/token-cache.ts';
+import { LoginError } from '../login/login-error.ts';
+import type { LoginOptions } from '../login/oidc-login.ts';
+import { configDir, lookUpCachedTokens } from '../login/token-cache.ts';
+import { addCommand } from './commands.ts';
 import { printableLines } from '../printable.ts';
 
 interface IdpFlags {
@@ -68,34 +73,34 @@ async function run(action: () => Promise<void>): Promise<void> {
   }
 }
 
+/** OAuth flows, loaded only when one runs. */
+const oidcLogin = (): Promise<typeof import('../login/oidc-login.ts')> => import('../login/oidc-login.ts');
+
 export function registerLogin(program: Command): void {
-  addIdpOptions(
-    program.command('login').description('sign in to the identity provider and cache the tokens for kubectl'),
-  ).action((flags: IdpFlags) =>
+  addIdpOptions(addCommand(program, 'login')).action((flags: IdpFlags) =>
     run(async () => {
-      const tokens = await login(loginOptions(flags, true));
+      const tokens = await (await oidcLogin()).login(loginOptions(flags, true));
       process.stderr.write(`Signed in; token valid until ${new Date(tokens.expiresAt * 1000).toISOString()}\n`);
     }),
   );
+  registerCredential(program);
+  addIdpOptions(addCommand(program, 'logout')).action((flags: IdpFlags) =>
+    run(async () => {
+      await (await oidcLogin()).logout(loginOptions(flags, false));
+      process.stderr.write('Signed out.\n');
+    }),
+  );
+}
 
-  addIdpOptions(
-    program
-      .command('credential')
-      .description('kubectl exec credential plugin: print an ExecCredential, refreshing or signing in only when needed'),
-  ).action((flags: IdpFlags) =>
+export function registerCredential(program: Command): void {
+  addIdpOptions(addCommand(program, 'credential')).action((flags: IdpFlags) =>
     run(async () => {
       // kubectl says whether a person is there; an explicit browser command means automation may sign in.
       const interactive = execInteractive() !== false || Boolean(flags.browser ?? process.env.GATEHOUSE_BROWSER);
-      const tokens = await currentToken(loginOptions(flags, interactive));
+      const options = loginOptions(flags, interactive);
+      const lookup = await lookUpCachedTokens(options);
+      const tokens = lookup.fresh ?? (await (await oidcLogin()).currentToken(options, lookup));
       process.stdout.write(`${JSON.stringify(execCredential(tokens.idToken, tokens.expiresAt))}\n`);
     }),
-  );
-
-  addIdpOptions(program.command('logout').description('forget the cached tokens for this identity provider')).action(
-    (flags: IdpFlags) =>
-      run(async () => {
-        await logout(loginOptions(flags, false));
-        process.stderr.write('Signed out.\n');
-      }),
   );
 }

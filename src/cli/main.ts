@@ -3,34 +3,34 @@
  * Exit codes: 0 done, 1 failed, 2 bad usage or configuration, 3 refused by policy
  * (`policy check`), 4 needs a login the command could not complete.
  *
- * Only the module of the command being run is loaded: kubectl runs `gatehouse credential`
- * before every call, and it must not pay for loading the server, the AWS SDK or the stand-ins.
+ * Only the module of the command being run is loaded (each is its own chunk in dist/);
+ * `gatehouse --help` lists the commands from their summaries without loading any.
+ * `credential` and `dev-token` do not come here at all: bin/gatehouse.mjs runs them from
+ * plugin.ts, a single small file, since kubectl runs the plugin before every call.
  */
-import { Command } from 'commander';
+import type { Command } from 'commander';
+import { addCommand, COMMAND_SUMMARIES, isCommandName, newProgram, type CommandName } from './commands.ts';
 
 type Register = (program: Command) => void;
 
-const COMMANDS: Record<string, () => Promise<Register>> = {
+const login = async (): Promise<Register> => (await import('./login.ts')).registerLogin;
+const COMMANDS: Record<CommandName, () => Promise<Register>> = {
   serve: async () => (await import('./serve.ts')).registerServe,
-  policy: async () => (await import('./policy.ts')).registerPolicy,
-  login: async () => (await import('./login.ts')).registerLogin,
   kubeconfig: async () => (await import('./kubeconfig.ts')).registerKubeconfig,
-  'dev-token': async () => (await import('./dev-token.ts')).registerDevToken,
+  login,
+  credential: login,
+  logout: login,
+  policy: async () => (await import('./policy.ts')).registerPolicy,
   sessions: async () => (await import('./sessions.ts')).registerSessions,
+  'dev-token': async () => (await import('./dev-token.ts')).registerDevToken,
 };
-/** Commands registered by another command's module. */
-const ALIASES: Record<string, string> = { credential: 'login', logout: 'login' };
 
-const program = new Command('gatehouse')
-  .description('Gatehouse: an access broker between kubectl and Kubernetes')
-  .showHelpAfterError('(run with --help for usage)')
-  .exitOverride((error) => {
-    process.exit(error.exitCode === 0 ? 0 : 2);
-  });
-
-const requested = process.argv[2] ?? '';
-const module = COMMANDS[ALIASES[requested] ?? requested];
-const registers = module !== undefined ? [await module()] : await Promise.all(Object.values(COMMANDS).map((load) => load()));
-for (const register of registers) register(program);
-
+const program = newProgram();
+// `gatehouse help serve` asks for the same module as `gatehouse serve --help`.
+const requested = process.argv[2] === 'help' ? process.argv[3] : process.argv[2];
+if (isCommandName(requested)) {
+  (await COMMANDS[requested]())(program);
+} else {
+  for (const name of Object.keys(COMMAND_SUMMARIES) as CommandName[]) addCommand(program, name);
+}
 await program.parseAsync(process.argv);

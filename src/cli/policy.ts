@@ -10,6 +10,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
+import { addCommand } from './commands.ts';
 import { GatehouseConfigError } from '../config-error.ts';
 import { GatehouseError } from '../errors.ts';
 import { policyDenied } from '../pipeline/authorize.ts';
@@ -176,7 +177,7 @@ function emit(result: CommandResult): void {
 type CheckFlags = Omit<CheckOptions, 'groups' | 'method' | 'target'> & { group: string[] };
 
 export function registerPolicy(program: Command): void {
-  const policy = program.command('policy').description('explain and validate policy files');
+  const policy = addCommand(program, 'policy');
 
   policy
     .command('check')

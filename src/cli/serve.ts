@@ -17,6 +17,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
+import { addCommand } from './commands.ts';
 import { parse } from 'yaml';
 import { createApp } from '../app.ts';
 import { createDepsFromConfig } from '../compose.ts';
@@ -60,9 +61,7 @@ interface DemoCluster {
 }
 
 export function registerServe(program: Command): void {
-  program
-    .command('serve')
-    .description('run Gatehouse as an HTTPS server (local defaults unless --config is given)')
+  addCommand(program, 'serve')
     .option('--config <file>', 'self-hosting configuration (YAML); without it, local defaults and the development issuer')
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'HTTPS port (0 = any free port)', parsePort, 8443)
@@ -190,8 +189,9 @@ async function serveLocal(flags: ServeFlags): Promise<Running> {
 }
 
 async function startDemoCluster(): Promise<DemoCluster> {
-  // Imported by URL so the server code does not depend on the test tree at compile time.
-  const module = (await import(new URL('../../test/stand-in/apiserver.ts', import.meta.url).href)) as {
+  // test/stand-in/apiserver.ts, built beside the CLI by scripts/build.mjs; imported by URL so
+  // the server code does not depend on the test tree at compile time.
+  const module = (await import(new URL('./demo-cluster.js', import.meta.url).href)) as {
     startFakeApiServer(options?: object): Promise<DemoCluster>;
   };
   return module.startFakeApiServer();

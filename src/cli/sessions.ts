@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import type { Command } from 'commander';
+import { addCommand } from './commands.ts';
 import { createS3Records } from '../adapters/s3-records.ts';
 import { LOCAL_RECORDS_BUCKET, localRecordsDirectory, startLocalS3 } from '../local/s3.ts';
 import type { RecordQuery } from '../ports/records.ts';
@@ -43,7 +44,7 @@ interface ReplayFlags extends SourceFlags {
 const DEFAULT_LIST_WINDOW = '7d';
 
 export function registerSessions(program: Command): void {
-  const sessions = program.command('sessions').description('list kubectl sessions from the session records, and replay one');
+  const sessions = addCommand(program, 'sessions');
 
   withSourceOptions(
     sessions

@@ -10,7 +10,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as oauth from 'oauth4webapi';
 import { browserOpener, launchArgv, openInBrowser } from './open-browser.ts';
-import { cachePath, readCachedTokens, removeCachedTokens, writeCachedTokens, type CachedTokens } from './token-cache.ts';
+import { LoginError } from './login-error.ts';
+import { cachePath, lookUpCachedTokens, removeCachedTokens, writeCachedTokens, type CacheLookup, type CachedTokens } from './token-cache.ts';
 
 export interface LoginOptions {
   issuer: string;
@@ -34,22 +35,12 @@ export interface LoginOptions {
   now?: () => number;
 }
 
-/** Exit code 4: the user has to sign in (again). */
-export class LoginError extends Error {
-  readonly exitCode = 4;
-  constructor(message: string) {
-    super(message);
-    this.name = 'LoginError';
-  }
-}
-
 const LOGIN_TIMEOUT_MS = 5 * 60 * 1000;
 
-export async function currentToken(options: LoginOptions): Promise<CachedTokens> {
-  const path = cachePath(options.configDir, options.issuer, options.clientId);
-  const now = Math.floor((options.now ?? Date.now)() / 1000);
-  const cached = await readCachedTokens(path);
-  if (cached !== undefined && cached.expiresAt - options.expirySkewSeconds > now) return cached;
+/** `lookup`: the cache as the caller read it already (the credential plugin does, before loading this module). */
+export async function currentToken(options: LoginOptions, lookup?: CacheLookup): Promise<CachedTokens> {
+  const { path, cached, fresh } = lookup ?? (await lookUpCachedTokens(options));
+  if (fresh !== undefined) return fresh;
 
   if (cached?.refreshToken !== undefined) {
     const refreshed = await refresh(options, cached.refreshToken);

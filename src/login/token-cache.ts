@@ -44,6 +44,29 @@ export async function readCachedTokens(path: string): Promise<CachedTokens | und
   }
 }
 
+export interface CacheLookup {
+  path: string;
+  /** What the cache holds (a refresh token may still be good when the ID token is not). */
+  cached: CachedTokens | undefined;
+  /** The cached tokens when the ID token is good for `expirySkewSeconds` more; else undefined. */
+  fresh: CachedTokens | undefined;
+}
+
+/** Reads the cache entry of one issuer and client: the whole work of a plugin call with a valid token. */
+export async function lookUpCachedTokens(where: {
+  configDir: string;
+  issuer: string;
+  clientId: string;
+  expirySkewSeconds: number;
+  now?: () => number;
+}): Promise<CacheLookup> {
+  const path = cachePath(where.configDir, where.issuer, where.clientId);
+  const cached = await readCachedTokens(path);
+  const nowSeconds = Math.floor((where.now ?? Date.now)() / 1000);
+  const fresh = cached !== undefined && cached.expiresAt - where.expirySkewSeconds > nowSeconds ? cached : undefined;
+  return { path, cached, fresh };
+}
+
 export async function writeCachedTokens(path: string, tokens: CachedTokens): Promise<void> {
   const dir = join(path, '..');
   await mkdir(dir, { recursive: true, mode: 0o700 });

@@ -19,9 +19,8 @@ import { startNodeServer } from '../../src/runtime/node-server.ts';
 import type { NodeServer } from '../../src/runtime/node-server.ts';
 
 const run = promisify(execFile);
-const CLI = fileURLToPath(new URL('./fixtures/dev-token-cli.ts', import.meta.url));
-const TSX = import.meta.resolve('tsx');
-const CLI_ARGV = ['--import', TSX, CLI, 'dev-token'];
+// The built CLI, as kubectl runs it (test/run.mjs builds dist/ before the suite).
+const CLI_ARGV = [fileURLToPath(new URL('../../bin/gatehouse.mjs', import.meta.url)), 'dev-token'];
 
 let root: string;
 

@@ -19,7 +19,7 @@ const fakeBrowser = fileURLToPath(new URL('./fake-browser.mjs', import.meta.url)
 const execInfo = JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential', spec: { interactive: false } });
 
 function gatehouse(args: string[], env: Record<string, string>): Promise<ProcessResult> {
-  return runProcess(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args], {
+  return runProcess(process.execPath, [join(root, 'bin/gatehouse.mjs'), ...args], {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', HOME: env.HOME ?? tmpdir(), ...env },
   });
@@ -115,7 +115,7 @@ describe('gatehouse credential (the kubectl exec plugin)', () => {
   });
 
   test('gatehouse login --flow device signs in with the device code, where no browser can open', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'login', ...idpArgs, '--flow', 'device'], {
+    const child = spawn(process.execPath, [join(root, 'bin/gatehouse.mjs'), 'login', ...idpArgs, '--flow', 'device'], {
       cwd: root,
       env: { PATH: process.env.PATH ?? '', HOME: configDir },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -36,7 +36,7 @@ const badFile = join(dir, 'bad.yaml');
 writeFileSync(badFile, 'apiVersion: gatehouse/v1\nrules:\n  - { name: a, effect: maybe, resources: [pods] }\n  - { name: b, effect: allow, verbs: [fetch], resources: [pods], extra: 1 }\n');
 
 function run(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'policy', ...args], { cwd: repo, encoding: 'utf8' });
+  const result = spawnSync(process.execPath, ['bin/gatehouse.mjs', 'policy', ...args], { cwd: repo, encoding: 'utf8' });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
