@@ -3,12 +3,16 @@
  * awaited until they announce themselves, and always stopped — by the bench when it is done,
  * and by an exit/signal hook when it fails or is interrupted.
  *
- * A TypeScript child announces itself with one JSON line on stdout (`announce(value)`); an
+ * A TypeScript child is built first (esbuild, as scripts/build.mjs builds the CLI) and runs as
+ * JavaScript with source maps, so the bench measures the code as it ships, with no loader.
+ * It announces itself with one JSON line on stdout (`announce(value)`); an
  * external program (kubectl proxy) with a line matching a pattern.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
 
 export interface Child<T> {
   name: string;
@@ -47,15 +51,32 @@ export function announce(value: unknown): void {
   process.stdout.write(`${READY_PREFIX}${JSON.stringify(value)}\n`);
 }
 
-/** Starts `bench/<entry>` under tsx and resolves what it announced. */
-export function startTsChild<T>(
+const built = new Map<string, Promise<string>>();
+
+/**
+ * Builds `bench/<entry>` into dist/bench/ (once per bench run): packages stay in node_modules,
+ * and the output sits two folders deep like src/, so the sources' `new URL('../../…')` paths hold.
+ */
+function buildChild(entry: string): Promise<string> {
+  const source = fileURLToPath(new URL(entry, import.meta.url));
+  const outfile = fileURLToPath(new URL(`../dist/bench/${basename(source, '.ts')}.js`, import.meta.url));
+  let output = built.get(outfile);
+  if (output === undefined) {
+    output = build({ entryPoints: [source], outfile, bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', sourcemap: 'linked', logLevel: 'warning' }).then(() => outfile);
+    built.set(outfile, output);
+  }
+  return output;
+}
+
+/** Starts `bench/<entry>`, built, and resolves what it announced. */
+export async function startTsChild<T>(
   name: string,
   entry: string,
   args: string[] = [],
   options: { env?: NodeJS.ProcessEnv; nodeOptions?: string[] } = {},
 ): Promise<Child<T>> {
-  const file = fileURLToPath(new URL(entry, import.meta.url));
-  return startChild(name, process.execPath, [...(options.nodeOptions ?? []), '--import', 'tsx', file, ...args], parseAnnouncement as (line: string) => T | undefined, options);
+  const file = await buildChild(entry);
+  return startChild(name, process.execPath, [...(options.nodeOptions ?? []), '--enable-source-maps', file, ...args], parseAnnouncement as (line: string) => T | undefined, options);
 }
 
 function parseAnnouncement(line: string): unknown {

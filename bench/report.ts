@@ -113,6 +113,26 @@ export function rows(results: BenchResults): Row[] {
       met: policy.micros.p99 <= 20,
     });
   }
+  const cli = results.cliStart;
+  if (cli !== undefined) {
+    const median = `median of ${cli.runs}, alternating`;
+    out.push({
+      benchmark: '6 credential plugin, valid cached token / node -e 0',
+      measured: `${cli.credentialVsNode.toFixed(2)}× (${ms(cli.credentialMs, 0)} / ${ms(cli.nodeMs, 0)}, ${median})`,
+      target: '≤ 1.5×',
+      met: cli.credentialVsNode <= 1.5,
+    });
+    out.push({ benchmark: '6 dev-token plugin (local kubeconfig) / node -e 0', measured: `${cli.devTokenVsNode.toFixed(2)}× (${ms(cli.devTokenMs, 0)})`, target: '' });
+    out.push({
+      benchmark: '6 kubectl get pods: dev-token plugin / static token',
+      measured:
+        `${cli.kubectlPluginVsStatic.toFixed(2)}× (${ms(cli.kubectlPluginMs, 0)} / ${ms(cli.kubectlStaticMs, 0)}; ` +
+        `static + node -e 0 = ${cli.kubectlNodeFloorVsStatic.toFixed(2)}×)`,
+      target: '≤ 1.3×',
+      met: cli.kubectlPluginVsStatic <= 1.3,
+    });
+    out.push({ benchmark: '6 gatehouse --help', measured: ms(cli.helpMs, 0), target: '< 200 ms', met: cli.helpMs < 200 });
+  }
   const records = results.records;
   if (records !== undefined) {
     out.push({

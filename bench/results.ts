@@ -1,4 +1,5 @@
 /** The shape of `bench/results/<timestamp>.json`: the environment and every benchmark's numbers. */
+import type { CliStartResult } from './scenarios/cli-start.ts';
 import type { ColdStartResult } from './scenarios/cold-start.ts';
 import type { ListResult } from './scenarios/large-lists.ts';
 import type { PolicyResult } from './scenarios/policy.ts';
@@ -37,6 +38,7 @@ export interface BenchResults {
   watch?: WatchResult;
   coldStart?: ColdStartResult;
   policy?: PolicyResult;
+  cliStart?: CliStartResult;
   records?: RecordsResult;
   /** CPU profile summary of the Gatehouse process, when run with --profile. */
   profile?: { file: string; top: { name: string; selfPercent: number; totalPercent: number }[] };

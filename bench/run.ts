@@ -6,6 +6,8 @@
  *   3. watch: added latency per (masked) event;
  *   4. cold start of the Lambda bundle: size, fresh process → first answer;
  *   5. policy: decisions/s and p99 per decision with 1,000 rules;
+ *   6. the CLI: the credential plugin against `node -e 0`, kubectl with the plugin against a
+ *      static token, `gatehouse --help` (the built CLI, bin/gatehouse.mjs);
  *   and a check that every call through Gatehouse left its record in the S3 emulator.
  *
  * It starts everything it needs (bench/stand.ts) and stops all of it, prints one table and
@@ -26,6 +28,7 @@ import { summariseProfile } from './profile-summary.ts';
 import { countRecords } from './records-check.ts';
 import { markdownTable } from './report.ts';
 import type { BenchResults } from './results.ts';
+import { cliStart } from './scenarios/cli-start.ts';
 import { coldStart } from './scenarios/cold-start.ts';
 import { largeLists } from './scenarios/large-lists.ts';
 import { policyDecisions } from './scenarios/policy.ts';
@@ -115,6 +118,9 @@ try {
 
   log('4 cold start');
   results.coldStart = await coldStart(stand, log);
+
+  log('6 CLI start-up (the built CLI)');
+  results.cliStart = await cliStart({ runs: quick ? 5 : 20 }, log);
 
   await stand.stopFronts();
   const sinkStats = [stand.gatehouse, stand.gatehouseWorkers]

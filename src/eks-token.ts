@@ -22,7 +22,7 @@ import { GatehouseError } from './errors.ts';
 import type { Clock } from './types.ts';
 
 export const EKS_TOKEN_PREFIX = 'k8s-aws-v1.';
-export const CLUSTER_ID_HEADER = 'x-k8s-aws-id';
+const CLUSTER_ID_HEADER = 'x-k8s-aws-id';
 /** What the AWS CLI sends; the verifier accepts 0–900 and ignores the value otherwise. */
 export const PRESIGN_EXPIRES_SECONDS = 60;
 /** aws-iam-authenticator refuses longer tokens. */

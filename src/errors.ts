@@ -115,14 +115,6 @@ export class GatehouseError extends Error {
   }
 }
 
-export function httpStatusOf(code: ErrorCode): number {
-  return CODES[code][0];
-}
-
-export function reasonOf(code: ErrorCode): StatusReason {
-  return CODES[code][1];
-}
-
 /** The Kubernetes `Status` object (meta/v1) as the API server writes it for a failure. */
 export interface KubeStatus {
   kind: 'Status';

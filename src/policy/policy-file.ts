@@ -15,8 +15,7 @@ import type { PolicyDocument } from './policy-schema.ts';
 import { formatPath, parsePolicyJson, readPolicyText, validatedPolicy } from './policy-json.ts';
 
 export { compilePolicy, type PolicyEngine } from './policy.ts';
-export type { PolicyDocument, PolicyRule } from './policy-schema.ts';
-export { formatPath } from './policy-json.ts';
+export type { PolicyDocument } from './policy-schema.ts';
 
 /** Parses and validates policy YAML; `source` names the text in problem messages (a file path). */
 export function parsePolicy(text: string, source: string): PolicyDocument {

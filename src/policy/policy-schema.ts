@@ -2,9 +2,9 @@
  * The policy file format (`apiVersion: gatehouse/v1`): its zod schema, its TypeScript types, and
  * the checks that span several fields of a rule. Reference: docs/policy.md.
  *
- * Contract: `policyProblems(raw)` returns every problem of a parsed YAML value as
- * `{ path, message }` (empty when the policy is valid); `policyDocumentSchema` then parses it
- * into a `PolicyDocument`. Unknown keys are problems; `masking:` is passed through unvalidated
+ * Contract: `checkPolicy(raw)` returns every problem of a parsed YAML value as
+ * `{ path, message }` (empty when the policy is valid) and, when there is none, the validated
+ * `PolicyDocument`. Unknown keys are problems; `masking:` is passed through unvalidated
  * for the masking stage to read.
  */
 import * as z from 'zod';
@@ -80,15 +80,8 @@ export interface PolicyProblem {
 }
 
 /**
- * Every problem in a policy, schema and cross-field alike. Rules are checked one by one so
- * a mistake in one rule never hides the mistakes in another.
- */
-export function policyProblems(raw: unknown): PolicyProblem[] {
-  return checkPolicy(raw).problems;
-}
-
-/**
- * The problems of a policy and, when there are none, the validated document — built from the
+ * Every problem in a policy, schema and cross-field alike (rules are checked one by one so
+ * a mistake in one rule never hides the mistakes in another). The problems of a policy and, when there are none, the validated document — built from the
  * rules as they were checked (what `policyDocumentSchema.parse` returns: defaults applied),
  * so a policy is validated once, not twice, at start-up.
  */

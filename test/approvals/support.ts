@@ -1,6 +1,6 @@
 /** Shared pieces of the approval tests: a sample approval, a settable clock, the stand-ins. */
 import type { Approval } from '../../src/approvals/approval.ts';
-import type { Clock, Decision, Identity, KubeRequest } from '../../src/types.ts';
+import type { Clock, Decision, Identity } from '../../src/types.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,25 +69,6 @@ export function sampleApproval(overrides: Partial<Approval> = {}): Approval {
 }
 
 export const alice: Identity = { user: 'alice@example.com', groups: ['dev'], claims: {} };
-
-export function podRequest(overrides: Partial<KubeRequest> = {}): KubeRequest {
-  return {
-    isResourceRequest: true,
-    path: '/api/v1/namespaces/prod/pods/web-1',
-    verb: 'delete',
-    apiPrefix: 'api',
-    apiGroup: '',
-    apiVersion: 'v1',
-    namespace: 'prod',
-    resource: 'pods',
-    subresource: '',
-    name: 'web-1',
-    parts: ['namespaces', 'prod', 'pods', 'web-1'],
-    fieldSelector: '',
-    labelSelector: '',
-    ...overrides,
-  };
-}
 
 export function reviewDecision(overrides: Partial<NonNullable<Decision['review']>> = {}): Decision {
   return {
