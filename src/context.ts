@@ -1,5 +1,55 @@
-/** Typed values each stage leaves in Hono's context for the stages after it. */
+/**
+ * Typed values each stage leaves in Hono's context for the stages after it, and the one type
+ * of what the runtimes hand the app as `c.env`.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Context } from 'hono';
 import type { ApprovalOutcome, Decision, Identity, KubeRequest, UpstreamConnection } from './types.ts';
+
+/**
+ * What the Node runtime passes in `env.upgrade` for an HTTP Upgrade request. Forward sets
+ * `taken` once it owns the socket (tunnel established); the runtime then ignores the response.
+ */
+export interface UpgradeBinding {
+  socket: Duplex;
+  head: Buffer;
+  taken: boolean;
+}
+
+/**
+ * `c.env`: on the Node runtime @hono/node-server's `incoming`/`outgoing` (and node-server.ts's
+ * `upgrade`), on Lambda hono/aws-lambda's `event`; none of them for in-process callers
+ * (`app.request` in tests), where `c.env` itself may be undefined.
+ */
+export interface GatehouseBindings {
+  incoming?: IncomingMessage;
+  outgoing?: ServerResponse;
+  upgrade?: UpgradeBinding;
+  event?: { rawPath?: string; rawQueryString?: string; requestContext?: { http?: { sourceIp?: string } } };
+}
+
+export interface GatehouseEnv {
+  Bindings: GatehouseBindings;
+}
+
+/**
+ * A response forward (or mask, rewriting it) built from a plain header object, and what the
+ * stages after read instead of building its Headers or wrapping its body in a stream: its
+ * status and headers as built, and either the bytes forward read whole or the upstream's live
+ * Node stream (which nothing has read yet: taking it leaves `response.body` unused).
+ */
+export interface ForwardedResponse {
+  /** The Response itself: the rest describes `c.res` only while `c.res` is this one. */
+  response: Response;
+  /** Lower-case header names, hop-by-hop ones removed. Do not edit: copy. */
+  init: { readonly status: number; readonly statusText?: string | undefined; readonly headers: Readonly<Record<string, string>> };
+  bytes?: Uint8Array<ArrayBuffer>;
+  stream?: IncomingMessage;
+}
+
+/** The context the stages that read the runtime's request take. */
+export type GatehouseContext = Context<GatehouseEnv>;
 
 declare module 'hono' {
   interface ContextVariableMap {
@@ -27,6 +77,8 @@ declare module 'hono' {
     responseBytes: Uint8Array;
     /** True when `responseBytes` went through the mask stage (masked, or scanned and clean). */
     responseBytesMasked: boolean;
+    /** Set by forward, and by mask when it replaces the response: see plain-response.ts. */
+    forwarded: ForwardedResponse;
   }
 }
 

@@ -6,6 +6,7 @@
  * upstream.
  */
 import type { Context, MiddlewareHandler } from 'hono';
+import type { GatehouseBindings, GatehouseContext } from '../context.ts';
 import { classifyRequest } from '../request-info.ts';
 import { GatehouseError } from '../errors.ts';
 import type { KubeRequest } from '../types.ts';
@@ -17,8 +18,8 @@ export interface RawTarget {
 }
 
 /** The request target exactly as the client sent it. */
-export function rawTarget(c: Context): RawTarget {
-  const env = c.env as { incoming?: { url?: string }; event?: { rawPath?: string; rawQueryString?: string } } | undefined;
+export function rawTarget(c: GatehouseContext): RawTarget {
+  const env = c.env as GatehouseBindings | undefined; // undefined for in-process callers
   const nodeUrl = env?.incoming?.url;
   if (typeof nodeUrl === 'string') {
     const q = nodeUrl.indexOf('?');

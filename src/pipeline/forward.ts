@@ -24,6 +24,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { Context, Handler } from 'hono';
+import type { GatehouseBindings, GatehouseContext, UpgradeBinding } from '../context.ts';
 import { GatehouseError } from '../errors.ts';
 import type { UpstreamConnection } from '../types.ts';
 import { rawTarget } from './classify.ts';
@@ -40,21 +41,6 @@ export interface ForwardOptions {
   maxRequestBodyBytes?: number;
 }
 
-/**
- * What the Node runtime passes in `env.upgrade` for an HTTP Upgrade request. Forward sets
- * `taken` once it owns the socket (tunnel established); the runtime then ignores the response.
- */
-export interface UpgradeBinding {
-  socket: Duplex;
-  head: Buffer;
-  taken: boolean;
-}
-
-interface NodeEnv {
-  incoming?: http.IncomingMessage;
-  outgoing?: http.ServerResponse;
-  upgrade?: UpgradeBinding;
-}
 
 /** Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus proxy ones. */
 const HOP_BY_HOP = new Set([
@@ -73,10 +59,10 @@ const HOP_BY_HOP = new Set([
 export function forward(options: ForwardOptions): Handler {
   const timeoutMs = Math.round(options.timeoutSeconds * 1000);
   const maxBodyBytes = options.maxRequestBodyBytes ?? DEFAULT_MAX_REQUEST_BODY_BYTES;
-  return async function forwardStage(c) {
+  return async function forwardStage(c: GatehouseContext) {
     const connection = c.get('upstream');
     const identity = c.get('identity');
-    const env = (c.env ?? {}) as NodeEnv;
+    const env: GatehouseBindings = c.env ?? {};
     const upgrade = env.upgrade;
     const target = rawTarget(c);
     const base = connection.server;
@@ -117,7 +103,7 @@ export function forward(options: ForwardOptions): Handler {
     if (answer.kind === 'upgrade') {
       c.set('upstreamStatus', 101);
       spliceTunnel(upgrade, answer.response, answer.socket, answer.head);
-      return plainResponse(null, { status: 200, headers: { 'x-gatehouse-upgraded': 'true' } });
+      return plainResponse(c, null, { status: 200, headers: { 'x-gatehouse-upgraded': 'true' } });
     }
     const upstream = answer.response;
     const status = upstream.statusCode ?? 502;
@@ -125,7 +111,7 @@ export function forward(options: ForwardOptions): Handler {
     const init = { status, statusText: upstream.statusMessage, headers: responseHeaders(upstream.rawHeaders, c.get('requestId')) };
     if (method === 'HEAD' || status === 204 || status === 304 || status === 205) {
       upstream.resume();
-      return plainResponse(null, init);
+      return plainResponse(c, null, init);
     }
     // A small answer of known length is read whole: the runtime then writes headers and body in
     // one go, which is most of the cost of a proxied GET. Anything else (watch, logs -f, big
@@ -135,38 +121,10 @@ export function forward(options: ForwardOptions): Handler {
       const bytes = await readWhole(upstream, base.origin);
       c.set('responseBytes', bytes);
       c.set('responseBytesMasked', false);
-      return remember(plainResponse(bytes, init), { init, bytes });
+      return plainResponse(c, bytes, init, { bytes });
     }
-    return remember(plainResponse(lazyWebStream(upstream), init), { init, stream: upstream });
+    return plainResponse(c, lazyWebStream(upstream), init, { stream: upstream });
   };
-}
-
-/**
- * What forward knows about a Response it built, for the mask stage: its headers as the plain
- * object they were built from (reading `response.headers` would build a Headers object, reading
- * `response.body` would wrap bytes in a stream), and either the bytes it read whole or the
- * upstream's live Node stream (which nothing has read yet; taking it leaves `response.body` unused).
- */
-export interface ForwardedAnswer {
-  /** Status and headers (lower-case names, hop-by-hop ones removed). Do not edit: copy. */
-  init: { readonly status: number; readonly statusText: string | undefined; readonly headers: Readonly<Record<string, string>> };
-  bytes?: Uint8Array<ArrayBuffer>;
-  stream?: http.IncomingMessage;
-}
-
-/** The answer rides on the Response under a module-private symbol (not a WeakMap: see plain-response.ts). */
-const ANSWER = Symbol('gatehouse.forwardedAnswer');
-
-type AnsweredResponse = Response & { [ANSWER]?: ForwardedAnswer };
-
-function remember(response: Response, answer: ForwardedAnswer): Response {
-  (response as AnsweredResponse)[ANSWER] = answer;
-  return response;
-}
-
-/** The answer behind `response` when forward built it (and it was not replaced since), else undefined. */
-export function forwardedAnswer(response: Response): ForwardedAnswer | undefined {
-  return (response as AnsweredResponse)[ANSWER];
 }
 
 /** Responses up to this size (with Content-Length) are read whole before they are passed on. */
@@ -202,7 +160,7 @@ interface SendOptions {
   retryable: boolean;
   /** The call, to notice a client that goes away (see `watchClient`). */
   c: Context;
-  env: NodeEnv;
+  env: GatehouseBindings;
 }
 
 type RequestFunction = (options: http.RequestOptions) => http.ClientRequest;
@@ -213,8 +171,8 @@ function send(request: RequestFunction, requestOptions: http.RequestOptions, bod
 
 /**
  * One upstream request, settled once: by the answer (headers, or the switch to a tunnel), a
- * failure, the header timeout, or the client going away first. A class, not closures: one
- * object per call (and no per-call function names under tsx) on the path of every request.
+ * failure, the header timeout, or the client going away first: the state of one call in one
+ * object, each way of settling a method.
  */
 class UpstreamCall {
   private settled = false;
@@ -284,11 +242,12 @@ class UpstreamCall {
 }
 
 /** Runs `abort` when the client disconnects before the response finished. */
-function watchClient(c: Context, env: NodeEnv, abort: () => void): () => void {
+function watchClient(c: Context, env: GatehouseBindings, abort: () => void): () => void {
   const outgoing = env.outgoing;
   if (outgoing !== undefined) {
-    // Bound, not an arrow: a named per-call closure costs a `__name` call under tsx (esbuild keepNames).
-    const onClose = abortUnlessAnswered.bind(null, outgoing, abort);
+    const onClose = (): void => {
+      if (!outgoing.writableFinished) abort();
+    };
     outgoing.once('close', onClose);
     return () => outgoing.off('close', onClose);
   }
@@ -303,10 +262,6 @@ function watchClient(c: Context, env: NodeEnv, abort: () => void): () => void {
   const signal = c.req.raw.signal;
   signal.addEventListener('abort', abort, { once: true });
   return () => signal.removeEventListener('abort', abort);
-}
-
-function abortUnlessAnswered(outgoing: http.ServerResponse, abort: () => void): void {
-  if (!outgoing.writableFinished) abort();
 }
 
 const UNREACHABLE = new Set([

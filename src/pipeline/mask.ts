@@ -23,6 +23,7 @@
  * the body has been read.
  */
 import type { Context, MiddlewareHandler } from 'hono';
+import type { ForwardedResponse, GatehouseContext } from '../context.ts';
 import type { IncomingMessage } from 'node:http';
 import { pipeline, Readable } from 'node:stream';
 import { createGunzip, createInflate } from 'node:zlib';
@@ -31,8 +32,7 @@ import { JsonStreamMasker, maskWholeBody } from '../masking/json-stream-masker.t
 import { isJsonMediaType, jsonOnlyAccept, planMasking, type MaskingPlan } from '../masking/masking-plan.ts';
 import { SECRETS_ONLY, type MaskingRules } from '../masking/masking-rules.ts';
 import { carriesPlaceholder } from '../masking/placeholder.ts';
-import { forwardedAnswer, type ForwardedAnswer } from './forward.ts';
-import { plainResponse } from './plain-response.ts';
+import { forwardedOf, plainResponse } from './plain-response.ts';
 import { lazyWebStream } from './web-stream.ts';
 
 /** Bodies up to this size (by Content-Length) are masked whole before the response starts. */
@@ -48,7 +48,7 @@ export function mask(rules: MaskingRules | undefined): MiddlewareHandler {
     editUpstreamHeaders(c, jsonOnlyAccept(c.req.header('accept') ?? null));
     await next();
     const response = c.res;
-    const answer = forwardedAnswer(response);
+    const answer = forwardedOf(c);
     const options = { rules: maskingRules, hint: plan.hint, subject: plan.subject };
     let masked: Response;
     try {
@@ -82,7 +82,7 @@ export function mask(rules: MaskingRules | undefined): MiddlewareHandler {
 }
 
 type MaskerOptions = ConstructorParameters<typeof JsonStreamMasker>[0];
-type AnswerInit = ForwardedAnswer['init'];
+type AnswerInit = ForwardedResponse['init'];
 
 /** Unsets `responseBytes`: what leaves is not (or not known to be) those bytes. */
 function forgetResponseBytes(c: Context): void {
@@ -118,7 +118,7 @@ function maskBytes(
   }
   const headers = withoutEncoding(init.headers);
   headers['content-length'] = String(bytes.byteLength);
-  return { response: plainResponse(bytes, { status: init.status, statusText: init.statusText, headers }), bytes };
+  return { response: plainResponse(c, bytes, { status: init.status, statusText: init.statusText, headers }), bytes };
 }
 
 
@@ -183,7 +183,7 @@ function maskStream(source: Readable, init: AnswerInit, encoding: string, option
   });
   const headers = withoutEncoding(init.headers);
   delete headers['content-length'];
-  return plainResponse(body, { status: init.status, statusText: init.statusText, headers });
+  return plainResponse(c, body, { status: init.status, statusText: init.statusText, headers });
 }
 
 /** A copy of plain headers without Content-Encoding (the body leaves decoded). */
@@ -256,12 +256,12 @@ function unmaskable(plan: MaskingPlan, how: string): GatehouseError {
  * list and Node's parse of it, and the request's Headers (built only when something changes:
  * building it costs every call).
  */
-function editUpstreamHeaders(c: Context, accept: string | undefined): void {
+function editUpstreamHeaders(c: GatehouseContext, accept: string | undefined): void {
   const request = c.req.raw;
   const changeAccept = accept !== undefined && request.headers.get('accept') !== accept;
   if (request.headers.has('accept-encoding')) request.headers.delete('accept-encoding');
   if (changeAccept) request.headers.set('accept', accept);
-  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  const incoming = c.env?.incoming;
   if (incoming === undefined) return;
   const raw = incoming.rawHeaders;
   for (let i = raw.length - 2; i >= 0; i -= 2) {

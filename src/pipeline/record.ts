@@ -14,6 +14,7 @@
  *   ERR_RECORD_UNAVAILABLE and reaches nothing.
  */
 import type { Context, ContextVariableMap, MiddlewareHandler } from 'hono';
+import type { GatehouseContext } from '../context.ts';
 import { asGatehouseError, GatehouseError } from '../errors.ts';
 import type { RecordSink } from '../ports/records.ts';
 import { NO_BODY, recordBody, recordSentBody, unreadBody } from '../records/body.ts';
@@ -81,17 +82,18 @@ export function record(sink: RecordSink | undefined, options: RecordStageOptions
     const facts = await callFacts(c, options, false);
     const response = c.res;
     const error = c.error === undefined ? undefined : asGatehouseError(c.error);
-    const upgraded = headerOf(response, 'x-gatehouse-upgraded') === 'true';
+    const upgraded = headerOf(c, 'x-gatehouse-upgraded') === 'true';
     const decision = facts.decision;
-    const outcome: Outcome = { c, sink, options, log, start, facts, response, error, upgraded };
+    const contentType = headerOf(c, 'content-type');
+    const outcome: Outcome = { c, sink, options, log, start, facts, response, contentType, error, upgraded };
 
-    const body = bodyOptions(options, headerOf(response, 'content-type'), facts.request, decision?.unmasked !== true);
+    const body = bodyOptions(options, contentType, facts.request, decision?.unmasked !== true);
     // An answer held whole (forward read it, mask may have rewritten it) is recorded from those
     // bytes, and the response is left as built: no tee stream, so the runtime writes it in one
     // go. A failure replaced the answer with a Status, so the bytes are not what was sent then.
     const sent = c.error === undefined ? variable<Uint8Array>(c, 'responseBytes') : undefined;
     if (sent !== undefined) {
-      const identity = (headerOf(response, 'content-encoding') ?? 'identity').trim().toLowerCase() === 'identity';
+      const identity = (headerOf(c, 'content-encoding') ?? 'identity').trim().toLowerCase() === 'identity';
       const passedMaskStage = identity && variable<boolean>(c, 'responseBytesMasked') === true && decision?.unmasked !== true;
       writeOutcome(outcome, responseBody(sent.byteLength, () => recordSentBody(sent, body, passedMaskStage)), 'complete');
       return;
@@ -126,6 +128,8 @@ interface Outcome {
   start: CallStart;
   facts: CallFacts;
   response: Response;
+  /** Of the response as the stages left it (read before a tee replaces it). */
+  contentType: string | null;
   error: GatehouseError | undefined;
   upgraded: boolean;
 }
@@ -140,7 +144,7 @@ function writeOutcome(outcome: Outcome, body: RecordedBody, streamEnd: StreamEnd
         statusCode: outcome.upgraded ? 101 : response.status,
         upstreamStatus: variable<number>(c, 'upstreamStatus'),
         error: error === undefined ? undefined : { code: error.code, message: error.message },
-        responseContentType: headerOf(response, 'content-type'),
+        responseContentType: outcome.contentType,
         responseBody: body,
         maskedInResponse: variable<boolean>(c, 'masked') === true,
         streamEnd,
@@ -179,10 +183,6 @@ function intentRefusal(facts: CallFacts, error: unknown): string {
 
 // ─── gathering facts ──────────────────────────────────────────────────────────
 
-/**
- * Headers are read from the request's Headers directly: a per-call helper closure costs a
- * `__name` call each time under tsx (esbuild keepNames), on every request.
- */
 function callStart(c: Context, requestId: string, options: RecordStageOptions): CallStart {
   const target = rawTarget(c);
   const requestHeaders = c.req.raw.headers;
@@ -282,7 +282,7 @@ function hasNoBody(method: string): boolean {
 }
 
 /** The caller's address: the TCP peer (Node) or the Function URL's view (Lambda); X-Forwarded-For only when trusted. */
-function sourceIp(c: Context, trustForwardedFor: boolean): string | null {
+function sourceIp(c: GatehouseContext, trustForwardedFor: boolean): string | null {
   if (trustForwardedFor) {
     const hops = (c.req.header('x-forwarded-for') ?? '')
       .split(',')
@@ -291,15 +291,12 @@ function sourceIp(c: Context, trustForwardedFor: boolean): string | null {
     const last = hops.at(-1);
     if (last !== undefined) return last;
   }
-  const env = c.env as
-    | { incoming?: { socket?: { remoteAddress?: string } }; event?: { requestContext?: { http?: { sourceIp?: string } } } }
-    | undefined;
-  return env?.incoming?.socket?.remoteAddress ?? env?.event?.requestContext?.http?.sourceIp ?? null;
+  return c.env?.incoming?.socket.remoteAddress ?? c.env?.event?.requestContext?.http?.sourceIp ?? null;
 }
 
 /** Audit-Id = the request id on every answer; forward's and mask's answers carry it already. */
 function setAuditId(c: Context, requestId: string): void {
-  if (headerOf(c.res, 'audit-id') === requestId) return;
+  if (headerOf(c, 'audit-id') === requestId) return;
   try {
     c.res.headers.set('audit-id', requestId);
   } catch {

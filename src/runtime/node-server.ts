@@ -21,7 +21,7 @@ import type { Duplex } from 'node:stream';
 import { createAdaptorServer } from '@hono/node-server';
 import type { Hono } from 'hono';
 import { asGatehouseError, GatehouseError, statusResponse } from '../errors.ts';
-import type { UpgradeBinding } from '../pipeline/forward.ts';
+import type { UpgradeBinding } from '../context.ts';
 
 /** OIDC tokens with many groups are large; Node's default (16 KiB) would refuse some. */
 const MAX_HEADER_BYTES = 64 * 1024;

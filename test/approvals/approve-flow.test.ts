@@ -6,6 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Hono } from 'hono';
+import type { GatehouseEnv } from '../../src/context.ts';
 import type { KubeStatus } from '../../src/errors.ts';
 import type { Approvals } from '../../src/ports/approvals.ts';
 import { signLink } from '../../src/approvals/link.ts';
@@ -20,7 +21,7 @@ const SAME_ORIGIN = { origin: 'http://localhost', 'sec-fetch-site': 'same-origin
 let stack: ApprovalStack;
 let clock: FakeClock;
 let approvals: Approvals;
-let app: Hono;
+let app: Hono<GatehouseEnv>;
 let forwarded: Forwarded[];
 
 before(async () => {

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Hono } from 'hono';
-import '../../src/context.ts';
+import type { GatehouseEnv } from '../../src/context.ts';
 import { createApprovalsTable } from '../../src/adapters/dynamodb-approvals.ts';
 import { createApprovalsFromConfig, type CreateApprovalsOptions } from '../../src/approvals/create-approvals.ts';
 import { approvalRoutes } from '../../src/approvals/routes.ts';
@@ -136,9 +136,9 @@ export interface Forwarded {
  * classifier, a review decision for every resource request (approvers from
  * `x-approvers`, grant from `x-grant`), and a "forward" that counts what got through.
  */
-export function approvalApp(approvals: Approvals, clock: Clock): { app: Hono; forwarded: Forwarded[] } {
+export function approvalApp(approvals: Approvals, clock: Clock): { app: Hono<GatehouseEnv>; forwarded: Forwarded[] } {
   const forwarded: Forwarded[] = [];
-  const app = new Hono();
+  const app = new Hono<GatehouseEnv>();
   app.onError((error) => statusResponse(asGatehouseError(error)));
   app.route('/_gatehouse/approvals', approvalRoutes(approvals, clock));
   app.use('*', async (c, next) => {
