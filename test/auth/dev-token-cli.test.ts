@@ -80,7 +80,7 @@ describe('gatehouse dev-token', { concurrency: true }, () => {
     {
       name: 'refuses a lifetime of zero as bad usage',
       args: ['--user', 'alice@example.com', '--ttl', '0'],
-      stderr: "error: option '--ttl <seconds>' argument '0' is invalid. must be a whole number of seconds from 1 to 86400\n",
+      stderr: "error: option '--ttl <seconds>' argument '0' is invalid. must be a whole number of seconds from 1 to 86400\n(run with --help for usage)\n",
     },
     {
       name: 'refuses to mint for a system: user as bad usage',
@@ -91,7 +91,7 @@ describe('gatehouse dev-token', { concurrency: true }, () => {
     {
       name: 'requires --user',
       args: [],
-      stderr: "error: required option '--user <name>' not specified\n",
+      stderr: "error: required option '--user <name>' not specified\n(run with --help for usage)\n",
     },
   ];
   for (const c of refusals) {
