@@ -13,7 +13,6 @@
 import type { JSONWebKeySet } from 'jose';
 import type { OidcConfig } from '../config.ts';
 import { GatehouseConfigError } from '../config-error.ts';
-import { GatehouseError } from '../errors.ts';
 import type { Authenticator } from '../ports/authenticator.ts';
 import type { Clock } from '../types.ts';
 import { systemClock } from '../types.ts';
