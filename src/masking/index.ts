@@ -1,4 +1,4 @@
 /** Masking: what Gatehouse hides in responses and records, and how. Re-exports only. */
-export { LAST_APPLIED } from './mask-document.ts';
+export { maskDocument } from './mask-document.ts';
 export { SECRETS_ONLY, type MaskingRules } from './masking-rules.ts';
 export { createDocumentMasker } from './document-masker.ts';

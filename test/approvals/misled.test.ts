@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { Hono } from 'hono';
+import type { GatehouseEnv } from '../../src/context.ts';
 import { createDynamoDbApprovalStore } from '../../src/adapters/dynamodb-approvals.ts';
 import { formTokenFor, signLink } from '../../src/approvals/link.ts';
 import { approvalPageHtml } from '../../src/approvals/page.tsx';
@@ -25,7 +26,7 @@ const PASSWORD = 'hunter2-correct-horse';
 let stack: ApprovalStack;
 let clock: FakeClock;
 let approvals: Approvals;
-let app: Hono;
+let app: Hono<GatehouseEnv>;
 let forwarded: Forwarded[];
 let n = 0;
 

@@ -161,7 +161,7 @@ export function approvalApp(approvals: Approvals, clock: Clock): { app: Hono<Gat
 }
 
 /** The stack, a clock at now and the approve stage's app on a service of the stack: what the flow tests share. */
-export async function startApprovalFlow(): Promise<{ stack: ApprovalStack; clock: FakeClock; approvals: Approvals; app: Hono; forwarded: Forwarded[] }> {
+export async function startApprovalFlow(): Promise<{ stack: ApprovalStack; clock: FakeClock; approvals: Approvals; app: Hono<GatehouseEnv>; forwarded: Forwarded[] }> {
   const stack = await startApprovalStack();
   const clock = new FakeClock(Date.now());
   const approvals = stack.make({ clock });
