@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import type { Hono } from 'hono';
 import type { GatehouseEnv } from '../../src/context.ts';
 import type { KubeStatus } from '../../src/errors.ts';
-import type { Approvals } from '../../src/ports/approvals.ts';
 import { signLink } from '../../src/approvals/link.ts';
 import { readFileSync } from 'node:fs';
 import { createApprovalsFromConfig } from '../../src/approvals/create-approvals.ts';
@@ -20,12 +19,11 @@ const SAME_ORIGIN = { origin: 'http://localhost', 'sec-fetch-site': 'same-origin
 
 let stack: ApprovalStack;
 let clock: FakeClock;
-let approvals: Approvals;
 let app: Hono<GatehouseEnv>;
 let forwarded: Forwarded[];
 
 before(async () => {
-  ({ stack, clock, approvals, app, forwarded } = await startApprovalFlow());
+  ({ stack, clock, app, forwarded } = await startApprovalFlow());
 });
 after(() => stack.close());
 

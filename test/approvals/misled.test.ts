@@ -17,21 +17,18 @@ import { approvalPageHtml } from '../../src/approvals/page.tsx';
 import type { KubeStatus } from '../../src/errors.ts';
 import { GatehouseError } from '../../src/errors.ts';
 import { createFileSigningKey } from '../../src/local/signing-key.ts';
-import type { Approvals } from '../../src/ports/approvals.ts';
 import { FakeClock, mailedLink, sampleApproval, startApprovalFlow, T0, type ApprovalStack, type Forwarded } from './support.ts';
 
 const SAME_ORIGIN = { origin: 'http://localhost', 'sec-fetch-site': 'same-origin', 'content-type': 'application/x-www-form-urlencoded' };
 const PASSWORD = 'hunter2-correct-horse';
 
 let stack: ApprovalStack;
-let clock: FakeClock;
-let approvals: Approvals;
 let app: Hono<GatehouseEnv>;
 let forwarded: Forwarded[];
 let n = 0;
 
 before(async () => {
-  ({ stack, clock, approvals, app, forwarded } = await startApprovalFlow());
+  ({ stack, app, forwarded } = await startApprovalFlow());
 });
 after(() => stack.close());
 
