@@ -25,6 +25,7 @@ import type { GatehouseConfig } from '../config.ts';
 import { GatehouseConfigError } from '../config-error.ts';
 import { resolveKubeconfigPath } from '../kubeconfig.ts';
 import { ensureLocalTls } from '../local/tls.ts';
+import { InstanceRunningError } from '../local/instance-lock.ts';
 import { startNodeServer } from '../runtime/node-server.ts';
 import type { NodeServer } from '../runtime/node-server.ts';
 import { DEFAULT_STATE_DIR, DEFAULT_USER, DEFAULT_GROUPS, startLocalGatehouse } from '../runtime/local.ts';
@@ -49,13 +50,6 @@ interface ServeFlags {
 
 /** What `serve` started, closed on a signal. */
 interface Running {
-  close(): Promise<void>;
-}
-
-/** The embedded demo cluster (test/stand-in/apiserver.ts), loaded only when there is no kubeconfig. */
-interface DemoCluster {
-  url: string;
-  kubeconfigPath: string;
   close(): Promise<void>;
 }
 
@@ -137,64 +131,43 @@ export function registerServe(program: Command): void {
 }
 
 async function serveLocal(flags: ServeFlags): Promise<Running> {
-  let demo: DemoCluster | undefined;
-  let kubeconfig = flags.kubeconfig;
-  if (kubeconfig === undefined && flags.context === undefined && !existsSync(resolveKubeconfigPath())) {
-    demo = await startDemoCluster();
-    kubeconfig = demo.kubeconfigPath;
-  }
-  try {
-    const local = await startLocalGatehouse({
-      stateDir: flags.stateDir,
-      host: flags.host,
-      port: flags.port,
-      ...(flags.plainHttpPort === undefined ? {} : { plainHttpPort: flags.plainHttpPort }),
-      ...(kubeconfig === undefined ? {} : { upstreamKubeconfig: kubeconfig }),
-      ...(flags.context === undefined ? {} : { upstreamContext: flags.context }),
-      ...(flags.policy === undefined ? {} : { policyFile: flags.policy }),
-      user: flags.user,
-      groups: flags.group ?? [...DEFAULT_GROUPS],
-      auth: flags.auth,
-    });
-    const lines = [
-      `Gatehouse is listening on ${local.url}`,
-      ...(local.plainUrl === undefined ? [] : [`  plain HTTP (no kubectl tokens over it): ${local.plainUrl}`]),
-      `  kubeconfig for users: ${local.kubeconfigPath}  (user "${local.user}", groups: ${local.groups.join(', ') || 'none'})`,
-      `      export KUBECONFIG=${local.kubeconfigPath}`,
-      `  policy:   ${local.policyFile}`,
-      `  upstream: ${local.upstreamDescription}`,
-      ...(local.mail === undefined ? [] : [`  approval mail (local inbox): ${local.mail.inboxUrl}`]),
-    ];
-    if (demo !== undefined) {
-      lines.push(
-        `  NOTE: no kubeconfig found (${resolveKubeconfigPath()}), so Gatehouse forwards to the EMBEDDED DEMO CLUSTER at ${demo.url}`,
-        '        (an in-memory stand-in for kube-apiserver; nothing you do reaches a real cluster).',
-      );
-    }
+  // No kubeconfig at all: the embedded demo cluster, said plainly below.
+  const demoCluster = flags.kubeconfig === undefined && flags.context === undefined && !existsSync(resolveKubeconfigPath());
+  const local = await startLocalGatehouse({
+    stateDir: flags.stateDir,
+    host: flags.host,
+    port: flags.port,
+    ...(flags.plainHttpPort === undefined ? {} : { plainHttpPort: flags.plainHttpPort }),
+    ...(flags.kubeconfig === undefined ? {} : { upstreamKubeconfig: flags.kubeconfig }),
+    ...(flags.context === undefined ? {} : { upstreamContext: flags.context }),
+    ...(flags.policy === undefined ? {} : { policyFile: flags.policy }),
+    demoCluster,
+    user: flags.user,
+    groups: flags.group ?? [...DEFAULT_GROUPS],
+    auth: flags.auth,
+  });
+  const lines = [
+    `Gatehouse is listening on ${local.url}`,
+    ...(local.plainUrl === undefined ? [] : [`  plain HTTP (no kubectl tokens over it): ${local.plainUrl}`]),
+    `  kubeconfig for users: ${local.kubeconfigPath}  (user "${local.user}", groups: ${local.groups.join(', ') || 'none'})`,
+    `      export KUBECONFIG=${local.kubeconfigPath}`,
+    `  policy:   ${local.policyFile}`,
+    `  upstream: ${local.upstreamDescription}`,
+    ...(local.mail === undefined ? [] : [`  approval mail (local inbox): ${local.mail.inboxUrl}`]),
+  ];
+  if (local.demo !== undefined) {
     lines.push(
-      `  WARNING: the LOCAL DEVELOPMENT ISSUER is on — anyone who can read ${resolve(flags.stateDir, 'dev-issuer.jwk')}`,
-      '           can act as any user. It is loopback-only; configure OIDC (--config) for anything else.',
-      'Press Ctrl-C to stop.',
+      `  NOTE: no kubeconfig found (${resolveKubeconfigPath()}), so Gatehouse forwards to the EMBEDDED DEMO CLUSTER at ${local.demo.url}`,
+      '        (an in-memory stand-in for kube-apiserver, seeded with namespaces dev, staging and prod; nothing you do reaches a real cluster).',
     );
-    console.log(lines.join('\n'));
-    return {
-      async close() {
-        await local.close();
-        if (demo !== undefined) await demo.close();
-      },
-    };
-  } catch (error) {
-    if (demo !== undefined) await demo.close();
-    throw error;
   }
-}
-
-async function startDemoCluster(): Promise<DemoCluster> {
-  // Imported by URL so the server code does not depend on the test tree at compile time.
-  const module = (await import(new URL('../../test/stand-in/apiserver.ts', import.meta.url).href)) as {
-    startFakeApiServer(options?: object): Promise<DemoCluster>;
-  };
-  return module.startFakeApiServer();
+  lines.push(
+    `  WARNING: the LOCAL DEVELOPMENT ISSUER is on — anyone who can read ${resolve(flags.stateDir, 'dev-issuer.jwk')}`,
+    '           can act as any user. It is loopback-only; configure OIDC (--config) for anything else.',
+    'Press Ctrl-C to stop.',
+  );
+  console.log(lines.join('\n'));
+  return local;
 }
 
 async function serveConfigured(flags: ServeFlags, configPath: string): Promise<Running> {
@@ -305,6 +278,10 @@ function reportStartFailure(error: unknown): number {
   if (error instanceof GatehouseConfigError) {
     console.error(error.message);
     return 2;
+  }
+  if (error instanceof InstanceRunningError) {
+    console.error(error.message);
+    return 1;
   }
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {

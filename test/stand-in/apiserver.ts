@@ -33,7 +33,9 @@ import {
   type VersionInfo,
 } from './discovery.ts';
 import { isTrue, sendError, sendJson, type Exchange, type RequestAttributes } from './exchange.ts';
-import { defaultExec, serveExec, type ExecHandler } from './exec.ts';
+import { seedDemo } from './demo.ts';
+import { serveExec, type ExecHandler } from './exec.ts';
+import { shellContext } from './shell.ts';
 import { handleLogs } from './logs.ts';
 import { decodeProtobufBody } from './protobuf.ts';
 import { negotiateDiscovery } from './negotiate.ts';
@@ -63,8 +65,10 @@ export interface FakeApiServerOptions {
   deny?: DenyRule[];
   /** The name the API server knows the stand-in's bearer token by (shown in 403s); default "gatehouse". */
   tokenUser?: string;
-  /** What `kubectl exec` runs in a pod; default: echo, hostname, false. */
+  /** What `kubectl exec` without stdin runs in a pod; default: the built-in shell of shell.ts. */
   exec?: ExecHandler;
+  /** Seed the demo cluster of demo.ts (namespaces, Deployments, Running pods writing logs …). */
+  demo?: boolean;
 }
 
 export interface ReceivedRequest {
@@ -409,7 +413,7 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
       const type = findResource('', 'v1', 'pods');
       const pod = type === undefined ? undefined : store.read(type, info.namespace, info.name);
       if (pod === undefined) throw notFound({ group: '', resource: 'pods' }, info.name);
-      serveExec(req, socket, pod, query, options.exec ?? defaultExec);
+      serveExec(req, socket, pod, query, (container) => shellContext(store, pod, container), options.exec);
       entry.status = 101;
     } catch (error) {
       const status = asApiError(error);
@@ -429,6 +433,10 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
   const url = `https://127.0.0.1:${port}`;
 
   const dir = mkdtempSync(join(tmpdir(), 'stand-in-apiserver-'));
+  // The folder goes on every way out, a crash or process.exit included, not only close().
+  const removeDir = (): void => rmSync(dir, { recursive: true, force: true });
+  process.once('exit', removeDir);
+  const demo = options.demo === true ? seedDemo(store) : undefined;
   const kubeconfigPath = join(dir, 'kubeconfig');
   writeFileSync(
     kubeconfigPath,
@@ -455,8 +463,10 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
       for (const close of [...openStreams]) close();
       for (const socket of upgraded) socket.destroy();
       server.closeAllConnections();
+      demo?.stop();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      rmSync(dir, { recursive: true, force: true });
+      process.removeListener('exit', removeDir);
+      removeDir();
     },
   };
 }
