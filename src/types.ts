@@ -43,6 +43,8 @@ export interface ReviewSettings {
   /** "once": the grant covers exactly one request; "window": matching requests for `windowSeconds`. */
   grant: 'once' | 'window';
   windowSeconds: number;
+  /** The rule's own `reason`, in its words (shown to approvers without the decision's wrapping). */
+  reason?: string;
 }
 
 export interface Decision {

@@ -6,7 +6,7 @@ import { GatehouseError } from '../errors.ts';
 import type { StatusDetails } from '../errors.ts';
 import type { MailMessage } from '../ports/mailer.ts';
 import type { Approval } from './approval.ts';
-import { describeState, describeTarget, iso } from './approval.ts';
+import { describeState, describeStreamCall, describeTarget, iso } from './approval.ts';
 
 function who(approval: Approval): string {
   return `user "${approval.requester.user}"`;
@@ -51,16 +51,19 @@ export function approvalDenied(approval: Approval): GatehouseError {
   );
 }
 
-/** The mail for one approver, carrying that approver's own link. */
-export function approvalMailFor(approval: Approval, approver: string, link: string): MailMessage {
+/** The mail for one approver, carrying that approver's own link; `name` says which Gatehouse (or cluster) asks. */
+export function approvalMailFor(approval: Approval, approver: string, link: string, name = 'Gatehouse'): MailMessage {
   const what = describeTarget(approval.target);
-  const subject = `Approval needed: ${approval.requester.user} wants to ${what}`;
+  const subject = `[${name}] Approval needed: ${approval.requester.user} wants to ${what}`;
+  const runs = describeStreamCall(approval.target);
   const lines = [
     `${approval.requester.user} (groups: ${approval.requester.groups.join(', ') || 'none'}) asks to:`,
     '',
     `    ${what}`,
     `    ${approval.target.method} ${approval.target.path}${approval.target.query === '' ? '' : `?${approval.target.query}`}`,
     approval.kubectlCommand === '' ? '' : `    command: ${approval.kubectlCommand}`,
+    runs === undefined ? '' : `    runs: ${runs.command}${runs.container === '' ? '' : ` in container ${runs.container}`} (${runs.interactive})`,
+    `    on: ${name}`,
     '',
     `Policy ${ruleOf(approval)} requires approval: ${approval.reason}`,
     `Grant: ${approval.grant === 'once' ? 'this one request, once' : `matching requests for ${approval.windowSeconds} seconds`}`,
@@ -73,7 +76,7 @@ export function approvalMailFor(approval: Approval, approver: string, link: stri
   ].filter((line, i, all) => line !== '' || all[i - 1] !== '');
   const text = lines.join('\n');
   const html =
-    `<p>${escapeHtml(approval.requester.user)} asks to <strong>${escapeHtml(what)}</strong>.</p>` +
+    `<p>${escapeHtml(approval.requester.user)} asks to <strong>${escapeHtml(what)}</strong> on ${escapeHtml(name)}.</p>` +
     `<p>Policy ${escapeHtml(ruleOf(approval))} requires approval. Approval id: <code>${escapeHtml(approval.id)}</code>.</p>` +
     `<p><a href="${escapeHtml(link)}">Review the request</a> (expires ${escapeHtml(iso(approval.expiresAt))}; ` +
     `opening it decides nothing).</p><p style="color:#666">Sent to ${escapeHtml(approver)}.</p>`;

@@ -39,6 +39,7 @@ interface ServeFlags {
   kubeconfig?: string;
   context?: string;
   policy?: string;
+  name?: string;
   user: string;
   group?: string[];
   plainHttpPort?: number;
@@ -64,6 +65,7 @@ export function registerServe(program: Command): void {
     .option('--kubeconfig <file>', 'kubeconfig of the upstream cluster (default $KUBECONFIG, else ~/.kube/config)')
     .option('--context <name>', 'context of that kubeconfig (default its current-context)')
     .option('--policy <file>', 'policy file (default policy/default.yaml)')
+    .option('--name <name>', 'which Gatehouse or cluster this is, shown to approvers (local mode; with --config: approvals.name)')
     .option('--user <name>', 'user the generated kubeconfig authenticates as (local mode)', DEFAULT_USER)
     .option('--group <group...>', `groups of that user, repeatable (local mode; default ${DEFAULT_GROUPS.join(', ')})`)
     .option('--plain-http-port <port>', 'also listen in plain HTTP (behind a TLS-terminating load balancer, or for benchmarks)', parsePort)
@@ -142,6 +144,7 @@ async function serveLocal(flags: ServeFlags): Promise<Running> {
     ...(flags.context === undefined ? {} : { upstreamContext: flags.context }),
     ...(flags.policy === undefined ? {} : { policyFile: flags.policy }),
     demoCluster,
+    ...(flags.name === undefined ? {} : { name: flags.name }),
     user: flags.user,
     groups: flags.group ?? [...DEFAULT_GROUPS],
     auth: flags.auth,

@@ -87,7 +87,12 @@ function ruleDecision(rule: PolicyRule): Decision {
         effect: 'review',
         rule: rule.name,
         reason: `requires approval under rule "${rule.name}"${because}`,
-        review: Object.freeze({ approvers: [...review.approvers], grant: review.grant, windowSeconds: review.windowSeconds ?? 0 }),
+        review: Object.freeze({
+          approvers: [...review.approvers],
+          grant: review.grant,
+          windowSeconds: review.windowSeconds ?? 0,
+          ...(rule.reason === undefined ? {} : { reason: rule.reason }),
+        }),
       });
     }
   }

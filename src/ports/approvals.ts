@@ -48,6 +48,8 @@ export interface OpenedLink {
   approver: string;
   /** Token the page's form must send back with a POST (bound to this link). */
   formToken: string;
+  /** The Gatehouse (or cluster) name, for the page. */
+  name: string;
 }
 
 export interface DecideInput {

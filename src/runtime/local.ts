@@ -61,6 +61,8 @@ export interface LocalOptions {
   upstreamContext?: string;
   /** Start the embedded demo cluster (seeded stand-in) and forward to it, instead of a kubeconfig. */
   demoCluster?: boolean;
+  /** Which Gatehouse (or cluster) this is, for approvers; default "local Gatehouse" (+ "(demo cluster)"). */
+  name?: string;
   policyFile?: string;
   /** Who the users' kubeconfig authenticates as; default you@example.com in "developers". */
   user?: string;
@@ -149,6 +151,7 @@ export async function startLocalGatehouse(options: LocalOptions): Promise<LocalG
             stateDir,
             host,
             publicUrl: () => publicUrl,
+            name: options.name ?? (demo === undefined ? 'local Gatehouse' : 'local Gatehouse (demo cluster)'),
             ...(options.overrides?.clock === undefined ? {} : { clock: options.overrides.clock }),
             ...options.approvals,
           })
