@@ -61,8 +61,8 @@ export function approvalMailFor(approval: Approval, approver: string, link: stri
     '',
     `    ${what}`,
     `    ${approval.target.method} ${approval.target.path}${approval.target.query === '' ? '' : `?${approval.target.query}`}`,
-    approval.kubectlCommand === '' ? '' : `    command: ${approval.kubectlCommand}`,
-    runs === undefined ? '' : `    runs: ${runs.command}${runs.container === '' ? '' : ` in container ${runs.container}`} (${runs.interactive})`,
+    approval.kubectlCommand === '' ? undefined : `    command: ${approval.kubectlCommand}`,
+    runs === undefined ? undefined : `    runs: ${runs.command}${runs.container === '' ? '' : ` in container ${runs.container}`} (${runs.interactive})`,
     `    on: ${name}`,
     '',
     `Policy ${ruleOf(approval)} requires approval: ${approval.reason}`,
@@ -73,7 +73,7 @@ export function approvalMailFor(approval: Approval, approver: string, link: stri
     link,
     '',
     'Opening the link decides nothing; the page shows the request with Approve and Deny buttons.',
-  ].filter((line, i, all) => line !== '' || all[i - 1] !== '');
+  ].filter((line) => line !== undefined);
   const text = lines.join('\n');
   const html =
     `<p>${escapeHtml(approval.requester.user)} asks to <strong>${escapeHtml(what)}</strong> on ${escapeHtml(name)}.</p>` +

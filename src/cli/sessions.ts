@@ -64,12 +64,14 @@ export function registerSessions(program: Command): void {
     sessions
       .command('replay')
       .description('replay one session: its commands in order, each call with its decision and masked response')
-      .argument('<session-id>', 'a SESSION from `gatehouse sessions list` (the Kubectl-Session id)')
+      .argument('<session-id>', 'a SESSION from `gatehouse sessions list` (the Kubectl-Session id), or `last` for the latest one')
       .option('--bodies', 'also print the recorded (masked, cut) request and response bodies'),
   ).action(async (sessionId: string, flags: ReplayFlags) => {
     await run(async () => {
       const filter = timeFilter(flags, undefined);
-      const commands = replaySession(await readRecords(flags, filter), sessionId);
+      const records = await readRecords(flags, filter);
+      if (sessionId === 'last') sessionId = listSessions(records, filter).at(-1)?.sessionId ?? 'last';
+      const commands = replaySession(records, sessionId);
       if (commands.length === 0) {
         process.stderr.write(`gatehouse sessions replay: no records of session "${sessionId}" in ${await describeSource(flags)}${flags.since === undefined ? '' : ` since ${flags.since}`}\n`);
         return 1;
