@@ -2,7 +2,7 @@
  * The Gatehouse app: the whole pipeline assembled in one place, in the order a request
  * passes it. Both runtimes (Node HTTPS server, Lambda Function URL) serve this same app.
  *
- *   record ─► authenticate ─► classify ─► request body ─► authorize ─► approve ─► record intent ─► credentials ─► forward ─► mask
+ *   record ─► authenticate ─► impersonate ─► classify ─► request body ─► authorize ─► approve ─► record intent ─► credentials ─► forward ─► mask
  *
  * `request body` refuses a body on GET/HEAD and reads any other body whole, bounded (413
  * beyond the limit), before policy, approvals or records read it.
@@ -26,6 +26,7 @@ import { DEFAULT_RECORD_SETTINGS, record, recordIntent } from './pipeline/record
 import type { RecordSettings } from './pipeline/record.ts';
 import { recordBodyMasking } from './records/masker.ts';
 import { authenticate } from './pipeline/authenticate.ts';
+import { impersonate } from './pipeline/impersonate.ts';
 import { classify } from './pipeline/classify.ts';
 import { DEFAULT_MAX_REQUEST_BODY_BYTES, requestBodies } from './pipeline/request-body.ts';
 import { authorize } from './pipeline/authorize.ts';
@@ -69,7 +70,9 @@ export function createApp(deps: GatehouseDeps): Hono {
   if (deps.approvals !== undefined) app.route(`${OWN_PREFIX}/approvals`, approvalRoutes(deps.approvals, clock));
 
   app.use('*', record(deps.records, { clock, runtime: deps.runtime, ...(deps.recordSettings ?? DEFAULT_RECORD_SETTINGS), ...recordBodyMasking(deps.masking) }));
-  app.use('*', authenticate(deps.authenticator));
+  app.use('*', authenticate(deps.authenticator, { impersonation: 'decide' }));
+  // kubectl --as: allowed only where the policy grants the caller `impersonate` (refused otherwise, as before).
+  app.use('*', impersonate(deps.policy));
   app.use('*', classify({ runtime: deps.runtime }));
   app.use('*', requestBodies({ maxBytes: maxRequestBodyBytes }));
   app.use('*', authorize(deps.policy));

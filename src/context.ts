@@ -5,8 +5,10 @@ declare module 'hono' {
   interface ContextVariableMap {
     /** Set by record: one id per API call, also sent back as Audit-Id. */
     requestId: string;
-    /** Set by authenticate. */
+    /** Set by authenticate; replaced by impersonate with the identity the caller may act as (kubectl --as). */
     identity: Identity;
+    /** Set by impersonate: the authenticated caller, when it acts as `identity`. */
+    impersonator: Identity;
     /** Set by classify. */
     kubeRequest: KubeRequest;
     /** Set by authorize. */

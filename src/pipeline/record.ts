@@ -209,6 +209,7 @@ async function callFacts(c: Context, options: RecordStageOptions, consumeBody: b
   const captured = hasNoBody(c.req.method) ? undefined : await requestBodyHead(c, options.maxBodyBytes, consumeBody);
   return {
     identity: variable(c, 'identity'),
+    impersonator: variable(c, 'impersonator'),
     request,
     decision: variable<Decision>(c, 'decision'),
     approval: variable(c, 'approval'),

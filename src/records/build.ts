@@ -28,6 +28,8 @@ export interface CallStart {
 /** What the stages found out; each is absent when the call did not get that far. */
 export interface CallFacts {
   identity?: Identity | undefined;
+  /** The authenticated caller, when the call impersonates `identity` (kubectl --as). */
+  impersonator?: Identity | undefined;
   request?: KubeRequest | undefined;
   decision?: Decision | undefined;
   approval?: ApprovalOutcome | undefined;
@@ -98,6 +100,8 @@ export function buildRecord(phase: RecordPhase, start: CallStart, facts: CallFac
     response_body_truncated: outcome?.responseBody.truncated ?? null,
     masked: requestBody.masked || (outcome !== undefined && (outcome.maskedInResponse || outcome.responseBody.masked)),
     stream_end: outcome?.streamEnd ?? null,
+    impersonator_user: facts.impersonator?.user ?? null,
+    impersonator_groups: facts.impersonator === undefined ? null : [...facts.impersonator.groups],
   };
 }
 
