@@ -36,6 +36,7 @@ import { isTrue, sendError, sendJson, type Exchange, type RequestAttributes } fr
 import { seedDemo } from './demo.ts';
 import { serveExec, type ExecHandler } from './exec.ts';
 import { shellContext } from './shell.ts';
+import { isSpdyUpgrade, serveSpdyExec, serveSpdyPortForward } from './spdy.ts';
 import { handleLogs } from './logs.ts';
 import { decodeProtobufBody } from './protobuf.ts';
 import { negotiateDiscovery } from './negotiate.ts';
@@ -391,8 +392,10 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
   }
 
   /**
-   * HTTP Upgrade: pods/exec, and any watch (over WebSocket, as the API server serves every
-   * watch to a client that upgrades); refusals are written as HTTP on the socket.
+   * HTTP Upgrade: pods/exec over WebSocket or SPDY/3.1, pods/portforward over SPDY/3.1 (a
+   * WebSocket port-forward is refused, so kubectl falls back to SPDY), and any watch (over
+   * WebSocket, as the API server serves every watch to a client that upgrades); refusals are
+   * written as HTTP on the socket.
    */
   function handleUpgrade(req: IncomingMessage, socket: Duplex): void {
     const { entry, query } = receive(req, Buffer.alloc(0));
@@ -407,13 +410,16 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
         entry.status = 101;
         return;
       }
-      if (!(info.isResource && info.group === '' && info.resource === 'pods' && info.subresource === 'exec')) {
-        throw badRequest(`the stand-in upgrades only pods/exec and watches, not ${info.path}`);
-      }
+      const streaming = info.isResource && info.group === '' && info.resource === 'pods' ? info.subresource : '';
+      if (streaming !== 'exec' && streaming !== 'portforward') throw badRequest(`the stand-in upgrades only pods/exec, pods/portforward and watches, not ${info.path}`);
+      if (streaming === 'portforward' && !isSpdyUpgrade(req)) throw badRequest('the stand-in forwards ports over SPDY/3.1 only (kubectl falls back to it)');
       const type = findResource('', 'v1', 'pods');
       const pod = type === undefined ? undefined : store.read(type, info.namespace, info.name);
       if (pod === undefined) throw notFound({ group: '', resource: 'pods' }, info.name);
-      serveExec(req, socket, pod, query, (container) => shellContext(store, pod, container), options.exec);
+      const contextFor = (container: string): ReturnType<typeof shellContext> => shellContext(store, pod, container);
+      if (streaming === 'portforward') serveSpdyPortForward(req, socket, pod);
+      else if (isSpdyUpgrade(req)) serveSpdyExec(req, socket, pod, query, contextFor, options.exec);
+      else serveExec(req, socket, pod, query, contextFor, options.exec);
       entry.status = 101;
     } catch (error) {
       const status = asApiError(error);
