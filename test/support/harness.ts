@@ -56,6 +56,8 @@ export interface HarnessOptions {
   /** Kubernetes version the stand-in reports. */
   serverVersion?: string;
   clock?: Clock;
+  /** Seed the stand-in as the demo cluster (test/stand-in/demo.ts). */
+  demo?: boolean;
 }
 
 export interface Harness {
@@ -144,6 +146,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       ...(options.deny !== undefined ? { deny: options.deny } : {}),
       ...(options.serverVersion !== undefined ? { version: options.serverVersion } : {}),
       ...(options.clock !== undefined ? { clock: options.clock } : {}),
+      ...(options.demo === true ? { demo: true } : {}),
     });
     let policyFile: string | undefined;
     if (options.policy !== undefined) {
