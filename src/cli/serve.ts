@@ -28,7 +28,8 @@ import { ensureLocalTls } from '../local/tls.ts';
 import { InstanceRunningError } from '../local/instance-lock.ts';
 import { startNodeServer } from '../runtime/node-server.ts';
 import type { NodeServer } from '../runtime/node-server.ts';
-import { DEFAULT_STATE_DIR, DEFAULT_USER, DEFAULT_GROUPS, startLocalGatehouse } from '../runtime/local.ts';
+import { DEFAULT_STATE_DIR, DEFAULT_USER, DEFAULT_GROUPS, startLocalGatehouse, writeDevKubeconfig } from '../runtime/local.ts';
+import { assertDevIssuerAllowed, DEV_AUDIENCE, DEV_ISSUER, loadDevIssuer } from '../auth/dev-issuer.ts';
 import { isWorker, onShutdown, runPrimary, workerNumber, workerReady } from '../runtime/workers.ts';
 
 interface ServeFlags {
@@ -47,6 +48,7 @@ interface ServeFlags {
   tlsKey?: string;
   auth: 'exec' | 'token';
   workers: number;
+  devIssuer?: boolean;
 }
 
 /** What `serve` started, closed on a signal. */
@@ -73,7 +75,16 @@ export function registerServe(program: Command): void {
     .option('--tls-key <file>', 'PEM private key to serve (with --config)')
     .addOption(new Option('--auth <kind>', 'how the generated kubeconfig gets tokens (local mode)').choices(['exec', 'token']).default('exec'))
     .option('--workers <count>', 'serve from this many processes, to use every core (with --config)', parseWorkers, 1)
+    .option('--dev-issuer', "with --config: callers sign in with the local development issuer instead of the file's oidc (loopback only; writes <state-dir>/kubeconfig for --user/--group)")
     .action(async (flags: ServeFlags) => {
+      if (flags.devIssuer === true) {
+        const problems = [
+          ...(flags.config === undefined ? ['--dev-issuer goes with --config (without --config the development issuer is on anyway)'] : []),
+          ...(flags.workers > 1 ? ['--dev-issuer runs in one process: leave out --workers'] : []),
+          ...(flags.tlsCert !== undefined ? ['--dev-issuer serves with the local CA (its kubeconfig trusts that CA): leave out --tls-cert/--tls-key'] : []),
+        ];
+        if (problems.length > 0) process.exit(reportStartFailure(new GatehouseConfigError('command line', problems)));
+      }
       if (flags.workers > 1 && !isWorker()) {
         if (flags.config === undefined) {
           process.exit(
@@ -175,7 +186,10 @@ async function serveLocal(flags: ServeFlags): Promise<Running> {
 
 async function serveConfigured(flags: ServeFlags, configPath: string): Promise<Running> {
   const config = readConfigFile(configPath, flags);
-  const deps = await createDepsFromConfig(config);
+  // The development issuer: loopback only, refused before anything starts.
+  if (flags.devIssuer === true) assertDevIssuerAllowed('node', flags.host);
+  const devIssuer = flags.devIssuer === true ? await loadDevIssuer(resolve(flags.stateDir)) : undefined;
+  const deps = await createDepsFromConfig(config, devIssuer === undefined ? {} : { authenticator: devIssuer.authenticator });
   const app = createApp(deps);
   const started: NodeServer[] = [];
   const closeAll = async (): Promise<void> => {
@@ -198,7 +212,19 @@ async function serveConfigured(flags: ServeFlags, configPath: string): Promise<R
       `  oidc issuer:   ${config.oidc.issuer}`,
       `  policy:        ${config.policy.file}`,
       `  upstream:      ${describeUpstream(config)}`,
-      '  users: `gatehouse kubeconfig --server <public URL> …` writes a kubeconfig entry for this Gatehouse',
+    );
+    if (devIssuer === undefined) lines.push('  users: `gatehouse kubeconfig --server <public URL> …` writes a kubeconfig entry for this Gatehouse');
+    else {
+      const kubeconfigPath = resolve(flags.stateDir, 'kubeconfig');
+      const groups = flags.group ?? [...DEFAULT_GROUPS];
+      const { caPem } = await ensureLocalTls(resolve(flags.stateDir));
+      await writeDevKubeconfig({ path: kubeconfigPath, server: https.url, caPem, devIssuer, user: flags.user, groups, stateDir: resolve(flags.stateDir), auth: flags.auth });
+      lines.push(
+        `  kubeconfig for users: ${kubeconfigPath}  (user "${flags.user}", groups: ${groups.join(', ') || 'none'})`,
+        `  WARNING: the LOCAL DEVELOPMENT ISSUER replaces the file's oidc section — anyone who can read ${resolve(flags.stateDir, 'dev-issuer.jwk')} can act as any user.`,
+      );
+    }
+    lines.push(
       'Press Ctrl-C to stop.',
     );
     // With --workers every process serves; the first one speaks for all.
@@ -222,6 +248,8 @@ function readConfigFile(path: string, flags: ServeFlags): GatehouseConfig {
     const why = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file does not exist' : (error as Error).message;
     throw new GatehouseConfigError(path, [why]);
   }
+  // --dev-issuer: the development issuer stands in for the file's oidc section (which may be absent).
+  if (flags.devIssuer === true && raw !== null && typeof raw === 'object') raw = { ...(raw as Record<string, unknown>), oidc: { issuer: DEV_ISSUER, audience: DEV_AUDIENCE } };
   const config = parseConfig(raw, path);
   const base = dirname(resolve(path));
   const fromFile = (file: string): string => (isAbsolute(file) ? file : resolve(base, file));

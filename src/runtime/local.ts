@@ -182,11 +182,7 @@ export async function startLocalGatehouse(options: LocalOptions): Promise<LocalG
     }
     refuseSelfUpstream({ ...selfCheck, ownUrls: plainUrl === undefined ? [server.url] : [server.url, plainUrl] });
     lock.setUrl(server.url);
-    const auth: UserAuth =
-      options.auth === 'token'
-        ? { kind: 'token', token: await devIssuer.mint(user, groups, STATIC_TOKEN_SECONDS) }
-        : { kind: 'exec', command: GATEHOUSE_BIN, args: devTokenArgs(user, groups, stateDir) };
-    writeKubeconfig(kubeconfigPath, userKubeconfig({ server: server.url, caPem: tls.caPem, auth }));
+    await writeDevKubeconfig({ path: kubeconfigPath, server: server.url, caPem: tls.caPem, devIssuer, user, groups, stateDir, auth: options.auth ?? 'exec' });
 
     const local: LocalGatehouse = {
       url: server.url,
@@ -209,6 +205,24 @@ export async function startLocalGatehouse(options: LocalOptions): Promise<LocalG
     await closeAll(services);
     throw error;
   }
+}
+
+/** The users' kubeconfig for a Gatehouse whose callers sign in with the development issuer. */
+export async function writeDevKubeconfig(options: {
+  path: string;
+  server: string;
+  caPem: string;
+  devIssuer: DevIssuer;
+  user: string;
+  groups: string[];
+  stateDir: string;
+  auth: 'exec' | 'token';
+}): Promise<void> {
+  const auth: UserAuth =
+    options.auth === 'token'
+      ? { kind: 'token', token: await options.devIssuer.mint(options.user, options.groups, STATIC_TOKEN_SECONDS) }
+      : { kind: 'exec', command: GATEHOUSE_BIN, args: devTokenArgs(options.user, options.groups, options.stateDir) };
+  writeKubeconfig(options.path, userKubeconfig({ server: options.server, caPem: options.caPem, auth }));
 }
 
 /** Arguments of the exec credential plugin that mints a fresh dev token per kubectl run. */
