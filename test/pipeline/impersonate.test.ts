@@ -4,10 +4,6 @@
 // (403, naming what) otherwise — and by default, as before.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { createS3Records } from '../../src/adapters/s3-records.ts';
-import { LOCAL_RECORDS_BUCKET, localRecordsDirectory, startLocalS3 } from '../../src/local/s3.ts';
-import type { SessionRecord } from '../../src/records/schema.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
 
 const POLICY = `
@@ -58,17 +54,6 @@ describe('kubectl --as through Gatehouse', () => {
     await defaults?.close();
   });
 
-  async function records(): Promise<SessionRecord[]> {
-    await h.gatehouse.records?.flush();
-    const s3 = await startLocalS3({ directory: localRecordsDirectory(join(h.dir, 'state')) });
-    try {
-      const out: SessionRecord[] = [];
-      for await (const r of createS3Records({ bucket: LOCAL_RECORDS_BUCKET, clientConfig: s3.clientConfig }).read({})) out.push(r);
-      return out;
-    } finally {
-      await s3.close();
-    }
-  }
 
   const allowed = [
     { name: 'acting as a granted user is decided as that user', args: ['get', 'configmap', 'settings', '-o', 'name', '--as', 'support-bot@example.com'], out: 'configmap/settings\n', user: 'support-bot@example.com', groups: [] },
@@ -120,7 +105,7 @@ describe('kubectl --as through Gatehouse', () => {
   });
 
   test('the record names the impersonated identity and the real caller', async () => {
-    const recorded = (await records()).filter((r) => r.phase === 'outcome' && r.resource === 'configmaps' && r.object_name === 'settings');
+    const recorded = (await h.records()).filter((r) => r.phase === 'outcome' && r.resource === 'configmaps' && r.object_name === 'settings');
     assert.equal(recorded.length, 1);
     assert.equal(recorded[0]?.user_name, 'support-bot@example.com');
     assert.deepEqual(recorded[0]?.user_groups, []);

@@ -17,6 +17,9 @@ import { existsSync, mkdtempSync, readdirSync, realpathSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import type { Clock } from '../../src/types.ts';
+import { createS3Records } from '../../src/adapters/s3-records.ts';
+import { LOCAL_RECORDS_BUCKET, localRecordsDirectory, startLocalS3 } from '../../src/local/s3.ts';
+import type { SessionRecord } from '../../src/records/schema.ts';
 import { startLocalGatehouse, type LocalGatehouse } from '../../src/runtime/local.ts';
 import { startFakeApiServer, type DenyRule, type FakeApiServer, type ReceivedRequest } from '../stand-in/apiserver.ts';
 
@@ -75,6 +78,8 @@ export interface Harness {
   /** Requests the stand-in received since `mark()` returned `from`. */
   receivedSince(from: number): ReceivedRequest[];
   mark(): number;
+  /** Every session record so far (flushed first), read through the S3 adapter from the state dir. */
+  records(): Promise<SessionRecord[]>;
   close(): Promise<void>;
 }
 
@@ -229,6 +234,17 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
     mark: () => started.api.received.length,
     receivedSince: (from) => started.api.received.slice(from),
+    async records() {
+      await started.gatehouse.records?.flush();
+      const s3 = await startLocalS3({ directory: localRecordsDirectory(join(dir, 'state')) });
+      try {
+        const out: SessionRecord[] = [];
+        for await (const r of createS3Records({ bucket: LOCAL_RECORDS_BUCKET, clientConfig: s3.clientConfig }).read({})) out.push(r);
+        return out;
+      } finally {
+        await s3.close();
+      }
+    },
     close: cleanup,
   };
 }
