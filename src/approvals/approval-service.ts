@@ -155,7 +155,9 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
           await store.expire(current.id, now).catch(() => undefined); // keeps the expiry in its history; a race here is harmless
         }
       }
-      const approvers = (req.decision.review?.approvers ?? []).filter((a) => !samePerson(a, req.identity.user));
+      const approvers = (req.decision.review?.approvers ?? []).filter(
+        (a) => !samePerson(a, req.identity.user) && (req.impersonator === undefined || !samePerson(a, req.impersonator.user)),
+      );
       if (approvers.length === 0) {
         throw new GatehouseError(
           'ERR_APPROVAL_REQUIRED',

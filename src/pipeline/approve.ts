@@ -11,7 +11,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { GatehouseError } from '../errors.ts';
 import type { Approvals } from '../ports/approvals.ts';
-import type { Clock } from '../types.ts';
+import type { Clock, Identity } from '../types.ts';
 import { rawTarget } from './classify.ts';
 import { readBody } from './request-body.ts';
 
@@ -28,8 +28,10 @@ export function approve(approvals: Approvals | undefined, _clock: Clock): Middle
       );
     }
     const body = await readBody(c, approvals.maxBodyBytes, 'Gatehouse reads for a request that needs approval');
+    const impersonator = c.get('impersonator') as Identity | undefined;
     const result = await approvals.review({
       identity,
+      ...(impersonator === undefined ? {} : { impersonator }),
       request,
       decision,
       method: c.req.method,

@@ -15,6 +15,8 @@ import type { ApprovalOutcome, Decision, Identity, KubeRequest } from '../types.
 /** A request whose policy decision is `review`, as the approve stage hands it over. */
 export interface ReviewRequest {
   identity: Identity;
+  /** The signed-in caller when it acts as `identity` (kubectl --as): it is never one of the approvers. */
+  impersonator?: Identity;
   request: KubeRequest;
   decision: Decision;
   method: string;

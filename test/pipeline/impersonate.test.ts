@@ -30,6 +30,12 @@ rules:
     groups: ["viewers"]
     verbs: ["get", "list"]
     resources: ["pods"]
+  - name: bot-deletes-need-approval
+    effect: review
+    users: ["support-bot@example.com"]
+    verbs: ["delete"]
+    resources: ["configmaps"]
+    review: { approvers: ["you@example.com"], grant: once }
   - name: the-bot-reads-configmaps
     effect: allow
     users: ["support-bot@example.com"]
@@ -96,6 +102,17 @@ describe('kubectl --as through Gatehouse', () => {
     });
   }
 
+  test('the impersonator is never an approver of what it asked for as someone else', async () => {
+    const from = h.mark();
+    const result = await h.kubectl('1.33', ['delete', 'configmap', 'settings', '--as', 'support-bot@example.com']);
+    assert.equal(result.code, 1);
+    assert.equal(
+      result.stderr.trim(),
+      'Error from server (Forbidden): user "support-bot@example.com" may not delete configmaps without approval (rule "bot-deletes-need-approval"), and the rule names no approver other than the requester',
+    );
+    assert.equal(h.receivedSince(from).filter((r) => r.method === 'DELETE').length, 0);
+  });
+
   test('without an impersonate rule (the default policy) --as is refused as before', async () => {
     const from = defaults.mark();
     const result = await defaults.kubectl('1.33', ['get', '--raw', '/api/v1/namespaces/default/pods', '--as', 'someone@example.com']);
@@ -105,7 +122,7 @@ describe('kubectl --as through Gatehouse', () => {
   });
 
   test('the record names the impersonated identity and the real caller', async () => {
-    const recorded = (await h.records()).filter((r) => r.phase === 'outcome' && r.resource === 'configmaps' && r.object_name === 'settings');
+    const recorded = (await h.records()).filter((r) => r.phase === 'outcome' && r.verb === 'get' && r.resource === 'configmaps' && r.object_name === 'settings');
     assert.equal(recorded.length, 1);
     assert.equal(recorded[0]?.user_name, 'support-bot@example.com');
     assert.deepEqual(recorded[0]?.user_groups, []);
