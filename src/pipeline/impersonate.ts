@@ -2,7 +2,8 @@
  * Stage 1b — impersonate: `kubectl --as/--as-group`, decided by the policy as RBAC decides it.
  *
  * Contract: a request without `Impersonate-*` headers passes untouched. With them, the
- * authenticated caller needs an `allow` for verb `impersonate` on `users/<name>` (and on
+ * authenticated caller needs an `allow` from a rule whose `verbs` name `impersonate` itself
+ * (a `"*"` rule never grants it) on `users/<name>` (and on
  * `groups/<name>` for every Impersonate-Group, `uids/<uid>` for Impersonate-Uid); anything
  * else — no such rule, a deny, a review (impersonation is never held for approval), a group
  * or uid without a user, two users, any Impersonate-Extra-* — is refused with 403
@@ -14,7 +15,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { GatehouseError } from '../errors.ts';
 import { describeCaller } from '../policy/describe-request.ts';
-import type { PolicyEngine } from '../policy/policy.ts';
+import { DEFAULT_DENY, type PolicyEngine } from '../policy/policy.ts';
 import type { Identity, KubeRequest } from '../types.ts';
 import { clientHeaderPairs } from './request-headers.ts';
 
@@ -76,7 +77,7 @@ export function impersonate(policy: PolicyEngine): MiddlewareHandler {
     const asked: ['users' | 'groups' | 'uids', string][] = [['users', user], ...requested.groups.map((g): ['groups', string] => ['groups', g]), ...requested.uids.map((u): ['uids', string] => ['uids', u])];
     for (const [resource, name] of asked) {
       if (/[\u0000-\u001f\u007f]/.test(name)) throw refuse(`${resource} ${JSON.stringify(name)} contains a control character`);
-      const decision = policy.decide(caller, impersonationRequest(resource, name));
+      const decision = policy.decideImpersonation?.(caller, impersonationRequest(resource, name)) ?? DEFAULT_DENY;
       if (decision.effect === 'allow') continue;
       const because = decision.effect === 'review' ? `impersonation is never held for approval, and ${decision.reason}` : decision.reason;
       throw new GatehouseError('ERR_IMPERSONATION_REFUSED', `${describeCaller(caller)} may not impersonate ${resource} ${JSON.stringify(name)}: ${because}`);

@@ -4,6 +4,9 @@
 // (403, naming what) otherwise — and by default, as before.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { compilePolicy } from '../../src/policy/policy.ts';
+import { parsePolicy } from '../../src/policy/policy-file.ts';
+import type { KubeRequest } from '../../src/types.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
 
 const POLICY = `
@@ -130,4 +133,26 @@ describe('kubectl --as through Gatehouse', () => {
     assert.deepEqual(recorded[0]?.impersonator_groups, ['developers']);
     assert.equal(recorded[0]?.policy_rule, 'the-bot-reads-configmaps');
   });
+});
+
+describe('which rules grant impersonation', () => {
+  const asUser = (name: string): KubeRequest => ({
+    isResourceRequest: true, path: `/api/v1/users/${name}`, verb: 'impersonate', apiPrefix: 'api', apiGroup: '', apiVersion: 'v1',
+    namespace: '', resource: 'users', subresource: '', name, parts: ['users', name], fieldSelector: '', labelSelector: '',
+  });
+  const dev = { user: 'dev@example.com', groups: ['developers'], claims: {} };
+  const cases = [
+    { name: 'a rule allowing every verb on every resource does not', rules: '- { name: all, effect: allow, groups: [developers], verbs: ["*"], resources: ["*"] }', effect: 'deny', rule: null },
+    { name: 'a rule without verbs does not', rules: '- { name: all, effect: allow, groups: [developers], resources: ["*"] }', effect: 'deny', rule: null },
+    { name: 'a rule naming impersonate does', rules: '- { name: as-bot, effect: allow, groups: [developers], verbs: [impersonate], resources: [users], names: [bot] }', effect: 'allow', rule: 'as-bot' },
+    { name: 'a wildcard deny still refuses it', rules: '- { name: as-bot, effect: allow, verbs: [impersonate], resources: [users] }\n- { name: no-bots, effect: deny, verbs: ["*"], resources: ["*"], names: [bot] }', effect: 'deny', rule: 'no-bots' },
+  ];
+  for (const { name, rules, effect, rule } of cases) {
+    test(name, () => {
+      const engine = compilePolicy(parsePolicy(`apiVersion: gatehouse/v1\nrules:\n${rules.split('\n').map((l) => `  ${l}`).join('\n')}\n`, 'test'));
+      const decision = engine.decideImpersonation?.(dev, asUser('bot'));
+      assert.equal(decision?.effect, effect);
+      assert.equal(decision?.rule, rule);
+    });
+  }
 });
