@@ -234,18 +234,18 @@ table('upgrades: only pods/exec, attach and portforward, never a watch', [
   },
   {
     name: 'streams an upstream’s refusal of an exec upgrade (SPDY) as an ordinary answer',
-    lines: [`POST ${BASE}/pods/web/exec?command=echo HTTP/1.1`, 'Connection: Upgrade', 'Upgrade: SPDY/3.1', 'X-Stream-Protocol-Version: v4.channel.k8s.io'],
+    lines: [`POST ${BASE}/pods/web/exec?command=echo HTTP/1.1`, 'Connection: Upgrade', 'Upgrade: SPDY/3.1', 'X-Stream-Protocol-Version: v9.channel.k8s.io'],
     status: 400,
     reason: 'BadRequest',
-    message: 'the stand-in speaks only WebSocket streams, not SPDY/3.1',
-    upstream: { method: 'POST', path: `${BASE}/pods/web/exec`, check: (r) => assert.deepEqual(header(r, 'x-stream-protocol-version'), ['v4.channel.k8s.io']) },
+    message: 'no supported stream protocol among: v9.channel.k8s.io',
+    upstream: { method: 'POST', path: `${BASE}/pods/web/exec`, check: (r) => assert.deepEqual(header(r, 'x-stream-protocol-version'), ['v9.channel.k8s.io']) },
   },
   {
     name: 'streams an upstream’s refusal of an attach upgrade as an ordinary answer',
     lines: [`GET ${BASE}/pods/web/attach?stdout=true HTTP/1.1`, ...WEBSOCKET, 'Sec-WebSocket-Protocol: v5.channel.k8s.io'],
     status: 400,
     reason: 'BadRequest',
-    message: `the stand-in upgrades only pods/exec and watches, not ${BASE}/pods/web/attach`,
+    message: `the stand-in upgrades only pods/exec, pods/portforward and watches, not ${BASE}/pods/web/attach`,
     upstream: { method: 'GET', path: `${BASE}/pods/web/attach` },
   },
   {
@@ -253,7 +253,7 @@ table('upgrades: only pods/exec, attach and portforward, never a watch', [
     lines: [`GET ${BASE}/pods/web/portforward?ports=80 HTTP/1.1`, ...WEBSOCKET, 'Sec-WebSocket-Protocol: v4.channel.k8s.io'],
     status: 400,
     reason: 'BadRequest',
-    message: `the stand-in upgrades only pods/exec and watches, not ${BASE}/pods/web/portforward`,
+    message: 'the stand-in forwards ports over SPDY/3.1 only (kubectl falls back to it)',
     upstream: { method: 'GET', path: `${BASE}/pods/web/portforward` },
   },
 ]);
