@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import type { ReceivedRequest } from '../stand-in/apiserver.ts';
 import type { FakeStore } from '../stand-in/store.ts';
-import { installedKubectlVersions, startHarness, type Harness } from '../support/harness.ts';
+import { kubectlVersionsUnderTest, startHarness, type Harness } from '../support/harness.ts';
 
 const NOW = Date.parse('2025-06-01T12:00:00Z');
 const FIVE_MINUTES_AGO = new Date(NOW - 5 * 60_000).toISOString().replace('.000Z', 'Z');
@@ -118,22 +118,7 @@ function find(requests: ReceivedRequest[], method: string, path: string, query?:
   return found;
 }
 
-/**
- * The oldest and newest installed kubectl by default; `E2E_KUBECTL=all` runs every installed
- * version, `E2E_KUBECTL=1.29,1.31` the ones named.
- */
-function versionsUnderTest(): string[] {
-  const installed = installedKubectlVersions();
-  const oldest = installed[0];
-  const newest = installed[installed.length - 1];
-  assert.ok(oldest !== undefined && newest !== undefined, 'per-version kubectl binaries (kubectl.1.NN) are installed');
-  const asked = process.env['E2E_KUBECTL'] ?? '';
-  if (asked === 'all') return installed;
-  if (asked !== '') return asked.split(',').map((v) => v.trim());
-  return [...new Set([oldest, newest])];
-}
-
-for (const version of versionsUnderTest()) {
+for (const version of kubectlVersionsUnderTest()) {
   describe(`kubectl ${version} through Gatehouse`, () => {
     let h: Harness;
 

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
-import { installedKubectlVersions, startHarness, type Harness } from '../support/harness.ts';
+import { kubectlVersionsUnderTest, startHarness, type Harness } from '../support/harness.ts';
 import { placeholderBase64, placeholderText } from '../../src/masking/placeholder.ts';
 
 const PASSWORD = 'correct-horse-battery-staple';
@@ -48,12 +48,7 @@ async function waitUntil(condition: () => boolean, what: string, timeoutMs = 10_
   }
 }
 
-function versionsUnderTest(): string[] {
-  const installed = installedKubectlVersions();
-  return [...new Set([installed[0], installed[installed.length - 1]])].filter((v): v is string => v !== undefined);
-}
-
-for (const version of versionsUnderTest()) {
+for (const version of kubectlVersionsUnderTest()) {
   describe(`kubectl ${version}: Secret values never leave Gatehouse`, () => {
     let h: Harness;
 
@@ -225,7 +220,7 @@ masking:
 
 describe('kubectl: break-glass and masking rules from the policy file', () => {
   let h: Harness;
-  const newest = versionsUnderTest().at(-1) ?? '1.33';
+  const newest = kubectlVersionsUnderTest().at(-1) ?? '1.33';
 
   before(async () => {
     h = await startHarness({ policy: BREAK_GLASS_POLICY, groups: ['incident-responders'] });
