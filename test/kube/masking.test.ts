@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { placeholderBase64, placeholderText } from '../../src/masking/placeholder.ts';
 import { kubectlVersionsUnderTest, startGatehouseFront, type GatehouseFront, type KubectlResult } from '../support/harness.ts';
 import { realClusterSkip, startRealCluster, type RealCluster } from './cluster.ts';
-import { assertSideBySide, sidePair, type ExpectedDifference, type SideBySideCase, type SidePair } from './side-by-side.ts';
+import { assertSideBySide, normalise, sidePair, type ExpectedDifference, type SideBySideCase, type SidePair } from './side-by-side.ts';
 
 const PASSWORD = 'correct-horse-battery-staple';
 const API_KEY = 'ak_live_5f2d8c1e9b7a4630';
@@ -180,7 +180,7 @@ describe('masking through Gatehouse against a real kube-apiserver', { skip }, ()
         test(testCase.name, async () => {
           const { gatehouse, direct } = await assertSideBySide(pair, testCase);
           assertNoSecret(gatehouse.stdout + gatehouse.stderr, `kubectl ${testCase.args.join(' ')} through Gatehouse`);
-          if (testCase.differs !== undefined && testCase.input === undefined) {
+          if (testCase.differs !== undefined && testCase.differs !== describedSizes && testCase.input === undefined) {
             assert.ok(SECRETS.some((v) => direct.stdout.includes(v) || direct.stdout.includes(b64(v))), 'the real server sent a value (the direct output has it)');
           }
         });
@@ -197,9 +197,12 @@ describe('masking through Gatehouse against a real kube-apiserver', { skip }, ()
       });
 
       test('get secret -w -o json shows masked events as they come', async () => {
-        const watch = pair.gatehouse.start(['get', 'secret', 'db', '-w', '-o', 'json']);
+        // kubectl watches one named object from resourceVersion 0 and skips the first event, so a
+        // change made before its watch is answered would be lost: -v=6 logs that answer.
+        const watch = pair.gatehouse.start(['get', 'secret', 'db', '-w', '-o', 'json', '-v=6']);
         try {
           await watch.waitFor(placeholderBase64(PASSWORD.length));
+          await watch.waitForStderr(/watch=true\S*(?:" status="| )200 OK/);
           await cluster.admin('PATCH', `/api/v1/namespaces/${pair.gatehouse.namespace}/secrets/db`, { data: { rotated: b64(`${PASSWORD}-2`) } });
           await watch.waitFor('"rotated"');
         } finally {
@@ -219,7 +222,7 @@ describe('masking through Gatehouse against a real kube-apiserver', { skip }, ()
         breakGlass.kubectl(newest, ['-n', 'break-glass', ...impersonate, ...args], { kubeconfig: cluster.adminKubeconfigPath }),
       ]);
       assert.equal(viaGatehouse.code, 0, viaGatehouse.stderr);
-      assert.equal(viaGatehouse.stdout, direct.stdout);
+      assert.equal(normalise(viaGatehouse.stdout, 'break-glass'), normalise(direct.stdout, 'break-glass'));
     }
   });
 });

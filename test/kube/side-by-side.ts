@@ -3,7 +3,7 @@
  * once directly as admin with `--as`/`--as-group`/`--as-uid` for the same caller, each in a
  * namespace of its own (so commands that change things change the same things on both
  * sides). The outputs must be equal after normalising what differs between any two runs
- * (namespace names, timestamps, ages, resourceVersions, uids, table padding) — or differ
+ * (namespace names, timestamps, ages, resourceVersions, uids, generated names, table padding) — or differ
  * exactly as the case says Gatehouse makes them differ.
  */
 import assert from 'node:assert/strict';
@@ -33,8 +33,6 @@ export interface SideBySideCase {
   /** kubectl arguments; `-n <namespace of the side>` is added. */
   args: string[];
   input?: string;
-  /** Oldest kubectl minor version that has the command. */
-  since?: number;
   differs?: ExpectedDifference;
 }
 
@@ -68,6 +66,8 @@ export function normalise(text: string, namespace: string): string {
       .replace(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})/g, '<time>')
       .replace(new RegExp(`${DAY}, \\d{2} ${MONTH} \\d{4} \\d{2}:\\d{2}:\\d{2} [+-]\\d{4}`, 'g'), '<time>')
       .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<uid>')
+      // The ServiceAccount admission plugin names each pod's token volume with a random suffix.
+      .replace(/kube-api-access-[a-z0-9]{5}/g, 'kube-api-access-<random>')
       .replace(/("?resourceVersion"?:\s*)"?\d+"?/g, '$1<rv>')
       .replace(/(resourceVersion=)\d+/g, '$1<rv>')
       // Ages in tables and describe: 5s, 2m3s, 10m, 3h4m, 2d, <invalid>.
@@ -75,6 +75,8 @@ export function normalise(text: string, namespace: string): string {
       // Table columns are padded to their widest cell, which the normalising above changes.
       .replace(/(\S)[ \t]{2,}/g, '$1  ')
       .replace(/[ \t]+$/gm, '')
+      // describe prints a Secret's data from a Go map, in a different order each run.
+      .replace(/^(Data\n====\n)((?:.+\n)+)/m, (_all, head: string, lines: string) => head + lines.split('\n').filter(Boolean).sort().join('\n') + '\n')
   );
 }
 

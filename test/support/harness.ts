@@ -40,6 +40,8 @@ export interface KubectlOptions {
 export interface RunningKubectl {
   /** Resolves with stdout so far once it matches; rejects if kubectl exits first or time runs out. */
   waitFor(pattern: RegExp | string, timeoutMs?: number): Promise<string>;
+  /** The same for stderr (e.g. kubectl's `-v=6` line saying its watch request was answered). */
+  waitForStderr(pattern: RegExp | string, timeoutMs?: number): Promise<string>;
   stdout(): string;
   stderr(): string;
   /** Ends kubectl (SIGTERM) and resolves with what it printed. */
@@ -228,39 +230,42 @@ export async function startGatehouseFront(upstreamKubeconfig: string, options: G
       const { child, result } = run(version, args, { timeoutMs: 60_000, ...runOptions });
       let exitedWith: KubectlResult | undefined;
       void result.exited.then((r) => (exitedWith = r));
+      const waitForOutput = (stream: 'stdout' | 'stderr', pattern: RegExp | string, timeoutMs = 15_000): Promise<string> => {
+        const text = stream === 'stdout' ? result.out : result.err;
+        const matches = (): boolean => (typeof pattern === 'string' ? text().includes(pattern) : pattern.test(text()));
+        return new Promise<string>((resolve, reject) => {
+          const check = (): void => {
+            if (matches()) {
+              finish();
+              resolve(text());
+            } else if (exitedWith !== undefined) {
+              finish();
+              reject(new Error(`kubectl ${args.join(' ')} exited (${exitedWith.code}) before printing ${String(pattern)} on ${stream}; stdout: ${result.out()} stderr: ${result.err()}`));
+            }
+          };
+          const timer = setTimeout(() => {
+            finish();
+            reject(new Error(`kubectl ${args.join(' ')} did not print ${String(pattern)} on ${stream} within ${timeoutMs} ms; stdout: ${result.out()} stderr: ${result.err()}`));
+          }, timeoutMs);
+          const finish = (): void => {
+            clearTimeout(timer);
+            child[stream]?.off('data', check);
+            child.off('close', onClose);
+          };
+          const onClose = (): void => {
+            setImmediate(check);
+          };
+          child[stream]?.on('data', check);
+          child.once('close', onClose);
+          check();
+        });
+      };
       return {
         exited: result.exited,
         stdout: result.out,
         stderr: result.err,
-        waitFor(pattern, timeoutMs = 15_000) {
-          const matches = (): boolean => (typeof pattern === 'string' ? result.out().includes(pattern) : pattern.test(result.out()));
-          return new Promise<string>((resolve, reject) => {
-            const check = (): void => {
-              if (matches()) {
-                finish();
-                resolve(result.out());
-              } else if (exitedWith !== undefined) {
-                finish();
-                reject(new Error(`kubectl ${args.join(' ')} exited (${exitedWith.code}) before printing ${String(pattern)}; stdout: ${result.out()} stderr: ${result.err()}`));
-              }
-            };
-            const timer = setTimeout(() => {
-              finish();
-              reject(new Error(`kubectl ${args.join(' ')} did not print ${String(pattern)} within ${timeoutMs} ms; stdout: ${result.out()} stderr: ${result.err()}`));
-            }, timeoutMs);
-            const finish = (): void => {
-              clearTimeout(timer);
-              child.stdout?.off('data', check);
-              child.off('close', onClose);
-            };
-            const onClose = (): void => {
-              setImmediate(check);
-            };
-            child.stdout?.on('data', check);
-            child.once('close', onClose);
-            check();
-          });
-        },
+        waitFor: (pattern, timeoutMs) => waitForOutput('stdout', pattern, timeoutMs),
+        waitForStderr: (pattern, timeoutMs) => waitForOutput('stderr', pattern, timeoutMs),
         async stop() {
           if (exitedWith === undefined) child.kill('SIGTERM');
           return result.exited;
