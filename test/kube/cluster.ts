@@ -119,7 +119,7 @@ interface Started {
   exited: Promise<number | null>;
 }
 
-function startProcess(binary: string, args: string[], logFile: string): Started {
+function startProcess(binary: string, args: string[]): Started {
   killOnExit();
   const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
@@ -133,7 +133,6 @@ function startProcess(binary: string, args: string[], logFile: string): Started 
   const exited = new Promise<number | null>((resolve) => {
     child.once('exit', (code) => {
       running.delete(child);
-      writeFileSync(logFile, log);
       resolve(code);
     });
     child.once('error', () => {
@@ -220,6 +219,17 @@ export function aggregateClusterRoles(roles: ClusterRole[]): Map<string, Rule[]>
 export async function startRealCluster(options: RealClusterOptions = {}): Promise<RealCluster> {
   const { bin, reason } = binaries();
   if (bin === undefined) throw new Error(`no real kube-apiserver: ${reason ?? 'unknown reason'}`);
+  // The ports are picked free, then bound by etcd and kube-apiserver: another process may take one in between.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(bin, options);
+    } catch (error) {
+      if (attempt >= 3 || !/address already in use/.test((error as Error).message)) throw error;
+    }
+  }
+}
+
+async function startOnce(bin: string, options: RealClusterOptions): Promise<RealCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-kube-'));
   let etcd: Started | undefined;
   let apiserver: Started | undefined;
@@ -247,47 +257,39 @@ export async function startRealCluster(options: RealClusterOptions = {}): Promis
     const etcdPort = await freePort();
     const peerPort = await freePort();
     const etcdUrl = `http://127.0.0.1:${etcdPort}`;
-    etcd = startProcess(
-      join(bin, 'etcd'),
-      [
-        '--name=gatehouse-test',
-        `--data-dir=${join(dir, 'etcd')}`,
-        `--listen-client-urls=${etcdUrl}`,
-        `--advertise-client-urls=${etcdUrl}`,
-        `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
-        `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
-        `--initial-cluster=gatehouse-test=http://127.0.0.1:${peerPort}`,
-        '--unsafe-no-fsync',
-        '--log-level=warn',
-      ],
-      join(dir, 'etcd.log'),
-    );
+    etcd = startProcess(join(bin, 'etcd'), [
+      '--name=gatehouse-test',
+      `--data-dir=${join(dir, 'etcd')}`,
+      `--listen-client-urls=${etcdUrl}`,
+      `--advertise-client-urls=${etcdUrl}`,
+      `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
+      `--initial-cluster=gatehouse-test=http://127.0.0.1:${peerPort}`,
+      '--unsafe-no-fsync',
+      '--log-level=warn',
+    ]);
 
     const port = await freePort();
     const url = `https://127.0.0.1:${port}`;
-    apiserver = startProcess(
-      join(bin, 'kube-apiserver'),
-      [
-        `--etcd-servers=${etcdUrl}`,
-        '--bind-address=127.0.0.1',
-        '--advertise-address=127.0.0.1',
-        `--secure-port=${port}`,
-        `--tls-cert-file=${join(dir, 'server.crt')}`,
-        `--tls-private-key-file=${join(dir, 'server.key')}`,
-        `--token-auth-file=${join(dir, 'tokens.csv')}`,
-        '--authorization-mode=RBAC',
-        '--anonymous-auth=false',
-        `--service-account-key-file=${join(dir, 'sa.pub')}`,
-        `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
-        '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
-        '--service-cluster-ip-range=10.96.0.0/16',
-        '--endpoint-reconciler-type=none',
-        `--cert-dir=${join(dir, 'certs')}`,
-        '--profiling=false',
-        '--v=1',
-      ],
-      join(dir, 'kube-apiserver.log'),
-    );
+    apiserver = startProcess(join(bin, 'kube-apiserver'), [
+      `--etcd-servers=${etcdUrl}`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      `--secure-port=${port}`,
+      `--tls-cert-file=${join(dir, 'server.crt')}`,
+      `--tls-private-key-file=${join(dir, 'server.key')}`,
+      `--token-auth-file=${join(dir, 'tokens.csv')}`,
+      '--authorization-mode=RBAC',
+      '--anonymous-auth=false',
+      `--service-account-key-file=${join(dir, 'sa.pub')}`,
+      `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
+      '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+      '--service-cluster-ip-range=10.96.0.0/16',
+      '--endpoint-reconciler-type=none',
+      `--cert-dir=${join(dir, 'certs')}`,
+      '--profiling=false',
+      '--v=1',
+    ]);
 
     const caPem = certs.caPem;
     const admin = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
