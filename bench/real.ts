@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { rows } from './report.ts';
 import { realApiServerGet } from './scenarios/real-apiserver.ts';
+import { smallGetOptions } from './scenarios/small-get.ts';
 import { SCRATCH_ROOT } from './stand.ts';
 import { BENCH_POLICY_RULES } from './policy-rules.ts';
 
@@ -18,20 +19,9 @@ const { values: flags } = parseArgs({
     quick: { type: 'boolean', default: false },
   },
 });
-const quick = flags.quick === true;
 const runId = new Date().toISOString().replace(/[:.]/g, '-');
 console.log(`real kube-apiserver bench ${runId}: ${cpus().length} CPUs, load average ${(loadavg()[0] ?? 0).toFixed(2)}`);
-const result = await realApiServerGet(
-  {
-    connections: Number(flags.connections),
-    seconds: quick ? 3 : Number(flags.seconds),
-    warmupSeconds: quick ? 1 : 3,
-    unloadedSeconds: quick ? 1 : 5,
-    policyRules: BENCH_POLICY_RULES,
-    scratch: join(SCRATCH_ROOT, runId),
-  },
-  (line) => console.log(line),
-);
+const result = await realApiServerGet({ ...smallGetOptions(flags), policyRules: BENCH_POLICY_RULES, scratch: join(SCRATCH_ROOT, runId) }, (line) => console.log(line));
 console.log('\n| benchmark | measured |\n|---|---|');
 for (const row of rows({ realApiServer: result } as Parameters<typeof rows>[0])) console.log(`| ${row.benchmark} | ${row.measured} |`);
 console.log(`\nload average at the end ${(loadavg()[0] ?? 0).toFixed(2)}`);

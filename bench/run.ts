@@ -34,7 +34,7 @@ import { coldStart } from './scenarios/cold-start.ts';
 import { largeLists } from './scenarios/large-lists.ts';
 import { policyDecisions } from './scenarios/policy.ts';
 import { realApiServerGet } from './scenarios/real-apiserver.ts';
-import { smallGet, upstreamStats } from './scenarios/small-get.ts';
+import { smallGet, smallGetOptions, upstreamStats } from './scenarios/small-get.ts';
 import { watchLatency } from './scenarios/watch.ts';
 import { RECORDS_BUCKET, SCRATCH_ROOT, startStand } from './stand.ts';
 
@@ -97,16 +97,7 @@ try {
   log(`stand: upstream ${stand.upstream.ready.url}, kubectl proxy ${stand.kubectlProxy.ready.url}, Gatehouse ${stand.gatehouse.ready.url} (${stand.policyRules} policy rules)`);
 
   log('1 small GET');
-  results.smallGet = await smallGet(
-    stand,
-    {
-      connections: Number(flags.connections),
-      seconds: quick ? 3 : Number(flags.seconds),
-      warmupSeconds: quick ? 1 : 3,
-      unloadedSeconds: quick ? 1 : 5,
-    },
-    log,
-  );
+  results.smallGet = await smallGet(stand, smallGetOptions(flags), log);
 
   log('2 large Secret lists');
   results.lists = await largeLists(stand, log);
@@ -145,17 +136,7 @@ try {
 
 // After the stand is gone: the real API server and its fronts have the machine to themselves.
 log('6 small GET against a real kube-apiserver, with kube-oidc-proxy');
-results.realApiServer = await realApiServerGet(
-  {
-    connections: Number(flags.connections),
-    seconds: quick ? 3 : Number(flags.seconds),
-    warmupSeconds: quick ? 1 : 3,
-    unloadedSeconds: quick ? 1 : 5,
-    policyRules: POLICY_RULES,
-    scratch: join(SCRATCH_ROOT, runId),
-  },
-  log,
-);
+results.realApiServer = await realApiServerGet({ ...smallGetOptions(flags), policyRules: POLICY_RULES, scratch: join(SCRATCH_ROOT, runId) }, log);
 if ('notRun' in results.realApiServer) log(`  NOT RUN: ${results.realApiServer.notRun}`);
 
 results.environment.loadAverageAtEnd = loadavg()[0] ?? 0;

@@ -24,6 +24,17 @@ export interface SmallGetOptions {
   unloadedSeconds: number;
 }
 
+/** The small GET's run lengths from the bench's flags (`--quick`: short runs, to check the bench itself). */
+export function smallGetOptions(flags: { connections?: string; seconds?: string; quick?: boolean }): SmallGetOptions {
+  const quick = flags.quick === true;
+  return {
+    connections: Number(flags.connections ?? '32'),
+    seconds: quick ? 3 : Number(flags.seconds ?? '15'),
+    warmupSeconds: quick ? 1 : 3,
+    unloadedSeconds: quick ? 1 : 5,
+  };
+}
+
 export interface FrontResult extends LoadResult {
   front: FrontName;
   /** Upstream requests during the measured run (and how many carried Impersonate-User). */

@@ -14,63 +14,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { placeholderBase64 } from '../../src/masking/placeholder.ts';
 import { kubectlVersionsUnderTest, startGatehouseFront, type GatehouseFront, type KubectlResult } from '../support/harness.ts';
+import { appManifest, b64, E2E_POLICY, PASSWORD } from '../support/kubectl-fixtures.ts';
 import { realClusterSkip, startRealCluster, type RealCluster } from './cluster.ts';
 import { assertSideBySide, sidePair, type SideBySideCase, type SidePair } from './side-by-side.ts';
-
-const POLICY = `
-apiVersion: gatehouse/v1
-rules:
-  - name: no-deleting-the-database
-    effect: deny
-    verbs: ["delete"]
-    resources: ["pods"]
-    names: ["database"]
-    reason: "the database pod is load-bearing"
-  - name: discovery
-    effect: allow
-    verbs: ["get"]
-    nonResourceURLs: ["/api", "/api/*", "/apis", "/apis/*", "/openapi/*", "/version"]
-  - name: reads
-    effect: allow
-    verbs: ["get", "list", "watch"]
-    resources: ["*"]
-  - name: writes
-    effect: allow
-    verbs: ["create", "update", "patch", "delete"]
-    resources: ["*"]
-`;
-
-const PASSWORD = 'correct-horse-battery-staple';
-const b64 = (text: string): string => Buffer.from(text).toString('base64');
-
-const MANIFEST = (image: string, color: string): string => `
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: settings
-data:
-  color: ${color}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: api
-spec:
-  replicas: 2
-  selector:
-    matchLabels: {app: api}
-  template:
-    metadata:
-      labels: {app: api}
-    spec:
-      containers:
-      - name: api
-        image: ${image}
-        env:
-        - {name: MODE, value: production}
-      - name: sidecar
-        image: example/proxy:1
-`;
 
 const pod = (name: string, image: string): Record<string, unknown> => ({
   apiVersion: 'v1',
@@ -102,11 +48,11 @@ const CASES: SideBySideCase[] = [
   { name: 'get pod -o yaml prints the same object', args: ['get', 'pod', 'web', '-o', 'yaml'] },
   { name: 'get pod -o json prints the same object', args: ['get', 'pod', 'web', '-o', 'json'] },
   { name: 'describe pod prints the same description', args: ['describe', 'pod', 'web'] },
-  { name: 'apply -f creates the same objects', args: ['apply', '-f', '-'], input: MANIFEST('example/api:1', 'blue') },
-  { name: 'a second apply -f patches them the same way', args: ['apply', '-f', '-'], input: MANIFEST('example/api:2', 'red') },
+  { name: 'apply -f creates the same objects', args: ['apply', '-f', '-'], input: appManifest('example/api:1', 'blue') },
+  { name: 'a second apply -f patches them the same way', args: ['apply', '-f', '-'], input: appManifest('example/api:2', 'red') },
   { name: 'get deployment -o yaml shows the same patched Deployment', args: ['get', 'deployment', 'api', '-o', 'yaml'] },
   { name: 'describe deployment prints the same description', args: ['describe', 'deployment', 'api'] },
-  { name: 'apply --server-side with a field manager gives the same result', args: ['apply', '--server-side', '--field-manager=team', '-f', '-'], input: MANIFEST('example/api:3', 'green') },
+  { name: 'apply --server-side with a field manager gives the same result', args: ['apply', '--server-side', '--field-manager=team', '-f', '-'], input: appManifest('example/api:3', 'green') },
   { name: 'scale changes the replicas the same way', args: ['scale', 'deployment', 'api', '--replicas=3'] },
   { name: 'label and annotate change the pod the same way', args: ['label', 'pod', 'web', 'tier=frontend'] },
   { name: 'patch --type merge patches the same way', args: ['patch', 'configmap', 'settings', '--type', 'merge', '-p', '{"data":{"size":"large"}}'] },
@@ -134,7 +80,7 @@ const CASES: SideBySideCase[] = [
 
 const skip = realClusterSkip();
 
-describe('kubectl through Gatehouse against a real kube-apiserver: the same output as directly', { skip }, () => {
+describe('kubectl through Gatehouse against a real kube-apiserver: the same output as directly', { skip, concurrency: true }, () => {
   let cluster: RealCluster;
   let front: GatehouseFront;
   const versions = kubectlVersionsUnderTest();
@@ -145,7 +91,7 @@ describe('kubectl through Gatehouse against a real kube-apiserver: the same outp
       namespaces,
       bindings: namespaces.map((namespace) => ({ namespace, role: 'edit', group: 'developers' })),
     });
-    front = await startGatehouseFront(cluster.gatehouseKubeconfigPath, { policy: POLICY });
+    front = await startGatehouseFront(cluster.gatehouseKubeconfigPath, { policy: E2E_POLICY });
     for (const namespace of namespaces) {
       for (const [name, image] of [['web', 'nginx:1.27'], ['database', 'postgres:16']] as const) {
         await cluster.admin('POST', `/api/v1/namespaces/${namespace}/pods`, pod(name, image));
@@ -162,7 +108,8 @@ describe('kubectl through Gatehouse against a real kube-apiserver: the same outp
   });
 
   for (const version of versions) {
-    describe(`kubectl ${version}`, () => {
+    // Versions run side by side (each in namespaces of its own); one version's cases run in order.
+    describe(`kubectl ${version}`, { concurrency: 1 }, () => {
       let pair: SidePair;
       before(() => {
         pair = sidePair(front, cluster, version);

@@ -11,51 +11,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { placeholderBase64, placeholderText } from '../../src/masking/placeholder.ts';
 import { kubectlVersionsUnderTest, startGatehouseFront, type GatehouseFront } from '../support/harness.ts';
+import { API_KEY, APPLIED, assertNoSecret, b64, LITERAL, MASKING_POLICY, PASSWORD, SECRET_VALUES } from '../support/kubectl-fixtures.ts';
 import { realClusterSkip, startRealCluster, type RealCluster } from './cluster.ts';
 import { assertSideBySide, normalise, sidePair, type ExpectedDifference, type SideBySideCase, type SidePair } from './side-by-side.ts';
-
-const PASSWORD = 'correct-horse-battery-staple';
-const API_KEY = 'ak_live_5f2d8c1e9b7a4630';
-const LITERAL = 'literal-from-the-command-line';
-const APPLIED = 'applied-through-stringData';
-const SECRETS = [PASSWORD, API_KEY, LITERAL, APPLIED];
-const b64 = (text: string): string => Buffer.from(text).toString('base64');
-
-const POLICY = `
-apiVersion: gatehouse/v1
-rules:
-  - name: discovery
-    effect: allow
-    verbs: ["get"]
-    nonResourceURLs: ["/api", "/api/*", "/apis", "/apis/*", "/openapi/*", "/version"]
-  - name: break-glass
-    effect: allow
-    groups: ["incident-responders"]
-    verbs: ["get", "list", "watch"]
-    resources: ["secrets"]
-    unmasked: true
-  - name: everything
-    effect: allow
-    verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
-    resources: ["*"]
-masking:
-  - name: passwords-in-configmaps
-    configMapKeys: ["*password*"]
-  - name: credentials-in-env
-    envNames: ["*_PASSWORD", "*_TOKEN"]
-`;
-
-function assertNoSecret(text: string, where: string): void {
-  for (const value of SECRETS) {
-    assert.ok(!text.includes(value), `${where} shows ${value}`);
-    assert.ok(!text.includes(b64(value)), `${where} shows ${value} in base64`);
-  }
-}
 
 /** Each base64 value in the direct output becomes its base64 placeholder (Secret data). */
 const maskedData: ExpectedDifference = {
   why: 'each Secret data value (base64) becomes the base64 placeholder of its size class',
-  apply: (direct) => ({ ...direct, stdout: SECRETS.reduce((out, v) => out.replaceAll(b64(v), placeholderBase64(v.length)), direct.stdout) }),
+  apply: (direct) => ({ ...direct, stdout: SECRET_VALUES.reduce((out, v) => out.replaceAll(b64(v), placeholderBase64(v.length)), direct.stdout) }),
 };
 
 /** Plain values (stringData in the last-applied annotation, ConfigMap keys, env) become the text placeholder. */
@@ -77,7 +40,7 @@ const describedSizes: ExpectedDifference = {
   why: 'describe prints the size of each decoded value: the placeholder’s size instead of the value’s',
   apply: (direct) => ({
     ...direct,
-    stdout: SECRETS.reduce(
+    stdout: SECRET_VALUES.reduce(
       (out, v) => out.replace(new RegExp(`^(\\S+:\\s+)${v.length} bytes$`, 'gm'), `$1${Buffer.from(placeholderBase64(v.length), 'base64').length} bytes`),
       direct.stdout,
     ),
@@ -111,7 +74,7 @@ const CASES: SideBySideCase[] = [
 
 const skip = realClusterSkip();
 
-describe('masking through Gatehouse against a real kube-apiserver', { skip }, () => {
+describe('masking through Gatehouse against a real kube-apiserver', { skip, concurrency: true }, () => {
   let cluster: RealCluster;
   let front: GatehouseFront;
   let breakGlass: GatehouseFront;
@@ -126,8 +89,8 @@ describe('masking through Gatehouse against a real kube-apiserver', { skip }, ()
         { namespace: 'break-glass', role: 'edit', group: 'incident-responders' },
       ],
     });
-    front = await startGatehouseFront(cluster.gatehouseKubeconfigPath, { policy: POLICY });
-    breakGlass = await startGatehouseFront(cluster.gatehouseKubeconfigPath, { policy: POLICY, groups: ['incident-responders'] });
+    front = await startGatehouseFront(cluster.gatehouseKubeconfigPath, { policy: MASKING_POLICY });
+    breakGlass = await startGatehouseFront(cluster.gatehouseKubeconfigPath, { policy: MASKING_POLICY, groups: ['incident-responders'] });
     for (const namespace of [...namespaces, 'break-glass']) {
       await cluster.admin('POST', `/api/v1/namespaces/${namespace}/secrets`, {
         apiVersion: 'v1',
@@ -160,7 +123,8 @@ describe('masking through Gatehouse against a real kube-apiserver', { skip }, ()
   });
 
   for (const version of versions) {
-    describe(`kubectl ${version}: Secret values never leave Gatehouse`, () => {
+    // Versions run side by side (each in namespaces of its own); one version's cases run in order.
+    describe(`kubectl ${version}: Secret values never leave Gatehouse`, { concurrency: 1 }, () => {
       let pair: SidePair;
       before(() => {
         pair = sidePair(front, cluster, version, 'mask-');
@@ -171,7 +135,7 @@ describe('masking through Gatehouse against a real kube-apiserver', { skip }, ()
           const { gatehouse, direct } = await assertSideBySide(pair, testCase);
           assertNoSecret(gatehouse.stdout + gatehouse.stderr, `kubectl ${testCase.args.join(' ')} through Gatehouse`);
           if (testCase.differs !== undefined && testCase.differs !== describedSizes && testCase.input === undefined) {
-            assert.ok(SECRETS.some((v) => direct.stdout.includes(v) || direct.stdout.includes(b64(v))), 'the real server sent a value (the direct output has it)');
+            assert.ok(SECRET_VALUES.some((v) => direct.stdout.includes(v) || direct.stdout.includes(b64(v))), 'the real server sent a value (the direct output has it)');
           }
         });
       }
