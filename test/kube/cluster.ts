@@ -15,8 +15,8 @@
  * - the repo's infra/rbac/impersonator.yaml, exactly as EKS users apply it;
  * - the aggregated roles `view`, `edit` and `admin` filled the way the clusterrole-aggregation
  *   controller fills them (union of the rules of the roles their aggregationRule selects);
- * - the namespaces asked for, each with the `default` ServiceAccount (the ServiceAccount
- *   admission plugin refuses pods without it; the controller that makes it does not run), and
+ * - the namespaces asked for, each (and `default`) with the `default` ServiceAccount (the
+ *   ServiceAccount admission plugin refuses pods without it; the controller that makes it does not run), and
  *   RoleBindings of groups or users to cluster roles.
  * Pods stay Pending (no scheduler, no kubelet): logs, exec and port-forward get the API
  * server's own errors.
@@ -317,8 +317,11 @@ async function startOnce(bin: string, options: RealClusterOptions): Promise<Real
     for (const [name, rules] of aggregateClusterRoles(roles.items)) {
       await admin('PATCH', `/apis/rbac.authorization.k8s.io/v1/clusterroles/${name}`, { rules });
     }
+    // The API server makes default, kube-system, kube-public and kube-node-lease itself.
     for (const namespace of options.namespaces ?? []) {
       await admin('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
+    }
+    for (const namespace of ['default', ...(options.namespaces ?? [])]) {
       await admin('POST', `/api/v1/namespaces/${namespace}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default' } });
     }
     for (const binding of options.bindings ?? []) await bind(admin, binding);
