@@ -2,7 +2,7 @@
  * Gatehouse as the bench runs it: the Node runtime with the whole pipeline on, in its own
  * process, built the way a self-hosted deployment is (configuration → `createDepsFromConfig`
  * → `createApp` → `startNodeServer`), listening in plain HTTP on loopback (the listener for
- * running behind a TLS-terminating load balancer):
+ * running behind a TLS-terminating load balancer), or HTTPS when `tls` is given:
  *
  * - authenticate: the production OIDC authenticator, keys from the bench IdP's JWKS;
  * - classify, authorize: the generated policy file (hundreds of rules);
