@@ -7,6 +7,7 @@
  *   cluster.adminKubeconfigPath;       // system:masters: seed objects, run kubectl --as/--as-group "directly"
  *   cluster.gatehouseKubeconfigPath;   // Gatehouse's own identity: impersonation only (infra/rbac/impersonator.yaml)
  *   await cluster.admin('POST', '/api/v1/namespaces/team-a/configmaps', {...});
+ *   cluster.auditEvents();             // with `audit: true`: every completed request — who, as whom, what
  *   await cluster.close();             // stops kube-apiserver and etcd, removes the temp dir
  *
  * What it sets up, since a bare API server runs no controllers:
@@ -47,6 +48,19 @@ export interface RoleBindingSpec {
 export interface RealClusterOptions {
   namespaces?: string[];
   bindings?: RoleBindingSpec[];
+  /** Keep the API server's audit log (level Metadata: who, as whom, what), read by `auditEvents()`. */
+  audit?: boolean;
+}
+
+/** One audit event of the API server (the fields the tests read). */
+export interface AuditEvent {
+  auditID: string;
+  stage: string;
+  verb: string;
+  requestURI: string;
+  user: { username: string; uid?: string; groups?: string[] };
+  impersonatedUser?: { username: string; uid?: string; groups?: string[] };
+  responseStatus?: { code: number };
 }
 
 export interface RealCluster {
@@ -67,6 +81,8 @@ export interface RealCluster {
   admin<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<T>;
   /** The last lines kube-apiserver logged (for failure messages). */
   logTail(): string;
+  /** Completed requests from the audit log, oldest first (empty unless started with `audit: true`). */
+  auditEvents(): AuditEvent[];
   close(): Promise<void>;
 }
 
@@ -271,6 +287,10 @@ async function startOnce(bin: string, options: RealClusterOptions): Promise<Real
 
     const port = await freePort();
     const url = `https://127.0.0.1:${port}`;
+    const auditLog = join(dir, 'audit.log');
+    if (options.audit === true) {
+      writeFileSync(join(dir, 'audit-policy.yaml'), 'apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: ["RequestReceived"]\nrules:\n  - level: Metadata\n');
+    }
     apiserver = startProcess(join(bin, 'kube-apiserver'), [
       `--etcd-servers=${etcdUrl}`,
       '--bind-address=127.0.0.1',
@@ -289,6 +309,7 @@ async function startOnce(bin: string, options: RealClusterOptions): Promise<Real
       `--cert-dir=${join(dir, 'certs')}`,
       '--profiling=false',
       '--v=1',
+      ...(options.audit === true ? [`--audit-policy-file=${join(dir, 'audit-policy.yaml')}`, `--audit-log-path=${auditLog}`, '--audit-log-mode=blocking'] : []),
     ]);
 
     const caPem = certs.caPem;
@@ -333,7 +354,15 @@ async function startOnce(bin: string, options: RealClusterOptions): Promise<Real
     const version = (await admin<{ gitVersion: string }>('GET', '/version')).gitVersion;
     const log = apiserver.log;
     const pids = { etcd: etcd.child.pid ?? -1, apiserver: apiserver.child.pid ?? -1 };
-    return { version, url, caPem, adminKubeconfigPath, adminToken, pids, gatehouseKubeconfigPath, dir, admin, logTail: () => tail(log()), close };
+    const auditEvents = (): AuditEvent[] =>
+      options.audit === true
+        ? readFileSync(auditLog, 'utf8')
+            .split('\n')
+            .filter((line) => line !== '')
+            .map((line) => JSON.parse(line) as AuditEvent)
+            .filter((event) => event.stage === 'ResponseComplete')
+        : [];
+    return { version, url, caPem, adminKubeconfigPath, adminToken, pids, gatehouseKubeconfigPath, dir, admin, logTail: () => tail(log()), auditEvents, close };
   } catch (error) {
     const logs = [etcd && `etcd:\n${tail(etcd.log())}`, apiserver && `kube-apiserver:\n${tail(apiserver.log())}`].filter(Boolean).join('\n');
     await close();

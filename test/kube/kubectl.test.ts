@@ -89,6 +89,7 @@ describe('kubectl through Gatehouse against a real kube-apiserver: the same outp
 
   before(async () => {
     cluster = await startRealCluster({
+      audit: true,
       namespaces,
       bindings: namespaces.map((namespace) => ({ namespace, role: 'edit', group: 'developers' })),
     });
@@ -121,6 +122,16 @@ describe('kubectl through Gatehouse against a real kube-apiserver: the same outp
           await assertSideBySide(pair, testCase);
         });
       }
+
+      test("every call Gatehouse made to the API server ran as the caller (the API server's audit log)", () => {
+        const byGatehouse = cluster.auditEvents().filter((event) => event.user.username === 'gatehouse');
+        assert.ok(byGatehouse.length > 0, 'Gatehouse reached the API server');
+        for (const event of byGatehouse) {
+          const where = `${event.verb} ${event.requestURI} (${event.responseStatus?.code ?? '?'})`;
+          // The API server adds system:authenticated to the impersonated groups itself.
+          assert.deepEqual(event.impersonatedUser, { username: front.user, uid: front.user, groups: [...front.groups, 'system:authenticated'] }, `${where}: impersonated as the caller`);
+        }
+      });
 
       test('get configmaps -w streams the same rows, then the same change made while it is open', async () => {
         const sides = [pair.gatehouse, pair.direct];
