@@ -2,10 +2,12 @@
  * The Gatehouse app: the whole pipeline assembled in one place, in the order a request
  * passes it. Both runtimes (Node HTTPS server, Lambda Function URL) serve this same app.
  *
- *   record ─► authenticate ─► impersonate ─► classify ─► request body ─► authorize ─► approve ─► record intent ─► credentials ─► forward ─► mask
+ *   record ─► authenticate ─► impersonate ─► classify ─► request framing ─► authorize ─► request body ─► approve ─► record intent ─► credentials ─► forward ─► mask
  *
- * `request body` refuses a body on GET/HEAD and reads any other body whole, bounded (413
- * beyond the limit), before policy, approvals or records read it.
+ * `request framing` refuses, from the headers alone, a body on GET/HEAD and a declared
+ * Content-Length over the limit (413) — no refusal waits for a body that may never come.
+ * `request body` reads any other body whole, bounded (413 as it passes the limit), before
+ * approvals, records or forward read it; policy needs no body, so it runs first.
  * `record` is outermost so every outcome, failures included, becomes one record. `record
  * intent` makes a mutating call's record durable once it is decided and before anything is
  * forwarded (no durable record, no call). `mask` sits before `forward` in the chain because
@@ -28,7 +30,7 @@ import { recordBodyMasking } from './records/masker.ts';
 import { authenticate } from './pipeline/authenticate.ts';
 import { impersonate } from './pipeline/impersonate.ts';
 import { classify } from './pipeline/classify.ts';
-import { DEFAULT_MAX_REQUEST_BODY_BYTES, requestBodies } from './pipeline/request-body.ts';
+import { DEFAULT_MAX_REQUEST_BODY_BYTES, requestBodies, requestFraming } from './pipeline/request-body.ts';
 import { authorize } from './pipeline/authorize.ts';
 import { approve } from './pipeline/approve.ts';
 import { credentials } from './pipeline/credentials.ts';
@@ -74,9 +76,10 @@ export function createApp(deps: GatehouseDeps): Hono {
   // kubectl --as: allowed only where the policy grants the caller `impersonate` (refused otherwise, as before).
   app.use('*', impersonate(deps.policy));
   app.use('*', classify({ runtime: deps.runtime }));
-  app.use('*', requestBodies({ maxBytes: maxRequestBodyBytes }));
+  app.use('*', requestFraming({ maxBytes: maxRequestBodyBytes }));
   app.use('*', authorize(deps.policy));
-  app.use('*', approve(deps.approvals, clock));
+  app.use('*', requestBodies({ maxBytes: maxRequestBodyBytes }));
+  app.use('*', approve(deps.approvals, clock, deps.masking));
   app.use('*', recordIntent());
   app.use('*', credentials(deps.upstream));
   app.use('*', mask(deps.masking));

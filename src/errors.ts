@@ -54,6 +54,7 @@ const CODES = {
   ERR_APPROVAL_LINK_INVALID: [403, 'Forbidden'],
   ERR_GRANT_ALREADY_USED: [409, 'Conflict'],
   ERR_APPROVALS_UNAVAILABLE: [503, 'ServiceUnavailable'],
+  ERR_APPROVAL_BODY_UNSHOWABLE: [415, 'UnsupportedMediaType'],
   // credentials / forward
   ERR_CREDENTIALS_UNAVAILABLE: [503, 'ServiceUnavailable'],
   ERR_UPSTREAM_UNREACHABLE: [502, 'ServiceUnavailable'],

@@ -6,7 +6,13 @@
  */
 import { parse } from 'yaml';
 
-export function parseJsonOrYaml(text: string): unknown {
+/**
+ * YAML as the API server reads a request body (sigs.k8s.io/yaml over go-yaml v2): YAML 1.1
+ * (`yes` is true, `0755` is octal), merge keys, a repeated key keeps its last value.
+ */
+export const KUBERNETES_YAML = { version: '1.1', merge: true, uniqueKeys: false, maxAliasCount: 100 } as const;
+
+export function parseJsonOrYaml(text: string, yamlOptions?: typeof KUBERNETES_YAML): unknown {
   const first = text.trimStart().charAt(0);
   if (first === '{' || first === '[') {
     try {
@@ -15,7 +21,7 @@ export function parseJsonOrYaml(text: string): unknown {
       // YAML flow syntax, or not valid at all: the YAML parser reads it or says what is wrong.
     }
   }
-  return parse(text);
+  return yamlOptions === undefined ? parse(text) : parse(text, yamlOptions);
 }
 
 /** Whether `error` says the runtime has no YAML parser (the Lambda bundle's stand-in). */

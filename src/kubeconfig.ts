@@ -3,12 +3,13 @@
  * Gatehouse hands to its users. Only the fields Gatehouse needs are typed; the rest of a
  * kubeconfig passes through untouched when read.
  */
-import { chmodSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 import { isYamlUnavailable, parseJsonOrYaml } from './json-or-yaml.ts';
 import { GatehouseConfigError } from './config-error.ts';
+import { replaceFileSync } from './replace-file.ts';
 
 export interface KubeconfigCluster {
   server?: string;
@@ -131,10 +132,7 @@ export function userKubeconfig(options: UserKubeconfigOptions): Kubeconfig {
   };
 }
 
-/** Writes a kubeconfig readable by its owner only (it may hold a token), atomically. */
+/** Writes a kubeconfig readable by its owner only (it may hold a token), atomically (replace-file.ts). */
 export function writeKubeconfig(path: string, config: Kubeconfig): void {
-  const temp = `${path}.${process.pid}.tmp`;
-  writeFileSync(temp, stringify(config), { mode: 0o600 });
-  chmodSync(temp, 0o600);
-  renameSync(temp, path);
+  replaceFileSync(path, stringify(config), { mode: 0o600 });
 }

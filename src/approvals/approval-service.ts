@@ -15,15 +15,16 @@
  */
 import { randomBytes } from 'node:crypto';
 import { GatehouseError } from '../errors.ts';
+import { printable } from '../printable.ts';
 import type { Approvals, ApprovalStore, DecideInput, OpenedLink, ReviewRequest, ReviewResult, SigningKeyProvider } from '../ports/approvals.ts';
 import type { Mailer } from '../ports/mailer.ts';
 import type { Clock } from '../types.ts';
 import type { Approval, ApprovalTarget } from './approval.ts';
 import { assertDecidable, effectiveStatus, expiryAfterDecision, iso, samePerson, toOutcome } from './approval.ts';
-import { summarizeBody } from './body-summary.ts';
+import { bodyDecidable, summarizeBody, type BodySummary } from './body-summary.ts';
 import { requestFingerprint, sha256Hex } from './fingerprint.ts';
 import { formTokenFor, formTokenMatches, linkUrl, signLink, verifyLink } from './link.ts';
-import { approvalDenied, approvalMailFor, approvalRequired } from './messages.ts';
+import { approvalDenied, approvalMailFor, approvalRequired, bodyUnshowable } from './messages.ts';
 
 export interface ApprovalServiceOptions {
   store: ApprovalStore;
@@ -74,7 +75,7 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
   const wait = options.wait ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const newId = options.newId ?? (() => randomBytes(10).toString('hex'));
   const newUseId = (): string => randomBytes(12).toString('base64url');
-  const log = options.log ?? ((message: string) => console.error(`gatehouse approvals: ${message}`));
+  const log = options.log ?? ((message: string) => console.error(`gatehouse approvals: ${printable(message)}`));
   const pollIntervalMs = options.pollIntervalMs ?? 1000;
 
   async function notify(approval: Approval, base: string): Promise<boolean> {
@@ -93,7 +94,7 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
     }
   }
 
-  function newApproval(req: ReviewRequest, fingerprint: string, bodySha256: string, approvers: string[]): Approval {
+  function newApproval(req: ReviewRequest, fingerprint: string, bodySha256: string, body: BodySummary, approvers: string[]): Approval {
     const now = clock.now();
     const review = req.decision.review;
     const id = newId();
@@ -106,7 +107,7 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
       target: requestTarget(req, bodySha256),
       kubectlCommand: req.kubectlCommand,
       kubectlSession: req.kubectlSession,
-      body: summarizeBody(req.body, req.contentType, req.request.resource),
+      body,
       rule: req.decision.rule,
       // The rule's own words; the rule is named beside it.
       reason: review?.reason ?? req.decision.reason,
@@ -123,7 +124,7 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
   }
 
   /** One pass of the decision table in the header; loops only when a concurrent request won a race. */
-  async function reviewOnce(req: ReviewRequest, fingerprint: string, bodySha256: string): Promise<{ result: ReviewResult; approval?: Approval }> {
+  async function reviewOnce(req: ReviewRequest, fingerprint: string, bodySha256: string, body: BodySummary): Promise<{ result: ReviewResult; approval?: Approval }> {
     const base = linkBase(req);
     for (let round = 0; round < MAX_RACE_ROUNDS; round++) {
       const now = clock.now();
@@ -165,7 +166,7 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
             `(rule "${req.decision.rule}"), and the rule names no approver other than the requester`,
         );
       }
-      const approval = newApproval(req, fingerprint, bodySha256, approvers);
+      const approval = newApproval(req, fingerprint, bodySha256, body, approvers);
       await store.create(approval);
       if (!(await store.claimFingerprint(fingerprint, approval.id, currentId, approval.expiresAt))) {
         await store.discard(approval.id); // a concurrent run of the same command started one first: use that
@@ -177,7 +178,7 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
     throw new GatehouseError('ERR_INTERNAL', `approvals: too many concurrent changes to the approval of this request; try again`);
   }
 
-  async function hold(req: ReviewRequest, fingerprint: string, bodySha256: string, pending: Approval, first: ReviewResult): Promise<ReviewResult> {
+  async function hold(req: ReviewRequest, fingerprint: string, bodySha256: string, body: BodySummary, pending: Approval, first: ReviewResult): Promise<ReviewResult> {
     const deadline = clock.now() + options.holdSeconds * 1000;
     while (clock.now() < deadline) {
       await wait(Math.min(pollIntervalMs, Math.max(0, deadline - clock.now())));
@@ -192,7 +193,7 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
           refusal: new GatehouseError('ERR_APPROVAL_EXPIRED', `approval ${latest.id} expired at ${iso(latest.expiresAt)} without a decision; running the command again asks anew`),
         };
       }
-      return (await reviewOnce(req, fingerprint, bodySha256)).result;
+      return (await reviewOnce(req, fingerprint, bodySha256, body)).result;
     }
     return first;
   }
@@ -222,9 +223,11 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
     async review(req) {
       const bodySha256 = req.body.byteLength === 0 ? '' : sha256Hex(req.body);
       const fingerprint = requestFingerprint({ user: req.identity.user, ...requestTarget(req, bodySha256) });
-      const { result, approval } = await reviewOnce(req, fingerprint, bodySha256);
+      const body = summarizeBody(req.body, req.contentType, req.request, req.masking);
+      if (body.kind === 'unshowable') throw bodyUnshowable(req, body);
+      const { result, approval } = await reviewOnce(req, fingerprint, bodySha256, body);
       if (options.holdSeconds > 0 && approval !== undefined && result.outcome.status === 'pending') {
-        return hold(req, fingerprint, bodySha256, approval, result);
+        return hold(req, fingerprint, bodySha256, body, approval, result);
       }
       return result;
     },
@@ -241,11 +244,18 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
       }
       const now = clock.now();
       assertDecidable(opened.approval, opened.approver, now);
+      if (input.verdict === 'approve' && !bodyDecidable(opened.approval.body)) {
+        throw new GatehouseError(
+          'ERR_APPROVAL_BODY_UNSHOWABLE',
+          `approval ${opened.approval.id} cannot be approved: its body cannot be shown as the API server will read it (${opened.approval.body.reason ?? opened.approval.body.contentType}); it can only be denied`,
+        );
+      }
       return store.decide(opened.approval.id, {
         verdict: input.verdict,
         by: opened.approver,
         at: now,
-        comment: input.comment.trim().slice(0, MAX_COMMENT_CHARS),
+        // The comment reaches the requester's terminal in kubectl's error message: printable only.
+        comment: printable(input.comment.trim().slice(0, MAX_COMMENT_CHARS)),
         expiresAt: expiryAfterDecision(opened.approval, input.verdict, now),
       });
     },
@@ -256,6 +266,7 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
 function requestTarget(req: ReviewRequest, bodySha256: string): ApprovalTarget {
   return {
     method: req.method,
+    contentType: req.contentType,
     verb: req.request.verb,
     apiGroup: req.request.apiGroup,
     apiVersion: req.request.apiVersion,

@@ -28,9 +28,8 @@ export interface ApprovalEvent {
   comment?: string;
 }
 
-/** What exactly was asked for: what the fingerprint binds, plus the method and API version shown to approvers. */
+/** What exactly was asked for: what the fingerprint binds, plus the API version shown to approvers. */
 export interface ApprovalTarget extends Omit<FingerprintInput, 'user'> {
-  method: string;
   apiVersion: string;
 }
 

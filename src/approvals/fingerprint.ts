@@ -3,15 +3,26 @@
  * it, so another user, verb, target, query or body — one changed byte — gives another
  * fingerprint and needs another approval.
  *
- * Contract: SHA-256 (hex) over a canonical JSON array of user, verb, apiGroup, resource,
- * subresource, namespace, name, the raw path, the raw query pairs sorted (order kubectl
- * happens to send them in does not matter) minus the volatile ones, and the body's SHA-256.
- * Pure: no clock, no I/O.
+ * Contract: SHA-256 (hex) over a canonical JSON array of user, HTTP method, content type,
+ * verb, apiGroup, resource, subresource, namespace, name, the raw path, the raw query pairs
+ * minus the volatile ones, and the body's SHA-256.
+ *
+ * The method and content type are bound because the API server acts on them: the same bytes
+ * are another change as a strategic-merge patch than as a merge patch, and HEAD on an exec URL
+ * is not a POST. Query pairs are ordered by their decoded key (the order of different keys
+ * kubectl happens to send does not matter), but the values of one key keep the order they came
+ * in: the API server reads the first value of a repeated parameter, so `force=false&force=true`
+ * and `force=true&force=false` are different requests. Keys compare decoded, as the server
+ * decodes them (`%66orce` is `force`). Pure: no clock, no I/O.
  */
 import { createHash } from 'node:crypto';
 
 export interface FingerprintInput {
   user: string;
+  /** HTTP method as received (upper case). */
+  method: string;
+  /** The Content-Type header as received ("" when none). */
+  contentType: string;
   verb: string;
   apiGroup: string;
   resource: string;
@@ -42,13 +53,25 @@ export function sha256Hex(bytes: Uint8Array | string): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-/** The raw `key=value` pairs that define the request, sorted; volatile keys dropped. */
+/**
+ * The raw `key=value` pairs that define the request, volatile keys dropped, ordered by decoded
+ * key; pairs of one key keep the order they came in (a stable sort), since the server reads
+ * the first value.
+ */
 export function canonicalQuery(query: string): string[] {
   if (query === '') return [];
   return query
     .split('&')
-    .filter((pair) => pair !== '' && !VOLATILE_QUERY_PARAMS.has(decodedKey(pair)))
-    .sort();
+    .filter((pair) => pair !== '')
+    .map((pair) => ({ pair, key: decodedKey(pair) }))
+    .filter(({ key }) => !VOLATILE_QUERY_PARAMS.has(key))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+    .map(({ pair }) => pair);
+}
+
+/** The Content-Type as the API server reads it: media type and parameters, lower case, no blanks. */
+export function canonicalContentType(contentType: string): string {
+  return contentType.toLowerCase().replace(/\s+/g, '');
 }
 
 function decodedKey(pair: string): string {
@@ -64,8 +87,10 @@ function decodedKey(pair: string): string {
 
 export function requestFingerprint(input: FingerprintInput): string {
   const canonical = JSON.stringify([
-    'gatehouse-fingerprint-v1',
+    'gatehouse-fingerprint-v2',
     input.user,
+    input.method.toUpperCase(),
+    canonicalContentType(input.contentType),
     input.verb,
     input.apiGroup,
     input.resource,

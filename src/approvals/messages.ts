@@ -4,8 +4,11 @@
  */
 import { GatehouseError } from '../errors.ts';
 import type { StatusDetails } from '../errors.ts';
+import type { ReviewRequest } from '../ports/approvals.ts';
 import type { MailMessage } from '../ports/mailer.ts';
 import type { Approval } from './approval.ts';
+import type { BodySummary } from './body-summary.ts';
+import { printable } from '../printable.ts';
 import { describeState, describeStreamCall, describeTarget, iso } from './approval.ts';
 
 function who(approval: Approval): string {
@@ -43,6 +46,19 @@ export function approvalRequired(approval: Approval, options: { notified: boolea
   );
 }
 
+/**
+ * 415: the body cannot be shown to an approver as the API server will read it, so nobody can
+ * approve it; says why and what to send instead. No approval is started, nobody is mailed.
+ */
+export function bodyUnshowable(req: ReviewRequest, body: BodySummary): GatehouseError {
+  const target = describeTarget({ ...req.request, path: req.request.path });
+  return new GatehouseError(
+    'ERR_APPROVAL_BODY_UNSHOWABLE',
+    `user "${req.identity.user}" may not ${target} without approval (rule "${req.decision.rule}"), and this request cannot be approved: ` +
+      `its body cannot be shown to an approver as the API server will read it (${body.reason ?? 'unreadable'})`,
+  );
+}
+
 export function approvalDenied(approval: Approval): GatehouseError {
   return new GatehouseError(
     'ERR_APPROVAL_DENIED',
@@ -51,21 +67,22 @@ export function approvalDenied(approval: Approval): GatehouseError {
   );
 }
 
-/** The mail for one approver, carrying that approver's own link; `name` says which Gatehouse (or cluster) asks. */
+/** The mail for one approver, carrying that approver's own link; `name` says which Gatehouse (or cluster) asks. Names and targets are printable: no controls, no bidi overrides. */
 export function approvalMailFor(approval: Approval, approver: string, link: string, name = 'Gatehouse'): MailMessage {
-  const what = describeTarget(approval.target);
-  const subject = `[${name}] Approval needed: ${approval.requester.user} wants to ${what}`;
+  const what = printable(describeTarget(approval.target));
+  const user = printable(approval.requester.user);
+  const subject = `[${printable(name)}] Approval needed: ${user} wants to ${what}`;
   const runs = describeStreamCall(approval.target);
   const lines = [
-    `${approval.requester.user} (groups: ${approval.requester.groups.join(', ') || 'none'}) asks to:`,
+    `${user} (groups: ${printable(approval.requester.groups.join(', ')) || 'none'}) asks to:`,
     '',
     `    ${what}`,
-    `    ${approval.target.method} ${approval.target.path}${approval.target.query === '' ? '' : `?${approval.target.query}`}`,
-    approval.kubectlCommand === '' ? undefined : `    command: ${approval.kubectlCommand}`,
-    runs === undefined ? undefined : `    runs: ${runs.command}${runs.container === '' ? '' : ` in container ${runs.container}`} (${runs.interactive})`,
-    `    on: ${name}`,
+    `    ${approval.target.method} ${printable(approval.target.path)}${approval.target.query === '' ? '' : `?${printable(approval.target.query)}`}`,
+    approval.kubectlCommand === '' ? undefined : `    command (as the client claims it): ${printable(approval.kubectlCommand)}`,
+    runs === undefined ? undefined : `    runs: ${printable(runs.command)}${runs.container === '' ? '' : ` in container ${printable(runs.container)}`} (${runs.interactive})`,
+    `    on: ${printable(name)}`,
     '',
-    `Policy ${ruleOf(approval)} requires approval: ${approval.reason}`,
+    `Policy ${ruleOf(approval)} requires approval: ${printable(approval.reason)}`,
     `Grant: ${approval.grant === 'once' ? 'this one request, once' : `matching requests for ${approval.windowSeconds} seconds`}`,
     `Approval id: ${approval.id}`,
     `Open the request to approve or deny it (the link is yours alone and expires at ${iso(approval.expiresAt)}):`,
@@ -76,7 +93,7 @@ export function approvalMailFor(approval: Approval, approver: string, link: stri
   ].filter((line) => line !== undefined);
   const text = lines.join('\n');
   const html =
-    `<p>${escapeHtml(approval.requester.user)} asks to <strong>${escapeHtml(what)}</strong> on ${escapeHtml(name)}.</p>` +
+    `<p>${escapeHtml(user)} asks to <strong>${escapeHtml(what)}</strong> on ${escapeHtml(name)}.</p>` +
     `<p>Policy ${escapeHtml(ruleOf(approval))} requires approval. Approval id: <code>${escapeHtml(approval.id)}</code>.</p>` +
     `<p><a href="${escapeHtml(link)}">Review the request</a> (expires ${escapeHtml(iso(approval.expiresAt))}; ` +
     `opening it decides nothing).</p><p style="color:#666">Sent to ${escapeHtml(approver)}.</p>`;

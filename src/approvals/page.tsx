@@ -11,6 +11,8 @@ import { raw } from 'hono/html';
 import type { HtmlEscapedString } from 'hono/utils/html';
 import type { Approval } from './approval.ts';
 import { describeState, describeStreamCall, describeTarget, effectiveStatus, iso, samePerson } from './approval.ts';
+import { bodyDecidable, type BodySummary } from './body-summary.ts';
+import { printable, printableLines } from '../printable.ts';
 
 const STYLE = `
 body{font:15px/1.45 system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1c2430}
@@ -79,19 +81,55 @@ export interface ApprovalPageProps {
   name: string;
 }
 
+const BodySection: FC<{ body: BodySummary; sha256: string }> = ({ body, sha256 }) => {
+  const heading =
+    body.kind === 'patch' ? `Change (patch, ${body.contentType})` : body.kind === 'object' ? 'Object sent' : body.kind === 'protobuf' ? 'Object sent (as protobuf, decoded)' : 'Body';
+  return (
+    <section class="card">
+      <h2 style="font-size:1.05rem;margin-top:0">{heading}</h2>
+      {body.kind === 'none' ? <p class="muted">No body.</p> : null}
+      {bodyDecidable(body) ? null : (
+        <p class="status error" id="body-unshowable">
+          {body.bytes} bytes of {printable(body.contentType || 'undeclared type')} that cannot be shown
+          {body.reason === undefined ? '' : `: ${printable(body.reason)}`}. This request cannot be approved from this page.
+        </p>
+      )}
+      {bodyDecidable(body) && body.highlights !== undefined && body.highlights !== '' ? (
+        <>
+          <h3 style="font-size:.95rem">Security-relevant fields (privilege, host access, volumes, service accounts, RBAC, webhooks)</h3>
+          <pre id="highlights">{printableLines(body.highlights)}</pre>
+        </>
+      ) : null}
+      {body.kind !== 'none' && bodyDecidable(body) ? (
+        <>
+          {body.highlights === '' ? <p class="muted" id="no-highlights">No privilege, host access, volume, service account, RBAC or webhook fields.</p> : null}
+          <pre id="body">{printableLines(body.text)}</pre>
+        </>
+      ) : null}
+      {body.truncated ? (
+        <p class="muted" id="body-cut">
+          Not everything is shown: {printable(body.cut ?? 'the body is shortened')}. The full body has SHA-256 {sha256}.
+        </p>
+      ) : null}
+    </section>
+  );
+};
+
 export const ApprovalPage: FC<ApprovalPageProps> = ({ approval, approver, formToken, action, now, name }) => {
   const status = effectiveStatus(approval, now);
   const target = approval.target;
   const own = samePerson(approver, approval.requester.user);
   const body = approval.body;
   const runs = describeStreamCall(target);
+  const user = printable(approval.requester.user);
+  const what = printable(describeTarget(target));
   return (
-    <Layout title={`Approval ${approval.id} — ${name}`}>
+    <Layout title={`Approval ${printable(approval.id)} — ${printable(name)}`}>
       <p class="muted" id="gatehouse">
-        {name}
+        {printable(name)}
       </p>
       <h1>
-        {approval.requester.user} wants to {describeTarget(target)}
+        {user} wants to {what}
       </h1>
       <div class={`status ${status}`} id="status" data-status={status}>
         {status === 'pending' ? (
@@ -99,45 +137,49 @@ export const ApprovalPage: FC<ApprovalPageProps> = ({ approval, approver, formTo
             Waiting for a decision (expires <Time ms={approval.expiresAt} />)
           </>
         ) : (
-          `This request ${describeState({ ...approval, status }).replace(/^it /, '')}.`
+          `This request ${printable(describeState({ ...approval, status }).replace(/^it /, ''))}.`
         )}
       </div>
       <section class="card">
         <dl>
           <dt>Requested by</dt>
           <dd id="requester">
-            {approval.requester.user} <span class="muted">(groups: {approval.requester.groups.join(', ') || 'none'})</span>
+            {user} <span class="muted">(groups: {printable(approval.requester.groups.join(', ')) || 'none'})</span>
           </dd>
           <dt>Action</dt>
-          <dd id="action">{describeTarget(target)}</dd>
+          <dd id="action">{what}</dd>
           <dt>API call</dt>
           <dd>
             <code id="api-call">
-              {target.method} {target.path}
-              {target.query === '' ? '' : `?${target.query}`}
+              {target.method} {printable(target.path)}
+              {target.query === '' ? '' : `?${printable(target.query)}`}
             </code>
+            {target.contentType === undefined || target.contentType === '' ? null : <span class="muted"> (Content-Type: {printable(target.contentType)})</span>}
           </dd>
           {runs === undefined ? null : (
             <>
               <dt>Runs</dt>
               <dd id="exec">
-                <code>{runs.command}</code> <span class="muted">in container {runs.container === '' ? '(the only one)' : runs.container}; {runs.interactive}</span>
+                <code>{printable(runs.command)}</code> <span class="muted">in container {runs.container === '' ? '(the only one)' : printable(runs.container)}; {runs.interactive}</span>
               </dd>
             </>
           )}
           <dt>Command</dt>
-          <dd id="command">{approval.kubectlCommand === '' ? <span class="muted">not a kubectl call (no Kubectl-Command header)</span> : approval.kubectlCommand}</dd>
+          <dd id="command">
+            {approval.kubectlCommand === '' ? <span class="muted">not a kubectl call (no Kubectl-Command header)</span> : printable(approval.kubectlCommand)}{' '}
+            <span class="muted">(as the client claims it)</span>
+          </dd>
           {approval.kubectlSession === '' ? null : (
             <>
               <dt>kubectl session</dt>
-              <dd class="muted">{approval.kubectlSession}</dd>
+              <dd class="muted">{printable(approval.kubectlSession)} (as the client claims it)</dd>
             </>
           )}
           <dt>Namespace</dt>
-          <dd>{target.namespace === '' ? <span class="muted">(cluster-wide)</span> : target.namespace}</dd>
+          <dd>{target.namespace === '' ? <span class="muted">(cluster-wide)</span> : printable(target.namespace)}</dd>
           <dt>Policy rule</dt>
           <dd id="rule">
-            {approval.rule ?? '(none)'} <span class="muted">— {approval.reason}</span>
+            {approval.rule ?? '(none)'} <span class="muted">— {printable(approval.reason)}</span>
           </dd>
           <dt>Grant</dt>
           <dd>{approval.grant === 'once' ? 'this exact request, once' : `this exact request, repeatedly for ${approval.windowSeconds} seconds`}</dd>
@@ -153,20 +195,8 @@ export const ApprovalPage: FC<ApprovalPageProps> = ({ approval, approver, formTo
           </dd>
         </dl>
       </section>
-      <section class="card">
-        <h2 style="font-size:1.05rem;margin-top:0">
-          {body.kind === 'patch' ? `Change (patch, ${body.contentType})` : body.kind === 'object' || body.kind === 'protobuf' ? 'Object sent' : 'Body'}
-        </h2>
-        {body.kind === 'none' ? <p class="muted">No body.</p> : null}
-        {body.kind === 'binary' ? (
-          <p class="muted">
-            {body.bytes} bytes of {body.contentType || 'unknown type'} (not shown); SHA-256 {target.bodySha256}
-          </p>
-        ) : null}
-        {body.kind === 'object' || body.kind === 'patch' || body.kind === 'protobuf' ? <pre id="body">{body.text}</pre> : null}
-        {body.truncated ? <p class="muted">Shortened; the full body has SHA-256 {target.bodySha256}.</p> : null}
-      </section>
-      {status === 'pending' && !own ? (
+      <BodySection body={body} sha256={target.bodySha256} />
+      {status === 'pending' && !own && bodyDecidable(body) ? (
         <form class="card" method="post" action={action}>
           <input type="hidden" name="formToken" value={formToken} />
           <label for="comment">Comment (optional, kept with the decision)</label>
@@ -194,7 +224,7 @@ export const ErrorPage: FC<{ title: string; message: string }> = ({ title, messa
   <Layout title={title}>
     <h1>{title}</h1>
     <div class="status error" id="error">
-      {message}
+      {printable(message)}
     </div>
   </Layout>
 );

@@ -3,14 +3,15 @@
  * kubeconfig (default $KUBECONFIG's first file, else ~/.kube/config), with an exec section
  * that calls `gatehouse credential`. Other contexts are left untouched.
  */
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { parse, stringify } from 'yaml';
 import { resolveKubeconfigPath } from '../kubeconfig.ts';
 import { mergeKubeconfigEntry, type Kubeconfig } from '../login/kubeconfig-entry.ts';
 import { readTextIfExists } from '../read-if-exists.ts';
+import { replaceFileSync } from '../replace-file.ts';
 
 interface KubeconfigFlags {
   server: string;
@@ -77,11 +78,8 @@ export function registerKubeconfig(program: Command): void {
       if (flags.caFile !== undefined) entry.caPem = await readFile(flags.caFile, 'utf8');
 
       const merged = mergeKubeconfigEntry(await readKubeconfig(path), entry, flags.setCurrent);
-      await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-      const temp = `${path}.${process.pid}.tmp`;
-      await writeFile(temp, stringify(merged), { mode: 0o600 });
-      await rename(temp, path);
-      await chmod(path, 0o600);
+      // An existing kubeconfig keeps its mode; a new one is the owner's alone.
+      replaceFileSync(path, stringify(merged), { newFileMode: 0o600 });
       process.stderr.write(
         `Context "${flags.name}" for ${entry.server} written to ${path}` +
           (flags.setCurrent ? ' and made current.\n' : '.\n') +

@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { execCredential, execInteractive } from '../login/exec-credential.ts';
 import { currentToken, login, logout, LoginError, type LoginOptions } from '../login/oidc-login.ts';
 import { configDir } from '../login/token-cache.ts';
+import { printableLines } from '../printable.ts';
 
 interface IdpFlags {
   issuer: string;
@@ -47,7 +48,8 @@ function loginOptions(flags: IdpFlags, interactive: boolean): LoginOptions {
     interactive,
     redirectPort: port,
     expirySkewSeconds: 30,
-    log: (line) => process.stderr.write(`${line}\n`),
+    // Lines carry what the identity provider sent (URLs, error descriptions): printable only.
+    log: (line) => process.stderr.write(`${printableLines(line)}\n`),
   };
   if (flags.clientSecret !== undefined) options.clientSecret = flags.clientSecret;
   if (browserCommand) options.browserCommand = browserCommand;
@@ -59,7 +61,7 @@ async function run(action: () => Promise<void>): Promise<void> {
     await action();
   } catch (error) {
     if (error instanceof LoginError) {
-      process.stderr.write(`gatehouse: ${error.message}\n`);
+      process.stderr.write(`gatehouse: ${printableLines(error.message)}\n`);
       process.exit(error.exitCode);
     }
     throw error;

@@ -17,6 +17,8 @@ import { GatehouseError } from '../errors.ts';
 import { policyDenied } from '../pipeline/authorize.ts';
 import { describeAction, describeCaller } from '../policy/describe-request.ts';
 import { compilePolicy, readPolicyFile } from '../policy/policy-file.ts';
+import { policyWarnings } from '../policy/policy-warnings.ts';
+import { printable, printableJson } from '../printable.ts';
 import { classifyRequest, nonResourceRequest, opensStream } from '../request-info.ts';
 import type { Decision, Identity, KubeRequest } from '../types.ts';
 
@@ -83,7 +85,7 @@ export function checkPolicy(options: CheckOptions): CommandResult {
   const identity: Identity = { user: options.user, groups: options.groups, claims: {} };
   const decision = engine.decide(identity, request);
   const exitCode = decision.effect === 'allow' ? 0 : 3;
-  const stdout = options.json === true ? `${JSON.stringify({ decision, identity: { user: identity.user, groups: identity.groups }, request }, null, 2)}\n` : explain(identity, request, decision);
+  const stdout = options.json === true ? `${printableJson({ decision, identity: { user: identity.user, groups: identity.groups }, request }, 2)}\n` : explain(identity, request, decision);
   return { exitCode, stdout, stderr: '' };
 }
 
@@ -92,10 +94,11 @@ export function validatePolicy(file: string): CommandResult {
     const doc = readPolicyFile(file);
     const counts = { allow: 0, deny: 0, review: 0 };
     for (const rule of doc.rules) counts[rule.effect]++;
+    const warnings = policyWarnings(doc);
     return {
       exitCode: 0,
-      stdout: `${file}: valid, ${doc.rules.length} rule${doc.rules.length === 1 ? '' : 's'} (${counts.deny} deny, ${counts.review} review, ${counts.allow} allow)\n`,
-      stderr: '',
+      stdout: `${file}: valid, ${doc.rules.length} rule${doc.rules.length === 1 ? '' : 's'} (${counts.deny} deny, ${counts.review} review, ${counts.allow} allow)${warnings.length === 0 ? '' : `, ${warnings.length} warning${warnings.length === 1 ? '' : 's'}`}\n`,
+      stderr: warnings.map((warning) => `warning: ${printable(warning)}\n`).join(''),
     };
   } catch (error) {
     if (error instanceof GatehouseConfigError) return { exitCode: 2, stdout: '', stderr: `${error.message}\n` };
@@ -175,7 +178,7 @@ function explain(identity: Identity, request: KubeRequest, decision: Decision): 
       ];
   lines.push(`          ${request.isResourceRequest ? 'resource' : 'non-resource'} request: ${fields.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ')}`);
   if (decision.effect === 'deny') lines.push(`kubectl would print: Error from server (Forbidden): ${policyDenied(identity, request, decision).message}`);
-  return `${lines.join('\n')}\n`;
+  return `${lines.map(printable).join('\n')}\n`;
 }
 
 function collect(value: string, previous: string[]): string[] {

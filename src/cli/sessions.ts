@@ -16,6 +16,7 @@ import { LOCAL_RECORDS_BUCKET, localRecordsDirectory, startLocalS3 } from '../lo
 import type { RecordQuery } from '../ports/records.ts';
 import { parseS3Url } from '../records/layout.ts';
 import type { SessionRecord } from '../records/schema.ts';
+import { printable, printableJson, printableLines } from '../printable.ts';
 import { formatReplay, formatSessionList, listSessions, replaySession } from '../records/sessions.ts';
 import type { SessionFilter } from '../records/sessions.ts';
 
@@ -36,6 +37,7 @@ interface ListFlags extends SourceFlags {
 
 interface ReplayFlags extends SourceFlags {
   bodies?: boolean;
+  user?: string;
 }
 
 const DEFAULT_LIST_WINDOW = '7d';
@@ -55,7 +57,7 @@ export function registerSessions(program: Command): void {
       if (flags.user !== undefined) filter.user = flags.user;
       if (flags.namespace !== undefined) filter.namespace = flags.namespace;
       const found = listSessions(await readRecords(flags, filter), filter);
-      process.stdout.write(flags.json === true ? found.map((s) => `${JSON.stringify(s)}\n`).join('') : formatSessionList(found));
+      process.stdout.write(flags.json === true ? found.map((s) => `${printableJson(s)}\n`).join('') : formatSessionList(found));
       return 0;
     });
   });
@@ -64,22 +66,25 @@ export function registerSessions(program: Command): void {
     sessions
       .command('replay')
       .description('replay one session: its commands in order, each call with its decision and masked response')
-      .argument('<session-id>', 'a SESSION from `gatehouse sessions list` (the Kubectl-Session id), or `last` for the latest one')
+      .argument('<session-id>', 'a SESSION from `gatehouse sessions list` (the Kubectl-Session id the client sent), or `last` for the latest one')
+      .option('--user <name>', 'only the calls of this user under that session id (each user\'s calls are shown apart anyway)')
       .option('--bodies', 'also print the recorded (masked, cut) request and response bodies'),
   ).action(async (sessionId: string, flags: ReplayFlags) => {
     await run(async () => {
       const filter = timeFilter(flags, undefined);
       const records = await readRecords(flags, filter);
       if (sessionId === 'last') sessionId = listSessions(records, filter).at(-1)?.sessionId ?? 'last';
-      const commands = replaySession(records, sessionId);
-      if (commands.length === 0) {
-        process.stderr.write(`gatehouse sessions replay: no records of session "${sessionId}" in ${await describeSource(flags)}${flags.since === undefined ? '' : ` since ${flags.since}`}\n`);
+      const sessions = replaySession(records, sessionId, flags.user);
+      if (sessions.length === 0) {
+        const whose = flags.user === undefined ? '' : ` of user "${flags.user}"`;
+        process.stderr.write(printableLines(`gatehouse sessions replay: no records of session "${sessionId}"${whose} in ${await describeSource(flags)}${flags.since === undefined ? '' : ` since ${flags.since}`}\n`));
         return 1;
       }
       if (flags.json === true) {
-        process.stdout.write(commands.flatMap((c) => c.calls.map((call) => `${JSON.stringify(call.record)}\n`)).join(''));
+        const calls = sessions.flatMap((session) => session.commands.flatMap((c) => c.calls));
+        process.stdout.write(calls.map((call) => `${printableJson(call.record)}\n`).join(''));
       } else {
-        process.stdout.write(formatReplay(sessionId, commands, { bodies: flags.bodies === true }));
+        process.stdout.write(formatReplay(sessionId, sessions, { bodies: flags.bodies === true }));
       }
       return 0;
     });
@@ -101,7 +106,7 @@ async function run(body: () => Promise<number>): Promise<void> {
   try {
     process.exitCode = await body();
   } catch (error) {
-    process.stderr.write(`gatehouse sessions: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`gatehouse sessions: ${printable(error instanceof Error ? error.message : String(error))}\n`);
     process.exitCode = error instanceof UsageError ? 2 : 1;
   }
 }

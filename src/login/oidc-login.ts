@@ -6,10 +6,10 @@
  * Contract: `currentToken()` returns a usable ID token — from the cache, by refresh, or by
  * a login when one is allowed — or throws a LoginError that says what to do next.
  */
-import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as oauth from 'oauth4webapi';
+import { browserOpener, launchArgv, openInBrowser } from './open-browser.ts';
 import { cachePath, readCachedTokens, removeCachedTokens, writeCachedTokens, type CachedTokens } from './token-cache.ts';
 
 export interface LoginOptions {
@@ -126,16 +126,12 @@ function chooseFlow(options: LoginOptions, server: oauth.AuthorizationServer): '
     return 'device';
   }
   if (options.flow === 'browser') return 'browser';
-  if (browserOpener(options) !== undefined || server.device_authorization_endpoint === undefined) return 'browser';
+  if (openerOf(options) !== undefined || server.device_authorization_endpoint === undefined) return 'browser';
   return 'device';
 }
 
-function browserOpener(options: LoginOptions): string[] | undefined {
-  if (options.browserCommand) return options.browserCommand.split(' ').filter(Boolean);
-  if (process.platform === 'darwin') return ['open'];
-  if (process.platform === 'win32') return ['cmd', '/c', 'start', '""'];
-  if (process.env.DISPLAY || process.env.WAYLAND_DISPLAY) return ['xdg-open'];
-  return undefined;
+function openerOf(options: LoginOptions): string[] | undefined {
+  return browserOpener(process.platform, process.env, options.browserCommand);
 }
 
 async function browserFlow(options: LoginOptions, server: oauth.AuthorizationServer): Promise<oauth.TokenEndpointResponse> {
@@ -145,7 +141,7 @@ async function browserFlow(options: LoginOptions, server: oauth.AuthorizationSer
   const state = oauth.generateRandomState();
   const nonce = oauth.generateRandomNonce();
 
-  const callback = await listenForRedirect(options.redirectPort);
+  const callback = await listenForRedirect(options.redirectPort, state);
   try {
     const redirectUri = `http://127.0.0.1:${callback.port}/callback`;
     const url = new URL(server.authorization_endpoint);
@@ -160,9 +156,16 @@ async function browserFlow(options: LoginOptions, server: oauth.AuthorizationSer
     // offline_access (a refresh token) needs the consent prompt at most providers.
     url.searchParams.set('prompt', 'consent');
 
+    const opener = openerOf(options);
+    if (opener !== undefined) {
+      try {
+        launchArgv(opener, url.href);
+      } catch (error) {
+        throw new LoginError(`${options.issuer} named an authorization endpoint Gatehouse will not open: ${describe(error)}`);
+      }
+    }
     options.log(`Opening the browser to sign in to Gatehouse. If it does not open, visit:\n  ${url.href}`);
-    const opener = browserOpener(options);
-    if (opener !== undefined) openBrowser(opener, url.href, options.log);
+    if (opener !== undefined) openInBrowser(opener, url.href, options.log);
 
     const callbackUrl = await callback.result;
     let parameters: URLSearchParams;
@@ -256,7 +259,13 @@ interface RedirectListener {
   close(): void;
 }
 
-function listenForRedirect(port: number): Promise<RedirectListener> {
+/**
+ * Listens on loopback for the provider's redirect. Only a callback carrying this login's
+ * `state` ends the wait: any other local process can reach the port, and a callback with a
+ * wrong or missing state — an error included — is answered 400 and ignored, so it can neither
+ * abort the sign-in nor slip in a code of its own.
+ */
+function listenForRedirect(port: number, expectedState: string): Promise<RedirectListener> {
   return new Promise((resolveListener, rejectListener) => {
     let settle: (url: URL) => void = () => undefined;
     let fail: (error: Error) => void = () => undefined;
@@ -268,6 +277,11 @@ function listenForRedirect(port: number): Promise<RedirectListener> {
       const url = new URL(req.url ?? '/', `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
       if (url.pathname !== '/callback') {
         res.writeHead(404).end();
+        return;
+      }
+      if (url.searchParams.get('state') !== expectedState) {
+        res.writeHead(400, { 'content-type': 'text/html; charset=utf-8', connection: 'close' });
+        res.end('<!doctype html><title>Gatehouse</title><p>This response does not belong to the sign-in in progress; it was ignored.</p>');
         return;
       }
       const failed = url.searchParams.has('error');
@@ -294,14 +308,6 @@ function listenForRedirect(port: number): Promise<RedirectListener> {
       });
     });
   });
-}
-
-function openBrowser(command: string[], url: string, log: (line: string) => void): void {
-  const [program, ...args] = command;
-  if (program === undefined) return;
-  const child = spawn(program, [...args, url], { stdio: 'ignore', detached: true });
-  child.on('error', (error) => log(`could not open a browser (${error.message}); open the URL above yourself`));
-  child.unref();
 }
 
 function describe(error: unknown): string {

@@ -1,13 +1,14 @@
 /**
  * The login token cache: one JSON file per (issuer, client id) in the user's config directory,
- * written with 0600 permissions in a 0700 directory, replaced atomically (write + rename) so a
+ * written with 0600 permissions in a 0700 directory, replaced atomically (replace-file.ts) so a
  * kubectl run in parallel never reads half a file.
  */
 import { createHash } from 'node:crypto';
-import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { readTextIfExists } from '../read-if-exists.ts';
+import { replaceFileSync } from '../replace-file.ts';
 
 export interface CachedTokens {
   issuer: string;
@@ -47,9 +48,7 @@ export async function writeCachedTokens(path: string, tokens: CachedTokens): Pro
   const dir = join(path, '..');
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await chmod(dir, 0o700);
-  const temp = `${path}.${process.pid}.tmp`;
-  await writeFile(temp, JSON.stringify(tokens, null, 2), { mode: 0o600 });
-  await rename(temp, path);
+  replaceFileSync(path, JSON.stringify(tokens, null, 2), { mode: 0o600 });
 }
 
 export async function removeCachedTokens(path: string): Promise<void> {

@@ -31,7 +31,7 @@
 import { GatehouseError } from '../errors.ts';
 import { exceedsJsonDepth, MAX_JSON_DEPTH, tooDeep } from './nesting-depth.ts';
 import { spliceMaskedEnv } from './env-splice.ts';
-import { elementRole, LAST_APPLIED, listItemKind, maskDocument, maskElement, watchTableColumns, type MaskHint } from './mask-document.ts';
+import { CREDENTIAL_FIELDS, elementRole, LAST_APPLIED, listItemKind, maskDocument, maskElement, watchTableColumns, type MaskHint } from './mask-document.ts';
 import type { MaskingRules } from './masking-rules.ts';
 import { isBase64Placeholder, maskBase64Bytes } from './placeholder.ts';
 
@@ -69,7 +69,7 @@ function needsParse(bytes: Buffer, kindMasked: boolean, triggers: readonly Buffe
 
 /** Whether objects of `kind` are masked whatever their bytes say. */
 export function isMaskedKind(kind: string | undefined, rules: MaskingRules): boolean {
-  return kind === 'Secret' || (kind === 'ConfigMap' && rules.masksConfigMaps);
+  return kind === 'Secret' || (kind !== undefined && CREDENTIAL_FIELDS.has(kind)) || (kind === 'ConfigMap' && rules.masksConfigMaps);
 }
 
 /** A body held whole and at most this long is masked as one document, without the scanner. */

@@ -44,6 +44,17 @@ export interface MaskOutcome {
 
 export const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
+/**
+ * Kinds other than Secret whose objects carry a credential, with where it sits: a
+ * TokenRequest answer (`kubectl create token`) holds a live ServiceAccount token in
+ * `status.token`; a TokenReview holds the token under review in `spec.token` (request and
+ * answer). docs/masking.md lists them, and why nothing else is here.
+ */
+export const CREDENTIAL_FIELDS: ReadonlyMap<string, readonly (readonly [string, string])[]> = new Map([
+  ['TokenRequest', [['status', 'token']]],
+  ['TokenReview', [['spec', 'token']]],
+]);
+
 /** The columns the API server prints for Secrets; any other column of a Secret table is masked. */
 const SECRET_TABLE_COLUMNS = new Set(['name', 'type', 'data', 'age']);
 
@@ -136,6 +147,8 @@ class Walk {
     } else if (kind === 'ConfigMap' && this.rules.masksConfigMaps) {
       this.configMapValues(node, ns);
     }
+    const credentials = kind === undefined ? undefined : CREDENTIAL_FIELDS.get(kind);
+    if (credentials !== undefined) this.credentialValues(node, credentials);
 
     for (const key of Object.keys(node)) {
       if (key === 'metadata' || key === 'kind') continue;
@@ -234,6 +247,15 @@ class Walk {
         secret[field] = maskAny(values, maskText);
         this.masked = true;
       }
+    }
+  }
+
+  private credentialValues(object: JsonObject, fields: readonly (readonly [string, string])[]): void {
+    for (const [parent, field] of fields) {
+      const holder = object[parent];
+      if (!isObject(holder) || holder[field] === undefined || holder[field] === null) continue;
+      holder[field] = maskAny(holder[field], maskText);
+      this.masked = true;
     }
   }
 

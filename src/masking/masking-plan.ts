@@ -46,6 +46,15 @@ const KINDS: Readonly<Record<string, string>> = {
   'batch/cronjobs': 'CronJob',
 };
 
+/**
+ * Requests answered with a credential-bearing object (mask-document.ts CREDENTIAL_FIELDS), by
+ * "group/resource/subresource": TokenRequest is the `token` subresource of ServiceAccounts.
+ */
+const CREDENTIAL_ANSWERS: ReadonlyMap<string, string> = new Map([
+  ['/serviceaccounts/token', 'TokenRequest'],
+  ['authentication.k8s.io/tokenreviews/', 'TokenReview'],
+]);
+
 /** Kinds whose objects carry container env (directly or in a pod template). */
 const ENV_KINDS = new Set(['Pod', 'PodTemplate', 'ReplicationController', 'Deployment', 'ReplicaSet', 'StatefulSet', 'DaemonSet', 'Job', 'CronJob']);
 
@@ -54,11 +63,12 @@ const OBJECT_SUBRESOURCES = new Set(['', 'status', 'ephemeralcontainers', 'resiz
 
 export function planMasking(request: KubeRequest, rules: MaskingRules, unmasked: boolean): MaskingPlan {
   const subject = subjectOf(request);
-  const kind = KINDS[`${request.apiGroup}/${request.resource}`];
+  const credentialKind = CREDENTIAL_ANSWERS.get(`${request.apiGroup}/${request.resource}/${request.subresource}`);
+  const kind = credentialKind ?? KINDS[`${request.apiGroup}/${request.resource}`];
   const hint: MaskHint = {};
   if (kind !== undefined) hint.kind = kind;
   if (request.namespace !== '') hint.namespace = request.namespace;
-  const [mode, why] = modeOf(request, kind, rules, unmasked);
+  const [mode, why] = credentialKind !== undefined && request.isResourceRequest && !unmasked ? (['mask', `the answer carries a credential (${credentialKind})`] as const) : modeOf(request, kind, rules, unmasked);
   return { mode, why, hint, subject };
 }
 

@@ -10,12 +10,13 @@
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import { GatehouseError } from '../errors.ts';
+import type { MaskingRules } from '../masking/index.ts';
 import type { Approvals } from '../ports/approvals.ts';
 import type { Clock, Identity } from '../types.ts';
 import { rawTarget } from './classify.ts';
 import { readBody } from './request-body.ts';
 
-export function approve(approvals: Approvals | undefined, _clock: Clock): MiddlewareHandler {
+export function approve(approvals: Approvals | undefined, _clock: Clock, masking?: MaskingRules): MiddlewareHandler {
   return async function approveStage(c, next) {
     const decision = c.get('decision');
     if (decision.effect !== 'review') return next();
@@ -41,6 +42,7 @@ export function approve(approvals: Approvals | undefined, _clock: Clock): Middle
       ...functionUrlOrigin(c),
       kubectlCommand: c.req.header('kubectl-command') ?? '',
       kubectlSession: c.req.header('kubectl-session') ?? '',
+      ...(masking === undefined ? {} : { masking }),
     });
     c.set('approval', result.outcome);
     if (result.refusal !== undefined) throw result.refusal;

@@ -43,6 +43,7 @@ export function classify(options: { runtime: 'node' | 'lambda' }): MiddlewareHan
     const target = rawTarget(c);
     const request = classifyRequest(c.req.method, target.path, target.query, options);
     c.set('kubeRequest', request);
+    refuseUnservedShape(c.req.method, request);
     refuseUpgrade(c, request, options.runtime);
     return next();
   };
@@ -58,6 +59,37 @@ function refuseUnknownMethod(c: Context): void {
     'ERR_METHOD_NOT_ALLOWED',
     `method ${JSON.stringify(method)} is not one Gatehouse forwards (GET, HEAD, POST, PUT, PATCH, DELETE)`,
   );
+}
+
+/**
+ * A method on a path shape the API server registers no handler for (staging/src/k8s.io/apiserver/
+ * pkg/endpoints/installer.go, registerResourceHandlers): on a resource's collection it serves
+ * GET (list, watch), POST (create) and DELETE (deletecollection); on a named object GET, PUT,
+ * PATCH and DELETE; under the legacy `/watch/` prefix GET only. Anything else — a PUT or PATCH
+ * with no name, a POST to a named object, a write under `/watch/` — has no object for policy to
+ * match and only a 405 upstream, so it is refused here, before policy. Subresource paths
+ * (`…/{name}/{subresource}`) are left to the API server: each subresource registers its own
+ * methods (eviction and token take POST, status and scale PUT/PATCH, proxy every method,
+ * aggregated APIs their own), and policy matches them by name and subresource.
+ */
+function refuseUnservedShape(method: string, request: KubeRequest): void {
+  if (!request.isResourceRequest || request.verb === 'proxy' || request.subresource !== '') return;
+  const what = `${method} ${request.path}`;
+  if (request.verb === 'watch' && method !== 'GET' && method !== 'HEAD') {
+    throw new GatehouseError('ERR_METHOD_NOT_ALLOWED', `${what} is not served: the API server serves only GET under the legacy /watch/ prefix, so Gatehouse forwards nothing else there`);
+  }
+  if (request.name === '' && (method === 'PUT' || method === 'PATCH')) {
+    throw new GatehouseError(
+      'ERR_METHOD_NOT_ALLOWED',
+      `${what} names no object: the API server serves ${method} only on a named object (${request.path.replace(/\/+$/, '')}/{name}), so Gatehouse forwards none`,
+    );
+  }
+  if (request.name !== '' && method === 'POST') {
+    throw new GatehouseError(
+      'ERR_METHOD_NOT_ALLOWED',
+      `${what} names an object: the API server creates only on a collection (POST …/${request.resource}) or through a subresource, so Gatehouse forwards none`,
+    );
+  }
 }
 
 /** What kubectl upgrades to: WebSocket (1.30+) or SPDY/3.1 (older, and the fallback). */

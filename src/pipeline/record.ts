@@ -16,7 +16,7 @@
 import type { Context, ContextVariableMap, MiddlewareHandler } from 'hono';
 import { asGatehouseError, GatehouseError } from '../errors.ts';
 import type { RecordSink } from '../ports/records.ts';
-import { NO_BODY, recordBody, recordSentBody } from '../records/body.ts';
+import { NO_BODY, recordBody, recordSentBody, unreadBody } from '../records/body.ts';
 import type { BodyOptions, CapturedBody, DocumentMasker, ProtobufReader, RecordedBody } from '../records/body.ts';
 import { buildRecord, needsIntent } from '../records/build.ts';
 import type { CallFacts, CallStart } from '../records/build.ts';
@@ -97,7 +97,8 @@ export function record(sink: RecordSink | undefined, options: RecordStageOptions
       return;
     }
     // Not `response.body` before this point: reading it turns a Response built from bytes into a stream.
-    if (response.body === null) {
+    // A HEAD answer sends no body (Hono drops it unread): a tee of it would never end, and its record never be written.
+    if (c.req.method === 'HEAD' || response.body === null) {
       writeOutcome(outcome, NO_BODY, upgraded ? 'upgraded' : 'none');
       return;
     }
@@ -206,7 +207,7 @@ function callStart(c: Context, requestId: string, options: RecordStageOptions): 
 async function callFacts(c: Context, options: RecordStageOptions, consumeBody: boolean): Promise<CallFacts> {
   const request = variable<KubeRequest>(c, 'kubeRequest') ?? classifyQuietly(c, options.runtime);
   // Reads carry no body: no promise to wait for on the path of every GET.
-  const captured = hasNoBody(c.req.method) ? undefined : await requestBodyHead(c, options.maxBodyBytes, consumeBody);
+  const captured = hasNoBody(c.req.method) ? undefined : await requestBodyHead(c, consumeBody);
   return {
     identity: variable(c, 'identity'),
     impersonator: variable(c, 'impersonator'),
@@ -215,7 +216,7 @@ async function callFacts(c: Context, options: RecordStageOptions, consumeBody: b
     approval: variable(c, 'approval'),
     requestBody:
       captured === undefined
-        ? NO_BODY
+        ? unreadBody(declaredLength(c))
         : recordBody(captured, bodyOptions(options, c.req.header('content-type') ?? null, request, false)),
   };
 }
@@ -258,38 +259,23 @@ function classifyQuietly(c: Context, runtime: 'node' | 'lambda'): KubeRequest | 
 /**
  * The request body for the record. Stages that need the body read it through Hono's cache
  * (forward then sends the cached bytes): the record of intent does so too (`consume`), so
- * a mutating call's body is always whole here. A call refused before anything read its
- * body has only its first `maxBytes` read, and its size taken from Content-Length.
+ * a mutating call's body is always whole here. A call refused before any stage read its body
+ * is recorded without it — its size from Content-Length — and nothing reads it now: a
+ * client that announced a body and never sends it must get its answer at once.
  */
-async function requestBodyHead(c: Context, maxBytes: number, consume: boolean): Promise<CapturedBody | undefined> {
+async function requestBodyHead(c: Context, consume: boolean): Promise<CapturedBody | undefined> {
   if (hasNoBody(c.req.method)) return undefined;
   if (consume || Object.keys(c.req.bodyCache).length > 0) {
     const bytes = new Uint8Array(await c.req.arrayBuffer());
     return { head: bytes, totalBytes: bytes.byteLength, complete: true };
   }
-  const stream = c.req.raw.body;
-  if (stream === null || c.req.raw.bodyUsed) return undefined;
-  const reader = stream.getReader();
-  const kept: Uint8Array[] = [];
-  let keptBytes = 0;
-  let complete = false;
-  while (keptBytes <= maxBytes) {
-    const { done, value } = await reader.read();
-    if (done) {
-      complete = true;
-      break;
-    }
-    kept.push(value);
-    keptBytes += value.byteLength;
-  }
-  if (!complete) await reader.cancel().catch(() => undefined);
-  const declared = Number(c.req.header('content-length') ?? Number.NaN);
-  const head = Buffer.concat(kept);
-  return {
-    head: complete ? head : head.subarray(0, maxBytes),
-    totalBytes: complete ? keptBytes : Number.isFinite(declared) ? Math.max(declared, keptBytes) : keptBytes,
-    complete,
-  };
+  return undefined;
+}
+
+/** The body's size by Content-Length (0 when absent or no byte count; a chunked body's is unknown until read). */
+function declaredLength(c: Context): number {
+  const text = c.req.header('content-length');
+  return text !== undefined && /^\s*\d+\s*$/.test(text) ? Number(text) : 0;
 }
 
 function hasNoBody(method: string): boolean {

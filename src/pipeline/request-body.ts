@@ -1,18 +1,25 @@
 /**
- * Request bodies: read whole, bounded while they stream, before anything acts on them.
+ * Request bodies: refused by their framing at once, then read whole, bounded while they
+ * stream, before anything acts on them.
  *
  * Contract:
- * - `requestBodies({ maxBytes })` is the stage: a GET or HEAD that announces a body
- *   (Content-Length other than 0, or any Transfer-Encoding) is refused with 400 — forwarded,
- *   its framing would make the leftover bytes a second request on the upstream connection;
- *   the API server reads no body there. Any other body is read whole through `readBody`; a
- *   body over `maxBytes` (by Content-Length at once, else as soon as the count passes it) is
- *   refused with 413 and nothing is forwarded. The default, 3 MiB, is the API server's own
- *   limit for a request body. A body that nests deeper than masking/json-depth.ts allows is
- *   refused with 400 (it would overflow the stack of whatever walks it).
+ * - `requestFraming({ maxBytes })` is the stage right after classify, and reads no body byte:
+ *   a GET or HEAD that announces a body (Content-Length other than 0, or any
+ *   Transfer-Encoding) is refused with 400 — forwarded, its framing would make the leftover
+ *   bytes a second request on the upstream connection; the API server reads no body there. A
+ *   Content-Length that is not a byte count is refused with 400, one over `maxBytes` with 413.
+ *   These answers never wait for a body that may never come.
+ * - `requestBodies({ maxBytes })` is the stage right after authorize (policy needs no body, so
+ *   a denied call never waits for one): any other body is read whole through `readBody`; a
+ *   body that passes `maxBytes` as it streams is refused with 413 and nothing is forwarded.
+ *   The default, 3 MiB, is the API server's own limit for a request body. A body that nests
+ *   deeper than masking/json-depth.ts allows is refused with 400 (it would overflow the stack
+ *   of whatever walks it).
  * - `readBody(c, limit, purpose)` reads the body once, keeps it in Hono's body cache (so
  *   approve, record and forward all see the very bytes that were checked), and refuses
  *   more than `limit` bytes with ERR_PAYLOAD_TOO_LARGE naming `purpose`.
+ * A refusal answers without reading the rest of the body; the Node runtime then closes the
+ * connection (runtime/node-server.ts), so no byte of it can be read as a next request.
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import { GatehouseError } from '../errors.ts';
@@ -21,14 +28,31 @@ import { exceedsJsonDepth, exceedsYamlDepth, tooDeep } from '../masking/nesting-
 /** The API server's own limit for a request body (k8s.io/apiserver: 3 MiB). */
 export const DEFAULT_MAX_REQUEST_BODY_BYTES = 3 * 1024 * 1024;
 
+const FORWARDS = 'Gatehouse forwards';
+
+export function requestFraming(options: { maxBytes: number }): MiddlewareHandler {
+  const limit = options.maxBytes;
+  // Synchronous: no await of its own, so no promise of its own on every call.
+  return function requestFramingStage(c, next) {
+    const method = c.req.method;
+    if (method === 'GET' || method === 'HEAD') refuseBodyOn(c, method);
+    else refuseDeclaredLength(c, limit, FORWARDS);
+    return next();
+  };
+}
+
 export function requestBodies(options: { maxBytes: number }): MiddlewareHandler {
   const limit = options.maxBytes;
   return async function requestBodyStage(c, next) {
     const method = c.req.method;
-    if (method === 'GET' || method === 'HEAD') refuseBodyOn(c, method);
-    else refuseDeepDocument(c, await readBody(c, limit, 'Gatehouse forwards'));
+    if (method !== 'GET' && method !== 'HEAD') refuseDeepDocument(c, await readBody(c, limit, FORWARDS));
     await next();
   };
+}
+
+function announcesNoBody(c: Context): boolean {
+  const length = c.req.header('content-length');
+  return (length === undefined || length.trim() === '0') && c.req.header('transfer-encoding') === undefined;
 }
 
 /**
@@ -43,9 +67,9 @@ function refuseDeepDocument(c: Context, body: Uint8Array): void {
 
 /** A GET/HEAD announcing a body: 400, whatever the path. */
 function refuseBodyOn(c: Context, method: string): void {
+  if (announcesNoBody(c)) return;
   const length = c.req.header('content-length');
   const encoding = c.req.header('transfer-encoding');
-  if ((length === undefined || length.trim() === '0') && encoding === undefined) return;
   const framing = encoding === undefined ? `Content-Length ${JSON.stringify(length)}` : `Transfer-Encoding ${JSON.stringify(encoding)}`;
   throw new GatehouseError(
     'ERR_REQUEST_INVALID',
@@ -57,18 +81,11 @@ function refuseBodyOn(c: Context, method: string): void {
 export async function readBody(c: Context, limit: number, purpose: string): Promise<Uint8Array> {
   const method = c.req.method;
   if (method === 'GET' || method === 'HEAD') return new Uint8Array(0);
-  const tooLarge = (size: string): GatehouseError =>
-    new GatehouseError('ERR_PAYLOAD_TOO_LARGE', `the request body (${size}) is larger than the ${limit} bytes ${purpose}`);
-  const declaredText = c.req.header('content-length');
-  const declared = declaredText === undefined ? 0 : Number(declaredText);
-  if (declaredText !== undefined && !/^\s*\d+\s*$/.test(declaredText)) {
-    throw new GatehouseError('ERR_REQUEST_INVALID', `the request's Content-Length ${JSON.stringify(declaredText)} is not a byte count`);
-  }
-  if (declared > limit) throw tooLarge(`${declared} bytes`);
+  refuseDeclaredLength(c, limit, purpose);
   const cached = (c.req.bodyCache as { arrayBuffer?: Promise<ArrayBuffer> }).arrayBuffer;
   if (cached !== undefined) {
     const bytes = new Uint8Array(await cached);
-    if (bytes.byteLength > limit) throw tooLarge(`${bytes.byteLength} bytes`);
+    if (bytes.byteLength > limit) throw tooLarge(`${bytes.byteLength} bytes`, limit, purpose);
     return bytes;
   }
   const stream = c.req.raw.body;
@@ -86,7 +103,7 @@ export async function readBody(c: Context, limit: number, purpose: string): Prom
     total += value.byteLength;
     if (total > limit) {
       await reader.cancel().catch(() => undefined);
-      throw tooLarge(`more than ${limit} bytes`);
+      throw tooLarge(`more than ${limit} bytes`, limit, purpose);
     }
     chunks.push(value);
   }
@@ -96,4 +113,19 @@ export async function readBody(c: Context, limit: number, purpose: string): Prom
   (c.req.bodyCache as { arrayBuffer?: Promise<ArrayBuffer> }).arrayBuffer = Promise.resolve(copy);
   c.req.raw = new Request(c.req.raw.url, { method, headers: c.req.raw.headers, body: copy, signal: c.req.raw.signal });
   return new Uint8Array(copy);
+}
+
+/** A Content-Length that is no byte count (400), or one over `limit` (413): refused before a body byte is read. */
+function refuseDeclaredLength(c: Context, limit: number, purpose: string): void {
+  const declaredText = c.req.header('content-length');
+  if (declaredText === undefined) return;
+  if (!/^\s*\d+\s*$/.test(declaredText)) {
+    throw new GatehouseError('ERR_REQUEST_INVALID', `the request's Content-Length ${JSON.stringify(declaredText)} is not a byte count`);
+  }
+  const declared = Number(declaredText);
+  if (declared > limit) throw tooLarge(`${declared} bytes`, limit, purpose);
+}
+
+function tooLarge(size: string, limit: number, purpose: string): GatehouseError {
+  return new GatehouseError('ERR_PAYLOAD_TOO_LARGE', `the request body (${size}) is larger than the ${limit} bytes ${purpose}`);
 }

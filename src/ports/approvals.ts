@@ -10,6 +10,7 @@
  */
 import type { GatehouseError } from '../errors.ts';
 import type { Approval, ApprovalEvent, Verdict } from '../approvals/approval.ts';
+import type { MaskingRules } from '../masking/index.ts';
 import type { ApprovalOutcome, Decision, Identity, KubeRequest } from '../types.ts';
 
 /** A request whose policy decision is `review`, as the approve stage hands it over. */
@@ -35,6 +36,8 @@ export interface ReviewRequest {
   kubectlCommand: string;
   /** kubectl's `Kubectl-Session` header, "" when absent. */
   kubectlSession: string;
+  /** The masking rules of the policy: the body an approver sees is masked as a response would be. */
+  masking?: MaskingRules;
 }
 
 /** What review concluded: forward (no refusal) or refuse with the error given. */

@@ -50,6 +50,11 @@ export interface BodyOptions {
 
 export const NO_BODY: RecordedBody = { text: null, bytes: 0, truncated: false, masked: false };
 
+/** A request body no stage read because the call was refused first: its declared size, never its bytes. */
+export function unreadBody(declaredBytes: number): RecordedBody {
+  return declaredBytes === 0 ? NO_BODY : note(`not recorded: the call was refused before its body of ${declaredBytes} bytes was read`, declaredBytes);
+}
+
 export function recordBody(captured: CapturedBody, options: BodyOptions): RecordedBody {
   const bytes = captured.totalBytes;
   if (bytes === 0) return NO_BODY;

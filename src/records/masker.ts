@@ -3,8 +3,8 @@
  * configured rules (Secrets only when there are none). Records are always masked — a
  * break-glass grant lifts masking for the response a caller receives, never for the record.
  */
-import { summarizeProtobuf } from '../approvals/protobuf-summary.ts';
-import { createDocumentMasker, LAST_APPLIED, SECRETS_ONLY, type MaskingRules } from '../masking/index.ts';
+import { decodeKubernetesProtobuf } from '../approvals/protobuf-summary.ts';
+import { createDocumentMasker, SECRETS_ONLY, type MaskingRules } from '../masking/index.ts';
 import type { DocumentMasker, ProtobufReader } from './body.ts';
 
 /** What the record stage masks bodies with, for the configured rules. */
@@ -14,17 +14,15 @@ export function recordBodyMasking(rules: MaskingRules | undefined): { mask: Docu
 
 /**
  * Protobuf request bodies (kubectl ≥ 1.33 creates Secrets and ConfigMaps that way), recorded
- * as the text they hold with Secret values masked — the approval pages' summary. Fail
- * closed: the summary masks only Secret values, so a body is kept only when nothing else
- * could need masking (no ConfigMap/env masking rules, no last-applied annotation).
+ * as the JSON object the API server decodes them to (the approval pages' decoder), masked
+ * like any JSON body. Kinds the decoder cannot show, and ambiguous bodies, stay a note.
  */
 export function recordProtobufReader(rules: MaskingRules | undefined): ProtobufReader {
-  const extraRules = rules !== undefined && (rules.masksConfigMaps || rules.masksEnv);
+  const mask = createDocumentMasker(rules ?? SECRETS_ONLY);
   return (body, request) => {
-    const resource = request?.resource ?? '';
-    if (extraRules && resource !== 'secrets') return undefined;
-    const text = summarizeProtobuf(body, resource);
-    if (text === undefined || text.includes(LAST_APPLIED)) return undefined;
-    return { text, masked: resource === 'secrets' && text.includes(': <masked>') };
+    const decoded = decodeKubernetesProtobuf(body);
+    if (!decoded.ok) return undefined;
+    const { document, masked } = mask(decoded.object, request);
+    return { text: JSON.stringify(document), masked };
   };
 }

@@ -31,7 +31,7 @@ export const ACCESS_REVIEW_QUERIES: readonly AccessReviewQuery[] = [
     id: 'who-ran-what-in-a-namespace',
     title: 'Who ran what in a namespace',
     description:
-      'Every call into one namespace in a date range, in order, with the kubectl command it belonged to and how it ended. Group by `kubectl_session` to see whole kubectl invocations.',
+      'Every call into one namespace in a date range, in order, with the kubectl command it belonged to and how it ended. Group by (`user_name`, `kubectl_session`) to see whole kubectl invocations: the session id is what the client claims, so never group by it alone.',
     sql: `SELECT started_at, user_name, kubectl_command, kubectl_session, verb, resource, subresource, object_name, decision, status_code
 FROM ${TABLE}
 WHERE dt BETWEEN '2025-03-01' AND '2025-03-31'

@@ -1,9 +1,15 @@
 /**
- * Sessions from records, for `gatehouse sessions`: grouping calls into kubectl sessions
- * (the `Kubectl-Session` header; a call without one is a session of its own), filtering,
- * and the replay — the commands in order, each call with its decision and a summary of its
- * (masked) response. Pure: records in, values and text out.
+ * Sessions from records, for `gatehouse sessions`: grouping calls into kubectl sessions,
+ * filtering, and the replay — the commands in order, each call with its user, its decision
+ * and a summary of its (masked) response. Pure: records in, values and text out.
+ *
+ * A session is (authenticated user, `Kubectl-Session` header): the header and the
+ * `Kubectl-Command` are what the client claims, so one user's calls can never appear inside
+ * another user's session, whatever id they send (a call without the header is a session of
+ * its own). Every text line is printable (printable.ts): nothing from a request or a
+ * cluster reaches the terminal as a control or bidi character.
  */
+import { printable } from '../printable.ts';
 import type { SessionRecord } from './schema.ts';
 
 export interface SessionFilter {
@@ -39,10 +45,22 @@ export interface ReplayCommand {
   calls: ReplayCall[];
 }
 
+/** One user's calls under one client session id. */
+export interface ReplaySession {
+  sessionId: string;
+  user: string | null;
+  commands: ReplayCommand[];
+}
+
 const WITHOUT_SESSION = 'call-';
 
 export function sessionIdOf(record: SessionRecord): string {
   return record.kubectl_session ?? `${WITHOUT_SESSION}${record.request_id}`;
+}
+
+/** The key a call is grouped by: its user and the session id its client sent. */
+function sessionKeyOf(record: SessionRecord): string {
+  return JSON.stringify([record.user_name, sessionIdOf(record)]);
 }
 
 /** One entry per call: its outcome record, or its intent when the outcome is missing. */
@@ -72,24 +90,30 @@ function matches(record: SessionRecord, filter: SessionFilter): boolean {
   return true;
 }
 
-/** Sessions with at least one call in the time window; user and namespace filters keep a session if any call matches. */
-export function listSessions(records: readonly SessionRecord[], filter: SessionFilter = {}): SessionSummary[] {
+/** The calls of each (user, session id), in order of their first call. */
+function groupByUserSession(calls: readonly ReplayCall[]): ReplayCall[][] {
   const sessions = new Map<string, ReplayCall[]>();
-  for (const call of callsOf(records.filter((record) => matches(record, filter)))) {
-    const id = sessionIdOf(call.record);
-    const list = sessions.get(id) ?? [];
+  for (const call of calls) {
+    const key = sessionKeyOf(call.record);
+    const list = sessions.get(key) ?? [];
     list.push(call);
-    sessions.set(id, list);
+    sessions.set(key, list);
   }
+  return [...sessions.values()];
+}
+
+/** Sessions with at least one call in the time window; a namespace filter keeps a session if any call matches. */
+export function listSessions(records: readonly SessionRecord[], filter: SessionFilter = {}): SessionSummary[] {
   const summaries: SessionSummary[] = [];
-  for (const [sessionId, calls] of sessions) {
+  for (const calls of groupByUserSession(callsOf(records.filter((record) => matches(record, filter))))) {
     const rs = calls.map((call) => call.record);
-    if (filter.user !== undefined && !rs.some((r) => r.user_name === filter.user)) continue;
+    const first = rs[0] as SessionRecord;
+    if (filter.user !== undefined && first.user_name !== filter.user) continue;
     if (filter.namespace !== undefined && !rs.some((r) => r.namespace === filter.namespace)) continue;
     summaries.push({
-      sessionId,
-      user: rs.find((r) => r.user_name !== null)?.user_name ?? null,
-      firstAt: (rs[0] as SessionRecord).started_at,
+      sessionId: sessionIdOf(first),
+      user: first.user_name,
+      firstAt: first.started_at,
       lastAt: rs.reduce((last, r) => ((r.finished_at ?? r.started_at) > last ? (r.finished_at ?? r.started_at) : last), ''),
       calls: rs.length,
       changes: rs.filter((r) => isChange(r)).length,
@@ -101,16 +125,22 @@ export function listSessions(records: readonly SessionRecord[], filter: SessionF
   return summaries.sort((a, b) => (a.firstAt < b.firstAt ? -1 : a.firstAt > b.firstAt ? 1 : 0));
 }
 
-/** The calls of one session in order, grouped by consecutive kubectl command. */
-export function replaySession(records: readonly SessionRecord[], sessionId: string): ReplayCommand[] {
-  const commands: ReplayCommand[] = [];
-  for (const call of callsOf(records.filter((record) => sessionIdOf(record) === sessionId))) {
-    const command = call.record.kubectl_command ?? `${call.record.user_agent ?? 'unknown client'}`;
-    const last = commands.at(-1);
-    if (last !== undefined && last.command === command) last.calls.push(call);
-    else commands.push({ command, calls: [call] });
-  }
-  return commands;
+/**
+ * The calls sent under one session id, one ReplaySession per user who sent it (only `user`'s
+ * when given), each in order and grouped by consecutive kubectl command.
+ */
+export function replaySession(records: readonly SessionRecord[], sessionId: string, user?: string): ReplaySession[] {
+  const calls = callsOf(records.filter((record) => sessionIdOf(record) === sessionId && (user === undefined || record.user_name === user)));
+  return groupByUserSession(calls).map((sessionCalls) => {
+    const commands: ReplayCommand[] = [];
+    for (const call of sessionCalls) {
+      const command = call.record.kubectl_command ?? `${call.record.user_agent ?? 'unknown client'}`;
+      const last = commands.at(-1);
+      if (last !== undefined && last.command === command) last.calls.push(call);
+      else commands.push({ command, calls: [call] });
+    }
+    return { sessionId, user: (sessionCalls[0] as ReplayCall).record.user_name, commands };
+  });
 }
 
 function isChange(record: SessionRecord): boolean {
@@ -206,23 +236,42 @@ export function formatSessionList(sessions: readonly SessionSummary[]): string {
   if (sessions.length === 0) return 'no sessions match\n';
   const rows = [['SESSION', 'USER', 'FIRST CALL (UTC)', 'CALLS', 'CHANGES', 'REFUSED', 'COMMANDS', 'NAMESPACES']];
   for (const s of sessions) {
-    rows.push([s.sessionId, s.user ?? '-', s.firstAt, String(s.calls), String(s.changes), String(s.refused), s.commands.join(', ') || '-', s.namespaces.join(', ') || '-']);
+    rows.push([s.sessionId, s.user ?? '-', s.firstAt, String(s.calls), String(s.changes), String(s.refused), s.commands.join(', ') || '-', s.namespaces.join(', ') || '-'].map(printable));
   }
   return table(rows);
 }
 
-export function formatReplay(sessionId: string, commands: readonly ReplayCommand[], options: { bodies?: boolean } = {}): string {
-  const calls = commands.flatMap((command) => command.calls.map((call) => call.record));
-  if (calls.length === 0) return `no records of session ${sessionId}\n`;
+const CLAIMS_NOTE = '(the session id and the $ command lines are what the client sent; the user is who signed in)';
+
+/** The replay as text: one block per user who sent this session id, every call naming its user. */
+export function formatReplay(sessionId: string, sessions: readonly ReplaySession[], options: { bodies?: boolean } = {}): string {
+  if (sessions.length === 0) return `no records of session ${printable(sessionId)}\n`;
+  const out: string[] = [];
+  if (sessions.length > 1) {
+    const users = sessions.map((session) => session.user ?? 'unauthenticated').join(', ');
+    out.push(`session id ${sessionId} was sent by ${sessions.length} different users (${users}); each one's calls are shown apart`, '');
+  }
+  sessions.forEach((session, index) => {
+    if (index > 0) out.push('');
+    out.push(...replayLines(session, options));
+  });
+  return `${out.map(printable).join('\n')}\n`;
+}
+
+function replayLines(session: ReplaySession, options: { bodies?: boolean }): string[] {
+  const calls = session.commands.flatMap((command) => command.calls.map((call) => call.record));
   const first = calls[0] as SessionRecord;
+  const last = calls.at(-1) as SessionRecord;
+  const user = first.user_name ?? 'unauthenticated';
   const groups = first.user_groups === null ? '' : ` (${first.user_groups.join(', ')})`;
   const out: string[] = [
-    `session ${sessionId}: ${first.user_name ?? 'unauthenticated'}${groups} from ${first.source_ip ?? 'unknown address'}, ${calls.length} calls, ${first.started_at} … ${(calls.at(-1) as SessionRecord).finished_at ?? (calls.at(-1) as SessionRecord).started_at}`,
+    `session ${session.sessionId}: ${user}${groups} from ${first.source_ip ?? 'unknown address'}, ${calls.length} calls, ${first.started_at} … ${last.finished_at ?? last.started_at}`,
+    CLAIMS_NOTE,
   ];
-  for (const command of commands) {
+  for (const command of session.commands) {
     out.push('', `$ ${command.command}`);
     for (const { record, unfinished } of command.calls) {
-      out.push(`  ${record.started_at.slice(11, 23)}  ${describeCall(record)}`);
+      out.push(`  ${record.started_at.slice(11, 23)}  ${record.user_name ?? 'unauthenticated'}  ${describeCall(record)}`);
       out.push(`      decision: ${describeDecision(record)}`);
       out.push(`      response: ${unfinished ? describeResponse({ ...record, phase: 'intent' }) : describeResponse(record)}`);
       if (options.bodies === true) {
@@ -231,7 +280,7 @@ export function formatReplay(sessionId: string, commands: readonly ReplayCommand
       }
     }
   }
-  return `${out.join('\n')}\n`;
+  return out;
 }
 
 function table(rows: string[][]): string {

@@ -2,6 +2,10 @@
  * The Node runtime: serves the Gatehouse app over HTTPS (or plain HTTP behind a
  * TLS-terminating load balancer, and for benchmarks) with @hono/node-server.
  *
+ * An answer given before the request's body arrived whole closes the connection after it
+ * (`Connection: close`): nothing waits for a body that may never come, and no byte of it is
+ * read as a next request.
+ *
  * HTTP Upgrade requests (kubectl exec/attach/port-forward, websocket or SPDY) run through
  * the SAME Hono pipeline: the client socket rides in `env.upgrade`; forward takes it over
  * when the upstream switches protocols. Whatever else comes back — a refusal from any stage,
@@ -39,11 +43,12 @@ export interface NodeServer {
 
 export async function startNodeServer(options: NodeServerOptions): Promise<NodeServer> {
   const { app, host, tls } = options;
+  const fetch = async (request: Request, env: { incoming: { complete: boolean } }): Promise<Response> => closeIfBodyUnread(await app.fetch(request, env), env.incoming);
   const server = (
     tls === undefined
-      ? createAdaptorServer({ fetch: app.fetch, hostname: host, serverOptions: { maxHeaderSize: MAX_HEADER_BYTES } })
+      ? createAdaptorServer({ fetch, hostname: host, serverOptions: { maxHeaderSize: MAX_HEADER_BYTES } })
       : createAdaptorServer({
-          fetch: app.fetch,
+          fetch,
           hostname: host,
           createServer: https.createServer,
           serverOptions: { cert: tls.cert, key: tls.key, maxHeaderSize: MAX_HEADER_BYTES },
@@ -86,6 +91,25 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
       return closing;
     },
   };
+}
+
+/**
+ * An answer given before the request's body arrived whole (a refusal from the headers alone —
+ * 401, 405, 413 by Content-Length, a GET announcing a body — or a 413 part-way through a
+ * stream) closes the connection after it: the client is told (`Connection: close`), and no
+ * byte of that body can be read as a next request on the connection.
+ */
+function closeIfBodyUnread(response: Response, incoming: { complete: boolean }): Response {
+  if (incoming.complete) return response;
+  try {
+    response.headers.set('connection', 'close');
+    return response;
+  } catch {
+    // Immutable headers (a fetched Response): copy them.
+    const headers = new Headers(response.headers);
+    headers.set('connection', 'close');
+    return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+  }
 }
 
 /** Runs an Upgrade request through the app; writes the answer unless forward took the socket. */

@@ -11,7 +11,7 @@ import type { Approvals } from '../../src/ports/approvals.ts';
 import { signLink } from '../../src/approvals/link.ts';
 import { readFileSync } from 'node:fs';
 import { createApprovalsFromConfig } from '../../src/approvals/create-approvals.ts';
-import { approvalApp, FakeClock, mailedLink, startApprovalStack, type ApprovalStack, type Forwarded } from './support.ts';
+import { approvalApp, FakeClock, mailedLink, startApprovalFlow, type ApprovalStack, type Forwarded } from './support.ts';
 
 const POD = '/api/v1/namespaces/prod/pods/web-1';
 const DELETE_BODY = '{"propagationPolicy":"Background"}';
@@ -24,10 +24,7 @@ let app: Hono;
 let forwarded: Forwarded[];
 
 before(async () => {
-  stack = await startApprovalStack();
-  clock = new FakeClock(Date.now());
-  approvals = stack.make({ clock });
-  ({ app, forwarded } = approvalApp(approvals, clock));
+  ({ stack, clock, approvals, app, forwarded } = await startApprovalFlow());
 });
 after(() => stack.close());
 
@@ -198,7 +195,7 @@ describe('approval flow', () => {
   test('without a configured public URL, a review on the Node runtime is refused (503) and nothing is mailed or forwarded', async () => {
     const unset = approvalApp(createApprovalsFromConfig({ ...stack.config, publicUrl: undefined }, { clock }), clock);
     const before = (await stack.mail.messages('bob@example.com')).length;
-    const response = await unset.app.request('https://gatehouse.test/api/v1/namespaces/prod/pods/origin', { method: 'DELETE', body: DELETE_BODY });
+    const response = await unset.app.request('https://gatehouse.test/api/v1/namespaces/prod/pods/origin', { method: 'DELETE', headers: { 'content-type': 'application/json' }, body: DELETE_BODY });
     assert.equal(response.status, 503);
     const status = (await response.json()) as KubeStatus;
     assert.equal(status.reason, 'ServiceUnavailable');
@@ -212,7 +209,7 @@ describe('approval flow', () => {
     const env = { requestContext: { domainName: 'abcdefgh.lambda-url.eu-west-1.on.aws' } };
     const response = await lambda.app.request(
       'https://evil.example/api/v1/namespaces/prod/pods/origin',
-      { method: 'DELETE', body: DELETE_BODY, headers: { host: 'evil.example', 'x-forwarded-host': 'evil.example' } },
+      { method: 'DELETE', body: DELETE_BODY, headers: { 'content-type': 'application/json', host: 'evil.example', 'x-forwarded-host': 'evil.example' } },
       env,
     );
     const id = ((await response.json()) as KubeStatus).details?.name ?? '';
@@ -385,7 +382,7 @@ describe('hold mode', () => {
     let waited = 0;
     const held = stack.make({ clock: holdClock, holdSeconds: 5, pollIntervalMs: 1000, wait: async (ms) => void ((holdClock.ms += ms), (waited += ms)) });
     const heldApp = approvalApp(held, holdClock);
-    const response = await heldApp.app.request('/api/v1/namespaces/prod/pods/held-2', { method: 'DELETE', body: DELETE_BODY });
+    const response = await heldApp.app.request('/api/v1/namespaces/prod/pods/held-2', { method: 'DELETE', headers: { 'content-type': 'application/json' }, body: DELETE_BODY });
     assert.equal(response.status, 403);
     assert.match(((await response.json()) as KubeStatus).message, /is pending/);
     assert.equal(waited, 5000);

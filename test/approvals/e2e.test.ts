@@ -98,10 +98,11 @@ describe('approval end to end (kubectl, mail, Chromium)', () => {
       assert.match((await page.locator('#command').textContent()) ?? '', /kubectl create/);
       assert.match((await page.locator('#rule').textContent()) ?? '', /prod-config-needs-approval/);
       const body = (await page.locator('#body').textContent()) ?? '';
-      // kubectl sends the ConfigMap as protobuf; the page shows the text it holds.
-      assert.match(body, /kind: ConfigMap \(v1\)/);
-      assert.match(body, /"approved-cfg"/);
-      assert.match(body, /"owner"\s+"team-a"/);
+      // kubectl sends the ConfigMap as protobuf; the page shows the object the API server decodes.
+      const shown = JSON.parse(body) as { kind: string; metadata: { name: string }; data: Record<string, string> };
+      assert.equal(shown.kind, 'ConfigMap');
+      assert.equal(shown.metadata.name, 'approved-cfg');
+      assert.equal(shown.data['owner'], 'team-a');
 
       await page.fill('#comment', 'ok for the release');
       await Promise.all([page.waitForURL(link), page.getByRole('button', { name: 'Approve' }).click()]);

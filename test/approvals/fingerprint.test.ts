@@ -5,6 +5,8 @@ import type { FingerprintInput } from '../../src/approvals/fingerprint.ts';
 
 const base: FingerprintInput = {
   user: 'alice@example.com',
+  method: 'DELETE',
+  contentType: 'application/json',
   verb: 'delete',
   apiGroup: '',
   resource: 'pods',
@@ -30,6 +32,9 @@ describe('request fingerprint', () => {
     ['a dropped query parameter gives another fingerprint', { query: 'gracePeriodSeconds=0' }],
     ['a changed body gives another fingerprint', { bodySha256: sha256Hex('{"propagationPolicy":"Orphan"}') }],
     ['no body differs from an empty JSON body', { bodySha256: '' }],
+    ['the same bytes as a strategic-merge patch are not the merge patch approved', { contentType: 'application/strategic-merge-patch+json' }],
+    ['a POST is not the HEAD approved on the same URL', { method: 'HEAD' }],
+    ['repeated values in the other order are another request (the server reads the first)', { query: 'dryRun=All&gracePeriodSeconds=0&gracePeriodSeconds=30' }],
   ];
   for (const [name, change] of differs) {
     test(name, () => {
@@ -41,10 +46,24 @@ describe('request fingerprint', () => {
     ['query parameters in another order give the same fingerprint', { query: 'gracePeriodSeconds=0&dryRun=All' }],
     ['a different timeout gives the same fingerprint', { query: 'dryRun=All&timeout=32s&gracePeriodSeconds=0' }],
     ['a different resourceVersion gives the same fingerprint', { query: 'resourceVersion=123&dryRun=All&gracePeriodSeconds=0' }],
+    ['a content type spelt with other case and blanks gives the same fingerprint', { contentType: 'Application/JSON ' }],
+    ['a method in lower case gives the same fingerprint', { method: 'delete' }],
   ];
   for (const [name, change] of same) {
     test(name, () => {
       assert.equal(requestFingerprint({ ...base, ...change }), requestFingerprint(base));
+    });
+  }
+
+  const forceFirst = { ...base, query: 'force=false&force=true' };
+  const adversarial: [string, Partial<FingerprintInput>][] = [
+    ['force=true first does not ride on an approval of force=false first', { query: 'force=true&force=false' }],
+    ['an encoded key is the same key: %66orce=true first is not force=false first', { query: '%66orce=true&force=false' }],
+    ['propagationPolicy read first-value cannot be swapped', { query: 'force=false&force=true&propagationPolicy=Orphan' }],
+  ];
+  for (const [name, change] of adversarial) {
+    test(name, () => {
+      assert.notEqual(requestFingerprint({ ...forceFirst, ...change }), requestFingerprint(forceFirst));
     });
   }
 
@@ -63,10 +82,11 @@ describe('request fingerprint', () => {
 describe('canonical query', () => {
   const cases: [string, string, string[]][] = [
     ['an empty query has no pairs', '', []],
-    ['pairs are sorted and volatile keys dropped', 'b=2&timeoutSeconds=5&a=1', ['a=1', 'b=2']],
+    ['pairs are ordered by key and volatile keys dropped', 'b=2&timeoutSeconds=5&a=1', ['a=1', 'b=2']],
     ['an encoded volatile key is dropped too', 'time%6Fut=5s&a=1', ['a=1']],
     ['values stay raw (never decoded)', 'fieldSelector=metadata.name%3Dweb', ['fieldSelector=metadata.name%3Dweb']],
-    ['repeated keys are all kept', 'a=2&a=1', ['a=1', 'a=2']],
+    ['repeated keys are all kept, in the order they came', 'a=2&a=1', ['a=2', 'a=1']],
+    ['an encoded spelling of a key stays in line with its plain twins', 'force=false&b=1&%66orce=true', ['b=1', 'force=false', '%66orce=true']],
     ['an undecodable key is kept as sent', '%zz=1', ['%zz=1']],
   ];
   for (const [name, query, expected] of cases) {

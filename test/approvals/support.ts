@@ -38,6 +38,7 @@ export function sampleApproval(overrides: Partial<Approval> = {}): Approval {
     requester: { user: 'alice@example.com', groups: ['dev'] },
     target: {
       method: 'DELETE',
+      contentType: '',
       verb: 'delete',
       apiGroup: '',
       apiVersion: 'v1',
@@ -177,4 +178,12 @@ export function approvalApp(approvals: Approvals, clock: Clock): { app: Hono; fo
     return c.json({ kind: 'Pod', forwarded: true });
   });
   return { app, forwarded };
+}
+
+/** The stack, a clock at now and the approve stage's app on a service of the stack: what the flow tests share. */
+export async function startApprovalFlow(): Promise<{ stack: ApprovalStack; clock: FakeClock; approvals: Approvals; app: Hono; forwarded: Forwarded[] }> {
+  const stack = await startApprovalStack();
+  const clock = new FakeClock(Date.now());
+  const approvals = stack.make({ clock });
+  return { stack, clock, approvals, ...approvalApp(approvals, clock) };
 }

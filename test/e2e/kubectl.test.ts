@@ -13,62 +13,11 @@ import { after, before, describe, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import type { ReceivedRequest } from '../stand-in/apiserver.ts';
 import type { FakeStore } from '../stand-in/store.ts';
-import { installedKubectlVersions, startHarness, type Harness } from '../support/harness.ts';
+import { kubectlVersionsUnderTest, startHarness, type Harness } from '../support/harness.ts';
+import { appManifest, E2E_POLICY } from '../support/kubectl-fixtures.ts';
 
 const NOW = Date.parse('2025-06-01T12:00:00Z');
 const FIVE_MINUTES_AGO = new Date(NOW - 5 * 60_000).toISOString().replace('.000Z', 'Z');
-
-const POLICY = `
-apiVersion: gatehouse/v1
-rules:
-  - name: no-deleting-the-database
-    effect: deny
-    verbs: ["delete"]
-    resources: ["pods"]
-    names: ["database"]
-    reason: "the database pod is load-bearing"
-  - name: discovery
-    effect: allow
-    verbs: ["get"]
-    nonResourceURLs: ["/api", "/api/*", "/apis", "/apis/*", "/openapi/*", "/version"]
-  - name: reads
-    effect: allow
-    verbs: ["get", "list", "watch"]
-    resources: ["*"]
-  - name: writes
-    effect: allow
-    verbs: ["create", "update", "patch", "delete"]
-    resources: ["*"]
-`;
-
-const MANIFEST = (image: string, color: string): string => `
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: settings
-data:
-  color: ${color}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: api
-spec:
-  replicas: 2
-  selector:
-    matchLabels: {app: api}
-  template:
-    metadata:
-      labels: {app: api}
-    spec:
-      containers:
-      - name: api
-        image: ${image}
-        env:
-        - {name: MODE, value: production}
-      - name: sidecar
-        image: example/proxy:1
-`;
 
 function runningPod(name: string, image: string): Parameters<FakeStore['put']>[0] {
   return {
@@ -118,28 +67,13 @@ function find(requests: ReceivedRequest[], method: string, path: string, query?:
   return found;
 }
 
-/**
- * The oldest and newest installed kubectl by default; `E2E_KUBECTL=all` runs every installed
- * version, `E2E_KUBECTL=1.29,1.31` the ones named.
- */
-function versionsUnderTest(): string[] {
-  const installed = installedKubectlVersions();
-  const oldest = installed[0];
-  const newest = installed[installed.length - 1];
-  assert.ok(oldest !== undefined && newest !== undefined, 'per-version kubectl binaries (kubectl.1.NN) are installed');
-  const asked = process.env['E2E_KUBECTL'] ?? '';
-  if (asked === 'all') return installed;
-  if (asked !== '') return asked.split(',').map((v) => v.trim());
-  return [...new Set([oldest, newest])];
-}
-
-for (const version of versionsUnderTest()) {
+for (const version of kubectlVersionsUnderTest()) {
   describe(`kubectl ${version} through Gatehouse`, () => {
     let h: Harness;
 
     before(async () => {
       h = await startHarness({
-        policy: POLICY,
+        policy: E2E_POLICY,
         clock: { now: () => NOW },
         // The cluster's own RBAC, which Gatehouse's policy cannot widen.
         deny: [{ user: 'you@example.com', verbs: ['list'], resources: ['secrets'] }],
@@ -190,7 +124,7 @@ for (const version of versionsUnderTest()) {
 
     test('apply -f creates, then a second apply patches by strategic merge', async () => {
       let from = h.mark();
-      let r = await h.kubectl(version, ['apply', '-f', '-'], { input: MANIFEST('example/api:1', 'blue') });
+      let r = await h.kubectl(version, ['apply', '-f', '-'], { input: appManifest('example/api:1', 'blue') });
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /^configmap\/settings created$/m);
       assert.match(r.stdout, /^deployment\.apps\/api created$/m);
@@ -199,7 +133,7 @@ for (const version of versionsUnderTest()) {
       assertForwardedAsCaller(h, h.receivedSince(from));
 
       from = h.mark();
-      r = await h.kubectl(version, ['apply', '-f', '-'], { input: MANIFEST('example/api:2', 'red') });
+      r = await h.kubectl(version, ['apply', '-f', '-'], { input: appManifest('example/api:2', 'red') });
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /^configmap\/settings configured$/m);
       assert.match(r.stdout, /^deployment\.apps\/api configured$/m);

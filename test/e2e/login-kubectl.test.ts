@@ -86,7 +86,7 @@ describe('kubectl signs in through the gatehouse exec plugin', () => {
     assert.ok(received.length > 0);
     for (const request of received) {
       assert.equal(request.user, 'alice@example.com');
-      assert.deepEqual(request.groups, ['dev']);
+      assert.deepEqual(request.groups, ['developers']);
       assert.ok(!String(request.headers.authorization ?? '').includes('.'), 'the ID token never reaches the cluster');
     }
   });

@@ -55,7 +55,7 @@ before(async () => {
   const config = configFromEnv(env, { runtime: 'lambda', defaultPolicyFile: '/nonexistent/policy.yaml' });
   lambda = createLambdaHandler(createApp(await createDepsFromConfig(config)));
   node = await startNodeServer({ app: createApp(await createDepsFromConfig({ ...config, runtime: 'node' })), host: '127.0.0.1', port: 0 });
-  aliceToken = await idp.sign({ sub: 'u-alice', email: 'alice@example.com', groups: ['dev', 'oncall'] });
+  aliceToken = await idp.sign({ sub: 'u-alice', email: 'alice@example.com', groups: ['developers', 'oncall'] });
   stateDir = mkdtempSync(join(tmpdir(), 'gatehouse-lambda-'));
 });
 
@@ -120,7 +120,7 @@ describe('Lambda handler and Node runtime give the same outcome', () => {
       assert.deepEqual(lambdaUpstream, nodeUpstream);
       if (status === 200) {
         assert.equal(lambdaUpstream?.user, 'alice@example.com');
-        assert.deepEqual(lambdaUpstream?.groups, ['dev', 'oncall']);
+        assert.deepEqual(lambdaUpstream?.groups, ['developers', 'oncall']);
       } else {
         const parsed = JSON.parse(fromLambda.body) as { kind: string; code: number; message: string };
         assert.equal(parsed.kind, 'Status');

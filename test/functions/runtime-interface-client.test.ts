@@ -122,7 +122,7 @@ before(async () => {
     AWS_SECRET_ACCESS_KEY: 'S3RVER',
   };
   runtime = await startRuntime(taskRoot, baseEnv);
-  aliceToken = await idp.sign({ sub: 'u-alice', email: 'alice@example.com', groups: ['dev', 'oncall'] });
+  aliceToken = await idp.sign({ sub: 'u-alice', email: 'alice@example.com', groups: ['developers', 'oncall'] });
 });
 
 after(async () => {

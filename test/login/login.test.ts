@@ -67,7 +67,7 @@ describe('gatehouse credential (the kubectl exec plugin)', () => {
     assert.equal(claims.iss, idp.issuer);
     assert.equal(claims.aud, idp.clientId);
     assert.equal(claims.email, 'alice@example.com');
-    assert.deepEqual(claims.groups, ['dev']);
+    assert.deepEqual(claims.groups, ['developers']);
     assert.equal(credential.status.expirationTimestamp, new Date((claims.exp as number) * 1000).toISOString().replace('.000Z', 'Z'));
     assert.match(run.stderr, /Opening the browser to sign in to Gatehouse/);
     assert.equal(idp.logins, 1);
@@ -144,5 +144,23 @@ describe('gatehouse credential (the kubectl exec plugin)', () => {
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stderr, /Signed in; token valid until \d{4}-/);
     assert.equal(idp.logins, loginsBefore + 1);
+  });
+});
+
+describe('the loopback redirect listener', () => {
+  let idp: TestIdp;
+  before(async () => {
+    idp = await startTestIdp();
+  });
+  after(async () => idp.close());
+
+  test('ignores callbacks with a wrong or missing state (another local process) and completes the real sign-in', async () => {
+    const otherDir = await mkdtemp(join(tmpdir(), 'gatehouse-login-forged-'));
+    const statusesFile = join(otherDir, 'forged-statuses.json');
+    const args = ['--issuer', idp.issuer, '--client-id', idp.clientId, '--scope', 'groups', '--config-dir', otherDir];
+    const run = await gatehouse(['credential', ...args], { KUBERNETES_EXEC_INFO: execInfo, GATEHOUSE_BROWSER: `${process.execPath} ${fakeBrowser} --forge-first=${statusesFile}` });
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(JSON.parse(await readFile(statusesFile, 'utf8')), [400, 400, 400, 400]);
+    assert.equal(decodeJwt((JSON.parse(run.stdout) as { status: { token: string } }).status.token).email, 'alice@example.com');
   });
 });

@@ -34,7 +34,7 @@ export async function startTestIdp(): Promise<TestIdp> {
   const idp: TestIdp = {
     issuer,
     clientId: 'gatehouse-cli',
-    account: { email: 'alice@example.com', groups: ['dev'] },
+    account: { email: 'alice@example.com', groups: ['developers'] },
     logins: 0,
     refreshes: 0,
     idTokenTtl: 3600,

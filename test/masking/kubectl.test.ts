@@ -8,15 +8,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
-import { installedKubectlVersions, startHarness, type Harness } from '../support/harness.ts';
+import { kubectlVersionsUnderTest, startHarness, type Harness } from '../support/harness.ts';
 import { placeholderBase64, placeholderText } from '../../src/masking/placeholder.ts';
-
-const PASSWORD = 'correct-horse-battery-staple';
-const API_KEY = 'ak_live_5f2d8c1e9b7a4630';
-const LITERAL = 'literal-from-the-command-line';
-const APPLIED = 'applied-through-stringData';
-const SECRETS = [PASSWORD, API_KEY, LITERAL, APPLIED];
-const b64 = (text: string): string => Buffer.from(text).toString('base64');
+import { API_KEY, APPLIED, assertNoSecret, b64, LITERAL, MASKING_POLICY, PASSWORD } from '../support/kubectl-fixtures.ts';
 
 const POLICY = `
 apiVersion: gatehouse/v1
@@ -31,14 +25,6 @@ rules:
     resources: ["*"]
 `;
 
-/** No value of the test's Secrets, plain or base64, in `text`. */
-function assertNoSecret(text: string, where: string): void {
-  for (const value of SECRETS) {
-    assert.ok(!text.includes(value), `${where} shows ${value}`);
-    assert.ok(!text.includes(b64(value)), `${where} shows ${value} in base64`);
-  }
-}
-
 /** Waits for something kubectl does on its own (its watch request reaching the stand-in). */
 async function waitUntil(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -48,12 +34,7 @@ async function waitUntil(condition: () => boolean, what: string, timeoutMs = 10_
   }
 }
 
-function versionsUnderTest(): string[] {
-  const installed = installedKubectlVersions();
-  return [...new Set([installed[0], installed[installed.length - 1]])].filter((v): v is string => v !== undefined);
-}
-
-for (const version of versionsUnderTest()) {
+for (const version of kubectlVersionsUnderTest()) {
   describe(`kubectl ${version}: Secret values never leave Gatehouse`, () => {
     let h: Harness;
 
@@ -198,37 +179,12 @@ for (const version of versionsUnderTest()) {
   });
 }
 
-const BREAK_GLASS_POLICY = `
-apiVersion: gatehouse/v1
-rules:
-  - name: discovery
-    effect: allow
-    verbs: ["get"]
-    nonResourceURLs: ["/api", "/api/*", "/apis", "/apis/*", "/openapi/*", "/version"]
-  - name: break-glass
-    effect: allow
-    groups: ["incident-responders"]
-    verbs: ["get", "list", "watch"]
-    resources: ["secrets"]
-    unmasked: true
-  - name: reads
-    effect: allow
-    verbs: ["get", "list", "watch"]
-    resources: ["*"]
-masking:
-  - name: passwords-in-configmaps
-    namespaces: ["default"]
-    configMapKeys: ["*password*"]
-  - name: credentials-in-env
-    envNames: ["*_PASSWORD", "*_TOKEN"]
-`;
-
 describe('kubectl: break-glass and masking rules from the policy file', () => {
   let h: Harness;
-  const newest = versionsUnderTest().at(-1) ?? '1.33';
+  const newest = kubectlVersionsUnderTest().at(-1) ?? '1.33';
 
   before(async () => {
-    h = await startHarness({ policy: BREAK_GLASS_POLICY, groups: ['incident-responders'] });
+    h = await startHarness({ policy: MASKING_POLICY, groups: ['incident-responders'] });
     h.api.store.put({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db', namespace: 'default' }, type: 'Opaque', data: { password: b64(PASSWORD) } });
     h.api.store.put({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'app', namespace: 'default' }, data: { DB_PASSWORD: PASSWORD, mode: 'fast' } });
     h.api.store.put({

@@ -29,6 +29,9 @@ describe('planMasking', () => {
     { name: 'leaves service proxies alone', path: '/api/v1/namespaces/prod/services/s/proxy/x', mode: 'off' },
     { name: 'leaves discovery alone', path: '/apis', mode: 'off' },
     { name: 'leaves /version alone', path: '/version', mode: 'off' },
+    { name: 'masks a TokenRequest answer (kubectl create token)', method: 'POST', path: '/api/v1/namespaces/prod/serviceaccounts/deployer/token', mode: 'mask', kind: 'TokenRequest' },
+    { name: 'masks a TokenReview (the token under review)', method: 'POST', path: '/apis/authentication.k8s.io/v1/tokenreviews', mode: 'mask', kind: 'TokenReview' },
+    { name: 'does not take a ServiceAccount read for a TokenRequest', path: '/api/v1/namespaces/prod/serviceaccounts/deployer', mode: 'scan' },
     { name: 'leaves a break-glass Secret read unmasked', path: '/api/v1/namespaces/prod/secrets/db', unmasked: true, mode: 'off', kind: 'Secret' },
   ];
   for (const c of cases) {
@@ -71,6 +74,44 @@ describe('createDocumentMasker (for session records)', () => {
     const result = mask({ data: { password: Buffer.from('hunter2hunter2hunter2').toString('base64') } }, request('PATCH', '/api/v1/namespaces/prod/secrets/db'));
     assert.deepEqual(result, { document: { data: { password: placeholderBase64(21) } }, masked: true });
   });
+  const credentialAnswers: [string, string, string, Record<string, unknown>, (doc: Record<string, unknown>) => unknown][] = [
+    [
+      'a TokenRequest answer is recorded without its live token',
+      'POST',
+      '/api/v1/namespaces/prod/serviceaccounts/deployer/token',
+      { kind: 'TokenRequest', apiVersion: 'authentication.k8s.io/v1', spec: { audiences: ['x'] }, status: { token: 'eyJhbGciOiJSUzI1NiJ9.live.token', expirationTimestamp: '2030-01-01T00:00:00Z' } },
+      (doc) => (doc['status'] as Record<string, unknown>)['token'],
+    ],
+    [
+      'a TokenReview is recorded without the token it reviews',
+      'POST',
+      '/apis/authentication.k8s.io/v1/tokenreviews',
+      { kind: 'TokenReview', apiVersion: 'authentication.k8s.io/v1', spec: { token: 'eyJhbGciOiJSUzI1NiJ9.live.token' } },
+      (doc) => (doc['spec'] as Record<string, unknown>)['token'],
+    ],
+    [
+      'a TokenRequest whose kind is not named is masked by the request it answers',
+      'POST',
+      '/api/v1/namespaces/prod/serviceaccounts/deployer/token',
+      { status: { token: 'eyJhbGciOiJSUzI1NiJ9.live.token' } },
+      (doc) => (doc['status'] as Record<string, unknown>)['token'],
+    ],
+  ];
+  for (const [name, method, path, document, token] of credentialAnswers) {
+    test(name, () => {
+      const result = createDocumentMasker(SECRETS_ONLY)(structuredClone(document), request(method, path));
+      assert.equal(result.masked, true);
+      const shown = token(result.document as Record<string, unknown>);
+      assert.equal(typeof shown, 'string');
+      assert.ok(!String(shown).includes('live.token'), String(shown));
+    });
+  }
+
+  test('a kind named "constructor" is no credential kind (no prototype lookups)', () => {
+    const result = createDocumentMasker(SECRETS_ONLY)({ kind: 'constructor', status: { token: 'x' } }, request('POST', '/apis/example.com/v1/widgets'));
+    assert.equal(result.masked, false);
+  });
+
   test('masks a break-glass response in the record all the same', () => {
     const result = mask({ kind: 'Secret', data: { a: 'YQ==' } }, undefined);
     assert.deepEqual(result, { document: { kind: 'Secret', data: { a: placeholderBase64(1) } }, masked: true });

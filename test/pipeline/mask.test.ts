@@ -22,6 +22,7 @@ import { b64, PASSWORD, pod, secret, secretItem, secretList, secretTable } from 
 import { statusOf } from '../support/status.ts';
 
 const SECRET_B64 = b64(PASSWORD);
+const LIVE_TOKEN = 'eyJhbGciOiJSUzI1NiIsImtpZCI6ImxpdmUifQ.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQifQ.c2lnbmF0dXJl';
 const P28 = placeholderBase64(28);
 
 interface Received {
@@ -96,6 +97,8 @@ class Upstream {
     '/apis/example.com/v1/namespaces/prod/widgets': (_req, res) =>
       json(res, { kind: 'WidgetList', apiVersion: 'example.com/v1', metadata: {}, items: [{ kind: 'Widget', metadata: { name: 'w' }, spec: { template: secret('t', { password: PASSWORD }) } }] }),
     '/version': (_req, res) => json(res, { major: '1', minor: '33', note: 'Secret"' }),
+    '/api/v1/namespaces/prod/serviceaccounts/deployer/token': (_req, res) =>
+      json(res, { kind: 'TokenRequest', apiVersion: 'authentication.k8s.io/v1', spec: { audiences: ['https://kubernetes.default.svc'] }, status: { token: LIVE_TOKEN, expirationTimestamp: '2030-01-01T00:00:00Z' } }),
   };
 
   async listen(): Promise<void> {
@@ -206,6 +209,15 @@ describe('mask stage', () => {
     assert.equal(reply.headers['content-length'], String(Buffer.byteLength(reply.body)));
     assert.equal(reply.headers['x-test-masked'], 'true');
     assert.ok(!reply.body.includes(SECRET_B64) && !reply.body.includes(PASSWORD));
+  });
+
+  test('masks the live token of a TokenRequest answer (kubectl create token), keeping its expiry', async () => {
+    const reply = await get(gatehouse.url, '/api/v1/namespaces/prod/serviceaccounts/deployer/token', { 'content-type': 'application/json' }, 'POST', '{"kind":"TokenRequest","apiVersion":"authentication.k8s.io/v1","spec":{}}');
+    assert.equal(reply.status, 200);
+    assert.ok(!reply.body.includes(LIVE_TOKEN), reply.body);
+    const body = JSON.parse(reply.body) as { status: { token: string; expirationTimestamp: string } };
+    assert.equal(body.status.expirationTimestamp, '2030-01-01T00:00:00Z');
+    assert.equal(reply.headers['x-test-masked'], 'true');
   });
 
   test('hands record the bytes that left, marked masked, for whole answers only', async () => {

@@ -116,8 +116,23 @@ describe('gatehouse policy check (module)', () => {
     });
   });
 
-  test('validates a good file and counts its rules', () => {
-    assert.deepEqual(validatePolicy(policyFile), { exitCode: 0, stdout: `${policyFile}: valid, 4 rules (1 deny, 1 review, 2 allow)\n`, stderr: '' });
+  test('validates a good file, counts its rules and warns about a nameless allow rule and reads that reach proxies', () => {
+    const result = validatePolicy(policyFile);
+    assert.equal(result.exitCode, 0);
+    assert.equal(result.stdout, `${policyFile}: valid, 4 rules (1 deny, 1 review, 2 allow), 4 warnings\n`);
+    assert.deepEqual(result.stderr.trimEnd().split('\n'), [
+      'warning: rule "discovery" allows without naming who it is for (no users or groups, or only "*"): every signed-in user gets it',
+      'warning: rule "dev-reads" lets groups dev through to reading the kubelet API (nodes/proxy) (GET /api/v1/nodes/node-1/proxy/configz) with no review or deny rule in front of it',
+      'warning: rule "dev-reads" lets groups dev through to proxying to a service (services/proxy) (GET /api/v1/namespaces/default/services/web/proxy/) with no review or deny rule in front of it',
+      'warning: rule "dev-reads" lets groups dev through to proxying to a pod (pods/proxy) (GET /api/v1/namespaces/default/pods/web/proxy/) with no review or deny rule in front of it',
+    ]);
+  });
+
+  test('validates the default policy without a warning', () => {
+    const result = validatePolicy(join(repo, 'policy/default.yaml'));
+    assert.equal(result.exitCode, 0);
+    assert.equal(result.stderr, '');
+    assert.match(result.stdout, /valid, \d+ rules/);
   });
 });
 

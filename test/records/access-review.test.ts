@@ -129,11 +129,11 @@ describe('access review over records Gatehouse wrote', () => {
     server = await startNodeServer({ app: createApp(deps(sink, clock)), host: '127.0.0.1', port: 0 });
 
     // ── the month's calls ──
-    assert.equal((await as('alice@example.com', ['dev'], 'GET', '/api/v1/namespaces/payments/pods', 's-alice-1', 'kubectl get')).status, 200);
-    assert.equal((await as('alice@example.com', ['dev'], 'GET', '/api/v1/namespaces/payments/secrets/db', 's-alice-2', 'kubectl get')).status, 200);
+    assert.equal((await as('alice@example.com', ['developers'], 'GET', '/api/v1/namespaces/payments/pods', 's-alice-1', 'kubectl get')).status, 200);
+    assert.equal((await as('alice@example.com', ['developers'], 'GET', '/api/v1/namespaces/payments/secrets/db', 's-alice-2', 'kubectl get')).status, 200);
     const secret = { kind: 'Secret', apiVersion: 'v1', metadata: { name: 'api-key', namespace: 'payments' }, data: { key: SECRET_B64 } };
-    assert.equal((await as('alice@example.com', ['dev'], 'POST', '/api/v1/namespaces/payments/secrets', 's-alice-3', 'kubectl create', secret)).status, 201);
-    assert.equal((await as('carol@example.com', ['dev'], 'GET', '/api/v1/namespaces/kube-system/secrets', 's-carol-1', 'kubectl get')).status, 403);
+    assert.equal((await as('alice@example.com', ['developers'], 'POST', '/api/v1/namespaces/payments/secrets', 's-alice-3', 'kubectl create', secret)).status, 201);
+    assert.equal((await as('carol@example.com', ['developers'], 'GET', '/api/v1/namespaces/kube-system/secrets', 's-carol-1', 'kubectl get')).status, 403);
     assert.equal((await as(null, [], 'GET', '/api/v1/namespaces/payments/pods', 's-dave-1', 'kubectl get')).status, 401);
 
     // bob deletes the namespace: held for approval, approved by the platform lead, retried.
@@ -152,7 +152,7 @@ describe('access review over records Gatehouse wrote', () => {
     const cm = { kind: 'ConfigMap', apiVersion: 'v1', metadata: { name: 'flags', namespace: 'payments' }, data: { a: '1' } };
     const lost = await fetch(`${doomed.url}/api/v1/namespaces/payments/configmaps`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${await issuer.mint('alice@example.com', ['dev'])}`, 'content-type': 'application/json', 'kubectl-session': 's-alice-4', 'kubectl-command': 'kubectl create' },
+      headers: { authorization: `Bearer ${await issuer.mint('alice@example.com', ['developers'])}`, 'content-type': 'application/json', 'kubectl-session': 's-alice-4', 'kubectl-command': 'kubectl create' },
       body: JSON.stringify(cm),
     });
     assert.equal(lost.status, 201);
@@ -283,7 +283,7 @@ describe('access review over records Gatehouse wrote', () => {
     const result = gatehouse(['sessions', 'replay', 's-bob-2', '--local', stateDir]);
     assert.equal(result.status, 0, result.stderr);
     assert.match(result.stdout, /^session s-bob-2: bob@example\.com \(ops\) from 127\.0\.0\.1, 1 calls, 2025-03-10T/);
-    assert.match(result.stdout, /\n\$ kubectl delete\n {2}\d\d:\d\d:\d\d\.\d{3} {2}delete namespaces payments -n payments\n/);
+    assert.match(result.stdout, /\n\$ kubectl delete\n {2}\d\d:\d\d:\d\d\.\d{3} {2}bob@example\.com {2}delete namespaces payments -n payments\n/);
     assert.match(result.stdout, /decision: review \(namespace-deletes-need-approval\) → approved by platform-leads@example\.com, grant used \[approval \S+\]\n/);
     assert.match(result.stdout, /response: 200 Namespace payments\n/);
 

@@ -139,7 +139,7 @@ describe('record stages in the app', () => {
     upstream = new Upstream();
     await upstream.listen();
     issuer = await loadDevIssuer(stateDir);
-    token = await issuer.mint('alice@example.com', ['dev', 'oncall']);
+    token = await issuer.mint('alice@example.com', ['developers', 'oncall']);
     const store = createS3Records({ bucket: fixture.bucket, prefix, client: fixture.client });
     upstream.countIntents = async () => (await allRecords(fixture, prefix)).filter((r) => r.phase === 'intent').length;
     gatehouse = await startGatehouse(createRecordSink(store, { flushIntervalMs: 60_000 }), upstream.url, issuer);
@@ -183,7 +183,7 @@ describe('record stages in the app', () => {
       kubectl_session: 'sess-1',
       kubectl_command: 'kubectl get',
       user_name: 'alice@example.com',
-      user_groups: ['dev', 'oncall'],
+      user_groups: ['developers', 'oncall'],
       source_ip: '127.0.0.1',
       forwarded_for: '203.0.113.9',
       user_agent: 'kubectl/v1.32.0',
@@ -362,7 +362,7 @@ describe('record stages when the record store is down', () => {
     upstream = new Upstream();
     await upstream.listen();
     const issuer = await loadDevIssuer(stateDir);
-    token = await issuer.mint('bob@example.com', ['dev']);
+    token = await issuer.mint('bob@example.com', ['developers']);
     const port = await deadPort();
     const store = createS3Records({
       bucket: 'gatehouse-records',

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { describeCall, describeDecision, describeResponse, listSessions, replaySession } from '../../src/records/sessions.ts';
+import { describeCall, describeDecision, describeResponse, formatReplay, formatSessionList, listSessions, replaySession } from '../../src/records/sessions.ts';
 import type { SessionRecord } from '../../src/records/schema.ts';
 import { parseTime } from '../../src/cli/sessions.ts';
 import { aRecord } from './support.ts';
@@ -36,10 +36,70 @@ describe('listSessions', () => {
 describe('replaySession', () => {
   test('replays one entry per call in order, an intent without outcome marked unfinished', () => {
     const replay = replaySession(records, 's2');
+    assert.equal(replay.length, 1);
     assert.deepEqual(
-      replay.map((command) => [command.command, command.calls.map((call) => [call.record.request_id, call.record.phase, call.unfinished])]),
+      replay[0]?.commands.map((command) => [command.command, command.calls.map((call) => [call.record.request_id, call.record.phase, call.unfinished])]),
       [['kubectl delete', [['r3', 'outcome', false], ['r4', 'intent', true]]]],
     );
+  });
+});
+
+describe('sessions are per user: a session id is only what the client claims', () => {
+  // Mallory sends Alice's session id and a harmless-looking command line with her DELETE.
+  const forged: SessionRecord[] = [
+    aRecord({ request_id: 'a1', kubectl_session: 'shared', kubectl_command: 'kubectl get', started_at: at(1), finished_at: at(1) }),
+    aRecord({ request_id: 'm1', kubectl_session: 'shared', kubectl_command: 'kubectl get', user_name: 'mallory@example.com', user_groups: ['ops'], method: 'DELETE', verb: 'delete', resource: 'namespaces', object_name: 'prod', started_at: at(2), finished_at: at(2) }),
+    aRecord({ request_id: 'a2', kubectl_session: 'shared', kubectl_command: 'kubectl get', started_at: at(3), finished_at: at(3) }),
+  ];
+  test('lists one session per user under a shared session id', () => {
+    assert.deepEqual(listSessions(forged).map((s) => [s.sessionId, s.user, s.calls, s.changes]), [['shared', 'alice@example.com', 2, 0], ['shared', 'mallory@example.com', 1, 1]]);
+  });
+  test("replays another user's call apart, never inside the session it claims", () => {
+    const replay = replaySession(forged, 'shared');
+    assert.deepEqual(replay.map((s) => [s.user, s.commands.flatMap((c) => c.calls.map((call) => call.record.request_id))]), [['alice@example.com', ['a1', 'a2']], ['mallory@example.com', ['m1']]]);
+  });
+  test('--user keeps one user of a shared session id', () => {
+    assert.deepEqual(replaySession(forged, 'shared', 'mallory@example.com').map((s) => s.user), ['mallory@example.com']);
+  });
+  test('the text says the id was shared, and every call line names its user', () => {
+    const text = formatReplay('shared', replaySession(forged, 'shared'));
+    assert.match(text, /^session id shared was sent by 2 different users \(alice@example\.com, mallory@example\.com\); each one's calls are shown apart\n/);
+    assert.match(text, /\n {2}09:00:02\.000 {2}mallory@example\.com {2}delete namespaces prod -n default\n/);
+    assert.match(text, /\n {2}09:00:01\.000 {2}alice@example\.com {2}list pods -n default\n/);
+    assert.match(text, /the session id and the \$ command lines are what the client sent; the user is who signed in/);
+  });
+});
+
+describe('replay output cannot attack the terminal', () => {
+  const ESC = '\x1b';
+  const hostile: SessionRecord[] = [
+    aRecord({
+      request_id: 'h1',
+      kubectl_session: `s${ESC}[2J`,
+      kubectl_command: `kubectl get${ESC}]52;c;Y3VybCBldmlsLnNofHNo${'\x07'}`,
+      user_agent: `kubectl${'\u009b'}31m`,
+      query: `fieldSelector=metadata.name%3D${ESC}[1A`,
+      object_name: `web${'\u202e'}txt.exe`,
+      namespace: `prod${'\u2066'}`,
+      error_code: 'ERR_X',
+      status_code: 400,
+      error_message: `bad ${ESC}[1A${ESC}[2K overwritten\rline`,
+      request_body: `{"note":"${'\u200b'}hidden"}`,
+      response_body: `log line 1\n${ESC}[2Jlog line 2${'\u2028'}`,
+      started_at: at(1),
+      finished_at: at(1),
+    }),
+  ];
+  const unsafe = /(?![\n])[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
+  test('formatReplay escapes C0/C1 controls, bidi and invisible characters in every field', () => {
+    const text = formatReplay(`s${ESC}[2J`, replaySession(hostile, `s${ESC}[2J`), { bodies: true });
+    assert.doesNotMatch(text, unsafe);
+    assert.match(text, /\\x1b\]52;c;/);
+    assert.match(text, /web\\u202etxt\.exe/);
+    assert.match(text, /overwritten\\x0dline/);
+  });
+  test('formatSessionList escapes them too', () => {
+    assert.doesNotMatch(formatSessionList(listSessions(hostile)), unsafe);
   });
 });
 

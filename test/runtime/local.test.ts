@@ -161,7 +161,7 @@ describe('startLocalGatehouse', () => {
       upstreamKubeconfig: upstream.kubeconfigPath,
       auth: 'token',
       user: 'alice@example.com',
-      groups: ['dev', 'oncall'],
+      groups: ['developers', 'oncall'],
     });
   });
 
@@ -181,7 +181,7 @@ describe('startLocalGatehouse', () => {
       const request = upstream.seen.find((seen) => seen.url === '/api/v1/namespaces/default/pods/web');
       assert.ok(request);
       assert.equal(request.headers['impersonate-user'], 'alice@example.com');
-      assert.equal(request.headers['impersonate-group'], 'dev, oncall');
+      assert.equal(request.headers['impersonate-group'], 'developers, oncall');
       assert.equal(request.headers.authorization, `Bearer ${UPSTREAM_TOKEN}`);
     });
   }
@@ -189,7 +189,7 @@ describe('startLocalGatehouse', () => {
   test('a policy refusal reaches kubectl as Forbidden naming the rule', async () => {
     const run = await kubectl('kubectl.1.33', gatehouse.kubeconfigPath, ['get', '--raw', '/api/v1/namespaces/kube-system/secrets']);
     assert.equal(run.code, 1);
-    assert.match(run.stderr, /Error from server \(Forbidden\): user "alice@example.com" \(groups: dev, oncall\) may not list secrets in namespace "kube-system": denied by rule "no-system-secrets"/);
+    assert.match(run.stderr, /Error from server \(Forbidden\): user "alice@example.com" \(groups: developers, oncall\) may not list secrets in namespace "kube-system": denied by rule "no-system-secrets"/);
   });
 
   test('kubectl exec is tunnelled through the pipeline to the pod, as the caller', async () => {
@@ -256,14 +256,14 @@ describe('startLocalGatehouse state and refusals', () => {
     const stateDir = join(dir, 'reuse');
     const first = await startLocalGatehouse({ stateDir, port: 0, upstreamKubeconfig: upstream.kubeconfigPath, auth: 'token' });
     await first.close();
-    const second = await startLocalGatehouse({ stateDir, port: 0, upstreamKubeconfig: upstream.kubeconfigPath, user: 'bob@example.com', groups: ['ops'] });
+    const second = await startLocalGatehouse({ stateDir, port: 0, upstreamKubeconfig: upstream.kubeconfigPath, user: 'bob@example.com', groups: ['developers', 'ops'] });
     try {
       assert.equal(second.caPem, first.caPem);
       const config = parse(readFileSync(second.kubeconfigPath, 'utf8')) as Kubeconfig;
       assert.deepEqual(config.users?.[0]?.user.exec, {
         apiVersion: 'client.authentication.k8s.io/v1',
         command: GATEHOUSE_BIN,
-        args: ['dev-token', '--user', 'bob@example.com', '--group', 'ops', '--exec-credential', '--state-dir', stateDir],
+        args: ['dev-token', '--user', 'bob@example.com', '--group', 'developers', '--group', 'ops', '--exec-credential', '--state-dir', stateDir],
         env: null,
         interactiveMode: 'Never',
         provideClusterInfo: false,

@@ -32,7 +32,15 @@ interface Case {
   reply?: (reply: RawReply) => void;
   /** A forced media type the stand-in answers in, whatever was asked. */
   misbehave?: string;
-  options?: { until?: (bytes: Buffer) => boolean; keepAlive?: boolean };
+  options?: { until?: (bytes: Buffer) => boolean; keepAlive?: boolean; bearer?: string };
+  /**
+   * Headers (and `body`, if any) only: the rest of the body the request announces never comes,
+   * and the client asks for keep-alive and never closes. The answer must arrive while the
+   * socket is open, and Gatehouse must close the connection after it (`Connection: close`).
+   */
+  withholdBody?: true;
+  /** The call's one session record: an outcome with this status and error code (and request_body_bytes, when given). */
+  recorded?: { error: string; bodyBytes?: number; bodyNote?: string };
 }
 
 const BASE = '/api/v1/namespaces/default';
@@ -45,7 +53,7 @@ async function run(c: Case): Promise<void> {
   const from = f.mark();
   let reply: RawReply;
   try {
-    reply = await f.send(c.lines, c.body ?? '', { timeoutMs: 30_000, ...c.options });
+    reply = await f.send(c.lines, c.body ?? '', { timeoutMs: 30_000, ...(c.withholdBody === true ? { keepAlive: true } : {}), ...c.options });
   } finally {
     delete f.h.api.misbehave.accept;
   }
@@ -66,6 +74,19 @@ async function run(c: Case): Promise<void> {
     const call = received[0] as ReceivedRequest;
     assert.deepEqual(impersonationProblems(call, f.h.api.token, reply.headers['audit-id']), []);
     c.upstream.check?.(call);
+  }
+  if (c.withholdBody === true) {
+    assert.equal(reply.ended, 'closed', 'Gatehouse did not answer and close the connection while the body was withheld');
+    assert.equal(reply.headers['connection'], 'close');
+  }
+  if (c.recorded !== undefined) {
+    const records = await f.recordsOf(reply.headers['audit-id']);
+    assert.deepEqual(
+      records.map((r) => [r.phase, r.status_code, r.error_code]),
+      [['outcome', c.status, c.recorded.error]],
+    );
+    if (c.recorded.bodyBytes !== undefined) assert.equal(Number(records[0]?.request_body_bytes), c.recorded.bodyBytes);
+    if (c.recorded.bodyNote !== undefined) assert.equal(records[0]?.request_body, c.recorded.bodyNote);
   }
   c.reply?.(reply);
 }
@@ -465,6 +486,255 @@ table('bodies: none on GET/HEAD, bounded everywhere, nothing forwarded when refu
       upstream: 'nothing',
     }),
   ),
+]);
+
+const tooLargeMessage = `the request body (${LIMIT + 1} bytes) is larger than the ${LIMIT} bytes Gatehouse forwards`;
+const getBodyMessage = (method: string, framing: string): string =>
+  `a ${method} request may not carry a body (it announced ${framing}); the API server reads none, and Gatehouse forwards none`;
+
+table('refusals never wait for a body: answered while the body is withheld, the connection closed, the call recorded', [
+  ...(['POST', 'PUT', 'PATCH'] as const).map(
+    (method): Case => ({
+      name: `refuses a ${method} that declares ${LIMIT + 1} bytes and sends none with 413 at once`,
+      lines: [`${method} ${BASE}/configmaps${method === 'POST' ? '' : '/bundle'} HTTP/1.1`, 'Content-Type: application/json', `Content-Length: ${LIMIT + 1}`],
+      withholdBody: true,
+      status: 413,
+      reason: 'RequestEntityTooLarge',
+      message: tooLargeMessage,
+      upstream: 'nothing',
+      recorded: { error: 'ERR_PAYLOAD_TOO_LARGE', bodyBytes: LIMIT + 1, bodyNote: `[not recorded: the call was refused before its body of ${LIMIT + 1} bytes was read]` },
+    }),
+  ),
+  {
+    name: 'refuses a POST declaring a huge body with its first bytes sent, without waiting for the rest',
+    lines: [`POST ${BASE}/configmaps HTTP/1.1`, 'Content-Type: application/json', 'Content-Length: 9000000000'],
+    body: '{"kind":',
+    withholdBody: true,
+    status: 413,
+    reason: 'RequestEntityTooLarge',
+    message: `the request body (9000000000 bytes) is larger than the ${LIMIT} bytes Gatehouse forwards`,
+    upstream: 'nothing',
+    recorded: { error: 'ERR_PAYLOAD_TOO_LARGE', bodyBytes: 9000000000 },
+  },
+  {
+    name: 'refuses a chunked POST as it passes the limit, without waiting for its last chunk',
+    lines: [`POST ${BASE}/configmaps HTTP/1.1`, 'Content-Type: application/json', 'Transfer-Encoding: chunked'],
+    body: Buffer.concat([Buffer.from(`${(LIMIT + 1).toString(16)}\r\n`), Buffer.alloc(LIMIT + 1, 0x20), Buffer.from('\r\n')]),
+    withholdBody: true,
+    status: 413,
+    reason: 'RequestEntityTooLarge',
+    message: `the request body (more than ${LIMIT} bytes) is larger than the ${LIMIT} bytes Gatehouse forwards`,
+    upstream: 'nothing',
+    recorded: { error: 'ERR_PAYLOAD_TOO_LARGE' },
+  },
+  {
+    name: 'refuses a GET that declares a body and sends none with 400 at once',
+    lines: [`GET ${BASE}/configmaps HTTP/1.1`, 'Content-Length: 100'],
+    withholdBody: true,
+    status: 400,
+    reason: 'BadRequest',
+    message: getBodyMessage('GET', 'Content-Length "100"'),
+    upstream: 'nothing',
+    recorded: { error: 'ERR_REQUEST_INVALID', bodyBytes: 100 },
+  },
+  {
+    name: 'refuses a GET that announces a chunked body and sends no chunk with 400 at once',
+    lines: [`GET ${BASE}/secrets/db HTTP/1.1`, 'Transfer-Encoding: chunked'],
+    withholdBody: true,
+    status: 400,
+    reason: 'BadRequest',
+    message: getBodyMessage('GET', 'Transfer-Encoding "chunked"'),
+    upstream: 'nothing',
+    recorded: { error: 'ERR_REQUEST_INVALID' },
+  },
+  {
+    name: 'refuses a HEAD that declares a body and sends none with 400 at once',
+    lines: [`HEAD ${BASE}/configmaps HTTP/1.1`, 'Content-Length: 100'],
+    withholdBody: true,
+    status: 400,
+    upstream: 'nothing',
+    recorded: { error: 'ERR_REQUEST_INVALID', bodyBytes: 100 },
+  },
+  {
+    name: 'refuses a POST with a token that does not verify with 401 at once, its body never read',
+    lines: [`POST ${BASE}/configmaps HTTP/1.1`, 'Content-Type: application/json', 'Content-Length: 100'],
+    options: { bearer: 'not.a.token' },
+    withholdBody: true,
+    status: 401,
+    reason: 'Unauthorized',
+    message: 'token is not a JWT: its header is not base64url-encoded JSON',
+    upstream: 'nothing',
+    recorded: { error: 'ERR_TOKEN_MALFORMED', bodyBytes: 100 },
+  },
+  {
+    name: 'refuses a POST with a ".." path with 400 at once, its body never read',
+    lines: [`POST ${BASE}/configmaps/../../kube-system/secrets HTTP/1.1`, 'Content-Type: application/json', 'Content-Length: 100'],
+    withholdBody: true,
+    status: 400,
+    reason: 'BadRequest',
+    message: `request path "${BASE}/configmaps/../../kube-system/secrets" has a ".." segment; refused because the API server could read it differently`,
+    upstream: 'nothing',
+    recorded: { error: 'ERR_REQUEST_PATH', bodyBytes: 100 },
+  },
+  {
+    name: 'refuses a PROPFIND with a declared body with 405 at once',
+    lines: [`PROPFIND ${BASE}/secrets HTTP/1.1`, 'Content-Length: 100'],
+    withholdBody: true,
+    status: 405,
+    reason: 'MethodNotAllowed',
+    message: 'method "PROPFIND" is not one Gatehouse forwards (GET, HEAD, POST, PUT, PATCH, DELETE)',
+    upstream: 'nothing',
+    recorded: { error: 'ERR_METHOD_NOT_ALLOWED', bodyBytes: 100 },
+  },
+  {
+    name: 'refuses a PATCH on a collection with a declared body with 405 at once',
+    lines: [`PATCH ${BASE}/configmaps HTTP/1.1`, 'Content-Type: application/merge-patch+json', 'Content-Length: 100'],
+    withholdBody: true,
+    status: 405,
+    reason: 'MethodNotAllowed',
+    message: `PATCH ${BASE}/configmaps names no object: the API server serves PATCH only on a named object (${BASE}/configmaps/{name}), so Gatehouse forwards none`,
+    upstream: 'nothing',
+    recorded: { error: 'ERR_METHOD_NOT_ALLOWED', bodyBytes: 100 },
+  },
+  {
+    name: 'refuses creating a Secret in kube-system (policy) with 403 at once, its body never read',
+    lines: ['POST /api/v1/namespaces/kube-system/secrets HTTP/1.1', 'Content-Type: application/json', 'Content-Length: 100'],
+    withholdBody: true,
+    status: 403,
+    reason: 'Forbidden',
+    message: denied('create', 'secrets in namespace "kube-system"'),
+    upstream: 'nothing',
+    recorded: { error: 'ERR_POLICY_DENIED', bodyBytes: 100 },
+  },
+  {
+    name: 'refuses a delete in prod (policy) whose DeleteOptions body is withheld with 403 at once',
+    lines: ['DELETE /api/v1/namespaces/prod/configmaps/any HTTP/1.1', 'Content-Type: application/json', 'Content-Length: 100'],
+    withholdBody: true,
+    status: 403,
+    reason: 'Forbidden',
+    message: /rule "no-prod-deletes"/,
+    upstream: 'nothing',
+    recorded: { error: 'ERR_POLICY_DENIED', bodyBytes: 100 },
+  },
+  {
+    name: 'refuses a secret upgrade that declares a body with 400 and closes',
+    lines: [`POST ${BASE}/secrets HTTP/1.1`, 'Connection: Upgrade', 'Upgrade: websocket', 'Content-Length: 100'],
+    withholdBody: true,
+    status: 400,
+    reason: 'BadRequest',
+    message: /asked for an HTTP Upgrade to "websocket" for \/api\/v1\/namespaces\/default\/secrets; Gatehouse upgrades only/,
+    upstream: 'nothing',
+    recorded: { error: 'ERR_UPGRADE_UNSUPPORTED', bodyBytes: 100 },
+  },
+]);
+
+const notNamed = (method: string, path: string): string =>
+  `${method} ${path} names no object: the API server serves ${method} only on a named object (${path}/{name}), so Gatehouse forwards none`;
+const named = (path: string, resource: string): string =>
+  `POST ${path} names an object: the API server creates only on a collection (POST …/${resource}) or through a subresource, so Gatehouse forwards none`;
+const legacyWatch = (method: string, path: string): string =>
+  `${method} ${path} is not served: the API server serves only GET under the legacy /watch/ prefix, so Gatehouse forwards nothing else there`;
+const patchBody = '{"data":{"a":"c"}}';
+/** The stand-in's own 405 (kube-apiserver's wording): proof the call reached the upstream. */
+const UPSTREAM_405 = 'the server does not allow this method on the requested resource';
+
+table('path shapes: a method the API server serves on no such path is refused with 405 before policy', [
+  ...(
+    [
+      ['PATCH', `${BASE}/configmaps`],
+      ['PUT', `${BASE}/configmaps`],
+      ['PATCH', '/api/v1/namespaces'],
+      ['PUT', '/api/v1/nodes'],
+      ['PATCH', '/api/v1/secrets'],
+      ['PATCH', '/apis/apps/v1/namespaces/default/deployments'],
+      ['PUT', '/apis/example.com/v1/namespaces/default/widgets'],
+      ['PATCH', '/api/v1/namespaces/kube-system/secrets'],
+    ] as const
+  ).map(
+    ([method, path]): Case => ({
+      name: `refuses ${method} on the collection ${path}, which names no object`,
+      lines: [`${method} ${path} HTTP/1.1`, 'Content-Type: application/merge-patch+json', `Content-Length: ${patchBody.length}`],
+      body: patchBody,
+      status: 405,
+      reason: 'MethodNotAllowed',
+      message: notNamed(method, path),
+      upstream: 'nothing',
+    }),
+  ),
+  ...(
+    [
+      [`${BASE}/configmaps/bundle`, 'configmaps'],
+      ['/api/v1/namespaces/default', 'namespaces'],
+      ['/api/v1/nodes/worker-1', 'nodes'],
+      ['/apis/apps/v1/namespaces/default/deployments/web', 'deployments'],
+      ['/api/v1/namespaces/kube-system/secrets/signing', 'secrets'],
+    ] as const
+  ).map(
+    ([path, resource]): Case => ({
+      name: `refuses POST to the named object ${path}`,
+      lines: [`POST ${path} HTTP/1.1`, 'Content-Type: application/json', `Content-Length: ${configMap('x').length}`],
+      body: configMap('x'),
+      status: 405,
+      reason: 'MethodNotAllowed',
+      message: named(path, resource),
+      upstream: 'nothing',
+    }),
+  ),
+  ...(
+    [
+      ['DELETE', '/api/v1/watch/namespaces/default/configmaps/bundle'],
+      ['POST', '/api/v1/watch/namespaces/default/configmaps'],
+      ['PUT', '/api/v1/watch/namespaces/default/configmaps/bundle'],
+      ['PATCH', '/apis/apps/v1/watch/deployments'],
+    ] as const
+  ).map(
+    ([method, path]): Case => ({
+      name: `refuses ${method} under the legacy /watch/ prefix (${path})`,
+      lines: [`${method} ${path} HTTP/1.1`, 'Content-Type: application/json', 'Content-Length: 2'],
+      body: '{}',
+      status: 405,
+      reason: 'MethodNotAllowed',
+      message: legacyWatch(method, path),
+      upstream: 'nothing',
+    }),
+  ),
+  {
+    name: 'forwards PATCH of a named object',
+    lines: [`PATCH ${BASE}/configmaps/bundle HTTP/1.1`, 'Content-Type: application/merge-patch+json', `Content-Length: ${patchBody.length}`],
+    body: patchBody,
+    status: 200,
+    upstream: { method: 'PATCH', path: `${BASE}/configmaps/bundle`, check: (r) => assert.equal(r.body, patchBody) },
+  },
+  {
+    name: 'forwards POST to a subresource (an eviction): the upstream, not Gatehouse, decides (the stand-in serves none)',
+    lines: [`POST ${BASE}/pods/web/eviction HTTP/1.1`, 'Content-Type: application/json', 'Content-Length: 2'],
+    body: '{}',
+    status: 405,
+    reason: 'MethodNotAllowed',
+    message: UPSTREAM_405,
+    upstream: { method: 'POST', path: `${BASE}/pods/web/eviction`, check: (r) => assert.equal(r.body, '{}') },
+  },
+  {
+    name: 'forwards PUT to a subresource (a namespace’s finalize): the upstream, not Gatehouse, decides',
+    lines: ['PUT /api/v1/namespaces/default/finalize HTTP/1.1', 'Content-Type: application/json', 'Content-Length: 2'],
+    body: '{}',
+    status: 405,
+    reason: 'MethodNotAllowed',
+    message: UPSTREAM_405,
+    upstream: { method: 'PUT', path: '/api/v1/namespaces/default/finalize' },
+  },
+  {
+    name: 'forwards DELETE of a collection (deletecollection)',
+    lines: [`DELETE ${BASE}/configmaps?labelSelector=app%3Dnone HTTP/1.1`],
+    status: 200,
+    upstream: { method: 'DELETE', path: `${BASE}/configmaps` },
+  },
+  {
+    name: 'forwards a GET under the legacy /watch/ prefix',
+    lines: [`GET /api/v1/watch/namespaces/default/configmaps?timeoutSeconds=1 HTTP/1.1`],
+    status: 200,
+    upstream: { method: 'GET', path: '/api/v1/watch/namespaces/default/configmaps' },
+  },
 ]);
 
 table('answers nested deeper than Gatehouse reads: a 4xx Status, never a 500 or the bytes', [

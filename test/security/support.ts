@@ -5,8 +5,13 @@
  * hide, and a real Gatehouse (Node HTTPS runtime) in front of it with the policy below.
  *
  * `send` speaks raw HTTP/1.1 to Gatehouse (every byte as written, so a test can send what no
- * well-behaved client would); `upstreamSince` is what the stand-in received after a mark.
+ * well-behaved client would); `upstreamSince` is what the stand-in received after a mark;
+ * `recordsOf` reads back the session records of one call.
  */
+import { join } from 'node:path';
+import { createS3Records } from '../../src/adapters/s3-records.ts';
+import { LOCAL_RECORDS_BUCKET, localRecordsDirectory, startLocalS3 } from '../../src/local/s3.ts';
+import type { SessionRecord } from '../../src/records/schema.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
 import { rawRequest, type RawOptions, type RawReply } from '../support/raw-https.ts';
 import type { ReceivedRequest } from '../stand-in/apiserver.ts';
@@ -58,7 +63,9 @@ export interface SecurityFixture {
   h: Harness;
   token: string;
   /** Sends a request: `lines[0]` is the request line; Host, Authorization and (unless `keepAlive`) Connection: close are added. */
-  send(lines: string[], body?: Buffer | string, options?: RawOptions & { keepAlive?: boolean }): Promise<RawReply>;
+  send(lines: string[], body?: Buffer | string, options?: RawOptions & { keepAlive?: boolean; bearer?: string }): Promise<RawReply>;
+  /** The session records of one call (by the Audit-Id it was answered with), read back through the S3 adapter. */
+  recordsOf(auditId: string | undefined): Promise<SessionRecord[]>;
   mark(): number;
   upstreamSince(from: number): ReceivedRequest[];
   close(): Promise<void>;
@@ -101,8 +108,19 @@ export async function startSecurityFixture(): Promise<SecurityFixture> {
     token,
     send(lines, body = '', options = {}) {
       const [requestLine = '', ...rest] = lines;
-      const all = [requestLine, 'Host: gatehouse.test', `Authorization: Bearer ${token}`, ...(options.keepAlive === true ? [] : ['Connection: close']), ...rest];
+      const all = [requestLine, 'Host: gatehouse.test', `Authorization: Bearer ${options.bearer ?? token}`, ...(options.keepAlive === true ? [] : ['Connection: close']), ...rest];
       return rawRequest(h.gatehouse.url, h.gatehouse.caPem, all, body, options);
+    },
+    async recordsOf(auditId) {
+      await h.gatehouse.records?.flush();
+      const s3 = await startLocalS3({ directory: localRecordsDirectory(join(h.dir, 'state')) });
+      try {
+        const out: SessionRecord[] = [];
+        for await (const r of createS3Records({ bucket: LOCAL_RECORDS_BUCKET, clientConfig: s3.clientConfig }).read({})) if (r.request_id === auditId) out.push(r);
+        return out;
+      } finally {
+        await s3.close();
+      }
     },
     mark: () => h.mark(),
     upstreamSince: (from) => h.receivedSince(from),

@@ -18,6 +18,8 @@ export interface RawReply {
   /** The body with chunked framing removed (as received when not chunked). */
   body: Buffer;
   raw: Buffer;
+  /** What ended the exchange: `until` was satisfied, the server closed the connection, or the timeout passed. */
+  ended: 'until' | 'closed' | 'timeout';
 }
 
 export interface RawOptions {
@@ -34,7 +36,7 @@ export function rawRequest(url: string, ca: string, lines: string[], body: Buffe
     const chunks: Buffer[] = [];
     let settled = false;
     const socket = tls.connect({ host: target.hostname, port: Number(target.port), ca, servername: target.hostname === '127.0.0.1' ? undefined : target.hostname });
-    const finish = (): void => {
+    const finish = (ended: RawReply['ended']): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
@@ -55,16 +57,16 @@ export function rawRequest(url: string, ca: string, lines: string[], body: Buffe
       }
       const bytes = raw.subarray(end + 4);
       const chunked = /chunked/i.test(headers['transfer-encoding'] ?? '');
-      resolve({ status: Number(statusLine.split(' ')[1]), head, headers, bytes, body: chunked ? dechunk(bytes) : bytes, raw });
+      resolve({ status: Number(statusLine.split(' ')[1]), head, headers, bytes, body: chunked ? dechunk(bytes) : bytes, raw, ended });
     };
-    const timer = setTimeout(finish, options.timeoutMs ?? 20_000);
+    const timer = setTimeout(() => finish('timeout'), options.timeoutMs ?? 20_000);
     socket.on('data', (chunk: Buffer) => {
       chunks.push(chunk);
-      if (options.until?.(Buffer.concat(chunks)) === true) finish();
+      if (options.until?.(Buffer.concat(chunks)) === true) finish('until');
     });
-    socket.on('close', finish);
+    socket.on('close', () => finish('closed'));
     socket.on('error', (error) => {
-      if (chunks.length > 0) finish();
+      if (chunks.length > 0) finish('closed');
       else if (!settled) {
         settled = true;
         clearTimeout(timer);

@@ -1,0 +1,71 @@
+// Replacing kubeconfigs and token caches: exclusive temp files next to the target, the
+// target's mode kept, nothing left behind.
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { replaceFileSync } from '../src/replace-file.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'gatehouse-replace-file-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+let n = 0;
+const fresh = (): string => {
+  const dir = join(root, `case-${n++}`);
+  mkdirSync(dir);
+  return dir;
+};
+const modeOf = (path: string): number => statSync(path).mode & 0o777;
+
+describe('replaceFileSync', { skip: process.platform === 'win32' ? 'POSIX modes' : false }, () => {
+  test('a new file is the owner\'s alone (0600)', () => {
+    const path = join(fresh(), 'config');
+    replaceFileSync(path, 'new');
+    assert.equal(readFileSync(path, 'utf8'), 'new');
+    assert.equal(modeOf(path), 0o600);
+  });
+
+  test("an existing file keeps its mode (the target's, not a default)", () => {
+    const path = join(fresh(), 'config');
+    writeFileSync(path, 'old', { mode: 0o640 });
+    replaceFileSync(path, 'new', { newFileMode: 0o600 });
+    assert.equal(readFileSync(path, 'utf8'), 'new');
+    assert.equal(modeOf(path), 0o640);
+  });
+
+  test('a forced mode wins over the existing one (the token cache is always 0600)', () => {
+    const path = join(fresh(), 'tokens.json');
+    writeFileSync(path, '{}', { mode: 0o644 });
+    replaceFileSync(path, '{"idToken":"t"}', { mode: 0o600 });
+    assert.equal(modeOf(path), 0o600);
+  });
+
+  test('a symlinked kubeconfig is replaced where it points; the link stays', () => {
+    const dir = fresh();
+    const real = join(dir, 'dotfiles-config');
+    const link = join(dir, 'config');
+    writeFileSync(real, 'old', { mode: 0o600 });
+    symlinkSync(real, link);
+    replaceFileSync(link, 'new');
+    assert.ok(lstatSync(link).isSymbolicLink());
+    assert.equal(readFileSync(real, 'utf8'), 'new');
+  });
+
+  test('the temp file is made in the target\'s directory and removed when the rename fails', () => {
+    const dir = fresh();
+    const target = join(dir, 'config');
+    mkdirSync(target); // a directory where the file should be: rename fails
+    assert.throws(() => replaceFileSync(target, 'new'), /EISDIR|ENOTEMPTY|EEXIST|EPERM/);
+    assert.deepEqual(readdirSync(dir), ['config']);
+  });
+
+  test('leaves no temp file behind and never the old pid-named one', () => {
+    const dir = fresh();
+    const path = join(dir, 'config');
+    // What an attacker could have planted under the old predictable name: left alone, not written through.
+    writeFileSync(`${path}.${process.pid}.tmp`, 'planted');
+    replaceFileSync(path, 'new');
+    assert.deepEqual(readdirSync(dir).sort(), ['config', `config.${process.pid}.tmp`]);
+    assert.equal(readFileSync(`${path}.${process.pid}.tmp`, 'utf8'), 'planted');
+  });
+});
