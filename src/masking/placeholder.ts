@@ -108,6 +108,11 @@ export function maskBase64Bytes(bytes: Buffer, start: number, end: number): Buff
 
 const PLACEHOLDER_MARKS = [Buffer.from(PREFIX, 'utf8'), BASE64_PREFIX_BYTES];
 
+/** True when `text` holds a placeholder's mark anywhere (as a whole value or inside other text). */
+export function holdsPlaceholderMark(text: string): boolean {
+  return text.includes(PREFIX) || text.includes(BASE64_PREFIX);
+}
+
 /**
  * True when `body` (JSON, YAML or protobuf bytes) carries a placeholder, as text or base64 —
  * a write that would replace real values with what masking showed.

@@ -86,6 +86,8 @@ export function aRecord(over: Partial<SessionRecord> = {}): SessionRecord {
     response_body_truncated: false,
     masked: false,
     stream_end: 'complete',
+    restored_paths: null,
+    restored_resource_version: null,
     ...over,
   };
 }
