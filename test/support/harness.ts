@@ -34,6 +34,8 @@ export interface KubectlOptions {
   timeoutMs?: number;
   /** Another kubeconfig (default: the Gatehouse users' kubeconfig). */
   kubeconfig?: string;
+  /** More environment for kubectl (e.g. `EDITOR` for `kubectl edit`). */
+  env?: Record<string, string>;
 }
 
 export interface RunningKubectl {
@@ -101,7 +103,7 @@ export function kubectlBinary(version: string): string {
 
 function spawnKubectl(binary: string, args: string[], home: string, options: KubectlOptions, kubeconfig: string): ChildProcess {
   const child = spawn(binary, ['--kubeconfig', kubeconfig, '--cache-dir', join(home, 'cache'), ...args], {
-    env: { PATH: process.env['PATH'] ?? '', HOME: home, KUBECACHEDIR: join(home, 'cache') },
+    env: { PATH: process.env['PATH'] ?? '', HOME: home, KUBECACHEDIR: join(home, 'cache'), ...options.env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   child.stdin?.end(options.input ?? '');
