@@ -30,7 +30,7 @@ import { goJson } from './go-json.ts';
 import { applyOperation, insertsIntoArray, pointerSegments, valueAt, type PatchOperation } from './json-pointer.ts';
 import { LAST_APPLIED, maskDocument, type MaskHint } from './mask-document.ts';
 import type { MaskingRules } from './masking-rules.ts';
-import { holdsPlaceholderMark, isPlaceholder } from './placeholder.ts';
+import { holdsPlaceholderMark, isExactPlaceholder } from './placeholder.ts';
 
 /** How the API server reads the body: a whole object (create, update) or one of the patch types. */
 export type WriteShape = 'object' | 'merge-patch' | 'strategic-merge-patch' | 'apply-patch' | 'json-patch';
@@ -97,8 +97,10 @@ export function restorePlaceholders(body: unknown, shape: WriteShape, live: unkn
   const root: Source | undefined = live === undefined ? undefined : { live, masked: maskDocument(structuredClone(live), rules, hint).document };
   const walk = new Restorer(root);
   const copy = structuredClone(body);
-  const restoredBody = shape === 'json-patch' && Array.isArray(copy) ? walk.jsonPatch(copy) : walk.node(copy, [root ?? NOTHING], [], false);
-  if (walk.restored.length > 0 && !masksAlike(body, restoredBody, rules, hint)) {
+  const jsonPatch = shape === 'json-patch' && Array.isArray(copy);
+  const restoredBody = jsonPatch ? walk.jsonPatch(copy) : walk.node(copy, [root ?? NOTHING], [], false);
+  const alike = jsonPatch ? walk.patchedMasksAlike(rules, hint) : masksAlike(body, restoredBody, rules, hint);
+  if (walk.restored.length > 0 && !alike) {
     for (const path of walk.restored) walk.unrestorable.push({ path, reason: 'not-masked-there' });
     walk.restored.length = 0;
   }
@@ -117,6 +119,8 @@ class Restorer {
   readonly unrestorable: Unrestorable[] = [];
   /** The reason for a placeholder with no live value, where the walk cannot tell better. */
   private missing: UnrestorableReason;
+  /** Where `jsonPatch` left the live object and its masked form (undefined: the patch did not apply). */
+  private patched: Source | undefined;
 
   constructor(private root: Source | undefined) {
     this.missing = root === undefined ? 'no-live-object' : 'no-live-value';
@@ -143,7 +147,7 @@ class Restorer {
   private text(text: string, sources: readonly Source[], path: readonly Segment[], inAnnotation: boolean): unknown {
     if (!holdsPlaceholderMark(text)) return text;
     if (!inAnnotation && isLastAppliedPath(path)) return this.annotation(text, sources, path);
-    if (!isPlaceholder(text)) {
+    if (!isExactPlaceholder(text)) {
       this.refuse(path, 'inside-text');
       return text;
     }
@@ -177,6 +181,21 @@ class Restorer {
   }
 
   /**
+   * For a JSON Patch, the check `masksAlike` makes for other bodies, made on the objects the
+   * patch leads to (an operation's value alone does not say what masking hides: an env value
+   * set by position names no variable): the live object patched with the restored operations,
+   * masked, must be the masked live object patched as sent. A later `move` or `copy` of a
+   * restored value to a field masking does not hide fails it too.
+   */
+  patchedMasksAlike(rules: MaskingRules, hint: MaskHint): boolean {
+    const final = this.patched;
+    if (final === undefined) return false;
+    const restored = maskDocument(structuredClone(final.live), rules, hint).document;
+    const sent = maskDocument(structuredClone(final.masked), rules, hint).document;
+    return JSON.stringify(restored) === JSON.stringify(sent);
+  }
+
+  /**
    * A JSON Patch: each operation's value restored from what stands at its path when it runs,
    * following the operations over copies of the live object and of its masked form.
    */
@@ -204,6 +223,7 @@ class Restorer {
         state = live === undefined || masked === undefined ? undefined : { live: live.document, masked: masked.document };
       }
     });
+    this.patched = state;
     return operations;
   }
 

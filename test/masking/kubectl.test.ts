@@ -2,8 +2,9 @@
  * End to end: the REAL kubectl (oldest and newest installed) → Gatehouse → the kube-apiserver
  * stand-in, for every way kubectl shows a Secret: `get -o yaml`, `get` (Table), `get -w`,
  * `describe`, `create secret generic --from-literal`, `replace` of what `get` showed, and
- * `apply` (the last-applied annotation). No value, plain or base64, may appear in what kubectl prints; the stand-in
- * really holds and sends the values (kubectl straight at it shows them).
+ * `apply` (the last-applied annotation). No value, plain or base64, may appear in what
+ * kubectl prints; the stand-in really holds and sends the values (kubectl straight at it
+ * shows them).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
