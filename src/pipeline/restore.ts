@@ -89,7 +89,7 @@ async function restoreWrite(c: Context, bytes: Uint8Array, plan: MaskingPlan, ru
   const read: KubeRequest = { ...request, verb: 'get' };
   const decision = policy.decide(identity, read);
   if (decision.effect !== 'allow') {
-    throw refuse(`at ${pathList(found.unrestorable)}: restoring it reads the live object, and ${describeCaller(identity)} may not get ${plan.subject} (${decision.reason})`);
+    throw refuse(`at ${pathList(found.unrestorable)}: restoring it reads the live object, and ${describeCaller(identity)} may not get ${plan.subject}: ${decision.reason}`);
   }
   const live = await readLiveObject(c.get('upstream'), identity, request.path, timeoutMs, c.get('requestId'));
   if (live.status === 404) throw refuse(`at ${pathList(found.unrestorable)}: ${plan.subject} does not exist, so there is no live value to keep`);

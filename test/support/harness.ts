@@ -13,9 +13,13 @@
  * leak between runs) and cleans up all it started.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { createS3Records } from '../../src/adapters/s3-records.ts';
+import { LOCAL_RECORDS_BUCKET, localRecordsDirectory, startLocalS3 } from '../../src/local/s3.ts';
+import type { SessionRecord } from '../../src/records/schema.ts';
 import type { Clock } from '../../src/types.ts';
 import { startLocalGatehouse, type LocalGatehouse } from '../../src/runtime/local.ts';
 import { startFakeApiServer, type DenyRule, type FakeApiServer, type ReceivedRequest } from '../stand-in/apiserver.ts';
@@ -230,4 +234,25 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     receivedSince: (from) => started.api.received.slice(from),
     close: cleanup,
   };
+}
+
+/** The client's bearer token, as the users' kubeconfig holds it (for requests made without kubectl). */
+export function clientToken(h: Harness): string {
+  const config = parseYaml(readFileSync(h.kubeconfigPath, 'utf8')) as { users: { user: { token?: string } }[] };
+  const token = config.users[0]?.user.token;
+  if (token === undefined || token.length <= 20) throw new Error('the users kubeconfig carries no static token');
+  return token;
+}
+
+/** Every session record the harness's Gatehouse wrote so far, read through the S3 adapter from its state dir. */
+export async function harnessRecords(h: Harness): Promise<SessionRecord[]> {
+  await h.gatehouse.records?.flush();
+  const s3 = await startLocalS3({ directory: localRecordsDirectory(join(h.dir, 'state')) });
+  try {
+    const out: SessionRecord[] = [];
+    for await (const r of createS3Records({ bucket: LOCAL_RECORDS_BUCKET, clientConfig: s3.clientConfig }).read({})) out.push(r);
+    return out;
+  } finally {
+    await s3.close();
+  }
 }
