@@ -22,6 +22,14 @@ const SECRETS = '/api/v1/namespaces/default/secrets';
 const POLICY = `
 apiVersion: gatehouse/v1
 rules:
+  - name: reviewed-secret
+    effect: review
+    verbs: ["patch"]
+    resources: ["secrets"]
+    names: ["reviewed"]
+    review:
+      approvers: ["lead@example.com"]
+      grant: once
   - name: no-reading-write-only
     effect: deny
     verbs: ["get", "list", "watch"]
@@ -170,6 +178,34 @@ describe('restore stage', () => {
     const reply = await send('PATCH', `${SECRETS}/migrating?fieldManager=kubectl-last-applied`, 'application/apply-patch+yaml', body);
     assert.equal(reply.status, 200, reply.text);
     assert.equal(stored('migrating')?.metadata.annotations?.[LAST_APPLIED], annotation);
+  });
+
+  test('an approval binds the body as the client sent it (placeholders): the approved re-run is restored after the grant', async () => {
+    seed('reviewed');
+    const body = JSON.stringify({ metadata: { labels: { reviewed: 'yes' } }, data: { password: PH } });
+    const first = await send('PATCH', `${SECRETS}/reviewed`, 'application/merge-patch+json', body);
+    assert.equal(first.status, 403, first.text);
+    const approvalId = /approval ([0-9a-f]+) is pending/.exec(first.text)?.[1] ?? '';
+    assert.notEqual(approvalId, '', first.text);
+    const mails = (await h.gatehouse.mail?.messages('lead@example.com')) ?? [];
+    const link = /https:\/\/\S+\/_gatehouse\/approvals\/\S+/.exec(mails.find((m) => m.body.text?.includes(approvalId))?.body.text ?? '')?.[0] ?? '';
+    const page = await request(link, { ca: h.gatehouse.caPem });
+    assert.match(page.text, /&quot;reviewed&quot;: &quot;yes&quot;/, 'the approver sees the body as sent');
+    assert.ok(!page.text.includes(b64(PASSWORD)) && !page.text.includes(PASSWORD), 'and no value: nothing was restored before the grant');
+    const formToken = /name="formToken" value="([^"]+)"/.exec(page.text)?.[1] ?? '';
+    const decided = await request(link, {
+      ca: h.gatehouse.caPem,
+      method: 'POST',
+      headers: { origin: h.gatehouse.url, 'sec-fetch-site': 'same-origin', 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ formToken, verdict: 'approve', comment: '' }).toString(),
+    });
+    assert.ok(decided.status < 400, decided.text);
+    const from = h.mark();
+    const second = await send('PATCH', `${SECRETS}/reviewed`, 'application/merge-patch+json', body);
+    assert.equal(second.status, 200, second.text);
+    assert.deepEqual(h.receivedSince(from).map((r) => r.method), ['GET', 'PATCH']);
+    assert.equal(stored('reviewed')?.['data']?.['password' as never], b64(PASSWORD));
+    assert.deepEqual(stored('reviewed')?.metadata.labels, { reviewed: 'yes' });
   });
 
   const refused: { name: string; method: string; path: string; contentType: string; body: string; setup?: () => void; upstreamReads: number; message: string }[] = [
