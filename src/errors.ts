@@ -61,6 +61,7 @@ const CODES = {
   ERR_UPSTREAM_TLS: [502, 'ServiceUnavailable'],
   // restore / mask
   ERR_PLACEHOLDER_UNRESTORABLE: [400, 'BadRequest'],
+  ERR_PATCH_READS_MASKED: [403, 'Forbidden'],
   ERR_RESPONSE_UNMASKABLE: [502, 'InternalError'],
   // record
   ERR_RECORD_UNAVAILABLE: [503, 'ServiceUnavailable'],

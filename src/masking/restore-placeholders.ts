@@ -52,12 +52,33 @@ export interface Unrestorable {
   reason: UnrestorableReason;
 }
 
+/** A JSON Patch operation that reads a value (copy and move from `from`, test at `path`). */
+export interface PatchRead {
+  /** Position of the operation in the patch. */
+  operation: number;
+  op: string;
+  pointer: string;
+}
+
 export interface Restoration {
   /** The body with the placeholders restored: a copy, the input is left as it is. */
   body: unknown;
   /** Paths of the restored fields, in body order. Never values. */
   restored: string[];
   unrestorable: Unrestorable[];
+  /**
+   * JSON Patch operations that read a masked value (or whose source cannot be told, the patch
+   * not applying): a `copy` or `move` could put it where it shows, a `test` tells whether a
+   * guess is right. Empty for other shapes.
+   */
+  maskedReads: PatchRead[];
+}
+
+const READING_OPERATIONS = new Set(['copy', 'move', 'test']);
+
+/** True for a JSON Patch with an operation that reads a value of the object (copy, move, test). */
+export function readsLiveValues(body: unknown, shape: WriteShape): boolean {
+  return shape === 'json-patch' && Array.isArray(body) && body.some((operation) => isOperation(operation) && READING_OPERATIONS.has(operation.op));
 }
 
 /** Why a placeholder was not restored, in words for the caller (they name no value). */
@@ -104,7 +125,7 @@ export function restorePlaceholders(body: unknown, shape: WriteShape, live: unkn
     for (const path of walk.restored) walk.unrestorable.push({ path, reason: 'not-masked-there' });
     walk.restored.length = 0;
   }
-  return { body: restoredBody, restored: walk.restored, unrestorable: walk.unrestorable };
+  return { body: restoredBody, restored: walk.restored, unrestorable: walk.unrestorable, maskedReads: walk.maskedReads };
 }
 
 /** The restored body, masked, is the body as sent, masked: every restored value is hidden again where it lands. */
@@ -117,6 +138,7 @@ function masksAlike(sent: unknown, restored: unknown, rules: MaskingRules, hint:
 class Restorer {
   readonly restored: string[] = [];
   readonly unrestorable: Unrestorable[] = [];
+  readonly maskedReads: PatchRead[] = [];
   /** The reason for a placeholder with no live value, where the walk cannot tell better. */
   private missing: UnrestorableReason;
   /** Where `jsonPatch` left the live object and its masked form (undefined: the patch did not apply). */
@@ -209,6 +231,7 @@ class Restorer {
       }
       const sent = structuredClone(operation);
       const segments = pointerSegments(operation.path);
+      if (READING_OPERATIONS.has(operation.op)) this.readAt(index, operation, state);
       if ('value' in operation && holdsPlaceholderMark(JSON.stringify(operation.value) ?? '')) {
         this.root = state;
         this.missing = this.root === undefined ? (index === 0 ? 'no-live-object' : 'patch-does-not-apply') : 'no-live-value';
@@ -225,6 +248,14 @@ class Restorer {
     });
     this.patched = state;
     return operations;
+  }
+
+  /** Notes an operation reading a value that masking hides (live and masked differ there), or one whose source cannot be told. */
+  private readAt(index: number, operation: PatchOperation, state: Source | undefined): void {
+    const pointer = operation.op === 'test' ? operation.path : (operation.from ?? '');
+    const segments = pointerSegments(pointer);
+    if (state !== undefined && JSON.stringify(valueAt(state.live, segments)) === JSON.stringify(valueAt(state.masked, segments))) return;
+    this.maskedReads.push({ operation: index, op: operation.op, pointer });
   }
 
   private refuse(path: readonly Segment[], reason: UnrestorableReason): void {

@@ -3,7 +3,8 @@
  * or is refused. Sits between credentials and mask, for writes (create, update, patch) to
  * resources the mask stage masks (`mask` plans; break-glass skips it like masking).
  *
- * - A write whose body holds no placeholder mark passes untouched: no parse, no upstream call.
+ * - A write whose body holds no placeholder mark (and is no JSON Patch) passes untouched: no
+ *   parse, no upstream call.
  * - Otherwise the body (JSON, or YAML for YAML media types) is parsed; a create, or a body
  *   Gatehouse cannot read (protobuf), is refused naming what it can.
  * - The object is read upstream as the caller (one GET of the write's own path), after the
@@ -14,6 +15,11 @@
  *   (`masking/write-precondition.ts`), so a change made meanwhile fails with 409 instead of
  *   being overwritten, and forward sends it (`upstreamBody`), as JSON, under the client's
  *   content type (JSON is YAML).
+ * - A JSON Patch whose `copy`, `move` or `test` operations read a value masking hides is
+ *   refused (403 ERR_PATCH_READS_MASKED), with or without placeholders: a copy to an
+ *   annotation would show it, a test tells whether a guess is right. Telling needs the live
+ *   object too, so such patches (rare: kubectl sends `test` only on resourceVersion when it
+ *   migrates managed fields) are read the same way, and conditioned the same way.
  * - The client's body stays what records and approvals see: an approval binds the body as
  *   the client sent it. `restoration` (paths, resourceVersion) goes to the record.
  */
@@ -23,7 +29,7 @@ import { isYamlUnavailable, parseJsonOrYaml } from '../json-or-yaml.ts';
 import { planMasking, type MaskingPlan } from '../masking/masking-plan.ts';
 import { SECRETS_ONLY, type MaskingRules } from '../masking/masking-rules.ts';
 import { carriesPlaceholder } from '../masking/placeholder.ts';
-import { restorePlaceholders, UNRESTORABLE_REASONS, type Unrestorable, type WriteShape } from '../masking/restore-placeholders.ts';
+import { readsLiveValues, restorePlaceholders, UNRESTORABLE_REASONS, type Unrestorable, type WriteShape } from '../masking/restore-placeholders.ts';
 import { withPrecondition } from '../masking/write-precondition.ts';
 import { describeCaller } from '../policy/describe-request.ts';
 import type { PolicyEngine } from '../policy/policy.ts';
@@ -46,9 +52,11 @@ export function restore(options: RestoreOptions): MiddlewareHandler {
     if (!WRITES.has(c.req.method)) return next();
     const plan = planMasking(c.get('kubeRequest'), rules, c.get('decision').unmasked === true);
     if (plan.mode !== 'mask') return next();
+    const shape = shapeOf(c.req.method, c.req.header('content-type') ?? '');
     const bytes = new Uint8Array(await c.req.arrayBuffer());
-    if (!carriesPlaceholder(bytes)) return next();
-    await restoreWrite(c, bytes, plan, rules, options.policy, timeoutMs);
+    const placeholders = carriesPlaceholder(bytes);
+    if (!placeholders && shape?.shape !== 'json-patch') return next();
+    await restoreWrite(c, bytes, shape, placeholders, plan, rules, options.policy, timeoutMs);
     return next();
   };
 }
@@ -68,34 +76,49 @@ function shapeOf(method: string, contentType: string): { shape: WriteShape; yaml
   return undefined;
 }
 
-async function restoreWrite(c: Context, bytes: Uint8Array, plan: MaskingPlan, rules: MaskingRules, policy: PolicyEngine, timeoutMs: number): Promise<void> {
+async function restoreWrite(
+  c: Context,
+  bytes: Uint8Array,
+  shape: { shape: WriteShape; yaml: boolean } | undefined,
+  placeholders: boolean,
+  plan: MaskingPlan,
+  rules: MaskingRules,
+  policy: PolicyEngine,
+  timeoutMs: number,
+): Promise<void> {
   const request = c.get('kubeRequest');
   const identity = c.get('identity');
+  const caller = describeCaller(identity);
   const refuse = (what: string): GatehouseError =>
-    new GatehouseError('ERR_PLACEHOLDER_UNRESTORABLE', `${describeCaller(identity)} may not ${request.verb} ${plan.subject} with a masked placeholder ("***masked (…)***") ${what}; send the real value, or leave the field out`);
+    new GatehouseError('ERR_PLACEHOLDER_UNRESTORABLE', `${caller} may not ${request.verb} ${plan.subject} with a masked placeholder ("***masked (…)***") ${what}; send the real value, or leave the field out`);
 
   const contentType = c.req.header('content-type') ?? '';
-  const shape = shapeOf(c.req.method, contentType);
   if (shape === undefined) throw refuse(`in a ${JSON.stringify(contentType)} body: Gatehouse restores placeholders only in JSON or YAML bodies, and would otherwise replace the real value`);
   const body = parseBody(bytes, shape.yaml);
-  if (body === undefined) throw refuse('in a body that does not parse: it would replace the real value');
+  if (body === undefined) {
+    if (!placeholders) return; // a malformed JSON Patch: the API server says what is wrong with it
+    throw refuse('in a body that does not parse: it would replace the real value');
+  }
 
   // Where the placeholders are, before anything is read: a create, or a body with none left
   // once parsed (a YAML comment), needs no upstream call.
   const found = restorePlaceholders(body, shape.shape, undefined, rules, plan.hint);
-  if (found.unrestorable.length === 0) return;
+  const reads = readsLiveValues(body, shape.shape);
+  if (found.unrestorable.length === 0 && !reads) return;
   if (c.req.method === 'POST') throw refuse(`at ${fields(found.unrestorable, 'a create has no live object whose value it could keep')}`);
+  // The refusals before the live object is read: of the placeholders, or else of the reading operations.
+  const restoring = found.unrestorable.length > 0;
+  const needs = (why: string): GatehouseError =>
+    restoring ? refuse(`at ${pathList(found.unrestorable)}: ${why}`) : readRefusal(caller, request.verb, plan.subject, why);
 
-  const read: KubeRequest = { ...request, verb: 'get' };
-  const decision = policy.decide(identity, read);
+  const decision = policy.decide(identity, { ...request, verb: 'get' } satisfies KubeRequest);
   if (decision.effect !== 'allow') {
-    throw refuse(`at ${pathList(found.unrestorable)}: restoring it reads the live object, and ${describeCaller(identity)} may not get ${plan.subject}: ${decision.reason}`);
+    const reading = restoring ? 'restoring it reads the live object' : 'telling whether they read a masked value needs the live object';
+    throw needs(`${reading}, and ${caller} may not get ${plan.subject}: ${decision.reason}`);
   }
   const live = await readLiveObject(c.get('upstream'), identity, request.path, timeoutMs, c.get('requestId'));
-  if (live.status === 404) throw refuse(`at ${pathList(found.unrestorable)}: ${plan.subject} does not exist, so there is no live value to keep`);
-  if (live.status !== 200) {
-    throw refuse(`at ${pathList(found.unrestorable)}: reading the live object as ${describeCaller(identity)} was answered with ${live.status}${upstreamMessage(live.body)}`);
-  }
+  if (live.status === 404) throw needs(`${plan.subject} does not exist${restoring ? ', so there is no live value to keep' : ''}`);
+  if (live.status !== 200) throw needs(`reading the live object as ${caller} was answered with ${live.status}${upstreamMessage(live.body)}`);
   const object = parseLive(live.body);
   const resourceVersion = resourceVersionOf(object);
   if (object === undefined || resourceVersion === undefined) {
@@ -103,10 +126,19 @@ async function restoreWrite(c: Context, bytes: Uint8Array, plan: MaskingPlan, ru
   }
   const result = restorePlaceholders(body, shape.shape, object, rules, plan.hint);
   if (result.unrestorable.length > 0) throw refuse(`at ${fields(result.unrestorable)}`);
+  if (result.maskedReads.length > 0) {
+    const operations = result.maskedReads.map((read) => `operation ${read.operation} (${read.op} ${read.op === 'test' ? '' : 'from '}${read.pointer || '(the whole object)'})`);
+    throw readRefusal(caller, request.verb, plan.subject, `${operations.join(', ')} would read a masked value: a copy or move could put it where it shows, a test tells whether a guess is right`);
+  }
   const conditioned = withPrecondition(result.body, shape.shape, resourceVersion);
   if (conditioned === undefined) throw refuse('in a body that is not an object: the write could not be conditioned on the live version');
   c.set('upstreamBody', new TextEncoder().encode(JSON.stringify(conditioned.body)));
-  c.set('restoration', { paths: result.restored, resourceVersion: conditioned.resourceVersion });
+  if (result.restored.length > 0) c.set('restoration', { paths: result.restored, resourceVersion: conditioned.resourceVersion });
+}
+
+/** The refusal of a JSON Patch whose copy, move or test operations read (or may read) masked values. */
+function readRefusal(caller: string, verb: string, subject: string, why: string): GatehouseError {
+  return new GatehouseError('ERR_PATCH_READS_MASKED', `${caller} may not ${verb} ${subject} with JSON Patch copy, move or test operations that read values: ${why}`);
 }
 
 function parseBody(bytes: Uint8Array, yaml: boolean): unknown {

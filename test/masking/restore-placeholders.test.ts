@@ -318,6 +318,66 @@ describe('restoring placeholders', () => {
   test('a body without placeholders comes back equal, nothing restored, nothing refused', () => {
     const body = { data: { password: b64(OTHER) }, metadata: { labels: { a: 'b' } } };
     const result = restorePlaceholders(body, 'merge-patch', SECRET, SECRETS_ONLY, { kind: 'Secret' });
-    assert.deepEqual(result, { body, restored: [], unrestorable: [] });
+    assert.deepEqual(result, { body, restored: [], unrestorable: [], maskedReads: [] });
+  });
+});
+
+describe('JSON Patch operations that read values', () => {
+  const reads: { name: string; body: unknown[]; live?: unknown; kind?: string; rules?: MaskingRules; expect: [number, string, string][] }[] = [
+    { name: 'refuses a copy of a Secret value (to an annotation, where it would show)', body: [{ op: 'copy', from: '/data/password', path: '/metadata/annotations/leak' }], expect: [[0, 'copy', '/data/password']] },
+    { name: 'refuses a move of the whole data map', body: [{ op: 'move', from: '/data', path: '/metadata/labels' }], expect: [[0, 'move', '/data']] },
+    { name: 'refuses a test of a Secret value (an oracle for guesses)', body: [{ op: 'test', path: '/data/password', value: b64('guess') }], expect: [[0, 'test', '/data/password']] },
+    { name: 'refuses a test of the whole object', body: [{ op: 'test', path: '', value: {} }], expect: [[0, 'test', '']] },
+    {
+      name: 'refuses a copy of the last-applied annotation (it holds the values)',
+      body: [{ op: 'copy', from: `/metadata/annotations/${LAST_APPLIED.replace('/', '~1')}`, path: '/metadata/annotations/x' }],
+      live: SECRET_APPLIED,
+      expect: [[0, 'copy', `/metadata/annotations/${LAST_APPLIED.replace('/', '~1')}`]],
+    },
+    {
+      name: 'refuses a copy of a masked env value by position',
+      body: [{ op: 'copy', from: '/spec/template/spec/containers/1/env/1/value', path: '/metadata/annotations/x' }],
+      live: DEPLOYMENT,
+      kind: 'Deployment',
+      rules: ENV_RULES,
+      expect: [[0, 'copy', '/spec/template/spec/containers/1/env/1/value']],
+    },
+    { name: 'allows the test on resourceVersion kubectl sends when it migrates managed fields', body: [{ op: 'test', path: '/metadata/resourceVersion', value: '7' }, { op: 'replace', path: '/metadata/managedFields', value: [] }], expect: [] },
+    { name: 'allows a copy of a label', body: [{ op: 'copy', from: '/metadata/name', path: '/metadata/labels' }], expect: [] },
+    {
+      name: 'allows a copy of an env value no rule masks',
+      body: [{ op: 'copy', from: '/spec/template/spec/containers/1/env/0/value', path: '/metadata/annotations/x' }],
+      live: DEPLOYMENT,
+      kind: 'Deployment',
+      rules: ENV_RULES,
+      expect: [],
+    },
+    {
+      name: 'follows earlier operations: a copy of a value the patch itself wrote reads nothing hidden (the caller knows it)',
+      body: [{ op: 'replace', path: '/data/password', value: b64('mine') }, { op: 'copy', from: '/data/password', path: '/metadata/annotations/x' }],
+      expect: [],
+    },
+    {
+      name: 'follows earlier operations: a copy from where an earlier move put a Secret value is a masked read',
+      body: [{ op: 'move', from: '/data/password', path: '/data/moved' }, { op: 'copy', from: '/data/moved', path: '/metadata/annotations/x' }],
+      expect: [
+        [0, 'move', '/data/password'],
+        [1, 'copy', '/data/moved'],
+      ],
+    },
+  ];
+  for (const entry of reads) {
+    test(entry.name, () => {
+      const result = restorePlaceholders(entry.body, 'json-patch', entry.live ?? SECRET, entry.rules ?? SECRETS_ONLY, { kind: entry.kind ?? 'Secret', namespace: 'prod' });
+      assert.deepEqual(
+        result.maskedReads.map((read) => [read.operation, read.op, read.pointer]),
+        entry.expect,
+      );
+    });
+  }
+
+  test('cannot tell what a patch reads without the live object, so every reading operation counts', () => {
+    const result = restorePlaceholders([{ op: 'copy', from: '/metadata/name', path: '/metadata/labels' }], 'json-patch', undefined, SECRETS_ONLY, { kind: 'Secret' });
+    assert.deepEqual(result.maskedReads, [{ operation: 0, op: 'copy', pointer: '/metadata/name' }]);
   });
 });

@@ -208,6 +208,42 @@ describe('restore stage', () => {
     assert.deepEqual(stored('reviewed')?.metadata.labels, { reviewed: 'yes' });
   });
 
+  test('a JSON Patch that copies a Secret value to an annotation is refused, and nothing is written', async () => {
+    seed('copied');
+    const from = h.mark();
+    const reply = await send('PATCH', `${SECRETS}/copied`, 'application/json-patch+json', JSON.stringify([{ op: 'copy', from: '/data/password', path: '/metadata/annotations/leak' }]));
+    assert.deepEqual(statusOf({ body: reply.text }), {
+      code: 403,
+      reason: 'Forbidden',
+      message:
+        'user "you@example.com" (groups: developers) may not patch secrets "copied" in namespace "default" with JSON Patch copy, move or test operations that read values: operation 0 (copy from /data/password) would read a masked value: a copy or move could put it where it shows, a test tells whether a guess is right',
+    });
+    assert.deepEqual(h.receivedSince(from).map((r) => r.method), ['GET'], 'the live object was read, nothing written');
+    assert.equal(stored('copied')?.metadata.annotations, undefined);
+  });
+
+  test('a JSON Patch that tests only the resourceVersion (kubectl’s managed-fields migration) passes, conditioned on it', async () => {
+    const live = seed('migrated-fields');
+    const rv = live.metadata.resourceVersion ?? '';
+    const from = h.mark();
+    const patch = [{ op: 'test', path: '/metadata/resourceVersion', value: rv }, { op: 'add', path: '/metadata/labels', value: { m: 'n' } }];
+    const reply = await send('PATCH', `${SECRETS}/migrated-fields`, 'application/json-patch+json', JSON.stringify(patch));
+    assert.equal(reply.status, 200, reply.text);
+    const upstream = h.receivedSince(from);
+    assert.deepEqual(upstream.map((r) => r.method), ['GET', 'PATCH']);
+    assert.deepEqual(JSON.parse(upstream[1]?.body ?? 'null'), [...patch, { op: 'add', path: '/metadata/resourceVersion', value: rv }]);
+    assert.deepEqual(stored('migrated-fields')?.metadata.labels, { m: 'n' });
+  });
+
+  test('a JSON Patch that reads nothing costs no read of the live object', async () => {
+    seed('json-plain');
+    const from = h.mark();
+    const patch = JSON.stringify([{ op: 'replace', path: '/data/password', value: b64('new-value') }]);
+    const reply = await send('PATCH', `${SECRETS}/json-plain`, 'application/json-patch+json', patch);
+    assert.equal(reply.status, 200, reply.text);
+    assert.deepEqual(h.receivedSince(from).map((r) => `${r.method} ${r.body}`), [`PATCH ${patch}`]);
+  });
+
   const refused: { name: string; method: string; path: string; contentType: string; body: string; setup?: () => void; upstreamReads: number; message: string }[] = [
     {
       name: 'a create with a placeholder, naming the field, without reading anything',
