@@ -230,6 +230,14 @@ for (const version of versionsUnderTest()) {
       assert.equal(secret('copied'), undefined);
     });
 
+    test('patch --type json copying a Secret value to an annotation is refused (it would show there)', async () => {
+      h.api.store.put({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'copy-source', namespace: 'default' }, type: 'Opaque', data: { password: b64(PASSWORD) } });
+      const r = await run(['patch', 'secret', 'copy-source', '--type', 'json', '-p', JSON.stringify([{ op: 'copy', from: '/data/password', path: '/metadata/annotations/leak' }])]);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /Error from server \(Forbidden\): .*may not patch secrets "copy-source" in namespace "default" with JSON Patch copy, move or test operations that read values: operation 0 \(copy from \/data\/password\) would read a masked value/);
+      assert.equal(secret('copy-source')?.metadata.annotations, undefined);
+    });
+
     test('a change made between Gatehouse reading the live object and the write fails with 409, the change kept', async () => {
       h.api.store.put({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'raced', namespace: 'default' }, type: 'Opaque', data: { password: b64(PASSWORD) } });
       // Another writer changes the Secret right after Gatehouse's own read of it (the GET with
