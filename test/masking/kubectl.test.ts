@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { installedKubectlVersions, startHarness, type Harness } from '../support/harness.ts';
 import { placeholderBase64, placeholderText } from '../../src/masking/placeholder.ts';
+import { ALLOW_ALL_POLICY } from './fixtures/policies.ts';
 
 const PASSWORD = 'correct-horse-battery-staple';
 const API_KEY = 'ak_live_5f2d8c1e9b7a4630';
@@ -19,18 +20,6 @@ const APPLIED = 'applied-through-stringData';
 const SECRETS = [PASSWORD, API_KEY, LITERAL, APPLIED];
 const b64 = (text: string): string => Buffer.from(text).toString('base64');
 
-const POLICY = `
-apiVersion: gatehouse/v1
-rules:
-  - name: discovery
-    effect: allow
-    verbs: ["get"]
-    nonResourceURLs: ["/api", "/api/*", "/apis", "/apis/*", "/openapi/*", "/version"]
-  - name: everything
-    effect: allow
-    verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
-    resources: ["*"]
-`;
 
 /** No value of the test's Secrets, plain or base64, in `text`. */
 function assertNoSecret(text: string, where: string): void {
@@ -59,7 +48,7 @@ for (const version of versionsUnderTest()) {
     let h: Harness;
 
     before(async () => {
-      h = await startHarness({ policy: POLICY });
+      h = await startHarness({ policy: ALLOW_ALL_POLICY });
       h.api.store.put({
         apiVersion: 'v1',
         kind: 'Secret',

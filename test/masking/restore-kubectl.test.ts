@@ -13,6 +13,7 @@ import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { LAST_APPLIED } from '../../src/masking/mask-document.ts';
 import { placeholderBase64, placeholderText } from '../../src/masking/placeholder.ts';
 import type { KubeObject } from '../stand-in/store.ts';
+import { ALLOW_ALL_POLICY } from './fixtures/policies.ts';
 import { installedKubectlVersions, startHarness, type Harness } from '../support/harness.ts';
 
 const PASSWORD = 'correct-horse-battery-staple';
@@ -22,18 +23,7 @@ const SAME_SIZE = 'another-horse-battery-stap!'; // as long as PASSWORD: the sam
 const VALUES = [PASSWORD, API_KEY, TOKEN, SAME_SIZE];
 const b64 = (text: string): string => Buffer.from(text).toString('base64');
 
-const POLICY = `
-apiVersion: gatehouse/v1
-rules:
-  - name: discovery
-    effect: allow
-    verbs: ["get"]
-    nonResourceURLs: ["/api", "/api/*", "/apis", "/apis/*", "/openapi/*", "/version"]
-  - name: everything
-    effect: allow
-    verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
-    resources: ["*"]
-masking:
+const POLICY = `${ALLOW_ALL_POLICY}masking:
   - name: tokens-in-env
     envNames: ["*_TOKEN"]
 `;
