@@ -61,7 +61,7 @@ export function restore(options: RestoreOptions): MiddlewareHandler {
   };
 }
 
-/** The three ways a write's body reaches the API server, by method and content type. */
+/** How the API server reads a write's body (its shape, and whether YAML), by method and content type; undefined: not readable here. */
 function shapeOf(method: string, contentType: string): { shape: WriteShape; yaml: boolean } | undefined {
   const type = (contentType.split(';')[0] ?? '').trim().toLowerCase();
   if (method === 'PATCH') {
