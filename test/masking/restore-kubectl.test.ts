@@ -1,5 +1,5 @@
 /**
- * End to end: the REAL kubectl (oldest and newest installed) writes back what Gatehouse showed
+ * End to end: the REAL kubectl (oldest, middle and newest installed) writes back what Gatehouse showed
  * it — placeholders where values were masked — and the values survive: Gatehouse restores
  * them from the live object (read as the caller) and conditions the write on its
  * resourceVersion. Each case checks what kubectl printed, that no value reached its output,
@@ -69,9 +69,10 @@ function lastApplied(object: KubeObject | undefined): Record<string, unknown> {
   return JSON.parse(text as string) as Record<string, unknown>;
 }
 
+/** The oldest, the middle and the newest installed kubectl (1.27, 1.30, 1.33 here): apply and edit changed between them. */
 function versionsUnderTest(): string[] {
   const installed = installedKubectlVersions();
-  return [...new Set([installed[0], installed[installed.length - 1]])].filter((v): v is string => v !== undefined);
+  return [...new Set([installed[0], installed[Math.floor(installed.length / 2)], installed[installed.length - 1]])].filter((v): v is string => v !== undefined);
 }
 
 for (const version of versionsUnderTest()) {
