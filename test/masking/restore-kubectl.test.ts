@@ -58,9 +58,10 @@ function deploymentManifest(name: string, token: string, replicas = 1): string {
 /** A manifest as someone keeps it: what `get -o yaml` showed, without the fields the server sets. */
 function asManifest(shown: string): string {
   const object = parseYaml(shown) as KubeObject;
-  const { resourceVersion: _rv, uid: _uid, creationTimestamp: _ct, managedFields: _mf, generation: _g, annotations: _a, ...metadata } = object.metadata as Record<string, unknown>;
+  const { resourceVersion: _rv, uid: _uid, creationTimestamp: _ct, managedFields: _mf, generation: _g, annotations, ...metadata } = object.metadata as Record<string, unknown>;
+  const { [LAST_APPLIED]: _lastApplied, ...kept } = (annotations ?? {}) as Record<string, string>;
   const { status: _status, ...rest } = object as Record<string, unknown>;
-  return toYaml({ ...rest, metadata });
+  return toYaml({ ...rest, metadata: Object.keys(kept).length === 0 ? metadata : { ...metadata, annotations: kept } });
 }
 
 function lastApplied(object: KubeObject | undefined): Record<string, unknown> {
@@ -134,7 +135,9 @@ for (const version of versionsUnderTest()) {
     });
 
     test('repeated client-side apply of an unchanged manifest with placeholders says unchanged', async () => {
-      h.api.store.put({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'kept', namespace: 'default' }, type: 'Opaque', data: { password: b64(PASSWORD), token: b64(TOKEN) } });
+      // `<`, `>` and `&` in the object: kubectl writes them escaped (as Go does) into the annotation, and so must Gatehouse.
+      const annotations = { note: 'rotate <monthly> & on leaks' };
+      h.api.store.put({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'kept', namespace: 'default', annotations }, type: 'Opaque', data: { password: b64(PASSWORD), token: b64(TOKEN) } });
       const manifest = asManifest((await run(['get', 'secret', 'kept', '-o', 'yaml'])).stdout);
       let r = await run(['apply', '-f', '-'], { input: manifest });
       assert.equal(r.code, 0, r.stderr);
@@ -145,6 +148,7 @@ for (const version of versionsUnderTest()) {
         assert.match(r.stdout, /secret\/kept unchanged/, `apply #${round}`);
       }
       assert.deepEqual(secret('kept')?.['data'], { password: b64(PASSWORD), token: b64(TOKEN) });
+      assert.equal(secret('kept')?.metadata.annotations?.['note'], annotations.note);
     });
 
     test('a manifest holding the real values applies again as configured, values as they were (kubectl cannot see them to compare)', async () => {
