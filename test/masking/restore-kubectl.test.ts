@@ -209,6 +209,33 @@ for (const version of versionsUnderTest()) {
       assert.match(r.stdout, /^\+\s+team: payments$/m);
       assert.doesNotMatch(r.stdout, /^[-+]\s+password:/m, 'the value line is the same placeholder on both sides');
       assert.deepEqual(secret('diffed')?.['data'], { password: b64(PASSWORD) }, 'diff changed nothing');
+      // A manifest holding the placeholders it was shown: kubectl computes its dry-run patch
+      // against the live object as it read it (masked), so matching placeholders patch nothing.
+      const shown = asManifest((await run(['get', 'secret', 'diffed', '-o', 'yaml'])).stdout);
+      const from = h.mark();
+      const clean = await run(['diff', '-f', '-'], { input: shown });
+      assert.ok(clean.code === 0 || clean.code === 1, clean.stderr);
+      assert.doesNotMatch(clean.stdout, /^[-+]\s+password:/m, 'the value line is the same on both sides');
+      const dryRun = h.receivedSince(from).find((r) => r.method === 'PATCH' && /dryRun=All/.test(r.query));
+      assert.equal(dryRun?.status, 200, 'the dry run reached the cluster');
+      assert.ok(!dryRun.body.includes('password'), 'and changed no value');
+    });
+
+    test('kubectl diff of an env-masked Deployment: a value within its size class is invisible, one that changes class shows as placeholders', async () => {
+      let r = await run(['apply', '-f', '-'], { input: deploymentManifest('diffed-api', TOKEN) });
+      assert.equal(r.code, 0, r.stderr);
+      const sameClass = 'tok_fedcba9876543210fedc'; // as long as TOKEN
+      r = await run(['diff', '-f', '-'], { input: deploymentManifest('diffed-api', sameClass, 2) });
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stdout, /^-\s+replicas: 1$/m);
+      assert.match(r.stdout, /^\+\s+replicas: 2$/m);
+      assert.doesNotMatch(r.stdout, /^[-+]\s+value: '\*\*\*masked/m);
+      assert.ok(!r.stdout.includes(sameClass));
+      r = await run(['diff', '-f', '-'], { input: deploymentManifest('diffed-api', 'short') });
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stdout, new RegExp(`^-\\s+value: '\\*\\*\\*masked \\(${placeholderText(TOKEN.length).slice(11, -4)}\\)\\*\\*\\*'$`, 'm'));
+      assert.match(r.stdout, /^\+\s+value: '\*\*\*masked \(1-15 bytes\)\*\*\*'$/m);
+      assert.ok(!r.stdout.includes('short'), 'the new value is masked in the dry run’s answer too');
     });
 
     test('a placeholder that is not the live value is refused, naming the field; nothing changes', async () => {
