@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { installedKubectlVersions, startHarness, type Harness } from '../support/harness.ts';
 import { placeholderBase64, placeholderText } from '../../src/masking/placeholder.ts';
-import { ALLOW_ALL_POLICY } from './fixtures/policies.ts';
+import { ALLOW_ALL_POLICY, DISCOVERY_RULES } from './fixtures/policies.ts';
 
 const PASSWORD = 'correct-horse-battery-staple';
 const API_KEY = 'ak_live_5f2d8c1e9b7a4630';
@@ -188,14 +188,7 @@ for (const version of versionsUnderTest()) {
   });
 }
 
-const BREAK_GLASS_POLICY = `
-apiVersion: gatehouse/v1
-rules:
-  - name: discovery
-    effect: allow
-    verbs: ["get"]
-    nonResourceURLs: ["/api", "/api/*", "/apis", "/apis/*", "/openapi/*", "/version"]
-  - name: break-glass
+const BREAK_GLASS_POLICY = `${DISCOVERY_RULES}  - name: break-glass
     effect: allow
     groups: ["incident-responders"]
     verbs: ["get", "list", "watch"]
