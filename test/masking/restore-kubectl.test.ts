@@ -184,7 +184,7 @@ for (const version of versionsUnderTest()) {
       assert.deepEqual(lastApplied(stored)['data'], { password: b64(PASSWORD) });
     });
 
-    test('a Deployment whose env a masking rule names applies, round-trips and migrates cleanly', async () => {
+    test('a Deployment whose env a masking rule names applies, round-trips, migrates and takes set env cleanly', async () => {
       const name = 'api';
       let r = await run(['apply', '-f', '-'], { input: deploymentManifest(name, TOKEN) });
       assert.equal(r.code, 0, r.stderr);
@@ -195,6 +195,10 @@ for (const version of versionsUnderTest()) {
       r = await run(['apply', '--server-side', '-f', '-'], { input: deploymentManifest(name, TOKEN, 3) });
       assert.equal(r.code, 0, r.stderr);
       assert.doesNotMatch(r.stderr, /Warning/);
+      r = await run(['set', 'env', `deployment/${name}`, 'LOG_LEVEL=debug']);
+      assert.equal(r.code, 0, r.stderr);
+      r = await run(['set', 'env', `deployment/${name}`, 'LOG_LEVEL=info']);
+      assert.equal(r.code, 0, r.stderr);
       const stored = h.api.store.get('deployments', 'default', name) as { spec: { replicas: number; template: { spec: { containers: { env: unknown[] }[] } } } } & KubeObject;
       assert.equal(stored.spec.replicas, 3);
       assert.deepEqual(stored.spec.template.spec.containers[0]?.env, [{ name: 'LOG_LEVEL', value: 'info' }, { name: 'API_TOKEN', value: TOKEN }]);
