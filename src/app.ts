@@ -2,7 +2,7 @@
  * The Gatehouse app: the whole pipeline assembled in one place, in the order a request
  * passes it. Both runtimes (Node HTTPS server, Lambda Function URL) serve this same app.
  *
- *   record ─► authenticate ─► impersonate ─► classify ─► request framing ─► authorize ─► request body ─► approve ─► record intent ─► credentials ─► forward ─► mask
+ *   record ─► authenticate ─► impersonate ─► classify ─► request framing ─► authorize ─► request body ─► approve ─► record intent ─► credentials ─► restore ─► forward ─► mask
  *
  * `request framing` refuses, from the headers alone, a body on GET/HEAD and a declared
  * Content-Length over the limit (413) — no refusal waits for a body that may never come.
@@ -10,8 +10,9 @@
  * approvals, records or forward read it; policy needs no body, so it runs first.
  * `record` is outermost so every outcome, failures included, becomes one record. `record
  * intent` makes a mutating call's record durable once it is decided and before anything is
- * forwarded (no durable record, no call). `mask` sits before `forward` in the chain because
- * it works on the response forward returns.
+ * forwarded (no durable record, no call). `restore` puts live values back where a write
+ * carries placeholders (after approve, so a grant binds the body as the client sent it).
+ * `mask` sits before `forward` in the chain because it works on the response forward returns.
  */
 import { Hono } from 'hono';
 import './context.ts';
@@ -36,6 +37,7 @@ import { approve } from './pipeline/approve.ts';
 import { credentials } from './pipeline/credentials.ts';
 import { forward } from './pipeline/forward.ts';
 import { mask } from './pipeline/mask.ts';
+import { restore } from './pipeline/restore.ts';
 import { approvalRoutes } from './approvals/routes.ts';
 
 export interface GatehouseDeps {
@@ -82,6 +84,7 @@ export function createApp(deps: GatehouseDeps): Hono {
   app.use('*', approve(deps.approvals, clock, deps.masking));
   app.use('*', recordIntent());
   app.use('*', credentials(deps.upstream));
+  app.use('*', restore({ masking: deps.masking, policy: deps.policy, timeoutSeconds: deps.upstreamTimeoutSeconds }));
   app.use('*', mask(deps.masking));
   app.all('*', forward({ timeoutSeconds: deps.upstreamTimeoutSeconds, maxRequestBodyBytes }));
 

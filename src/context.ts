@@ -1,5 +1,5 @@
 /** Typed values each stage leaves in Hono's context for the stages after it. */
-import type { ApprovalOutcome, Decision, Identity, KubeRequest, UpstreamConnection } from './types.ts';
+import type { ApprovalOutcome, Decision, Identity, KubeRequest, Restored, UpstreamConnection } from './types.ts';
 
 declare module 'hono' {
   interface ContextVariableMap {
@@ -19,6 +19,13 @@ declare module 'hono' {
     upstream: UpstreamConnection;
     /** Set by forward: the upstream's status code, when it answered. */
     upstreamStatus: number;
+    /**
+     * Set by restore when it put live values back in place of placeholders: the body forward
+     * sends upstream instead of the client's (which records and approvals keep seeing).
+     */
+    upstreamBody: Uint8Array;
+    /** Set by restore with `upstreamBody`: which fields it restored (paths, never values) and the resourceVersion the write is conditioned on. */
+    restoration: Restored;
     /** Set by mask: whether any value was masked in the response. */
     masked: boolean;
     /**

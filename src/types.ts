@@ -66,6 +66,14 @@ export interface ApprovalOutcome {
   decidedAt?: string;
 }
 
+/** What the restore stage did to a write that carried placeholders. */
+export interface Restored {
+  /** Field paths whose placeholders were replaced by the live value, e.g. `data.password`. Never values. */
+  paths: string[];
+  /** The live object's resourceVersion the write was conditioned on. */
+  resourceVersion: string;
+}
+
 /** How to reach the upstream API server for one request. */
 export interface UpstreamConnection {
   /** Base URL of the API server, e.g. https://10.0.0.1:6443 (may carry a path prefix). */

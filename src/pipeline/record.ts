@@ -214,6 +214,7 @@ async function callFacts(c: Context, options: RecordStageOptions, consumeBody: b
     request,
     decision: variable<Decision>(c, 'decision'),
     approval: variable(c, 'approval'),
+    restoration: variable(c, 'restoration'),
     requestBody:
       captured === undefined
         ? unreadBody(declaredLength(c))

@@ -2,7 +2,7 @@
  * Builds one session record from what the pipeline learnt about a call. Pure: the record
  * stage gathers the facts from Hono's context; this module only maps them onto the schema.
  */
-import type { ApprovalOutcome, Decision, Identity, KubeRequest } from '../types.ts';
+import type { ApprovalOutcome, Decision, Identity, KubeRequest, Restored } from '../types.ts';
 import type { RecordedBody } from './body.ts';
 import type { RecordPhase, SessionRecord, StreamEnd } from './schema.ts';
 import { SCHEMA_VERSION } from './schema.ts';
@@ -33,6 +33,8 @@ export interface CallFacts {
   request?: KubeRequest | undefined;
   decision?: Decision | undefined;
   approval?: ApprovalOutcome | undefined;
+  /** Placeholders the restore stage put live values back for. */
+  restoration?: Restored | undefined;
   requestBody: RecordedBody;
 }
 
@@ -49,7 +51,7 @@ export interface CallOutcome {
 }
 
 export function buildRecord(phase: RecordPhase, start: CallStart, facts: CallFacts, outcome?: CallOutcome): SessionRecord {
-  const { identity, request, decision, approval, requestBody } = facts;
+  const { identity, request, decision, approval, restoration, requestBody } = facts;
   return {
     schema_version: SCHEMA_VERSION,
     record_id: crypto.randomUUID(),
@@ -102,6 +104,8 @@ export function buildRecord(phase: RecordPhase, start: CallStart, facts: CallFac
     stream_end: outcome?.streamEnd ?? null,
     impersonator_user: facts.impersonator?.user ?? null,
     impersonator_groups: facts.impersonator === undefined ? null : [...facts.impersonator.groups],
+    restored_paths: restoration === undefined ? null : [...restoration.paths],
+    restored_resource_version: restoration?.resourceVersion ?? null,
   };
 }
 

@@ -8,12 +8,11 @@
  * run in order and share the store, so each one names the objects it touches.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import type { ReceivedRequest } from '../stand-in/apiserver.ts';
 import type { FakeStore } from '../stand-in/store.ts';
-import { kubectlVersionsUnderTest, startHarness, type Harness } from '../support/harness.ts';
+import { clientToken, kubectlVersionsUnderTest, startHarness, type Harness } from '../support/harness.ts';
 import { appManifest, E2E_POLICY } from '../support/kubectl-fixtures.ts';
 
 const NOW = Date.parse('2025-06-01T12:00:00Z');
@@ -40,13 +39,6 @@ function seed(store: FakeStore): void {
   store.appendLog('default', 'web', 'GET /healthz 200');
 }
 
-/** The client's bearer token, as the users' kubeconfig holds it. */
-function clientToken(h: Harness): string {
-  const config = parseYaml(readFileSync(h.kubeconfigPath, 'utf8')) as { users: { user: { token: string } }[] };
-  const token = config.users[0]?.user.token;
-  assert.ok(token !== undefined && token.length > 20, 'the users kubeconfig carries a static token');
-  return token;
-}
 
 /** Every request reached the stand-in as the caller, with Gatehouse's token and nothing of the client's. */
 function assertForwardedAsCaller(h: Harness, requests: ReceivedRequest[]): void {

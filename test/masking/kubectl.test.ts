@@ -1,9 +1,10 @@
 /**
  * End to end: the REAL kubectl (oldest and newest installed) → Gatehouse → the kube-apiserver
  * stand-in, for every way kubectl shows a Secret: `get -o yaml`, `get` (Table), `get -w`,
- * `describe`, `create secret generic --from-literal`, and `apply` (the last-applied
- * annotation). No value, plain or base64, may appear in what kubectl prints; the stand-in
- * really holds and sends the values (kubectl straight at it shows them).
+ * `describe`, `create secret generic --from-literal`, `replace` of what `get` showed, and
+ * `apply` (the last-applied annotation). No value, plain or base64, may appear in what
+ * kubectl prints; the stand-in really holds and sends the values (kubectl straight at it
+ * shows them).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -11,19 +12,8 @@ import { parse as parseYaml } from 'yaml';
 import { kubectlVersionsUnderTest, startHarness, type Harness } from '../support/harness.ts';
 import { placeholderBase64, placeholderText } from '../../src/masking/placeholder.ts';
 import { API_KEY, APPLIED, assertNoSecret, b64, LITERAL, MASKING_POLICY, PASSWORD } from '../support/kubectl-fixtures.ts';
+import { ALLOW_ALL_POLICY, DISCOVERY_RULES } from './fixtures/policies.ts';
 
-const POLICY = `
-apiVersion: gatehouse/v1
-rules:
-  - name: discovery
-    effect: allow
-    verbs: ["get"]
-    nonResourceURLs: ["/api", "/api/*", "/apis", "/apis/*", "/openapi/*", "/version"]
-  - name: everything
-    effect: allow
-    verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
-    resources: ["*"]
-`;
 
 /** Waits for something kubectl does on its own (its watch request reaching the stand-in). */
 async function waitUntil(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
@@ -39,7 +29,7 @@ for (const version of kubectlVersionsUnderTest()) {
     let h: Harness;
 
     before(async () => {
-      h = await startHarness({ policy: POLICY });
+      h = await startHarness({ policy: ALLOW_ALL_POLICY });
       h.api.store.put({
         apiVersion: 'v1',
         kind: 'Secret',
@@ -156,12 +146,12 @@ for (const version of kubectlVersionsUnderTest()) {
       assert.equal(h.api.store.get('secrets', 'default', `literal-${version.replace('.', '-')}`)?.['data']?.['token' as never], b64(LITERAL));
     });
 
-    test('replace with what get -o yaml showed is refused: placeholders never overwrite real values', async () => {
+    test('replace with what get -o yaml showed never overwrites real values with placeholders (they are restored)', async () => {
       const shown = await h.kubectl(version, ['get', 'secret', 'db', '-o', 'yaml']);
       assert.equal(shown.code, 0, shown.stderr);
       const r = await h.kubectl(version, ['replace', '-f', '-'], { input: shown.stdout });
-      assert.notEqual(r.code, 0);
-      assert.match(r.stderr, /Error from server \(BadRequest\).*may not update secrets "db" in namespace "default" with a masked placeholder/);
+      assert.equal(r.code, 0, r.stderr);
+      assertNoSecret(r.stdout, 'replace -o name');
       assert.equal(h.api.store.get('secrets', 'default', 'db')?.['data']?.['password' as never], b64(PASSWORD));
     });
 
@@ -178,6 +168,24 @@ for (const version of kubectlVersionsUnderTest()) {
     });
   });
 }
+
+const BREAK_GLASS_POLICY = `${DISCOVERY_RULES}  - name: break-glass
+    effect: allow
+    groups: ["incident-responders"]
+    verbs: ["get", "list", "watch"]
+    resources: ["secrets"]
+    unmasked: true
+  - name: reads
+    effect: allow
+    verbs: ["get", "list", "watch"]
+    resources: ["*"]
+masking:
+  - name: passwords-in-configmaps
+    namespaces: ["default"]
+    configMapKeys: ["*password*"]
+  - name: credentials-in-env
+    envNames: ["*_PASSWORD", "*_TOKEN"]
+`;
 
 describe('kubectl: break-glass and masking rules from the policy file', () => {
   let h: Harness;

@@ -88,6 +88,8 @@ export function aRecord(over: Partial<SessionRecord> = {}): SessionRecord {
     stream_end: 'complete',
     impersonator_user: null,
     impersonator_groups: null,
+    restored_paths: null,
+    restored_resource_version: null,
     ...over,
   };
 }

@@ -14,13 +14,14 @@
  * leak between runs) and cleans up all it started.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
-import type { Clock } from '../../src/types.ts';
+import { parse as parseYaml } from 'yaml';
 import { createS3Records } from '../../src/adapters/s3-records.ts';
 import { LOCAL_RECORDS_BUCKET, localRecordsDirectory, startLocalS3 } from '../../src/local/s3.ts';
 import type { SessionRecord } from '../../src/records/schema.ts';
+import type { Clock } from '../../src/types.ts';
 import { startLocalGatehouse, type LocalGatehouse } from '../../src/runtime/local.ts';
 import { startFakeApiServer, type DenyRule, type FakeApiServer, type ReceivedRequest } from '../stand-in/apiserver.ts';
 
@@ -38,6 +39,8 @@ export interface KubectlOptions {
   timeoutMs?: number;
   /** Another kubeconfig (default: the Gatehouse users' kubeconfig). */
   kubeconfig?: string;
+  /** More environment for kubectl (e.g. `EDITOR` for `kubectl edit`). */
+  env?: Record<string, string>;
 }
 
 export interface RunningKubectl {
@@ -132,7 +135,7 @@ export function kubectlBinary(version: string): string {
 
 function spawnKubectl(binary: string, args: string[], home: string, options: KubectlOptions, kubeconfig: string): ChildProcess {
   const child = spawn(binary, ['--kubeconfig', kubeconfig, '--cache-dir', join(home, 'cache'), ...args], {
-    env: { PATH: process.env['PATH'] ?? '', HOME: home, KUBECACHEDIR: join(home, 'cache') },
+    env: { PATH: process.env['PATH'] ?? '', HOME: home, KUBECACHEDIR: join(home, 'cache'), ...options.env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   child.stdin?.end(options.input ?? '');
@@ -293,4 +296,12 @@ export async function startGatehouseFront(upstreamKubeconfig: string, options: G
     },
     close: cleanup,
   };
+}
+
+/** The client's bearer token, as the users' kubeconfig holds it (for requests made without kubectl). */
+export function clientToken(h: Harness): string {
+  const config = parseYaml(readFileSync(h.kubeconfigPath, 'utf8')) as { users: { user: { token?: string } }[] };
+  const token = config.users[0]?.user.token;
+  if (token === undefined || token.length <= 20) throw new Error('the users kubeconfig carries no static token');
+  return token;
 }
