@@ -2,7 +2,7 @@
  * Gatehouse as the bench runs it: the Node runtime with the whole pipeline on, in its own
  * process, built the way a self-hosted deployment is (configuration → `createDepsFromConfig`
  * → `createApp` → `startNodeServer`), listening in plain HTTP on loopback (the listener for
- * running behind a TLS-terminating load balancer):
+ * running behind a TLS-terminating load balancer), or HTTPS when `tls` is given:
  *
  * - authenticate: the production OIDC authenticator, keys from the bench IdP's JWKS;
  * - classify, authorize: the generated policy file (hundreds of rules);
@@ -42,6 +42,8 @@ export interface FrontSettings {
   bucket: string;
   /** Processes serving the one port; default 1. */
   workers?: number;
+  /** Serve HTTPS with this certificate (PEM) instead of plain HTTP. */
+  tls?: { cert: string; key: string };
   /** A cheaper pipeline, to see what each part costs (bench/stages.ts); default `whole`. */
   variant?: FrontVariant;
 }
@@ -110,7 +112,7 @@ async function serveOne(): Promise<{ url: string; stop(): Promise<SinkStats | nu
   const sink = records.sink as typeof records.sink & { stats?: SinkStats };
 
   const deps = forVariant(await createDepsFromConfig(config, { records: records.sink, recordSettings: records.settings }), settings.variant ?? 'whole');
-  const server = await startNodeServer({ app: createApp(deps), host: '127.0.0.1', port: 0 });
+  const server = await startNodeServer({ app: createApp(deps), host: '127.0.0.1', port: 0, ...(settings.tls === undefined ? {} : { tls: settings.tls }) });
   return {
     url: server.url,
     async stop() {

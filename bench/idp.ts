@@ -3,8 +3,11 @@
  * tokens with), its discovery document and JWKS over loopback HTTP, and ID tokens minted with
  * it. Gatehouse verifies these through its production OIDC authenticator (remote JWKS), the
  * same path a token from a real provider takes; the JWKS is fetched once per process.
+ * With `tls`, it serves HTTPS (kube-oidc-proxy, the real-server scenario's peer, reads the
+ * discovery document only from an https issuer).
  */
 import * as http from 'node:http';
+import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import type { CryptoKey } from 'jose';
@@ -20,11 +23,11 @@ export interface BenchIdp {
   close(): Promise<void>;
 }
 
-export async function startBenchIdp(): Promise<BenchIdp> {
+export async function startBenchIdp(options: { tls?: { cert: string; key: string } } = {}): Promise<BenchIdp> {
   const { publicKey, privateKey } = await generateKeyPair('RS256');
   const jwk = { ...(await exportJWK(publicKey)), kid: 'bench-1', alg: 'RS256', use: 'sig' };
   let issuer = '';
-  const server = http.createServer((request, response) => {
+  const handler = (request: http.IncomingMessage, response: http.ServerResponse): void => {
     const body =
       request.url === '/.well-known/openid-configuration'
         ? { issuer, jwks_uri: `${issuer}/jwks`, id_token_signing_alg_values_supported: ['RS256'] }
@@ -36,9 +39,10 @@ export async function startBenchIdp(): Promise<BenchIdp> {
       return;
     }
     response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-  });
+  };
+  const server = options.tls === undefined ? http.createServer(handler) : https.createServer(options.tls, handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  issuer = `${options.tls === undefined ? 'http' : 'https'}://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     issuer,
     jwksUri: `${issuer}/jwks`,

@@ -18,11 +18,12 @@ export function kubectlVersion(): string {
   }
 }
 
-export function startKubectlProxy(kubeconfig: string, home: string): Promise<Child<{ url: string }>> {
+/** `extraArgs`: e.g. `--as`/`--as-group` to impersonate a caller. */
+export function startKubectlProxy(kubeconfig: string, home: string, extraArgs: string[] = []): Promise<Child<{ url: string }>> {
   return startChild(
     'kubectl proxy',
     'kubectl',
-    ['proxy', '--port=0', '--address=127.0.0.1', `--kubeconfig=${kubeconfig}`],
+    ['proxy', '--port=0', '--address=127.0.0.1', `--kubeconfig=${kubeconfig}`, ...extraArgs],
     (line) => {
       const match = SERVING.exec(line);
       return match === null ? undefined : { url: `http://${match[1]}` };

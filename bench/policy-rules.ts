@@ -13,6 +13,8 @@ import { BENCH_NAMESPACE, WATCH_NAMESPACE, listNamespace } from './fixtures.ts';
 
 export const BENCH_USER = 'bench@example.com';
 export const BENCH_GROUPS = ['bench-team', 'everyone'];
+/** Generated rules in the bench policy (`npm run bench`). */
+export const BENCH_POLICY_RULES = 250;
 
 const RESOURCES = ['pods', 'services', 'deployments', 'configmaps', 'secrets', 'jobs', 'cronjobs', 'ingresses', 'statefulsets', 'daemonsets', 'replicasets', 'events', 'nodes', 'namespaces', 'persistentvolumeclaims', 'serviceaccounts', 'roles', 'rolebindings', 'networkpolicies', 'horizontalpodautoscalers'];
 const VERBS = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete', 'deletecollection'];

@@ -133,6 +133,33 @@ export function rows(results: BenchResults): Row[] {
     });
     out.push({ benchmark: '6 gatehouse --help', measured: ms(cli.helpMs, 0), target: '< 200 ms', met: cli.helpMs < 200 });
   }
+  const real = results.realApiServer;
+  if (real !== undefined && 'notRun' in real) {
+    out.push({ benchmark: '7 small GET, real kube-apiserver', measured: `not run: ${real.notRun}`, target: '' });
+  } else if (real !== undefined) {
+    const label = `7 small GET, real kube-apiserver ${real.kubeApiserver}, ${real.connections} conns`;
+    for (const front of real.fronts) {
+      const cpu = front.front === 'direct' ? '' : `, CPU ${count(front.frontCpuMicrosPerRequest)} µs/req`;
+      out.push({
+        benchmark: `${label}: ${front.front === 'gatehouse' ? 'Gatehouse' : front.front}`,
+        measured: `${count(front.rps)} req/s, p50 ${ms(front.latencyMs.p50)}, p99 ${ms(front.latencyMs.p99)}${cpu} (API server ${count(front.upstreamCpuMicrosPerRequest)} µs/req)`,
+        target: '',
+      });
+    }
+    out.push({
+      benchmark: `${label}: Gatehouse / kube-oidc-proxy`,
+      measured:
+        real.throughputVsKubeOidcProxy === undefined || real.cpuVsKubeOidcProxy === undefined
+          ? `not measured: ${real.peerMissing ?? 'unknown'}`
+          : `${real.throughputVsKubeOidcProxy.toFixed(2)}× req/s, ${real.cpuVsKubeOidcProxy.toFixed(2)}× CPU per request`,
+      target: '',
+    });
+    out.push({
+      benchmark: `${label}: Gatehouse / kubectl proxy`,
+      measured: `${real.throughputVsKubectlProxy.toFixed(2)}× req/s, ${real.cpuVsKubectlProxy.toFixed(2)}× CPU per request`,
+      target: '',
+    });
+  }
   const records = results.records;
   if (records !== undefined) {
     out.push({

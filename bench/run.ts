@@ -8,6 +8,9 @@
  *   5. policy: decisions/s and p99 per decision with 1,000 rules;
  *   6. the CLI: the credential plugin against `node -e 0`, kubectl with the plugin against a
  *      static token, `gatehouse --help` (the built CLI, bin/gatehouse.mjs);
+ *   7. the small GET against a REAL kube-apiserver (test/kube/build.sh builds it): direct,
+ *      kubectl proxy, kube-oidc-proxy (the open-source peer, bench/peer/) and Gatehouse, with
+ *      CPU per request; "not run" with the reason where Go or the build is missing;
  *   and a check that every call through Gatehouse left its record in the S3 emulator.
  *
  * It starts everything it needs (bench/stand.ts) and stops all of it, prints one table and
@@ -26,18 +29,19 @@ import { parseArgs } from 'node:util';
 import { kubectlVersion } from './kubectl-proxy.ts';
 import { summariseProfile } from './profile-summary.ts';
 import { countRecords } from './records-check.ts';
+import { BENCH_POLICY_RULES as POLICY_RULES } from './policy-rules.ts';
 import { markdownTable } from './report.ts';
 import type { BenchResults } from './results.ts';
 import { cliStart } from './scenarios/cli-start.ts';
 import { coldStart } from './scenarios/cold-start.ts';
 import { largeLists } from './scenarios/large-lists.ts';
 import { policyDecisions } from './scenarios/policy.ts';
-import { smallGet, upstreamStats } from './scenarios/small-get.ts';
+import { realApiServerGet } from './scenarios/real-apiserver.ts';
+import { smallGet, smallGetOptions, upstreamStats } from './scenarios/small-get.ts';
 import { watchLatency } from './scenarios/watch.ts';
-import { RECORDS_BUCKET, startStand } from './stand.ts';
+import { RECORDS_BUCKET, SCRATCH_ROOT, startStand } from './stand.ts';
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
-const POLICY_RULES = 250;
 
 const { values: flags } = parseArgs({
   options: {
@@ -96,16 +100,7 @@ try {
   log(`stand: upstream ${stand.upstream.ready.url}, kubectl proxy ${stand.kubectlProxy.ready.url}, Gatehouse ${stand.gatehouse.ready.url} (${stand.policyRules} policy rules)`);
 
   log('1 small GET');
-  results.smallGet = await smallGet(
-    stand,
-    {
-      connections: Number(flags.connections),
-      seconds: quick ? 3 : Number(flags.seconds),
-      warmupSeconds: quick ? 1 : 3,
-      unloadedSeconds: quick ? 1 : 5,
-    },
-    log,
-  );
+  results.smallGet = await smallGet(stand, smallGetOptions(flags), log);
 
   log('2 large Secret lists');
   results.lists = await largeLists(stand, log);
@@ -144,6 +139,11 @@ try {
 } finally {
   await stand.close();
 }
+
+// After the stand is gone: the real API server and its fronts have the machine to themselves.
+log('6 small GET against a real kube-apiserver, with kube-oidc-proxy');
+results.realApiServer = await realApiServerGet({ ...smallGetOptions(flags), policyRules: POLICY_RULES, scratch: join(SCRATCH_ROOT, runId) }, log);
+if ('notRun' in results.realApiServer) log(`  NOT RUN: ${results.realApiServer.notRun}`);
 
 results.environment.loadAverageAtEnd = loadavg()[0] ?? 0;
 results.environment.durationSeconds = Math.round((Date.now() - startedAt.getTime()) / 1000);

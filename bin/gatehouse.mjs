@@ -12,6 +12,9 @@ const plugin = process.argv[2] === 'credential' || process.argv[2] === 'dev-toke
 if (!plugin || process.env.GATEHOUSE_SOURCE_MAPS === '1') process.setSourceMapsEnabled(true);
 // Node 22.1+ keeps compiled code between runs; Node 20 has no compile cache (nothing to do).
 module.enableCompileCache?.();
+// The AWS SDK warns on every command under Node 20 that its releases after January 2027 need
+// Node 22; Gatehouse pins its SDK versions, so the warning only buries the command's output.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const entry = new URL(`../dist/cli/${plugin ? 'plugin' : 'main'}.js`, import.meta.url);
 if (!existsSync(entry)) {

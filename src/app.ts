@@ -2,7 +2,7 @@
  * The Gatehouse app: the whole pipeline assembled in one place, in the order a request
  * passes it. Both runtimes (Node HTTPS server, Lambda Function URL) serve this same app.
  *
- *   record ─► authenticate ─► classify ─► request framing ─► authorize ─► request body ─► approve ─► record intent ─► credentials ─► forward ─► mask
+ *   record ─► authenticate ─► impersonate ─► classify ─► request framing ─► authorize ─► request body ─► approve ─► record intent ─► credentials ─► restore ─► forward ─► mask
  *
  * `request framing` refuses, from the headers alone, a body on GET/HEAD and a declared
  * Content-Length over the limit (413) — no refusal waits for a body that may never come.
@@ -10,8 +10,9 @@
  * approvals, records or forward read it; policy needs no body, so it runs first.
  * `record` is outermost so every outcome, failures included, becomes one record. `record
  * intent` makes a mutating call's record durable once it is decided and before anything is
- * forwarded (no durable record, no call). `mask` sits before `forward` in the chain because
- * it works on the response forward returns.
+ * forwarded (no durable record, no call). `restore` puts live values back where a write
+ * carries placeholders (after approve, so a grant binds the body as the client sent it).
+ * `mask` sits before `forward` in the chain because it works on the response forward returns.
  */
 import { Hono } from 'hono';
 import './context.ts';
@@ -28,6 +29,7 @@ import { DEFAULT_RECORD_SETTINGS, record, recordIntent } from './pipeline/record
 import type { RecordSettings } from './pipeline/record.ts';
 import { recordBodyMasking } from './records/masker.ts';
 import { authenticate } from './pipeline/authenticate.ts';
+import { impersonate } from './pipeline/impersonate.ts';
 import { classify } from './pipeline/classify.ts';
 import { DEFAULT_MAX_REQUEST_BODY_BYTES, requestBodies, requestFraming } from './pipeline/request-body.ts';
 import { authorize } from './pipeline/authorize.ts';
@@ -35,6 +37,7 @@ import { approve } from './pipeline/approve.ts';
 import { credentials } from './pipeline/credentials.ts';
 import { forward } from './pipeline/forward.ts';
 import { mask } from './pipeline/mask.ts';
+import { restore } from './pipeline/restore.ts';
 import { approvalRoutes } from './approvals/routes.ts';
 
 export interface GatehouseDeps {
@@ -71,7 +74,9 @@ export function createApp(deps: GatehouseDeps): Hono {
   if (deps.approvals !== undefined) app.route(`${OWN_PREFIX}/approvals`, approvalRoutes(deps.approvals, clock));
 
   app.use('*', record(deps.records, { clock, runtime: deps.runtime, ...(deps.recordSettings ?? DEFAULT_RECORD_SETTINGS), ...recordBodyMasking(deps.masking) }));
-  app.use('*', authenticate(deps.authenticator));
+  app.use('*', authenticate(deps.authenticator, { impersonation: 'decide' }));
+  // kubectl --as: allowed only where the policy grants the caller `impersonate` (refused otherwise, as before).
+  app.use('*', impersonate(deps.policy));
   app.use('*', classify({ runtime: deps.runtime }));
   app.use('*', requestFraming({ maxBytes: maxRequestBodyBytes }));
   app.use('*', authorize(deps.policy));
@@ -79,6 +84,7 @@ export function createApp(deps: GatehouseDeps): Hono {
   app.use('*', approve(deps.approvals, clock, deps.masking));
   app.use('*', recordIntent());
   app.use('*', credentials(deps.upstream));
+  app.use('*', restore({ masking: deps.masking, policy: deps.policy, timeoutSeconds: deps.upstreamTimeoutSeconds }));
   app.use('*', mask(deps.masking));
   app.all('*', forward({ timeoutSeconds: deps.upstreamTimeoutSeconds, maxRequestBodyBytes }));
 

@@ -54,6 +54,7 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   { name: 'GATEHOUSE_POLICY_FILE', path: ['policy', 'file'], kind: 'string', description: 'policy file path, `*.json` as the stack converts it (default: `policy.json` bundled beside the handler, converted from the policy YAML at synth; the bundle reads no YAML)' },
   { name: 'GATEHOUSE_APPROVALS_TABLE', path: ['approvals', 'tableName'], kind: 'string', description: 'DynamoDB table of approvals (setting any APPROVALS variable enables approvals)' },
   { name: 'GATEHOUSE_APPROVALS_PUBLIC_URL', path: ['approvals', 'publicUrl'], kind: 'string', description: "public base URL approval links point at (default on Lambda: the Function URL domain AWS names in the event; never a request's Host)" },
+  { name: 'GATEHOUSE_APPROVALS_NAME', path: ['approvals', 'name'], kind: 'string', description: 'which Gatehouse or cluster this is, shown to approvers on the page and in the mail subject (default "Gatehouse")' },
   { name: 'GATEHOUSE_APPROVALS_MAIL_FROM', path: ['approvals', 'mailFrom'], kind: 'string', description: 'sender address of approval mails (a verified SES identity)' },
   { name: 'GATEHOUSE_APPROVALS_TTL_SECONDS', path: ['approvals', 'ttlSeconds'], kind: 'integer', description: 'seconds a pending approval lives (default 3600)' },
   { name: 'GATEHOUSE_APPROVALS_HOLD_SECONDS', path: ['approvals', 'holdSeconds'], kind: 'integer', description: 'seconds a review request waits for a decision (default 0)' },

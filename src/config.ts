@@ -69,6 +69,8 @@ export const configSchema = z.object({
   approvals: z
     .object({
       tableName: z.string().min(1).default('gatehouse-approvals'),
+      /** Which Gatehouse (or cluster) this is, for approvers: on the approval page and in the mail subject. */
+      name: z.string().min(1).max(100).default('Gatehouse'),
       /**
        * Base URL approval links point at (the public URL of Gatehouse). Required on the Node
        * runtime when approvals are on; on Lambda the default is the Function URL domain AWS

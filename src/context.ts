@@ -5,7 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Context } from 'hono';
-import type { ApprovalOutcome, Decision, Identity, KubeRequest, UpstreamConnection } from './types.ts';
+import type { ApprovalOutcome, Decision, Identity, KubeRequest, Restored, UpstreamConnection } from './types.ts';
 
 /**
  * What the Node runtime passes in `env.upgrade` for an HTTP Upgrade request. Forward sets
@@ -27,6 +27,8 @@ export interface GatehouseBindings {
   outgoing?: ServerResponse;
   upgrade?: UpgradeBinding;
   event?: { rawPath?: string; rawQueryString?: string; requestContext?: { http?: { sourceIp?: string } } };
+  /** On Lambda, the Function URL event's request context: `domainName` is the URL AWS routed by. */
+  requestContext?: { domainName?: unknown };
 }
 
 export interface GatehouseEnv {
@@ -55,8 +57,10 @@ declare module 'hono' {
   interface ContextVariableMap {
     /** Set by record: one id per API call, also sent back as Audit-Id. */
     requestId: string;
-    /** Set by authenticate. */
+    /** Set by authenticate; replaced by impersonate with the identity the caller may act as (kubectl --as). */
     identity: Identity;
+    /** Set by impersonate: the authenticated caller, when it acts as `identity`. */
+    impersonator: Identity;
     /** Set by classify. */
     kubeRequest: KubeRequest;
     /** Set by authorize. */
@@ -67,6 +71,13 @@ declare module 'hono' {
     upstream: UpstreamConnection;
     /** Set by forward: the upstream's status code, when it answered. */
     upstreamStatus: number;
+    /**
+     * Set by restore when it put live values back in place of placeholders: the body forward
+     * sends upstream instead of the client's (which records and approvals keep seeing).
+     */
+    upstreamBody: Uint8Array;
+    /** Set by restore with `upstreamBody`: which fields it restored (paths, never values) and the resourceVersion the write is conditioned on. */
+    restoration: Restored;
     /** Set by mask: whether any value was masked in the response. */
     masked: boolean;
     /**

@@ -60,7 +60,9 @@ const CODES = {
   ERR_UPSTREAM_UNREACHABLE: [502, 'ServiceUnavailable'],
   ERR_UPSTREAM_TIMEOUT: [504, 'Timeout'],
   ERR_UPSTREAM_TLS: [502, 'ServiceUnavailable'],
-  // mask
+  // restore / mask
+  ERR_PLACEHOLDER_UNRESTORABLE: [400, 'BadRequest'],
+  ERR_PATCH_READS_MASKED: [403, 'Forbidden'],
   ERR_RESPONSE_UNMASKABLE: [502, 'InternalError'],
   // record
   ERR_RECORD_UNAVAILABLE: [503, 'ServiceUnavailable'],

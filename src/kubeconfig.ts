@@ -27,6 +27,8 @@ export interface ExecConfig {
   env?: { name: string; value: string }[] | null;
   interactiveMode?: 'Never' | 'IfAvailable' | 'Always';
   provideClusterInfo?: boolean;
+  /** Shown when the command is not found. */
+  installHint?: string;
 }
 
 export interface KubeconfigUser {

@@ -43,6 +43,8 @@ export interface ReviewSettings {
   /** "once": the grant covers exactly one request; "window": matching requests for `windowSeconds`. */
   grant: 'once' | 'window';
   windowSeconds: number;
+  /** The rule's own `reason`, in its words (shown to approvers without the decision's wrapping). */
+  reason?: string;
 }
 
 export interface Decision {
@@ -62,6 +64,14 @@ export interface ApprovalOutcome {
   status: 'pending' | 'approved' | 'denied' | 'expired' | 'consumed';
   approver?: string;
   decidedAt?: string;
+}
+
+/** What the restore stage did to a write that carried placeholders. */
+export interface Restored {
+  /** Field paths whose placeholders were replaced by the live value, e.g. `data.password`. Never values. */
+  paths: string[];
+  /** The live object's resourceVersion the write was conditioned on. */
+  resourceVersion: string;
 }
 
 /** How to reach the upstream API server for one request. */

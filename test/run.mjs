@@ -7,6 +7,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { realServerForRun } from './kube/availability.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const testDir = join(root, 'test');
@@ -33,9 +34,13 @@ if (built.status !== 0) {
   console.error('the build failed (scripts/build.mjs); no tests were run');
   process.exit(built.status ?? 1);
 }
+// Files that start a real kube-apiserver need it built first (test/kube/availability.mjs).
+const realServer = realServerForRun(files.map((f) => join(root, f)));
+if (realServer.notice) console.error(realServer.notice);
 const result = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=240000', ...files],
-  { cwd: root, stdio: 'inherit' },
+  { cwd: root, stdio: 'inherit', env: { ...process.env, ...realServer.env } },
 );
+if (realServer.notice) console.error(realServer.notice);
 process.exit(result.status ?? 1);

@@ -24,6 +24,17 @@ export interface SmallGetOptions {
   unloadedSeconds: number;
 }
 
+/** The small GET's run lengths from the bench's flags (`--quick`: short runs, to check the bench itself). */
+export function smallGetOptions(flags: { connections?: string; seconds?: string; quick?: boolean }): SmallGetOptions {
+  const quick = flags.quick === true;
+  return {
+    connections: Number(flags.connections ?? '32'),
+    seconds: quick ? 3 : Number(flags.seconds ?? '15'),
+    warmupSeconds: quick ? 1 : 3,
+    unloadedSeconds: quick ? 1 : 5,
+  };
+}
+
 export interface FrontResult extends LoadResult {
   front: FrontName;
   /** Upstream requests during the measured run (and how many carried Impersonate-User). */
@@ -77,41 +88,15 @@ export async function smallGet(stand: Stand, options: SmallGetOptions, log: (lin
       headers: { ...accept, authorization: `Bearer ${stand.token}` },
     },
   ];
-  const cpuOf = (pids: number[]): number => pids.reduce((total, pid) => total + cpuSeconds(pid), 0);
   const results: FrontResult[] = [];
   for (const { front, pids, url, headers } of fronts) {
-    const target = `${url}${POD_PATH}`;
-    await runLoad({ url: target, connections: options.connections, seconds: options.warmupSeconds, headers });
-    const before = await upstreamStats(stand);
-    const cpuBefore = { front: cpuOf(pids), upstream: cpuSeconds(stand.upstream.pid) };
-    const loaded = await runLoad({ url: target, connections: options.connections, seconds: options.seconds, headers });
-    const cpuAfter = { front: cpuOf(pids), upstream: cpuSeconds(stand.upstream.pid) };
-    const after = await upstreamStats(stand);
-    const unloaded = await runLoad({ url: target, connections: 1, seconds: options.unloadedSeconds, headers });
-    for (const [label, run] of [['loaded', loaded], ['unloaded', unloaded]] as const) {
-      if (run.non2xx > 0 || run.errors > 0) {
-        throw new Error(`${front} (${label}): ${run.non2xx} non-2xx answers and ${run.errors} errors; the numbers would be meaningless`);
-      }
-    }
-    const perRequest = (seconds: number): number => (seconds * 1e6) / Math.max(1, loaded.ok);
-    const result: FrontResult = {
-      front,
-      ...loaded,
-      upstreamRequests: after.requests - before.requests,
-      upstreamImpersonated: after.impersonated - before.impersonated,
-      frontCpuMicrosPerRequest: perRequest(cpuAfter.front - cpuBefore.front),
-      upstreamCpuMicrosPerRequest: perRequest(cpuAfter.upstream - cpuBefore.upstream),
-      unloaded,
-    };
+    const measured = await measureFront({ front, url: `${url}${POD_PATH}`, headers, pids, upstreamPid: stand.upstream.pid }, options, log, () => upstreamStats(stand));
+    const { upstream, ...rest } = measured;
+    const result: FrontResult = { ...rest, front, upstreamRequests: upstream?.requests ?? 0, upstreamImpersonated: upstream?.impersonated ?? 0 };
     if (front.startsWith('gatehouse') && result.upstreamImpersonated !== result.upstreamRequests) {
       throw new Error(`Gatehouse sent ${result.upstreamRequests - result.upstreamImpersonated} upstream requests without impersonation`);
     }
     results.push(result);
-    log(
-      `  ${front.padEnd(14)} ${loaded.rps.toFixed(0)} req/s, p50 ${loaded.latencyMs.p50.toFixed(2)} ms, p99 ${loaded.latencyMs.p99.toFixed(2)} ms, ` +
-        `CPU ${result.frontCpuMicrosPerRequest.toFixed(0)} µs/req (upstream ${result.upstreamCpuMicrosPerRequest.toFixed(0)}); ` +
-        `1 connection: p50 ${unloaded.latencyMs.p50.toFixed(2)} ms, p99 ${unloaded.latencyMs.p99.toFixed(2)} ms`,
-    );
   }
   const [direct, proxy, gatehouse, workers] = results as [FrontResult, FrontResult, FrontResult, FrontResult];
   return {
@@ -131,7 +116,63 @@ export async function smallGet(stand: Stand, options: SmallGetOptions, log: (lin
   };
 }
 
-export async function upstreamStats(stand: Stand): Promise<{ requests: number; impersonated: number }> {
+export interface UpstreamCount {
+  requests: number;
+  impersonated: number;
+}
+
+export interface MeasuredFront extends LoadResult {
+  frontCpuMicrosPerRequest: number;
+  upstreamCpuMicrosPerRequest: number;
+  unloaded: LoadResult;
+  /** Upstream requests during the loaded run, when the upstream counts them. */
+  upstream?: UpstreamCount;
+}
+
+/**
+ * One front, measured: warm-up, the loaded run (with the CPU time of the front's processes and
+ * of the upstream around it), then the unloaded run. Fails when any answer was not 2xx.
+ * `countUpstream`, when given, is read around the loaded run.
+ */
+export async function measureFront(
+  target: { front: string; url: string; headers: Record<string, string>; pids: number[]; upstreamPid: number },
+  options: SmallGetOptions,
+  log: (line: string) => void,
+  countUpstream?: () => Promise<UpstreamCount>,
+): Promise<MeasuredFront> {
+  const { front, url, headers, pids, upstreamPid } = target;
+  const cpuOf = (): number => pids.reduce((total, pid) => total + cpuSeconds(pid), 0);
+  await runLoad({ url, connections: options.connections, seconds: options.warmupSeconds, headers });
+  const countBefore = await countUpstream?.();
+  const cpuBefore = { front: cpuOf(), upstream: cpuSeconds(upstreamPid) };
+  const loaded = await runLoad({ url, connections: options.connections, seconds: options.seconds, headers });
+  const cpuAfter = { front: cpuOf(), upstream: cpuSeconds(upstreamPid) };
+  const countAfter = await countUpstream?.();
+  const unloaded = await runLoad({ url, connections: 1, seconds: options.unloadedSeconds, headers });
+  for (const [label, run] of [['loaded', loaded], ['unloaded', unloaded]] as const) {
+    if (run.non2xx > 0 || run.errors > 0) {
+      throw new Error(`${front} (${label}): ${run.non2xx} non-2xx answers and ${run.errors} errors; the numbers would be meaningless`);
+    }
+  }
+  const perRequest = (seconds: number): number => (seconds * 1e6) / Math.max(1, loaded.ok);
+  const measured = {
+    ...loaded,
+    frontCpuMicrosPerRequest: perRequest(cpuAfter.front - cpuBefore.front),
+    upstreamCpuMicrosPerRequest: perRequest(cpuAfter.upstream - cpuBefore.upstream),
+    unloaded,
+    ...(countBefore === undefined || countAfter === undefined
+      ? {}
+      : { upstream: { requests: countAfter.requests - countBefore.requests, impersonated: countAfter.impersonated - countBefore.impersonated } }),
+  };
+  log(
+    `  ${front.padEnd(16)} ${loaded.rps.toFixed(0)} req/s, p50 ${loaded.latencyMs.p50.toFixed(2)} ms, p99 ${loaded.latencyMs.p99.toFixed(2)} ms, ` +
+      `CPU ${measured.frontCpuMicrosPerRequest.toFixed(0)} µs/req (upstream ${measured.upstreamCpuMicrosPerRequest.toFixed(0)}); ` +
+      `1 connection: p50 ${unloaded.latencyMs.p50.toFixed(2)} ms, p99 ${unloaded.latencyMs.p99.toFixed(2)} ms`,
+  );
+  return measured;
+}
+
+export async function upstreamStats(stand: Stand): Promise<UpstreamCount> {
   const response = await fetch(`${stand.upstream.ready.url}/_bench/stats`);
-  return (await response.json()) as { requests: number; impersonated: number };
+  return (await response.json()) as UpstreamCount;
 }

@@ -8,7 +8,9 @@
  * `token` / `tokenFile` (re-read every minute, since projected tokens rotate) and client
  * certificates (`client-certificate(-data)`, `client-key(-data)`). Refused, saying why:
  * `insecure-skip-tls-verify` (Gatehouse verifies the cluster or does not talk to it),
- * `proxy-url`, basic auth, and `exec` / `auth-provider` users (not supported upstream yet).
+ * `proxy-url`, basic auth, and `auth-provider` users (deprecated in kubectl too). `exec` users
+ * run their credential plugin as client-go does (exec-plugin.ts): when first needed, again
+ * when the credential expires or the cluster answers 401.
  */
 import { readFileSync } from 'node:fs';
 import { GatehouseConfigError } from '../config-error.ts';
@@ -16,7 +18,9 @@ import { isLoopbackHost } from '../auth/loopback.ts';
 import { readKubeconfig, resolveKubeconfigPath, resolveKubeconfigRelative } from '../kubeconfig.ts';
 import type { Kubeconfig, KubeconfigUser } from '../kubeconfig.ts';
 import type { Upstream } from '../ports/upstream.ts';
-import type { UpstreamConnection } from '../types.ts';
+import type { Clock, UpstreamConnection } from '../types.ts';
+import { systemClock } from '../types.ts';
+import { createExecPlugin, execConfigProblems, type ExecPluginCredential } from './exec-plugin.ts';
 
 export interface KubeconfigUpstreamOptions {
   /** Path of the kubeconfig; default $KUBECONFIG's first entry, else ~/.kube/config. */
@@ -25,6 +29,8 @@ export interface KubeconfigUpstreamOptions {
   context?: string;
   /** Seconds a tokenFile's content is reused before it is read again. */
   tokenFileRefreshSeconds?: number;
+  /** Decides when an exec plugin's credential has expired. */
+  clock?: Clock;
 }
 
 export interface KubeconfigUpstream extends Upstream {
@@ -38,6 +44,23 @@ export function createKubeconfigUpstream(options: KubeconfigUpstreamOptions = {}
   const refreshMs = (options.tokenFileRefreshSeconds ?? 60) * 1000;
   const description = `context "${loaded.contextName}" (${loaded.connection.server.href.replace(/\/$/, '')}) from ${path}`;
 
+  if (loaded.exec !== undefined) {
+    const plugin = createExecPlugin({ exec: loaded.exec, kubeconfigPath: path, cluster: loaded.cluster, clock: options.clock ?? systemClock });
+    const base = loaded.connection;
+    let last: { credential: ExecPluginCredential; connection: UpstreamConnection } | undefined;
+    return {
+      description,
+      async connection() {
+        const credential = await plugin.credential();
+        // The same connection object while the credential lasts: forward keeps its TLS agents per connection.
+        if (last?.credential !== credential) last = { credential, connection: { ...base, ...credential } };
+        return last.connection;
+      },
+      rejected(connection) {
+        if (last !== undefined && last.connection === connection) plugin.rejected(last.credential);
+      },
+    };
+  }
   if (loaded.tokenFile === undefined) {
     const connection = loaded.connection;
     return { description, connection: async () => connection };
@@ -61,6 +84,8 @@ interface LoadedContext {
   contextName: string;
   connection: UpstreamConnection;
   tokenFile?: string;
+  exec?: NonNullable<KubeconfigUser['exec']>;
+  cluster: { server: string; 'certificate-authority-data'?: string; 'tls-server-name'?: string };
 }
 
 /** Resolves one context into a connection, collecting every problem before failing. */
@@ -112,9 +137,7 @@ function loadContext(path: string, config: Kubeconfig, requested: string | undef
   const ca = pemFrom(cluster['certificate-authority-data'], cluster['certificate-authority'], path, `${where}: certificate-authority`, problems);
 
   const who = `user "${userName}"`;
-  if (user.exec !== undefined) {
-    problems.push(`${who}: exec credential plugins (${user.exec.command}) are not supported for the upstream in this version; use a token, tokenFile or client certificate`);
-  }
+  if (user.exec !== undefined) problems.push(...execConfigProblems(user.exec, who));
   if (user['auth-provider'] !== undefined) {
     problems.push(`${who}: auth-provider is not supported for the upstream in this version; use a token, tokenFile or client certificate`);
   }
@@ -147,7 +170,13 @@ function loadContext(path: string, config: Kubeconfig, requested: string | undef
   if (token !== undefined) connection.token = token;
   const serverName = cluster['tls-server-name'];
   if (typeof serverName === 'string' && serverName !== '') connection.tlsServerName = serverName;
-  const loaded: LoadedContext = { contextName, connection };
+  const loaded: LoadedContext = { contextName, connection, cluster: { server: server.href.replace(/\/$/, '') } };
+  if (ca !== undefined) loaded.cluster['certificate-authority-data'] = Buffer.from(ca).toString('base64');
+  if (typeof serverName === 'string' && serverName !== '') loaded.cluster['tls-server-name'] = serverName;
+  if (user.exec !== undefined) {
+    if (token !== undefined || cert !== undefined) throw new GatehouseConfigError(path, [`${who}: give either an exec plugin or a token/client certificate, not both`]);
+    loaded.exec = user.exec;
+  }
   if (tokenFile !== undefined) loaded.tokenFile = tokenFile;
   return loaded;
 }

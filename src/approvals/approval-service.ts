@@ -49,6 +49,8 @@ export interface ApprovalServiceOptions {
   wait?: (ms: number) => Promise<void>;
   newId?: () => string;
   log?: (message: string) => void;
+  /** The Gatehouse (or cluster) name approvers see on the page and in the mail subject; default "Gatehouse". */
+  name?: string;
 }
 
 const MAX_COMMENT_CHARS = 1000;
@@ -56,6 +58,7 @@ const MAX_RACE_ROUNDS = 5;
 
 export function createApprovalService(options: ApprovalServiceOptions): Approvals {
   const { store, mailer, signingKey, clock } = options;
+  const name = options.name ?? 'Gatehouse';
   const configuredUrl = options.publicUrl;
   /** Where this review's links point: the configured public URL, else the Function URL AWS named. */
   const linkBase = (req: ReviewRequest): string => {
@@ -81,7 +84,7 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
       const key = await signingKey.key();
       for (const [linkId, approver] of Object.entries(approval.links)) {
         const token = await signLink(key, { approvalId: approval.id, approver, linkId, expiresAt: approval.expiresAt }, now);
-        await mailer.send(approvalMailFor(approval, approver, linkUrl(base, approval.id, token)));
+        await mailer.send(approvalMailFor(approval, approver, linkUrl(base, approval.id, token), name));
       }
       await store.markNotified(approval.id, { action: 'notified', by: 'gatehouse', at: now, comment: approval.approvers.join(', ') });
       return true;
@@ -106,7 +109,8 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
       kubectlSession: req.kubectlSession,
       body,
       rule: req.decision.rule,
-      reason: req.decision.reason,
+      // The rule's own words; the rule is named beside it.
+      reason: review?.reason ?? req.decision.reason,
       approvers,
       grant: review?.grant ?? 'once',
       windowSeconds: review?.windowSeconds ?? 0,
@@ -152,7 +156,9 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
           await store.expire(current.id, now).catch(() => undefined); // keeps the expiry in its history; a race here is harmless
         }
       }
-      const approvers = (req.decision.review?.approvers ?? []).filter((a) => !samePerson(a, req.identity.user));
+      const approvers = (req.decision.review?.approvers ?? []).filter(
+        (a) => !samePerson(a, req.identity.user) && (req.impersonator === undefined || !samePerson(a, req.impersonator.user)),
+      );
       if (approvers.length === 0) {
         throw new GatehouseError(
           'ERR_APPROVAL_REQUIRED',
@@ -203,7 +209,7 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
     if (issuedTo === undefined || !samePerson(issuedTo, claims.approver)) {
       throw new GatehouseError('ERR_APPROVAL_LINK_INVALID', `this approval link is not valid: approval ${approvalId} never issued it`);
     }
-    return { approval, approver: issuedTo, formToken: formTokenFor(key, claims.linkId) };
+    return { approval, approver: issuedTo, formToken: formTokenFor(key, claims.linkId), name };
   }
 
   return {

@@ -10,6 +10,7 @@
  * store calls them again after a failed condition, so the error a caller sees names the
  * real reason (already decided by whom, expired when, already used).
  */
+import { describeAction } from '../policy/describe-request.ts';
 import { GatehouseError } from '../errors.ts';
 import type { ApprovalOutcome } from '../types.ts';
 import type { BodySummary } from './body-summary.ts';
@@ -156,10 +157,19 @@ export function toOutcome(approval: Approval, now: number): ApprovalOutcome {
 /** The request in the words of the API server's own messages: `delete pods "web" in namespace "prod"`. */
 export function describeTarget(target: Pick<ApprovalTarget, 'verb' | 'resource' | 'subresource' | 'namespace' | 'name' | 'apiGroup' | 'path'>): string {
   if (target.resource === '') return `${target.verb} ${target.path}`;
-  const resource =
-    (target.apiGroup === '' ? target.resource : `${target.resource}.${target.apiGroup}`) +
-    (target.subresource === '' ? '' : `/${target.subresource}`);
-  const name = target.name === '' ? '' : ` "${target.name}"`;
-  const namespace = target.namespace === '' ? '' : ` in namespace "${target.namespace}"`;
-  return `${target.verb} ${resource}${name}${namespace}`;
+  return describeAction({ ...target, isResourceRequest: true });
+}
+
+/** What an exec or attach runs, read from its query: the argv (shell-quoted), the container and the streams. */
+export function describeStreamCall(target: Pick<ApprovalTarget, 'resource' | 'subresource' | 'query'>): { command: string; container: string; interactive: string } | undefined {
+  if (target.resource !== 'pods' || (target.subresource !== 'exec' && target.subresource !== 'attach')) return undefined;
+  const query = new URLSearchParams(target.query);
+  const quote = (word: string): string => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`);
+  const on = (key: string): boolean => ['true', '1'].includes(query.get(key) ?? '');
+  const streams = [on('stdin') ? 'stdin' : '', on('tty') ? 'a terminal (TTY)' : ''].filter((s) => s !== '');
+  return {
+    command: target.subresource === 'attach' ? '(attaches to the running process)' : query.getAll('command').map(quote).join(' '),
+    container: query.get('container') ?? '',
+    interactive: streams.length === 0 ? 'no input' : `interactive: ${streams.join(' and ')}`,
+  };
 }

@@ -50,6 +50,7 @@ export function createApprovalsFromConfig(config: ApprovalsConfig, options: Crea
     clock: options.clock ?? systemClock,
     ...(publicUrl === undefined ? {} : { publicUrl }),
     ttlSeconds: config.ttlSeconds,
+    name: config.name,
     holdSeconds: config.holdSeconds,
     maxBodyBytes: config.maxBodyBytes,
     ...(options.pollIntervalMs === undefined ? {} : { pollIntervalMs: options.pollIntervalMs }),

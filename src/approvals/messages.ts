@@ -9,7 +9,7 @@ import type { MailMessage } from '../ports/mailer.ts';
 import type { Approval } from './approval.ts';
 import type { BodySummary } from './body-summary.ts';
 import { printable } from '../printable.ts';
-import { describeState, describeTarget, iso } from './approval.ts';
+import { describeState, describeStreamCall, describeTarget, iso } from './approval.ts';
 
 function who(approval: Approval): string {
   return `user "${approval.requester.user}"`;
@@ -67,17 +67,20 @@ export function approvalDenied(approval: Approval): GatehouseError {
   );
 }
 
-/** The mail for one approver, carrying that approver's own link. Names and targets are printable: no controls, no bidi overrides. */
-export function approvalMailFor(approval: Approval, approver: string, link: string): MailMessage {
+/** The mail for one approver, carrying that approver's own link; `name` says which Gatehouse (or cluster) asks. Names and targets are printable: no controls, no bidi overrides. */
+export function approvalMailFor(approval: Approval, approver: string, link: string, name = 'Gatehouse'): MailMessage {
   const what = printable(describeTarget(approval.target));
   const user = printable(approval.requester.user);
-  const subject = `Approval needed: ${user} wants to ${what}`;
+  const subject = `[${printable(name)}] Approval needed: ${user} wants to ${what}`;
+  const runs = describeStreamCall(approval.target);
   const lines = [
     `${user} (groups: ${printable(approval.requester.groups.join(', ')) || 'none'}) asks to:`,
     '',
     `    ${what}`,
     `    ${approval.target.method} ${printable(approval.target.path)}${approval.target.query === '' ? '' : `?${printable(approval.target.query)}`}`,
-    approval.kubectlCommand === '' ? '' : `    command (as the client claims it): ${printable(approval.kubectlCommand)}`,
+    approval.kubectlCommand === '' ? undefined : `    command (as the client claims it): ${printable(approval.kubectlCommand)}`,
+    runs === undefined ? undefined : `    runs: ${printable(runs.command)}${runs.container === '' ? '' : ` in container ${printable(runs.container)}`} (${runs.interactive})`,
+    `    on: ${printable(name)}`,
     '',
     `Policy ${ruleOf(approval)} requires approval: ${printable(approval.reason)}`,
     `Grant: ${approval.grant === 'once' ? 'this one request, once' : `matching requests for ${approval.windowSeconds} seconds`}`,
@@ -87,10 +90,10 @@ export function approvalMailFor(approval: Approval, approver: string, link: stri
     link,
     '',
     'Opening the link decides nothing; the page shows the request with Approve and Deny buttons.',
-  ].filter((line, i, all) => line !== '' || all[i - 1] !== '');
+  ].filter((line) => line !== undefined);
   const text = lines.join('\n');
   const html =
-    `<p>${escapeHtml(user)} asks to <strong>${escapeHtml(what)}</strong>.</p>` +
+    `<p>${escapeHtml(user)} asks to <strong>${escapeHtml(what)}</strong> on ${escapeHtml(name)}.</p>` +
     `<p>Policy ${escapeHtml(ruleOf(approval))} requires approval. Approval id: <code>${escapeHtml(approval.id)}</code>.</p>` +
     `<p><a href="${escapeHtml(link)}">Review the request</a> (expires ${escapeHtml(iso(approval.expiresAt))}; ` +
     `opening it decides nothing).</p><p style="color:#666">Sent to ${escapeHtml(approver)}.</p>`;

@@ -5,10 +5,12 @@
  * and, while it is pending, Approve / Deny with an optional comment. Opening it decides
  * nothing; the form posts back to the same link with its form token.
  */
+import { createHash } from 'node:crypto';
 import type { FC, PropsWithChildren } from 'hono/jsx';
+import { raw } from 'hono/html';
 import type { HtmlEscapedString } from 'hono/utils/html';
 import type { Approval } from './approval.ts';
-import { describeState, describeTarget, effectiveStatus, iso, samePerson } from './approval.ts';
+import { describeState, describeStreamCall, describeTarget, effectiveStatus, iso, samePerson } from './approval.ts';
 import { bodyDecidable, type BodySummary } from './body-summary.ts';
 import { printable, printableLines } from '../printable.ts';
 
@@ -29,6 +31,22 @@ button{font:inherit;font-weight:600;padding:.55rem 1.4rem;border-radius:6px;bord
 .muted{color:#5b6575;font-size:.9rem}
 `;
 
+/**
+ * The one script of the page: shows each <time> in the reader's own time zone, with UTC
+ * beside it (the server cannot know the approver's zone). Allowed by its hash in the CSP,
+ * nothing else runs; without it the UTC time stays.
+ */
+const LOCAL_TIME_SCRIPT =
+  "for(const t of document.querySelectorAll('time[datetime]')){const d=new Date(t.getAttribute('datetime'));" +
+  "if(!isNaN(d))t.textContent=d.toLocaleString(undefined,{dateStyle:'medium',timeStyle:'long'})+' ('+t.textContent+')'}";
+/** For the page's Content-Security-Policy: `script-src` allows exactly this script. */
+export const PAGE_SCRIPT_HASH = `'sha256-${createHash('sha256').update(LOCAL_TIME_SCRIPT).digest('base64')}'`;
+
+/** A time in UTC (`2025-06-01 11:00:00 UTC`), turned into the reader's local time by the page's script. */
+const Time: FC<{ ms: number }> = ({ ms }) => (
+  <time datetime={iso(ms)}>{`${iso(ms).slice(0, 19).replace('T', ' ')} UTC`}</time>
+);
+
 const Layout: FC<PropsWithChildren<{ title: string }>> = ({ title, children }) => (
   <html lang="en">
     <head>
@@ -40,6 +58,7 @@ const Layout: FC<PropsWithChildren<{ title: string }>> = ({ title, children }) =
     </head>
     <body>
       <main>{children}</main>
+      <script>{raw(LOCAL_TIME_SCRIPT)}</script>
     </body>
   </html>
 );
@@ -58,6 +77,8 @@ export interface ApprovalPageProps {
   /** Where the form posts (the link itself). */
   action: string;
   now: number;
+  /** Which Gatehouse (or cluster) asks. */
+  name: string;
 }
 
 const BodySection: FC<{ body: BodySummary; sha256: string }> = ({ body, sha256 }) => {
@@ -94,20 +115,30 @@ const BodySection: FC<{ body: BodySummary; sha256: string }> = ({ body, sha256 }
   );
 };
 
-export const ApprovalPage: FC<ApprovalPageProps> = ({ approval, approver, formToken, action, now }) => {
+export const ApprovalPage: FC<ApprovalPageProps> = ({ approval, approver, formToken, action, now, name }) => {
   const status = effectiveStatus(approval, now);
   const target = approval.target;
   const own = samePerson(approver, approval.requester.user);
   const body = approval.body;
+  const runs = describeStreamCall(target);
   const user = printable(approval.requester.user);
   const what = printable(describeTarget(target));
   return (
-    <Layout title={`Approval ${printable(approval.id)}`}>
+    <Layout title={`Approval ${printable(approval.id)} — ${printable(name)}`}>
+      <p class="muted" id="gatehouse">
+        {printable(name)}
+      </p>
       <h1>
         {user} wants to {what}
       </h1>
       <div class={`status ${status}`} id="status" data-status={status}>
-        {status === 'pending' ? `Waiting for a decision (expires ${iso(approval.expiresAt)})` : `This request ${printable(describeState({ ...approval, status }).replace(/^it /, ''))}.`}
+        {status === 'pending' ? (
+          <>
+            Waiting for a decision (expires <Time ms={approval.expiresAt} />)
+          </>
+        ) : (
+          `This request ${printable(describeState({ ...approval, status }).replace(/^it /, ''))}.`
+        )}
       </div>
       <section class="card">
         <dl>
@@ -125,6 +156,14 @@ export const ApprovalPage: FC<ApprovalPageProps> = ({ approval, approver, formTo
             </code>
             {target.contentType === undefined || target.contentType === '' ? null : <span class="muted"> (Content-Type: {printable(target.contentType)})</span>}
           </dd>
+          {runs === undefined ? null : (
+            <>
+              <dt>Runs</dt>
+              <dd id="exec">
+                <code>{printable(runs.command)}</code> <span class="muted">in container {runs.container === '' ? '(the only one)' : printable(runs.container)}; {runs.interactive}</span>
+              </dd>
+            </>
+          )}
           <dt>Command</dt>
           <dd id="command">
             {approval.kubectlCommand === '' ? <span class="muted">not a kubectl call (no Kubectl-Command header)</span> : printable(approval.kubectlCommand)}{' '}
@@ -146,7 +185,7 @@ export const ApprovalPage: FC<ApprovalPageProps> = ({ approval, approver, formTo
           <dd>{approval.grant === 'once' ? 'this exact request, once' : `this exact request, repeatedly for ${approval.windowSeconds} seconds`}</dd>
           <dt>Requested</dt>
           <dd>
-            {iso(approval.createdAt)} <span class="muted">({age(approval.createdAt, now)})</span>
+            <Time ms={approval.createdAt} /> <span class="muted">({age(approval.createdAt, now)})</span>
           </dd>
           <dt>Approvers</dt>
           <dd>{approval.approvers.join(', ')}</dd>

@@ -14,11 +14,11 @@ import { asGatehouseError, GatehouseError } from '../errors.ts';
 import type { Approvals } from '../ports/approvals.ts';
 import type { Clock } from '../types.ts';
 import type { Verdict } from './approval.ts';
-import { approvalPageHtml, errorPageHtml } from './page.tsx';
+import { approvalPageHtml, errorPageHtml, PAGE_SCRIPT_HASH } from './page.tsx';
 
 const PAGE_HEADERS: Record<string, string> = {
   'cache-control': 'no-store',
-  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'content-security-policy': `default-src 'none'; style-src 'unsafe-inline'; script-src ${PAGE_SCRIPT_HASH}; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
   'x-frame-options': 'DENY',
   'x-content-type-options': 'nosniff',
   // The link token is in the URL: never send it to another origin.
@@ -48,7 +48,7 @@ export function approvalRoutes(approvals: Approvals, clock: Clock): Hono {
     const token = c.req.query('t') ?? '';
     const opened = await approvals.open(id, token);
     return c.html(
-      approvalPageHtml({ approval: opened.approval, approver: opened.approver, formToken: opened.formToken, action: selfLink(id, token), now: clock.now() }),
+      approvalPageHtml({ approval: opened.approval, approver: opened.approver, formToken: opened.formToken, action: selfLink(id, token), now: clock.now(), name: opened.name }),
       200,
       PAGE_HEADERS,
     );

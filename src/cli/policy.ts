@@ -1,6 +1,7 @@
 /**
  * `gatehouse policy check` explains what a policy decides for one caller and one request,
- * without sending anything anywhere; `gatehouse policy validate` checks a policy file.
+ * without sending anything anywhere; `gatehouse policy validate` checks a policy file;
+ * `gatehouse policy init` writes the starter policy (policy/starter.yaml) to start from.
  *
  *   gatehouse policy check --user alice@example.com --group dev DELETE /api/v1/namespaces/prod
  *   gatehouse policy check --user alice@example.com --verb create --resource pods/exec --namespace prod --name web
@@ -8,6 +9,7 @@
  * Exit codes: 0 allowed; 3 denied, held for review, or refused before policy (a path the
  * API server could read differently); 2 invalid policy (every problem printed) or bad usage.
  */
+import { copyFileSync, constants as fsConstants } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { addCommand } from './commands.ts';
@@ -22,6 +24,23 @@ import { classifyRequest, nonResourceRequest, opensStream } from '../request-inf
 import type { Decision, Identity, KubeRequest } from '../types.ts';
 
 export const DEFAULT_POLICY_PATH = fileURLToPath(new URL('../../policy/default.yaml', import.meta.url));
+export const STARTER_POLICY_PATH = fileURLToPath(new URL('../../policy/starter.yaml', import.meta.url));
+
+/** Writes the starter policy to `file`; never overwrites an existing file. */
+export function initPolicy(file: string): CommandResult {
+  try {
+    copyFileSync(STARTER_POLICY_PATH, file, fsConstants.COPYFILE_EXCL);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'EEXIST' ? 'it already exists (Gatehouse does not overwrite a policy; choose another file or remove it)' : `it cannot be written: ${code ?? String(error)}`;
+    return { exitCode: 1, stdout: '', stderr: `gatehouse policy init: not writing ${file}: ${why}\n` };
+  }
+  return {
+    exitCode: 0,
+    stdout: `wrote ${file}: the starter policy (discovery, OpenAPI, version, health and self-reviews for everyone signed in; nothing else yet). Add your rules, then: gatehouse policy validate ${file}\n`,
+    stderr: '',
+  };
+}
 
 export interface CheckOptions {
   policy: string;
@@ -201,6 +220,12 @@ export function registerPolicy(program: Command): void {
       if (target !== undefined) options.target = target;
       emit(checkPolicy(options));
     });
+
+  policy
+    .command('init')
+    .description('write the starter policy to a file (never overwrites): kubectl works for everyone signed in, nothing else is allowed yet')
+    .argument('[file]', 'where to write it', 'policy.yaml')
+    .action((file: string) => emit(initPolicy(file)));
 
   policy
     .command('validate')

@@ -26,9 +26,11 @@ import type { GatehouseConfig } from '../config.ts';
 import { GatehouseConfigError } from '../config-error.ts';
 import { resolveKubeconfigPath } from '../kubeconfig.ts';
 import { ensureLocalTls } from '../local/tls.ts';
+import { InstanceRunningError } from '../local/instance-lock.ts';
 import { startNodeServer } from '../runtime/node-server.ts';
 import type { NodeServer } from '../runtime/node-server.ts';
-import { DEFAULT_STATE_DIR, DEFAULT_USER, DEFAULT_GROUPS, startLocalGatehouse } from '../runtime/local.ts';
+import { DEFAULT_STATE_DIR, DEFAULT_USER, DEFAULT_GROUPS, startLocalGatehouse, writeDevKubeconfig } from '../runtime/local.ts';
+import { assertDevIssuerAllowed, DEV_AUDIENCE, DEV_ISSUER, loadDevIssuer } from '../auth/dev-issuer.ts';
 import { isWorker, onShutdown, runPrimary, workerNumber, workerReady } from '../runtime/workers.ts';
 
 interface ServeFlags {
@@ -39,6 +41,7 @@ interface ServeFlags {
   kubeconfig?: string;
   context?: string;
   policy?: string;
+  name?: string;
   user: string;
   group?: string[];
   plainHttpPort?: number;
@@ -46,17 +49,11 @@ interface ServeFlags {
   tlsKey?: string;
   auth: 'exec' | 'token';
   workers: number;
+  devIssuer?: boolean;
 }
 
 /** What `serve` started, closed on a signal. */
 interface Running {
-  close(): Promise<void>;
-}
-
-/** The embedded demo cluster (test/stand-in/apiserver.ts), loaded only when there is no kubeconfig. */
-interface DemoCluster {
-  url: string;
-  kubeconfigPath: string;
   close(): Promise<void>;
 }
 
@@ -69,6 +66,7 @@ export function registerServe(program: Command): void {
     .option('--kubeconfig <file>', 'kubeconfig of the upstream cluster (default $KUBECONFIG, else ~/.kube/config)')
     .option('--context <name>', 'context of that kubeconfig (default its current-context)')
     .option('--policy <file>', 'policy file (default policy/default.yaml)')
+    .option('--name <name>', 'which Gatehouse or cluster this is, shown to approvers (local mode; with --config: approvals.name)')
     .option('--user <name>', 'user the generated kubeconfig authenticates as (local mode)', DEFAULT_USER)
     .option('--group <group...>', `groups of that user, repeatable (local mode; default ${DEFAULT_GROUPS.join(', ')})`)
     .option('--plain-http-port <port>', 'also listen in plain HTTP (behind a TLS-terminating load balancer, or for benchmarks)', parsePort)
@@ -76,7 +74,16 @@ export function registerServe(program: Command): void {
     .option('--tls-key <file>', 'PEM private key to serve (with --config)')
     .addOption(new Option('--auth <kind>', 'how the generated kubeconfig gets tokens (local mode)').choices(['exec', 'token']).default('exec'))
     .option('--workers <count>', 'serve from this many processes, to use every core (with --config)', parseWorkers, 1)
+    .option('--dev-issuer', "with --config: callers sign in with the local development issuer instead of the file's oidc (loopback only; writes <state-dir>/kubeconfig for --user/--group)")
     .action(async (flags: ServeFlags) => {
+      if (flags.devIssuer === true) {
+        const problems = [
+          ...(flags.config === undefined ? ['--dev-issuer goes with --config (without --config the development issuer is on anyway)'] : []),
+          ...(flags.workers > 1 ? ['--dev-issuer runs in one process: leave out --workers'] : []),
+          ...(flags.tlsCert !== undefined ? ['--dev-issuer serves with the local CA (its kubeconfig trusts that CA): leave out --tls-cert/--tls-key'] : []),
+        ];
+        if (problems.length > 0) process.exit(reportStartFailure(new GatehouseConfigError('command line', problems)));
+      }
       if (flags.workers > 1 && !isWorker()) {
         if (flags.config === undefined) {
           process.exit(
@@ -136,70 +143,52 @@ export function registerServe(program: Command): void {
 }
 
 async function serveLocal(flags: ServeFlags): Promise<Running> {
-  let demo: DemoCluster | undefined;
-  let kubeconfig = flags.kubeconfig;
-  if (kubeconfig === undefined && flags.context === undefined && !existsSync(resolveKubeconfigPath())) {
-    demo = await startDemoCluster();
-    kubeconfig = demo.kubeconfigPath;
-  }
-  try {
-    const local = await startLocalGatehouse({
-      stateDir: flags.stateDir,
-      host: flags.host,
-      port: flags.port,
-      ...(flags.plainHttpPort === undefined ? {} : { plainHttpPort: flags.plainHttpPort }),
-      ...(kubeconfig === undefined ? {} : { upstreamKubeconfig: kubeconfig }),
-      ...(flags.context === undefined ? {} : { upstreamContext: flags.context }),
-      ...(flags.policy === undefined ? {} : { policyFile: flags.policy }),
-      user: flags.user,
-      groups: flags.group ?? [...DEFAULT_GROUPS],
-      auth: flags.auth,
-    });
-    const lines = [
-      `Gatehouse is listening on ${local.url}`,
-      ...(local.plainUrl === undefined ? [] : [`  plain HTTP (no kubectl tokens over it): ${local.plainUrl}`]),
-      `  kubeconfig for users: ${local.kubeconfigPath}  (user "${local.user}", groups: ${local.groups.join(', ') || 'none'})`,
-      `      export KUBECONFIG=${local.kubeconfigPath}`,
-      `  policy:   ${local.policyFile}`,
-      `  upstream: ${local.upstreamDescription}`,
-      ...(local.mail === undefined ? [] : [`  approval mail (local inbox): ${local.mail.inboxUrl}`]),
-    ];
-    if (demo !== undefined) {
-      lines.push(
-        `  NOTE: no kubeconfig found (${resolveKubeconfigPath()}), so Gatehouse forwards to the EMBEDDED DEMO CLUSTER at ${demo.url}`,
-        '        (an in-memory stand-in for kube-apiserver; nothing you do reaches a real cluster).',
-      );
-    }
+  // No kubeconfig at all: the embedded demo cluster, said plainly below.
+  const demoCluster = flags.kubeconfig === undefined && flags.context === undefined && !existsSync(resolveKubeconfigPath());
+  const local = await startLocalGatehouse({
+    stateDir: flags.stateDir,
+    host: flags.host,
+    port: flags.port,
+    ...(flags.plainHttpPort === undefined ? {} : { plainHttpPort: flags.plainHttpPort }),
+    ...(flags.kubeconfig === undefined ? {} : { upstreamKubeconfig: flags.kubeconfig }),
+    ...(flags.context === undefined ? {} : { upstreamContext: flags.context }),
+    ...(flags.policy === undefined ? {} : { policyFile: flags.policy }),
+    demoCluster,
+    ...(flags.name === undefined ? {} : { name: flags.name }),
+    user: flags.user,
+    groups: flags.group ?? [...DEFAULT_GROUPS],
+    auth: flags.auth,
+  });
+  const lines = [
+    `Gatehouse is listening on ${local.url}`,
+    ...(local.plainUrl === undefined ? [] : [`  plain HTTP (no kubectl tokens over it): ${local.plainUrl}`]),
+    `  kubeconfig for users: ${local.kubeconfigPath}  (user "${local.user}", groups: ${local.groups.join(', ') || 'none'})`,
+    `      export KUBECONFIG=${local.kubeconfigPath}`,
+    `  policy:   ${local.policyFile}`,
+    `  upstream: ${local.upstreamDescription}`,
+    ...(local.mail === undefined ? [] : [`  approval mail (local inbox): ${local.mail.inboxUrl}`]),
+  ];
+  if (local.demo !== undefined) {
     lines.push(
-      `  WARNING: the LOCAL DEVELOPMENT ISSUER is on — anyone who can read ${resolve(flags.stateDir, 'dev-issuer.jwk')}`,
-      '           can act as any user. It is loopback-only; configure OIDC (--config) for anything else.',
-      'Press Ctrl-C to stop.',
+      `  NOTE: no kubeconfig found (${resolveKubeconfigPath()}), so Gatehouse forwards to the EMBEDDED DEMO CLUSTER at ${local.demo.url}`,
+      '        (an in-memory stand-in for kube-apiserver, seeded with namespaces dev, staging and prod; nothing you do reaches a real cluster).',
     );
-    console.log(lines.join('\n'));
-    return {
-      async close() {
-        await local.close();
-        if (demo !== undefined) await demo.close();
-      },
-    };
-  } catch (error) {
-    if (demo !== undefined) await demo.close();
-    throw error;
   }
-}
-
-async function startDemoCluster(): Promise<DemoCluster> {
-  // test/stand-in/apiserver.ts, built beside the CLI by scripts/build.mjs; imported by URL so
-  // the server code does not depend on the test tree at compile time.
-  const module = (await import(new URL('./demo-cluster.js', import.meta.url).href)) as {
-    startFakeApiServer(options?: object): Promise<DemoCluster>;
-  };
-  return module.startFakeApiServer();
+  lines.push(
+    `  WARNING: the LOCAL DEVELOPMENT ISSUER is on — anyone who can read ${resolve(flags.stateDir, 'dev-issuer.jwk')}`,
+    '           can act as any user. It is loopback-only; configure OIDC (--config) for anything else.',
+    'Press Ctrl-C to stop.',
+  );
+  console.log(lines.join('\n'));
+  return local;
 }
 
 async function serveConfigured(flags: ServeFlags, configPath: string): Promise<Running> {
   const config = readConfigFile(configPath, flags);
-  const deps = await createDepsFromConfig(config);
+  // The development issuer: loopback only, refused before anything starts.
+  if (flags.devIssuer === true) assertDevIssuerAllowed('node', flags.host);
+  const devIssuer = flags.devIssuer === true ? await loadDevIssuer(resolve(flags.stateDir)) : undefined;
+  const deps = await createDepsFromConfig(config, devIssuer === undefined ? {} : { authenticator: devIssuer.authenticator });
   const app = createApp(deps);
   const started: NodeServer[] = [];
   const closeAll = async (): Promise<void> => {
@@ -222,7 +211,19 @@ async function serveConfigured(flags: ServeFlags, configPath: string): Promise<R
       `  oidc issuer:   ${config.oidc.issuer}`,
       `  policy:        ${config.policy.file}`,
       `  upstream:      ${describeUpstream(config)}`,
-      '  users: `gatehouse kubeconfig --server <public URL> …` writes a kubeconfig entry for this Gatehouse',
+    );
+    if (devIssuer === undefined) lines.push('  users: `gatehouse kubeconfig --server <public URL> …` writes a kubeconfig entry for this Gatehouse');
+    else {
+      const kubeconfigPath = resolve(flags.stateDir, 'kubeconfig');
+      const groups = flags.group ?? [...DEFAULT_GROUPS];
+      const { caPem } = await ensureLocalTls(resolve(flags.stateDir));
+      await writeDevKubeconfig({ path: kubeconfigPath, server: https.url, caPem, devIssuer, user: flags.user, groups, stateDir: resolve(flags.stateDir), auth: flags.auth });
+      lines.push(
+        `  kubeconfig for users: ${kubeconfigPath}  (user "${flags.user}", groups: ${groups.join(', ') || 'none'})`,
+        `  WARNING: the LOCAL DEVELOPMENT ISSUER replaces the file's oidc section — anyone who can read ${resolve(flags.stateDir, 'dev-issuer.jwk')} can act as any user.`,
+      );
+    }
+    lines.push(
       'Press Ctrl-C to stop.',
     );
     // With --workers every process serves; the first one speaks for all.
@@ -246,6 +247,8 @@ function readConfigFile(path: string, flags: ServeFlags): GatehouseConfig {
     const why = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file does not exist' : (error as Error).message;
     throw new GatehouseConfigError(path, [why]);
   }
+  // --dev-issuer: the development issuer stands in for the file's oidc section (which may be absent).
+  if (flags.devIssuer === true && raw !== null && typeof raw === 'object') raw = { ...(raw as Record<string, unknown>), oidc: { issuer: DEV_ISSUER, audience: DEV_AUDIENCE } };
   const config = parseConfig(raw, path);
   const base = dirname(resolve(path));
   const fromFile = (file: string): string => (isAbsolute(file) ? file : resolve(base, file));
@@ -305,6 +308,10 @@ function reportStartFailure(error: unknown): number {
   if (error instanceof GatehouseConfigError) {
     console.error(error.message);
     return 2;
+  }
+  if (error instanceof InstanceRunningError) {
+    console.error(error.message);
+    return 1;
   }
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {

@@ -67,13 +67,15 @@ export function registerSessions(program: Command): void {
     sessions
       .command('replay')
       .description('replay one session: its commands in order, each call with its decision and masked response')
-      .argument('<session-id>', 'a SESSION from `gatehouse sessions list` (the Kubectl-Session id the client sent)')
+      .argument('<session-id>', 'a SESSION from `gatehouse sessions list` (the Kubectl-Session id the client sent), or `last` for the latest one')
       .option('--user <name>', 'only the calls of this user under that session id (each user\'s calls are shown apart anyway)')
       .option('--bodies', 'also print the recorded (masked, cut) request and response bodies'),
   ).action(async (sessionId: string, flags: ReplayFlags) => {
     await run(async () => {
       const filter = timeFilter(flags, undefined);
-      const sessions = replaySession(await readRecords(flags, filter), sessionId, flags.user);
+      const records = await readRecords(flags, filter);
+      if (sessionId === 'last') sessionId = listSessions(records, filter).at(-1)?.sessionId ?? 'last';
+      const sessions = replaySession(records, sessionId, flags.user);
       if (sessions.length === 0) {
         const whose = flags.user === undefined ? '' : ` of user "${flags.user}"`;
         process.stderr.write(printableLines(`gatehouse sessions replay: no records of session "${sessionId}"${whose} in ${await describeSource(flags)}${flags.since === undefined ? '' : ` since ${flags.since}`}\n`));

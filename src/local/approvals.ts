@@ -24,6 +24,8 @@ export interface LocalApprovalsOptions {
   inMemory?: boolean;
   holdSeconds?: number;
   ttlSeconds?: number;
+  /** Which Gatehouse this is, for approvers (page and mail subject). */
+  name?: string;
 }
 
 export interface LocalApprovals {
@@ -49,6 +51,7 @@ export async function startLocalApprovals(options: LocalApprovalsOptions): Promi
   }
   const config: ApprovalsConfig = {
     tableName: 'gatehouse-approvals',
+    name: options.name ?? 'local Gatehouse',
     mailFrom: LOCAL_MAIL_FROM,
     ttlSeconds: options.ttlSeconds ?? 3600,
     holdSeconds: options.holdSeconds ?? 0,

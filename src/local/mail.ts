@@ -9,6 +9,7 @@
 import { createRequire } from 'node:module';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { startLocalInbox } from './inbox.ts';
 
 /** One mail as the emulator stores it. */
 export interface LocalMail {
@@ -24,7 +25,7 @@ export interface LocalMail {
 export interface LocalMailServer {
   /** SES endpoint for the SDK client. */
   endpoint: string;
-  /** Web inbox for people. */
+  /** Web inbox for people (inbox.ts: every mail's text with its links clickable). */
   inboxUrl: string;
   /** Mail sent so far, oldest first; optionally only that to one address. */
   messages(to?: string): Promise<LocalMail[]>;
@@ -39,17 +40,20 @@ export async function startLocalMail(options: { host?: string; port?: number } =
   const server = await sesLocal.default({ host, port: options.port ?? 0 });
   const { port } = server.address() as AddressInfo;
   const endpoint = `http://${host}:${port}`;
+  const messages = async (to?: string): Promise<LocalMail[]> => {
+    const response = await fetch(`${endpoint}/store`);
+    if (!response.ok) throw new Error(`local mail inbox answered ${response.status}`);
+    const { emails } = (await response.json()) as { emails: LocalMail[] };
+    if (to === undefined) return emails;
+    return emails.filter((mail) => mail.destination.to.some((address) => address.toLowerCase() === to.toLowerCase()));
+  };
+  const inbox = await startLocalInbox({ host, messages: () => messages() });
   return {
     endpoint,
-    inboxUrl: `${endpoint}/`,
-    async messages(to) {
-      const response = await fetch(`${endpoint}/store`);
-      if (!response.ok) throw new Error(`local mail inbox answered ${response.status}`);
-      const { emails } = (await response.json()) as { emails: LocalMail[] };
-      if (to === undefined) return emails;
-      return emails.filter((mail) => mail.destination.to.some((address) => address.toLowerCase() === to.toLowerCase()));
-    },
+    inboxUrl: inbox.url,
+    messages,
     async close() {
+      await inbox.close();
       server.closeAllConnections();
       await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
     },

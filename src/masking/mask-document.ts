@@ -21,6 +21,8 @@
  * object) whose kind is unknown, neither named nor hinted, is treated as a Secret.
  */
 import { configMapKeyRule, envNameRule, type MaskingRules } from './masking-rules.ts';
+import { goJson } from './go-json.ts';
+import { pointerSegments } from './json-pointer.ts';
 import { base64DecodedLength, isPlaceholder, maskBase64, maskText, placeholderText } from './placeholder.ts';
 
 /** What the request says about the document, for the parts that do not say it themselves. */
@@ -233,7 +235,8 @@ class Walk {
     const inner = new Walk(this.rules, {});
     inner.node(applied, kind, '', true);
     if (!inner.masked) return;
-    annotations[LAST_APPLIED] = JSON.stringify(applied) + (text.endsWith('\n') ? '\n' : '');
+    // Written as kubectl writes it (Go's escaping), so an unchanged manifest compares equal.
+    annotations[LAST_APPLIED] = goJson(applied) + (text.endsWith('\n') ? '\n' : '');
     this.masked = true;
   }
 
@@ -381,15 +384,6 @@ function columnNames(table: Readonly<JsonObject>, earlier: readonly unknown[] | 
 
 function isPatchOperation(value: unknown): value is JsonObject {
   return isObject(value) && typeof value['op'] === 'string' && typeof value['path'] === 'string';
-}
-
-/** RFC 6901: "/a~1b/c" → ["a/b", "c"]; "" → []. */
-function pointerSegments(pointer: string): string[] {
-  if (pointer === '') return [];
-  return pointer
-    .split('/')
-    .slice(1)
-    .map((segment) => segment.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
 function setChild(parent: JsonObject | unknown[], segment: string, child: unknown): void {

@@ -53,6 +53,12 @@ export function placeholderBase64(bytes: number): string {
 }
 
 const BASE64_PLACEHOLDERS = new Set(CLASSES.map((sizeClass) => sizeClass.base64));
+const EXACT_PLACEHOLDERS = new Set(CLASSES.flatMap((sizeClass) => [sizeClass.text, sizeClass.base64]));
+
+/** True for exactly one of the placeholders this module writes, text or base64 (`isPlaceholder` also accepts what decodes to one). */
+export function isExactPlaceholder(value: string): boolean {
+  return EXACT_PLACEHOLDERS.has(value);
+}
 
 /** True for one of the base64 placeholders this module writes. */
 export function isBase64Placeholder(value: string): boolean {
@@ -107,6 +113,11 @@ export function maskBase64Bytes(bytes: Buffer, start: number, end: number): Buff
 }
 
 const PLACEHOLDER_MARKS = [Buffer.from(PREFIX, 'utf8'), BASE64_PREFIX_BYTES];
+
+/** True when `text` holds a placeholder's mark anywhere (as a whole value or inside other text). */
+export function holdsPlaceholderMark(text: string): boolean {
+  return text.includes(PREFIX) || text.includes(BASE64_PREFIX);
+}
 
 /**
  * True when `body` (JSON, YAML or protobuf bytes) carries a placeholder, as text or base64 —

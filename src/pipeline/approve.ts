@@ -8,11 +8,12 @@
  * approval (pending, denied, already used). `c.get('approval')` is set either way, for records.
  * Without an approvals service a review decision is refused, saying so.
  */
-import type { Context, MiddlewareHandler } from 'hono';
+import type { MiddlewareHandler } from 'hono';
+import type { GatehouseContext } from '../context.ts';
 import { GatehouseError } from '../errors.ts';
 import type { MaskingRules } from '../masking/index.ts';
 import type { Approvals } from '../ports/approvals.ts';
-import type { Clock } from '../types.ts';
+import type { Clock, Identity } from '../types.ts';
 import { rawTarget } from './classify.ts';
 import { readBody } from './request-body.ts';
 
@@ -29,8 +30,10 @@ export function approve(approvals: Approvals | undefined, _clock: Clock, masking
       );
     }
     const body = await readBody(c, approvals.maxBodyBytes, 'Gatehouse reads for a request that needs approval');
+    const impersonator = c.get('impersonator') as Identity | undefined;
     const result = await approvals.review({
       identity,
+      ...(impersonator === undefined ? {} : { impersonator }),
       request,
       decision,
       method: c.req.method,
@@ -55,8 +58,7 @@ const DOMAIN_NAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z
  * On Lambda, the domain AWS routed this call by (`requestContext.domainName` of the Function URL
  * event, which the client cannot set); nothing on the Node runtime. Never the Host header.
  */
-function functionUrlOrigin(c: Context): { functionUrlOrigin?: string } {
-  const env = c.env as { requestContext?: { domainName?: unknown } } | undefined;
-  const domainName = env?.requestContext?.domainName;
+function functionUrlOrigin(c: GatehouseContext): { functionUrlOrigin?: string } {
+  const domainName = c.env?.requestContext?.domainName;
   return typeof domainName === 'string' && DOMAIN_NAME.test(domainName) ? { functionUrlOrigin: `https://${domainName}` } : {};
 }

@@ -3,7 +3,9 @@
  *
  * Contract: `authenticate(authenticator)` refuses a request carrying any `Impersonate-*`
  * header (403 ERR_IMPERSONATION_REFUSED) — forwarded, such headers would run with the
- * broker's rights — then requires exactly one `Authorization: Bearer <token>` (401 ERR_TOKEN_MISSING),
+ * broker's rights — unless told that the impersonate stage after it decides them
+ * (`{ impersonation: 'decide' }`, as the app does); then it requires exactly one
+ * `Authorization: Bearer <token>` (401 ERR_TOKEN_MISSING),
  * verifies the token (401 with the authenticator's code) and sets `identity` for the stages
  * after it. Errors are thrown; the app turns them into Kubernetes Status responses.
  */
@@ -15,9 +17,15 @@ import { clientHeaderPairs } from './request-headers.ts';
 const IMPERSONATE_PREFIX = 'impersonate-';
 const BEARER = /^Bearer +([^\s,]+) *$/i;
 
-export function authenticate(authenticator: Authenticator): MiddlewareHandler {
+export interface AuthenticateOptions {
+  /** `refuse` (default): any Impersonate-* header is refused here. `decide`: the impersonate stage decides them by policy. */
+  impersonation?: 'refuse' | 'decide';
+}
+
+export function authenticate(authenticator: Authenticator, options: AuthenticateOptions = {}): MiddlewareHandler {
+  const refuseImpersonation = options.impersonation !== 'decide';
   return async function authenticateStage(c, next) {
-    const impersonation = impersonationHeaders(clientHeaderPairs(c));
+    const impersonation = refuseImpersonation ? impersonationHeaders(clientHeaderPairs(c)) : [];
     if (impersonation.length > 0) {
       throw new GatehouseError(
         'ERR_IMPERSONATION_REFUSED',

@@ -70,7 +70,8 @@ export function forward(options: ForwardOptions): Handler {
     const path = basePath + target.path + (target.query === '' ? '' : `?${target.query}`);
     const method = c.req.method;
     // Bodies are read whole and bounded (request-body.ts); a GET, HEAD or upgrade sends none.
-    const body = upgrade === undefined && method !== 'GET' && method !== 'HEAD' ? await readBody(c, maxBodyBytes, 'Gatehouse forwards') : null;
+    // Where the restore stage put live values back in place of placeholders, that body goes.
+    const body = upgrade === undefined && method !== 'GET' && method !== 'HEAD' ? (c.get('upstreamBody') ?? (await readBody(c, maxBodyBytes, 'Gatehouse forwards'))) : null;
     const headers = upstreamHeaders({
       clientHeaders: clientHeaderPairs(c),
       host: base.host,
@@ -390,7 +391,7 @@ const MAX_AGENTS = 32;
  * object, so the WeakMap answers without hashing; a fresh object with the same TLS material
  * (a rotated token) finds its agent by identity.
  */
-function agentFor(connection: UpstreamConnection): http.Agent {
+export function agentFor(connection: UpstreamConnection): http.Agent {
   const known = agentsByConnection.get(connection);
   if (known !== undefined) return known;
   const https_ = connection.server.protocol === 'https:';
@@ -429,7 +430,7 @@ export function closeUpstreamAgents(): void {
 }
 
 /** URL.hostname keeps IPv6 brackets; the socket layer wants them off. */
-function hostnameOf(url: URL): string {
+export function hostnameOf(url: URL): string {
   const host = url.hostname;
   return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
 }

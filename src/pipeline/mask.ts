@@ -14,9 +14,8 @@
  * other than gzip/deflate/identity, is refused with ERR_RESPONSE_UNMASKABLE; a body that turns out
  * malformed mid-stream ends the stream (the rest is never sent).
  *
- * Writes (create/update/patch) to a masked resource whose body carries a placeholder are
- * refused (400): `kubectl get -o yaml | kubectl replace -f -` would otherwise overwrite the
- * real values with what masking showed.
+ * Writes (create/update/patch) whose body carries placeholders have passed the restore stage
+ * before this one: restored, or refused.
  *
  * Break-glass (`decision.unmasked`) skips all of it. `masked` in the context says whether any
  * value was masked; for streamed bodies it turns true as soon as one is, so it is final once
@@ -31,7 +30,6 @@ import { GatehouseError } from '../errors.ts';
 import { JsonStreamMasker, maskWholeBody } from '../masking/json-stream-masker.ts';
 import { isJsonMediaType, jsonOnlyAccept, planMasking, type MaskingPlan } from '../masking/masking-plan.ts';
 import { SECRETS_ONLY, type MaskingRules } from '../masking/masking-rules.ts';
-import { carriesPlaceholder } from '../masking/placeholder.ts';
 import { forwardedOf, plainResponse } from './plain-response.ts';
 import { lazyWebStream } from './web-stream.ts';
 
@@ -44,7 +42,6 @@ export function mask(rules: MaskingRules | undefined): MiddlewareHandler {
     c.set('masked', false);
     const plan = planMasking(c.get('kubeRequest'), maskingRules, c.get('decision').unmasked === true);
     if (plan.mode === 'off') return next();
-    if (plan.mode === 'mask') await refusePlaceholderWrites(c, plan);
     editUpstreamHeaders(c, jsonOnlyAccept(c.req.header('accept') ?? null));
     await next();
     const response = c.res;
@@ -215,21 +212,6 @@ async function maskResponse(response: Response, plan: MaskingPlan, options: Mask
     return result === response ? new Response(input, init) : result;
   }
   return maskStream(Readable.fromWeb(body as import('node:stream/web').ReadableStream<Uint8Array>), init, encoding, options, c);
-}
-
-const WRITES = new Set(['POST', 'PUT', 'PATCH']);
-
-/** Refuses a write that would store a placeholder as a value. Reads the body through Hono's cache, which forward then sends. */
-async function refusePlaceholderWrites(c: Context, plan: MaskingPlan): Promise<void> {
-  if (!WRITES.has(c.req.method)) return;
-  const body = new Uint8Array(await c.req.arrayBuffer());
-  if (!carriesPlaceholder(body)) return;
-  const request = c.get('kubeRequest');
-  throw new GatehouseError(
-    'ERR_REQUEST_INVALID',
-    `user "${c.get('identity').user}" may not ${request.verb} ${plan.subject} with a masked placeholder ("***masked (…)***") as a value: ` +
-      'it would replace the real value; send the real value, or leave the key out',
-  );
 }
 
 /** Headers are gone by now: the failure ends the response (the rest is never sent); say so on stderr. */

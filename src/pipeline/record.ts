@@ -210,9 +210,11 @@ async function callFacts(c: Context, options: RecordStageOptions, consumeBody: b
   const captured = hasNoBody(c.req.method) ? undefined : await requestBodyHead(c, consumeBody);
   return {
     identity: variable(c, 'identity'),
+    impersonator: variable(c, 'impersonator'),
     request,
     decision: variable<Decision>(c, 'decision'),
     approval: variable(c, 'approval'),
+    restoration: variable(c, 'restoration'),
     requestBody:
       captured === undefined
         ? unreadBody(declaredLength(c))

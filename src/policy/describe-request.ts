@@ -11,7 +11,7 @@ export function describeCaller(identity: Pick<Identity, 'user' | 'groups'>): str
 }
 
 /** The verb and its object: `create pods/exec "web-1" in namespace "prod"`, `get path "/version"`. */
-export function describeAction(request: KubeRequest): string {
+export function describeAction(request: Pick<KubeRequest, 'isResourceRequest' | 'path' | 'verb' | 'apiGroup' | 'resource' | 'subresource' | 'name' | 'namespace'>): string {
   if (!request.isResourceRequest) return `${request.verb || 'use'} path ${JSON.stringify(request.path)}`;
   const group = request.apiGroup === '' ? '' : `.${request.apiGroup}`;
   const subresource = request.subresource === '' ? '' : `/${request.subresource}`;

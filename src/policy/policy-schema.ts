@@ -10,7 +10,7 @@
 import * as z from 'zod';
 
 /** Verbs the API server derives from resource requests (see request-info.ts). */
-export const RESOURCE_VERBS = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete', 'deletecollection', 'proxy'] as const;
+export const RESOURCE_VERBS = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete', 'deletecollection', 'proxy', 'impersonate'] as const;
 /** Verbs of non-resource requests: the lowercased HTTP method. */
 export const NON_RESOURCE_VERBS = ['get', 'head', 'post', 'put', 'patch', 'delete', 'options'] as const;
 

@@ -24,6 +24,12 @@ import { PatternIndex, andInto, firstCommon, newBitset, orInto, setBit, type Bit
 
 export interface PolicyEngine {
   decide(identity: Identity, request: KubeRequest): Decision;
+  /**
+   * Decides verb `impersonate` (kubectl --as) fail-closed: an allow rule counts only when its
+   * `verbs` name `impersonate` itself — `"*"` or no `verbs` never grant it — while deny and
+   * review rules count as always. Absent: impersonation is never allowed.
+   */
+  decideImpersonation?(identity: Identity, request: KubeRequest): Decision;
 }
 
 /** Verbs whose requests span objects: a namespace-less one spans all namespaces. */
@@ -87,13 +93,29 @@ function ruleDecision(rule: PolicyRule): Decision {
         effect: 'review',
         rule: rule.name,
         reason: `requires approval under rule "${rule.name}"${because}`,
-        review: Object.freeze({ approvers: [...review.approvers], grant: review.grant, windowSeconds: review.windowSeconds ?? 0 }),
+        review: Object.freeze({
+          approvers: [...review.approvers],
+          grant: review.grant,
+          windowSeconds: review.windowSeconds ?? 0,
+          ...(rule.reason === undefined ? {} : { reason: rule.reason }),
+        }),
       });
     }
   }
 }
 
 export function compilePolicy(doc: PolicyDocument): PolicyEngine {
+  const engine = compileRules(doc);
+  // A broad allow ("developers may do anything") must not turn into "act as anyone":
+  // impersonation is decided by the rules that name it, and by every deny and review rule.
+  const impersonation = compileRules({ ...doc, rules: doc.rules.filter((rule) => rule.effect !== 'allow' || (rule.verbs?.includes('impersonate') ?? false)) });
+  return {
+    decide: engine.decide,
+    decideImpersonation: impersonation.decide,
+  };
+}
+
+function compileRules(doc: PolicyDocument): PolicyEngine {
   const size = doc.rules.length;
   const field = () => new PatternIndex(size);
   const users = field();

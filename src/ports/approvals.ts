@@ -16,6 +16,8 @@ import type { ApprovalOutcome, Decision, Identity, KubeRequest } from '../types.
 /** A request whose policy decision is `review`, as the approve stage hands it over. */
 export interface ReviewRequest {
   identity: Identity;
+  /** The signed-in caller when it acts as `identity` (kubectl --as): it is never one of the approvers. */
+  impersonator?: Identity;
   request: KubeRequest;
   decision: Decision;
   method: string;
@@ -51,6 +53,8 @@ export interface OpenedLink {
   approver: string;
   /** Token the page's form must send back with a POST (bound to this link). */
   formToken: string;
+  /** The Gatehouse (or cluster) name, for the page. */
+  name: string;
 }
 
 export interface DecideInput {

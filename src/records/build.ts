@@ -2,7 +2,7 @@
  * Builds one session record from what the pipeline learnt about a call. Pure: the record
  * stage gathers the facts from Hono's context; this module only maps them onto the schema.
  */
-import type { ApprovalOutcome, Decision, Identity, KubeRequest } from '../types.ts';
+import type { ApprovalOutcome, Decision, Identity, KubeRequest, Restored } from '../types.ts';
 import type { RecordedBody } from './body.ts';
 import type { RecordPhase, SessionRecord, StreamEnd } from './schema.ts';
 import { SCHEMA_VERSION } from './schema.ts';
@@ -28,9 +28,13 @@ export interface CallStart {
 /** What the stages found out; each is absent when the call did not get that far. */
 export interface CallFacts {
   identity?: Identity | undefined;
+  /** The authenticated caller, when the call impersonates `identity` (kubectl --as). */
+  impersonator?: Identity | undefined;
   request?: KubeRequest | undefined;
   decision?: Decision | undefined;
   approval?: ApprovalOutcome | undefined;
+  /** Placeholders the restore stage put live values back for. */
+  restoration?: Restored | undefined;
   requestBody: RecordedBody;
 }
 
@@ -47,7 +51,7 @@ export interface CallOutcome {
 }
 
 export function buildRecord(phase: RecordPhase, start: CallStart, facts: CallFacts, outcome?: CallOutcome): SessionRecord {
-  const { identity, request, decision, approval, requestBody } = facts;
+  const { identity, request, decision, approval, restoration, requestBody } = facts;
   return {
     schema_version: SCHEMA_VERSION,
     record_id: crypto.randomUUID(),
@@ -98,6 +102,10 @@ export function buildRecord(phase: RecordPhase, start: CallStart, facts: CallFac
     response_body_truncated: outcome?.responseBody.truncated ?? null,
     masked: requestBody.masked || (outcome !== undefined && (outcome.maskedInResponse || outcome.responseBody.masked)),
     stream_end: outcome?.streamEnd ?? null,
+    impersonator_user: facts.impersonator?.user ?? null,
+    impersonator_groups: facts.impersonator === undefined ? null : [...facts.impersonator.groups],
+    restored_paths: restoration === undefined ? null : [...restoration.paths],
+    restored_resource_version: restoration?.resourceVersion ?? null,
   };
 }
 

@@ -89,6 +89,27 @@ export const RECORD_COLUMNS = [
     description:
       'How the response ended: `complete`, `client_gone` (the client closed first, e.g. Ctrl-C on a watch), `time_limit` (Gatehouse on Lambda ended it before the function deadline, or at the configured longest stream), `upstream_error` (the stream broke), `upgraded` (exec/attach/port-forward tunnel), `none` (no body). Null in intent records.',
   },
+  {
+    name: 'impersonator_user',
+    type: 'string',
+    nullable: true,
+    description:
+      'For `kubectl --as`: the authenticated caller who impersonated (the policy granted it `impersonate`); `user_name` and `user_groups` are then the impersonated identity the call was decided and forwarded as. Null otherwise.',
+  },
+  { name: 'impersonator_groups', type: 'array<string>', nullable: true, description: 'The groups of `impersonator_user`. Null when the call impersonated nobody.' },
+  {
+    name: 'restored_paths',
+    type: 'array<string>',
+    nullable: true,
+    description:
+      'Fields of a write whose masked placeholders Gatehouse replaced by the live values (read upstream as the caller), e.g. `data.password`: paths only, never values. Null when nothing was restored (and in intent records).',
+  },
+  {
+    name: 'restored_resource_version',
+    type: 'string',
+    nullable: true,
+    description: 'The `resourceVersion` a write with restored placeholders was conditioned on (a change made meanwhile fails with 409). Null when nothing was restored.',
+  },
 ] as const satisfies readonly ColumnSpec[];
 
 type Column = (typeof RECORD_COLUMNS)[number];

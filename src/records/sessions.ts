@@ -173,7 +173,9 @@ export function describeDecision(record: SessionRecord): string {
   const rule = record.policy_rule === null ? 'default deny' : record.policy_rule;
   let text = `${record.decision} (${rule})`;
   if (record.approval_status !== null) {
-    text += ` → ${record.approval_status}${record.approver === null ? '' : ` by ${record.approver}`}`;
+    // A one-shot grant this call used reads as what happened: approved by someone, then used.
+    const used = record.approval_status === 'consumed' && record.approver !== null;
+    text += ` → ${used ? 'approved' : record.approval_status}${record.approver === null ? '' : ` by ${record.approver}`}${used ? ', grant used' : ''}`;
     if (record.approval_id !== null) text += ` [approval ${record.approval_id}]`;
   }
   if (record.unmasked_grant === true) text += ' UNMASKED (break-glass)';

@@ -6,7 +6,11 @@
  *   users' kubeconfig;
  * - authentication: the LOCAL DEVELOPMENT issuer (loopback only, never on Lambda);
  * - policy: the given file, else the repo's `policy/default.yaml`;
- * - upstream: the given kubeconfig/context, else the current kubeconfig context.
+ * - upstream: the given kubeconfig/context, else the current kubeconfig context, or the
+ *   embedded demo cluster (test/stand-in/, seeded) when asked — never Gatehouse itself
+ *   (local/self-upstream.ts);
+ * - one Gatehouse per state dir (local/instance-lock.ts): a second start stops at once,
+ *   naming the running one.
  *
  * It writes `<stateDir>/kubeconfig` for users: server = this Gatehouse with its CA, context
  * `gatehouse`, and either an exec credential (`gatehouse dev-token … --exec-credential`) or
@@ -16,7 +20,7 @@
  * issues 4/5) are started in order and pushed onto `services`; close() — or a failed
  * start — closes them in reverse order.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Hono } from 'hono';
@@ -29,6 +33,8 @@ import { parseConfig } from '../config.ts';
 import { userKubeconfig, writeKubeconfig } from '../kubeconfig.ts';
 import type { UserAuth } from '../kubeconfig.ts';
 import { ensureLocalTls } from '../local/tls.ts';
+import { acquireInstanceLock } from '../local/instance-lock.ts';
+import { refuseSelfUpstream } from '../local/self-upstream.ts';
 import { startLocalApprovals } from '../local/approvals.ts';
 import { startLocalRecords } from '../local/records.ts';
 import type { RecordSink } from '../ports/records.ts';
@@ -53,6 +59,10 @@ export interface LocalOptions {
   plainHttpPort?: number;
   upstreamKubeconfig?: string;
   upstreamContext?: string;
+  /** Start the embedded demo cluster (seeded stand-in) and forward to it, instead of a kubeconfig. */
+  demoCluster?: boolean;
+  /** Which Gatehouse (or cluster) this is, for approvers; default "local Gatehouse" (+ "(demo cluster)"). */
+  name?: string;
   policyFile?: string;
   /** Who the users' kubeconfig authenticates as; default you@example.com in "developers". */
   user?: string;
@@ -80,6 +90,8 @@ export interface LocalGatehouse {
   policyFile: string;
   /** Where requests go, in words (context, server, kubeconfig file). */
   upstreamDescription: string;
+  /** Set when the embedded demo cluster is the upstream. */
+  demo?: { url: string };
   user: string;
   groups: string[];
   /** Approval mail (embedded SES stand-in): `inboxUrl` for people, `messages(to)` for tests; absent when approvals were overridden. */
@@ -101,13 +113,25 @@ export async function startLocalGatehouse(options: LocalOptions): Promise<LocalG
   const policyFile = resolve(options.policyFile ?? DEFAULT_POLICY_FILE);
   assertDevIssuerAllowed('node', host);
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-
-  const services: LocalService[] = [];
+  // Before anything else starts: a second Gatehouse on this folder stops here.
+  const lock = acquireInstanceLock(stateDir);
+  const services: LocalService[] = [{ name: 'state folder lock', close: async () => lock.release() }];
   try {
     const [tls, devIssuer] = await Promise.all([ensureLocalTls(stateDir), loadDevIssuer(stateDir)]);
+    const kubeconfigPath = join(stateDir, 'kubeconfig');
 
+    let upstreamKubeconfig = options.upstreamKubeconfig === undefined ? undefined : resolve(options.upstreamKubeconfig);
+    let demo: { url: string } | undefined;
+    if (options.demoCluster === true) {
+      const cluster = await startDemoCluster();
+      services.push({ name: 'demo cluster', close: () => cluster.close() });
+      upstreamKubeconfig = cluster.kubeconfigPath;
+      demo = { url: cluster.url };
+    }
+    const selfCheck = { kubeconfig: upstreamKubeconfig, context: options.upstreamContext, ownKubeconfig: kubeconfigPath, ownCaPem: tls.caPem };
+    refuseSelfUpstream({ ...selfCheck, ownUrls: [] });
     const upstream: Record<string, string> = { kind: 'kubeconfig' };
-    if (options.upstreamKubeconfig !== undefined) upstream['kubeconfig'] = resolve(options.upstreamKubeconfig);
+    if (upstreamKubeconfig !== undefined) upstream['kubeconfig'] = upstreamKubeconfig;
     if (options.upstreamContext !== undefined) upstream['context'] = options.upstreamContext;
     const config = parseConfig(
       {
@@ -127,6 +151,7 @@ export async function startLocalGatehouse(options: LocalOptions): Promise<LocalG
             stateDir,
             host,
             publicUrl: () => publicUrl,
+            name: options.name ?? (demo === undefined ? 'local Gatehouse' : 'local Gatehouse (demo cluster)'),
             ...(options.overrides?.clock === undefined ? {} : { clock: options.overrides.clock }),
             ...options.approvals,
           })
@@ -155,13 +180,9 @@ export async function startLocalGatehouse(options: LocalOptions): Promise<LocalG
       services.push({ name: 'plain http listener', close: () => plain.close() });
       plainUrl = plain.url;
     }
-
-    const kubeconfigPath = join(stateDir, 'kubeconfig');
-    const auth: UserAuth =
-      options.auth === 'token'
-        ? { kind: 'token', token: await devIssuer.mint(user, groups, STATIC_TOKEN_SECONDS) }
-        : { kind: 'exec', command: GATEHOUSE_BIN, args: devTokenArgs(user, groups, stateDir) };
-    writeKubeconfig(kubeconfigPath, userKubeconfig({ server: server.url, caPem: tls.caPem, auth }));
+    refuseSelfUpstream({ ...selfCheck, ownUrls: plainUrl === undefined ? [server.url] : [server.url, plainUrl] });
+    lock.setUrl(server.url);
+    await writeDevKubeconfig({ path: kubeconfigPath, server: server.url, caPem: tls.caPem, devIssuer, user, groups, stateDir, auth: options.auth ?? 'exec' });
 
     const local: LocalGatehouse = {
       url: server.url,
@@ -176,6 +197,7 @@ export async function startLocalGatehouse(options: LocalOptions): Promise<LocalG
       close: () => closeAll(services),
     };
     if (plainUrl !== undefined) local.plainUrl = plainUrl;
+    if (demo !== undefined) local.demo = demo;
     if (localApprovals !== undefined) local.mail = localApprovals.mail;
     if (deps.records !== undefined) local.records = deps.records;
     return local;
@@ -185,12 +207,43 @@ export async function startLocalGatehouse(options: LocalOptions): Promise<LocalG
   }
 }
 
+/** The users' kubeconfig for a Gatehouse whose callers sign in with the development issuer. */
+export async function writeDevKubeconfig(options: {
+  path: string;
+  server: string;
+  caPem: string;
+  devIssuer: DevIssuer;
+  user: string;
+  groups: string[];
+  stateDir: string;
+  auth: 'exec' | 'token';
+}): Promise<void> {
+  const auth: UserAuth =
+    options.auth === 'token'
+      ? { kind: 'token', token: await options.devIssuer.mint(options.user, options.groups, STATIC_TOKEN_SECONDS) }
+      : { kind: 'exec', command: GATEHOUSE_BIN, args: devTokenArgs(options.user, options.groups, options.stateDir) };
+  writeKubeconfig(options.path, userKubeconfig({ server: options.server, caPem: options.caPem, auth }));
+}
+
 /** Arguments of the exec credential plugin that mints a fresh dev token per kubectl run. */
 function devTokenArgs(user: string, groups: string[], stateDir: string): string[] {
   const args = ['dev-token', '--user', user];
   for (const group of groups) args.push('--group', group);
   args.push('--exec-credential', '--state-dir', stateDir);
   return args;
+}
+
+/** The embedded demo cluster: the kube-apiserver stand-in of the tests, seeded (test/stand-in/demo.ts). */
+async function startDemoCluster(): Promise<{ url: string; kubeconfigPath: string; close(): Promise<void> }> {
+  // Imported by URL so the server code does not depend on the test tree at compile time: built,
+  // it is dist/cli/demo-cluster.js beside the CLI's chunks (scripts/build.mjs); from source
+  // (tests under tsx), the stand-in itself.
+  const built = new URL('./demo-cluster.js', import.meta.url);
+  const source = new URL('../../test/stand-in/apiserver.ts', import.meta.url);
+  const module = (await import((existsSync(built) ? built : source).href)) as {
+    startFakeApiServer(options: { demo: boolean }): Promise<{ url: string; kubeconfigPath: string; close(): Promise<void> }>;
+  };
+  return module.startFakeApiServer({ demo: true });
 }
 
 function describeUpstream(deps: GatehouseDeps): string {

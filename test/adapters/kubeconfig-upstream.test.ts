@@ -107,10 +107,10 @@ describe('createKubeconfigUpstream refuses at start-up', () => {
       problems: ['cluster "c": insecure-skip-tls-verify is set; Gatehouse only talks to a cluster whose certificate it can verify (give certificate-authority-data)'],
     },
     {
-      name: 'an exec credential plugin user',
+      name: 'an exec credential plugin user without interactiveMode (v1 requires it)',
       cluster: { server: 'https://10.0.0.1' },
       user: { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: 'aws' } },
-      problems: ['user "u": exec credential plugins (aws) are not supported for the upstream in this version; use a token, tokenFile or client certificate'],
+      problems: ['user "u": exec plugin interactiveMode must be set for client.authentication.k8s.io/v1 (Never or IfAvailable)'],
     },
     {
       name: 'an auth-provider user',

@@ -88,7 +88,7 @@ describe('approval flow', () => {
     const { id } = await pending();
     const mails = (await stack.mail.messages('bob@example.com')).filter((m) => m.body.text?.includes(id));
     assert.equal(mails.length, 1);
-    assert.match(mails[0]?.subject ?? '', /^Approval needed: alice@example.com wants to delete pods "p\d+" in namespace "prod"$/);
+    assert.match(mails[0]?.subject ?? '', /^\[Gatehouse\] Approval needed: alice@example.com wants to delete pods "p\d+" in namespace "prod"$/);
     assert.equal(mails[0]?.from, 'gatehouse@example.com');
   });
 

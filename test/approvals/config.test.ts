@@ -41,10 +41,11 @@ describe('approvals configuration', () => {
     assert.deepEqual(problems({ mailFrom: 'g@example.com', signingSecretId: 's' }, 'lambda'), []);
   });
 
-  test('defaults fill in table, lifetime, hold and body limit', () => {
+  test('defaults fill in table, name, lifetime, hold and body limit', () => {
     const config = parseConfig({ ...base, runtime: 'lambda', approvals: { mailFrom: 'g@example.com', signingSecretId: 'gatehouse/link' } }, 'test');
     assert.deepEqual(config.approvals, {
       tableName: 'gatehouse-approvals',
+      name: 'Gatehouse',
       mailFrom: 'g@example.com',
       ttlSeconds: 3600,
       holdSeconds: 0,

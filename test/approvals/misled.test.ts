@@ -130,7 +130,7 @@ describe('a body the page cannot show is refused before anyone is asked', () => 
     await store.create(approval);
     const key = await createFileSigningKey(stack.config.signingKeyFile ?? '').key();
     const linkToken = await signLink(key, { approvalId: id, approver: 'bob@example.com', linkId: 'L1', expiresAt: approval.expiresAt }, T0);
-    const html = String(await approvalPageHtml({ approval, approver: 'bob@example.com', formToken: 'f', action: 'x', now: T0 }));
+    const html = String(await approvalPageHtml({ approval, approver: 'bob@example.com', formToken: 'f', action: 'x', now: T0, name: 'Gatehouse' }));
     assert.ok(!html.includes('value="approve"'), 'no Approve button');
     assert.match(html, /This request cannot be approved from this page/);
     await assert.rejects(

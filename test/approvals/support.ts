@@ -94,6 +94,7 @@ export async function startApprovalStack(publicUrl = 'http://localhost'): Promis
   const mail = await startLocalMail();
   await createApprovalsTable(db.client(), 'approvals');
   const config: ApprovalsConfig = {
+    name: 'Gatehouse',
     tableName: 'approvals',
     publicUrl,
     mailFrom: 'gatehouse@example.com',

@@ -8,67 +8,15 @@
  * run in order and share the store, so each one names the objects it touches.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import type { ReceivedRequest } from '../stand-in/apiserver.ts';
 import type { FakeStore } from '../stand-in/store.ts';
-import { installedKubectlVersions, startHarness, type Harness } from '../support/harness.ts';
+import { clientToken, kubectlVersionsUnderTest, startHarness, type Harness } from '../support/harness.ts';
+import { appManifest, E2E_POLICY } from '../support/kubectl-fixtures.ts';
 
 const NOW = Date.parse('2025-06-01T12:00:00Z');
 const FIVE_MINUTES_AGO = new Date(NOW - 5 * 60_000).toISOString().replace('.000Z', 'Z');
-
-const POLICY = `
-apiVersion: gatehouse/v1
-rules:
-  - name: no-deleting-the-database
-    effect: deny
-    verbs: ["delete"]
-    resources: ["pods"]
-    names: ["database"]
-    reason: "the database pod is load-bearing"
-  - name: discovery
-    effect: allow
-    verbs: ["get"]
-    nonResourceURLs: ["/api", "/api/*", "/apis", "/apis/*", "/openapi/*", "/version"]
-  - name: reads
-    effect: allow
-    verbs: ["get", "list", "watch"]
-    resources: ["*"]
-  - name: writes
-    effect: allow
-    verbs: ["create", "update", "patch", "delete"]
-    resources: ["*"]
-`;
-
-const MANIFEST = (image: string, color: string): string => `
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: settings
-data:
-  color: ${color}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: api
-spec:
-  replicas: 2
-  selector:
-    matchLabels: {app: api}
-  template:
-    metadata:
-      labels: {app: api}
-    spec:
-      containers:
-      - name: api
-        image: ${image}
-        env:
-        - {name: MODE, value: production}
-      - name: sidecar
-        image: example/proxy:1
-`;
 
 function runningPod(name: string, image: string): Parameters<FakeStore['put']>[0] {
   return {
@@ -91,13 +39,6 @@ function seed(store: FakeStore): void {
   store.appendLog('default', 'web', 'GET /healthz 200');
 }
 
-/** The client's bearer token, as the users' kubeconfig holds it. */
-function clientToken(h: Harness): string {
-  const config = parseYaml(readFileSync(h.kubeconfigPath, 'utf8')) as { users: { user: { token: string } }[] };
-  const token = config.users[0]?.user.token;
-  assert.ok(token !== undefined && token.length > 20, 'the users kubeconfig carries a static token');
-  return token;
-}
 
 /** Every request reached the stand-in as the caller, with Gatehouse's token and nothing of the client's. */
 function assertForwardedAsCaller(h: Harness, requests: ReceivedRequest[]): void {
@@ -118,28 +59,13 @@ function find(requests: ReceivedRequest[], method: string, path: string, query?:
   return found;
 }
 
-/**
- * The oldest and newest installed kubectl by default; `E2E_KUBECTL=all` runs every installed
- * version, `E2E_KUBECTL=1.29,1.31` the ones named.
- */
-function versionsUnderTest(): string[] {
-  const installed = installedKubectlVersions();
-  const oldest = installed[0];
-  const newest = installed[installed.length - 1];
-  assert.ok(oldest !== undefined && newest !== undefined, 'per-version kubectl binaries (kubectl.1.NN) are installed');
-  const asked = process.env['E2E_KUBECTL'] ?? '';
-  if (asked === 'all') return installed;
-  if (asked !== '') return asked.split(',').map((v) => v.trim());
-  return [...new Set([oldest, newest])];
-}
-
-for (const version of versionsUnderTest()) {
+for (const version of kubectlVersionsUnderTest()) {
   describe(`kubectl ${version} through Gatehouse`, () => {
     let h: Harness;
 
     before(async () => {
       h = await startHarness({
-        policy: POLICY,
+        policy: E2E_POLICY,
         clock: { now: () => NOW },
         // The cluster's own RBAC, which Gatehouse's policy cannot widen.
         deny: [{ user: 'you@example.com', verbs: ['list'], resources: ['secrets'] }],
@@ -190,7 +116,7 @@ for (const version of versionsUnderTest()) {
 
     test('apply -f creates, then a second apply patches by strategic merge', async () => {
       let from = h.mark();
-      let r = await h.kubectl(version, ['apply', '-f', '-'], { input: MANIFEST('example/api:1', 'blue') });
+      let r = await h.kubectl(version, ['apply', '-f', '-'], { input: appManifest('example/api:1', 'blue') });
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /^configmap\/settings created$/m);
       assert.match(r.stdout, /^deployment\.apps\/api created$/m);
@@ -199,7 +125,7 @@ for (const version of versionsUnderTest()) {
       assertForwardedAsCaller(h, h.receivedSince(from));
 
       from = h.mark();
-      r = await h.kubectl(version, ['apply', '-f', '-'], { input: MANIFEST('example/api:2', 'red') });
+      r = await h.kubectl(version, ['apply', '-f', '-'], { input: appManifest('example/api:2', 'red') });
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /^configmap\/settings configured$/m);
       assert.match(r.stdout, /^deployment\.apps\/api configured$/m);
@@ -304,8 +230,8 @@ for (const version of versionsUnderTest()) {
       assertForwardedAsCaller(h, h.receivedSince(from));
     });
 
-    // kubectl ≥1.30 runs exec over WebSocket, which the stand-in speaks; older ones use SPDY.
-    test('exec runs a command through the upgraded connection', { skip: minor(version) < 30 ? 'kubectl < 1.30 execs over SPDY' : false }, async () => {
+    // kubectl ≥1.30 runs exec over WebSocket (a GET), older ones over SPDY/3.1 (a POST); the stand-in speaks both.
+    test('exec runs a command through the upgraded connection', async () => {
       const from = h.mark();
       const ok = await h.kubectl(version, ['exec', 'web', '--', 'echo', 'hello', 'from', 'web']);
       assert.equal(ok.code, 0, ok.stderr);
@@ -313,7 +239,7 @@ for (const version of versionsUnderTest()) {
       const failed = await h.kubectl(version, ['exec', 'web', '--', 'false']);
       assert.equal(failed.code, 1);
       assert.match(failed.stderr, /command terminated with exit code 1/);
-      const exec = find(h.receivedSince(from), 'GET', '/api/v1/namespaces/default/pods/web/exec', /command=echo/);
+      const exec = find(h.receivedSince(from), minor(version) < 30 ? 'POST' : 'GET', '/api/v1/namespaces/default/pods/web/exec', /command=echo/);
       assert.equal(exec.status, 101);
       assertForwardedAsCaller(h, h.receivedSince(from));
     });

@@ -12,6 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApp } from '../../src/app.ts';
+import { placeholderBase64 } from '../../src/masking/placeholder.ts';
 import { createDepsFromConfig } from '../../src/compose.ts';
 import { configFromEnv, type Env } from '../../src/config-env.ts';
 import { loadDevIssuer } from '../../src/auth/dev-issuer.ts';
@@ -142,6 +143,29 @@ describe('Lambda handler and Node runtime give the same outcome', () => {
     assert.equal(lambdaUpstream?.body, manifest('from-lambda').toString('utf8'));
     assert.equal(nodeUpstream?.body, manifest('from-node').toString('utf8'));
     assert.equal((JSON.parse(fromLambda.body) as { data: { greeting: string } }).data.greeting, 'héllo ✓');
+  });
+});
+
+describe('restoring placeholders on Lambda', () => {
+  test('a patch carrying a placeholder costs one read of the live object; a patch without one costs none', async () => {
+    const value = Buffer.from('correct-horse-battery-staple').toString('base64');
+    api.store.put({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'lambda-db', namespace: 'default' }, type: 'Opaque', data: { password: value } });
+    const patch = (password: string): RawRequest => ({
+      method: 'PATCH',
+      target: '/api/v1/namespaces/default/secrets/lambda-db',
+      headers: [bearer(), ['Content-Type', 'application/merge-patch+json'], ['Accept', 'application/json']],
+      body: Buffer.from(JSON.stringify({ metadata: { labels: { a: 'b' } }, data: { password } })),
+    });
+    let from = api.received.length;
+    const restored = await viaLambda(patch(placeholderBase64(28)));
+    assert.equal(restored.status, 200, restored.body);
+    assert.deepEqual(api.received.slice(from).map((r) => r.method), ['GET', 'PATCH']);
+    assert.equal(api.store.get('secrets', 'default', 'lambda-db')?.['data']?.['password' as never], value, 'the live value was kept');
+    assert.ok(!restored.body.includes(value), 'the answer is masked');
+    from = api.received.length;
+    const plain = await viaLambda(patch(Buffer.from('rotated').toString('base64')));
+    assert.equal(plain.status, 200, plain.body);
+    assert.deepEqual(api.received.slice(from).map((r) => r.method), ['PATCH']);
   });
 });
 

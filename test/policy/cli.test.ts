@@ -102,7 +102,7 @@ describe('gatehouse policy check (module)', () => {
         `invalid configuration in ${badFile}:`,
         '  - rules[0].effect (line 3): Invalid option: expected one of "allow"|"deny"|"review"',
         '  - rules[1] (line 4): Unrecognized key: "extra"',
-        '  - rules[1].verbs[0] (line 4): "fetch" is not a verb of resource requests; use one of get, list, watch, create, update, patch, delete, deletecollection, proxy, or "*"',
+        '  - rules[1].verbs[0] (line 4): "fetch" is not a verb of resource requests; use one of get, list, watch, create, update, patch, delete, deletecollection, proxy, impersonate, or "*"',
         '',
       ].join('\n'),
     });

@@ -46,7 +46,7 @@ rules:
       'rules[1].resources[0] (line 10): each part must be non-empty; a "*" may only stand alone or end a pattern (as a prefix match)',
       'rules[1].resources[1] (line 10): must be "resource" or "resource/subresource"',
       'rules[1] (line 7): Unrecognized key: "colour"',
-      'rules[1].verbs[1] (line 9): "delet" is not a verb of resource requests; use one of get, list, watch, create, update, patch, delete, deletecollection, proxy, or "*"',
+      'rules[1].verbs[1] (line 9): "delet" is not a verb of resource requests; use one of get, list, watch, create, update, patch, delete, deletecollection, proxy, impersonate, or "*"',
       'rules[2].nonResourceURLs[0] (line 14): must start with "/" (or be "*")',
       'rules[2].namespaces (line 15): applies only to resource requests; a nonResourceURLs rule cannot have it',
       'rules[2].review (line 12): is required for effect review: name the approvers',

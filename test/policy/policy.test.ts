@@ -445,7 +445,7 @@ describe('policy decisions', () => {
       effect: 'review',
       rule: 'prod-exec',
       reason: 'requires approval under rule "prod-exec" (a second person watches)',
-      review: { approvers: ['lead@example.com', 'cto@example.com'], grant: 'window', windowSeconds: 900 },
+      review: { approvers: ['lead@example.com', 'cto@example.com'], grant: 'window', windowSeconds: 900, reason: 'a second person watches' },
     });
   });
 

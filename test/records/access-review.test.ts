@@ -284,7 +284,7 @@ describe('access review over records Gatehouse wrote', () => {
     assert.equal(result.status, 0, result.stderr);
     assert.match(result.stdout, /^session s-bob-2: bob@example\.com \(ops\) from 127\.0\.0\.1, 1 calls, 2025-03-10T/);
     assert.match(result.stdout, /\n\$ kubectl delete\n {2}\d\d:\d\d:\d\d\.\d{3} {2}bob@example\.com {2}delete namespaces payments -n payments\n/);
-    assert.match(result.stdout, /decision: review \(namespace-deletes-need-approval\) → (approved|consumed) by platform-leads@example\.com \[approval \S+\]\n/);
+    assert.match(result.stdout, /decision: review \(namespace-deletes-need-approval\) → approved by platform-leads@example\.com, grant used \[approval \S+\]\n/);
     assert.match(result.stdout, /response: 200 Namespace payments\n/);
 
     const secretRead = gatehouse(['sessions', 'replay', 's-alice-2', '--local', stateDir, '--bodies']);

@@ -10,8 +10,6 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { createS3Records } from '../../src/adapters/s3-records.ts';
-import { LOCAL_RECORDS_BUCKET, localRecordsDirectory, startLocalS3 } from '../../src/local/s3.ts';
 import type { SessionRecord } from '../../src/records/schema.ts';
 import { installedKubectlVersions, startHarness, type Harness } from '../support/harness.ts';
 
@@ -27,18 +25,7 @@ describe(`session records of kubectl ${VERSION}`, () => {
   let records: SessionRecord[] = [];
   const outputs: string[] = [];
 
-  /** Everything recorded so far, read through the S3 adapter from the local state dir. */
-  async function readRecords(): Promise<SessionRecord[]> {
-    await h.gatehouse.records?.flush();
-    const s3 = await startLocalS3({ directory: localRecordsDirectory(stateDir) });
-    try {
-      const out: SessionRecord[] = [];
-      for await (const r of createS3Records({ bucket: LOCAL_RECORDS_BUCKET, clientConfig: s3.clientConfig }).read({})) out.push(r);
-      return out;
-    } finally {
-      await s3.close();
-    }
-  }
+  const readRecords = (): Promise<SessionRecord[]> => h.records();
 
   const ofCommand = (command: string, verb: string): SessionRecord[] =>
     records.filter((r) => (r.kubectl_command ?? '').startsWith(command) && r.verb === verb && r.resource === 'secrets');

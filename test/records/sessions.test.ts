@@ -120,6 +120,13 @@ describe('call descriptions', () => {
       response: '200 Namespace prod',
     },
     {
+      name: 'a delete that used its one-shot grant',
+      record: aRecord({ verb: 'delete', resource: 'namespaces', object_name: 'prod', namespace: 'prod', decision: 'review', policy_rule: 'ns-deletes', approval_status: 'consumed', approver: 'lead@example.com', approval_id: 'a1', response_body: '{"kind":"Namespace","metadata":{"name":"prod"}}' }),
+      call: 'delete namespaces prod -n prod',
+      decision: 'review (ns-deletes) → approved by lead@example.com, grant used [approval a1]',
+      response: '200 Namespace prod',
+    },
+    {
       name: 'a denied call',
       record: aRecord({ decision: 'deny', policy_rule: null, status_code: 403, upstream_status: null, error_code: 'ERR_POLICY_DENIED', error_message: 'user "a" may not list pods: no rule allows it (default deny)' }),
       call: 'list pods -n default',

@@ -86,6 +86,10 @@ export function aRecord(over: Partial<SessionRecord> = {}): SessionRecord {
     response_body_truncated: false,
     masked: false,
     stream_end: 'complete',
+    impersonator_user: null,
+    impersonator_groups: null,
+    restored_paths: null,
+    restored_resource_version: null,
     ...over,
   };
 }

@@ -290,7 +290,10 @@ describe('startLocalGatehouse state and refusals', () => {
 
   test('lists every configuration problem at once', async () => {
     const broken = join(dir, 'broken-kubeconfig');
-    writeKubeconfig(broken, { ...userKubeconfig({ server: 'https://10.0.0.1', caPem: '-----BEGIN CERTIFICATE-----\n', auth: { kind: 'exec', command: 'aws', args: [] } }) });
+    const brokenConfig = userKubeconfig({ server: 'https://10.0.0.1', caPem: '-----BEGIN CERTIFICATE-----\n', auth: { kind: 'exec', command: 'aws', args: [] } });
+    const exec = brokenConfig.users?.[0]?.user.exec;
+    if (exec !== undefined) exec.interactiveMode = 'Always';
+    writeKubeconfig(broken, brokenConfig);
     const missingPolicy = join(dir, 'no-such-policy.yaml');
     await assert.rejects(
       startLocalGatehouse({ stateDir: join(dir, 'broken'), port: 0, upstreamKubeconfig: broken, policyFile: missingPolicy }),
@@ -300,7 +303,7 @@ describe('startLocalGatehouse state and refusals', () => {
         assert.match(error.problems[0] ?? '', new RegExp(`^policy ${missingPolicy}: `));
         assert.equal(
           error.problems[1],
-          `upstream kubeconfig ${broken}: user "gatehouse": exec credential plugins (aws) are not supported for the upstream in this version; use a token, tokenFile or client certificate`,
+          `upstream kubeconfig ${broken}: user "gatehouse": exec plugin aws has interactiveMode Always, but Gatehouse is a server with no terminal to ask anyone in; use a plugin mode that runs unattended (Never or IfAvailable)`,
         );
         return true;
       },

@@ -272,7 +272,8 @@ const refusals: Case[] = [
     headers: async () => ({ ...bearer(await g.idp.sign()), 'Impersonate-User': 'admin', 'Impersonate-Group': 'system:masters' }),
     code: 403,
     reason: 'Forbidden',
-    message: () => "Gatehouse refuses client impersonation headers (Impersonate-User, Impersonate-Group): the caller's identity comes from its token",
+    // Impersonation is decided by policy (verb impersonate named explicitly); none grants it here.
+    message: () => 'user "alice@example.com" (groups: dev) may not impersonate users "admin": no rule allows it (default deny)',
   },
 ];
 

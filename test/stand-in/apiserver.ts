@@ -33,7 +33,10 @@ import {
   type VersionInfo,
 } from './discovery.ts';
 import { isTrue, sendError, sendJson, type Exchange, type RequestAttributes } from './exchange.ts';
-import { defaultExec, serveExec, type ExecHandler } from './exec.ts';
+import { seedDemo } from './demo.ts';
+import { serveExec, type ExecHandler } from './exec.ts';
+import { shellContext } from './shell.ts';
+import { isSpdyUpgrade, serveSpdyExec, serveSpdyPortForward } from './spdy.ts';
 import { handleLogs } from './logs.ts';
 import { decodeProtobufBody } from './protobuf.ts';
 import { negotiateDiscovery } from './negotiate.ts';
@@ -63,8 +66,10 @@ export interface FakeApiServerOptions {
   deny?: DenyRule[];
   /** The name the API server knows the stand-in's bearer token by (shown in 403s); default "gatehouse". */
   tokenUser?: string;
-  /** What `kubectl exec` runs in a pod; default: echo, hostname, false. */
+  /** What `kubectl exec` without stdin runs in a pod; default: the built-in shell of shell.ts. */
   exec?: ExecHandler;
+  /** Seed the demo cluster of demo.ts (namespaces, Deployments, Running pods writing logs …). */
+  demo?: boolean;
 }
 
 export interface ReceivedRequest {
@@ -387,8 +392,10 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
   }
 
   /**
-   * HTTP Upgrade: pods/exec, and any watch (over WebSocket, as the API server serves every
-   * watch to a client that upgrades); refusals are written as HTTP on the socket.
+   * HTTP Upgrade: pods/exec over WebSocket or SPDY/3.1, pods/portforward over SPDY/3.1 (a
+   * WebSocket port-forward is refused, so kubectl falls back to SPDY), and any watch (over
+   * WebSocket, as the API server serves every watch to a client that upgrades); refusals are
+   * written as HTTP on the socket.
    */
   function handleUpgrade(req: IncomingMessage, socket: Duplex): void {
     const { entry, query } = receive(req, Buffer.alloc(0));
@@ -403,13 +410,16 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
         entry.status = 101;
         return;
       }
-      if (!(info.isResource && info.group === '' && info.resource === 'pods' && info.subresource === 'exec')) {
-        throw badRequest(`the stand-in upgrades only pods/exec and watches, not ${info.path}`);
-      }
+      const streaming = info.isResource && info.group === '' && info.resource === 'pods' ? info.subresource : '';
+      if (streaming !== 'exec' && streaming !== 'portforward') throw badRequest(`the stand-in upgrades only pods/exec, pods/portforward and watches, not ${info.path}`);
+      if (streaming === 'portforward' && !isSpdyUpgrade(req)) throw badRequest('the stand-in forwards ports over SPDY/3.1 only (kubectl falls back to it)');
       const type = findResource('', 'v1', 'pods');
       const pod = type === undefined ? undefined : store.read(type, info.namespace, info.name);
       if (pod === undefined) throw notFound({ group: '', resource: 'pods' }, info.name);
-      serveExec(req, socket, pod, query, options.exec ?? defaultExec);
+      const contextFor = (container: string): ReturnType<typeof shellContext> => shellContext(store, pod, container);
+      if (streaming === 'portforward') serveSpdyPortForward(req, socket, pod);
+      else if (isSpdyUpgrade(req)) serveSpdyExec(req, socket, pod, query, contextFor, options.exec);
+      else serveExec(req, socket, pod, query, contextFor, options.exec);
       entry.status = 101;
     } catch (error) {
       const status = asApiError(error);
@@ -429,6 +439,10 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
   const url = `https://127.0.0.1:${port}`;
 
   const dir = mkdtempSync(join(tmpdir(), 'stand-in-apiserver-'));
+  // The folder goes on every way out, a crash or process.exit included, not only close().
+  const removeDir = (): void => rmSync(dir, { recursive: true, force: true });
+  process.once('exit', removeDir);
+  const demo = options.demo === true ? seedDemo(store) : undefined;
   const kubeconfigPath = join(dir, 'kubeconfig');
   writeFileSync(
     kubeconfigPath,
@@ -455,8 +469,10 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
       for (const close of [...openStreams]) close();
       for (const socket of upgraded) socket.destroy();
       server.closeAllConnections();
+      demo?.stop();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      rmSync(dir, { recursive: true, force: true });
+      process.removeListener('exit', removeDir);
+      removeDir();
     },
   };
 }

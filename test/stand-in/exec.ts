@@ -1,53 +1,29 @@
 /**
  * `pods/exec` over WebSocket, the way kubectl ≥1.30 runs it (`v5.channel.k8s.io`, falling
- * back to v4): after the 101, each binary message starts with a stream byte — 1 stdout,
+ * back to v4): after the 101, each binary message starts with a stream byte — from the
+ * client 0 stdin, 4 terminal size, 255 "close this stream" (v5); from the server 1 stdout,
  * 2 stderr, 3 the final `Status` (Success, or Failure with reason NonZeroExitCode and the
- * exit code as a cause) — then the connection closes. The "container" runs a tiny command
- * set (`echo`, `hostname`, `cat` of stdin is not supported); a test can supply its own.
- * SPDY (kubectl ≤1.29) is not spoken: such upgrades get a 400 Status.
+ * exit code as a cause) — then the connection closes.
+ *
+ * The "container" is the built-in shell of shell.ts: a command runs at once; with stdin a
+ * shell (`sh`, `bash`) reads it line by line as it arrives (with a TTY, as a terminal would),
+ * and any other command gets the whole of stdin once the client closes it. A test can
+ * replace what a command without stdin does (`ExecHandler`).
+ * SPDY (kubectl ≤1.29) is served by spdy.ts.
  */
-import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { isTrue } from './exchange.ts';
+import { isShell, runCommand, ShellSession, type ExecResult, type ShellContext } from './shell.ts';
 import { podContainers, type KubeObject } from './store.ts';
 import { ApiError, badRequest } from './status.ts';
+import { OPCODE, readWsMessages, websocketAccept, wsFrame } from './ws-frames.ts';
 
-export interface ExecResult {
-  stdout?: string;
-  stderr?: string;
-  exitCode?: number;
-}
+export type { ExecResult } from './shell.ts';
 
 export type ExecHandler = (pod: KubeObject, container: string, command: string[]) => ExecResult;
 
-export const defaultExec: ExecHandler = (pod, _container, command) => {
-  const [program, ...args] = command;
-  if (program === 'echo') return { stdout: `${args.join(' ')}\n` };
-  if (program === 'hostname') return { stdout: `${pod.metadata.name ?? ''}\n` };
-  if (program === 'false') return { exitCode: 1 };
-  return { stderr: `sh: ${program ?? ''}: not found\n`, exitCode: 127 };
-};
-
 const PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
-const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
-
-/** Sec-WebSocket-Accept for a client's Sec-WebSocket-Key (RFC 6455 §4.2.2). */
-export function websocketAccept(key: string): string {
-  return createHash('sha1').update(`${key}${WEBSOCKET_GUID}`).digest('base64');
-}
-
-export function frame(opcode: number, payload: Buffer): Buffer {
-  const length = payload.length;
-  const header =
-    length < 126
-      ? Buffer.from([0x80 | opcode, length])
-      : length < 65536
-        ? Buffer.from([0x80 | opcode, 126, length >> 8, length & 0xff])
-        : Buffer.concat([Buffer.from([0x80 | opcode, 127]), (() => { const b = Buffer.alloc(8); b.writeBigUInt64BE(BigInt(length)); return b; })()]);
-  return Buffer.concat([header, payload]);
-}
-
-const onStream = (stream: number, data: string | Buffer): Buffer => frame(0x2, Buffer.concat([Buffer.from([stream]), Buffer.from(data)]));
 
 /** Checks the exec request and picks the container; throws an ApiError the caller writes as HTTP. */
 export function execTarget(pod: KubeObject, query: URLSearchParams): { container: string; command: string[] } {
@@ -63,10 +39,82 @@ export function execTarget(pod: KubeObject, query: URLSearchParams): { container
   return { container, command };
 }
 
+/** The final Status of an exec, as the API server writes it on the error stream. */
+export function exitStatus(exitCode: number): Record<string, unknown> {
+  return exitCode === 0
+    ? { metadata: {}, status: 'Success' }
+    : {
+        metadata: {},
+        status: 'Failure',
+        message: `command terminated with non-zero exit code: exit status ${exitCode}`,
+        reason: 'NonZeroExitCode',
+        details: { causes: [{ reason: 'ExitCode', message: String(exitCode) }] },
+      };
+}
+
+/** One exec, whatever carries it (WebSocket here, SPDY in spdy.ts). */
+export interface ExecStreams {
+  write(stream: 1 | 2, data: string): void;
+  /** Writes the final Status and closes. */
+  finish(exitCode: number): void;
+}
+
+/** Input side of a running exec: stdin bytes, and the end of stdin. */
+export interface ExecInput {
+  stdin(data: Buffer): void;
+  endOfStdin(): void;
+}
+
+export interface ExecRequest {
+  pod: KubeObject;
+  container: string;
+  command: string[];
+  stdin: boolean;
+  tty: boolean;
+  context: ShellContext;
+  /** Replaces what a command without stdin does (tests). */
+  handler?: ExecHandler;
+}
+
+/** Runs an exec over any stream carrier; returns where its stdin goes. */
+export function runExec(request: ExecRequest, out: ExecStreams): ExecInput {
+  const emit = (result: ExecResult): void => {
+    if ((result.stdout ?? '') !== '') out.write(1, result.stdout as string);
+    if ((result.stderr ?? '') !== '') out.write(2, result.stderr as string);
+    out.finish(result.exitCode ?? 0);
+  };
+  const ignore: ExecInput = { stdin: () => undefined, endOfStdin: () => undefined };
+  if (!request.stdin) {
+    emit(request.handler?.(request.pod, request.container, request.command) ?? runCommand(request.context, request.command));
+    return ignore;
+  }
+  if (isShell(request.command) && request.command[1] !== '-c') {
+    const session = new ShellSession(request.context, request.tty, (stream, text) => out.write(stream, text), (code) => out.finish(code));
+    return { stdin: (data) => session.input(data), endOfStdin: () => session.endOfInput() };
+  }
+  const chunks: Buffer[] = [];
+  let ended = false;
+  return {
+    stdin: (data) => chunks.push(data),
+    endOfStdin() {
+      if (ended) return;
+      ended = true;
+      emit(runCommand(request.context, request.command, Buffer.concat(chunks).toString('utf8')));
+    },
+  };
+}
+
 /** Answers the upgrade with 101 and runs the command over the WebSocket channel protocol. */
-export function serveExec(req: IncomingMessage, socket: Duplex, pod: KubeObject, query: URLSearchParams, run: ExecHandler): void {
+export function serveExec(
+  req: IncomingMessage,
+  socket: Duplex,
+  pod: KubeObject,
+  query: URLSearchParams,
+  contextFor: (container: string) => ShellContext,
+  handler?: ExecHandler,
+): void {
   const upgrade = (req.headers.upgrade ?? '').toLowerCase();
-  if (upgrade !== 'websocket') throw new ApiError(400, 'BadRequest', `the stand-in speaks only WebSocket streams, not ${req.headers.upgrade ?? 'nothing'}`);
+  if (upgrade !== 'websocket') throw new ApiError(400, 'BadRequest', `the stand-in speaks only WebSocket streams here, not ${req.headers.upgrade ?? 'nothing'}`);
   const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
   const protocol = PROTOCOLS.find((p) => offered.includes(p));
   if (protocol === undefined) throw badRequest(`no supported stream protocol among: ${offered.join(', ')}`);
@@ -75,23 +123,30 @@ export function serveExec(req: IncomingMessage, socket: Duplex, pod: KubeObject,
   socket.write(
     ['HTTP/1.1 101 Switching Protocols', 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Accept: ${accept}`, `Sec-WebSocket-Protocol: ${protocol}`, '', ''].join('\r\n'),
   );
-  const result = run(pod, container, command);
-  if (result.stdout !== undefined && result.stdout !== '') socket.write(onStream(1, result.stdout));
-  if (result.stderr !== undefined && result.stderr !== '') socket.write(onStream(2, result.stderr));
-  const exitCode = result.exitCode ?? 0;
-  const status =
-    exitCode === 0
-      ? { metadata: {}, status: 'Success' }
-      : {
-          metadata: {},
-          status: 'Failure',
-          message: `command terminated with non-zero exit code: exit status ${exitCode}`,
-          reason: 'NonZeroExitCode',
-          details: { causes: [{ reason: 'ExitCode', message: String(exitCode) }] },
-        };
-  socket.write(onStream(3, JSON.stringify(status)));
-  socket.write(frame(0x8, Buffer.from([0x03, 0xe8])));
-  socket.on('data', () => undefined);
+  let finished = false;
+  const onStream = (stream: number, data: string | Buffer): Buffer => wsFrame(OPCODE.binary, Buffer.concat([Buffer.from([stream]), Buffer.from(data)]));
+  const out: ExecStreams = {
+    write(stream, data) {
+      if (!finished && !socket.writableEnded) socket.write(onStream(stream, data));
+    },
+    finish(exitCode) {
+      if (finished) return;
+      finished = true;
+      if (socket.writableEnded) return;
+      socket.write(onStream(3, JSON.stringify(exitStatus(exitCode))));
+      socket.write(wsFrame(OPCODE.close, Buffer.from([0x03, 0xe8])));
+      setImmediate(() => socket.end());
+    },
+  };
+  const input = runExec({ pod, container, command, stdin: isTrue(query.get('stdin')), tty: isTrue(query.get('tty')), context: contextFor(container), ...(handler === undefined ? {} : { handler }) }, out);
   socket.on('error', () => undefined);
-  setImmediate(() => socket.end());
+  readWsMessages(
+    socket,
+    (message) => {
+      const stream = message[0];
+      if (stream === 0) input.stdin(message.subarray(1));
+      else if (stream === 255 && message[1] === 0) input.endOfStdin();
+    },
+    () => input.endOfStdin(),
+  );
 }

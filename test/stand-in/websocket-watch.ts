@@ -7,7 +7,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { frame, websocketAccept } from './exec.ts';
+import { wsFrame as frame, websocketAccept } from './ws-frames.ts';
 import { ApiError } from './status.ts';
 import type { WatchTransport } from './watch.ts';
 

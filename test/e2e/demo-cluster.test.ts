@@ -1,0 +1,127 @@
+// The demo cluster behind a local Gatehouse, with the real kubectl: seeded objects and Running
+// pods, exec over WebSocket (kubectl ≥1.30) and SPDY (≤1.29) into the built-in shell, a shell
+// reading stdin, port-forward carrying an HTTP request, logs -f, typed creates sent as
+// protobuf, and pods created later starting Running.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { DEMO_NAMESPACES, demoPodNames } from '../stand-in/demo.ts';
+import { installedKubectlVersions, startHarness, type Harness } from '../support/harness.ts';
+
+const POLICY = `
+apiVersion: gatehouse/v1
+rules:
+  - name: discovery
+    effect: allow
+    nonResourceURLs: ["*"]
+  - name: everything
+    effect: allow
+    resources: ["*"]
+`;
+const [WEB] = demoPodNames('dev', 'web', 2);
+
+let h: Harness;
+before(async () => {
+  h = await startHarness({ policy: POLICY, demo: true });
+});
+after(async () => h?.close());
+
+describe('the demo cluster through Gatehouse', () => {
+  test('starts with dev, staging and prod, Running pods, Services, ConfigMaps and Secrets', async () => {
+    const pods = await h.kubectl('1.33', ['get', 'pods', '-A', '-o', 'jsonpath={range .items[*]}{.metadata.namespace}/{.metadata.name}={.status.phase}{"\\n"}{end}']);
+    assert.equal(pods.code, 0, pods.stderr);
+    const expected = DEMO_NAMESPACES.flatMap((ns) => [...(ns === 'prod' ? demoPodNames(ns, 'payments', 1) : []), ...demoPodNames(ns, 'web', 2)].map((name) => `${ns}/${name}=Running`)).sort();
+    assert.deepEqual(pods.stdout.trim().split('\n'), expected);
+    for (const kind of ['services', 'configmaps', 'secrets', 'deployments']) {
+      const listed = await h.kubectl('1.33', ['get', kind, '-n', 'prod', '-o', 'name']);
+      assert.equal(listed.code, 0, listed.stderr);
+      assert.ok(listed.stdout.split('\n').filter((l) => l !== '').length >= 2, `${kind} in prod: ${listed.stdout}`);
+    }
+  });
+
+  for (const version of installedKubectlVersions()) {
+    test(`kubectl ${version} exec runs a command in the built-in shell (${Number(version.split('.')[1]) >= 30 ? 'WebSocket' : 'SPDY/3.1'})`, async () => {
+      const result = await h.kubectl(version, ['exec', '-n', 'dev', WEB ?? '', '--', 'cat', '/etc/app/app.properties']);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stdout, 'environment=dev\nlog.level=debug\n');
+    });
+  }
+
+  const shells = [
+    { name: 'a shell reads piped stdin line by line and exits with its code', args: ['sh'], input: 'echo hello $ENVIRONMENT\nls /etc/app\nexit 3\n', stdout: 'hello dev\napp.properties\nfeature-flags\n', code: 3, stderr: /command terminated with exit code 3/ },
+    { name: 'an unknown command says so, exit 127', args: ['vim'], input: '', stdout: '', code: 127, stderr: /sh: vim: not found[\s\S]*command terminated with exit code 127/ },
+    { name: 'cat without arguments copies stdin', args: ['cat'], input: 'piped through\n', stdout: 'piped through\n', code: 0, stderr: /^$/ },
+  ];
+  for (const version of ['1.27', '1.33']) {
+    for (const { name, args, input, stdout, code, stderr } of shells) {
+      test(`kubectl ${version}: ${name}`, async () => {
+        const result = await h.kubectl(version, ['exec', '-i', '-n', 'dev', WEB ?? '', '--', ...args], { input });
+        assert.equal(result.stdout, stdout, result.stderr);
+        assert.equal(result.code, code);
+        assert.match(result.stderr, stderr);
+      });
+    }
+  }
+
+  test('port-forward carries an HTTP request to the pod and its answer back', async () => {
+    const forward = h.startKubectl('1.33', ['port-forward', '-n', 'dev', `pod/${WEB}`, ':80']);
+    try {
+      const line = await forward.waitFor(/Forwarding from 127\.0\.0\.1:(\d+) -> 80/, 30_000);
+      const port = Number(/127\.0\.0\.1:(\d+)/.exec(line)?.[1]);
+      const body = await new Promise<string>((resolve, reject) => {
+        request({ host: '127.0.0.1', port, path: '/' }, (res) => {
+          let text = '';
+          res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+          res.on('end', () => resolve(`${res.statusCode} ${text}`));
+        })
+          .on('error', reject)
+          .end();
+      });
+      assert.equal(body, `200 hello from pod ${WEB}, port 80 (Gatehouse demo cluster)\n`);
+    } finally {
+      await forward.stop();
+    }
+  });
+
+  test('logs -f shows the lines the pod writes as it writes them', async () => {
+    const follow = h.startKubectl('1.33', ['logs', '-f', '--tail', '0', '-n', 'dev', WEB ?? '']);
+    try {
+      const seen = await follow.waitFor(/"GET \S+ HTTP\/1\.1" 200 \d+\n[\s\S]*"GET \S+ HTTP\/1\.1" 200 \d+\n/, 30_000);
+      assert.match(seen, /^10\.244\.0\.1 - - \[/);
+    } finally {
+      await follow.stop();
+    }
+  });
+
+  const creates = [
+    { args: ['create', 'namespace', 'team-a'], out: 'namespace/team-a created\n' },
+    { args: ['create', 'deployment', 'hello', '-n', 'team-a', '--image', 'nginx', '--replicas', '2', '--port', '80'], out: 'deployment.apps/hello created\n' },
+    { args: ['create', 'service', 'clusterip', 'hello', '-n', 'team-a', '--tcp', '80:8080'], out: 'service/hello created\n' },
+    { args: ['create', 'serviceaccount', 'robot', '-n', 'team-a'], out: 'serviceaccount/robot created\n' },
+    { args: ['create', 'configmap', 'settings', '-n', 'team-a', '--from-literal', 'a=b'], out: 'configmap/settings created\n' },
+    { args: ['create', 'secret', 'generic', 'token', '-n', 'team-a', '--from-literal', 'a=b'], out: 'secret/token created\n' },
+  ];
+  test('typed creates arrive as protobuf and are decoded (kubectl 1.33)', async () => {
+    const from = h.mark();
+    for (const { args, out } of creates) {
+      const result = await h.kubectl('1.33', args);
+      assert.equal(result.stderr, '', args.join(' '));
+      assert.equal(result.stdout, out);
+    }
+    const posts = h.receivedSince(from).filter((r) => r.method === 'POST');
+    assert.ok(posts.every((r) => String(r.headers['content-type']).startsWith('application/vnd.kubernetes.protobuf')), 'kubectl sent protobuf');
+    const deployment = h.api.store.get('deployments', 'team-a', 'hello') as unknown as { spec: { replicas: number; template: { spec: { containers: { image: string; ports: { containerPort: number }[] }[] } } } };
+    assert.equal(deployment.spec.replicas, 2);
+    assert.equal(deployment.spec.template.spec.containers[0]?.image, 'nginx');
+    assert.equal(deployment.spec.template.spec.containers[0]?.ports[0]?.containerPort, 80);
+    const service = h.api.store.get('services', 'team-a', 'hello') as unknown as { spec: { ports: { port: number; targetPort: number }[] } };
+    assert.deepEqual(service.spec.ports.map((p) => [p.port, p.targetPort]), [[80, 8080]]);
+  });
+
+  test('a pod created later starts Running on the demo node', async () => {
+    const created = await h.kubectl('1.33', ['run', 'scratch', '-n', 'dev', '--image', 'busybox']);
+    assert.equal(created.code, 0, created.stderr);
+    const waited = await h.kubectl('1.33', ['wait', '--for=jsonpath={.status.phase}=Running', 'pod/scratch', '-n', 'dev', '--timeout=20s']);
+    assert.equal(waited.code, 0, waited.stderr);
+  });
+});
