@@ -16,7 +16,7 @@
  * finds the same files from src/ and from dist/. Linked source maps: bin/gatehouse.mjs turns
  * them on, so stack traces name TypeScript lines.
  */
-import { writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -75,3 +75,6 @@ const [cli, plugin] = await Promise.all([
 ]);
 writeFileSync(`${root}dist/plugin-meta.json`, JSON.stringify(plugin.metafile));
 writeFileSync(`${root}dist/cli-meta.json`, JSON.stringify(cli.metafile));
+// The demo cluster's protobuf field tables, read beside its code (test/stand-in/protobuf.ts).
+mkdirSync(`${root}dist/cli/proto`, { recursive: true });
+copyFileSync(`${root}test/stand-in/proto/k8s-schema.json`, `${root}dist/cli/proto/k8s-schema.json`);
