@@ -8,15 +8,9 @@ import { compilePolicy } from '../../src/policy/policy.ts';
 import { parsePolicy } from '../../src/policy/policy-file.ts';
 import type { KubeRequest } from '../../src/types.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
+import { DISCOVERY_RULES } from '../support/kubectl-fixtures.ts';
 
-const POLICY = `
-apiVersion: gatehouse/v1
-rules:
-  - name: discovery
-    effect: allow
-    verbs: ["get"]
-    nonResourceURLs: ["/api", "/api/*", "/apis", "/apis/*", "/openapi/*", "/version"]
-  - name: developers-may-act-as-the-support-bot
+const POLICY = `${DISCOVERY_RULES}  - name: developers-may-act-as-the-support-bot
     effect: allow
     groups: ["developers"]
     verbs: ["impersonate"]

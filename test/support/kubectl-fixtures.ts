@@ -59,18 +59,21 @@ spec:
         image: example/proxy:1
 `;
 
-/**
- * The masking suites' policy: `incident-responders` may read Secrets unmasked (break-glass);
- * ConfigMap keys like *password* and env values named *_PASSWORD or *_TOKEN are masked too.
- */
-export const MASKING_POLICY = `
+/** The rule every kubectl run needs: discovery and /version. */
+export const DISCOVERY_RULES = `
 apiVersion: gatehouse/v1
 rules:
   - name: discovery
     effect: allow
     verbs: ["get"]
     nonResourceURLs: ["/api", "/api/*", "/apis", "/apis/*", "/openapi/*", "/version"]
-  - name: break-glass
+`;
+
+/**
+ * The masking suites' policy: `incident-responders` may read Secrets unmasked (break-glass);
+ * ConfigMap keys like *password* and env values named *_PASSWORD or *_TOKEN are masked too.
+ */
+export const MASKING_POLICY = `${DISCOVERY_RULES}  - name: break-glass
     effect: allow
     groups: ["incident-responders"]
     verbs: ["get", "list", "watch"]
