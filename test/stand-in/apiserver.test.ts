@@ -178,6 +178,15 @@ describe('objects and errors', () => {
       reason: 'BadRequest',
       message: 'the namespace of the provided object does not match the namespace sent on the request',
     },
+    ...['POST', 'PUT', 'PATCH', 'DELETE'].map((method) => ({
+      name: `a ${method} of a namespaced resource across all namespaces is MethodNotAllowed, as kube-apiserver answers`,
+      method,
+      path: '/api/v1/secrets',
+      body: { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'x', namespace: 'kube-system' } },
+      code: 405,
+      reason: 'MethodNotAllowed',
+      message: 'the server does not allow this method on the requested resource',
+    })),
     { name: 'an unsupported field selector is a BadRequest', method: 'GET', path: '/api/v1/namespaces/default/pods?fieldSelector=spec.foo%3Dbar', code: 400, reason: 'BadRequest', message: 'field label not supported: spec.foo' },
     {
       name: 'logs of a pod with two containers need a container name',

@@ -284,6 +284,9 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
       return;
     }
     if (subresource !== '' && !exchange.type.subresources.some((s) => s.name === subresource)) throw resourceNotFound();
+    // A namespaced resource across all namespaces (`/api/v1/secrets`) is served for reading
+    // only: kube-apiserver registers no write there and answers 405 (v1.34, checked).
+    if (exchange.type.namespaced && exchange.attrs.namespace === '' && !['get', 'list', 'watch'].includes(verb)) throw methodNotAllowed();
     switch (verb) {
       case 'get':
         return handleGet(exchange);

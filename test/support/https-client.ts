@@ -26,7 +26,8 @@ function send(url: string, options: RequestOptions): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     const req = httpsRequest(
       url,
-      { method: options.method ?? 'GET', headers: options.headers ?? {}, ca: options.ca, ...(options.servername === undefined ? {} : { servername: options.servername }) },
+      // A Content-Length always: Node sends a DELETE's body with neither length nor chunking.
+      { method: options.method ?? 'GET', headers: { ...options.headers, ...(options.body === undefined ? {} : { 'content-length': String(Buffer.byteLength(options.body)) }) }, ca: options.ca, ...(options.servername === undefined ? {} : { servername: options.servername }) },
       resolve,
     );
     req.on('error', reject);
