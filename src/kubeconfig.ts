@@ -132,7 +132,12 @@ export function userKubeconfig(options: UserKubeconfigOptions): Kubeconfig {
   };
 }
 
+/** A kubeconfig as YAML; multi-line values (the exec fast path's script) as literal blocks, never folded. */
+export function kubeconfigYaml(config: object): string {
+  return stringify(config, { blockQuote: 'literal', lineWidth: 0 });
+}
+
 /** Writes a kubeconfig readable by its owner only (it may hold a token), atomically (replace-file.ts). */
 export function writeKubeconfig(path: string, config: Kubeconfig): void {
-  replaceFileSync(path, stringify(config), { mode: 0o600 });
+  replaceFileSync(path, kubeconfigYaml(config), { mode: 0o600 });
 }

@@ -4,8 +4,9 @@
  * directory, so the rename is atomic) created exclusively — `wx`: O_CREAT|O_EXCL, which never
  * follows a symlink or reuses a file another local user planted under a guessable name — with
  * the final mode from its creation, then renamed over the target. A symlinked target is
- * replaced where it points. Synchronous: each caller writes one small file and then exits or
- * goes on.
+ * replaced where it points (a kubeconfig people link from a dotfiles folder), unless the
+ * caller says `replaceSymlink` (caches: the link itself is replaced, nothing is written where
+ * it points). Synchronous: each caller writes one small file and then exits or goes on.
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
@@ -16,6 +17,8 @@ export interface ReplaceFileOptions {
   mode?: number;
   /** Mode when the target does not exist yet and `mode` is not given; otherwise the target's mode is kept. Default 0600. */
   newFileMode?: number;
+  /** A symlink at `path` is replaced by the new file instead of written through (default false). */
+  replaceSymlink?: boolean;
 }
 
 /** The path itself, or where it points when it is a symlink; the path when it does not exist. */
@@ -38,7 +41,7 @@ function existingMode(path: string): number | undefined {
 }
 
 export function replaceFileSync(path: string, data: string, options: ReplaceFileOptions = {}): void {
-  const target = resolvedTarget(path);
+  const target = options.replaceSymlink === true ? path : resolvedTarget(path);
   const mode = options.mode ?? existingMode(target) ?? options.newFileMode ?? 0o600;
   mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
   const temp = join(dirname(target), `.${basename(target)}.${randomBytes(8).toString('hex')}.tmp`);

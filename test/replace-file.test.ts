@@ -51,6 +51,19 @@ describe('replaceFileSync', { skip: process.platform === 'win32' ? 'POSIX modes'
     assert.equal(readFileSync(real, 'utf8'), 'new');
   });
 
+  test('with replaceSymlink a symlinked cache file is replaced by a regular file and the file it pointed to is left alone', () => {
+    const dir = fresh();
+    const elsewhere = join(dir, 'elsewhere');
+    const link = join(dir, 'cache');
+    writeFileSync(elsewhere, 'planted', { mode: 0o644 });
+    symlinkSync(elsewhere, link);
+    replaceFileSync(link, 'new', { mode: 0o600, replaceSymlink: true });
+    assert.ok(lstatSync(link).isFile());
+    assert.equal(readFileSync(link, 'utf8'), 'new');
+    assert.equal(modeOf(link), 0o600);
+    assert.equal(readFileSync(elsewhere, 'utf8'), 'planted');
+  });
+
   test('the temp file is made in the target\'s directory and removed when the rename fails', () => {
     const dir = fresh();
     const target = join(dir, 'config');

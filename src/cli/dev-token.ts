@@ -12,9 +12,14 @@
  *         command: gatehouse
  *         args: [dev-token, --user, alice@example.com, --group, dev, --exec-credential]
  *         interactiveMode: Never
+ *
+ * With `--exec-credential` it also writes the credential to the shell fast path's cache
+ * (credential-cache.ts, under `<state-dir>/credentials/`), so a kubeconfig that runs the fast
+ * path (the one `gatehouse serve` writes) starts Node again only when the token nears expiry.
  */
 import { resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
+import { devTokenCachePath, writeCredentialCache } from '../login/credential-cache.ts';
 import { execCredential } from '../login/exec-credential.ts';
 import { addCommand } from './commands.ts';
 
@@ -47,11 +52,17 @@ export function registerDevToken(program: Command): void {
         import('../errors.ts'),
       ]);
       try {
-        const issuer = await loadDevIssuer(options.stateDir === undefined ? defaultStateDir() : resolve(options.stateDir));
+        const stateDir = options.stateDir === undefined ? defaultStateDir() : resolve(options.stateDir);
+        const issuer = await loadDevIssuer(stateDir);
         const token = await issuer.mint(options.user, options.group, options.ttl);
-        const { exp } = decodeJwt(token);
-        if (options.execCredential !== true) process.stdout.write(`${token}\n`);
-        else process.stdout.write(`${JSON.stringify(execCredential(token, exp ?? 0))}\n`);
+        const exp = decodeJwt(token).exp ?? 0;
+        if (options.execCredential !== true) {
+          process.stdout.write(`${token}\n`);
+        } else {
+          const credential = execCredential(token, exp);
+          writeCredentialCache(devTokenCachePath(stateDir, options.user, options.group, options.ttl), credential, exp);
+          process.stdout.write(`${JSON.stringify(credential)}\n`);
+        }
       } catch (error) {
         // A refused name or a broken key file is the caller's to fix (exit 2); anything else failed (exit 1).
         const usage = error instanceof GatehouseError || error instanceof GatehouseConfigError;

@@ -1,16 +1,19 @@
 /**
  * `gatehouse kubeconfig`: writes or merges a context for a Gatehouse deployment into a
  * kubeconfig (default $KUBECONFIG's first file, else ~/.kube/config), with an exec section
- * that calls `gatehouse credential`. Other contexts are left untouched.
+ * that calls `gatehouse credential` behind the shell fast path (login/fast-path-exec.ts): while
+ * the cached token is valid kubectl never starts Node. Other contexts are left untouched.
  */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { addCommand } from './commands.ts';
-import { parse, stringify } from 'yaml';
-import { resolveKubeconfigPath } from '../kubeconfig.ts';
+import { parse } from 'yaml';
+import { kubeconfigYaml, resolveKubeconfigPath } from '../kubeconfig.ts';
+import { fastPathExec } from '../login/fast-path-exec.ts';
 import { mergeKubeconfigEntry, type Kubeconfig } from '../login/kubeconfig-entry.ts';
+import { cachePath, configDir, credentialCachePath } from '../login/token-cache.ts';
 import { readTextIfExists } from '../read-if-exists.ts';
 import { replaceFileSync } from '../replace-file.ts';
 
@@ -24,6 +27,7 @@ interface KubeconfigFlags {
   kubeconfig?: string;
   setCurrent: boolean;
   execCommand?: string;
+  configDir?: string;
   scope: string[];
 }
 
@@ -53,6 +57,7 @@ export function registerKubeconfig(program: Command): void {
     .option('--kubeconfig <file>', 'kubeconfig to write (default: $KUBECONFIG or ~/.kube/config)')
     .option('--no-set-current', 'do not make the new context the current one')
     .option('--exec-command <command>', 'command kubectl runs for credentials (default: this gatehouse program)')
+    .option('--config-dir <dir>', 'where `gatehouse credential` caches tokens (default: $GATEHOUSE_CONFIG_DIR or ~/.config/gatehouse)')
     .action(async (flags: KubeconfigFlags) => {
       const path = resolve(resolveKubeconfigPath(flags.kubeconfig));
       let server: URL;
@@ -66,19 +71,22 @@ export function registerKubeconfig(program: Command): void {
         process.stderr.write('gatehouse: --server must be https:// (kubectl sends tokens only over TLS)\n');
         process.exit(2);
       }
-      const args = ['credential', '--issuer', flags.issuer, '--client-id', flags.clientId];
+      // The cache directory is spelled out, so the fast path and the plugin look in the same place.
+      const tokensDir = resolve(flags.configDir ?? configDir());
+      const args = ['credential', '--issuer', flags.issuer, '--client-id', flags.clientId, '--config-dir', tokensDir];
       if (flags.clientSecret !== undefined) args.push('--client-secret', flags.clientSecret);
       for (const scope of flags.scope) args.push('--scope', scope);
+      const plugin = { command: flags.execCommand ?? defaultExecCommand(), args };
       const entry: Parameters<typeof mergeKubeconfigEntry>[1] = {
         name: flags.name,
         server: server.href.replace(/\/$/, ''),
-        exec: { command: flags.execCommand ?? defaultExecCommand(), args },
+        exec: fastPathExec(plugin, credentialCachePath(cachePath(tokensDir, flags.issuer, flags.clientId))),
       };
       if (flags.caFile !== undefined) entry.caPem = await readFile(flags.caFile, 'utf8');
 
       const merged = mergeKubeconfigEntry(await readKubeconfig(path), entry, flags.setCurrent);
       // An existing kubeconfig keeps its mode; a new one is the owner's alone.
-      replaceFileSync(path, stringify(merged), { newFileMode: 0o600 });
+      replaceFileSync(path, kubeconfigYaml(merged), { newFileMode: 0o600 });
       process.stderr.write(
         `Context "${flags.name}" for ${entry.server} written to ${path}` +
           (flags.setCurrent ? ' and made current.\n' : '.\n') +

@@ -10,7 +10,8 @@ import type { Command } from 'commander';
 import { execCredential, execInteractive } from '../login/exec-credential.ts';
 import { LoginError } from '../login/login-error.ts';
 import type { LoginOptions } from '../login/oidc-login.ts';
-import { configDir, lookUpCachedTokens } from '../login/token-cache.ts';
+import { REFRESH_MARGIN_SECONDS } from '../login/credential-cache.ts';
+import { configDir, lookUpCachedTokens, writeFastPathCredential } from '../login/token-cache.ts';
 import { addCommand } from './commands.ts';
 import { printableLines } from '../printable.ts';
 
@@ -52,7 +53,7 @@ function loginOptions(flags: IdpFlags, interactive: boolean): LoginOptions {
     flow: flags.flow,
     interactive,
     redirectPort: port,
-    expirySkewSeconds: 30,
+    expirySkewSeconds: REFRESH_MARGIN_SECONDS,
     // Lines carry what the identity provider sent (URLs, error descriptions): printable only.
     log: (line) => process.stderr.write(`${printableLines(line)}\n`),
   };
@@ -100,6 +101,8 @@ export function registerCredential(program: Command): void {
       const options = loginOptions(flags, interactive);
       const lookup = await lookUpCachedTokens(options);
       const tokens = lookup.fresh ?? (await (await oidcLogin()).currentToken(options, lookup));
+      // kubectl's shell fast path (fast-path-exec.ts) missed to get here: leave it what it can print next time.
+      writeFastPathCredential(lookup.path, tokens);
       process.stdout.write(`${JSON.stringify(execCredential(tokens.idToken, tokens.expiresAt))}\n`);
     }),
   );

@@ -1,7 +1,9 @@
 /**
  * The login token cache: one JSON file per (issuer, client id) in the user's config directory,
  * written with 0600 permissions in a 0700 directory, replaced atomically (replace-file.ts) so a
- * kubectl run in parallel never reads half a file.
+ * kubectl run in parallel never reads half a file; a symlink in its place is replaced, not
+ * followed. Beside it, the ExecCredential the shell fast path prints (credential-cache.ts),
+ * written and removed with it.
  */
 import { createHash } from 'node:crypto';
 import { chmod, mkdir, rm } from 'node:fs/promises';
@@ -9,6 +11,8 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { readTextIfExists } from '../read-if-exists.ts';
 import { replaceFileSync } from '../replace-file.ts';
+import { removeCredentialCache, writeCredentialCache } from './credential-cache.ts';
+import { execCredential } from './exec-credential.ts';
 
 export interface CachedTokens {
   issuer: string;
@@ -29,6 +33,16 @@ export function configDir(env: NodeJS.ProcessEnv = process.env): string {
 export function cachePath(dir: string, issuer: string, clientId: string): string {
   const key = createHash('sha256').update(`${issuer}\n${clientId}`).digest('hex').slice(0, 32);
   return join(dir, 'tokens', `${key}.json`);
+}
+
+/** The fast path's ExecCredential file beside a token cache file. */
+export function credentialCachePath(tokensPath: string): string {
+  return tokensPath.replace(/\.json$/, '.exec-credential');
+}
+
+/** Writes the fast path's ExecCredential for `tokens` beside their cache file (unless it is there already). */
+export function writeFastPathCredential(tokensPath: string, tokens: CachedTokens): void {
+  writeCredentialCache(credentialCachePath(tokensPath), execCredential(tokens.idToken, tokens.expiresAt), tokens.expiresAt);
 }
 
 export async function readCachedTokens(path: string): Promise<CachedTokens | undefined> {
@@ -71,9 +85,12 @@ export async function writeCachedTokens(path: string, tokens: CachedTokens): Pro
   const dir = join(path, '..');
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await chmod(dir, 0o700);
-  replaceFileSync(path, JSON.stringify(tokens, null, 2), { mode: 0o600 });
+  replaceFileSync(path, JSON.stringify(tokens, null, 2), { mode: 0o600, replaceSymlink: true });
+  writeFastPathCredential(path, tokens);
 }
 
+/** The fast path's credential first: from then on every kubectl call reaches the Node plugin. */
 export async function removeCachedTokens(path: string): Promise<void> {
+  removeCredentialCache(credentialCachePath(path));
   await rm(path, { force: true });
 }

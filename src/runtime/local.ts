@@ -13,14 +13,14 @@
  *   naming the running one.
  *
  * It writes `<stateDir>/kubeconfig` for users: server = this Gatehouse with its CA, context
- * `gatehouse`, and either an exec credential (`gatehouse dev-token … --exec-credential`) or
- * a static token.
+ * `gatehouse`, and either an exec credential (`gatehouse dev-token … --exec-credential` behind
+ * the shell fast path, login/fast-path-exec.ts) or a static token.
  *
  * Local services (the HTTPS listener, later the embedded DynamoDB/S3/mail stand-ins of
  * issues 4/5) are started in order and pushed onto `services`; close() — or a failed
  * start — closes them in reverse order.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Hono } from 'hono';
@@ -31,6 +31,8 @@ import type { DevIssuer } from '../auth/dev-issuer.ts';
 import { createDepsFromConfig } from '../compose.ts';
 import { parseConfig } from '../config.ts';
 import { userKubeconfig, writeKubeconfig } from '../kubeconfig.ts';
+import { devTokenCacheDir, devTokenCachePath } from '../login/credential-cache.ts';
+import { fastPathExec } from '../login/fast-path-exec.ts';
 import type { UserAuth } from '../kubeconfig.ts';
 import { ensureLocalTls } from '../local/tls.ts';
 import { acquireInstanceLock } from '../local/instance-lock.ts';
@@ -48,6 +50,8 @@ export const DEFAULT_USER = 'you@example.com';
 export const DEFAULT_GROUPS: readonly string[] = ['developers'];
 /** Lifetime of the static token written in `auth: 'token'` mode. */
 const STATIC_TOKEN_SECONDS = 12 * 3600;
+/** Lifetime of the tokens the exec plugin mints (`gatehouse dev-token`'s default). */
+const DEV_TOKEN_SECONDS = 3600;
 
 export interface LocalOptions {
   stateDir: string;
@@ -67,7 +71,7 @@ export interface LocalOptions {
   /** Who the users' kubeconfig authenticates as; default you@example.com in "developers". */
   user?: string;
   groups?: string[];
-  /** How the users' kubeconfig gets its token; default exec (fresh tokens), tests use token. */
+  /** How the users' kubeconfig gets its token; default exec (tokens minted as needed), tests use token. */
   auth?: 'exec' | 'token';
   upstreamTimeoutSeconds?: number;
   /** Parts replacing the configured ones (tests, and the stand-ins of later issues). */
@@ -221,15 +225,26 @@ export async function writeDevKubeconfig(options: {
   const auth: UserAuth =
     options.auth === 'token'
       ? { kind: 'token', token: await options.devIssuer.mint(options.user, options.groups, STATIC_TOKEN_SECONDS) }
-      : { kind: 'exec', command: GATEHOUSE_BIN, args: devTokenArgs(options.user, options.groups, options.stateDir) };
+      : {
+          kind: 'exec',
+          ...fastPathExec(
+            { command: GATEHOUSE_BIN, args: devTokenArgs(options.user, options.groups, options.stateDir) },
+            devTokenCachePath(options.stateDir, options.user, options.groups, DEV_TOKEN_SECONDS),
+          ),
+        };
+  // Tokens cached by an earlier start may name another user or come from a replaced issuer key.
+  rmSync(devTokenCacheDir(options.stateDir), { recursive: true, force: true });
   writeKubeconfig(options.path, userKubeconfig({ server: options.server, caPem: options.caPem, auth }));
 }
 
-/** Arguments of the exec credential plugin that mints a fresh dev token per kubectl run. */
+/**
+ * Arguments of the exec credential plugin that mints a dev token (`gatehouse dev-token`); the
+ * shell fast path in front of it hands out the cached one until it nears expiry.
+ */
 function devTokenArgs(user: string, groups: string[], stateDir: string): string[] {
   const args = ['dev-token', '--user', user];
   for (const group of groups) args.push('--group', group);
-  args.push('--exec-credential', '--state-dir', stateDir);
+  args.push('--ttl', String(DEV_TOKEN_SECONDS), '--exec-credential', '--state-dir', stateDir);
   return args;
 }
 

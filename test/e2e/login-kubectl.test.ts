@@ -63,13 +63,19 @@ describe('kubectl signs in through the gatehouse exec plugin', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  /** The cached token as it is once its time has passed: in the token cache and in the fast path's credential. */
   async function expireCachedToken(): Promise<void> {
     const tokens = join(dir, 'config', 'tokens');
-    const [file] = await readdir(tokens);
-    const path = join(tokens, file as string);
-    const cached = JSON.parse(await readFile(path, 'utf8')) as { expiresAt: number };
-    cached.expiresAt = Math.floor(Date.now() / 1000) - 60;
-    await writeFile(path, JSON.stringify(cached));
+    const files = await readdir(tokens);
+    const json = files.find((file) => file.endsWith('.json'));
+    const credential = files.find((file) => file.endsWith('.exec-credential'));
+    assert.ok(json !== undefined && credential !== undefined, `token cache and fast-path credential in ${tokens}: ${files.join(', ')}`);
+    const past = Math.floor(Date.now() / 1000) - 60;
+    const cached = JSON.parse(await readFile(join(tokens, json), 'utf8')) as { expiresAt: number };
+    cached.expiresAt = past;
+    await writeFile(join(tokens, json), JSON.stringify(cached));
+    const [, line] = (await readFile(join(tokens, credential), 'utf8')).split('\n');
+    await writeFile(join(tokens, credential), `${past}\n${line}\n`);
   }
 
   function kubectl(args: string[], extraEnv: Record<string, string> = {}): Promise<ProcessResult> {
@@ -91,9 +97,11 @@ describe('kubectl signs in through the gatehouse exec plugin', () => {
     }
   });
 
-  test('the second call uses the cached token: no sign-in, no refresh', async () => {
-    const result = await kubectl(['get', 'namespaces', '-o', 'name'], { GATEHOUSE_BROWSER: '/bin/false' });
+  test('the second call uses the cached token from the shell fast path: no Node, no sign-in, no refresh', async () => {
+    // Any Node process started with this environment fails at once: the call succeeds only if none starts.
+    const result = await kubectl(['get', 'namespaces', '-o', 'name'], { GATEHOUSE_BROWSER: '/bin/false', NODE_OPTIONS: '--require=/nonexistent/node-must-not-start' });
     assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stderr, '');
     assert.equal(idp.logins, 1);
     assert.equal(idp.refreshes, 0);
   });

@@ -37,10 +37,14 @@ describe('gatehouse credential (the kubectl exec plugin)', () => {
   });
   after(async () => idp.close());
 
+  /** The token cache file; beside it only the shell fast path's credential file of the same name. */
   async function cacheFile(): Promise<string> {
-    const files = await readdir(join(configDir, 'tokens'));
-    assert.equal(files.length, 1);
-    return join(configDir, 'tokens', files[0] as string);
+    const files = (await readdir(join(configDir, 'tokens'))).sort();
+    assert.equal(files.length, 2, files.join(', '));
+    const [credential, json] = files as [string, string];
+    assert.match(json, /^[0-9a-f]{32}\.json$/);
+    assert.equal(credential, json.replace(/\.json$/, '.exec-credential'));
+    return join(configDir, 'tokens', json);
   }
 
   async function expireCachedToken(): Promise<void> {
@@ -81,6 +85,18 @@ describe('gatehouse credential (the kubectl exec plugin)', () => {
     assert.ok(cached.refreshToken, 'a refresh token is cached');
   });
 
+  test('leaves the shell fast path its credential, 0600: valid until 30 s before the token expires, then the ExecCredential it printed', async () => {
+    const tokens = JSON.parse(await readFile(await cacheFile(), 'utf8')) as { idToken: string; expiresAt: number };
+    const credentialFile = (await cacheFile()).replace(/\.json$/, '.exec-credential');
+    assert.equal((await stat(credentialFile)).mode & 0o777, 0o600);
+    const expirationTimestamp = new Date(tokens.expiresAt * 1000).toISOString().replace('.000Z', 'Z');
+    assert.equal(
+      await readFile(credentialFile, 'utf8'),
+      `${tokens.expiresAt - 30}\n` +
+        `{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","spec":{},"status":{"token":"${tokens.idToken}","expirationTimestamp":"${expirationTimestamp}"}}\n`,
+    );
+  });
+
   test('answers the second call from the cache without signing in', async () => {
     const before = JSON.parse(await readFile(await cacheFile(), 'utf8')) as { idToken: string };
     const run = await gatehouse(['credential', ...idpArgs], { KUBERNETES_EXEC_INFO: execInfo, GATEHOUSE_BROWSER: '/bin/false' });
@@ -112,6 +128,7 @@ describe('gatehouse credential (the kubectl exec plugin)', () => {
     assert.equal(run.stdout, '');
     assert.match(run.stderr, /your Gatehouse sign-in has ended: http:\/\/127\.0\.0\.1:\d+ refused the refresh token \(invalid_grant[^)]*\)\. Sign in again: gatehouse login --issuer http:\/\/127\.0\.0\.1:\d+ --client-id gatehouse-cli/);
     assert.equal(idp.logins, 1);
+    assert.deepEqual(await readdir(join(configDir, 'tokens')), [], 'the token cache and the fast path credential are gone');
   });
 
   test('gatehouse login --flow device signs in with the device code, where no browser can open', async () => {
@@ -144,6 +161,14 @@ describe('gatehouse credential (the kubectl exec plugin)', () => {
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stderr, /Signed in; token valid until \d{4}-/);
     assert.equal(idp.logins, loginsBefore + 1);
+    await cacheFile();
+  });
+
+  test('gatehouse logout removes the token cache and the fast path credential', async () => {
+    const run = await gatehouse(['logout', ...idpArgs], {});
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stderr, 'Signed out.\n');
+    assert.deepEqual(await readdir(join(configDir, 'tokens')), []);
   });
 });
 

@@ -18,6 +18,7 @@ import { GatehouseConfigError } from '../../src/config-error.ts';
 import { userKubeconfig, writeKubeconfig } from '../../src/kubeconfig.ts';
 import type { Kubeconfig } from '../../src/kubeconfig.ts';
 import { ensureLocalTls } from '../../src/local/tls.ts';
+import { FAST_PATH_SCRIPT } from '../../src/login/fast-path-exec.ts';
 import { GATEHOUSE_BIN, startLocalGatehouse } from '../../src/runtime/local.ts';
 import type { LocalGatehouse } from '../../src/runtime/local.ts';
 
@@ -252,7 +253,7 @@ describe('startLocalGatehouse state and refusals', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test('reuses its CA and writes an exec kubeconfig that mints tokens with gatehouse dev-token', async () => {
+  test('reuses its CA and writes an exec kubeconfig that mints tokens with gatehouse dev-token behind the shell fast path', async () => {
     const stateDir = join(dir, 'reuse');
     const first = await startLocalGatehouse({ stateDir, port: 0, upstreamKubeconfig: upstream.kubeconfigPath, auth: 'token' });
     await first.close();
@@ -260,10 +261,20 @@ describe('startLocalGatehouse state and refusals', () => {
     try {
       assert.equal(second.caPem, first.caPem);
       const config = parse(readFileSync(second.kubeconfigPath, 'utf8')) as Kubeconfig;
-      assert.deepEqual(config.users?.[0]?.user.exec, {
+      const exec = config.users?.[0]?.user.exec;
+      const cacheFile = exec?.args?.[3] ?? '';
+      assert.match(cacheFile, new RegExp(`^${stateDir}/credentials/[0-9a-f]{32}\\.exec-credential$`));
+      assert.deepEqual(exec, {
         apiVersion: 'client.authentication.k8s.io/v1',
-        command: GATEHOUSE_BIN,
-        args: ['dev-token', '--user', 'bob@example.com', '--group', 'developers', '--group', 'ops', '--exec-credential', '--state-dir', stateDir],
+        command: '/bin/sh',
+        args: [
+          '-c',
+          FAST_PATH_SCRIPT,
+          'gatehouse-credential',
+          cacheFile,
+          GATEHOUSE_BIN,
+          'dev-token', '--user', 'bob@example.com', '--group', 'developers', '--group', 'ops', '--ttl', '3600', '--exec-credential', '--state-dir', stateDir,
+        ],
         env: null,
         interactiveMode: 'Never',
         provideClusterInfo: false,
