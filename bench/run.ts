@@ -18,7 +18,8 @@
  *
  * Options: --seconds N (loaded small-GET run per front, default 15), --connections N (32),
  * --quick (short runs, to check the bench itself), --profile (CPU-profile Gatehouse with
- * `node --cpu-prof` and print where its time goes).
+ * `node --cpu-prof` and print where its time goes), --only-cli (item 6 alone: no stand, a
+ * minute or two).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
@@ -49,6 +50,7 @@ const { values: flags } = parseArgs({
     connections: { type: 'string', default: '32' },
     quick: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
+    'only-cli': { type: 'boolean', default: false },
   },
 });
 
@@ -89,6 +91,13 @@ const results: BenchResults = {
     command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
   },
 };
+
+if (flags['only-cli'] === true) {
+  log('6 CLI start-up (the built CLI)');
+  results.cliStart = await cliStart({ runs: quick ? 5 : 20 }, log);
+  report();
+  process.exit(0);
+}
 
 // The policy benchmark first, while nothing else runs.
 log('5 policy decisions');
@@ -145,21 +154,26 @@ log('6 small GET against a real kube-apiserver, with kube-oidc-proxy');
 results.realApiServer = await realApiServerGet({ ...smallGetOptions(flags), policyRules: POLICY_RULES, scratch: join(SCRATCH_ROOT, runId) }, log);
 if ('notRun' in results.realApiServer) log(`  NOT RUN: ${results.realApiServer.notRun}`);
 
-results.environment.loadAverageAtEnd = loadavg()[0] ?? 0;
-results.environment.durationSeconds = Math.round((Date.now() - startedAt.getTime()) / 1000);
-mkdirSync(RESULTS_DIR, { recursive: true });
-const resultsFile = join(RESULTS_DIR, `${runId}.json`);
-writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
+report();
 
-console.log('');
-console.log(markdownTable(results));
-console.log('');
-console.log(
-  `${results.environment.cpus} CPUs, Node ${results.environment.node}, kubectl ${results.environment.kubectl}, ` +
-    `load average ${results.environment.loadAverageAtStart.toFixed(2)} → ${results.environment.loadAverageAtEnd.toFixed(2)}, ${results.environment.durationSeconds} s; ` +
-    `results: ${resultsFile}`,
-);
-if (results.profile !== undefined) {
-  console.log(`\nGatehouse CPU profile (${results.profile.file}), by self time:`);
-  for (const line of results.profile.top) console.log(`${line.selfPercent.toFixed(1).padStart(5)}%  ${line.name}`);
+/** Ends the run: the environment at the end, bench/results/<run>.json, the table. */
+function report(): void {
+  results.environment.loadAverageAtEnd = loadavg()[0] ?? 0;
+  results.environment.durationSeconds = Math.round((Date.now() - startedAt.getTime()) / 1000);
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const resultsFile = join(RESULTS_DIR, `${runId}.json`);
+  writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
+
+  console.log('');
+  console.log(markdownTable(results));
+  console.log('');
+  console.log(
+    `${results.environment.cpus} CPUs, Node ${results.environment.node}, kubectl ${results.environment.kubectl}, ` +
+      `load average ${results.environment.loadAverageAtStart.toFixed(2)} → ${results.environment.loadAverageAtEnd.toFixed(2)}, ${results.environment.durationSeconds} s; ` +
+      `results: ${resultsFile}`,
+  );
+  if (results.profile !== undefined) {
+    console.log(`\nGatehouse CPU profile (${results.profile.file}), by self time:`);
+    for (const line of results.profile.top) console.log(`${line.selfPercent.toFixed(1).padStart(5)}%  ${line.name}`);
+  }
 }

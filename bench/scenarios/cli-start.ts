@@ -4,14 +4,18 @@
  *
  * All in one run, alternating the commands compared so a busy machine slows each alike
  * (median of RUNS wall times each):
- *   - `node -e 0` against `gatehouse credential` with a valid cached token (≤ 1.5×) and
- *     `gatehouse dev-token` (what the local kubeconfig runs);
+ *   - `node -e 0` against the Node plugins with a valid cached token — `gatehouse credential`
+ *     (≤ 1.5×; what Windows runs, and what the fast path falls back to) and `gatehouse
+ *     dev-token` — and against the shell fast path alone (src/login/fast-path-exec.ts, the
+ *     command the kubeconfig runs, with a valid cache);
  *   - `gatehouse --help` (< 200 ms);
- *   - `kubectl get pods` through a local Gatehouse (`gatehouse serve`, its demo cluster)
- *     with the dev-token plugin against the same with a static token (≤ 1.3×), and the floor
- *     any Node plugin has: the static-token time plus one `node -e 0`. The real kubectl binary
- *     runs (the newest `kubectl.1.N` beside the one on the PATH): the `kubectl` on these
- *     machines is a dispatcher that asks the server its version first, running the plugin twice.
+ *   - `kubectl get pods` through a local Gatehouse (`gatehouse serve`, its demo cluster) with
+ *     a static token, with the kubeconfig `serve` writes (the fast path in front of dev-token:
+ *     ≤ 1.3× the static token), and — the before of issue 14 — with the Node plugin run
+ *     directly, as kubeconfigs did until the fast path; beside them the floor any Node plugin
+ *     has: the static-token time plus one `node -e 0`. The real kubectl binary runs (the
+ *     newest `kubectl.1.N` beside the one on the PATH): the `kubectl` on these machines is a
+ *     dispatcher that asks the server its version first, running the plugin twice.
  * Everything runs the built CLI, bin/gatehouse.mjs, as a user's kubeconfig does.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -32,12 +36,19 @@ export interface CliStartResult {
   nodeMs: number;
   credentialMs: number;
   devTokenMs: number;
+  /** The shell fast path alone, with a valid cache. */
+  fastPathMs: number;
   helpMs: number;
   kubectlStaticMs: number;
+  /** kubectl with the kubeconfig `gatehouse serve` writes: the fast path in front of dev-token. */
   kubectlPluginMs: number;
+  /** kubectl with the Node plugin run directly (kubeconfigs before the fast path). */
+  kubectlNodePluginMs: number;
   credentialVsNode: number;
   devTokenVsNode: number;
+  fastPathVsNode: number;
   kubectlPluginVsStatic: number;
+  kubectlNodePluginVsStatic: number;
   /** (static-token time + `node -e 0`) / static-token time: what a plugin that only starts Node would cost. */
   kubectlNodeFloorVsStatic: number;
   kubectl: string;
@@ -117,15 +128,23 @@ function startLocalGatehouse(dir: string): Promise<LocalGatehouse> {
   });
 }
 
-/** A copy of the exec-plugin kubeconfig with the token the plugin prints, written in. */
-function staticTokenKubeconfig(execKubeconfig: string, outFile: string): void {
-  const config = parse(readFileSync(execKubeconfig, 'utf8')) as { users: { user: { exec?: { command: string; args: string[] }; token?: string } }[] };
-  const user = config.users[0]?.user;
-  if (user?.exec === undefined) throw new Error(`${execKubeconfig} has no exec user`);
-  const printed = spawnSync(user.exec.command, user.exec.args, { encoding: 'utf8' });
+interface ExecKubeconfig {
+  users: { user: { exec?: { command: string; args: string[] }; token?: string } }[];
+}
+
+/** The kubeconfig's exec command (the fast path), run once: it prints a token and leaves the cache valid. */
+function readExecKubeconfig(path: string): { config: ExecKubeconfig; exec: { command: string; args: string[] }; token: string } {
+  const config = parse(readFileSync(path, 'utf8')) as ExecKubeconfig;
+  const exec = config.users[0]?.user.exec;
+  if (exec === undefined) throw new Error(`${path} has no exec user`);
+  const printed = spawnSync(exec.command, exec.args, { encoding: 'utf8' });
   const token = (JSON.parse(printed.stdout) as { status: { token: string } }).status.token;
-  config.users[0] = { ...config.users[0], user: { token } };
-  writeFileSync(outFile, stringify(config));
+  return { config, exec, token };
+}
+
+/** The same kubeconfig with its user replaced. */
+function writeWithUser(config: ExecKubeconfig, user: ExecKubeconfig['users'][number]['user'], outFile: string): void {
+  writeFileSync(outFile, stringify({ ...config, users: [{ ...config.users[0], user }] }));
 }
 
 export async function cliStart(options: { runs: number }, log: (line: string) => void): Promise<CliStartResult> {
@@ -141,24 +160,31 @@ export async function cliStart(options: { runs: number }, log: (line: string) =>
     const node = process.execPath;
     const local = await startLocalGatehouse(dir);
     try {
-      const execArgs = (parse(readFileSync(local.kubeconfigPath, 'utf8')) as { users: { user: { exec: { args: string[] } } }[] }).users[0]?.user.exec.args ?? [];
-      const [nodeMs, credentialMs, devTokenMs, helpMs] = alternate(
+      // /bin/sh -c SCRIPT $0 CACHE NODE-PLUGIN…: the Node plugin is what follows the cache file.
+      const { config, exec, token } = readExecKubeconfig(local.kubeconfigPath);
+      const [nodePluginCommand, ...nodePluginArgs] = exec.args.slice(4);
+      if (exec.command !== '/bin/sh' || nodePluginCommand === undefined) throw new Error(`${local.kubeconfigPath}: not the fast path: ${exec.command} ${exec.args.join(' ')}`);
+      const [nodeMs, credentialMs, devTokenMs, fastPathMs, helpMs] = alternate(
         [
           { name: 'node -e 0', argv: [node, '-e', '0'] },
           { name: 'gatehouse credential', argv: [node, BIN, 'credential', '--issuer', ISSUER, '--client-id', 'cli', '--config-dir', configDir] },
-          { name: 'gatehouse dev-token', argv: [node, BIN, ...execArgs] },
+          { name: 'gatehouse dev-token', argv: [node, BIN, ...nodePluginArgs] },
+          { name: 'fast path', argv: [exec.command, ...exec.args] },
           { name: 'gatehouse --help', argv: [node, BIN, '--help'] },
         ],
         options.runs,
       );
       const staticKubeconfig = join(dir, 'static-kubeconfig');
-      staticTokenKubeconfig(local.kubeconfigPath, staticKubeconfig);
+      writeWithUser(config, { token }, staticKubeconfig);
+      const nodePluginKubeconfig = join(dir, 'node-plugin-kubeconfig');
+      writeWithUser(config, { exec: { ...exec, command: nodePluginCommand, args: nodePluginArgs } }, nodePluginKubeconfig);
       const kubectlBinary = realKubectl();
       const kubectl = (kubeconfig: string): string[] => [kubectlBinary, 'get', 'pods', '--kubeconfig', kubeconfig, '--cache-dir', join(dir, 'kube-cache')];
-      const [kubectlStaticMs, kubectlPluginMs] = alternate(
+      const [kubectlStaticMs, kubectlPluginMs, kubectlNodePluginMs] = alternate(
         [
           { name: 'kubectl get pods (static token)', argv: kubectl(staticKubeconfig) },
-          { name: 'kubectl get pods (plugin)', argv: kubectl(local.kubeconfigPath) },
+          { name: 'kubectl get pods (fast path)', argv: kubectl(local.kubeconfigPath) },
+          { name: 'kubectl get pods (Node plugin)', argv: kubectl(nodePluginKubeconfig) },
         ],
         options.runs,
       );
@@ -167,22 +193,28 @@ export async function cliStart(options: { runs: number }, log: (line: string) =>
         nodeMs: nodeMs ?? 0,
         credentialMs: credentialMs ?? 0,
         devTokenMs: devTokenMs ?? 0,
+        fastPathMs: fastPathMs ?? 0,
         helpMs: helpMs ?? 0,
         kubectlStaticMs: kubectlStaticMs ?? 0,
         kubectlPluginMs: kubectlPluginMs ?? 0,
+        kubectlNodePluginMs: kubectlNodePluginMs ?? 0,
         credentialVsNode: (credentialMs ?? 0) / (nodeMs ?? 1),
         devTokenVsNode: (devTokenMs ?? 0) / (nodeMs ?? 1),
+        fastPathVsNode: (fastPathMs ?? 0) / (nodeMs ?? 1),
         kubectlPluginVsStatic: (kubectlPluginMs ?? 0) / (kubectlStaticMs ?? 1),
+        kubectlNodePluginVsStatic: (kubectlNodePluginMs ?? 0) / (kubectlStaticMs ?? 1),
         kubectlNodeFloorVsStatic: ((kubectlStaticMs ?? 0) + (nodeMs ?? 0)) / (kubectlStaticMs ?? 1),
         kubectl: kubectlBinary,
       };
       log(
         `  node -e 0 ${result.nodeMs.toFixed(0)} ms; credential ${result.credentialMs.toFixed(0)} ms (${result.credentialVsNode.toFixed(2)}×); ` +
-          `dev-token ${result.devTokenMs.toFixed(0)} ms (${result.devTokenVsNode.toFixed(2)}×); --help ${result.helpMs.toFixed(0)} ms`,
+          `dev-token ${result.devTokenMs.toFixed(0)} ms (${result.devTokenVsNode.toFixed(2)}×); fast path ${result.fastPathMs.toFixed(1)} ms ` +
+          `(${result.fastPathVsNode.toFixed(2)}×); --help ${result.helpMs.toFixed(0)} ms`,
       );
       log(
-        `  kubectl get pods: static token ${result.kubectlStaticMs.toFixed(0)} ms, plugin ${result.kubectlPluginMs.toFixed(0)} ms ` +
-          `(${result.kubectlPluginVsStatic.toFixed(2)}×; static + node -e 0 = ${result.kubectlNodeFloorVsStatic.toFixed(2)}×)`,
+        `  kubectl get pods: static token ${result.kubectlStaticMs.toFixed(0)} ms, fast path ${result.kubectlPluginMs.toFixed(0)} ms ` +
+          `(${result.kubectlPluginVsStatic.toFixed(2)}×), Node plugin ${result.kubectlNodePluginMs.toFixed(0)} ms (${result.kubectlNodePluginVsStatic.toFixed(2)}×; ` +
+          `static + node -e 0 = ${result.kubectlNodeFloorVsStatic.toFixed(2)}×)`,
       );
       return result;
     } finally {
