@@ -5,12 +5,14 @@
  * and once by test/run.mjs before the suite. Plain JavaScript, so it needs nothing but esbuild.
  *
  * - dist/cli/main.js: every command. Code splitting, so a command's module (and what it
- *   imports) is a chunk loaded only when that command runs; packages stay in node_modules.
+ *   imports) is a chunk loaded only when that command runs; packages but commander stay in
+ *   node_modules.
  * - dist/cli/plugin.js: `gatehouse credential` and `gatehouse dev-token`, which kubectl runs
  *   before every call: ONE file with everything it needs bundled in (commander, jose), and
  *   nothing it does not (no AWS SDK, no Hono, no zod: test/cli/plugin-bundle.test.ts reads
  *   dist/plugin-meta.json, esbuild's list of what went in).
  * - dist/cli/demo-cluster.js: the embedded demo cluster `serve` starts when there is no kubeconfig.
+ * - dist/cli/commander.js: commander for the CLI, bundled on its own without a source map (below).
  *
  * Output sits two folders deep, as the sources do, so `new URL('../../policy/…', import.meta.url)`
  * finds the same files from src/ and from dist/. Linked source maps: bin/gatehouse.mjs turns
@@ -49,13 +51,39 @@ const commanderWithoutChildProcess = {
   },
 };
 
-const [cli, plugin] = await Promise.all([
+/**
+ * The CLI imports commander as dist/cli/commander.js, built on its own (below): loaded from
+ * node_modules it is CommonJS read through Node's ESM loader (its exports parsed first) and
+ * it loads child_process — with net, dgram and the stream machinery — on every command; and
+ * built into the CLI's chunks, its source map would be read on every command too.
+ */
+const commanderPrebuilt = {
+  name: 'commander-prebuilt',
+  setup(pluginBuild) {
+    pluginBuild.onResolve({ filter: /^commander$/ }, () => ({ path: './commander.js', external: true }));
+  },
+};
+
+const [cli, , plugin] = await Promise.all([
   build({
     ...common,
     entryPoints: { 'cli/main': 'src/cli/main.ts', 'cli/demo-cluster': 'test/stand-in/apiserver.ts' },
     splitting: true,
     chunkNames: 'cli/[name]-[hash]',
     packages: 'external',
+    plugins: [commanderPrebuilt],
+  }),
+  build({
+    ...common,
+    // Its ESM face: named exports over the CommonJS package, which is bundled in.
+    entryPoints: { 'cli/commander': 'node_modules/commander/esm.mjs' },
+    plugins: [commanderWithoutChildProcess],
+    // Not our code: no map to read when it loads, nothing to read in it.
+    sourcemap: false,
+    minifyWhitespace: true,
+    minifySyntax: true,
+    legalComments: 'none',
+    banner: { js: REQUIRE_BANNER },
   }),
   build({
     ...common,
