@@ -50,6 +50,8 @@ export interface RealClusterOptions {
   bindings?: RoleBindingSpec[];
   /** Keep the API server's audit log (level Metadata: who, as whom, what), read by `auditEvents()`. */
   audit?: boolean;
+  /** kube-apiserver feature gates to turn on or off (e.g. `{ CBORServingAndStorage: true }`, alpha in 1.34). */
+  featureGates?: Record<string, boolean>;
 }
 
 /** One audit event of the API server (the fields the tests read). */
@@ -309,6 +311,7 @@ async function startOnce(bin: string, options: RealClusterOptions): Promise<Real
       `--cert-dir=${join(dir, 'certs')}`,
       '--profiling=false',
       '--v=1',
+      ...(options.featureGates === undefined ? [] : [`--feature-gates=${Object.entries(options.featureGates).map(([gate, on]) => `${gate}=${on}`).join(',')}`]),
       ...(options.audit === true ? [`--audit-policy-file=${join(dir, 'audit-policy.yaml')}`, `--audit-log-path=${auditLog}`, '--audit-log-mode=blocking'] : []),
     ]);
 

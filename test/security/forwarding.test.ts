@@ -7,15 +7,11 @@
 // any form, in any case.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { realClusterSkip } from '../kube/cluster.ts';
 import type { ReceivedRequest } from '../stand-in/apiserver.ts';
-import type { RawReply } from '../support/raw-https.ts';
-import { GROUPS, impersonationProblems, leakedForms, startSecurityFixture, statusIn, USER, type SecurityFixture } from './support.ts';
-
-let f: SecurityFixture;
-before(async () => {
-  f = await startSecurityFixture();
-});
-after(() => f.close());
+import { placeholderBase64, placeholderText } from '../../src/masking/placeholder.ts';
+import { websocketMessages, type RawReply } from '../support/raw-https.ts';
+import { GROUPS, leakedForms, SECRET_VALUES, startSecurityFixture, statusIn, TARGETS, USER, type SecurityFixture, type SecurityTarget, type SeenCall } from './support.ts';
 
 interface Case {
   name: string;
@@ -26,7 +22,10 @@ interface Case {
   /** For a refusal: the Status reason and message (exact, or a pattern for messages naming generated ids). */
   reason?: string;
   message?: string | RegExp;
-  /** What the upstream received: nothing, or exactly this one call. */
+  /**
+   * What the cluster received: nothing, or exactly this one call, impersonated. `check` reads
+   * the stand-in's raw record of it (headers, body); the real server's audit log has neither.
+   */
   upstream: 'nothing' | { method: string; path: string; check?: (received: ReceivedRequest) => void };
   /** More about the answer. */
   reply?: (reply: RawReply) => void;
@@ -41,6 +40,10 @@ interface Case {
   withholdBody?: true;
   /** The call's one session record: an outcome with this status and error code (and request_body_bytes, when given). */
   recorded?: { error: string; bodyBytes?: number; bodyNote?: string };
+  /** Why the case runs against the stand-in only (listed in docs/testing.md). */
+  standInOnly?: string;
+  /** What the real kube-apiserver answers differently from the stand-in (the upstream's own answer). */
+  real?: Partial<Pick<Case, 'status' | 'reason' | 'message' | 'reply'>>;
 }
 
 const BASE = '/api/v1/namespaces/default';
@@ -48,16 +51,16 @@ const header = (received: ReceivedRequest, name: string): string[] =>
   received.rawHeaders.flatMap((n, i) => (i % 2 === 0 && n.toLowerCase() === name ? [received.rawHeaders[i + 1] as string] : []));
 const bodyText = (reply: RawReply): string => reply.body.toString('utf8');
 
-async function run(c: Case): Promise<void> {
-  if (c.misbehave !== undefined) f.h.api.misbehave.accept = c.misbehave;
+async function run(f: SecurityFixture, c: Case): Promise<void> {
+  f.misbehave(c.misbehave);
   const from = f.mark();
   let reply: RawReply;
   try {
     reply = await f.send(c.lines, c.body ?? '', { timeoutMs: 30_000, ...(c.withholdBody === true ? { keepAlive: true } : {}), ...c.options });
   } finally {
-    delete f.h.api.misbehave.accept;
+    f.misbehave(undefined);
   }
-  const received = f.upstreamSince(from);
+  const seen = await f.seenSince(from);
   assert.equal(reply.status, c.status, `status; body: ${bodyText(reply).slice(0, 300)}`);
   if (c.reason !== undefined) {
     const status = statusIn(reply);
@@ -68,12 +71,15 @@ async function run(c: Case): Promise<void> {
   }
   assert.deepEqual(leakedForms(reply.raw), [], 'a Secret value left Gatehouse');
   if (c.upstream === 'nothing') {
-    assert.deepEqual(received.map((r) => `${r.method} ${r.path}`), [], 'the upstream received a request');
+    assert.deepEqual(seen.map((r) => `${r.method} ${r.path}`), [], 'the cluster received a request');
   } else {
-    assert.deepEqual(received.map((r) => `${r.method} ${r.path}`), [`${c.upstream.method} ${c.upstream.path}`]);
-    const call = received[0] as ReceivedRequest;
-    assert.deepEqual(impersonationProblems(call, f.h.api.token, reply.headers['audit-id']), []);
-    c.upstream.check?.(call);
+    // The real server's audit log records verbs: a HEAD is a get there.
+    const method = f.target.real && c.upstream.method === 'HEAD' ? 'GET' : c.upstream.method;
+    assert.deepEqual(seen.map((r) => `${r.method} ${r.path}`), [`${method} ${c.upstream.path}`]);
+    const call = seen[0];
+    assert.ok(call !== undefined);
+    assert.deepEqual(f.impersonationProblems(call, reply.headers['audit-id']), []);
+    if (call.received !== undefined) c.upstream.check?.(call.received);
   }
   if (c.withholdBody === true) {
     assert.equal(reply.ended, 'closed', 'Gatehouse did not answer and close the connection while the body was withheld');
@@ -91,10 +97,10 @@ async function run(c: Case): Promise<void> {
   c.reply?.(reply);
 }
 
-function table(title: string, cases: Case[]): void {
-  describe(title, () => {
-    for (const c of cases) test(c.name, () => run(c));
-  });
+/** The tables, registered below once per target; a table that names target-specific objects is a function of the target. */
+const TABLES: { title: string; cases: (t: SecurityTarget) => Case[] }[] = [];
+function table(title: string, cases: Case[] | ((t: SecurityTarget) => Case[])): void {
+  TABLES.push({ title, cases: typeof cases === 'function' ? cases : () => cases });
 }
 
 // ─── headers ────────────────────────────────────────────────────────────────
@@ -208,6 +214,10 @@ const refusedUpgradeCase = (name: string, target: string, extra: string[], to = 
   message: refusedUpgrade(target.split('?')[0] as string, to),
   upstream: 'nothing',
 });
+/** Why a working exec is the stand-in's alone (the refusals run on both). */
+const NO_KUBELET = 'a bare kube-apiserver runs no kubelet: pods stay Pending, so an exec ends in the API server\'s own 400 (the upgrade cases below, where the upstream refuses, run on both)';
+/** The real server's refusal of exec, attach and portforward to a pod no kubelet runs. */
+const UNSCHEDULED = 'pod web does not have a host assigned';
 const switched = (bytes: Buffer): boolean => bytes.includes('\r\n\r\n') && bytes.subarray(bytes.indexOf('\r\n\r\n')).includes(Buffer.from([0x88]));
 
 table('upgrades: only pods/exec, attach and portforward, never a watch', [
@@ -252,6 +262,7 @@ table('upgrades: only pods/exec, attach and portforward, never a watch', [
     },
     reply: (reply) => assert.ok(reply.bytes.includes('hi\n'), 'the command output came back'),
     options: { until: switched },
+    standInOnly: NO_KUBELET,
   },
   {
     name: 'streams an upstream’s refusal of an exec upgrade (SPDY) as an ordinary answer',
@@ -260,6 +271,7 @@ table('upgrades: only pods/exec, attach and portforward, never a watch', [
     reason: 'BadRequest',
     message: 'no supported stream protocol among: v9.channel.k8s.io',
     upstream: { method: 'POST', path: `${BASE}/pods/web/exec`, check: (r) => assert.deepEqual(header(r, 'x-stream-protocol-version'), ['v9.channel.k8s.io']) },
+    real: { message: UNSCHEDULED },
   },
   {
     name: 'streams an upstream’s refusal of an attach upgrade as an ordinary answer',
@@ -268,6 +280,7 @@ table('upgrades: only pods/exec, attach and portforward, never a watch', [
     reason: 'BadRequest',
     message: `the stand-in upgrades only pods/exec, pods/portforward and watches, not ${BASE}/pods/web/attach`,
     upstream: { method: 'GET', path: `${BASE}/pods/web/attach` },
+    real: { message: UNSCHEDULED },
   },
   {
     name: 'streams an upstream’s refusal of a portforward upgrade as an ordinary answer',
@@ -276,6 +289,7 @@ table('upgrades: only pods/exec, attach and portforward, never a watch', [
     reason: 'BadRequest',
     message: 'the stand-in forwards ports over SPDY/3.1 only (kubectl falls back to it)',
     upstream: { method: 'GET', path: `${BASE}/pods/web/portforward` },
+    real: { message: UNSCHEDULED },
   },
 ]);
 
@@ -298,6 +312,8 @@ table('methods: only those the API server serves', [
     status: 200,
     upstream: { method: 'HEAD', path: `${BASE}/secrets/db` },
     reply: (reply) => assert.equal(reply.bytes.length, 0),
+    // kube-apiserver classifies HEAD as get, but routes no HEAD to a resource: the real answer is its 405.
+    real: { status: 405 },
   },
 ]);
 
@@ -305,7 +321,7 @@ table('methods: only those the API server serves', [
 
 const denied = (verb: string, what: string): RegExp => new RegExp(`^user "${USER.replace('.', '\\.')}" \\(groups: ${GROUPS.join(', ')}\\) may not ${verb} ${what}.*rule "no-system-secrets"`);
 
-table('paths: read as the API server reads them, refused where it could read them differently', [
+table('paths: read as the API server reads them, refused where it could read them differently', (t) => [
   {
     name: 'refuses a ".." segment',
     lines: [`GET ${BASE}/secrets/../../kube-system/secrets HTTP/1.1`],
@@ -351,9 +367,9 @@ table('paths: read as the API server reads them, refused where it could read the
   },
   {
     name: 'masks a Secret manifest embedded in another object',
-    lines: [`GET ${BASE}/configmaps/bundle HTTP/1.1`],
+    lines: [`GET ${t.embedded.path} HTTP/1.1`],
     status: 200,
-    upstream: { method: 'GET', path: `${BASE}/configmaps/bundle` },
+    upstream: { method: 'GET', path: t.embedded.path },
     reply: (reply) => assert.ok(bodyText(reply).includes('"inner"')),
   },
 ]);
@@ -706,13 +722,15 @@ table('path shapes: a method the API server serves on no such path is refused wi
     upstream: { method: 'PATCH', path: `${BASE}/configmaps/bundle`, check: (r) => assert.equal(r.body, patchBody) },
   },
   {
-    name: 'forwards POST to a subresource (an eviction): the upstream, not Gatehouse, decides (the stand-in serves none)',
+    name: 'forwards POST to a subresource (an eviction): the upstream, not Gatehouse, decides',
     lines: [`POST ${BASE}/pods/web/eviction HTTP/1.1`, 'Content-Type: application/json', 'Content-Length: 2'],
     body: '{}',
     status: 405,
     reason: 'MethodNotAllowed',
     message: UPSTREAM_405,
     upstream: { method: 'POST', path: `${BASE}/pods/web/eviction`, check: (r) => assert.equal(r.body, '{}') },
+    // The real server reads the body as an Eviction with no name.
+    real: { status: 400, reason: 'BadRequest', message: 'name in URL does not match name in Eviction object' },
   },
   {
     name: 'forwards PUT to a subresource (a namespace’s finalize): the upstream, not Gatehouse, decides',
@@ -722,6 +740,12 @@ table('path shapes: a method the API server serves on no such path is refused wi
     reason: 'MethodNotAllowed',
     message: UPSTREAM_405,
     upstream: { method: 'PUT', path: '/api/v1/namespaces/default/finalize' },
+    // The real server's RBAC: the edit role does not finalize namespaces.
+    real: {
+      status: 403,
+      reason: 'Forbidden',
+      message: `namespaces "default" is forbidden: User "${USER}" cannot update resource "namespaces/finalize" in API group "" in the namespace "default"`,
+    },
   },
   {
     name: 'forwards DELETE of a collection (deletecollection)',
@@ -737,6 +761,10 @@ table('path shapes: a method the API server serves on no such path is refused wi
   },
 ]);
 
+/** Why the deeply nested answers are the stand-in's alone. */
+const NESTED =
+  'with CBOR serving on (to test CBOR answers) the real kube-apiserver refuses to store an object nested deeper than 64 levels ("cbor: exceeded max nested level 64"), so none of its answers nests deeper than the 1000 levels Gatehouse reads';
+
 table('answers nested deeper than Gatehouse reads: a 4xx Status, never a 500 or the bytes', [
   {
     name: 'refuses one object nested 1500 deep that must be walked',
@@ -745,6 +773,7 @@ table('answers nested deeper than Gatehouse reads: a 4xx Status, never a 500 or 
     reason: 'BadRequest',
     message: 'the upstream response for configmaps "deep" in namespace "prod" nests deeper than 1000 levels; Gatehouse reads no deeper',
     upstream: { method: 'GET', path: '/api/v1/namespaces/prod/configmaps/deep' },
+    standInOnly: NESTED,
   },
   {
     name: 'refuses a list holding an object nested 1500 deep',
@@ -753,6 +782,7 @@ table('answers nested deeper than Gatehouse reads: a 4xx Status, never a 500 or 
     reason: 'BadRequest',
     message: 'the upstream response for configmaps in namespace "prod" nests deeper than 1000 levels; Gatehouse reads no deeper',
     upstream: { method: 'GET', path: '/api/v1/namespaces/prod/configmaps' },
+    standInOnly: NESTED,
   },
 ]);
 
@@ -781,10 +811,12 @@ const asksJson = (accept: string) => (r: ReceivedRequest): void => {
   assert.deepEqual(header(r, 'accept-encoding'), []);
 };
 const jsonReply = (reply: RawReply): void => assert.match(reply.headers['content-type'] ?? '', /^application\/json/);
+/** Why the misbehaving-upstream cases run against the stand-in only. */
+const MISBEHAVING = 'a misbehaving upstream: the real kube-apiserver answers in the media type it was asked for, so only the stand-in can answer in another one';
 const unmaskable = (subject: string, type: string): string =>
   `the upstream answered for ${subject} with content-type "${type}", which Gatehouse cannot mask; refusing to pass it on`;
 
-table('media types: JSON asked of the upstream wherever a Secret could be, anything else refused', [
+table('media types: JSON asked of the upstream wherever a Secret could be, anything else refused', (t) => [
   ...JSON_ONLY.flatMap(([accept, upstreamAccept]): Case[] => [
     {
       name: `asks JSON for a Secret when the client asks ${accept}`,
@@ -795,9 +827,9 @@ table('media types: JSON asked of the upstream wherever a Secret could be, anyth
     },
     {
       name: `asks JSON for an object that embeds a Secret when the client asks ${accept}`,
-      lines: [`GET ${BASE}/configmaps/bundle HTTP/1.1`, `Accept: ${accept}`],
+      lines: [`GET ${t.embedded.path} HTTP/1.1`, `Accept: ${accept}`],
       status: 200,
-      upstream: { method: 'GET', path: `${BASE}/configmaps/bundle`, check: asksJson(upstreamAccept) },
+      upstream: { method: 'GET', path: t.embedded.path, check: asksJson(upstreamAccept) },
       reply: jsonReply,
     },
   ]),
@@ -830,6 +862,7 @@ table('media types: JSON asked of the upstream wherever a Secret could be, anyth
       name: `refuses ${what} the upstream answers in ${forced} though JSON was asked`,
       lines: [`GET ${target} HTTP/1.1`],
       misbehave: forced.startsWith('application/vnd.kubernetes.protobuf;stream') ? 'application/vnd.kubernetes.protobuf;stream=watch' : forced,
+      standInOnly: MISBEHAVING,
       status: 502,
       reason: 'InternalError',
       message: unmaskable(subject, forced === 'application/cbor' && target.includes('watch') ? 'application/cbor-seq' : forced),
@@ -837,3 +870,105 @@ table('media types: JSON asked of the upstream wherever a Secret could be, anyth
     }),
   ),
 ]);
+
+// ─── what the cluster serves ────────────────────────────────────────────────
+// The cases above can fail only if the cluster would hand out the values: here each media type
+// and stream the cluster serves a Secret in is asked of the cluster directly (as the caller,
+// impersonated by an identity allowed to), which must answer with a value, and through
+// Gatehouse, which must answer JSON with placeholders (or refuse), and no value.
+
+interface Served {
+  what: string;
+  /** Path and query. */
+  target: (t: SecurityTarget) => string;
+  accept?: string;
+  /** A watch over WebSocket with this subprotocol. */
+  websocket?: 'base64.binary.k8s.io' | 'binary.k8s.io';
+  /** The content type the cluster answers with (its start). */
+  type: string;
+}
+
+const SECRET_DB = `${BASE}/secrets/db`;
+const WATCH_QUERY = 'watch=true&timeoutSeconds=1';
+const SERVED: Served[] = [
+  { what: 'a Secret as JSON', target: () => SECRET_DB, accept: 'application/json', type: 'application/json' },
+  { what: 'a Secret as YAML', target: () => SECRET_DB, accept: 'application/yaml', type: 'application/yaml' },
+  { what: 'a Secret as protobuf', target: () => SECRET_DB, accept: 'application/vnd.kubernetes.protobuf', type: 'application/vnd.kubernetes.protobuf' },
+  { what: 'a Secret as CBOR', target: () => SECRET_DB, accept: 'application/cbor', type: 'application/cbor' },
+  { what: 'a Secret with its last-applied stringData, as YAML', target: () => '/api/v1/namespaces/prod/secrets/api', accept: 'application/yaml', type: 'application/yaml' },
+  { what: 'a list of Secrets as YAML', target: () => `${BASE}/secrets`, accept: 'application/yaml', type: 'application/yaml' },
+  { what: 'a list of Secrets as protobuf', target: () => `${BASE}/secrets`, accept: 'application/vnd.kubernetes.protobuf', type: 'application/vnd.kubernetes.protobuf' },
+  { what: 'a list of Secrets as CBOR', target: () => `${BASE}/secrets`, accept: 'application/cbor', type: 'application/cbor' },
+  { what: 'a Table of Secrets with their objects', target: () => `${BASE}/secrets?includeObject=Object`, accept: 'application/json;as=Table;v=v1;g=meta.k8s.io', type: 'application/json' },
+  { what: 'a watch of Secrets as JSON', target: () => `${BASE}/secrets?${WATCH_QUERY}`, accept: 'application/json', type: 'application/json' },
+  { what: 'a watch of Secrets as protobuf', target: () => `${BASE}/secrets?${WATCH_QUERY}`, accept: 'application/vnd.kubernetes.protobuf', type: 'application/vnd.kubernetes.protobuf;stream=watch' },
+  { what: 'a watch of Secrets as CBOR', target: () => `${BASE}/secrets?${WATCH_QUERY}`, accept: 'application/cbor', type: 'application/cbor-seq' },
+  { what: 'a watch of Secrets through the legacy /watch/ path', target: () => '/api/v1/watch/namespaces/default/secrets?timeoutSeconds=1', accept: 'application/json', type: 'application/json' },
+  { what: 'a watch of Secrets over WebSocket (base64.binary.k8s.io)', target: () => `${BASE}/secrets?${WATCH_QUERY}`, websocket: 'base64.binary.k8s.io', type: '' },
+  { what: 'a watch of Secrets over WebSocket (binary.k8s.io)', target: () => `${BASE}/secrets?${WATCH_QUERY}`, websocket: 'binary.k8s.io', type: '' },
+  { what: 'an object embedding a Secret manifest, as JSON', target: (t) => t.embedded.path, accept: 'application/json', type: 'application/json' },
+  { what: 'an object embedding a Secret manifest, as YAML', target: (t) => t.embedded.path, accept: 'application/yaml', type: 'application/yaml' },
+  { what: 'an object embedding a Secret manifest, as CBOR', target: (t) => t.embedded.path, accept: 'application/cbor', type: 'application/cbor' },
+  { what: 'a watch of objects embedding Secret manifests, as JSON', target: (t) => `${t.embedded.list}?${WATCH_QUERY}`, accept: 'application/json', type: 'application/json' },
+  { what: 'a watch of objects embedding Secret manifests over WebSocket', target: (t) => `${t.embedded.list}?${WATCH_QUERY}`, websocket: 'base64.binary.k8s.io', type: '' },
+];
+
+/** Every byte of an answer, WebSocket messages decoded (base64.binary.k8s.io sends base64 text). */
+function answerBytes(reply: RawReply, websocket: Served['websocket']): Buffer {
+  if (reply.status !== 101) return reply.raw;
+  const payloads = websocketMessages(reply.bytes).map((m) => (websocket === 'base64.binary.k8s.io' ? Buffer.from(m.payload.toString('latin1'), 'base64') : m.payload));
+  return Buffer.concat([reply.raw, ...payloads]);
+}
+/** Some value was masked: a placeholder (text, or base64 for Secret data) of the seeded values' size class is in the answer. */
+const PLACEHOLDERS = [placeholderText(SECRET_VALUES[0]?.length ?? 0), placeholderBase64(SECRET_VALUES[0]?.length ?? 0)];
+
+async function servedCase(f: SecurityFixture, c: Served): Promise<void> {
+  const target = c.target(f.target);
+  const lines = [
+    `GET ${target} HTTP/1.1`,
+    ...(c.accept === undefined ? [] : [`Accept: ${c.accept}`]),
+    ...(c.websocket === undefined ? [] : [...WEBSOCKET, `Sec-WebSocket-Protocol: ${c.websocket}`, 'Origin: https://client.example']),
+  ];
+  // A WebSocket watch ends when the server closes it (timeoutSeconds), with a close frame.
+  const direct = await f.direct(lines, { timeoutMs: 20_000 });
+  assert.equal(direct.status, c.websocket === undefined ? 200 : 101, `the cluster's own answer: ${direct.head}`);
+  if (c.websocket === undefined) assert.ok((direct.headers['content-type'] ?? '').startsWith(c.type), `the cluster answered ${direct.headers['content-type']}`);
+  assert.notDeepEqual(leakedForms(answerBytes(direct, c.websocket)), [], 'the cluster itself did not hand out a value, so this case proves nothing');
+
+  const from = f.mark();
+  const reply = await f.send(lines, '', { timeoutMs: 20_000 });
+  const seen = await f.seenSince(from);
+  assert.deepEqual(leakedForms(answerBytes(reply, c.websocket)), [], 'a Secret value left Gatehouse');
+  if (c.websocket !== undefined) {
+    assert.equal(reply.status, 400, bodyText(reply));
+    assert.deepEqual(statusIn(reply), { code: 400, reason: 'BadRequest', message: refusedUpgrade(target.split('?')[0] ?? '') });
+    assert.deepEqual(seen, [], 'a refused upgrade reached the cluster');
+    return;
+  }
+  assert.equal(reply.status, 200, bodyText(reply).slice(0, 300));
+  assert.match(reply.headers['content-type'] ?? '', /^application\/json/);
+  assert.ok(PLACEHOLDERS.some((p) => reply.body.includes(p)), `no placeholder in Gatehouse's answer: ${bodyText(reply).slice(0, 300)}`);
+  assert.deepEqual(seen.map((r) => `${r.method} ${r.path}`), [`GET ${target.split('?')[0] ?? ''}`]);
+  assert.deepEqual(f.impersonationProblems(seen[0] as SeenCall, reply.headers['audit-id']), []);
+}
+
+for (const target of TARGETS) {
+  describe(`forwarding to ${target.name}`, { skip: target.real ? realClusterSkip() : false }, () => {
+    let f: SecurityFixture;
+    before(async () => {
+      f = await startSecurityFixture(target);
+    });
+    after(() => f?.close());
+    describe('every media type and stream the cluster serves a Secret in: the value from the cluster, none through Gatehouse', () => {
+      for (const c of SERVED) test(`${c.what}${c.accept === undefined ? '' : ` (Accept: ${c.accept})`}`, () => servedCase(f, c));
+    });
+    for (const { title, cases } of TABLES) {
+      describe(title, () => {
+        for (const c of cases(target)) {
+          if (target.real && c.standInOnly !== undefined) continue;
+          test(c.name, () => run(f, target.real ? { ...c, ...c.real } : c));
+        }
+      });
+    }
+  });
+}
