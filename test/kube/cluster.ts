@@ -75,8 +75,9 @@ export interface RealCluster {
   adminToken: string;
   /** Process ids (for CPU accounting in the bench). */
   pids: { etcd: number; apiserver: number };
-  /** Kubeconfig of Gatehouse's own identity: it may only impersonate users, groups and uids. */
+  /** Kubeconfig of Gatehouse's own identity: it may only impersonate users, groups and uids; and its bearer token. */
   gatehouseKubeconfigPath: string;
+  gatehouseToken: string;
   /** A temp dir for the caller's files; removed on close. */
   dir: string;
   /** One API call as admin; throws with the API server's message unless it succeeds. */
@@ -365,7 +366,7 @@ async function startOnce(bin: string, options: RealClusterOptions): Promise<Real
             .map((line) => JSON.parse(line) as AuditEvent)
             .filter((event) => event.stage === 'ResponseComplete')
         : [];
-    return { version, url, caPem, adminKubeconfigPath, adminToken, pids, gatehouseKubeconfigPath, dir, admin, logTail: () => tail(log()), auditEvents, close };
+    return { version, url, caPem, adminKubeconfigPath, adminToken, pids, gatehouseKubeconfigPath, gatehouseToken, dir, admin, logTail: () => tail(log()), auditEvents, close };
   } catch (error) {
     const logs = [etcd && `etcd:\n${tail(etcd.log())}`, apiserver && `kube-apiserver:\n${tail(apiserver.log())}`].filter(Boolean).join('\n');
     await close();

@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConfig } from '../../src/config.ts';
 import { configFromEnv } from '../../src/config-env.ts';
+import { realClusterSkip, startRealCluster, type RealCluster } from '../kube/cluster.ts';
 import { configProblems } from '../support/config-problems.ts';
 import { refusalOf, startGatehouseUnderTest, type GatehouseUnderTest } from './gatehouse-under-test.ts';
 
@@ -160,6 +161,40 @@ const refusals: Refusal[] = [
   },
 ];
 
+type Gatehouses = Record<'plain' | 'prefixed' | 'custom', GatehouseUnderTest>;
+interface Accepted {
+  name: string;
+  gatehouse: (g: Gatehouses) => GatehouseUnderTest;
+  claims: Record<string, unknown>;
+  user: string;
+  groups: string[];
+}
+/** Identities that pass, run against the recording upstream and a real kube-apiserver. */
+const accepted: Accepted[] = [
+  {
+    name: 'a prefix keeps a reserved-looking IdP group apart: system:masters travels as idp:system:masters',
+    gatehouse: (g) => g.prefixed,
+    claims: { groups: ['dev', 'system:masters'] },
+    user: 'idp:alice@example.com',
+    groups: ['idp:dev', 'idp:system:masters'],
+  },
+  {
+    name: 'a configured reserved list replaces the default one (eks: is then the operator\'s choice)',
+    gatehouse: (g) => g.custom,
+    claims: { groups: ['dev', 'eks:readers'] },
+    user: 'alice@example.com',
+    groups: ['dev', 'eks:readers'],
+  },
+  { name: 'repeated groups travel once', gatehouse: (g) => g.plain, claims: { groups: ['dev', 'dev'] }, user: 'alice@example.com', groups: ['dev'] },
+  {
+    name: 'printable non-ASCII names travel as UTF-8 bytes, unchanged',
+    gatehouse: (g) => g.plain,
+    claims: { email: 'zoë@example.com', groups: ['dev', 'développeurs'] },
+    user: 'zoë@example.com',
+    groups: ['dev', 'développeurs'],
+  },
+];
+
 describe('adversarial identity claims', () => {
   for (const c of refusals) {
     test(c.name, async () => {
@@ -171,40 +206,9 @@ describe('adversarial identity claims', () => {
     });
   }
 
-  interface Accepted {
-    name: string;
-    gatehouse: () => GatehouseUnderTest;
-    claims: Record<string, unknown>;
-    user: string;
-    groups: string[];
-  }
-  const accepted: Accepted[] = [
-    {
-      name: 'a prefix keeps a reserved-looking IdP group apart: system:masters travels as idp:system:masters',
-      gatehouse: () => prefixed,
-      claims: { groups: ['dev', 'system:masters'] },
-      user: 'idp:alice@example.com',
-      groups: ['idp:dev', 'idp:system:masters'],
-    },
-    {
-      name: 'a configured reserved list replaces the default one (eks: is then the operator\'s choice)',
-      gatehouse: () => custom,
-      claims: { groups: ['dev', 'eks:readers'] },
-      user: 'alice@example.com',
-      groups: ['dev', 'eks:readers'],
-    },
-    { name: 'repeated groups travel once', gatehouse: () => plain, claims: { groups: ['dev', 'dev'] }, user: 'alice@example.com', groups: ['dev'] },
-    {
-      name: 'printable non-ASCII names travel as UTF-8 bytes, unchanged',
-      gatehouse: () => plain,
-      claims: { email: 'zoë@example.com', groups: ['dev', 'développeurs'] },
-      user: 'zoë@example.com',
-      groups: ['dev', 'développeurs'],
-    },
-  ];
   for (const c of accepted) {
     test(c.name, async () => {
-      const g = c.gatehouse();
+      const g = c.gatehouse({ plain, prefixed, custom });
       const before = g.upstream.calls.length;
       const answer = await g.send('GET', PODS, { authorization: `Bearer ${await g.idp.sign(c.claims)}` });
       assert.equal(answer.status, 200, answer.text);
@@ -212,6 +216,42 @@ describe('adversarial identity claims', () => {
       assert.equal(calls.length, 1);
       const utf8 = (value: string): string => Buffer.from(value, 'latin1').toString('utf8');
       assert.deepEqual({ user: utf8(calls[0]?.user ?? ''), groups: calls[0]?.groups.map(utf8) }, { user: c.user, groups: c.groups });
+    });
+  }
+});
+
+
+describe('accepted identities as a real kube-apiserver sees them (its audit log, its RBAC message)', { skip: realClusterSkip() }, () => {
+  let cluster: RealCluster;
+  let real: Gatehouses;
+  before(async () => {
+    cluster = await startRealCluster({ audit: true });
+    const [plainReal, prefixedReal, customReal] = await Promise.all([
+      startGatehouseUnderTest({ cluster }),
+      startGatehouseUnderTest({ cluster, oidc: { usernamePrefix: 'idp:', groupsPrefix: 'idp:' } }),
+      startGatehouseUnderTest({ cluster, oidc: { reservedPrefixes: ['corp-admin:'] } }),
+    ]);
+    real = { plain: plainReal, prefixed: prefixedReal, custom: customReal };
+  });
+  after(async () => {
+    await Promise.all(Object.values(real ?? {}).map((g) => g.close()));
+    await cluster?.close();
+  });
+  for (const c of accepted) {
+    test(c.name, async () => {
+      const g = c.gatehouse(real);
+      const answer = await g.send('GET', PODS, { authorization: `Bearer ${await g.idp.sign(c.claims)}` });
+      // Nobody here is bound to a role: the cluster refuses, naming the user as it read the header.
+      assert.deepEqual(refusalOf(answer), {
+        code: 403,
+        reason: 'Forbidden',
+        message: `pods is forbidden: User "${c.user}" cannot list resource "pods" in API group "" in the namespace "default"`,
+      });
+      const events = cluster.auditEvents().filter((e) => e.auditID === answer.headers['audit-id']);
+      assert.deepEqual(
+        events.map((e) => ({ as: e.user.username, user: e.impersonatedUser?.username, groups: e.impersonatedUser?.groups?.filter((name) => name !== 'system:authenticated') })),
+        [{ as: 'gatehouse', user: c.user, groups: c.groups }],
+      );
     });
   }
 });

@@ -4,6 +4,7 @@
  * against an identity provider that serves its JWKS over HTTP (the wire, not a stub), the real
  * policy engine, and as upstream a recording HTTP server standing in for the API server — so
  * every case can say exactly what the cluster received: nothing, or the impersonated call.
+ * With `cluster`, the upstream is a real kube-apiserver instead (its audit log says what it received).
  *
  *   const g = await startGatehouseUnderTest({ oidc: { groupsPrefix: 'idp:' } });
  *   const answer = await g.send('GET', '/api/v1/namespaces/default/pods', { authorization: `Bearer ${await g.idp.sign({})}` });
@@ -27,6 +28,7 @@ import { closeUpstreamAgents } from '../../src/pipeline/forward.ts';
 import { loadPolicyFile } from '../../src/policy/policy-file.ts';
 import { startNodeServer, type NodeServer } from '../../src/runtime/node-server.ts';
 import type { Clock } from '../../src/types.ts';
+import type { RealCluster } from '../kube/cluster.ts';
 import { createTestCertificates } from '../stand-in/tls.ts';
 import { request, type Answer } from '../support/https-client.ts';
 
@@ -186,6 +188,8 @@ export interface GatehouseUnderTestOptions {
   oidc?: Partial<OidcConfig>;
   /** The recording upstream to use, left open at close (default: a plain HTTP one made and closed here). */
   upstream?: RecordingUpstream;
+  /** Forward to this real kube-apiserver (test/kube/cluster.ts) as Gatehouse's own identity instead; `upstream` then records nothing. */
+  cluster?: Pick<RealCluster, 'url' | 'caPem' | 'gatehouseToken'>;
   clock?: Clock;
   /** Replaces parts of the app (approvals for the link suites). */
   deps?: Partial<GatehouseDeps>;
@@ -208,7 +212,12 @@ export async function startGatehouseUnderTest(options: GatehouseUnderTestOptions
   const app = createApp({
     authenticator: createOidcAuthenticator(config.oidc, { clock, log: () => undefined }),
     policy: loadPolicyFile(policyFile),
-    upstream: { connection: async () => ({ server: new URL(upstream.url) }) },
+    upstream: {
+      connection: async () =>
+        options.cluster === undefined
+          ? { server: new URL(upstream.url) }
+          : { server: new URL(options.cluster.url), ca: options.cluster.caPem, token: options.cluster.gatehouseToken },
+    },
     runtime: 'node',
     upstreamTimeoutSeconds: 10,
     clock,
