@@ -62,6 +62,7 @@ export interface AuditEvent {
   requestURI: string;
   user: { username: string; uid?: string; groups?: string[] };
   impersonatedUser?: { username: string; uid?: string; groups?: string[] };
+  userAgent?: string;
   responseStatus?: { code: number };
 }
 

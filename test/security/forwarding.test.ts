@@ -7,7 +7,7 @@
 // any form, in any case.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { realClusterSkip } from '../kube/cluster.ts';
+import { realClusterSkip, type AuditEvent } from '../kube/cluster.ts';
 import type { ReceivedRequest } from '../stand-in/apiserver.ts';
 import { placeholderBase64, placeholderText } from '../../src/masking/placeholder.ts';
 import { websocketMessages, type RawReply } from '../support/raw-https.ts';
@@ -24,9 +24,10 @@ interface Case {
   message?: string | RegExp;
   /**
    * What the cluster received: nothing, or exactly this one call, impersonated. `check` reads
-   * the stand-in's raw record of it (headers, body); the real server's audit log has neither.
+   * the stand-in's raw record of it (headers, body); `audited` the real server's audit event
+   * (which has neither, but the User-Agent).
    */
-  upstream: 'nothing' | { method: string; path: string; check?: (received: ReceivedRequest) => void };
+  upstream: 'nothing' | { method: string; path: string; check?: (received: ReceivedRequest) => void; audited?: (event: AuditEvent) => void };
   /** More about the answer. */
   reply?: (reply: RawReply) => void;
   /** A forced media type the stand-in answers in, whatever was asked. */
@@ -80,6 +81,7 @@ async function run(f: SecurityFixture, c: Case): Promise<void> {
     assert.ok(call !== undefined);
     assert.deepEqual(f.impersonationProblems(call, reply.headers['audit-id']), []);
     if (call.received !== undefined) c.upstream.check?.(call.received);
+    if (call.event !== undefined) c.upstream.audited?.(call.event);
   }
   if (c.withholdBody === true) {
     assert.equal(reply.ended, 'closed', 'Gatehouse did not answer and close the connection while the body was withheld');
@@ -162,7 +164,12 @@ table('request headers: only the allowlist reaches the upstream', [
     name: `forwards a client ${name} header as sent`,
     lines: [`GET ${path} HTTP/1.1`, `${name}: ${value}`],
     status: path === '/openapi/v2' ? 200 : 200,
-    upstream: { method: 'GET', path, check: (r) => assert.deepEqual(header(r, name.toLowerCase()), [value]) },
+    upstream: {
+      method: 'GET',
+      path,
+      check: (r) => assert.deepEqual(header(r, name.toLowerCase()), [value]),
+      ...(name === 'User-Agent' ? { audited: (e: AuditEvent) => assert.equal(e.userAgent, value) } : {}),
+    },
   })),
   {
     name: 'sends Gatehouse’s own request id upstream as Audit-ID and answers the client with the same id',
