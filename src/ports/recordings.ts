@@ -45,6 +45,26 @@ export interface RecordingSummary {
   readonly bytes: Readonly<Record<StreamChannel, number>>;
   /** True when the cap was reached; the recording carries an explicit truncation marker. */
   readonly truncated: boolean;
+  /** Why the session ended, as given to `close` (and stored in the recording). */
+  readonly reason: string;
+  /** Milliseconds from the session start to `close`. */
+  readonly durationMs: number;
+  /** Files in a tar stream on stdin or stdout (`kubectl cp` both ways), in order, at most a bounded number. */
+  readonly files: readonly RecordedFile[];
+  /** Port-forward bytes per port (`in`: client to pod, `out`: pod to client). */
+  readonly forwarded: readonly ForwardedPort[];
+}
+
+export interface RecordedFile {
+  /** Path as the tar header names it. */
+  readonly name: string;
+  readonly size: number;
+}
+
+export interface ForwardedPort {
+  readonly port: number;
+  readonly in: number;
+  readonly out: number;
 }
 
 export interface StreamRecorder {
