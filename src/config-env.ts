@@ -73,6 +73,9 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   { name: 'GATEHOUSE_RECORDS_FLUSH_INTERVAL_SECONDS', path: ['records', 'flushIntervalSeconds'], kind: 'number', description: 'read records are written at least this often (default 5)' },
   { name: 'GATEHOUSE_RECORDS_MAX_BATCH_RECORDS', path: ['records', 'maxBatchRecords'], kind: 'integer', description: 'records written together in one object (default 500)' },
   { name: 'GATEHOUSE_RECORDS_MAX_BUFFERED_RECORDS', path: ['records', 'maxBufferedRecords'], kind: 'integer', description: 'records kept in memory while S3 is down (default 10000)' },
+  { name: 'GATEHOUSE_RECORDS_RECORDINGS_PREFIX', path: ['records', 'recordingsPrefix'], kind: 'string', description: 'key prefix of exec/attach/port-forward recordings, outside the records prefix (default `recordings/`; Node runtime)' },
+  { name: 'GATEHOUSE_RECORDS_MAX_RECORDING_BYTES', path: ['records', 'maxRecordingBytes'], kind: 'integer', description: 'bytes of one session recording before it is cut with a truncation marker (default 8388608)' },
+  { name: 'GATEHOUSE_RECORDS_REDACTION_WINDOW_CHARS', path: ['records', 'redactionWindowChars'], kind: 'integer', description: 'longest `recordingPatterns` match redacted across frames (default 256)' },
   { name: 'GATEHOUSE_RECORDS_TRUST_FORWARDED_FOR', path: ['records', 'trustForwardedFor'], kind: 'boolean', description: '`true` to take the source IP from X-Forwarded-For (only behind your own proxy)' },
 ];
 

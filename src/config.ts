@@ -123,6 +123,22 @@ export const configSchema = z.object({
       maxBufferedRecords: z.number().int().min(1).default(10000),
       /** Source IP from the last X-Forwarded-For entry: only behind a proxy you run that sets it. */
       trustForwardedFor: z.boolean().default(false),
+      /** Key prefix of exec/attach/port-forward recordings (Node runtime), in the same bucket, outside `prefix`. */
+      recordingsPrefix: z.string().min(1).refine((p) => !p.startsWith('/'), 'must not start with "/"').default('recordings/'),
+      /** Bytes of a session's recording (asciicast lines, before gzip) beyond which it is cut, with a truncation marker. */
+      maxRecordingBytes: z.number().int().min(4096).max(1073741824).default(8388608),
+      /** The longest match of a policy `recordingPatterns` regex that is promised to be redacted across frames. */
+      redactionWindowChars: z.number().int().min(1).max(65536).default(256),
+    })
+    .superRefine((records, context) => {
+      const prefix = records.prefix === '' || records.prefix.endsWith('/') ? records.prefix : `${records.prefix}/`;
+      if (records.recordingsPrefix.startsWith(prefix)) {
+        context.addIssue({
+          code: 'custom',
+          path: ['recordingsPrefix'],
+          message: `"${records.recordingsPrefix}" lies inside the records prefix "${prefix}", whose objects the Athena table reads as records; give the recordings a prefix of their own (default "recordings/")`,
+        });
+      }
     })
     .optional(),
 }).superRefine((config, context) => {

@@ -162,6 +162,11 @@ function inRange(key: string, prefix: string, query: RecordQuery): boolean {
 }
 
 function unavailable(location: string, error: unknown): GatehouseError {
+  return storeUnavailable(`session record store ${location}`, error);
+}
+
+/** ERR_RECORD_UNAVAILABLE naming `what` (records or a recording) and the SDK's error. */
+export function storeUnavailable(what: string, error: unknown): GatehouseError {
   const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  return new GatehouseError('ERR_RECORD_UNAVAILABLE', `session record store ${location} is unavailable (${detail})`, { cause: error });
+  return new GatehouseError('ERR_RECORD_UNAVAILABLE', `${what} is unavailable (${detail})`, { cause: error });
 }

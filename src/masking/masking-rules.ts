@@ -8,9 +8,14 @@
  *       configMapKeys: ["*password*", "*.pem"]
  *     - name: tokens-in-env
  *       envNames: ["*_TOKEN", "*_PASSWORD"]
+ *     - name: secrets-in-terminals          # exec/attach recordings (src/recordings/)
+ *       namespaces: [prod]
+ *       recordingSecretValues: true         # the values of the namespace's Secrets
+ *       recordingPatterns: ["AKIA[0-9A-Z]{16}", "(?i)password=\\S+"]
  *
  * Patterns are globs (`*` = any run of characters), matched case-insensitively: masking too
- * much is the safe mistake. `parseMaskingRules` validates once at start-up and reports every
+ * much is the safe mistake. `recordingPatterns` are regular expressions instead (JavaScript
+ * syntax; a leading `(?i)` makes one case-insensitive), replaced in stored session recordings. `parseMaskingRules` validates once at start-up and reports every
  * problem at once; the compiled rules answer "which rule masks this?" on the request path.
  */
 import * as z from 'zod';
@@ -24,11 +29,31 @@ const ruleSchema = z
     namespaces: patternList.optional(),
     configMapKeys: patternList.optional(),
     envNames: patternList.optional(),
+    recordingPatterns: z.array(z.string().min(1, 'must not be empty').superRefine(checkRecordingPattern)).min(1, 'must list at least one pattern').optional(),
+    recordingSecretValues: z.boolean().optional(),
   })
   .strict()
-  .refine((rule) => rule.configMapKeys !== undefined || rule.envNames !== undefined, {
-    message: 'must name configMapKeys or envNames (what to mask)',
-  });
+  .refine(
+    (rule) => rule.configMapKeys !== undefined || rule.envNames !== undefined || rule.recordingPatterns !== undefined || rule.recordingSecretValues === true,
+    { message: 'must name configMapKeys, envNames, recordingPatterns or recordingSecretValues (what to mask)' },
+  );
+
+/** A recording pattern must compile and must not match the empty string (it would match everywhere). */
+function checkRecordingPattern(source: string, context: z.RefinementCtx): void {
+  let pattern: RegExp;
+  try {
+    pattern = recordingPattern(source);
+  } catch (error) {
+    context.addIssue({ code: 'custom', message: `is not a regular expression: ${(error as Error).message}` });
+    return;
+  }
+  if (pattern.test('')) context.addIssue({ code: 'custom', message: `/${source}/ matches the empty string; it must match at least one character` });
+}
+
+/** `(?i)…` → case-insensitive; otherwise as written. */
+export function recordingPattern(source: string): RegExp {
+  return source.startsWith('(?i)') ? new RegExp(source.slice(4), 'i') : new RegExp(source);
+}
 
 const rulesSchema = z.array(ruleSchema);
 
@@ -43,6 +68,10 @@ export interface MaskingRule {
   readonly namespaces: Matcher | null;
   readonly configMapKeys: Matcher | null;
   readonly envNames: Matcher | null;
+  /** Regular expressions replaced in exec/attach recordings; empty when none. */
+  readonly recordingPatterns: readonly RegExp[];
+  /** Whether the namespace's Secret values are replaced in recordings. */
+  readonly recordingSecretValues: boolean;
 }
 
 export interface MaskingRules {
@@ -74,6 +103,8 @@ export function compileMaskingRules(specs: readonly MaskingRuleSpec[]): MaskingR
       namespaces: globs(spec.namespaces),
       configMapKeys: globs(spec.configMapKeys),
       envNames: globs(spec.envNames),
+      recordingPatterns: (spec.recordingPatterns ?? []).map(recordingPattern),
+      recordingSecretValues: spec.recordingSecretValues === true,
     }),
   );
   return {
@@ -93,6 +124,15 @@ export function configMapKeyRule(rules: MaskingRules, namespace: string, key: st
 /** The rule that masks env variable `name` of an object in `namespace`, or undefined. */
 export function envNameRule(rules: MaskingRules, namespace: string, name: string): MaskingRule | undefined {
   return rules.rules.find((rule) => rule.envNames !== null && inNamespace(rule, namespace) && rule.envNames.test(name));
+}
+
+/** What recordings of a session in `namespace` redact, by the rules that apply there. */
+export function recordingRedaction(rules: MaskingRules, namespace: string): { patterns: RegExp[]; secretValues: boolean } {
+  const applying = rules.rules.filter((rule) => inNamespace(rule, namespace));
+  return {
+    patterns: applying.flatMap((rule) => rule.recordingPatterns),
+    secretValues: applying.some((rule) => rule.recordingSecretValues),
+  };
 }
 
 function inNamespace(rule: MaskingRule, namespace: string): boolean {

@@ -2,6 +2,7 @@
  * Builds one session record from what the pipeline learnt about a call. Pure: the record
  * stage gathers the facts from Hono's context; this module only maps them onto the schema.
  */
+import type { RecordingSummary } from '../ports/recordings.ts';
 import type { ApprovalOutcome, Decision, Identity, KubeRequest, Restored } from '../types.ts';
 import type { RecordedBody } from './body.ts';
 import type { RecordPhase, SessionRecord, StreamEnd } from './schema.ts';
@@ -48,6 +49,8 @@ export interface CallOutcome {
   /** Whether the mask stage masked anything in the response sent. */
   maskedInResponse: boolean;
   streamEnd: StreamEnd;
+  /** How an exec/attach/port-forward session's recording ended (Node runtime). */
+  recording?: RecordingSummary | undefined;
 }
 
 export function buildRecord(phase: RecordPhase, start: CallStart, facts: CallFacts, outcome?: CallOutcome): SessionRecord {
@@ -106,6 +109,58 @@ export function buildRecord(phase: RecordPhase, start: CallStart, facts: CallFac
     impersonator_groups: facts.impersonator === undefined ? null : [...facts.impersonator.groups],
     restored_paths: restoration === undefined ? null : [...restoration.paths],
     restored_resource_version: restoration?.resourceVersion ?? null,
+    ...recordingColumns(outcome?.recording),
+  };
+}
+
+type RecordingColumns = Pick<
+  SessionRecord,
+  | 'recording_key'
+  | 'recording_bytes'
+  | 'recording_truncated'
+  | 'stream_stdin_bytes'
+  | 'stream_stdout_bytes'
+  | 'stream_stderr_bytes'
+  | 'stream_files'
+  | 'forward_ports'
+  | 'forward_bytes_in'
+  | 'forward_bytes_out'
+  | 'stream_duration_ms'
+  | 'stream_end_reason'
+>;
+
+/** The record columns of a session recording; all null for a call that had none. */
+export function recordingColumns(summary: RecordingSummary | undefined): RecordingColumns {
+  if (summary === undefined) {
+    return {
+      recording_key: null,
+      recording_bytes: null,
+      recording_truncated: null,
+      stream_stdin_bytes: null,
+      stream_stdout_bytes: null,
+      stream_stderr_bytes: null,
+      stream_files: null,
+      forward_ports: null,
+      forward_bytes_in: null,
+      forward_bytes_out: null,
+      stream_duration_ms: null,
+      stream_end_reason: null,
+    };
+  }
+  const forwarding = summary.forwarded.length > 0;
+  return {
+    recording_key: summary.key,
+    recording_bytes: summary.storedBytes,
+    recording_truncated: summary.truncated,
+    stream_stdin_bytes: summary.bytes.stdin,
+    stream_stdout_bytes: summary.bytes.stdout,
+    stream_stderr_bytes: summary.bytes.stderr,
+    stream_files: summary.files.length === 0 ? null : summary.files.map((file) => `${file.size} ${file.name}`),
+    forward_ports: forwarding ? summary.forwarded.map((port) => String(port.port)) : null,
+    forward_bytes_in: forwarding ? summary.forwarded.reduce((sum, port) => sum + port.in, 0) : null,
+    forward_bytes_out: forwarding ? summary.forwarded.reduce((sum, port) => sum + port.out, 0) : null,
+    stream_duration_ms: summary.durationMs,
+    stream_end_reason: summary.reason,
   };
 }
 

@@ -23,12 +23,7 @@ export function createRecordsFromConfig(
   config: RecordsConfig,
   options: { clientConfig?: S3ClientConfig; log?: RecordsLog; clock?: Clock } = {},
 ): Records {
-  const clientConfig: S3ClientConfig = { ...options.clientConfig };
-  if (config.region !== undefined) clientConfig.region = config.region;
-  if (config.endpoint !== undefined) {
-    clientConfig.endpoint = config.endpoint;
-    clientConfig.forcePathStyle = true;
-  }
+  const clientConfig = s3ClientConfigFor(config, options.clientConfig);
   const store = createS3Records({
     bucket: config.bucket,
     prefix: config.prefix,
@@ -43,4 +38,15 @@ export function createRecordsFromConfig(
     ...(options.clock === undefined ? {} : { clock: options.clock }),
   });
   return { sink, settings: { maxBodyBytes: config.maxBodyBytes, trustForwardedFor: config.trustForwardedFor } };
+}
+
+/** Client settings for the records bucket (records and recordings alike): the config's region and endpoint over `base`. */
+export function s3ClientConfigFor(config: RecordsConfig, base: S3ClientConfig = {}): S3ClientConfig {
+  const clientConfig: S3ClientConfig = { ...base };
+  if (config.region !== undefined) clientConfig.region = config.region;
+  if (config.endpoint !== undefined) {
+    clientConfig.endpoint = config.endpoint;
+    clientConfig.forcePathStyle = true;
+  }
+  return clientConfig;
 }

@@ -110,6 +110,29 @@ export const RECORD_COLUMNS = [
     nullable: true,
     description: 'The `resourceVersion` a write with restored placeholders was conditioned on (a change made meanwhile fails with 409). Null when nothing was restored.',
   },
+  {
+    name: 'recording_key',
+    type: 'string',
+    nullable: true,
+    description:
+      'Key, in the records bucket, of the recording of an exec, attach or port-forward session (asciicast v2, gzip, under `records.recordingsPrefix`); play it with `gatehouse sessions replay` or the recordings page. Null for every other call.',
+  },
+  { name: 'recording_bytes', type: 'bigint', nullable: true, description: 'Size of the stored (gzip) recording object.' },
+  { name: 'recording_truncated', type: 'boolean', nullable: true, description: 'True when the session passed `records.maxRecordingBytes`: the recording stops at a truncation marker; the byte counts below still cover the whole session.' },
+  { name: 'stream_stdin_bytes', type: 'bigint', nullable: true, description: 'Bytes the client sent on stdin of an exec/attach session (before redaction and the cap).' },
+  { name: 'stream_stdout_bytes', type: 'bigint', nullable: true, description: 'Bytes the pod sent on stdout (a TTY session sends all its output here).' },
+  { name: 'stream_stderr_bytes', type: 'bigint', nullable: true, description: 'Bytes the pod sent on stderr.' },
+  {
+    name: 'stream_files',
+    type: 'array<string>',
+    nullable: true,
+    description: 'Files in a tar stream on stdin or stdout (`kubectl cp` both ways), each as `<size in bytes> <path as the archive names it>`; at most 1000. Null when none.',
+  },
+  { name: 'forward_ports', type: 'array<string>', nullable: true, description: 'Ports of a port-forward session. Null for other calls.' },
+  { name: 'forward_bytes_in', type: 'bigint', nullable: true, description: 'Port-forward bytes from the client to the pod, all ports together (the recording lists them per port).' },
+  { name: 'forward_bytes_out', type: 'bigint', nullable: true, description: 'Port-forward bytes from the pod to the client, all ports together.' },
+  { name: 'stream_duration_ms', type: 'bigint', nullable: true, description: 'Milliseconds the exec/attach/port-forward session lasted, from its upgrade to its end.' },
+  { name: 'stream_end_reason', type: 'string', nullable: true, description: 'Why the session ended, e.g. `client closed`, `upstream reset`, `terminated by lead@example.com`.' },
 ] as const satisfies readonly ColumnSpec[];
 
 type Column = (typeof RECORD_COLUMNS)[number];

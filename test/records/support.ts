@@ -6,6 +6,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { recordsClientConfig } from '../../src/adapters/s3-records.ts';
 import { LOCAL_RECORDS_BUCKET, startLocalS3 } from '../../src/local/s3.ts';
 import type { LocalS3 } from '../../src/local/s3.ts';
+import { recordingColumns } from '../../src/records/build.ts';
 import { SCHEMA_VERSION } from '../../src/records/schema.ts';
 import type { SessionRecord } from '../../src/records/schema.ts';
 
@@ -90,6 +91,7 @@ export function aRecord(over: Partial<SessionRecord> = {}): SessionRecord {
     impersonator_groups: null,
     restored_paths: null,
     restored_resource_version: null,
+    ...recordingColumns(undefined),
     ...over,
   };
 }

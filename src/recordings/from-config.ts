@@ -1,0 +1,27 @@
+/**
+ * The RecordingStore from the `records` configuration: recording objects in the records
+ * bucket under `recordingsPrefix`, through the same S3 client settings as the records, and
+ * what to redact from the policy's masking rules (Secret values read upstream). Built by the
+ * Node runtime only: Lambda carries no exec/attach/port-forward.
+ */
+import type { S3ClientConfig } from '@aws-sdk/client-s3';
+import { createS3RecordingObjects } from '../adapters/s3-recordings.ts';
+import type { MaskingRules } from '../masking/masking-rules.ts';
+import type { RecordingStore } from '../ports/recordings.ts';
+import type { Upstream } from '../ports/upstream.ts';
+import type { RecordsConfig } from '../records/from-config.ts';
+import { s3ClientConfigFor } from '../records/from-config.ts';
+import { redactionSource } from './secret-values.ts';
+import { createRecordingStore } from './store.ts';
+
+export function createRecordingsFromConfig(
+  config: RecordsConfig,
+  options: { upstream: Upstream; masking: MaskingRules | undefined; clientConfig?: S3ClientConfig },
+): RecordingStore {
+  return createRecordingStore({
+    objects: createS3RecordingObjects({ bucket: config.bucket, clientConfig: s3ClientConfigFor(config, options.clientConfig) }),
+    prefix: config.recordingsPrefix,
+    maxBytes: config.maxRecordingBytes,
+    redactionFor: redactionSource({ masking: options.masking, upstream: options.upstream, windowChars: config.redactionWindowChars }),
+  });
+}

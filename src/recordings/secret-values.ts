@@ -1,0 +1,64 @@
+/**
+ * What a session's recording redacts: the policy's recording patterns for its namespace and,
+ * when a rule asks, the values of the Secrets in that namespace — read upstream over
+ * Gatehouse's own connection, impersonating the dedicated user REDACTOR_USER (the cluster's
+ * RBAC grants that user `list secrets` only where recordings redact them:
+ * infra/rbac/recording-redactor.yaml). The caller's own rights do not matter: a user who
+ * may not read a Secret can still print it from inside a pod, which is what is redacted.
+ * The values stay in memory for the session; they are never written anywhere.
+ */
+import { GatehouseError } from '../errors.ts';
+import type { MaskingRules } from '../masking/masking-rules.ts';
+import { recordingRedaction } from '../masking/masking-rules.ts';
+import { readLiveObject } from '../pipeline/live-object.ts';
+import type { StreamSessionInfo } from '../ports/recordings.ts';
+import type { Upstream } from '../ports/upstream.ts';
+import type { RedactionRules } from './redactor.ts';
+
+/** The identity Gatehouse reads Secret values as, for redaction only. */
+export const REDACTOR_USER = 'gatehouse:recording-redactor';
+
+export interface RedactionSourceOptions {
+  masking: MaskingRules | undefined;
+  upstream: Upstream;
+  /** Longest pattern match promised across frames. */
+  windowChars: number;
+  timeoutMs?: number;
+}
+
+export function redactionSource(options: RedactionSourceOptions): (info: StreamSessionInfo) => Promise<RedactionRules> {
+  return async (info) => {
+    const wanted = options.masking === undefined ? { patterns: [], secretValues: false } : recordingRedaction(options.masking, info.namespace);
+    const literals = wanted.secretValues ? await namespaceSecretValues(options.upstream, info.namespace, info.requestId, options.timeoutMs ?? 10_000) : [];
+    return { literals, patterns: wanted.patterns, windowChars: options.windowChars };
+  };
+}
+
+/** Every value of every Secret in `namespace`, decoded, and each as its base64 text too (as `-o yaml` prints it). */
+export async function namespaceSecretValues(upstream: Upstream, namespace: string, requestId: string, timeoutMs: number): Promise<string[]> {
+  const connection = await upstream.connection();
+  const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets`;
+  const answer = await readLiveObject(connection, { user: REDACTOR_USER, groups: [], claims: {} }, path, timeoutMs, requestId);
+  if (answer.status !== 200) {
+    throw new GatehouseError(
+      'ERR_RECORD_UNAVAILABLE',
+      `the Secrets of namespace "${namespace}" could not be read as ${REDACTOR_USER} to redact them (the cluster answered ${answer.status}; see infra/rbac/recording-redactor.yaml)`,
+    );
+  }
+  return secretValuesOf(answer.body.toString('utf8'));
+}
+
+/** The values in a SecretList (JSON): `data` decoded from base64 plus its base64 text, and `stringData`. */
+export function secretValuesOf(json: string): string[] {
+  const list = JSON.parse(json) as { items?: { data?: Record<string, unknown>; stringData?: Record<string, unknown> }[] };
+  const values = new Set<string>();
+  for (const item of list.items ?? []) {
+    for (const encoded of Object.values(item.data ?? {})) {
+      if (typeof encoded !== 'string') continue;
+      values.add(encoded);
+      values.add(Buffer.from(encoded, 'base64').toString('utf8'));
+    }
+    for (const value of Object.values(item.stringData ?? {})) if (typeof value === 'string') values.add(value);
+  }
+  return [...values];
+}
