@@ -5,6 +5,10 @@
  * credentials) or from a local Gatehouse's state dir (`--local`, the default), read through
  * the same S3 adapter (the local stand-in is started on the state dir for the read).
  *
+ * `replay` also plays the recordings of the session's exec/attach calls (their `recording_key`)
+ * in the terminal with their original timing (`--speed`, `--idle-limit`; `--no-play` lists
+ * only). The recordings are read from the same bucket as the records.
+ *
  * Exit codes: 0 done, 1 records unreadable or the session not found, 2 bad usage.
  */
 import { existsSync } from 'node:fs';
@@ -13,12 +17,17 @@ import { InvalidArgumentError } from 'commander';
 import type { Command } from 'commander';
 import { addCommand } from './commands.ts';
 import { createS3Records } from '../adapters/s3-records.ts';
+import { createS3RecordingObjects } from '../adapters/s3-recordings.ts';
+import type { RecordArchive } from '../ports/records.ts';
+import { readRecording } from '../recordings/read.ts';
+import type { RecordingObjects } from '../recordings/store.ts';
+import { playCast } from '../recordings/terminal-player.ts';
 import { LOCAL_RECORDS_BUCKET, localRecordsDirectory, startLocalS3 } from '../local/s3.ts';
 import type { RecordQuery } from '../ports/records.ts';
 import { parseS3Url } from '../records/layout.ts';
 import type { SessionRecord } from '../records/schema.ts';
 import { printable, printableJson, printableLines } from '../printable.ts';
-import { formatReplay, formatSessionList, listSessions, replaySession } from '../records/sessions.ts';
+import { describeCall, formatReplay, formatSessionList, listSessions, replaySession } from '../records/sessions.ts';
 import type { SessionFilter } from '../records/sessions.ts';
 
 interface SourceFlags {
@@ -39,6 +48,9 @@ interface ListFlags extends SourceFlags {
 interface ReplayFlags extends SourceFlags {
   bodies?: boolean;
   user?: string;
+  play?: boolean;
+  speed?: number;
+  idleLimit?: number;
 }
 
 const DEFAULT_LIST_WINDOW = '7d';
@@ -57,7 +69,13 @@ export function registerSessions(program: Command): void {
       const filter = timeFilter(flags, DEFAULT_LIST_WINDOW);
       if (flags.user !== undefined) filter.user = flags.user;
       if (flags.namespace !== undefined) filter.namespace = flags.namespace;
-      const found = listSessions(await readRecords(flags, filter), filter);
+      const source = await openSource(flags);
+      let found;
+      try {
+        found = listSessions(await readRecords(source.archive, filter), filter);
+      } finally {
+        await source.close();
+      }
       process.stdout.write(flags.json === true ? found.map((s) => `${printableJson(s)}\n`).join('') : formatSessionList(found));
       return 0;
     });
@@ -69,27 +87,56 @@ export function registerSessions(program: Command): void {
       .description('replay one session: its commands in order, each call with its decision and masked response')
       .argument('<session-id>', 'a SESSION from `gatehouse sessions list` (the Kubectl-Session id the client sent), or `last` for the latest one')
       .option('--user <name>', 'only the calls of this user under that session id (each user\'s calls are shown apart anyway)')
-      .option('--bodies', 'also print the recorded (masked, cut) request and response bodies'),
+      .option('--bodies', 'also print the recorded (masked, cut) request and response bodies')
+      .option('--no-play', 'do not play the recordings of exec/attach calls, only list them')
+      .option('--speed <factor>', 'play recordings this many times faster (0.5 = half speed)', positiveNumber('--speed'), 1)
+      .option('--idle-limit <seconds>', 'shorten every pause in a recording to at most this long', positiveNumber('--idle-limit')),
   ).action(async (sessionId: string, flags: ReplayFlags) => {
     await run(async () => {
       const filter = timeFilter(flags, undefined);
-      const records = await readRecords(flags, filter);
-      if (sessionId === 'last') sessionId = listSessions(records, filter).at(-1)?.sessionId ?? 'last';
-      const sessions = replaySession(records, sessionId, flags.user);
-      if (sessions.length === 0) {
-        const whose = flags.user === undefined ? '' : ` of user "${flags.user}"`;
-        process.stderr.write(printableLines(`gatehouse sessions replay: no records of session "${sessionId}"${whose} in ${await describeSource(flags)}${flags.since === undefined ? '' : ` since ${flags.since}`}\n`));
-        return 1;
-      }
-      if (flags.json === true) {
+      const source = await openSource(flags);
+      try {
+        const records = await readRecords(source.archive, filter);
+        if (sessionId === 'last') sessionId = listSessions(records, filter).at(-1)?.sessionId ?? 'last';
+        const sessions = replaySession(records, sessionId, flags.user);
+        if (sessions.length === 0) {
+          const whose = flags.user === undefined ? '' : ` of user "${flags.user}"`;
+          process.stderr.write(printableLines(`gatehouse sessions replay: no records of session "${sessionId}"${whose} in ${await describeSource(flags)}${flags.since === undefined ? '' : ` since ${flags.since}`}\n`));
+          return 1;
+        }
         const calls = sessions.flatMap((session) => session.commands.flatMap((c) => c.calls));
-        process.stdout.write(calls.map((call) => `${printableJson(call.record)}\n`).join(''));
-      } else {
+        if (flags.json === true) {
+          process.stdout.write(calls.map((call) => `${printableJson(call.record)}\n`).join(''));
+          return 0;
+        }
         process.stdout.write(formatReplay(sessionId, sessions, { bodies: flags.bodies === true }));
+        if (flags.play === false) return 0;
+        for (const { record } of calls) {
+          if (record.recording_key === null) continue;
+          process.stdout.write(printableLines(`\n--- recording of ${describeCall(record)} by ${record.user_name ?? 'unknown'} (${record.request_id}), ${record.started_at} ---\n`));
+          const cast = await readRecording(source.objects, record.recording_key);
+          await playCast(cast, {
+            speed: flags.speed ?? 1,
+            ...(flags.idleLimit === undefined ? {} : { idleLimit: flags.idleLimit }),
+            sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+            write: (text) => process.stdout.write(text),
+          });
+          process.stdout.write(printableLines(`\n--- end of recording (${record.stream_end_reason ?? 'no end reason recorded'}) ---\n`));
+        }
+        return 0;
+      } finally {
+        await source.close();
       }
-      return 0;
     });
   });
+}
+
+function positiveNumber(flag: string): (value: string) => number {
+  return (value) => {
+    const number = Number(value);
+    if (value.trim() === '' || !Number.isFinite(number) || number <= 0) throw new InvalidArgumentError(`${flag} must be a positive number`);
+    return number;
+  };
 }
 
 function withSourceOptions(command: Command): Command {
@@ -151,13 +198,15 @@ async function localStateDir(flags: SourceFlags): Promise<string> {
   return resolve(DEFAULT_STATE_DIR);
 }
 
-/** Reads the records of the partitions the time filter spans (all partitions without --since). */
-async function readRecords(flags: SourceFlags, filter: SessionFilter): Promise<SessionRecord[]> {
-  if (flags.source !== undefined && flags.local !== undefined) throw new UsageError('give either --source or --local, not both');
-  const query: RecordQuery = {};
-  if (filter.since !== undefined) query.fromDate = filter.since.slice(0, 10);
-  if (filter.until !== undefined) query.toDate = filter.until.slice(0, 10);
+/** Where the records and recordings are: an S3 bucket, or the local stand-in started over a state dir for the read. */
+interface Source {
+  archive: RecordArchive;
+  objects: RecordingObjects;
+  close(): Promise<void>;
+}
 
+async function openSource(flags: SourceFlags): Promise<Source> {
+  if (flags.source !== undefined && flags.local !== undefined) throw new UsageError('give either --source or --local, not both');
   if (flags.source !== undefined) {
     let location: { bucket: string; prefix: string };
     try {
@@ -171,7 +220,11 @@ async function readRecords(flags: SourceFlags, filter: SessionFilter): Promise<S
       clientConfig.endpoint = flags.endpoint;
       clientConfig.forcePathStyle = true;
     }
-    return collect(createS3Records({ bucket: location.bucket, prefix: location.prefix, clientConfig }).read(query));
+    return {
+      archive: createS3Records({ bucket: location.bucket, prefix: location.prefix, clientConfig }),
+      objects: createS3RecordingObjects({ bucket: location.bucket, clientConfig }),
+      close: async () => undefined,
+    };
   }
 
   const stateDir = await localStateDir(flags);
@@ -180,11 +233,19 @@ async function readRecords(flags: SourceFlags, filter: SessionFilter): Promise<S
     throw new Error(`no local records in ${directory}: run kubectl through \`gatehouse serve --state-dir ${stateDir}\` first, or give --source s3://…`);
   }
   const s3 = await startLocalS3({ directory });
-  try {
-    return await collect(createS3Records({ bucket: LOCAL_RECORDS_BUCKET, clientConfig: s3.clientConfig }).read(query));
-  } finally {
-    await s3.close();
-  }
+  return {
+    archive: createS3Records({ bucket: LOCAL_RECORDS_BUCKET, clientConfig: s3.clientConfig }),
+    objects: createS3RecordingObjects({ bucket: LOCAL_RECORDS_BUCKET, clientConfig: s3.clientConfig }),
+    close: () => s3.close(),
+  };
+}
+
+/** Reads the records of the partitions the time filter spans (all partitions without --since). */
+async function readRecords(archive: RecordArchive, filter: SessionFilter): Promise<SessionRecord[]> {
+  const query: RecordQuery = {};
+  if (filter.since !== undefined) query.fromDate = filter.since.slice(0, 10);
+  if (filter.until !== undefined) query.toDate = filter.until.slice(0, 10);
+  return collect(archive.read(query));
 }
 
 async function collect(records: AsyncIterable<SessionRecord>): Promise<SessionRecord[]> {

@@ -194,6 +194,21 @@ export function describeResponse(record: SessionRecord): string {
   return `${status} ${summariseBody(body, record)}${streamNote}`;
 }
 
+/** What an exec/attach/port-forward session carried, from its recording columns; nothing for other calls. */
+export function describeStream(record: SessionRecord): string[] {
+  if (record.recording_key === null) return [];
+  const lines = [
+    `      recording: ${record.recording_key} (${record.recording_bytes ?? 0} bytes stored${record.recording_truncated === true ? ', truncated at the cap' : ''}), ${record.stream_duration_ms ?? 0} ms, ended: ${record.stream_end_reason ?? 'unknown'}`,
+  ];
+  if (record.forward_ports !== null) {
+    lines.push(`      forwarded: port ${record.forward_ports.join(', ')}; ${record.forward_bytes_in ?? 0} bytes in, ${record.forward_bytes_out ?? 0} bytes out`);
+  } else {
+    lines.push(`      streams: stdin ${record.stream_stdin_bytes ?? 0} bytes, stdout ${record.stream_stdout_bytes ?? 0}, stderr ${record.stream_stderr_bytes ?? 0}`);
+  }
+  if (record.stream_files !== null) lines.push(`      files: ${record.stream_files.join(', ')}`);
+  return lines;
+}
+
 function summariseBody(body: string, record: SessionRecord): string {
   if (body.startsWith('[')) return body;
   const size = record.response_body_bytes ?? body.length;
@@ -274,6 +289,7 @@ function replayLines(session: ReplaySession, options: { bodies?: boolean }): str
       out.push(`  ${record.started_at.slice(11, 23)}  ${record.user_name ?? 'unauthenticated'}  ${describeCall(record)}`);
       out.push(`      decision: ${describeDecision(record)}`);
       out.push(`      response: ${unfinished ? describeResponse({ ...record, phase: 'intent' }) : describeResponse(record)}`);
+      out.push(...describeStream(record));
       if (options.bodies === true) {
         if (record.request_body !== null) out.push(`      request body${record.request_body_truncated === true ? ' (cut)' : ''}: ${record.request_body}`);
         if (record.response_body !== null) out.push(`      response body${record.response_body_truncated === true ? ' (cut)' : ''}: ${record.response_body}`);
