@@ -39,6 +39,9 @@ import { forward } from './pipeline/forward.ts';
 import { mask } from './pipeline/mask.ts';
 import { restore } from './pipeline/restore.ts';
 import { approvalRoutes } from './approvals/routes.ts';
+import type { RecordingStore } from './ports/recordings.ts';
+import { recordingRoutes } from './recordings/routes.ts';
+import type { RecordingViewer } from './recordings/routes.ts';
 
 export interface GatehouseDeps {
   authenticator: Authenticator;
@@ -51,6 +54,10 @@ export interface GatehouseDeps {
   /** Body size kept in records, source-IP trust; defaults when absent. */
   recordSettings?: RecordSettings;
   masking?: MaskingRules;
+  /** Recordings of exec/attach/port-forward sessions (Node runtime): opened by the forward stage's tunnel. */
+  recordings?: RecordingStore;
+  /** The recordings pages (Node runtime, records and a link key configured). */
+  recordingViewer?: RecordingViewer;
   clock?: Clock;
   runtime: 'node' | 'lambda';
   /** Seconds the upstream has to answer with headers. */
@@ -72,6 +79,7 @@ export function createApp(deps: GatehouseDeps): Hono {
 
   app.get(`${OWN_PREFIX}/healthz`, (c) => c.text('ok'));
   if (deps.approvals !== undefined) app.route(`${OWN_PREFIX}/approvals`, approvalRoutes(deps.approvals, clock));
+  if (deps.recordingViewer !== undefined) app.route(`${OWN_PREFIX}/recordings`, recordingRoutes(deps.recordingViewer));
 
   app.use('*', record(deps.records, { clock, runtime: deps.runtime, ...(deps.recordSettings ?? DEFAULT_RECORD_SETTINGS), ...recordBodyMasking(deps.masking) }));
   app.use('*', authenticate(deps.authenticator, { impersonation: 'decide' }));

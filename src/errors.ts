@@ -66,6 +66,7 @@ const CODES = {
   ERR_RESPONSE_UNMASKABLE: [502, 'InternalError'],
   // record
   ERR_RECORD_UNAVAILABLE: [503, 'ServiceUnavailable'],
+  ERR_VIEW_LINK_INVALID: [403, 'Forbidden'],
   // anything else
   ERR_NOT_FOUND: [404, 'NotFound'],
   ERR_INTERNAL: [500, 'InternalError'],

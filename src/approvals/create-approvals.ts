@@ -11,7 +11,7 @@ import { createSecretsManagerSigningKey } from '../adapters/secrets-manager-sign
 import { createSesMailer } from '../adapters/ses-mailer.ts';
 import type { ApprovalsConfig } from '../config.ts';
 import { createFileSigningKey } from '../local/signing-key.ts';
-import type { Approvals } from '../ports/approvals.ts';
+import type { Approvals, SigningKeyProvider } from '../ports/approvals.ts';
 import type { Clock } from '../types.ts';
 import { systemClock } from '../types.ts';
 import { createApprovalService } from './approval-service.ts';
@@ -39,10 +39,7 @@ function clientConfig(region: string | undefined, endpoint: string | undefined) 
 
 export function createApprovalsFromConfig(config: ApprovalsConfig, options: CreateApprovalsOptions = {}): Approvals {
   const publicUrl = config.publicUrl ?? options.publicUrl;
-  const signingKey =
-    config.signingSecretId !== undefined
-      ? createSecretsManagerSigningKey(new SecretsManagerClient(clientConfig(config.region, config.secretsManagerEndpoint)), config.signingSecretId)
-      : createFileSigningKey(config.signingKeyFile ?? '');
+  const signingKey = signingKeyFromConfig(config);
   return createApprovalService({
     store: createDynamoDbApprovalStore(new DynamoDBClient(clientConfig(config.region, config.dynamodbEndpoint)), config.tableName),
     mailer: createSesMailer(new SESv2Client(clientConfig(config.region, config.sesEndpoint)), config.mailFrom),
@@ -56,4 +53,11 @@ export function createApprovalsFromConfig(config: ApprovalsConfig, options: Crea
     ...(options.pollIntervalMs === undefined ? {} : { pollIntervalMs: options.pollIntervalMs }),
     ...(options.wait === undefined ? {} : { wait: options.wait }),
   });
+}
+
+/** The link key the configuration names: a Secrets Manager secret, or a local file (approval and recordings links). */
+export function signingKeyFromConfig(config: ApprovalsConfig): SigningKeyProvider {
+  return config.signingSecretId !== undefined
+    ? createSecretsManagerSigningKey(new SecretsManagerClient(clientConfig(config.region, config.secretsManagerEndpoint)), config.signingSecretId)
+    : createFileSigningKey(config.signingKeyFile ?? '');
 }

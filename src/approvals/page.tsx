@@ -14,7 +14,7 @@ import { describeState, describeStreamCall, describeTarget, effectiveStatus, iso
 import { bodyDecidable, type BodySummary } from './body-summary.ts';
 import { printable, printableLines } from '../printable.ts';
 
-const STYLE = `
+export const PAGE_STYLE = `
 body{font:15px/1.45 system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1c2430}
 main{max-width:860px;margin:2rem auto;padding:0 1rem}
 h1{font-size:1.35rem;margin:.2rem 0 1rem}
@@ -54,7 +54,7 @@ const Layout: FC<PropsWithChildren<{ title: string }>> = ({ title, children }) =
       <meta name="viewport" content="width=device-width, initial-scale=1" />
       <meta name="robots" content="noindex" />
       <title>{title}</title>
-      <style>{STYLE}</style>
+      <style>{PAGE_STYLE}</style>
     </head>
     <body>
       <main>{children}</main>

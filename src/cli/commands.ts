@@ -12,7 +12,7 @@ export const COMMAND_SUMMARIES = {
   credential: 'kubectl exec credential plugin: print an ExecCredential, refreshing or signing in only when needed',
   logout: 'forget the cached tokens for this identity provider',
   policy: 'explain and validate policy files',
-  sessions: 'list kubectl sessions from the session records, and replay one',
+  sessions: 'list kubectl sessions from the session records, replay one (exec recordings played with their timing), link to the recordings page',
   'dev-token': 'LOCAL DEVELOPMENT ONLY: mint a token from the dev issuer of a loopback Gatehouse (no identity provider needed)',
 } as const;
 

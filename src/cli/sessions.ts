@@ -22,6 +22,9 @@ import type { RecordArchive } from '../ports/records.ts';
 import { readRecording } from '../recordings/read.ts';
 import type { RecordingObjects } from '../recordings/store.ts';
 import { playCast } from '../recordings/terminal-player.ts';
+import { ALL_SESSIONS, MAX_VIEW_LINK_SECONDS, signViewLink, viewLinkUrl } from '../recordings/view-link.ts';
+import { createFileSigningKey, LOCAL_SIGNING_KEY_FILE } from '../local/signing-key.ts';
+import type { SigningKeyProvider } from '../ports/approvals.ts';
 import { LOCAL_RECORDS_BUCKET, localRecordsDirectory, startLocalS3 } from '../local/s3.ts';
 import type { RecordQuery } from '../ports/records.ts';
 import { parseS3Url } from '../records/layout.ts';
@@ -57,6 +60,7 @@ const DEFAULT_LIST_WINDOW = '7d';
 
 export function registerSessions(program: Command): void {
   const sessions = addCommand(program, 'sessions');
+  registerSessionsLink(sessions);
 
   withSourceOptions(
     sessions
@@ -129,6 +133,70 @@ export function registerSessions(program: Command): void {
       }
     });
   });
+}
+
+interface LinkFlags {
+  viewer: string;
+  url: string;
+  date?: string;
+  ttl: string;
+  local?: string;
+  keyFile?: string;
+  signingSecret?: string;
+  region?: string;
+}
+
+/**
+ * `gatehouse sessions link`: a signed link to the recordings pages for one viewer, signed with
+ * the approval-link key (only who can read that key can mint one).
+ */
+export function registerSessionsLink(sessions: Command): void {
+  sessions
+    .command('link')
+    .description('print a signed link to the recordings page: every recorded session, or one (with its request id and --date)')
+    .argument('[request-id]', 'the request id of one exec/attach/port-forward call (its record\'s request_id); none: the list of sessions')
+    .requiredOption('--viewer <name>', 'who the link is for (shown on the page)')
+    .requiredOption('--url <public-url>', 'the public URL of the Gatehouse that serves the pages (e.g. https://gatehouse.example.com)')
+    .option('--date <YYYY-MM-DD>', 'the UTC day the call started (its record\'s dt); needed with a request id')
+    .option('--ttl <age>', 'how long the link works: 30m, 4h, at most 24h', '1h')
+    .option('--local <state-dir>', 'sign with the key of a local Gatehouse (default: the state dir `gatehouse serve` uses by default)')
+    .option('--key-file <path>', 'sign with this key file (approvals.signingKeyFile)')
+    .option('--signing-secret <id>', 'sign with this Secrets Manager secret (approvals.signingSecretId; default AWS credentials)')
+    .option('--region <region>', 'region of the secret')
+    .action(async (requestId: string | undefined, flags: LinkFlags) => {
+      await run(async () => {
+        if (requestId !== undefined && (flags.date === undefined || !/^\d{4}-\d{2}-\d{2}$/.test(flags.date))) {
+          throw new UsageError('a link to one recording needs --date YYYY-MM-DD, the UTC day its call started');
+        }
+        const ttl = /^(\d+)([mh])$/.exec(flags.ttl);
+        const ttlMs = ttl === null ? NaN : Number(ttl[1]) * (ttl[2] === 'h' ? 3_600_000 : 60_000);
+        if (!(ttlMs > 0 && ttlMs <= MAX_VIEW_LINK_SECONDS * 1000)) throw new UsageError(`--ttl must be an age in minutes or hours (30m, 4h) of at most 24h, not "${flags.ttl}"`);
+        if ([flags.local, flags.keyFile, flags.signingSecret].filter((v) => v !== undefined).length > 1) throw new UsageError('give one of --local, --key-file or --signing-secret');
+        let url: URL;
+        try {
+          url = new URL(flags.url);
+        } catch {
+          throw new UsageError(`--url must be a URL, not "${flags.url}"`);
+        }
+        const key = await (await linkKey(flags)).key();
+        const now = Date.now();
+        const token = await signViewLink(key, { viewer: flags.viewer, scope: requestId ?? ALL_SESSIONS, expiresAt: now + ttlMs }, now);
+        const target = requestId === undefined || flags.date === undefined ? undefined : { date: flags.date, requestId };
+        process.stdout.write(`${viewLinkUrl(url.href, token, target)}\n`);
+        return 0;
+      });
+    });
+}
+
+async function linkKey(flags: LinkFlags): Promise<SigningKeyProvider> {
+  if (flags.signingSecret !== undefined) {
+    const { SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager');
+    const { createSecretsManagerSigningKey } = await import('../adapters/secrets-manager-signing-key.ts');
+    return createSecretsManagerSigningKey(new SecretsManagerClient(flags.region === undefined ? {} : { region: flags.region }), flags.signingSecret);
+  }
+  const path = flags.keyFile ?? join(await localStateDir(flags), LOCAL_SIGNING_KEY_FILE);
+  if (!existsSync(path)) throw new Error(`no link key at ${path}: give the key Gatehouse signs approval links with (--key-file, --signing-secret), or --local <state-dir> of a Gatehouse that has run`);
+  return createFileSigningKey(path);
 }
 
 function positiveNumber(flag: string): (value: string) => number {

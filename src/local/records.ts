@@ -8,12 +8,17 @@
 import type { RecordSink } from '../ports/records.ts';
 import type { RecordSettings } from '../pipeline/record.ts';
 import { configSchema } from '../config.ts';
+import type { S3ClientConfig } from '@aws-sdk/client-s3';
 import { createRecordsFromConfig } from '../records/from-config.ts';
+import type { RecordsConfig } from '../records/from-config.ts';
 import type { Clock } from '../types.ts';
 import { LOCAL_RECORDS_BUCKET, localRecordsDirectory, startLocalS3 } from './s3.ts';
 
 export interface LocalRecords {
   sink: RecordSink;
+  /** The records configuration as a configured Gatehouse would have it, and the client settings that reach the stand-in. */
+  config: RecordsConfig;
+  clientConfig: S3ClientConfig;
   settings: RecordSettings;
   /** Where the objects are: `<directory>/<bucket>/records/dt=…/…`. */
   directory: string;
@@ -32,6 +37,8 @@ export async function startLocalRecords(options: { stateDir: string; host: strin
   });
   return {
     sink,
+    config,
+    clientConfig: s3.clientConfig,
     settings,
     directory,
     async close() {

@@ -2,10 +2,16 @@
  * The RecordingStore from the `records` configuration: recording objects in the records
  * bucket under `recordingsPrefix`, through the same S3 client settings as the records, and
  * what to redact from the policy's masking rules (Secret values read upstream). Built by the
- * Node runtime only: Lambda carries no exec/attach/port-forward.
+ * Node runtime only: Lambda carries no exec/attach/port-forward. The recordings pages read
+ * the records and recordings of the same bucket and check links with the approval-link key.
  */
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
+import { createS3Records } from '../adapters/s3-records.ts';
 import { createS3RecordingObjects } from '../adapters/s3-recordings.ts';
+import type { SigningKeyProvider } from '../ports/approvals.ts';
+import type { Clock } from '../types.ts';
+import { systemClock } from '../types.ts';
+import type { RecordingViewer } from './routes.ts';
 import type { MaskingRules } from '../masking/masking-rules.ts';
 import type { RecordingStore } from '../ports/recordings.ts';
 import type { Upstream } from '../ports/upstream.ts';
@@ -24,4 +30,18 @@ export function createRecordingsFromConfig(
     maxBytes: config.maxRecordingBytes,
     redactionFor: redactionSource({ masking: options.masking, upstream: options.upstream, windowChars: config.redactionWindowChars }),
   });
+}
+
+export function createRecordingViewerFromConfig(
+  config: RecordsConfig,
+  options: { signingKey: SigningKeyProvider; clientConfig?: S3ClientConfig; clock?: Clock },
+): RecordingViewer {
+  const clientConfig = s3ClientConfigFor(config, options.clientConfig);
+  return {
+    archive: createS3Records({ bucket: config.bucket, prefix: config.prefix, clientConfig }),
+    objects: createS3RecordingObjects({ bucket: config.bucket, clientConfig }),
+    prefix: config.recordingsPrefix,
+    signingKey: options.signingKey,
+    clock: options.clock ?? systemClock,
+  };
 }

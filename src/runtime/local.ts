@@ -39,7 +39,11 @@ import { acquireInstanceLock } from '../local/instance-lock.ts';
 import { refuseSelfUpstream } from '../local/self-upstream.ts';
 import { startLocalApprovals } from '../local/approvals.ts';
 import { startLocalRecords } from '../local/records.ts';
+import type { LocalRecords } from '../local/records.ts';
+import { createFileSigningKey, LOCAL_SIGNING_KEY_FILE } from '../local/signing-key.ts';
+import { createRecordingsFromConfig, createRecordingViewerFromConfig } from '../recordings/from-config.ts';
 import type { RecordSink } from '../ports/records.ts';
+import type { RecordingStore } from '../ports/recordings.ts';
 import type { LocalMailServer } from '../local/mail.ts';
 import { startNodeServer } from './node-server.ts';
 
@@ -91,6 +95,8 @@ export interface LocalGatehouse {
   app: Hono;
   /** Session records (embedded S3 stand-in under `<stateDir>/s3`, unless overridden); `flush()` makes them readable now. */
   records?: RecordSink;
+  /** Recordings of exec/attach/port-forward (S3 stand-in beside the records, unless overridden). */
+  recordings?: RecordingStore;
   policyFile: string;
   /** Where requests go, in words (context, server, kubeconfig file). */
   upstreamDescription: string;
@@ -173,6 +179,7 @@ export async function startLocalGatehouse(options: LocalOptions): Promise<LocalG
       ...(localRecords === undefined ? {} : { records: localRecords.sink, recordSettings: localRecords.settings }),
       ...options.overrides,
     });
+    if (localRecords !== undefined) await addLocalRecordings(deps, localRecords, join(stateDir, LOCAL_SIGNING_KEY_FILE));
     const app = createApp(deps);
 
     const server = await startNodeServer({ app, host, port: options.port ?? 8443, tls: { cert: tls.certPem, key: tls.keyPem } });
@@ -204,6 +211,7 @@ export async function startLocalGatehouse(options: LocalOptions): Promise<LocalG
     if (demo !== undefined) local.demo = demo;
     if (localApprovals !== undefined) local.mail = localApprovals.mail;
     if (deps.records !== undefined) local.records = deps.records;
+    if (deps.recordings !== undefined) local.recordings = deps.recordings;
     return local;
   } catch (error) {
     await closeAll(services);
@@ -264,6 +272,23 @@ async function startDemoCluster(): Promise<{ url: string; kubeconfigPath: string
 function describeUpstream(deps: GatehouseDeps): string {
   const described = deps.upstream as { description?: unknown };
   return typeof described.description === 'string' ? described.description : 'the configured upstream';
+}
+
+/**
+ * Recordings of exec/attach/port-forward into the S3 stand-in beside the records, and the
+ * recordings pages, whose links are signed with the state dir's link key (what
+ * `gatehouse sessions link --local` signs with). Parts a caller overrode stay as given.
+ */
+async function addLocalRecordings(deps: GatehouseDeps, records: LocalRecords, keyFile: string): Promise<void> {
+  deps.recordings ??= createRecordingsFromConfig(records.config, { upstream: deps.upstream, masking: deps.masking, clientConfig: records.clientConfig });
+  const signingKey = createFileSigningKey(keyFile);
+  // Created now (0600, kept across restarts), so `gatehouse sessions link --local` can sign before any approval was asked.
+  await signingKey.key();
+  deps.recordingViewer ??= createRecordingViewerFromConfig(records.config, {
+    signingKey,
+    clientConfig: records.clientConfig,
+    ...(deps.clock === undefined ? {} : { clock: deps.clock }),
+  });
 }
 
 /** Closes services in reverse start order; every one is tried even when an earlier close fails. */

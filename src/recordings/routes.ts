@@ -1,0 +1,153 @@
+/**
+ * The recordings pages under /_gatehouse/recordings/ (Node runtime):
+ *   GET ?t=…                       recorded sessions of the last `days` (default 7, at most 31)
+ *   GET /<dt>/<request id>?t=…     one recording, played in the browser
+ *   GET /<dt>/<request id>/cast?t=… the recording itself (asciicast v2), for the player
+ *   GET /assets/…                  asciinema-player's script and stylesheet, from node_modules
+ * Every page and the cast need a signed view link (view-link.ts): the list a link for all
+ * sessions, a recording a link for it or for all. Only GETs: nothing here changes anything.
+ * Failures render as an HTML page carrying the error's status code and message.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { Hono } from 'hono';
+import type { Context } from 'hono';
+import { PAGE_SCRIPT_HASH, errorPageHtml } from '../approvals/page.tsx';
+import { asGatehouseError, GatehouseError } from '../errors.ts';
+import type { SigningKeyProvider } from '../ports/approvals.ts';
+import type { RecordArchive, SessionRecord } from '../ports/records.ts';
+import type { Clock } from '../types.ts';
+import { parseCast } from './asciicast.ts';
+import { PLAYER_SCRIPT_HASH, playerPageHtml, sessionListHtml } from './page.tsx';
+import { readRecordingText } from './read.ts';
+import type { RecordingObjects } from './store.ts';
+import { recordingKey } from './store.ts';
+import { ALL_SESSIONS, verifyViewLink } from './view-link.ts';
+
+export const RECORDINGS_PATH = '/_gatehouse/recordings';
+const ASSETS_PATH = `${RECORDINGS_PATH}/assets`;
+
+export interface RecordingViewer {
+  archive: RecordArchive;
+  objects: RecordingObjects;
+  /** Key prefix of recordings (`records.recordingsPrefix`). */
+  prefix: string;
+  signingKey: SigningKeyProvider;
+  clock: Clock;
+}
+
+const PAGE_HEADERS: Record<string, string> = {
+  'cache-control': 'no-store',
+  'content-security-policy': `default-src 'none'; script-src 'self' 'wasm-unsafe-eval' ${PLAYER_SCRIPT_HASH} ${PAGE_SCRIPT_HASH}; style-src 'self' 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; font-src 'self' data:; form-action 'none'; frame-ancestors 'none'; base-uri 'none'`,
+  'x-frame-options': 'DENY',
+  'x-content-type-options': 'nosniff',
+  // The link token is in the URL: never send it to another origin.
+  'referrer-policy': 'same-origin',
+};
+
+/** The player's files, as the package ships them (read once, on first use). */
+const ASSETS: Record<string, { module: string; type: string }> = {
+  'asciinema-player.min.js': { module: 'asciinema-player/dist/bundle/asciinema-player.min.js', type: 'text/javascript; charset=utf-8' },
+  'asciinema-player.css': { module: 'asciinema-player/dist/bundle/asciinema-player.css', type: 'text/css; charset=utf-8' },
+};
+const loaded = new Map<string, Buffer>();
+function asset(name: string): Buffer {
+  let bytes = loaded.get(name);
+  if (bytes === undefined) {
+    bytes = readFileSync(createRequire(import.meta.url).resolve((ASSETS[name] as { module: string }).module));
+    loaded.set(name, bytes);
+  }
+  return bytes;
+}
+
+const TITLES: Partial<Record<string, string>> = {
+  ERR_VIEW_LINK_INVALID: 'Invalid recordings link',
+  ERR_NOT_FOUND: 'Recording not found',
+  ERR_REQUEST_INVALID: 'Bad request',
+  ERR_RECORD_UNAVAILABLE: 'Recordings unavailable',
+};
+
+export function recordingRoutes(viewer: RecordingViewer): Hono {
+  const app = new Hono();
+
+  app.onError((error, c) => {
+    const failure = asGatehouseError(error);
+    if (failure.code === 'ERR_INTERNAL') console.error('gatehouse recordings page failed:', error);
+    return c.html(errorPageHtml(TITLES[failure.code] ?? 'Recordings failed', failure.message), failure.httpStatus as 403, PAGE_HEADERS);
+  });
+
+  app.get('/assets/:file', (c) => {
+    const name = c.req.param('file');
+    const spec = ASSETS[name];
+    if (spec === undefined) throw new GatehouseError('ERR_NOT_FOUND', `no asset ${JSON.stringify(name)}`);
+    return c.body(new Uint8Array(asset(name)), 200, { 'content-type': spec.type, 'cache-control': 'public, max-age=86400', 'x-content-type-options': 'nosniff' });
+  });
+
+  app.get('/', async (c) => {
+    const token = c.req.query('t') ?? '';
+    const claims = await verifyViewLink(await viewer.signingKey.key(), token, ALL_SESSIONS, viewer.clock.now());
+    const days = daysOf(c.req.query('days'));
+    const to = new Date(viewer.clock.now()).toISOString().slice(0, 10);
+    const from = new Date(viewer.clock.now() - (days - 1) * 86_400_000).toISOString().slice(0, 10);
+    const records: SessionRecord[] = [];
+    for await (const record of viewer.archive.read({ fromDate: from, toDate: to })) {
+      if (record.phase === 'outcome' && record.recording_key !== null) records.push(record);
+    }
+    records.sort((a, b) => (a.started_at < b.started_at ? 1 : a.started_at > b.started_at ? -1 : 0));
+    return c.html(
+      sessionListHtml({
+        viewer: claims.viewer,
+        records,
+        from,
+        to,
+        assets: ASSETS_PATH,
+        linkTo: (record) => `${RECORDINGS_PATH}/${record.started_at.slice(0, 10)}/${encodeURIComponent(record.request_id)}?t=${encodeURIComponent(token)}`,
+      }),
+      200,
+      PAGE_HEADERS,
+    );
+  });
+
+  app.get('/:date/:rid', async (c) => {
+    const { date, requestId, token, claims } = await opened(c, viewer);
+    const cast = parseCast(await readRecordingText(viewer.objects, recordingKey(viewer.prefix, `${date}T00:00:00.000Z`, requestId)));
+    const query = `?t=${encodeURIComponent(token)}`;
+    return c.html(
+      playerPageHtml({
+        viewer: claims.viewer,
+        header: cast.header,
+        castUrl: `${RECORDINGS_PATH}/${date}/${encodeURIComponent(requestId)}/cast${query}`,
+        listUrl: claims.scope === ALL_SESSIONS ? `${RECORDINGS_PATH}${query}` : undefined,
+        assets: ASSETS_PATH,
+      }),
+      200,
+      PAGE_HEADERS,
+    );
+  });
+
+  app.get('/:date/:rid/cast', async (c) => {
+    const { date, requestId } = await opened(c, viewer);
+    const text = await readRecordingText(viewer.objects, recordingKey(viewer.prefix, `${date}T00:00:00.000Z`, requestId));
+    return c.body(text, 200, { ...PAGE_HEADERS, 'content-type': 'application/x-asciicast; charset=utf-8' });
+  });
+
+  return app;
+}
+
+/** The date and request id of the path, checked, and the link that opens them. */
+async function opened(c: Context, viewer: RecordingViewer) {
+  const date = c.req.param('date') ?? '';
+  const requestId = c.req.param('rid') ?? '';
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) throw new GatehouseError('ERR_REQUEST_INVALID', `"${date}" is not a date (YYYY-MM-DD)`);
+  if (!/^[A-Za-z0-9._-]{1,128}$/.test(requestId)) throw new GatehouseError('ERR_REQUEST_INVALID', 'the request id in the path is malformed');
+  const token = c.req.query('t') ?? '';
+  const claims = await verifyViewLink(await viewer.signingKey.key(), token, requestId, viewer.clock.now());
+  return { date, requestId, token, claims };
+}
+
+function daysOf(value: string | undefined): number {
+  if (value === undefined) return 7;
+  const days = Number(value);
+  if (!Number.isInteger(days) || days < 1 || days > 31) throw new GatehouseError('ERR_REQUEST_INVALID', `days must be a whole number from 1 to 31, not ${JSON.stringify(value)}`);
+  return days;
+}
