@@ -9,7 +9,7 @@
  * Failures render as an HTML page carrying the error's status code and message.
  */
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { Hono } from 'hono';
 import type { Context } from 'hono';
 import { PAGE_SCRIPT_HASH, errorPageHtml } from '../approvals/page.tsx';
@@ -45,16 +45,16 @@ const PAGE_HEADERS: Record<string, string> = {
   'referrer-policy': 'same-origin',
 };
 
-/** The player's files, as the package ships them (read once, on first use). */
-const ASSETS: Record<string, { module: string; type: string }> = {
-  'asciinema-player.min.js': { module: 'asciinema-player/dist/bundle/asciinema-player.min.js', type: 'text/javascript; charset=utf-8' },
-  'asciinema-player.css': { module: 'asciinema-player/dist/bundle/asciinema-player.css', type: 'text/css; charset=utf-8' },
+/** The player's files, as the package ships them (resolved and read once, on first use). */
+const ASSETS: Record<string, { path: () => string; type: string }> = {
+  'asciinema-player.min.js': { path: () => fileURLToPath(import.meta.resolve('asciinema-player/dist/bundle/asciinema-player.min.js')), type: 'text/javascript; charset=utf-8' },
+  'asciinema-player.css': { path: () => fileURLToPath(import.meta.resolve('asciinema-player/dist/bundle/asciinema-player.css')), type: 'text/css; charset=utf-8' },
 };
 const loaded = new Map<string, Buffer>();
-function asset(name: string): Buffer {
+function asset(name: string, path: () => string): Buffer {
   let bytes = loaded.get(name);
   if (bytes === undefined) {
-    bytes = readFileSync(createRequire(import.meta.url).resolve((ASSETS[name] as { module: string }).module));
+    bytes = readFileSync(path());
     loaded.set(name, bytes);
   }
   return bytes;
@@ -80,7 +80,7 @@ export function recordingRoutes(viewer: RecordingViewer): Hono {
     const name = c.req.param('file');
     const spec = ASSETS[name];
     if (spec === undefined) throw new GatehouseError('ERR_NOT_FOUND', `no asset ${JSON.stringify(name)}`);
-    return c.body(new Uint8Array(asset(name)), 200, { 'content-type': spec.type, 'cache-control': 'public, max-age=86400', 'x-content-type-options': 'nosniff' });
+    return c.body(new Uint8Array(asset(name, spec.path)), 200, { 'content-type': spec.type, 'cache-control': 'public, max-age=86400', 'x-content-type-options': 'nosniff' });
   });
 
   app.get('/', async (c) => {

@@ -8,9 +8,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { request as httpsRequest } from 'node:https';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '../support/chromium.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
 
 const POLICY = `
@@ -37,20 +37,13 @@ rules:
 
 const CREATE = ['create', 'configmap', 'approved-cfg', '-n', 'prod', '--from-literal=owner=team-a'];
 
-function chromiumPath(): string {
-  return execFileSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' }).trim();
-}
-
 let h: Harness;
 let browser: Browser;
 
 before(async () => {
   h = await startHarness({ policy: POLICY });
   h.api.store.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'prod' }, spec: { finalizers: ['kubernetes'] }, status: { phase: 'Active' } });
-  browser = await chromium.launch({
-    executablePath: chromiumPath(),
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

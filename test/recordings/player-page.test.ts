@@ -6,13 +6,13 @@
  * another recording, expired.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { chromium } from 'playwright-core';
 import type { Browser } from 'playwright-core';
+import { launchChromium } from '../support/chromium.ts';
 import { LOCAL_SIGNING_KEY_FILE } from '../../src/local/signing-key.ts';
 import { buildRecord, recordingColumns } from '../../src/records/build.ts';
 import type { RecordingSummary } from '../../src/ports/recordings.ts';
@@ -29,9 +29,6 @@ let h: Harness;
 let browser: Browser;
 let summary: RecordingSummary;
 
-function chromiumPath(): string {
-  return execFileSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' }).trim();
-}
 
 function link(...args: string[]): string {
   const result = spawnSync(
@@ -92,10 +89,7 @@ before(async () => {
   );
   records.write({ ...record, verb: 'create', resource: 'pods', subresource: 'exec', namespace: 'payments', object_name: 'db-0', is_resource_request: true });
   await records.flush();
-  browser = await chromium.launch({
-    executablePath: chromiumPath(),
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
@@ -139,8 +133,7 @@ describe('recordings page (Chromium)', () => {
   });
 
   test('the player script and stylesheet come from Gatehouse itself, as the package ships them', async () => {
-    const response = await fetch(`${h.gatehouse.url}/_gatehouse/recordings/assets/asciinema-player.min.js`).catch(() => undefined);
-    // The local Gatehouse speaks TLS with its own CA: read it through the browser instead when fetch refuses.
+    // The local Gatehouse speaks TLS with its own CA: read through the browser's request client.
     const context = await browser.newContext({ ignoreHTTPSErrors: true });
     try {
       const page = await context.newPage();
@@ -151,7 +144,6 @@ describe('recordings page (Chromium)', () => {
       assert.ok(Buffer.from(await served.body()).equals(shipped));
     } finally {
       await context.close();
-      void response;
     }
   });
 
