@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GatehouseConfigError } from '../../src/config-error.ts';
-import { configMapKeyRule, envNameRule, parseMaskingRules, SECRETS_ONLY } from '../../src/masking/masking-rules.ts';
+import { configMapKeyRule, envNameRule, parseMaskingRules, recordingRedaction, SECRETS_ONLY } from '../../src/masking/masking-rules.ts';
 import { loadMaskingRules } from '../../src/masking/masking-rules-file.ts';
 
 describe('parseMaskingRules', () => {
@@ -57,7 +57,7 @@ describe('parseMaskingRules', () => {
         assert.deepEqual(error.problems, [
           'masking[0].configMapKeys: must list at least one pattern',
           'masking[1].name: must not be empty',
-          'masking[2]: must name configMapKeys or envNames (what to mask)',
+          'masking[2]: must name configMapKeys, envNames, recordingPatterns or recordingSecretValues (what to mask)',
           'masking[3]: Unrecognized key: "colour"',
         ]);
         assert.match(error.message, /^invalid configuration in policy\.yaml:/);
@@ -77,6 +77,42 @@ describe('parseMaskingRules', () => {
     assert.throws(
       () => parseMaskingRules({ name: 'a' }, 'policy.yaml'),
       (error: unknown) => error instanceof GatehouseConfigError && /^masking: /.test(error.problems[0] ?? ''),
+    );
+  });
+});
+
+describe('recording redaction rules', () => {
+  const rules = parseMaskingRules(
+    [
+      { name: 'prod-terminals', namespaces: ['prod'], recordingSecretValues: true, recordingPatterns: ['AKIA[0-9A-Z]{16}', '(?i)password=\\S+'] },
+      { name: 'everywhere', recordingPatterns: ['ghp_[A-Za-z0-9]{36}'] },
+      { name: 'cm', configMapKeys: ['*'] },
+    ],
+    'policy.yaml',
+  );
+
+  test('a namespace gets the patterns of every rule that applies there, and Secret values when one asks', () => {
+    const prod = recordingRedaction(rules, 'prod');
+    assert.deepEqual(prod.patterns.map(String), ['/AKIA[0-9A-Z]{16}/', '/password=\\S+/i', '/ghp_[A-Za-z0-9]{36}/']);
+    assert.equal(prod.secretValues, true);
+  });
+
+  test('another namespace gets only the rules for every namespace', () => {
+    const dev = recordingRedaction(rules, 'dev');
+    assert.deepEqual(dev.patterns.map(String), ['/ghp_[A-Za-z0-9]{36}/']);
+    assert.equal(dev.secretValues, false);
+  });
+
+  test('refuses a pattern that is not a regular expression, or that matches nothing at all', () => {
+    assert.throws(
+      () => parseMaskingRules([{ name: 'bad', recordingPatterns: ['(unclosed', 'a*'] }], 'policy.yaml'),
+      (error: unknown) => {
+        assert.ok(error instanceof GatehouseConfigError);
+        assert.equal(error.problems.length, 2);
+        assert.match(error.problems[0] ?? '', /^masking\[0\]\.recordingPatterns\[0\]: is not a regular expression: /);
+        assert.equal(error.problems[1], 'masking[0].recordingPatterns[1]: /a*/ matches the empty string; it must match at least one character');
+        return true;
+      },
     );
   });
 });
