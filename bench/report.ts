@@ -113,6 +113,14 @@ export function rows(results: BenchResults): Row[] {
       met: policy.micros.p99 <= 20,
     });
   }
+  const recorder = results.recorder;
+  if (recorder !== undefined) {
+    out.push({
+      benchmark: `8 stream recorder, ${recorder.megabytes.toFixed(0)} MiB of exec output`,
+      measured: `${recorder.plainMBps.toFixed(1)} MB/s; ${recorder.redactedMBps.toFixed(1)} MB/s redacting 200 values + 2 patterns; stored ${(recorder.storedRatio * 100).toFixed(1)}%`,
+      target: '',
+    });
+  }
   const cli = results.cliStart;
   if (cli !== undefined) {
     const median = `median of ${cli.runs}, alternating`;

@@ -3,6 +3,7 @@ import type { CliStartResult } from './scenarios/cli-start.ts';
 import type { ColdStartResult } from './scenarios/cold-start.ts';
 import type { ListResult } from './scenarios/large-lists.ts';
 import type { PolicyResult } from './scenarios/policy.ts';
+import type { RecorderResult } from './scenarios/recorder.ts';
 import type { RealApiServerResult } from './scenarios/real-apiserver.ts';
 import type { SmallGetResult } from './scenarios/small-get.ts';
 import type { WatchResult } from './scenarios/watch.ts';
@@ -40,6 +41,8 @@ export interface BenchResults {
   coldStart?: ColdStartResult;
   policy?: PolicyResult;
   cliStart?: CliStartResult;
+  /** Benchmark 8: the stream recorder's throughput. */
+  recorder?: RecorderResult;
   records?: RecordsResult;
   /** Benchmark 6: the small GET against a real kube-apiserver, with kube-oidc-proxy beside Gatehouse. */
   realApiServer?: RealApiServerResult | { notRun: string };

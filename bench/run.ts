@@ -11,6 +11,7 @@
  *   7. the small GET against a REAL kube-apiserver (test/kube/build.sh builds it): direct,
  *      kubectl proxy, kube-oidc-proxy (the open-source peer, bench/peer/) and Gatehouse, with
  *      CPU per request; "not run" with the reason where Go or the build is missing;
+ *   8. the stream recorder: MB/s of exec output through data() and close(), with and without redaction;
  *   and a check that every call through Gatehouse left its record in the S3 emulator.
  *
  * It starts everything it needs (bench/stand.ts) and stops all of it, prints one table and
@@ -37,6 +38,7 @@ import { cliStart } from './scenarios/cli-start.ts';
 import { coldStart } from './scenarios/cold-start.ts';
 import { largeLists } from './scenarios/large-lists.ts';
 import { policyDecisions } from './scenarios/policy.ts';
+import { recorderThroughput } from './scenarios/recorder.ts';
 import { realApiServerGet } from './scenarios/real-apiserver.ts';
 import { smallGet, smallGetOptions, upstreamStats } from './scenarios/small-get.ts';
 import { watchLatency } from './scenarios/watch.ts';
@@ -102,6 +104,8 @@ if (flags['only-cli'] === true) {
 // The policy benchmark first, while nothing else runs.
 log('5 policy decisions');
 results.policy = policyDecisions(log);
+log('8 stream recorder');
+results.recorder = await recorderThroughput({ megabytes: quick ? 8 : 64 }, log);
 
 const profileDir = flags.profile === true ? join(fileURLToPath(new URL('./.tmp/', import.meta.url)), `${runId}-profile`) : undefined;
 const stand = await startStand({ runId, policyRules: POLICY_RULES, ...(profileDir === undefined ? {} : { profileDir }) });

@@ -9,7 +9,7 @@
  * whole recording. So a Gatehouse that stops mid-session leaves an object saying the
  * session started and was never closed; a store that is down refuses the session.
  */
-import { gzip } from 'node:zlib';
+import { constants as zlibConstants, gzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import { GatehouseError } from '../errors.ts';
 import type { RecordingStore, StreamRecorder, StreamSessionInfo } from '../ports/recordings.ts';
@@ -18,7 +18,9 @@ import { compileRedaction } from './redactor.ts';
 import type { RedactionRules } from './redactor.ts';
 import { createSessionRecorder } from './recorder.ts';
 
-const gzipAsync = promisify(gzip);
+const gzipCallback = promisify(gzip);
+/** Fastest deflate level, as for records (adapters/s3-records.ts): compressing shares the cores with the tunnels. */
+const gzipAsync = (text: string): Promise<Buffer> => gzipCallback(text, { level: zlibConstants.Z_BEST_SPEED });
 
 /** Where recording objects live: S3 (adapters/s3-recordings.ts), also the local stand-in. */
 export interface RecordingObjects {
