@@ -54,8 +54,6 @@ export interface GatehouseDeps {
   /** Body size kept in records, source-IP trust; defaults when absent. */
   recordSettings?: RecordSettings;
   masking?: MaskingRules;
-  /** Recordings of exec/attach/port-forward sessions (Node runtime): opened by the forward stage's tunnel. */
-  recordings?: RecordingStore;
   /** The recordings pages (Node runtime, records and a link key configured). */
   recordingViewer?: RecordingViewer;
   clock?: Clock;
@@ -64,6 +62,8 @@ export interface GatehouseDeps {
   upstreamTimeoutSeconds: number;
   /** Largest request body accepted (413 beyond); default 3 MiB, the API server's own limit. */
   maxRequestBodyBytes?: number;
+  /** Where exec/attach/cp/port-forward sessions are recorded (Node runtime); without it they are refused (503). */
+  recordings?: RecordingStore;
 }
 
 /** Paths under this prefix are Gatehouse's own (approval pages, health); the API server has none. */

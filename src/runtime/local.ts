@@ -43,7 +43,6 @@ import type { LocalRecords } from '../local/records.ts';
 import { createFileSigningKey, LOCAL_SIGNING_KEY_FILE } from '../local/signing-key.ts';
 import { createRecordingsFromConfig, createRecordingViewerFromConfig } from '../recordings/from-config.ts';
 import type { RecordSink } from '../ports/records.ts';
-import type { RecordingStore } from '../ports/recordings.ts';
 import type { LocalMailServer } from '../local/mail.ts';
 import { startNodeServer } from './node-server.ts';
 
@@ -95,8 +94,6 @@ export interface LocalGatehouse {
   app: Hono;
   /** Session records (embedded S3 stand-in under `<stateDir>/s3`, unless overridden); `flush()` makes them readable now. */
   records?: RecordSink;
-  /** Recordings of exec/attach/port-forward (S3 stand-in beside the records, unless overridden). */
-  recordings?: RecordingStore;
   policyFile: string;
   /** Where requests go, in words (context, server, kubeconfig file). */
   upstreamDescription: string;
@@ -211,7 +208,6 @@ export async function startLocalGatehouse(options: LocalOptions): Promise<LocalG
     if (demo !== undefined) local.demo = demo;
     if (localApprovals !== undefined) local.mail = localApprovals.mail;
     if (deps.records !== undefined) local.records = deps.records;
-    if (deps.recordings !== undefined) local.recordings = deps.recordings;
     return local;
   } catch (error) {
     await closeAll(services);

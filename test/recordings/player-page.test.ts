@@ -15,7 +15,11 @@ import type { Browser } from 'playwright-core';
 import { launchChromium } from '../support/chromium.ts';
 import { LOCAL_SIGNING_KEY_FILE } from '../../src/local/signing-key.ts';
 import { buildRecord, recordingColumns } from '../../src/records/build.ts';
-import type { RecordingSummary } from '../../src/ports/recordings.ts';
+import type { RecordingStore, RecordingSummary } from '../../src/ports/recordings.ts';
+import { createS3RecordingObjects } from '../../src/adapters/s3-recordings.ts';
+import { LOCAL_RECORDS_BUCKET, localRecordsDirectory, startLocalS3 } from '../../src/local/s3.ts';
+import { NO_REDACTION } from '../../src/recordings/redactor.ts';
+import { createRecordingStore } from '../../src/recordings/store.ts';
 import { signViewLink } from '../../src/recordings/view-link.ts';
 import { startHarness } from '../support/harness.ts';
 import type { Harness } from '../support/harness.ts';
@@ -40,11 +44,7 @@ function link(...args: string[]): string {
   return result.stdout.trim();
 }
 
-before(async () => {
-  h = await startHarness();
-  const recordings = h.gatehouse.recordings;
-  const records = h.gatehouse.records;
-  assert.ok(recordings !== undefined && records !== undefined, 'the local Gatehouse records and records sessions');
+async function recordSession(recordings: RecordingStore): Promise<RecordingSummary> {
   const recorder = await recordings.open({
     requestId: REQUEST_ID,
     kind: 'exec',
@@ -61,7 +61,28 @@ before(async () => {
   recorder.data('stdout', Buffer.from('echo hello from the pod\r\nhello from the pod\r\n'), 450);
   recorder.data('stderr', Buffer.from('warning: on stderr\r\n'), 500);
   recorder.data('stdout', Buffer.from('$ '), 520);
-  summary = await recorder.close('client closed', 900);
+  return recorder.close('client closed', 900);
+}
+
+before(async () => {
+  h = await startHarness();
+  const records = h.gatehouse.records;
+  assert.ok(records !== undefined, 'the local Gatehouse writes session records');
+  // The recording is written by the real store into the state dir's S3 objects (through a
+  // second stand-in on the same folder, as harness.records() reads them), whatever store the
+  // harness gives the tunnel.
+  const s3 = await startLocalS3({ directory: localRecordsDirectory(join(h.dir, 'state')) });
+  try {
+    const recordings = createRecordingStore({
+      objects: createS3RecordingObjects({ bucket: LOCAL_RECORDS_BUCKET, clientConfig: s3.clientConfig }),
+      prefix: 'recordings/',
+      maxBytes: 1 << 20,
+      redactionFor: async () => NO_REDACTION,
+    });
+    summary = await recordSession(recordings);
+  } finally {
+    await s3.close();
+  }
   const record = buildRecord(
     'outcome',
     {

@@ -1,0 +1,56 @@
+/**
+ * The Secret values a recording redacts, read from the kube-apiserver stand-in over HTTPS
+ * through the kubeconfig upstream adapter, impersonating the redactor user — and refused,
+ * naming why, when the cluster's RBAC does not let that user list them.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createKubeconfigUpstream } from '../../src/adapters/kubeconfig-upstream.ts';
+import { GatehouseError } from '../../src/errors.ts';
+import { parseMaskingRules } from '../../src/masking/masking-rules.ts';
+import { REDACTOR_USER, redactionSource } from '../../src/recordings/secret-values.ts';
+import { startFakeApiServer } from '../stand-in/apiserver.ts';
+import type { FakeApiServer } from '../stand-in/apiserver.ts';
+
+let api: FakeApiServer;
+before(async () => {
+  api = await startFakeApiServer({ deny: [{ user: REDACTOR_USER, resources: ['secrets'], namespaces: ['locked'] }] });
+  for (const namespace of ['prod', 'locked']) {
+    api.store.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace }, spec: { finalizers: ['kubernetes'] }, status: { phase: 'Active' } });
+    api.store.put({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db', namespace }, type: 'Opaque', data: { password: Buffer.from(`${namespace}-s3cret`).toString('base64') } });
+  }
+});
+after(async () => {
+  await api?.close();
+});
+
+const masking = parseMaskingRules([{ name: 'terminals', namespaces: ['prod', 'locked'], recordingSecretValues: true, recordingPatterns: ['AKIA[0-9A-Z]{16}'] }], 'policy.yaml');
+const info = (namespace: string) => ({ requestId: 'r1', kind: 'exec' as const, user: 'alice', namespace, pod: 'db-0', tty: true, startedAt: '2025-03-01T00:00:00.000Z' });
+
+describe('Secret values for redaction, read upstream', () => {
+  test("reads the namespace's Secret values as the redactor user, with the policy's patterns", async () => {
+    const rules = await redactionSource({ masking, upstream: createKubeconfigUpstream({ kubeconfig: api.kubeconfigPath }), windowChars: 128 })(info('prod'));
+    assert.deepEqual([...rules.literals].sort(), [Buffer.from('prod-s3cret').toString('base64'), 'prod-s3cret'].sort());
+    assert.deepEqual(rules.patterns.map(String), ['/AKIA[0-9A-Z]{16}/']);
+    assert.equal(rules.windowChars, 128);
+    const read = api.received.filter((r) => r.path === '/api/v1/namespaces/prod/secrets');
+    assert.equal(read.length, 1);
+    assert.equal(read[0]?.headers['impersonate-user'], REDACTOR_USER);
+  });
+
+  test('a namespace whose rules ask for no Secret values reads none', async () => {
+    const before = api.received.length;
+    const rules = await redactionSource({ masking, upstream: createKubeconfigUpstream({ kubeconfig: api.kubeconfigPath }), windowChars: 128 })(info('dev'));
+    assert.deepEqual(rules, { literals: [], patterns: [], windowChars: 128 });
+    assert.equal(api.received.length, before);
+  });
+
+  test('Secrets the redactor may not list make the values unknown: an error naming the namespace, the answer and the RBAC file', async () => {
+    await assert.rejects(redactionSource({ masking, upstream: createKubeconfigUpstream({ kubeconfig: api.kubeconfigPath }), windowChars: 128 })(info('locked')), (error: unknown) => {
+      assert.ok(error instanceof GatehouseError);
+      assert.equal(error.code, 'ERR_RECORD_UNAVAILABLE');
+      assert.equal(error.message, 'the Secrets of namespace "locked" could not be read as gatehouse:recording-redactor to redact them (the cluster answered 403; see infra/rbac/recording-redactor.yaml)');
+      return true;
+    });
+  });
+});
