@@ -118,7 +118,14 @@ export function registerSessions(program: Command): void {
         for (const { record } of calls) {
           if (record.recording_key === null) continue;
           process.stdout.write(printableLines(`\n--- recording of ${describeCall(record)} by ${record.user_name ?? 'unknown'} (${record.request_id}), ${record.started_at} ---\n`));
-          const cast = await readRecording(source.objects, record.recording_key);
+          let cast;
+          try {
+            cast = await readRecording(source.objects, record.recording_key);
+          } catch (error) {
+            // One missing or unreadable recording does not hide the others.
+            process.stdout.write(printableLines(`(not played: ${error instanceof Error ? error.message : String(error)})\n`));
+            continue;
+          }
           await playCast(cast, {
             speed: flags.speed ?? 1,
             ...(flags.idleLimit === undefined ? {} : { idleLimit: flags.idleLimit }),

@@ -112,7 +112,15 @@ describe('gatehouse sessions replay (the built CLI, a real process)', () => {
         stream_end: 'upgraded',
         ...recordingColumns(summary),
       });
-      await createS3Records({ bucket: LOCAL_RECORDS_BUCKET, clientConfig: s3.clientConfig }).put([toRecordLine(record)]);
+      // A later exec of the same session whose recording is missing (lost, or another bucket).
+      const lost = aRecord({
+        ...record,
+        record_id: 'lost-record',
+        request_id: 'exec-call-2',
+        started_at: '2025-03-01T12:05:00.000Z',
+        recording_key: 'recordings/dt=2025-03-01/exec-call-2.cast.gz',
+      });
+      await createS3Records({ bucket: LOCAL_RECORDS_BUCKET, clientConfig: s3.clientConfig }).put([toRecordLine(record), toRecordLine(lost)]);
     } finally {
       await s3.close();
     }
@@ -123,15 +131,16 @@ describe('gatehouse sessions replay (the built CLI, a real process)', () => {
     return spawnSync(process.execPath, [join(ROOT, 'bin/gatehouse.mjs'), 'sessions', 'replay', 'sess-exec', '--local', stateDir, ...args], { encoding: 'utf8', timeout: 60_000 });
   }
 
-  test('lists the exec call with its recording and plays the recorded terminal, without its control strings', () => {
+  test('lists the exec calls with their recordings and plays each recorded terminal, without its control strings; a missing one is said, not fatal', () => {
     // 60 s of recording at speed 100000 is well under a millisecond of waiting.
     const result = replay('--speed', '100000');
     assert.equal(result.status, 0, result.stderr);
     assert.match(result.stdout, /create pods\/exec db-0 -n payments/);
     assert.match(result.stdout, /recording: recordings\/dt=2025-03-01\/exec-call-1\.cast\.gz \(\d+ bytes stored\), 60000 ms, ended: client closed/);
     assert.match(result.stdout, /streams: stdin 8 bytes, stdout \d+, stderr 0/);
-    assert.match(result.stdout, /--- recording of create pods\/exec db-0 -n payments by alice@example.com \(exec-call-1\), 2025-03-01T12:00:00.000Z ---\n\$ echo hi\r\nhi\r\n\$ \r\n\x1b\[2m\[gatehouse: session ended: client closed\]\x1b\[0m\r\n\n--- end of recording \(client closed\) ---\n$/);
+    assert.match(result.stdout, /--- recording of create pods\/exec db-0 -n payments by alice@example.com \(exec-call-1\), 2025-03-01T12:00:00.000Z ---\n\$ echo hi\r\nhi\r\n\$ \r\n\x1b\[2m\[gatehouse: session ended: client closed\]\x1b\[0m\r\n\n--- end of recording \(client closed\) ---\n/);
     assert.doesNotMatch(result.stdout, /pwned/);
+    assert.match(result.stdout, /--- recording of create pods\/exec db-0 -n payments by alice@example.com \(exec-call-2\), 2025-03-01T12:05:00.000Z ---\n\(not played: no recording at s3:\/\/gatehouse-records\/recordings\/dt=2025-03-01\/exec-call-2\.cast\.gz\)\n$/);
   });
 
   test('--no-play lists the recording without playing it', () => {
