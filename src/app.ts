@@ -40,8 +40,6 @@ import { mask } from './pipeline/mask.ts';
 import { restore } from './pipeline/restore.ts';
 import { approvalRoutes } from './approvals/routes.ts';
 import type { RecordingStore } from './ports/recordings.ts';
-import { recordingRoutes } from './recordings/routes.ts';
-import type { RecordingViewer } from './recordings/routes.ts';
 
 export interface GatehouseDeps {
   authenticator: Authenticator;
@@ -54,8 +52,11 @@ export interface GatehouseDeps {
   /** Body size kept in records, source-IP trust; defaults when absent. */
   recordSettings?: RecordSettings;
   masking?: MaskingRules;
-  /** The recordings pages (Node runtime, records and a link key configured). */
-  recordingViewer?: RecordingViewer;
+  /**
+   * The recordings pages (src/recordings/routes.ts), mounted at /_gatehouse/recordings: built
+   * by the Node runtime only (src/recordings/from-config.ts), so the Lambda bundle carries none of them.
+   */
+  recordingPages?: Hono;
   clock?: Clock;
   runtime: 'node' | 'lambda';
   /** Seconds the upstream has to answer with headers. */
@@ -79,7 +80,7 @@ export function createApp(deps: GatehouseDeps): Hono {
 
   app.get(`${OWN_PREFIX}/healthz`, (c) => c.text('ok'));
   if (deps.approvals !== undefined) app.route(`${OWN_PREFIX}/approvals`, approvalRoutes(deps.approvals, clock));
-  if (deps.recordingViewer !== undefined) app.route(`${OWN_PREFIX}/recordings`, recordingRoutes(deps.recordingViewer));
+  if (deps.recordingPages !== undefined) app.route(`${OWN_PREFIX}/recordings`, deps.recordingPages);
 
   app.use('*', record(deps.records, { clock, runtime: deps.runtime, ...(deps.recordSettings ?? DEFAULT_RECORD_SETTINGS), ...recordBodyMasking(deps.masking) }));
   app.use('*', authenticate(deps.authenticator, { impersonation: 'decide' }));

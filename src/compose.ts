@@ -85,18 +85,6 @@ export async function createDepsFromConfig(config: GatehouseConfig, overrides: P
   if (recordSettings !== undefined) deps.recordSettings = recordSettings;
   if (masking !== undefined) deps.masking = masking;
   if (overrides.clock !== undefined) deps.clock = overrides.clock;
-  // Recordings (and their pages) on the Node runtime only: Lambda carries no exec/attach/port-forward.
-  if (overrides.recordings !== undefined) deps.recordings = overrides.recordings;
-  else if (recordsConfig !== undefined && deps.runtime === 'node') {
-    const { createRecordingsFromConfig } = await import('./recordings/from-config.ts');
-    deps.recordings = createRecordingsFromConfig(recordsConfig, { upstream, masking });
-  }
-  if (overrides.recordingViewer !== undefined) deps.recordingViewer = overrides.recordingViewer;
-  else if (recordsConfig !== undefined && approvalsConfig !== undefined && deps.runtime === 'node') {
-    const { createRecordingViewerFromConfig } = await import('./recordings/from-config.ts');
-    const { signingKeyFromConfig } = await import('./approvals/create-approvals.ts');
-    deps.recordingViewer = createRecordingViewerFromConfig(recordsConfig, { signingKey: signingKeyFromConfig(approvalsConfig), ...(overrides.clock === undefined ? {} : { clock: overrides.clock }) });
-  }
   return deps;
 }
 

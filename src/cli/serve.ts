@@ -21,6 +21,7 @@ import { addCommand } from './commands.ts';
 import { parse } from 'yaml';
 import { createApp } from '../app.ts';
 import { createDepsFromConfig } from '../compose.ts';
+import { addConfiguredRecordings } from '../recordings/from-config.ts';
 import { parseConfig } from '../config.ts';
 import type { GatehouseConfig } from '../config.ts';
 import { GatehouseConfigError } from '../config-error.ts';
@@ -189,6 +190,7 @@ async function serveConfigured(flags: ServeFlags, configPath: string): Promise<R
   if (flags.devIssuer === true) assertDevIssuerAllowed('node', flags.host);
   const devIssuer = flags.devIssuer === true ? await loadDevIssuer(resolve(flags.stateDir)) : undefined;
   const deps = await createDepsFromConfig(config, devIssuer === undefined ? {} : { authenticator: devIssuer.authenticator });
+  addConfiguredRecordings(deps, config);
   const app = createApp(deps);
   const started: NodeServer[] = [];
   const closeAll = async (): Promise<void> => {

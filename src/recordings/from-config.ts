@@ -1,9 +1,11 @@
 /**
  * The RecordingStore from the `records` configuration: recording objects in the records
  * bucket under `recordingsPrefix`, through the same S3 client settings as the records, and
- * what to redact from the policy's masking rules (Secret values read upstream). Built by the
- * Node runtime only: Lambda carries no exec/attach/port-forward. The recordings pages read
- * the records and recordings of the same bucket and check links with the approval-link key.
+ * what to redact from the policy's masking rules (Secret values read upstream). The
+ * recordings pages read the records and recordings of the same bucket and check links with
+ * the approval-link key. Built by the Node runtime only (`gatehouse serve`, the local
+ * runtime), never by compose.ts: Lambda carries no exec/attach/port-forward, and its bundle
+ * stays without this code.
  */
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
 import { createS3Records } from '../adapters/s3-records.ts';
@@ -11,6 +13,10 @@ import { createS3RecordingObjects } from '../adapters/s3-recordings.ts';
 import type { SigningKeyProvider } from '../ports/approvals.ts';
 import type { Clock } from '../types.ts';
 import { systemClock } from '../types.ts';
+import type { GatehouseDeps } from '../app.ts';
+import { signingKeyFromConfig } from '../approvals/create-approvals.ts';
+import type { GatehouseConfig } from '../config.ts';
+import { recordingRoutes } from './routes.ts';
 import type { RecordingViewer } from './routes.ts';
 import type { MaskingRules } from '../masking/masking-rules.ts';
 import type { RecordingStore } from '../ports/recordings.ts';
@@ -44,4 +50,18 @@ export function createRecordingViewerFromConfig(
     signingKey: options.signingKey,
     clock: options.clock ?? systemClock,
   };
+}
+
+/**
+ * The Node runtime's recordings from its configuration, added to the composed deps: the store
+ * when records are configured, the pages when a link key (approvals) is too. Parts already
+ * given (tests) stay.
+ */
+export function addConfiguredRecordings(deps: GatehouseDeps, config: GatehouseConfig): void {
+  const records = config.records;
+  if (config.runtime !== 'node' || records === undefined) return;
+  deps.recordings ??= createRecordingsFromConfig(records, { upstream: deps.upstream, masking: deps.masking });
+  if (config.approvals !== undefined) {
+    deps.recordingPages ??= recordingRoutes(createRecordingViewerFromConfig(records, { signingKey: signingKeyFromConfig(config.approvals), ...(deps.clock === undefined ? {} : { clock: deps.clock }) }));
+  }
 }

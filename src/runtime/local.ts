@@ -42,6 +42,7 @@ import { startLocalRecords } from '../local/records.ts';
 import type { LocalRecords } from '../local/records.ts';
 import { createFileSigningKey, LOCAL_SIGNING_KEY_FILE } from '../local/signing-key.ts';
 import { createRecordingsFromConfig, createRecordingViewerFromConfig } from '../recordings/from-config.ts';
+import { recordingRoutes } from '../recordings/routes.ts';
 import type { RecordSink } from '../ports/records.ts';
 import type { LocalMailServer } from '../local/mail.ts';
 import { startNodeServer } from './node-server.ts';
@@ -280,11 +281,9 @@ async function addLocalRecordings(deps: GatehouseDeps, records: LocalRecords, ke
   const signingKey = createFileSigningKey(keyFile);
   // Created now (0600, kept across restarts), so `gatehouse sessions link --local` can sign before any approval was asked.
   await signingKey.key();
-  deps.recordingViewer ??= createRecordingViewerFromConfig(records.config, {
-    signingKey,
-    clientConfig: records.clientConfig,
-    ...(deps.clock === undefined ? {} : { clock: deps.clock }),
-  });
+  deps.recordingPages ??= recordingRoutes(
+    createRecordingViewerFromConfig(records.config, { signingKey, clientConfig: records.clientConfig, ...(deps.clock === undefined ? {} : { clock: deps.clock }) }),
+  );
 }
 
 /** Closes services in reverse start order; every one is tried even when an earlier close fails. */

@@ -7,7 +7,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { createApp } from '../../src/app.ts';
 import { createDepsFromConfig } from '../../src/compose.ts';
+import { addConfiguredRecordings } from '../../src/recordings/from-config.ts';
 import { parseConfig } from '../../src/config.ts';
 import { configFromEnv } from '../../src/config-env.ts';
 import { configProblems } from '../support/config-problems.ts';
@@ -79,21 +81,30 @@ describe('which runtime records streams', () => {
   );
   const approvals = { mailFrom: 'gatehouse@example.com', publicUrl: 'https://gatehouse.example.com', signingKeyFile: join(scratch, 'link.key') };
 
-  test('the Node runtime with records and approvals builds the recording store and the recordings pages', async () => {
-    const deps = await createDepsFromConfig(parseConfig({ ...BASE, runtime: 'node', records: { bucket: 'audit-bucket' }, approvals }, 'test'));
+  async function composed(config: Record<string, unknown>) {
+    const parsed = parseConfig({ ...BASE, ...config }, 'test');
+    const deps = await createDepsFromConfig(parsed);
+    addConfiguredRecordings(deps, parsed);
+    return deps;
+  }
+
+  test('the Node runtime with records and approvals builds the recording store and mounts the recordings pages', async () => {
+    const deps = await composed({ runtime: 'node', records: { bucket: 'audit-bucket' }, approvals });
     assert.equal(typeof deps.recordings?.open, 'function');
-    assert.equal(deps.recordingViewer?.prefix, 'recordings/');
+    const page = await createApp(deps).request('/_gatehouse/recordings');
+    assert.equal(page.status, 403);
+    assert.match(await page.text(), /this recordings link is not valid: it carries no token/);
   });
 
   test('the Node runtime without approvals has no link key, so no recordings pages', async () => {
-    const deps = await createDepsFromConfig(parseConfig({ ...BASE, runtime: 'node', records: { bucket: 'audit-bucket' } }, 'test'));
+    const deps = await composed({ runtime: 'node', records: { bucket: 'audit-bucket' } });
     assert.equal(typeof deps.recordings?.open, 'function');
-    assert.equal(deps.recordingViewer, undefined);
+    assert.equal(deps.recordingPages, undefined);
   });
 
   test('Lambda, which carries no exec/attach/port-forward, builds neither', async () => {
-    const deps = await createDepsFromConfig(parseConfig({ ...BASE, runtime: 'lambda', records: { bucket: 'audit-bucket' }, approvals }, 'test'));
+    const deps = await composed({ runtime: 'lambda', records: { bucket: 'audit-bucket' }, approvals });
     assert.equal(deps.recordings, undefined);
-    assert.equal(deps.recordingViewer, undefined);
+    assert.equal(deps.recordingPages, undefined);
   });
 });
