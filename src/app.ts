@@ -2,12 +2,14 @@
  * The Gatehouse app: the whole pipeline assembled in one place, in the order a request
  * passes it. Both runtimes (Node HTTPS server, Lambda Function URL) serve this same app.
  *
- *   record ─► authenticate ─► impersonate ─► classify ─► request framing ─► authorize ─► request body ─► approve ─► record intent ─► credentials ─► restore ─► forward ─► mask
+ *   record ─► authenticate ─► impersonate ─► classify ─► request framing ─► authorize ─► request body ─► approve ─► limit streams ─► record intent ─► credentials ─► restore ─► forward ─► mask
  *
  * `request framing` refuses, from the headers alone, a body on GET/HEAD and a declared
  * Content-Length over the limit (413) — no refusal waits for a body that may never come.
  * `request body` reads any other body whole, bounded (413 as it passes the limit), before
  * approvals, records or forward read it; policy needs no body, so it runs first.
+ * `limit streams` takes one of the user's slots for a long stream (watch, `logs -f`, exec,
+ * attach, port-forward) and frees it when the stream ends (429 at the per-user cap).
  * `record` is outermost so every outcome, failures included, becomes one record. `record
  * intent` makes a mutating call's record durable once it is decided and before anything is
  * forwarded (no durable record, no call). `restore` puts live values back where a write
@@ -34,6 +36,8 @@ import { classify } from './pipeline/classify.ts';
 import { DEFAULT_MAX_REQUEST_BODY_BYTES, requestBodies, requestFraming } from './pipeline/request-body.ts';
 import { authorize } from './pipeline/authorize.ts';
 import { approve } from './pipeline/approve.ts';
+import { limitStreams } from './pipeline/limit-streams.ts';
+import type { StreamLimiter } from './streams/stream-limit.ts';
 import { credentials } from './pipeline/credentials.ts';
 import { forward } from './pipeline/forward.ts';
 import { mask } from './pipeline/mask.ts';
@@ -47,6 +51,8 @@ export interface GatehouseDeps {
   upstream: Upstream;
   /** Just-in-time approvals; without them, `review` decisions are refused. */
   approvals?: Approvals;
+  /** The per-user cap on long streams; without it streams are not counted. */
+  streams?: StreamLimiter;
   /** Session records; without a sink nothing is recorded (local tries only). */
   records?: RecordSink;
   /** Body size kept in records, source-IP trust; defaults when absent. */
@@ -91,6 +97,7 @@ export function createApp(deps: GatehouseDeps): Hono {
   app.use('*', authorize(deps.policy));
   app.use('*', requestBodies({ maxBytes: maxRequestBodyBytes }));
   app.use('*', approve(deps.approvals, clock, deps.masking));
+  app.use('*', limitStreams(deps.streams));
   app.use('*', recordIntent());
   app.use('*', credentials(deps.upstream));
   app.use('*', restore({ masking: deps.masking, policy: deps.policy, timeoutSeconds: deps.upstreamTimeoutSeconds }));

@@ -52,13 +52,19 @@ export async function createDepsFromConfig(config: GatehouseConfig, overrides: P
     masking ??= await build(policyLabel, () => loadMaskingRules(policyFile));
   }
   const upstream = overrides.upstream ?? (await build(upstreamLabel(config.upstream), () => createUpstream(config.upstream)));
-  // Issue 4/5 parts (approvals, records, masking) are built here from config.approvals / config.records.
+  // Optional parts (approvals, stream cap, records) are built here from their configuration sections.
   const approvalsConfig = config.approvals;
   const approvals =
     overrides.approvals ??
     (approvalsConfig === undefined
       ? undefined
       : await build('approvals', () => createApprovalsFromConfig(approvalsConfig, overrides.clock === undefined ? {} : { clock: overrides.clock })));
+
+  const streamsConfig = config.streams;
+  const streams =
+    overrides.streams !== undefined || streamsConfig === undefined
+      ? undefined
+      : (await import('./streams/from-config.ts')).createStreamLimiterFromConfig(streamsConfig, overrides.clock === undefined ? {} : { clock: overrides.clock });
 
   const recordsConfig = config.records;
   // Records are imported lazily, like EKS: a configuration without them never loads the S3 SDK.
@@ -79,6 +85,8 @@ export async function createDepsFromConfig(config: GatehouseConfig, overrides: P
     maxRequestBodyBytes: overrides.maxRequestBodyBytes ?? config.maxRequestBodyBytes,
   };
   if (approvals !== undefined) deps.approvals = approvals;
+  const streamLimiter = overrides.streams ?? streams;
+  if (streamLimiter !== undefined) deps.streams = streamLimiter;
   if (overrides.records !== undefined) deps.records = overrides.records;
   else if (records !== undefined) deps.records = records.sink;
   const recordSettings = overrides.recordSettings ?? records?.settings;

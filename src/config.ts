@@ -105,6 +105,23 @@ export const configSchema = z.object({
       path: ['signingSecretId'],
     })
     .optional(),
+  /**
+   * The per-user cap on concurrent long streams (watch, `logs -f`, exec/attach/port-forward),
+   * counted in a DynamoDB table every runtime instance shares; absent: no cap.
+   */
+  streams: z
+    .object({
+      /** Long streams one user may have open at once; one more is refused with 429. */
+      maxPerUser: z.number().int().min(1).max(1000).default(10),
+      tableName: z.string().min(1).default('gatehouse-streams'),
+      /** A stream's slot lapses this long after its last renewal (renewed every third of it), freeing the slots of crashed streams. */
+      leaseSeconds: z.number().int().min(10).max(3600).default(60),
+      /** Region of the table; default the SDK's (AWS_REGION on Lambda). */
+      region: z.string().min(1).optional(),
+      /** Endpoint override; an endpoint on a loopback address is a local stand-in and gets dummy credentials. */
+      dynamodbEndpoint: z.url().optional(),
+    })
+    .optional(),
   records: z
     .object({
       bucket: z.string().min(3),

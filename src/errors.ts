@@ -54,6 +54,9 @@ const CODES = {
   ERR_APPROVAL_LINK_INVALID: [403, 'Forbidden'],
   ERR_GRANT_ALREADY_USED: [409, 'Conflict'],
   ERR_APPROVALS_UNAVAILABLE: [503, 'ServiceUnavailable'],
+  // limit streams
+  ERR_STREAM_LIMIT: [429, 'TooManyRequests'],
+  ERR_STREAM_LEASES_UNAVAILABLE: [503, 'ServiceUnavailable'],
   ERR_APPROVAL_BODY_UNSHOWABLE: [415, 'UnsupportedMediaType'],
   // credentials / forward
   ERR_CREDENTIALS_UNAVAILABLE: [503, 'ServiceUnavailable'],
@@ -83,6 +86,9 @@ const RETRY_AFTER_SECONDS: Partial<Record<ErrorCode, number>> = {
   ERR_CREDENTIALS_UNAVAILABLE: 5,
   ERR_APPROVALS_UNAVAILABLE: 5,
   ERR_RECORD_UNAVAILABLE: 5,
+  ERR_STREAM_LEASES_UNAVAILABLE: 5,
+  // As the API server's own 429s (max-in-flight): kubectl retries ten times, a second apart, then prints the message.
+  ERR_STREAM_LIMIT: 1,
 };
 
 export interface StatusDetails {

@@ -14,8 +14,6 @@
  */
 import {
   type AttributeValue,
-  ConditionalCheckFailedException,
-  CreateTableCommand,
   DeleteItemCommand,
   type DynamoDBClient,
   GetItemCommand,
@@ -24,6 +22,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { GatehouseError } from '../errors.ts';
 import { awsErrorDetail, awsErrorName } from './aws-error.ts';
+import { createKeyedTable, isConditionFailure } from './dynamodb-table.ts';
 import type { Approval, ApprovalEvent, ApprovalStatus } from '../approvals/approval.ts';
 import { assertConsumable, assertDecidable } from '../approvals/approval.ts';
 import type { ApprovalStore, DecideChange } from '../ports/approvals.ts';
@@ -100,10 +99,6 @@ function fromItem(item: Item): Approval {
   const notifiedAt = optionalNumber(item['notifiedAt']);
   if (notifiedAt !== undefined) approval.notifiedAt = notifiedAt;
   return approval;
-}
-
-function isConditionFailure(error: unknown): boolean {
-  return error instanceof ConditionalCheckFailedException || (error instanceof Error && error.name === 'ConditionalCheckFailedException');
 }
 
 /**
@@ -309,17 +304,5 @@ function usedNames(expression: string): Record<string, string> | undefined {
 
 /** Creates the approvals table (local stand-in and tests; on AWS the CDK stack owns it). */
 export async function createApprovalsTable(client: DynamoDBClient, tableName: string): Promise<void> {
-  try {
-    await client.send(
-      new CreateTableCommand({
-        TableName: tableName,
-        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-        BillingMode: 'PAY_PER_REQUEST',
-      }),
-    );
-  } catch (error) {
-    if (error instanceof Error && error.name === 'ResourceInUseException') return; // already there (state dir reused)
-    throw error;
-  }
+  await createKeyedTable(client, tableName);
 }

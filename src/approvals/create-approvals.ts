@@ -9,6 +9,7 @@ import { SESv2Client } from '@aws-sdk/client-sesv2';
 import { createDynamoDbApprovalStore } from '../adapters/dynamodb-approvals.ts';
 import { createSecretsManagerSigningKey } from '../adapters/secrets-manager-signing-key.ts';
 import { createSesMailer } from '../adapters/ses-mailer.ts';
+import { awsClientConfig } from '../adapters/aws-client-config.ts';
 import type { ApprovalsConfig } from '../config.ts';
 import { createFileSigningKey } from '../local/signing-key.ts';
 import type { Approvals, SigningKeyProvider } from '../ports/approvals.ts';
@@ -25,24 +26,12 @@ export interface CreateApprovalsOptions {
   wait?: (ms: number) => Promise<void>;
 }
 
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
-
-/** Client settings for an endpoint; a loopback endpoint is a stand-in that checks no credentials. */
-function clientConfig(region: string | undefined, endpoint: string | undefined) {
-  const isStandIn = endpoint !== undefined && LOOPBACK.has(new URL(endpoint).hostname);
-  return {
-    ...(region === undefined ? (isStandIn ? { region: 'local' } : {}) : { region }),
-    ...(endpoint === undefined ? {} : { endpoint }),
-    ...(isStandIn ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
-  };
-}
-
 export function createApprovalsFromConfig(config: ApprovalsConfig, options: CreateApprovalsOptions = {}): Approvals {
   const publicUrl = config.publicUrl ?? options.publicUrl;
   const signingKey = signingKeyFromConfig(config);
   return createApprovalService({
-    store: createDynamoDbApprovalStore(new DynamoDBClient(clientConfig(config.region, config.dynamodbEndpoint)), config.tableName),
-    mailer: createSesMailer(new SESv2Client(clientConfig(config.region, config.sesEndpoint)), config.mailFrom),
+    store: createDynamoDbApprovalStore(new DynamoDBClient(awsClientConfig(config.region, config.dynamodbEndpoint)), config.tableName),
+    mailer: createSesMailer(new SESv2Client(awsClientConfig(config.region, config.sesEndpoint)), config.mailFrom),
     signingKey,
     clock: options.clock ?? systemClock,
     ...(publicUrl === undefined ? {} : { publicUrl }),
@@ -58,6 +47,6 @@ export function createApprovalsFromConfig(config: ApprovalsConfig, options: Crea
 /** The link key the configuration names: a Secrets Manager secret, or a local file (approval and recordings links). */
 export function signingKeyFromConfig(config: ApprovalsConfig): SigningKeyProvider {
   return config.signingSecretId !== undefined
-    ? createSecretsManagerSigningKey(new SecretsManagerClient(clientConfig(config.region, config.secretsManagerEndpoint)), config.signingSecretId)
+    ? createSecretsManagerSigningKey(new SecretsManagerClient(awsClientConfig(config.region, config.secretsManagerEndpoint)), config.signingSecretId)
     : createFileSigningKey(config.signingKeyFile ?? '');
 }

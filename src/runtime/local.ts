@@ -43,7 +43,9 @@ import type { LocalRecords } from '../local/records.ts';
 import { createFileSigningKey, LOCAL_SIGNING_KEY_FILE } from '../local/signing-key.ts';
 import { createRecordingsFromConfig, createRecordingViewerFromConfig } from '../recordings/from-config.ts';
 import { recordingRoutes } from '../recordings/routes.ts';
+import { startLocalStreamLeases } from '../local/stream-leases.ts';
 import type { RecordSink } from '../ports/records.ts';
+import type { StreamLimiter } from '../streams/stream-limit.ts';
 import type { LocalMailServer } from '../local/mail.ts';
 import { startNodeServer } from './node-server.ts';
 
@@ -82,6 +84,8 @@ export interface LocalOptions {
   overrides?: Partial<GatehouseDeps>;
   /** Embedded approvals (DynamoDB + mail stand-ins): hold time and lifetime of approvals. */
   approvals?: { holdSeconds?: number; ttlSeconds?: number };
+  /** The per-user cap on long streams (in-memory DynamoDB stand-in): default 10 per user, 60 s leases. */
+  streams?: { maxPerUser?: number; leaseSeconds?: number };
 }
 
 export interface LocalGatehouse {
@@ -93,6 +97,8 @@ export interface LocalGatehouse {
   kubeconfigPath: string;
   devIssuer: DevIssuer;
   app: Hono;
+  /** The per-user cap on long streams (unless overridden). */
+  streams?: StreamLimiter;
   /** Session records (embedded S3 stand-in under `<stateDir>/s3`, unless overridden); `flush()` makes them readable now. */
   records?: RecordSink;
   policyFile: string;
@@ -165,6 +171,12 @@ export async function startLocalGatehouse(options: LocalOptions): Promise<LocalG
           })
         : undefined;
     if (localApprovals !== undefined) services.push({ name: 'approvals stand-ins (DynamoDB, mail)', close: () => localApprovals.close() });
+    // The per-user cap on long streams, counted in an in-memory DynamoDB stand-in (closed after the listener).
+    const localStreams =
+      options.overrides?.streams === undefined
+        ? await startLocalStreamLeases({ host, ...options.streams, ...(options.overrides?.clock === undefined ? {} : { clock: options.overrides.clock }) })
+        : undefined;
+    if (localStreams !== undefined) services.push({ name: 'stream leases (DynamoDB stand-in)', close: () => localStreams.close() });
     // Session records into the embedded S3 stand-in; closed after the listener, so streams that end at shutdown are flushed.
     const localRecords =
       options.overrides?.records === undefined
@@ -174,6 +186,7 @@ export async function startLocalGatehouse(options: LocalOptions): Promise<LocalG
     const deps = await createDepsFromConfig(config, {
       authenticator: devIssuer.authenticator,
       ...(localApprovals === undefined ? {} : { approvals: localApprovals.approvals }),
+      ...(localStreams === undefined ? {} : { streams: localStreams.limiter }),
       ...(localRecords === undefined ? {} : { records: localRecords.sink, recordSettings: localRecords.settings }),
       ...options.overrides,
     });
@@ -209,6 +222,7 @@ export async function startLocalGatehouse(options: LocalOptions): Promise<LocalG
     if (demo !== undefined) local.demo = demo;
     if (localApprovals !== undefined) local.mail = localApprovals.mail;
     if (deps.records !== undefined) local.records = deps.records;
+    if (deps.streams !== undefined) local.streams = deps.streams;
     return local;
   } catch (error) {
     await closeAll(services);

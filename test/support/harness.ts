@@ -67,6 +67,8 @@ export interface HarnessOptions {
   clock?: Clock;
   /** Seed the stand-in as the demo cluster (test/stand-in/demo.ts). */
   demo?: boolean;
+  /** The per-user cap on long streams (default: the local runtime's, 10). */
+  streams?: { maxPerUser?: number; leaseSeconds?: number };
 }
 
 /** A local Gatehouse in front of some upstream, and the real kubectl pointed at it. */
@@ -86,7 +88,7 @@ export interface GatehouseFront {
   close(): Promise<void>;
 }
 
-export type GatehouseFrontOptions = Pick<HarnessOptions, 'policy' | 'user' | 'groups'>;
+export type GatehouseFrontOptions = Pick<HarnessOptions, 'policy' | 'user' | 'groups' | 'streams'>;
 
 export interface Harness extends GatehouseFront {
   api: FakeApiServer;
@@ -216,6 +218,7 @@ export async function startGatehouseFront(upstreamKubeconfig: string, options: G
       ...(policyFile !== undefined ? { policyFile } : {}),
       ...(options.user !== undefined ? { user: options.user } : {}),
       ...(options.groups !== undefined ? { groups: options.groups } : {}),
+      ...(options.streams !== undefined ? { streams: options.streams } : {}),
     });
   } catch (error) {
     await cleanup();
