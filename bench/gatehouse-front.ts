@@ -66,6 +66,7 @@ const DISCARDING_SINK: RecordSink = {
   writeDurable: async () => undefined,
   write: (record) => void toRecordLine(record),
   flush: async () => undefined,
+  flushIfDue: async () => undefined,
   hold: () => () => undefined,
   close: async () => undefined,
 };

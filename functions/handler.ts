@@ -9,6 +9,11 @@
  * The policy is the `policy.json` the CDK stack converts from the policy YAML at synth and
  * bundles next to this file (infra/lambda-bundle.ts): parsing YAML was most of a cold start.
  * Logs and metrics go through Powertools for AWS Lambda (logger, metrics: functions/call-metrics.ts).
+ *
+ * After each invocation and at shutdown (SIGTERM): functions/invocation-end.ts (records, stream
+ * leases). A Function URL invocation is one call, so records written at the end of each made one
+ * S3 object per call; `records.carryOverSeconds` lets read records wait across invocations
+ * (records of intent stay synchronous: no mutation reaches the cluster unrecorded).
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +24,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { createLambdaHandler } from './lambda-handler.ts';
 import { recordCallMetrics } from './call-metrics.ts';
+import { invocationEnd } from './invocation-end.ts';
 
 const config = configFromEnv(process.env, {
   runtime: 'lambda',
@@ -32,9 +38,15 @@ const app = createApp(deps);
 const logger = new Logger({ serviceName: 'gatehouse' });
 const metrics = new Metrics({ serviceName: 'gatehouse', namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'Gatehouse' });
 
+const end = invocationEnd(deps);
+// Records carried over between invocations are written before the environment goes away.
+process.once('SIGTERM', () => {
+  void end.atShutdown().finally(() => process.exit(0));
+});
+
 export const handler = createLambdaHandler(app, {
   afterResponse: async () => {
-    await deps.records?.flush();
+    await end.afterInvocation();
     metrics.publishStoredMetrics();
   },
   log: (event) => logger.warn(String(event.message ?? 'gatehouse'), event),

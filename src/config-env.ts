@@ -76,6 +76,7 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   { name: 'GATEHOUSE_RECORDS_REGION', path: ['records', 'region'], kind: 'string', description: 'region of the bucket (default AWS_REGION)' },
   { name: 'GATEHOUSE_RECORDS_ENDPOINT', path: ['records', 'endpoint'], kind: 'string', description: 'S3 endpoint override' },
   { name: 'GATEHOUSE_RECORDS_FLUSH_INTERVAL_SECONDS', path: ['records', 'flushIntervalSeconds'], kind: 'number', description: 'read records are written at least this often (default 5)' },
+  { name: 'GATEHOUSE_RECORDS_CARRY_OVER_SECONDS', path: ['records', 'carryOverSeconds'], kind: 'number', description: 'on Lambda, read records wait across invocations up to this long before they are written, in fewer, larger objects (default 0: at the end of every invocation; the stack sets 60 and adds the shutdown extension that makes Lambda send SIGTERM)' },
   { name: 'GATEHOUSE_RECORDS_MAX_BATCH_RECORDS', path: ['records', 'maxBatchRecords'], kind: 'integer', description: 'records written together in one object (default 500)' },
   { name: 'GATEHOUSE_RECORDS_MAX_BUFFERED_RECORDS', path: ['records', 'maxBufferedRecords'], kind: 'integer', description: 'records kept in memory while S3 is down (default 10000)' },
   { name: 'GATEHOUSE_RECORDS_RECORDINGS_PREFIX', path: ['records', 'recordingsPrefix'], kind: 'string', description: 'key prefix of exec/attach/port-forward recordings, outside the records prefix (default `recordings/`; Node runtime)' },

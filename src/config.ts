@@ -134,6 +134,12 @@ export const configSchema = z.object({
       endpoint: z.url().optional(),
       /** Read records are buffered and written at least this often (0: after every call, not awaited). */
       flushIntervalSeconds: z.number().min(0).max(300).default(5),
+      /**
+       * On Lambda: read records wait in the execution environment, across invocations, up to this
+       * long before they are written (0: at the end of every invocation). Needs Lambda to send
+       * SIGTERM at shutdown, which it does only with an external extension: the stack adds one.
+       */
+      carryOverSeconds: z.number().min(0).max(900).default(0),
       /** A batch of this many buffered records is written at once (one object). */
       maxBatchRecords: z.number().int().min(1).max(10000).default(500),
       /** At most this many records wait in memory while the store is down; the oldest are dropped beyond. */

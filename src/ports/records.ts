@@ -39,12 +39,20 @@ export interface RecordArchive {
 }
 
 export interface RecordSink {
-  /** Durable when it resolves; used for the record of intent of mutating calls. Rejects when the store is down. */
+  /**
+   * Durable when it resolves; used for the record of intent of mutating calls. Rejects when the
+   * store is down. Buffered records may be written in the same object.
+   */
   writeDurable(record: SessionRecord): Promise<void>;
   /** Buffers; never blocks and never throws. */
   write(record: SessionRecord): void;
   /** Writes what is buffered now (retried records included); never rejects. */
   flush(): Promise<void>;
+  /**
+   * Writes what is buffered when a batch is full or the oldest record has waited the sink's
+   * longest wait; else leaves it buffered (and waits only for a write under way). Never rejects.
+   */
+  flushIfDue(): Promise<void>;
   /**
    * Announces a record still to come (a response body still streaming); call the returned
    * function once it was written. close() waits for these, so streams that shutdown ends

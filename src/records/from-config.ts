@@ -30,8 +30,11 @@ export function createRecordsFromConfig(
     clientConfig,
     ...(options.clock === undefined ? {} : { clock: options.clock }),
   });
+  const carryOverMs = Math.round(config.carryOverSeconds * 1000);
   const sink = createRecordSink(store, {
-    flushIntervalMs: Math.round(config.flushIntervalSeconds * 1000),
+    // Records carried over between invocations are not written by the timer any sooner.
+    flushIntervalMs: Math.max(Math.round(config.flushIntervalSeconds * 1000), carryOverMs),
+    maxAgeMs: carryOverMs,
     maxBatchRecords: config.maxBatchRecords,
     maxBufferedRecords: config.maxBufferedRecords,
     ...(options.log === undefined ? {} : { log: options.log }),

@@ -2,7 +2,9 @@
  * The record sink the pipeline writes to, over a RecordStore.
  *
  * - `writeDurable` (records of intent) goes straight to the store and rejects if it cannot
- *   be written: the caller refuses the call.
+ *   be written: the caller refuses the call. The buffered records ride along in the same
+ *   object (that PUT is made anyway, and waited for): one object instead of two. If it fails
+ *   they go back to the buffer.
  * - `write` (outcome records) only buffers: nothing on the response path waits for S3.
  *   Each record is serialised to its JSON line as it is written (a few µs), so a flush only
  *   joins lines: stringifying a whole 500-record batch at once blocked the loop ~14 ms.
@@ -10,6 +12,10 @@
  *   close. When the store is down the records stay buffered for the next attempt; the
  *   buffer is bounded (`maxBufferedRecords`), the oldest records are dropped first, and
  *   every failed flush logs one JSON line on stderr with the buffered and dropped counts.
+ * - `flushIfDue` (the Lambda handler, after each invocation) writes the buffer only when a
+ *   batch is full or its oldest record has waited `maxAgeMs`; otherwise the records wait for
+ *   a later invocation of the same execution environment, the next record of intent, or the
+ *   flush on SIGTERM at shutdown (functions/handler.ts says when Lambda sends it).
  */
 import type { RecordLine, RecordSink, RecordStore } from '../ports/records.ts';
 import type { Clock } from '../types.ts';
@@ -30,6 +36,8 @@ export interface RecordSinkOptions {
   flushIntervalMs?: number;
   /** At most this many records wait in memory; beyond it the oldest are dropped (and counted). */
   maxBufferedRecords?: number;
+  /** `flushIfDue` writes the buffer once its oldest record has waited this long (default 0: always). */
+  maxAgeMs?: number;
   /** How long close() waits for held records (streams ending as the listener closes). */
   closeGraceMs?: number;
   log?: RecordsLog;
@@ -43,7 +51,14 @@ export function createRecordSink(store: RecordStore, options: RecordSinkOptions 
   const log = options.log ?? stderrLog;
   const clock = options.clock ?? systemClock;
 
-  let buffer: RecordLine[] = [];
+  const maxAgeMs = options.maxAgeMs ?? 0;
+
+  /** A buffered record with the time it was buffered (for `flushIfDue`). */
+  interface Buffered {
+    line: RecordLine;
+    at: number;
+  }
+  let buffer: Buffered[] = [];
   let flushing: Promise<void> | null = null;
   let closed = false;
   let held = 0;
@@ -74,7 +89,7 @@ export function createRecordSink(store: RecordStore, options: RecordSinkOptions 
       buffer = buffer.slice(batch.length);
       owed -= batch.length;
       try {
-        await store.put(batch);
+        await store.put(batch.map((entry) => entry.line));
       } catch (error) {
         // Back to the front, oldest first, so a recovered store receives them in order.
         buffer = [...batch, ...buffer];
@@ -118,11 +133,19 @@ export function createRecordSink(store: RecordStore, options: RecordSinkOptions 
   return {
     stats,
     async writeDurable(record) {
-      await store.put([toRecordLine(record)]);
-      stats.written += 1;
+      const along = buffer.slice(0, maxBatch - 1);
+      buffer = buffer.slice(along.length);
+      try {
+        await store.put([...along.map((entry) => entry.line), toRecordLine(record)]);
+      } catch (error) {
+        buffer = [...along, ...buffer];
+        keepBounded();
+        throw error;
+      }
+      stats.written += along.length + 1;
     },
     write(record) {
-      buffer.push(toRecordLine(record));
+      buffer.push({ line: toRecordLine(record), at: clock.now() });
       keepBounded();
       // While the store is down only the timer retries, so a burst of reads does not hammer it.
       if (closed || intervalMs === 0) void flush();
@@ -130,6 +153,11 @@ export function createRecordSink(store: RecordStore, options: RecordSinkOptions 
       else if (flushing === null && buffer.length >= maxBatch && !stats.storeDown) void flush(false);
     },
     flush,
+    flushIfDue() {
+      const oldest = buffer[0];
+      if (oldest === undefined || (buffer.length < maxBatch && clock.now() - oldest.at < maxAgeMs)) return flushing ?? Promise.resolve();
+      return flush();
+    },
     hold() {
       held += 1;
       let done = false;
