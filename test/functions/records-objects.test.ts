@@ -51,7 +51,7 @@ function call(i: number, run: string): RawRequest {
   const auth: [string, string] = ['Authorization', `Bearer ${token}`];
   if (i % MUTATION_EVERY === MUTATION_EVERY - 1) {
     const body = JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `${run}-${i}` }, data: { n: String(i) } });
-    return { method: 'POST', target: '/api/v1/namespaces/default/configmaps', headers: [auth, ['Content-Type', 'application/json']], body };
+    return { method: 'POST', target: '/api/v1/namespaces/default/configmaps', headers: [auth, ['Content-Type', 'application/json']], body: Buffer.from(body) };
   }
   return { method: 'GET', target: i % 2 === 0 ? '/api/v1/namespaces/default/pods/web' : '/api/v1/namespaces/default/pods', headers: [auth, ['Accept', 'application/json']] };
 }
