@@ -16,6 +16,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { build } from 'esbuild';
 import { parse as parseYaml } from 'yaml';
 import { LAMBDA_ENTRY, LAMBDA_ESBUILD, POLICY_JSON_NAME, writePolicyJson } from '../../infra/lambda-bundle.ts';
@@ -233,6 +235,52 @@ describe('the bundle under the real runtime interface client', () => {
   // on an unhandled 'socket hang up' in its own response stream (seen with this suite), so the
   // shim-driven test covers a stream closing under the function, and the time limit above is
   // what bounds a call whose client left unnoticed.
+});
+
+describe('records carried over between invocations under the real runtime interface client', () => {
+  const prefix = 'carried/';
+  let carrying: Runtime;
+  before(async () => {
+    carrying = await startRuntime(taskRoot, { ...baseEnv, GATEHOUSE_RECORDS_PREFIX: prefix, GATEHOUSE_RECORDS_CARRY_OVER_SECONDS: '600' });
+  });
+  after(() => carrying.stop());
+
+  async function call(request: RawRequest): Promise<number | undefined> {
+    const invocation = carrying.api.invoke(functionUrlEvent(request));
+    const result = await carrying.alive(invocation.done);
+    await carrying.alive(invocation.over);
+    return result.metadata?.statusCode;
+  }
+  /** Each object's records, by phase, in the order of the object keys (written-at stamps). */
+  async function objects(): Promise<string[][]> {
+    const listed = await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: prefix }));
+    const keys = (listed.Contents ?? []).map((object) => object.Key ?? '').sort();
+    const out: string[][] = [];
+    for (const key of keys) {
+      const object = await s3.client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: key }));
+      const lines = gunzipSync(await object.Body!.transformToByteArray()).toString('utf8').trim().split('\n');
+      out.push(lines.map((line) => `${(JSON.parse(line) as SessionRecord).phase} ${(JSON.parse(line) as SessionRecord).verb}`));
+    }
+    return out;
+  }
+  const read = (): RawRequest => ({ method: 'GET', target: '/api/v1/namespaces/default/pods/web', headers: [bearer(), ['Accept', 'application/json']] });
+
+  test('keeps read records across invocations, writes them with the next record of intent, and the rest at SIGTERM', async () => {
+    for (let i = 0; i < 3; i += 1) assert.equal(await call(read()), 200);
+    assert.deepEqual(await objects(), [], 'no object yet: the reads wait in the execution environment');
+
+    const configMap = JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'carried' }, data: { a: 'b' } });
+    assert.equal(await call({ method: 'POST', target: '/api/v1/namespaces/default/configmaps', headers: [bearer(), ['Content-Type', 'application/json']], body: Buffer.from(configMap) }), 201);
+    assert.deepEqual(await objects(), [['outcome get', 'outcome get', 'outcome get', 'intent create']], 'the record of intent was written before the call was forwarded, with the reads before it');
+
+    assert.equal(await call(read()), 200);
+    await carrying.stop();
+    assert.deepEqual(await objects(), [
+      ['outcome get', 'outcome get', 'outcome get', 'intent create'],
+      ['outcome create', 'outcome get'],
+    ]);
+    assert.doesNotMatch(carrying.output(), /records_flush_failed|records_lost_at_close/, 'nothing was lost at shutdown');
+  });
 });
 
 describe('a misconfigured function under the real runtime interface client', () => {
