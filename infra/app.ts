@@ -9,7 +9,7 @@
  *   oidcIssuer (required), oidcAudience (required, comma-separated), clusterName (required),
  *   region, account, stackName, policyFile, kubernetesGroup, oidcUsernameClaim,
  *   oidcGroupsClaim, oidcUsernamePrefix, oidcGroupsPrefix, logRetentionDays, timeoutSeconds;
- *   reservedConcurrency, maxStreamSeconds, alarmTopicArn;
+ *   reservedConcurrency, maxStreamSeconds, maxStreamsPerUser, recordsCarryOverSeconds, alarmTopicArn;
  *   VPC (on when vpcId is set): vpcId, subnetIds, securityGroupId, routeTableIds, vpcEndpoints;
  *   approvals (on when approvalsMailFrom is set): approvalsMailFrom, approvalsSenderDomain,
  *   approvalsSenderIdentity, approvalsSandboxRecipients, approvalsPublicUrl, approvalsHoldSeconds.
@@ -75,6 +75,8 @@ export function readParameters(app: App): AppParameters {
   if (maxStreamSeconds !== undefined && maxStreamSeconds > (timeoutSeconds ?? 900) - 10) {
     problems.push(`-c maxStreamSeconds: must leave 10 s before the function timeout (${timeoutSeconds ?? 900} s) for the call's record, got "${maxStreamSeconds}"`);
   }
+  const maxStreamsPerUser = integer('maxStreamsPerUser', 1, 1000);
+  const recordsCarryOverSeconds = integer('recordsCarryOverSeconds', 0, 900);
   const list = (name: string): string[] =>
     (text(name) ?? '')
       .split(',')
@@ -141,6 +143,8 @@ export function readParameters(app: App): AppParameters {
   if (timeoutSeconds !== undefined) props.timeout = Duration.seconds(timeoutSeconds);
   if (reservedConcurrency !== undefined) props.reservedConcurrency = reservedConcurrency;
   if (maxStreamSeconds !== undefined) props.maxStreamSeconds = maxStreamSeconds;
+  if (maxStreamsPerUser !== undefined) props.maxStreamsPerUser = maxStreamsPerUser;
+  if (recordsCarryOverSeconds !== undefined) props.records = { carryOverSeconds: recordsCarryOverSeconds };
   if (alarmTopicArn !== undefined) props.alarmTopicArn = alarmTopicArn;
   if (vpcId !== undefined) {
     props.network = {

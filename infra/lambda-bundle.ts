@@ -25,6 +25,8 @@ import { policyFileAsJson } from '../src/policy/policy-file.ts';
 
 const FUNCTIONS_DIR = join(resolve(dirname(fileURLToPath(import.meta.url)), '..'), 'functions');
 export const LAMBDA_ENTRY = join(FUNCTIONS_DIR, 'handler.ts');
+/** The shutdown extension's layer contents, as they go under /opt (functions/shutdown-extension/). */
+export const SHUTDOWN_EXTENSION_DIR = join(FUNCTIONS_DIR, 'shutdown-extension');
 
 const ABSENT_CREDENTIAL_SOURCES = join(FUNCTIONS_DIR, 'credential-sources-absent.ts');
 const ABSENT_YAML = join(FUNCTIONS_DIR, 'yaml-absent.ts');

@@ -7,7 +7,7 @@
  * - VPC endpoints (unless `endpoints: false`, when the VPC has them already) for what the
  *   function calls inside AWS: interface endpoints for STS (AssumeRole) and EKS
  *   (DescribeCluster), and Secrets Manager when approvals are on; gateway endpoints for S3
- *   (records) and DynamoDB (approvals) in the given route tables. Each interface endpoint
+ *   (records) and DynamoDB (stream leases, approvals) in the given route tables. Each interface endpoint
  *   takes HTTPS from the function's security group only;
  * - not covered by an endpoint: the identity provider's JWKS (on the internet) and the SES
  *   API — the subnets need a NAT gateway for those (docs/aws.md);
@@ -74,8 +74,10 @@ export class GatehouseNetwork extends Construct {
         });
       }
       if (props.routeTableIds !== undefined && props.routeTableIds.length > 0) {
-        const gateways: [string, ec2.GatewayVpcEndpointAwsService][] = [['S3', ec2.GatewayVpcEndpointAwsService.S3]];
-        if (props.approvals) gateways.push(['DynamoDb', ec2.GatewayVpcEndpointAwsService.DYNAMODB]);
+        const gateways: [string, ec2.GatewayVpcEndpointAwsService][] = [
+          ['S3', ec2.GatewayVpcEndpointAwsService.S3],
+          ['DynamoDb', ec2.GatewayVpcEndpointAwsService.DYNAMODB],
+        ];
         for (const [name, service] of gateways) {
           new ec2.GatewayVpcEndpoint(this, `${name}Endpoint`, { vpc: this.vpc, service, subnets: [{ subnets: this.subnets }] });
         }

@@ -14,17 +14,22 @@
  *   (expiring), a per-query scan limit, engine v3, and the access-review queries of
  *   docs/records.md saved as named queries;
  * - the function's grant: s3:PutObject under the prefix, nothing else (no read, no delete),
- *   and the variables src/config-env.ts maps onto `config.records`.
+ *   and the variables src/config-env.ts maps onto `config.records`;
+ * - fewer, larger objects: read records wait in the execution environment up to
+ *   `carryOverSeconds` (default 60) across invocations (functions/invocation-end.ts), with
+ *   the shutdown extension as a layer, so Lambda sends the function SIGTERM before it shuts
+ *   an environment down and the records waiting there are written.
  */
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as athena from 'aws-cdk-lib/aws-athena';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { accessReviewQueriesFor, RECORDS_TABLE } from '../src/records/queries.ts';
 import { RECORD_COLUMNS } from '../src/records/schema.ts';
+import { SHUTDOWN_EXTENSION_DIR } from './lambda-bundle.ts';
 
 /** The variables the function reads (names as in src/config-env.ts). */
 export const RECORDS_ENV = {
@@ -32,7 +37,11 @@ export const RECORDS_ENV = {
   prefix: 'GATEHOUSE_RECORDS_PREFIX',
   maxBodyBytes: 'GATEHOUSE_RECORDS_MAX_BODY_BYTES',
   flushIntervalSeconds: 'GATEHOUSE_RECORDS_FLUSH_INTERVAL_SECONDS',
+  carryOverSeconds: 'GATEHOUSE_RECORDS_CARRY_OVER_SECONDS',
 } as const;
+
+/** Seconds read records wait across invocations by default: at most this much is at risk if an environment crashes. */
+export const DEFAULT_CARRY_OVER_SECONDS = 60;
 
 export interface GatehouseRecordsProps {
   /** The Gatehouse function: granted PutObject under the prefix, configured by environment. */
@@ -52,11 +61,17 @@ export interface GatehouseRecordsProps {
   /** Bytes of each body kept in a record (default: Gatehouse's default, 16384). */
   maxBodyBytes?: number;
   /**
-   * How often buffered read records are written. Default 0 on Lambda: a frozen execution
-   * environment runs no timers, and one reaped before thawing would lose what it buffered, so
-   * each call's record is sent (not awaited) as soon as it is complete.
+   * How often buffered read records are written while the function runs (default 0: as soon as
+   * each is complete, not awaited). With `carryOverSeconds`, the longer of the two: carried
+   * records are written when due at the end of an invocation, with a record of intent, or at SIGTERM.
    */
   flushIntervalSeconds?: number;
+  /**
+   * Seconds read records may wait in an execution environment, across invocations, before they
+   * are written (default 60); 0 writes them at the end of every invocation (one object per
+   * call) and leaves the shutdown extension out.
+   */
+  carryOverSeconds?: number;
   /** Per-query scan limit of the workgroup, bytes (default 10 GB). */
   bytesScannedCutoffPerQuery?: number;
   /** Name of the Athena workgroup (default `<stack name>-records`, lower case: `gatehouse-records` for the stack `Gatehouse`). */
@@ -78,6 +93,8 @@ export class GatehouseRecords extends Construct {
   readonly database: glue.CfnDatabase;
   readonly table: glue.CfnTable;
   readonly workGroup: athena.CfnWorkGroup;
+  /** The layer with the shutdown extension (absent when records are not carried over). */
+  readonly shutdownExtension: lambda.LayerVersion | undefined;
   readonly prefix: string;
   readonly databaseName: string;
 
@@ -232,6 +249,16 @@ export class GatehouseRecords extends Construct {
     props.fn.addEnvironment(RECORDS_ENV.prefix, prefix);
     if (props.maxBodyBytes !== undefined) props.fn.addEnvironment(RECORDS_ENV.maxBodyBytes, String(props.maxBodyBytes));
     props.fn.addEnvironment(RECORDS_ENV.flushIntervalSeconds, String(props.flushIntervalSeconds ?? 0));
+    const carryOverSeconds = props.carryOverSeconds ?? DEFAULT_CARRY_OVER_SECONDS;
+    props.fn.addEnvironment(RECORDS_ENV.carryOverSeconds, String(carryOverSeconds));
+    if (carryOverSeconds > 0) {
+      this.shutdownExtension = new lambda.LayerVersion(this, 'ShutdownExtension', {
+        code: lambda.Code.fromAsset(SHUTDOWN_EXTENSION_DIR),
+        compatibleArchitectures: [lambda.Architecture.ARM_64, lambda.Architecture.X86_64],
+        description: 'Gatehouse shutdown extension: registered for SHUTDOWN so Lambda sends the function SIGTERM, when it writes the session records it carried over',
+      });
+      props.fn.addLayers(this.shutdownExtension);
+    }
   }
 }
 

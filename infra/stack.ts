@@ -16,7 +16,8 @@
  *
  * - optionally the VPC (`infra/network.ts`): the function in your subnets, with VPC endpoints
  *   for STS, EKS, S3, DynamoDB and Secrets Manager, for clusters with a private endpoint;
- * - limits: reserved concurrency (default 100), and optionally a longest stream;
+ * - limits: reserved concurrency (default 100), a per-user cap on concurrent long streams
+ *   (`infra/streams.ts`: a lease table), and optionally a longest stream;
  * - monitoring (`infra/monitoring.ts`): alarms on records not written, 5xx, throttles and
  *   timeouts to an SNS topic, and a dashboard.
  *
@@ -42,6 +43,7 @@ import { GatehouseApprovals, type GatehouseApprovalsProps } from './approvals.ts
 import { GatehouseRecords, type GatehouseRecordsProps } from './records.ts';
 import { GatehouseMonitoring, metricsNamespace } from './monitoring.ts';
 import { GatehouseNetwork, type GatehouseNetworkProps } from './network.ts';
+import { GatehouseStreamLeases } from './streams.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const RBAC_MANIFEST = join(REPO_ROOT, 'infra', 'rbac', 'impersonator.yaml');
@@ -81,6 +83,8 @@ export interface GatehouseStackProps extends StackProps {
   reservedConcurrency?: number;
   /** Longest a call (a watch, `logs -f`) runs before Gatehouse ends it (default: until 10 s before the timeout). */
   maxStreamSeconds?: number;
+  /** Long streams (watch, `logs -f`) one user may have open at once (default 10); one more gets 429 (`infra/streams.ts`). */
+  maxStreamsPerUser?: number;
   /** SNS topic the alarms notify (default: a topic the stack creates; subscribe to it). */
   alarmTopicArn?: string;
   /** Run the function in a VPC (private EKS endpoints), with the endpoints it needs (`infra/network.ts`). */
@@ -222,6 +226,7 @@ export class GatehouseStack extends Stack {
 
     if (props.approvals !== undefined) new GatehouseApprovals(this, 'Approvals', { fn: this.fn, ...props.approvals });
     new GatehouseRecords(this, 'Records', { fn: this.fn, ...props.records });
+    new GatehouseStreamLeases(this, 'StreamLeases', { fn: this.fn, ...(props.maxStreamsPerUser === undefined ? {} : { maxPerUser: props.maxStreamsPerUser }) });
     this.monitoring = new GatehouseMonitoring(this, 'Monitoring', {
       fn: this.fn,
       logGroup: this.logGroup,

@@ -41,6 +41,8 @@ before(() => {
     clusterName: 'staging',
     reservedConcurrency: 20,
     maxStreamSeconds: 300,
+    maxStreamsPerUser: 3,
+    records: { carryOverSeconds: 0 },
     alarmTopicArn: TOPIC,
     // The first stack verified example.com; an SES sandbox account with two approvers.
     approvals: { mailFrom: 'gatehouse-staging@example.com', senderIdentity: 'existing', sandboxRecipients: ['ann@example.org', 'bob@example.org'] },
@@ -216,6 +218,32 @@ describe('limits', () => {
     staging.hasResourceProperties('AWS::Lambda::Function', { ReservedConcurrentExecutions: 20 });
   });
 
+  test('cap each user at 10 concurrent long streams by default, in a lease table the function may only get, put and update', () => {
+    const variables = (template: Template) => (Object.values(template.findResources('AWS::Lambda::Function'))[0] as { Properties: { Environment: { Variables: Record<string, unknown> } } }).Properties.Environment.Variables;
+    assert.equal(variables(prod)['GATEHOUSE_STREAMS_MAX_PER_USER'], '10');
+    assert.deepEqual(variables(prod)['GATEHOUSE_STREAMS_TABLE'], { Ref: Object.keys(prod.findResources('AWS::DynamoDB::Table')).find((id) => id.startsWith('StreamLeases')) });
+    prod.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Delete',
+      Properties: { KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], BillingMode: 'PAY_PER_REQUEST', TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true }, SSESpecification: { SSEEnabled: true } },
+    });
+    prod.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          { Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^StreamLeasesTable'), 'Arn'] } },
+        ]),
+      },
+    });
+  });
+
+  test('write records at the end of every invocation, without the shutdown extension, when they are not carried over', () => {
+    staging.resourceCountIs('AWS::Lambda::LayerVersion', 0);
+    staging.hasResourceProperties('AWS::Lambda::Function', { Layers: Match.absent(), Environment: { Variables: Match.objectLike({ GATEHOUSE_RECORDS_CARRY_OVER_SECONDS: '0' }) } });
+  });
+
+  test('cap each user at the configured number of long streams', () => {
+    staging.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ GATEHOUSE_STREAMS_MAX_PER_USER: '3' }) } });
+  });
+
   test('bound streams by the function timeout only, unless a longest stream is configured', () => {
     prod.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ GATEHOUSE_LAMBDA_MAX_STREAM_SECONDS: Match.absent() }) } });
     staging.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ GATEHOUSE_LAMBDA_MAX_STREAM_SECONDS: '300' }) } });
@@ -306,6 +334,8 @@ describe('the limit and alarm parameters', () => {
       context: { vpcId: 'vpc-0abc', subnetIds: 'subnet-0a,subnet-0b', routeTableIds: 'rtb-0a' },
       problem: '-c routeTableIds: one route table per subnet, in the order of -c subnetIds',
     },
+    { name: 'refuses a stream cap of 0', context: { maxStreamsPerUser: '0' }, problem: '-c maxStreamsPerUser: must be an integer from 1 to 1000, got "0"' },
+    { name: 'refuses carrying records over for longer than a function runs', context: { recordsCarryOverSeconds: '3600' }, problem: '-c recordsCarryOverSeconds: must be an integer from 0 to 900, got "3600"' },
     { name: 'refuses an alarm topic that is not an SNS ARN', context: { alarmTopicArn: 'platform-oncall' }, problem: '-c alarmTopicArn: must be an SNS topic ARN, got "platform-oncall"' },
   ];
   for (const { name, context, problem } of parameterCases) {
@@ -327,9 +357,20 @@ describe('the limit and alarm parameters', () => {
 
   test('passes the limits and the topic to the stack', () => {
     const app = new App({
-      context: { oidcIssuer: 'https://idp.example.com', oidcAudience: 'gatehouse', clusterName: 'prod', reservedConcurrency: '40', maxStreamSeconds: '600', alarmTopicArn: TOPIC },
+      context: {
+        oidcIssuer: 'https://idp.example.com',
+        oidcAudience: 'gatehouse',
+        clusterName: 'prod',
+        reservedConcurrency: '40',
+        maxStreamSeconds: '600',
+        maxStreamsPerUser: '4',
+        recordsCarryOverSeconds: '0',
+        alarmTopicArn: TOPIC,
+      },
     });
     const { props } = readParameters(app);
+    assert.equal(props.maxStreamsPerUser, 4);
+    assert.deepEqual(props.records, { carryOverSeconds: 0 });
     assert.equal(props.network, undefined);
     assert.equal(props.reservedConcurrency, 40);
     assert.equal(props.maxStreamSeconds, 600);

@@ -6,7 +6,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,6 +51,22 @@ const functionRoleRef = () => Match.objectLike({ 'Fn::GetAtt': [Match.stringLike
 const clusterRoleArn = () => ({ 'Fn::GetAtt': [Match.stringLikeRegexp('^ClusterAccessRole'), 'Arn'] });
 
 describe('GatehouseStack', () => {
+  test('carries read records over for 60 s, with the shutdown extension as a layer of the function', () => {
+    const layers = Object.keys(template.findResources('AWS::Lambda::LayerVersion'));
+    assert.equal(layers.length, 1);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Layers: [{ Ref: layers[0] }],
+      Environment: { Variables: Match.objectLike({ GATEHOUSE_RECORDS_CARRY_OVER_SECONDS: '60' }) },
+    });
+  });
+
+  test('stages the shutdown extension as an executable under extensions/, where Lambda starts it', () => {
+    const layer = Object.values(template.findResources('AWS::Lambda::LayerVersion'))[0] as { Metadata: Record<string, string> };
+    const staged = join(outdir, layer.Metadata['aws:asset:path'] ?? '');
+    assert.equal(statSync(join(staged, 'extensions', 'gatehouse-shutdown')).mode & 0o111, 0o111);
+    assert.ok(statSync(join(staged, 'gatehouse-shutdown', 'extension.mjs')).isFile());
+  });
+
   test('has one Function URL and one EKS access entry', () => {
     template.resourceCountIs('AWS::Lambda::Url', 1);
     template.resourceCountIs('AWS::EKS::AccessEntry', 1);
