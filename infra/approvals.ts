@@ -33,6 +33,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as ses from 'aws-cdk-lib/aws-ses';
 import { Construct } from 'constructs';
+import { KEYED_TABLE } from './keyed-table.ts';
 
 /** The variables the function reads (names as in src/config-env.ts). */
 export const APPROVALS_ENV = {
@@ -72,9 +73,7 @@ export class GatehouseApprovals extends Construct {
     super(scope, id);
 
     this.table = new dynamodb.Table(this, 'Table', {
-      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      timeToLiveAttribute: 'ttl',
+      ...KEYED_TABLE,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       ...(props.encryptionKey === undefined
         ? { encryption: dynamodb.TableEncryption.AWS_MANAGED }

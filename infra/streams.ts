@@ -15,6 +15,7 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
+import { KEYED_TABLE } from './keyed-table.ts';
 
 /** The variables the function reads (names as in src/config-env.ts). */
 export const STREAMS_ENV = {
@@ -36,9 +37,7 @@ export class GatehouseStreamLeases extends Construct {
   constructor(scope: Construct, id: string, props: GatehouseStreamLeasesProps) {
     super(scope, id);
     this.table = new dynamodb.Table(this, 'Table', {
-      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      timeToLiveAttribute: 'ttl',
+      ...KEYED_TABLE,
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
       removalPolicy: RemovalPolicy.DESTROY,
     });

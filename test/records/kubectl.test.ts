@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import type { SessionRecord } from '../../src/records/schema.ts';
+import { RUNNING_POD } from '../support/kubectl-fixtures.ts';
 import { installedKubectlVersions, startHarness, type Harness } from '../support/harness.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -42,13 +43,7 @@ describe(`session records of kubectl ${VERSION}`, () => {
     await run(['get', 'secrets']);
     await run(['describe', 'secret', 'db-creds']);
     await run(['get', 'secrets', '-n', 'kube-system']);
-    h.api.store.put({
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name: 'web', namespace: 'default' },
-      spec: { nodeName: 'node-1', containers: [{ name: 'main', image: 'nginx:1.27' }] },
-      status: { phase: 'Running', containerStatuses: [{ name: 'main', image: 'nginx:1.27', ready: true, restartCount: 0, state: { running: {} } }] },
-    });
+    h.api.store.put(RUNNING_POD);
     await run(['exec', 'web', '--', 'echo', 'hello']);
     const from = h.mark();
     const watch = h.startKubectl(VERSION, ['get', 'secret', 'db-creds', '-w']);

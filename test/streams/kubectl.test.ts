@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { RUNNING_POD } from '../support/kubectl-fixtures.ts';
 import { installedKubectlVersions, startHarness, type Harness, type RunningKubectl } from '../support/harness.ts';
 
 const NEWEST = installedKubectlVersions().at(-1) ?? 'default';
@@ -34,13 +35,7 @@ describe('the per-user cap on long streams, with kubectl', () => {
 
   before(async () => {
     h = await startHarness({ streams: { maxPerUser: 2 } });
-    h.api.store.put({
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name: 'web', namespace: 'default' },
-      spec: { nodeName: 'node-1', containers: [{ name: 'main', image: 'nginx:1.27' }] },
-      status: { phase: 'Running', containerStatuses: [{ name: 'main', image: 'nginx:1.27', ready: true, restartCount: 0, state: { running: {} } }] },
-    });
+    h.api.store.put(RUNNING_POD);
   });
   after(async () => {
     for (const kubectl of running) await kubectl.stop();

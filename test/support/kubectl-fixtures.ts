@@ -90,6 +90,15 @@ masking:
     envNames: ["*_PASSWORD", "*_TOKEN"]
 `;
 
+/** A running pod `web` in `default`, as a kubelet would report it: what exec, logs and watches need. */
+export const RUNNING_POD = {
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name: 'web', namespace: 'default' },
+  spec: { nodeName: 'node-1', containers: [{ name: 'main', image: 'nginx:1.27' }] },
+  status: { phase: 'Running', containerStatuses: [{ name: 'main', image: 'nginx:1.27', ready: true, restartCount: 0, state: { running: {} } }] },
+};
+
 export const PASSWORD = 'correct-horse-battery-staple';
 export const API_KEY = 'ak_live_5f2d8c1e9b7a4630';
 export const LITERAL = 'literal-from-the-command-line';
