@@ -19,6 +19,7 @@ import { createKubeconfigUpstream } from './adapters/kubeconfig-upstream.ts';
 import { resolveKubeconfigPath } from './kubeconfig.ts';
 import type { Upstream } from './ports/upstream.ts';
 import { createApprovalsFromConfig } from './approvals/create-approvals.ts';
+import { createStreamLimiterFromConfig } from './streams/from-config.ts';
 import { loadMaskingRules } from './masking/masking-rules-file.ts';
 import { parseMaskingRules } from './masking/masking-rules.ts';
 
@@ -61,10 +62,12 @@ export async function createDepsFromConfig(config: GatehouseConfig, overrides: P
       : await build('approvals', () => createApprovalsFromConfig(approvalsConfig, overrides.clock === undefined ? {} : { clock: overrides.clock })));
 
   const streamsConfig = config.streams;
+  // Imported statically: the DynamoDB client is loaded for approvals anyway, and a lazy import
+  // made esbuild keep the whole client package (every command's schema, waiters) in the bundle.
   const streams =
     overrides.streams !== undefined || streamsConfig === undefined
       ? undefined
-      : (await import('./streams/from-config.ts')).createStreamLimiterFromConfig(streamsConfig, overrides.clock === undefined ? {} : { clock: overrides.clock });
+      : createStreamLimiterFromConfig(streamsConfig, overrides.clock === undefined ? {} : { clock: overrides.clock });
 
   const recordsConfig = config.records;
   // Records are imported lazily, like EKS: a configuration without them never loads the S3 SDK.
