@@ -10,8 +10,9 @@
  */
 import type { GatehouseDeps } from './app.ts';
 import type { GatehouseConfig, UpstreamConfig } from './config.ts';
+import { trustedIssuers } from './config.ts';
 import { GatehouseConfigError } from './config-error.ts';
-import { createOidcAuthenticator } from './auth/oidc.ts';
+import { createIssuersAuthenticator } from './auth/issuers.ts';
 import { loadPolicyFile } from './policy/policy-file.ts';
 import { readPolicyJsonFile } from './policy/policy-json.ts';
 import { compilePolicy } from './policy/policy.ts';
@@ -36,7 +37,7 @@ export async function createDepsFromConfig(config: GatehouseConfig, overrides: P
     }
   }
 
-  const authenticator = overrides.authenticator ?? (await build('oidc', () => createOidcAuthenticator(config.oidc)));
+  const authenticator = overrides.authenticator ?? (await build('oidc', () => createIssuersAuthenticator(trustedIssuers(config))));
   const policyFile = config.policy.file;
   const policyLabel = `policy ${policyFile}`;
   let policy = overrides.policy;

@@ -5,9 +5,10 @@
 import * as z from 'zod';
 import { GatehouseConfigError } from './config-error.ts';
 import { DEFAULT_RESERVED_PREFIXES, prefixProblems } from './auth/identity-claims.ts';
+import { issuerListProblems } from './auth/issuer-list.ts';
 import { isHttpsOrLoopback } from './auth/loopback.ts';
 
-const oidcSchema = z.object({
+const oidcFields = z.object({
   /** Issuer URL; its /.well-known/openid-configuration names the JWKS unless jwksUri is set. */
   issuer: z.url(),
   audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
@@ -23,9 +24,36 @@ const oidcSchema = z.object({
     .array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519']))
     .min(1)
     .default(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519']),
-}).superRefine((oidc, context) => {
-  for (const problem of prefixProblems(oidc)) context.addIssue({ code: 'custom', message: problem.message, path: [problem.setting] });
 });
+
+/** Claim names and extra keys: printable, no whitespace (they name JSON members and policy keys). */
+const claimName = z.string().regex(/^[A-Za-z0-9_.:/-]{1,100}$/, 'must be 1-100 letters, digits, "_", ".", ":", "/" or "-"');
+
+/**
+ * One trusted issuer, in the spirit of the Kubernetes structured authentication configuration
+ * (`jwt[]` of AuthenticationConfiguration): the same settings as `oidc`, plus extra claims mapped
+ * into the identity (for policy) and claims whose values a token must carry.
+ */
+const issuerSchema = oidcFields
+  .extend({
+    /** Extra identity attributes for policy: key → the claim whose value (string or list of strings) it takes. */
+    extraClaims: z.record(claimName, claimName).default({}),
+    /** Claims a token must carry with exactly this string value (or, for a list claim, contain it); e.g. `ref: refs/heads/main`. */
+    requiredClaims: z.record(claimName, z.string().min(1)).default({}),
+  })
+  .superRefine(checkPrefixes);
+
+function checkPrefixes(issuer: z.infer<typeof oidcFields>, context: z.RefinementCtx): void {
+  for (const problem of prefixProblems(issuer)) context.addIssue({ code: 'custom', message: problem.message, path: [problem.setting] });
+}
+
+const oidcSchema = oidcFields.superRefine(checkPrefixes);
+
+/** A public base URL Gatehouse is reached at: https (plain http only on loopback), no query, fragment or credentials. */
+const publicBaseUrl = z
+  .url()
+  .refine((url) => isHttpsOrLoopback(new URL(url)), 'must be an https:// URL (plain http only on loopback)')
+  .refine((url) => { const u = new URL(url); return u.search === '' && u.hash === '' && u.username === '' && u.password === ''; }, 'must be a base URL without query, fragment or credentials');
 
 const kubeconfigUpstreamSchema = z.object({
   kind: z.literal('kubeconfig'),
@@ -50,7 +78,10 @@ const upstreamSchema = z.discriminatedUnion('kind', [kubeconfigUpstreamSchema, e
 
 export const configSchema = z.object({
   runtime: z.enum(['node', 'lambda']).default('node'),
+  /** The people's identity provider: the first trusted issuer. */
   oidc: oidcSchema,
+  /** More trusted issuers (pipelines, in-cluster agents), each with its own audiences, claim mappings and prefixes. */
+  issuers: z.array(issuerSchema).default([]),
   upstream: upstreamSchema,
   /** Upstream timeout for a request to answer with headers (watch streams then run freely). */
   upstreamTimeoutSeconds: z.number().positive().max(900).default(30),
@@ -76,11 +107,7 @@ export const configSchema = z.object({
        * runtime when approvals are on; on Lambda the default is the Function URL domain AWS
        * names in the event. A request's Host never makes a link.
        */
-      publicUrl: z
-        .url()
-        .refine((url) => isHttpsOrLoopback(new URL(url)), 'must be an https:// URL (plain http only on loopback)')
-        .refine((url) => { const u = new URL(url); return u.search === '' && u.hash === '' && u.username === '' && u.password === ''; }, 'must be a base URL without query, fragment or credentials')
-        .optional(),
+      publicUrl: publicBaseUrl.optional(),
       /** Sender address of approval mail (a verified SES identity). */
       mailFrom: z.email(),
       /** Seconds a pending approval lives, and an approved one-shot grant stays usable. */
@@ -164,7 +191,20 @@ export const configSchema = z.object({
       }
     })
     .optional(),
+  /** The MCP endpoint at /mcp (docs/mcp.md); absent: not served. */
+  mcp: z
+    .object({
+      /**
+       * Public base URL of Gatehouse: the MCP resource is `<publicUrl>/mcp`, and the 401
+       * challenge names `<publicUrl>/.well-known/oauth-protected-resource/mcp`. Never the Host a request names.
+       */
+      publicUrl: publicBaseUrl,
+      /** Scopes an MCP client asks its authorization server for (Protected Resource Metadata `scopes_supported`). */
+      scopes: z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'must be a scope token (RFC 6749)')).default(['openid', 'email', 'groups']),
+    })
+    .optional(),
 }).superRefine((config, context) => {
+  for (const problem of issuerListProblems([config.oidc, ...config.issuers])) context.addIssue({ code: 'custom', path: problem.path, message: problem.message });
   if (config.runtime === 'node' && config.approvals !== undefined && config.approvals.publicUrl === undefined) {
     context.addIssue({
       code: 'custom',
@@ -176,6 +216,14 @@ export const configSchema = z.object({
 
 export type GatehouseConfig = z.infer<typeof configSchema>;
 export type OidcConfig = z.infer<typeof oidcSchema>;
+/** One trusted issuer: `oidc` (with no extra or required claims) or an entry of `issuers`. */
+export type IssuerConfig = OidcConfig & Partial<Pick<z.infer<typeof issuerSchema>, 'extraClaims' | 'requiredClaims'>>;
+export type McpConfig = NonNullable<GatehouseConfig['mcp']>;
+
+/** Every trusted issuer, `oidc` first. */
+export function trustedIssuers(config: Pick<GatehouseConfig, 'oidc' | 'issuers'>): IssuerConfig[] {
+  return [config.oidc, ...config.issuers];
+}
 export type UpstreamConfig = z.infer<typeof upstreamSchema>;
 export type ApprovalsConfig = NonNullable<GatehouseConfig['approvals']>;
 

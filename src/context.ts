@@ -22,7 +22,30 @@ export interface UpgradeBinding {
  * `upgrade`), on Lambda hono/aws-lambda's `event`; none of them for in-process callers
  * (`app.request` in tests), where `c.env` itself may be undefined.
  */
+/**
+ * One Kubernetes API call a tool of the MCP endpoint makes (src/mcp/): the MCP endpoint sends it
+ * to the app itself, in process, with this binding instead of a token — the identity it verified
+ * for the agent, and what the record and approvers are told about the tool call. Only that
+ * in-process dispatch sets `env.agent`; no runtime does, so no client request can carry one.
+ */
+export interface AgentCall {
+  identity: Identity;
+  /** The MCP tool that made the call. */
+  tool: string;
+  /** The tool's arguments as JSON, masked like a request body. */
+  arguments: string;
+  /** The MCP session (the `Mcp-Session-Id` Gatehouse issued), "" when the client sent none. */
+  session: string;
+  /** One id per tool call, shared by the records of the API calls it made. */
+  callId: string;
+  /** The agent's address and User-Agent, as the MCP request arrived. */
+  sourceIp: string | null;
+  userAgent: string | null;
+}
+
 export interface GatehouseBindings {
+  /** Set only on the MCP endpoint's own calls into the app (see AgentCall). */
+  agent?: AgentCall;
   incoming?: IncomingMessage;
   outgoing?: ServerResponse;
   upgrade?: UpgradeBinding;

@@ -11,6 +11,10 @@ export interface Identity {
   uid?: string;
   /** Verified claims of the token, for records and policy. */
   claims: Readonly<Record<string, unknown>>;
+  /** The issuer that vouched for the caller (the token's verified `iss`), for records and policy. */
+  issuer?: string;
+  /** Extra attributes the issuer's `extraClaims` mapped from the token (key → values), for policy. */
+  extra?: Readonly<Record<string, readonly string[]>>;
 }
 
 /**

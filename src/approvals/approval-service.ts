@@ -107,6 +107,7 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
       target: requestTarget(req, bodySha256),
       kubectlCommand: req.kubectlCommand,
       kubectlSession: req.kubectlSession,
+      ...(req.agent === undefined ? {} : { agent: { ...req.agent } }),
       body,
       rule: req.decision.rule,
       // The rule's own words; the rule is named beside it.

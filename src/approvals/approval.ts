@@ -33,6 +33,15 @@ export interface ApprovalTarget extends Omit<FingerprintInput, 'user'> {
   apiVersion: string;
 }
 
+/** What approvers are told of a request an AI agent made through the MCP endpoint. */
+export interface AgentRequest {
+  tool: string;
+  /** The tool's arguments as JSON, masked. */
+  arguments: string;
+  /** The MCP session, "" when none. */
+  session: string;
+}
+
 export interface Approval {
   id: string;
   fingerprint: string;
@@ -41,6 +50,8 @@ export interface Approval {
   target: ApprovalTarget;
   kubectlCommand: string;
   kubectlSession: string;
+  /** Set when an AI agent asked through the MCP endpoint: the tool and its (masked) arguments, for approvers. */
+  agent?: AgentRequest;
   body: BodySummary;
   rule: string | null;
   reason: string;

@@ -71,7 +71,8 @@ export function approvalDenied(approval: Approval): GatehouseError {
 export function approvalMailFor(approval: Approval, approver: string, link: string, name = 'Gatehouse'): MailMessage {
   const what = printable(describeTarget(approval.target));
   const user = printable(approval.requester.user);
-  const subject = `[${printable(name)}] Approval needed: ${user} wants to ${what}`;
+  const agent = approval.agent;
+  const subject = `[${printable(name)}] Approval needed: ${user}${agent === undefined ? '' : ' (via an AI agent)'} wants to ${what}`;
   const runs = describeStreamCall(approval.target);
   const lines = [
     `${user} (groups: ${printable(approval.requester.groups.join(', ')) || 'none'}) asks to:`,
@@ -79,6 +80,7 @@ export function approvalMailFor(approval: Approval, approver: string, link: stri
     `    ${what}`,
     `    ${approval.target.method} ${printable(approval.target.path)}${approval.target.query === '' ? '' : `?${printable(approval.target.query)}`}`,
     approval.kubectlCommand === '' ? undefined : `    command (as the client claims it): ${printable(approval.kubectlCommand)}`,
+    agent === undefined ? undefined : `    asked by an AI agent through MCP, signed in as ${user}: tool ${printable(agent.tool)} with arguments ${printable(agent.arguments)}`,
     runs === undefined ? undefined : `    runs: ${printable(runs.command)}${runs.container === '' ? '' : ` in container ${printable(runs.container)}`} (${runs.interactive})`,
     `    on: ${printable(name)}`,
     '',
@@ -94,6 +96,7 @@ export function approvalMailFor(approval: Approval, approver: string, link: stri
   const text = lines.join('\n');
   const html =
     `<p>${escapeHtml(user)} asks to <strong>${escapeHtml(what)}</strong> on ${escapeHtml(name)}.</p>` +
+    (agent === undefined ? '' : `<p>Asked by an AI agent through MCP: tool <code>${escapeHtml(printable(agent.tool))}</code> with arguments <code>${escapeHtml(printable(agent.arguments))}</code>.</p>`) +
     `<p>Policy ${escapeHtml(ruleOf(approval))} requires approval. Approval id: <code>${escapeHtml(approval.id)}</code>.</p>` +
     `<p><a href="${escapeHtml(link)}">Review the request</a> (expires ${escapeHtml(iso(approval.expiresAt))}; ` +
     `opening it decides nothing).</p><p style="color:#666">Sent to ${escapeHtml(approver)}.</p>`;

@@ -164,6 +164,15 @@ export const ApprovalPage: FC<ApprovalPageProps> = ({ approval, approver, formTo
               </dd>
             </>
           )}
+          {approval.agent === undefined ? null : (
+            <>
+              <dt>AI agent</dt>
+              <dd id="agent">
+                asked through MCP by an agent signed in as {printable(approval.requester.user)}: tool <code>{printable(approval.agent.tool)}</code> with arguments{' '}
+                <code>{printable(approval.agent.arguments)}</code>
+              </dd>
+            </>
+          )}
           <dt>Command</dt>
           <dd id="command">
             {approval.kubectlCommand === '' ? <span class="muted">not a kubectl call (no Kubectl-Command header)</span> : printable(approval.kubectlCommand)}{' '}

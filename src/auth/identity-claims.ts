@@ -29,6 +29,10 @@ export interface ClaimMapping {
   groupsPrefix: string;
   /** Prefixes no user or group may start with, besides `system:` (which is always reserved). */
   reservedPrefixes: readonly string[];
+  /** Extra identity attributes for policy: key → claim (a string or a list of strings; absent: no values). */
+  extraClaims?: Readonly<Record<string, string>>;
+  /** Claims the token must carry with this value (a list claim must contain it). */
+  requiredClaims?: Readonly<Record<string, string>>;
 }
 
 /** Kubernetes reserves this prefix for its own users and groups (system:masters, system:node:…). */
@@ -45,6 +49,7 @@ const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/u;
 const EDGE_WHITESPACE = /^\s|\s$/u;
 
 export function identityFromClaims(claims: Readonly<Record<string, unknown>>, mapping: ClaimMapping): Identity {
+  checkRequiredClaims(claims, mapping.requiredClaims ?? {});
   const reserved = reservedPrefixes(mapping.reservedPrefixes);
   const named = userName(claims, mapping.usernameClaim);
   const user = checkedName({ kind: 'user', claim: named.claim, value: named.value, prefix: mapping.usernamePrefix, prefixSetting: 'oidc.usernamePrefix' }, reserved);
@@ -53,7 +58,44 @@ export function identityFromClaims(claims: Readonly<Record<string, unknown>>, ma
   );
   const identity: Identity = { user, groups: [...new Set(groups)], claims: Object.freeze({ ...claims }) };
   if (typeof claims['sub'] === 'string' && claims['sub'] !== '') identity.uid = checkedUid(claims['sub']);
+  if (typeof claims['iss'] === 'string') identity.issuer = claims['iss'];
+  const extra = extraValues(claims, mapping.extraClaims ?? {});
+  if (extra !== undefined) identity.extra = extra;
   return identity;
+}
+
+/** A token without a required claim value is refused, naming the claim, what it carries and what is required. */
+function checkRequiredClaims(claims: Readonly<Record<string, unknown>>, required: Readonly<Record<string, string>>): void {
+  for (const [claim, wanted] of Object.entries(required)) {
+    const value = claims[claim];
+    const carries = typeof value === 'string' ? value === wanted : Array.isArray(value) && value.includes(wanted);
+    if (!carries) {
+      throw new GatehouseError('ERR_TOKEN_CLAIMS', `token claim "${claim}" is ${value === undefined ? 'absent' : describe(value)}; this issuer requires ${quote(wanted)}`);
+    }
+  }
+}
+
+/** The mapped extra attributes (key → values), each value printable; undefined when none are configured. */
+function extraValues(claims: Readonly<Record<string, unknown>>, mapping: Readonly<Record<string, string>>): Record<string, string[]> | undefined {
+  const keys = Object.keys(mapping);
+  if (keys.length === 0) return undefined;
+  const extra: Record<string, string[]> = {};
+  for (const key of keys) {
+    const claim = mapping[key] as string;
+    const value = claims[claim];
+    if (value === undefined) continue;
+    const values = typeof value === 'string' ? [value] : Array.isArray(value) && value.every((item) => typeof item === 'string') ? (value as string[]) : undefined;
+    if (values === undefined || values.length > MAX_GROUPS) {
+      throw new GatehouseError('ERR_TOKEN_CLAIMS', `token claim "${claim}" (extra "${key}") must be a string or a list of strings, but is ${describe(value)}`);
+    }
+    for (const item of values) {
+      if (item.length > MAX_NAME_LENGTH || EDGE_WHITESPACE.test(item) || UNPRINTABLE.test(item)) {
+        throw new GatehouseError('ERR_TOKEN_CLAIMS', `token claim "${claim}" (extra "${key}") holds ${quote(item)}, which has edge whitespace, unprintable characters or is too long`);
+      }
+    }
+    extra[key] = values;
+  }
+  return extra;
 }
 
 /** `system:` plus the configured prefixes, lower-cased, without duplicates. */

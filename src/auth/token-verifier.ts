@@ -33,7 +33,7 @@ export const ASYMMETRIC_ALGORITHMS: ReadonlySet<string> = new Set([
 ]);
 
 /** Far above any real ID token (a few KB); bounds the work a hostile caller can ask for. */
-const MAX_TOKEN_LENGTH = 16 * 1024;
+export const MAX_TOKEN_LENGTH = 16 * 1024;
 
 export function createTokenAuthenticator(settings: TokenSettings, keys: JWTVerifyGetKey, options: { clock?: Clock } = {}): Authenticator {
   const clock = options.clock ?? systemClock;

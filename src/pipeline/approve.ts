@@ -13,6 +13,7 @@ import type { GatehouseContext } from '../context.ts';
 import { GatehouseError } from '../errors.ts';
 import type { MaskingRules } from '../masking/index.ts';
 import type { Approvals } from '../ports/approvals.ts';
+import type { AgentRequest } from '../approvals/approval.ts';
 import type { Clock, Identity } from '../types.ts';
 import { rawTarget } from './classify.ts';
 import { readBody } from './request-body.ts';
@@ -43,12 +44,19 @@ export function approve(approvals: Approvals | undefined, _clock: Clock, masking
       ...functionUrlOrigin(c),
       kubectlCommand: c.req.header('kubectl-command') ?? '',
       kubectlSession: c.req.header('kubectl-session') ?? '',
+      ...agentRequest(c),
       ...(masking === undefined ? {} : { masking }),
     });
     c.set('approval', result.outcome);
     if (result.refusal !== undefined) throw result.refusal;
     await next();
   };
+}
+
+/** For an MCP tool call: the tool and its masked arguments, for approvers (the binding only the MCP endpoint sets). */
+function agentRequest(c: GatehouseContext): { agent?: AgentRequest } {
+  const agent = c.env?.agent;
+  return agent === undefined ? {} : { agent: { tool: agent.tool, arguments: agent.arguments, session: agent.session } };
 }
 
 /** A Function URL domain: `<url-id>.lambda-url.<region>.on.aws` or any plain DNS name AWS reports. */

@@ -9,7 +9,9 @@
  * verifies the token (401 with the authenticator's code) and sets `identity` for the stages
  * after it. Errors are thrown; the app turns them into Kubernetes Status responses.
  */
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
+import type { GatehouseBindings } from '../context.ts';
+import type { Identity } from '../types.ts';
 import { GatehouseError } from '../errors.ts';
 import type { Authenticator } from '../ports/authenticator.ts';
 import { clientHeaderPairs } from './request-headers.ts';
@@ -32,10 +34,20 @@ export function authenticate(authenticator: Authenticator, options: Authenticate
         `Gatehouse refuses client impersonation headers (${impersonation.map(canonicalHeaderName).join(', ')}): the caller's identity comes from its token`,
       );
     }
-    const token = bearerToken(singleAuthorization(clientHeaderPairs(c)));
-    c.set('identity', await authenticator.verify(token));
+    // A tool call of the MCP endpoint: the endpoint verified the agent's token; its calls carry none (none is passed on).
+    const agent = (c.env as GatehouseBindings | undefined)?.agent;
+    if (agent !== undefined) {
+      c.set('identity', agent.identity);
+      return next();
+    }
+    c.set('identity', await verifiedCaller(c, authenticator));
     await next();
   };
+}
+
+/** The caller of a request, from its one `Authorization: Bearer` token (401 codes when there is none or it fails). */
+export function verifiedCaller(c: Context, authenticator: Authenticator): Promise<Identity> {
+  return authenticator.verify(bearerToken(singleAuthorization(clientHeaderPairs(c))));
 }
 
 /** Names of the Impersonate-* headers among [name, value, …], once each. */

@@ -82,7 +82,8 @@ export function impersonate(policy: PolicyEngine): MiddlewareHandler {
       const because = decision.effect === 'review' ? `impersonation is never held for approval, and ${decision.reason}` : decision.reason;
       throw new GatehouseError('ERR_IMPERSONATION_REFUSED', `${describeCaller(caller)} may not impersonate ${resource} ${JSON.stringify(name)}: ${because}`);
     }
-    const acting: Identity = { user, groups: [...requested.groups], claims: {} };
+    // The issuer stays the one that vouched for the caller: policy on `issuers` still sees who signed in.
+    const acting: Identity = { user, groups: [...requested.groups], claims: {}, ...(caller.issuer === undefined ? {} : { issuer: caller.issuer }) };
     if (requested.uids[0] !== undefined) acting.uid = requested.uids[0];
     c.set('impersonator', caller);
     c.set('identity', acting);

@@ -14,7 +14,7 @@
  *   ERR_RECORD_UNAVAILABLE and reaches nothing.
  */
 import type { Context, ContextVariableMap, MiddlewareHandler } from 'hono';
-import type { GatehouseContext } from '../context.ts';
+import type { GatehouseBindings, GatehouseContext } from '../context.ts';
 import { asGatehouseError, GatehouseError } from '../errors.ts';
 import type { RecordSink } from '../ports/records.ts';
 import { NO_BODY, recordBody, recordSentBody, unreadBody } from '../records/body.ts';
@@ -186,6 +186,21 @@ function intentRefusal(facts: CallFacts, error: unknown): string {
 function callStart(c: Context, requestId: string, options: RecordStageOptions): CallStart {
   const target = rawTarget(c);
   const requestHeaders = c.req.raw.headers;
+  const agent = (c.env as GatehouseBindings | undefined)?.agent;
+  if (agent !== undefined) {
+    // An MCP tool call: the agent's address and client, and which tool with which arguments.
+    return {
+      requestId,
+      startedAtMs: options.clock.now(),
+      runtime: options.runtime,
+      method: c.req.method,
+      path: target.path,
+      query: target.query,
+      sourceIp: agent.sourceIp,
+      headers: { kubectlSession: null, kubectlCommand: null, userAgent: agent.userAgent, forwardedFor: null, contentType: requestHeaders.get('content-type') },
+      agent: { session: agent.session, tool: agent.tool, callId: agent.callId, arguments: agent.arguments },
+    };
+  }
   return {
     requestId,
     startedAtMs: options.clock.now(),

@@ -120,6 +120,7 @@ function compileRules(doc: PolicyDocument): PolicyEngine {
   const field = () => new PatternIndex(size);
   const users = field();
   const groups = field();
+  const issuers = field();
   const verbs = field();
   const apiGroups = field();
   const resourceNames = field();
@@ -134,6 +135,8 @@ function compileRules(doc: PolicyDocument): PolicyEngine {
   const widenNames = newBitset(size);
   const decisions: Decision[] = [];
   const resourcePatterns: ResourcePattern[][] = [];
+  /** Per rule: its `claims` matchers (few rules have any; checked on the rules the index lets through). */
+  const claimMatchers: [string, string[]][][] = [];
 
   doc.rules.forEach((rule, i) => {
     decisions.push(ruleDecision(rule));
@@ -142,6 +145,8 @@ function compileRules(doc: PolicyDocument): PolicyEngine {
     setBit(effectRules[rule.effect], i);
     users.add(i, rule.users);
     groups.add(i, rule.groups);
+    issuers.add(i, rule.issuers);
+    claimMatchers.push(rule.claims === undefined ? [] : Object.entries(rule.claims));
     verbs.add(i, rule.verbs);
     apiGroups.add(i, rule.apiGroups);
     resourceNames.add(i, rule.resources?.map((p) => (p === '*' ? '*' : (p.split('/')[0] ?? ''))));
@@ -166,6 +171,7 @@ function compileRules(doc: PolicyDocument): PolicyEngine {
 
   function narrowBySubject(identity: Identity): void {
     narrow(users, identity.user);
+    narrow(issuers, identity.issuer ?? '');
     scratch.fill(0);
     orInto(scratch, groups.unconstrained);
     for (const group of identity.groups) groups.collectConstrained(group, scratch);
@@ -180,7 +186,14 @@ function compileRules(doc: PolicyDocument): PolicyEngine {
     return DEFAULT_DENY;
   }
 
-  const always = () => true;
+  /** Every `claims` key of the rule has a value of the identity matching one of its patterns. */
+  function claimsMatch(rule: number, identity: Identity): boolean {
+    for (const [key, patterns] of claimMatchers[rule] ?? []) {
+      const values = identity.extra?.[key] ?? [];
+      if (!values.some((value) => patterns.some((p) => (p.endsWith('*') ? value.startsWith(p.slice(0, -1)) : value === p)))) return false;
+    }
+    return true;
+  }
 
   return {
     decide(identity: Identity, request: KubeRequest): Decision {
@@ -195,7 +208,7 @@ function compileRules(doc: PolicyDocument): PolicyEngine {
         narrowBySubject(identity);
         narrow(verbs, request.verb);
         narrow(urls, path);
-        return strongest(always);
+        return strongest((rule) => claimsMatch(rule, identity));
       }
       candidates.set(resourceRules);
       narrowBySubject(identity);
@@ -213,7 +226,7 @@ function compileRules(doc: PolicyDocument): PolicyEngine {
       if (request.name === '') orInto(scratch, widenNames);
       andInto(candidates, scratch);
 
-      return strongest((rule) => resourceMatches(resourcePatterns[rule] ?? [], request.resource, request.subresource));
+      return strongest((rule) => resourceMatches(resourcePatterns[rule] ?? [], request.resource, request.subresource) && claimsMatch(rule, identity));
     },
   };
 }

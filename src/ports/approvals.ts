@@ -9,7 +9,7 @@
  * - `SigningKeyProvider` hands out the secret that signs approval links.
  */
 import type { GatehouseError } from '../errors.ts';
-import type { Approval, ApprovalEvent, Verdict } from '../approvals/approval.ts';
+import type { AgentRequest, Approval, ApprovalEvent, Verdict } from '../approvals/approval.ts';
 import type { MaskingRules } from '../masking/index.ts';
 import type { ApprovalOutcome, Decision, Identity, KubeRequest } from '../types.ts';
 
@@ -36,6 +36,8 @@ export interface ReviewRequest {
   kubectlCommand: string;
   /** kubectl's `Kubectl-Session` header, "" when absent. */
   kubectlSession: string;
+  /** Set when the request is an MCP tool call of an AI agent. */
+  agent?: AgentRequest;
   /** The masking rules of the policy: the body an approver sees is masked as a response would be. */
   masking?: MaskingRules;
 }

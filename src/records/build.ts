@@ -24,6 +24,8 @@ export interface CallStart {
     forwardedFor: string | null;
     contentType: string | null;
   };
+  /** Set for the API calls of an MCP tool call. */
+  agent?: { session: string; tool: string; callId: string; arguments: string };
 }
 
 /** What the stages found out; each is absent when the call did not get that far. */
@@ -109,6 +111,11 @@ export function buildRecord(phase: RecordPhase, start: CallStart, facts: CallFac
     impersonator_groups: facts.impersonator === undefined ? null : [...facts.impersonator.groups],
     restored_paths: restoration === undefined ? null : [...restoration.paths],
     restored_resource_version: restoration?.resourceVersion ?? null,
+    token_issuer: (facts.impersonator ?? identity)?.issuer ?? null,
+    mcp_session: start.agent === undefined || start.agent.session === '' ? null : start.agent.session,
+    mcp_tool: start.agent?.tool ?? null,
+    mcp_call_id: start.agent?.callId ?? null,
+    mcp_arguments: start.agent?.arguments ?? null,
     ...recordingColumns(outcome?.recording),
   };
 }

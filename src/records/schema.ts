@@ -133,6 +133,16 @@ export const RECORD_COLUMNS = [
   { name: 'forward_bytes_out', type: 'bigint', nullable: true, description: 'Port-forward bytes from the pod to the client, all ports together.' },
   { name: 'stream_duration_ms', type: 'bigint', nullable: true, description: 'Milliseconds the exec/attach/port-forward session lasted, from its upgrade to its end.' },
   { name: 'stream_end_reason', type: 'string', nullable: true, description: 'Why the session ended, e.g. `client closed`, `upstream reset`, `terminated by lead@example.com`.' },
+  { name: 'token_issuer', type: 'string', nullable: true, description: 'The trusted issuer that vouched for the caller (the token\'s verified `iss`): the company IdP, a CI system, a cluster. Null when authentication failed.' },
+  {
+    name: 'mcp_session',
+    type: 'string',
+    nullable: true,
+    description: 'For calls an AI agent made through the MCP endpoint: the `Mcp-Session-Id` Gatehouse issued at `initialize`, as the client sends it back. Group an agent\'s calls into sessions by (`user_name`, `mcp_session`). Null for kubectl and other clients.',
+  },
+  { name: 'mcp_tool', type: 'string', nullable: true, description: 'The MCP tool whose call made this API call (e.g. `scale`). Null outside MCP.' },
+  { name: 'mcp_call_id', type: 'string', nullable: true, description: 'One id per MCP tool call, shared by every API call that tool call made. Null outside MCP.' },
+  { name: 'mcp_arguments', type: 'string', nullable: true, description: 'The tool call\'s arguments as JSON, masked like request bodies (Secret values in a manifest never appear). Null outside MCP.' },
 ] as const satisfies readonly ColumnSpec[];
 
 type Column = (typeof RECORD_COLUMNS)[number];

@@ -55,7 +55,17 @@ export interface ReplaySession {
 const WITHOUT_SESSION = 'call-';
 
 export function sessionIdOf(record: SessionRecord): string {
-  return record.kubectl_session ?? `${WITHOUT_SESSION}${record.request_id}`;
+  if (record.kubectl_session !== null) return record.kubectl_session;
+  // An AI agent's calls: one session per MCP session.
+  if (record.mcp_session !== null) return `mcp-${record.mcp_session}`;
+  return `${WITHOUT_SESSION}${record.request_id}`;
+}
+
+/** What a call belonged to, as the replay shows it: the kubectl command, the MCP tool with its (masked) arguments, or the client. */
+function commandOf(record: SessionRecord): string {
+  if (record.kubectl_command !== null) return record.kubectl_command;
+  if (record.mcp_tool !== null) return `mcp ${record.mcp_tool} ${record.mcp_arguments ?? '{}'}`;
+  return record.user_agent ?? 'unknown client';
 }
 
 /** The key a call is grouped by: its user and the session id its client sent. */
@@ -118,7 +128,7 @@ export function listSessions(records: readonly SessionRecord[], filter: SessionF
       calls: rs.length,
       changes: rs.filter((r) => isChange(r)).length,
       refused: rs.filter((r) => isRefused(r)).length,
-      commands: distinct(rs.map((r) => r.kubectl_command)),
+      commands: distinct(rs.map((r) => r.kubectl_command ?? (r.mcp_tool === null ? null : `mcp ${r.mcp_tool}`))),
       namespaces: distinct(rs.map((r) => r.namespace)),
     });
   }
@@ -134,9 +144,10 @@ export function replaySession(records: readonly SessionRecord[], sessionId: stri
   return groupByUserSession(calls).map((sessionCalls) => {
     const commands: ReplayCommand[] = [];
     for (const call of sessionCalls) {
-      const command = call.record.kubectl_command ?? `${call.record.user_agent ?? 'unknown client'}`;
+      const command = commandOf(call.record);
       const last = commands.at(-1);
-      if (last !== undefined && last.command === command) last.calls.push(call);
+      // Calls of one MCP tool call stay together; two calls of the same tool are two commands.
+      if (last !== undefined && last.command === command && (call.record.mcp_call_id === null || last.calls.at(-1)?.record.mcp_call_id === call.record.mcp_call_id)) last.calls.push(call);
       else commands.push({ command, calls: [call] });
     }
     return { sessionId, user: (sessionCalls[0] as ReplayCall).record.user_name, commands };

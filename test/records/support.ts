@@ -92,6 +92,11 @@ export function aRecord(over: Partial<SessionRecord> = {}): SessionRecord {
     restored_paths: null,
     restored_resource_version: null,
     ...recordingColumns(undefined),
+    token_issuer: null,
+    mcp_session: null,
+    mcp_tool: null,
+    mcp_call_id: null,
+    mcp_arguments: null,
     ...over,
   };
 }
