@@ -2,6 +2,8 @@
  * The Gatehouse app: the whole pipeline assembled in one place, in the order a request
  * passes it. Both runtimes (Node HTTPS server, Lambda Function URL) serve this same app.
  *
+ * `/mcp` (AI agents, src/mcp/) sits beside the chain: each tool call re-enters it as API requests.
+ *
  *   record ─► authenticate ─► impersonate ─► classify ─► request framing ─► authorize ─► request body ─► approve ─► limit streams ─► record intent ─► credentials ─► restore ─► forward ─► mask
  *
  * `request framing` refuses, from the headers alone, a body on GET/HEAD and a declared
@@ -44,6 +46,8 @@ import { mask } from './pipeline/mask.ts';
 import { restore } from './pipeline/restore.ts';
 import { approvalRoutes } from './approvals/routes.ts';
 import type { RecordingStore } from './ports/recordings.ts';
+import { mcpEndpoint } from './mcp/endpoint.ts';
+import type { ProtectedResource } from './mcp/resource-metadata.ts';
 
 export interface GatehouseDeps {
   authenticator: Authenticator;
@@ -71,6 +75,8 @@ export interface GatehouseDeps {
   maxRequestBodyBytes?: number;
   /** Where exec/attach/cp/port-forward sessions are recorded (Node runtime); without it they are refused (503). */
   recordings?: RecordingStore;
+  /** The MCP endpoint (/mcp) as this protected resource; absent: not served. */
+  mcp?: ProtectedResource;
 }
 
 /** Paths under this prefix are Gatehouse's own (approval pages, health); the API server has none. */
@@ -87,6 +93,22 @@ export function createApp(deps: GatehouseDeps): Hono {
   app.get(`${OWN_PREFIX}/healthz`, (c) => c.text('ok'));
   if (deps.approvals !== undefined) app.route(`${OWN_PREFIX}/approvals`, approvalRoutes(deps.approvals, clock));
   if (deps.recordingPages !== undefined) app.route(`${OWN_PREFIX}/recordings`, deps.recordingPages);
+  // AI agents: each tool call comes back into this app as API requests, through every stage below.
+  if (deps.mcp !== undefined) {
+    app.route(
+      '/',
+      mcpEndpoint({
+        resource: deps.mcp,
+        authenticator: deps.authenticator,
+        dispatch: (request, env) => app.fetch(request, env),
+        mask: recordBodyMasking(deps.masking).mask,
+        clock,
+        runtime: deps.runtime,
+        maxBodyBytes: maxRequestBodyBytes,
+        trustForwardedFor: (deps.recordSettings ?? DEFAULT_RECORD_SETTINGS).trustForwardedFor,
+      }),
+    );
+  }
 
   app.use('*', record(deps.records, { clock, runtime: deps.runtime, ...(deps.recordSettings ?? DEFAULT_RECORD_SETTINGS), ...recordBodyMasking(deps.masking) }));
   app.use('*', authenticate(deps.authenticator, { impersonation: 'decide' }));

@@ -13,6 +13,7 @@ import type { GatehouseConfig, UpstreamConfig } from './config.ts';
 import { trustedIssuers } from './config.ts';
 import { GatehouseConfigError } from './config-error.ts';
 import { createIssuersAuthenticator } from './auth/issuers.ts';
+import { protectedResource } from './mcp/resource-metadata.ts';
 import { loadPolicyFile } from './policy/policy-file.ts';
 import { readPolicyJsonFile } from './policy/policy-json.ts';
 import { compilePolicy } from './policy/policy.ts';
@@ -96,6 +97,8 @@ export async function createDepsFromConfig(config: GatehouseConfig, overrides: P
   const recordSettings = overrides.recordSettings ?? records?.settings;
   if (recordSettings !== undefined) deps.recordSettings = recordSettings;
   if (masking !== undefined) deps.masking = masking;
+  if (overrides.mcp !== undefined) deps.mcp = overrides.mcp;
+  else if (config.mcp !== undefined) deps.mcp = protectedResource(config.mcp.publicUrl, trustedIssuers(config).map((issuer) => issuer.issuer), config.mcp.scopes);
   if (overrides.clock !== undefined) deps.clock = overrides.clock;
   return deps;
 }

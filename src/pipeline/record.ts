@@ -299,7 +299,7 @@ function hasNoBody(method: string): boolean {
 }
 
 /** The caller's address: the TCP peer (Node) or the Function URL's view (Lambda); X-Forwarded-For only when trusted. */
-function sourceIp(c: GatehouseContext, trustForwardedFor: boolean): string | null {
+export function sourceIp(c: GatehouseContext, trustForwardedFor: boolean): string | null {
   if (trustForwardedFor) {
     const hops = (c.req.header('x-forwarded-for') ?? '')
       .split(',')
