@@ -5,7 +5,8 @@ import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from 'jose';
 
 export interface TestIssuer {
   issuer: string;
-  sign(claims: Record<string, unknown>): Promise<string>;
+  /** Signs `claims` as this issuer, for audience `gatehouse` unless another is given. */
+  sign(claims: Record<string, unknown>, audience?: string | string[]): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -24,8 +25,8 @@ export async function startIssuer(): Promise<TestIssuer> {
   const key: CryptoKey = privateKey;
   return {
     issuer,
-    sign: (claims) =>
-      new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuer(issuer).setAudience('gatehouse').setIssuedAt().setExpirationTime('10m').sign(key),
+    sign: (claims, audience = 'gatehouse') =>
+      new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuer(issuer).setAudience(audience).setIssuedAt().setExpirationTime('10m').sign(key),
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }
