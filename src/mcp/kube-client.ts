@@ -105,7 +105,8 @@ function maskedArguments(args: unknown, request: ReturnType<typeof classifyReque
   if (typeof args !== 'object' || args === null) return JSON.stringify(args ?? {});
   const copy: Record<string, unknown> = { ...(args as Record<string, unknown>) };
   for (const key of ['manifest', 'patch']) {
-    if (copy[key] !== undefined) copy[key] = mask(copy[key], request).document;
+    // A copy: the masker may work in place, and the arguments are still to be sent as they are.
+    if (copy[key] !== undefined) copy[key] = mask(structuredClone(copy[key]), request).document;
   }
   return JSON.stringify(copy);
 }

@@ -162,10 +162,15 @@ export async function startMcpFixture(): Promise<McpFixture> {
       return client;
     },
     async records() {
-      await records.sink.flush();
-      const out: SessionRecord[] = [];
-      for await (const record of createS3Records({ bucket: s3.bucket, prefix: 'mcp/', clientConfig: s3.s3.clientConfig }).read({})) out.push(record);
-      return out;
+      // A write started by an earlier flush may still be on its way: read until two reads agree.
+      let previous = -1;
+      for (;;) {
+        await records.sink.flush();
+        const out: SessionRecord[] = [];
+        for await (const record of createS3Records({ bucket: s3.bucket, prefix: 'mcp/', clientConfig: s3.s3.clientConfig }).read({})) out.push(record);
+        if (out.length === previous) return out;
+        previous = out.length;
+      }
     },
     async close() {
       await Promise.all(clients.map((client) => client.close().catch(() => undefined)));

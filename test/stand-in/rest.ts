@@ -123,6 +123,21 @@ export function handleGet(x: Exchange): void {
   sendRendered(x, rep, renderObjects(x, rep, [object], undefined));
 }
 
+/** A merge patch of the scale subresource (`kubectl scale`, the MCP scale tool): sets the workload's spec.replicas, answers the Scale. */
+function patchScale(x: Exchange): void {
+  const contentType = (x.req.headers['content-type'] ?? '').split(';')[0]?.trim() ?? '';
+  if (contentType !== 'application/merge-patch+json' && contentType !== 'application/strategic-merge-patch+json') {
+    throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/merge-patch+json, application/strategic-merge-patch+json`);
+  }
+  const current = existing(x);
+  const replicas = (asObject(parseBody(x)) as { spec?: { replicas?: unknown } }).spec?.replicas;
+  if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0) {
+    throw invalid('Scale', 'autoscaling', x.attrs.name, [{ field: 'spec.replicas', message: `Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0` }]);
+  }
+  const next: KubeObject = { ...current, spec: { ...(current.spec as Record<string, unknown>), replicas } };
+  sendJson(x.res, 200, scaleOf(store(x, next)));
+}
+
 function scaleOf(object: KubeObject): unknown {
   const spec = (object.spec ?? {}) as { replicas?: number; selector?: { matchLabels?: Record<string, string> } };
   const status = (object.status ?? {}) as { replicas?: number };
@@ -236,6 +251,10 @@ export function handleUpdate(x: Exchange): void {
 }
 
 export function handlePatch(x: Exchange): void {
+  if (x.attrs.subresource === 'scale') {
+    patchScale(x);
+    return;
+  }
   if (x.attrs.subresource !== '' && x.attrs.subresource !== 'status') throw methodNotAllowed();
   const contentType = (x.req.headers['content-type'] ?? '').split(';')[0]?.trim() ?? '';
   const current = x.store.read(x.type, x.attrs.namespace, x.attrs.name);
