@@ -17,7 +17,7 @@ import { configSchema, type GatehouseConfig } from './config.ts';
 import { GatehouseConfigError } from './config-error.ts';
 import { DEV_ISSUER } from './auth/dev-issuer.ts';
 
-type Kind = 'string' | 'integer' | 'number' | 'boolean' | 'list' | 'stringOrList';
+type Kind = 'string' | 'integer' | 'number' | 'boolean' | 'list' | 'stringOrList' | 'json';
 
 export interface EnvVariable {
   name: string;
@@ -39,6 +39,9 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   { name: 'GATEHOUSE_OIDC_RESERVED_PREFIXES', path: ['oidc', 'reservedPrefixes'], kind: 'list', description: 'user and group prefixes refused besides `system:`, comma-separated (default `eks:,aws:,amazon:,iam:`)' },
   { name: 'GATEHOUSE_OIDC_CLOCK_SKEW_SECONDS', path: ['oidc', 'clockSkewSeconds'], kind: 'integer', description: 'tolerated clock skew for exp/nbf (default 30)' },
   { name: 'GATEHOUSE_OIDC_ALGORITHMS', path: ['oidc', 'algorithms'], kind: 'list', description: 'accepted JWS algorithms, comma-separated (default: all asymmetric)' },
+  { name: 'GATEHOUSE_ISSUERS', path: ['issuers'], kind: 'json', description: 'more trusted issuers (CI, clusters) as a JSON list of `issuers` entries (docs/authentication.md); default none' },
+  { name: 'GATEHOUSE_MCP_PUBLIC_URL', path: ['mcp', 'publicUrl'], kind: 'string', description: 'public base URL of Gatehouse; setting it serves the MCP endpoint at `<url>/mcp` (docs/mcp.md)' },
+  { name: 'GATEHOUSE_MCP_SCOPES', path: ['mcp', 'scopes'], kind: 'list', description: 'scopes MCP clients ask for, comma-separated (default `openid,email,groups`)' },
   { name: 'GATEHOUSE_UPSTREAM', path: ['upstream', 'kind'], kind: 'string', description: '`eks` (default) or `kubeconfig`' },
   { name: 'GATEHOUSE_EKS_CLUSTER_NAME', path: ['upstream', 'clusterName'], kind: 'string', description: 'EKS cluster name (required for `eks`)' },
   { name: 'GATEHOUSE_EKS_REGION', path: ['upstream', 'region'], kind: 'string', description: "the cluster's region (default: AWS_REGION, which Lambda sets)" },
@@ -139,6 +142,7 @@ const KIND_NAMES: Record<Kind, string> = {
   boolean: '`true` or `false`',
   list: 'a comma-separated list',
   stringOrList: 'a comma-separated list',
+  json: 'JSON',
 };
 
 /** The typed value of a variable, or undefined when the text is not of its kind. */
@@ -156,6 +160,12 @@ function convert(text: string, kind: Kind): unknown {
     }
     case 'list':
       return splitList(text);
+    case 'json':
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        return undefined;
+      }
     case 'stringOrList': {
       const items = splitList(text);
       return items.length === 1 ? items[0] : items;

@@ -29,6 +29,8 @@ import { functionUrlEvent, type RawRequest } from './function-url-event.ts';
 import { assertRefusalStatus, lambdaRefusalCases, sameOutcomeCases } from './lambda-cases.ts';
 import { startIssuer, type TestIssuer } from './issuer.ts';
 import { startRuntimeApi, type InvocationResult, type RuntimeApi } from './runtime-api.ts';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 
 const REPO = new URL('../../', import.meta.url).pathname;
 const RIC = join(REPO, 'node_modules', 'aws-lambda-ric', 'index.mjs');
@@ -92,7 +94,10 @@ let idp: TestIssuer;
 let s3: S3Fixture;
 let runtime: Runtime;
 let aliceToken: string;
+let ci: TestIssuer;
 let baseEnv: Record<string, string>;
+/** The Function URL the events name (function-url-event.ts): the MCP endpoint's configured public URL. */
+const FUNCTION_URL = `https://${String(functionUrlEvent({ method: 'GET', target: '/', headers: [] }).requestContext.domainName)}`;
 const RECORDS_PREFIX = 'ric/';
 
 before(async () => {
@@ -103,7 +108,7 @@ before(async () => {
   writePolicyJson(join(REPO, 'policy', 'default.yaml'), join(taskRoot, POLICY_JSON_NAME));
 
   const frozen = Date.now();
-  [api, idp, s3] = await Promise.all([startFakeApiServer({ clock: { now: () => frozen } }), startIssuer(), startS3Fixture()]);
+  [api, idp, s3, ci] = await Promise.all([startFakeApiServer({ clock: { now: () => frozen } }), startIssuer(), startS3Fixture(), startIssuer()]);
   api.store.put({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web', namespace: 'default' }, spec: { containers: [{ name: 'web', image: 'nginx' }] } });
   // The bundle reads no YAML: its kubeconfig is JSON.
   const kubeconfig = join(scratch, 'kubeconfig.json');
@@ -111,6 +116,8 @@ before(async () => {
   baseEnv = {
     GATEHOUSE_OIDC_ISSUER: idp.issuer,
     GATEHOUSE_OIDC_AUDIENCE: 'gatehouse',
+    GATEHOUSE_ISSUERS: JSON.stringify([{ issuer: ci.issuer, audience: 'gatehouse-ci', usernameClaim: 'sub', usernamePrefix: 'ci:', groupsPrefix: 'ci:', extraClaims: { ref: 'ref' } }]),
+    GATEHOUSE_MCP_PUBLIC_URL: FUNCTION_URL,
     GATEHOUSE_UPSTREAM: 'kubeconfig',
     GATEHOUSE_KUBECONFIG: kubeconfig,
     GATEHOUSE_LAMBDA_DEADLINE_MARGIN_SECONDS: String(MARGIN_SECONDS),
@@ -129,7 +136,7 @@ before(async () => {
 
 after(async () => {
   await runtime?.stop();
-  await Promise.all([api?.close(), idp?.close(), s3?.close()]);
+  await Promise.all([api?.close(), idp?.close(), s3?.close(), ci?.close()]);
   rmSync(scratch, { recursive: true, force: true });
 });
 
@@ -280,6 +287,71 @@ describe('records carried over between invocations under the real runtime interf
       ['outcome create', 'outcome get'],
     ]);
     assert.doesNotMatch(carrying.output(), /records_flush_failed|records_lost_at_close/, 'nothing was lost at shutdown');
+  });
+});
+
+/** The MCP SDK client's fetch, served by the function: each request becomes a Function URL event for the runtime. */
+async function fetchThroughRuntime(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+  const request = new Request(input, init);
+  const url = new URL(request.url);
+  const headers: [string, string][] = [];
+  request.headers.forEach((value, name) => headers.push([name, value]));
+  const body = request.body === null ? undefined : Buffer.from(await request.arrayBuffer());
+  const result = await viaRuntime({ method: request.method, target: `${url.pathname}${url.search}`, headers, ...(body === undefined ? {} : { body }) });
+  const status = result.metadata?.statusCode ?? 502;
+  return new Response([204, 205, 304].includes(status) || result.body.length === 0 ? null : new Uint8Array(result.body), { status, headers: result.metadata?.headers ?? {} });
+}
+
+async function mcpClient(token: string): Promise<Client> {
+  const client = new Client({ name: 'gatehouse-lambda-test', version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${FUNCTION_URL}/mcp`), { fetch: fetchThroughRuntime, requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+  return client;
+}
+
+describe('the MCP endpoint of the bundle under the real runtime interface client', () => {
+  test('answers without a token with 401 and the challenge naming the configured Function URL, whatever the Host', async () => {
+    const result = await viaRuntime({ method: 'POST', target: '/mcp', headers: [['content-type', 'application/json'], ['host', 'evil.example']], body: Buffer.from('{"jsonrpc":"2.0","id":1,"method":"tools/list"}') });
+    assert.equal(result.metadata?.statusCode, 401, result.body.toString('utf8'));
+    assert.equal(result.metadata?.headers['www-authenticate'], `Bearer resource_metadata="${FUNCTION_URL}/.well-known/oauth-protected-resource/mcp", scope="openid email groups"`);
+  });
+
+  test('serves the protected resource metadata naming both issuers', async () => {
+    const result = await viaRuntime({ method: 'GET', target: '/.well-known/oauth-protected-resource/mcp', headers: [] });
+    assert.deepEqual((JSON.parse(result.body.toString('utf8')) as { authorization_servers: string[] }).authorization_servers, [idp.issuer, ci.issuer]);
+  });
+
+  test('the SDK client lists the tools and lists pods, one invocation per message, and the record names the tool', async () => {
+    const client = await mcpClient(aliceToken);
+    try {
+      const { tools } = await client.listTools();
+      assert.equal(tools.length, 12);
+      const result = await client.callTool({ name: 'list_resources', arguments: { resource: 'pods', namespace: 'default' } });
+      assert.notEqual(result.isError, true, JSON.stringify(result));
+      assert.deepEqual((result.structuredContent as { items: { name: string }[] }).items.map((item) => item.name), ['web']);
+      assert.equal(api.received.at(-1)?.user, 'alice@example.com');
+      const archive = createS3Records({ bucket: s3.bucket, prefix: RECORDS_PREFIX, clientConfig: s3.s3.clientConfig });
+      const records: SessionRecord[] = [];
+      for await (const r of archive.read({})) if (r.mcp_tool === 'list_resources') records.push(r);
+      assert.equal(records.length, 1, 'written before the invocation ended');
+      assert.equal(records[0]?.path, '/api/v1/namespaces/default/pods');
+      assert.equal(records[0]?.source_ip, '203.0.113.7');
+      assert.match(String(records[0]?.mcp_session), /^[0-9a-f-]{36}$/);
+    } finally {
+      await client.close();
+    }
+  });
+
+  test("a CI job's token from the second issuer comes in as its own identity, and the default policy refuses it", async () => {
+    const token = await ci.sign({ sub: 'repo:example-org/deploy:ref:refs/heads/main', ref: 'refs/heads/main' }, 'gatehouse-ci');
+    const client = await mcpClient(token);
+    try {
+      const result = await client.callTool({ name: 'list_resources', arguments: { resource: 'pods', namespace: 'default' } });
+      assert.equal(result.isError, true);
+      const text = (result.content as { text: string }[]).map((block) => block.text).join('\n');
+      assert.match(text, /user "ci:repo:example-org\/deploy:ref:refs\/heads\/main" \(no groups\) may not list pods in namespace "default"/);
+    } finally {
+      await client.close();
+    }
   });
 });
 
