@@ -7,6 +7,10 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
+import { execFile } from 'node:child_process';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { discoverOAuthProtectedResourceMetadata } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { APPROVER, startMcpFixture, structured, textOf, type McpFixture } from './support.ts';
@@ -346,5 +350,28 @@ describe('machine identities (three issuers)', () => {
     const reply = await rawPost({ authorization: `Bearer ${token}` });
     assert.equal(reply.status, 401);
     assert.match(JSON.parse(reply.body).message, /names starting with "ci:" are reserved/);
+  });
+});
+
+describe('a third-party MCP client: the MCP Inspector CLI (@modelcontextprotocol/inspector-cli)', () => {
+  const inspector = fileURLToPath(new URL('../../node_modules/@modelcontextprotocol/inspector-cli/build/index.js', import.meta.url));
+  /** Runs the Inspector's command line against Gatehouse (its own cwd: it reads its package.json relative to it). */
+  const run = async (args: string[]): Promise<unknown> => {
+    const { stdout } = await promisify(execFile)(process.execPath, [inspector, `${f.url}/mcp`, '--header', `Authorization: Bearer ${f.aliceToken}`, ...args], { cwd: dirname(inspector), timeout: 60_000 });
+    return JSON.parse(stdout) as unknown;
+  };
+
+  test('lists the tools', async () => {
+    const listed = (await run(['--method', 'tools/list'])) as { tools: { name: string }[] };
+    assert.equal(listed.tools.length, 12);
+    assert.ok(listed.tools.some((tool) => tool.name === 'rollout_status'));
+  });
+
+  test('calls one: rollout_status of dev/web, through the pipeline as alice', async () => {
+    const before = f.api.received.length;
+    const result = (await run(['--method', 'tools/call', '--tool-name', 'rollout_status', '--tool-arg', 'namespace=dev', 'name=web'])) as { content: { text: string }[]; structuredContent: { done: boolean } };
+    assert.match(result.content[0]?.text ?? '', /^deployments web: /);
+    assert.equal(typeof result.structuredContent.done, 'boolean');
+    assert.deepEqual(receivedSince(before).map((r) => `${r.user} ${r.method} ${r.path}`), ['alice@example.com GET /apis/apps/v1/namespaces/dev/deployments/web']);
   });
 });
