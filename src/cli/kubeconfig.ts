@@ -19,8 +19,9 @@ import { replaceFileSync } from '../replace-file.ts';
 
 interface KubeconfigFlags {
   server: string;
-  issuer: string;
-  clientId: string;
+  issuer?: string;
+  clientId?: string;
+  tokenFile?: string;
   clientSecret?: string;
   name: string;
   caFile?: string;
@@ -48,8 +49,9 @@ async function readKubeconfig(path: string): Promise<Kubeconfig | undefined> {
 export function registerKubeconfig(program: Command): void {
   addCommand(program, 'kubeconfig')
     .requiredOption('--server <url>', 'Gatehouse URL (the Function URL, or https://127.0.0.1:8443 locally)')
-    .requiredOption('--issuer <url>', 'OIDC issuer URL', process.env.GATEHOUSE_OIDC_ISSUER)
-    .requiredOption('--client-id <id>', 'OAuth client id for kubectl sign-in', process.env.GATEHOUSE_OIDC_CLIENT_ID)
+    .option('--issuer <url>', 'OIDC issuer URL (people: browser sign-in)', process.env.GATEHOUSE_OIDC_ISSUER)
+    .option('--client-id <id>', 'OAuth client id for kubectl sign-in (people)', process.env.GATEHOUSE_OIDC_CLIENT_ID)
+    .option('--token-file <path>', 'pipelines: the file the job writes its OIDC token to; kubectl reads it (no browser, no refresh token, no plugin)')
     .option('--client-secret <secret>', 'client secret, for providers that require one')
     .option('--scope <scope...>', 'extra scopes to ask for', [])
     .option('--name <name>', 'name of the cluster, user and context entries', 'gatehouse')
@@ -71,17 +73,21 @@ export function registerKubeconfig(program: Command): void {
         process.stderr.write('gatehouse: --server must be https:// (kubectl sends tokens only over TLS)\n');
         process.exit(2);
       }
-      // The cache directory is spelled out, so the fast path and the plugin look in the same place.
-      const tokensDir = resolve(flags.configDir ?? configDir());
-      const args = ['credential', '--issuer', flags.issuer, '--client-id', flags.clientId, '--config-dir', tokensDir];
-      if (flags.clientSecret !== undefined) args.push('--client-secret', flags.clientSecret);
-      for (const scope of flags.scope) args.push('--scope', scope);
-      const plugin = { command: flags.execCommand ?? defaultExecCommand(), args };
-      const entry: Parameters<typeof mergeKubeconfigEntry>[1] = {
-        name: flags.name,
-        server: server.href.replace(/\/$/, ''),
-        exec: fastPathExec(plugin, credentialCachePath(cachePath(tokensDir, flags.issuer, flags.clientId))),
-      };
+      const entry: Parameters<typeof mergeKubeconfigEntry>[1] = { name: flags.name, server: server.href.replace(/\/$/, '') };
+      if (flags.tokenFile !== undefined) {
+        entry.tokenFile = resolve(flags.tokenFile);
+      } else if (flags.issuer !== undefined && flags.clientId !== undefined) {
+        // The cache directory is spelled out, so the fast path and the plugin look in the same place.
+        const tokensDir = resolve(flags.configDir ?? configDir());
+        const args = ['credential', '--issuer', flags.issuer, '--client-id', flags.clientId, '--config-dir', tokensDir];
+        if (flags.clientSecret !== undefined) args.push('--client-secret', flags.clientSecret);
+        for (const scope of flags.scope) args.push('--scope', scope);
+        const plugin = { command: flags.execCommand ?? defaultExecCommand(), args };
+        entry.exec = fastPathExec(plugin, credentialCachePath(cachePath(tokensDir, flags.issuer, flags.clientId)));
+      } else {
+        process.stderr.write('gatehouse: give --issuer and --client-id (people sign in with a browser), or --token-file (a pipeline\'s OIDC token)\n');
+        process.exit(2);
+      }
       if (flags.caFile !== undefined) entry.caPem = await readFile(flags.caFile, 'utf8');
 
       const merged = mergeKubeconfigEntry(await readKubeconfig(path), entry, flags.setCurrent);

@@ -61,4 +61,9 @@ describe('merging a Gatehouse context into a kubeconfig', () => {
     assert.equal(merged.kind, 'Config');
     assert.equal(merged['current-context'], 'gatehouse');
   });
+  test('a pipeline context reads its token from a file: no exec plugin, no token in the kubeconfig', () => {
+    const merged = mergeKubeconfigEntry(existing, { name: 'ci', server: 'https://abc.lambda-url.eu-west-1.on.aws', tokenFile: '/runner/tmp/gatehouse-token' }, false);
+    assert.deepEqual((merged.users as unknown[])[1], { name: 'ci', user: { tokenFile: '/runner/tmp/gatehouse-token' } });
+    assert.equal(merged['current-context'], 'prod-admin');
+  });
 });
