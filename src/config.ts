@@ -37,9 +37,15 @@ const claimName = z.string().regex(/^[A-Za-z0-9_.:/-]{1,100}$/, 'must be 1-100 l
 const issuerSchema = oidcFields
   .extend({
     /** Extra identity attributes for policy: key → the claim whose value (string or list of strings) it takes. */
-    extraClaims: z.record(claimName, claimName).default({}),
+    extraClaims: z
+      .record(z.string(), claimName)
+      .refine((mapping) => Object.keys(mapping).every((key) => claimName.safeParse(key).success), 'each key must be 1-100 letters, digits, "_", ".", ":", "/" or "-" (policies match it under claims)')
+      .default({}),
     /** Claims a token must carry with exactly this string value (or, for a list claim, contain it); e.g. `ref: refs/heads/main`. */
-    requiredClaims: z.record(claimName, z.string().min(1)).default({}),
+    requiredClaims: z
+      .record(z.string(), z.string().min(1))
+      .refine((required) => Object.keys(required).every((key) => claimName.safeParse(key).success), 'each key must be a claim name: 1-100 letters, digits, "_", ".", ":", "/" or "-"')
+      .default({}),
   })
   .superRefine(checkPrefixes);
 

@@ -37,7 +37,7 @@ export function createIssuersAuthenticator(issuers: readonly IssuerConfig[], opt
   if (only !== undefined) return only;
   const trusted = [...byIssuer.keys()].map((issuer) => `"${issuer}"`).join(', ');
   return {
-    verify(token: string) {
+    async verify(token: string) {
       const issuer = unverifiedIssuer(token);
       const authenticator = byIssuer.get(issuer);
       if (authenticator === undefined) {

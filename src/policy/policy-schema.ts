@@ -56,7 +56,10 @@ export const policyRuleSchema = z.strictObject({
   /** Issuer URLs (patterns) the caller's token must come from. */
   issuers: list(pattern).optional(),
   /** Extra identity attributes (an issuer's `extraClaims`): key → patterns; every key listed must have a matching value. */
-  claims: z.record(z.string().regex(/^[A-Za-z0-9_.:/-]{1,100}$/, 'must be an extraClaims key: 1-100 letters, digits, "_", ".", ":", "/" or "-"'), list(pattern)).optional(),
+  claims: z
+    .record(z.string(), list(pattern))
+    .refine((claims) => Object.keys(claims).every((key) => /^[A-Za-z0-9_.:/-]{1,100}$/.test(key)), 'each key must be an extraClaims key: 1-100 letters, digits, "_", ".", ":", "/" or "-"')
+    .optional(),
   verbs: list(z.string().min(1, 'must not be empty')).optional(),
   apiGroups: list(patternOrEmpty).optional(),
   resources: list(resourcePattern).optional(),
