@@ -224,7 +224,6 @@ export type GatehouseConfig = z.infer<typeof configSchema>;
 export type OidcConfig = z.infer<typeof oidcSchema>;
 /** One trusted issuer: `oidc` (with no extra or required claims) or an entry of `issuers`. */
 export type IssuerConfig = OidcConfig & Partial<Pick<z.infer<typeof issuerSchema>, 'extraClaims' | 'requiredClaims'>>;
-export type McpConfig = NonNullable<GatehouseConfig['mcp']>;
 
 /** Every trusted issuer, `oidc` first. */
 export function trustedIssuers(config: Pick<GatehouseConfig, 'oidc' | 'issuers'>): IssuerConfig[] {

@@ -46,6 +46,14 @@ export const selector = z
   .max(1024, 'selectors are at most 1024 characters')
   .regex(/^[\x20-\x7e]*$/, 'must be printable ASCII, e.g. "app=web,tier!=cache"');
 
+/** The arguments that name one object. */
+export const objectTarget = {
+  apiVersion: apiVersion.default('v1'),
+  resource: resourceName,
+  namespace: namespaceName.optional(),
+  name: objectName,
+};
+
 export const dryRun = z.boolean().default(false).describe('true: the API server checks and answers as if it did it, but changes nothing.');
 
 export interface ResourceTarget {

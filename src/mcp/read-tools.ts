@@ -5,16 +5,13 @@
 import * as z from 'zod';
 import { defineTool } from './tool-kit.ts';
 import type { ToolCall } from './tool-kit.ts';
-import { apiVersion, containerName, namespaceName, objectName, resourceName, resourcePath, selector, versionPath } from './fields.ts';
+import { apiVersion, containerName, namespaceName, objectName, objectTarget, resourceName, resourcePath, selector, versionPath } from './fields.ts';
+import { arr, obj, str, type Json } from './json-shape.ts';
 import { dataResult, failureResult } from './tool-results.ts';
 import type { KubeAnswer } from './kube-client.ts';
 
-type Json = Record<string, unknown>;
 const READ = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false } as const;
 
-const obj = (value: unknown): Json => (typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Json) : {});
-const arr = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
-const str = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
 
 /** A resource as discovery lists it: enough for a model to address it with the other tools. */
 function resourceEntries(list: unknown): Json[] {
@@ -100,13 +97,6 @@ export const listResources = defineTool({
     });
   },
 });
-
-const objectTarget = {
-  apiVersion: apiVersion.default('v1'),
-  resource: resourceName,
-  namespace: namespaceName.optional(),
-  name: objectName,
-};
 
 /** An object without its managedFields (noise for a model, and large). */
 function withoutManagedFields(value: unknown): Json {

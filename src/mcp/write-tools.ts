@@ -6,24 +6,15 @@
  */
 import * as z from 'zod';
 import { defineTool } from './tool-kit.ts';
-import { apiVersion, dryRun, namespaceName, objectName, resourceName, resourcePath, versionPath } from './fields.ts';
+import { apiVersion, dryRun, namespaceName, objectName, objectTarget, resourcePath, versionPath } from './fields.ts';
+import { arr, obj, type Json } from './json-shape.ts';
 import { argumentProblem, dataResult } from './tool-results.ts';
 
-type Json = Record<string, unknown>;
-const obj = (value: unknown): Json => (typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Json) : {});
-const arr = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
 
 /** The field manager Gatehouse's apply and patches are recorded under in the object's managedFields. */
 export const FIELD_MANAGER = 'gatehouse-mcp';
 const WRITE = { readOnlyHint: false, destructiveHint: false, openWorldHint: false } as const;
 const dryRunQuery = (on: boolean): string | undefined => (on ? 'All' : undefined);
-
-const target = {
-  apiVersion: apiVersion.default('v1'),
-  resource: resourceName,
-  namespace: namespaceName.optional(),
-  name: objectName,
-};
 
 /** The object as the API server answered a write: identity and status, not the whole object. */
 function written(json: unknown): Json {
@@ -81,7 +72,7 @@ export const patchResource = defineTool({
   description:
     'Changes fields of one existing object. patchType "merge" (JSON merge patch: an object of the fields to set, null removes), "strategic" (Kubernetes strategic merge, merges lists by key) or "json" (RFC 6902 list of operations).',
   input: {
-    ...target,
+    ...objectTarget,
     patchType: z.enum(['merge', 'strategic', 'json']).default('merge'),
     patch: z.union([z.record(z.string(), z.unknown()), z.array(z.record(z.string(), z.unknown()))]).describe('The patch document as JSON.'),
     dryRun,
@@ -202,7 +193,7 @@ export const deleteResource = defineTool({
   title: 'Delete a resource',
   description: 'Deletes ONE object by name (never a collection). dryRun=true shows whether it would be allowed. propagationPolicy decides what happens to objects it owns (default: the API server\'s, background).',
   input: {
-    ...target,
+    ...objectTarget,
     dryRun,
     propagationPolicy: z.enum(['Background', 'Foreground', 'Orphan']).optional(),
   },

@@ -186,37 +186,26 @@ function intentRefusal(facts: CallFacts, error: unknown): string {
 function callStart(c: Context, requestId: string, options: RecordStageOptions): CallStart {
   const target = rawTarget(c);
   const requestHeaders = c.req.raw.headers;
+  // An MCP tool call: the agent's address and client, and which tool with which arguments.
   const agent = (c.env as GatehouseBindings | undefined)?.agent;
-  if (agent !== undefined) {
-    // An MCP tool call: the agent's address and client, and which tool with which arguments.
-    return {
-      requestId,
-      startedAtMs: options.clock.now(),
-      runtime: options.runtime,
-      method: c.req.method,
-      path: target.path,
-      query: target.query,
-      sourceIp: agent.sourceIp,
-      headers: { kubectlSession: null, kubectlCommand: null, userAgent: agent.userAgent, forwardedFor: null, contentType: requestHeaders.get('content-type') },
-      agent: { session: agent.session, tool: agent.tool, callId: agent.callId, arguments: agent.arguments },
-    };
-  }
-  return {
+  const start: CallStart = {
     requestId,
     startedAtMs: options.clock.now(),
     runtime: options.runtime,
     method: c.req.method,
     path: target.path,
     query: target.query,
-    sourceIp: sourceIp(c, options.trustForwardedFor),
+    sourceIp: agent === undefined ? sourceIp(c, options.trustForwardedFor) : agent.sourceIp,
     headers: {
       kubectlSession: requestHeaders.get('kubectl-session'),
       kubectlCommand: requestHeaders.get('kubectl-command'),
-      userAgent: requestHeaders.get('user-agent'),
+      userAgent: agent === undefined ? requestHeaders.get('user-agent') : agent.userAgent,
       forwardedFor: requestHeaders.get('x-forwarded-for'),
       contentType: requestHeaders.get('content-type'),
     },
   };
+  if (agent !== undefined) start.agent = { session: agent.session, tool: agent.tool, callId: agent.callId, arguments: agent.arguments };
+  return start;
 }
 
 async function callFacts(c: Context, options: RecordStageOptions, consumeBody: boolean): Promise<CallFacts> {

@@ -21,7 +21,7 @@ import { startNodeServer, type NodeServer } from '../../src/runtime/node-server.
 import { startFakeApiServer, type FakeApiServer } from '../stand-in/apiserver.ts';
 import { startIssuer, type TestIssuer } from '../functions/issuer.ts';
 import { startApprovalStack, type ApprovalStack } from '../approvals/support.ts';
-import { startS3Fixture, type S3Fixture } from '../records/support.ts';
+import { startS3Fixture } from '../records/support.ts';
 
 export const APPROVER = 'bob@example.com';
 export const CI_REPOSITORY = 'example-org/deploy';
