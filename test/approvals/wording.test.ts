@@ -47,4 +47,18 @@ describe('approval wording', () => {
     assert.match(html, /<dd id="rule">prod-deletes <span class="muted">— deleting in prod needs a second person<\/span><\/dd>/);
     assert.match(html, /<time datetime="2025-06-01T10:00:00.000Z">2025-06-01 10:00:00 UTC<\/time>/);
   });
+
+  const agent = { tool: 'scale', arguments: '{"namespace":"prod","name":"web","replicas":4}', session: '0b0c7a3e-4c61-4f0f-9a55-1d2b3c4d5e6f' };
+
+  test('the mail of an agent\'s request says it came from an AI agent, with the tool and its arguments', () => {
+    const mail = approvalMailFor(sampleApproval({ agent, kubectlCommand: '' }), 'bob@example.com', 'https://gh.example/_gatehouse/approvals/a1?t=x');
+    assert.equal(mail.subject, '[Gatehouse] Approval needed: alice@example.com (via an AI agent) wants to delete pods "web-1" in namespace "prod"');
+    assert.match(mail.text, /\n {4}asked by an AI agent through MCP, signed in as alice@example\.com: tool scale with arguments \{"namespace":"prod","name":"web","replicas":4\}\n/);
+    assert.match(mail.html, /<p>Asked by an AI agent through MCP: tool <code>scale<\/code> with arguments <code>\{&#34;namespace&#34;:&#34;prod&#34;,&#34;name&#34;:&#34;web&#34;,&#34;replicas&#34;:4\}<\/code>\.<\/p>/);
+  });
+
+  test('the page of an agent\'s request shows the tool and its arguments', async () => {
+    const html = String(await approvalPageHtml({ approval: sampleApproval({ agent }), approver: 'bob@example.com', formToken: 't', action: 'a1?t=x', now: T0 + 65_000, name: 'Gatehouse' }));
+    assert.match(html, /<dt>AI agent<\/dt><dd id="agent">asked through MCP by an agent signed in as alice@example\.com: tool <code>scale<\/code> with arguments <code>\{&quot;namespace&quot;:&quot;prod&quot;,&quot;name&quot;:&quot;web&quot;,&quot;replicas&quot;:4\}<\/code><\/dd>/);
+  });
 });
