@@ -30,6 +30,7 @@ export const SHUTDOWN_EXTENSION_DIR = join(FUNCTIONS_DIR, 'shutdown-extension');
 
 const ABSENT_CREDENTIAL_SOURCES = join(FUNCTIONS_DIR, 'credential-sources-absent.ts');
 const ABSENT_YAML = join(FUNCTIONS_DIR, 'yaml-absent.ts');
+const ABSENT_MCP_VALIDATORS = join(FUNCTIONS_DIR, 'mcp-validators-absent.ts');
 
 /** Packages replaced in the bundle → the file that stands in for them (an absolute path). */
 export const LAMBDA_ALIASES: Readonly<Record<string, string>> = {
@@ -38,6 +39,10 @@ export const LAMBDA_ALIASES: Readonly<Record<string, string>> = {
   '@aws-sdk/credential-provider-process': ABSENT_CREDENTIAL_SOURCES,
   '@aws-sdk/credential-provider-web-identity': ABSENT_CREDENTIAL_SOURCES,
   yaml: ABSENT_YAML,
+  ajv: ABSENT_MCP_VALIDATORS,
+  'ajv-formats': ABSENT_MCP_VALIDATORS,
+  'zod-to-json-schema': ABSENT_MCP_VALIDATORS,
+  'zod/v3': ABSENT_MCP_VALIDATORS,
 };
 
 /** File names beside the handler: the policy source, and the JSON the function reads (functions/handler.ts). */

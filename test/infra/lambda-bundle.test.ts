@@ -54,7 +54,11 @@ describe('the Lambda bundle’s AWS credentials', () => {
       '@aws-sdk/credential-provider-process',
       '@aws-sdk/credential-provider-sso',
       '@aws-sdk/credential-provider-web-identity',
+      'ajv',
+      'ajv-formats',
       'yaml',
+      'zod-to-json-schema',
+      'zod/v3',
     ]);
   });
 
@@ -121,13 +125,17 @@ describe('the Lambda bundle without YAML', () => {
     assert.ok(!result.stdout.includes('c2VjcmV0LXZhbHVl'), 'no Secret value in what was recorded');
   });
 
-  test('keeps the function bundle within 1 MB (10^6 bytes), with no YAML parser in it', async () => {
+  // 1 MB until issue 16: the MCP endpoint (the official SDK, with Ajv, ajv-formats, zod 3 and
+  // zod-to-json-schema stubbed out: functions/mcp-validators-absent.ts) adds about 110 KB.
+  test('keeps the function bundle within 1.15 MB (1,150,000 bytes), with no YAML parser and no Ajv in it', async () => {
     const outfile = join(scratch, 'handler.mjs');
     const result = await build({ ...LAMBDA_ESBUILD, mainFields: [...LAMBDA_ESBUILD.mainFields], sourcemap: false, entryPoints: [LAMBDA_ENTRY], outfile, metafile: true, logLevel: 'silent' });
     const bytes = readFileSync(outfile).byteLength;
-    assert.ok(bytes <= 1_000_000, `the handler bundle is ${bytes} bytes`);
+    assert.ok(bytes <= 1_150_000, `the handler bundle is ${bytes} bytes`);
     const inputs = Object.keys(result.metafile.inputs);
     assert.deepEqual(inputs.filter((file) => file.includes('node_modules/yaml/')), []);
+    assert.deepEqual(inputs.filter((file) => /node_modules\/(ajv|ajv-formats|zod-to-json-schema|zod\/v3)\//.test(file)), []);
+    assert.ok(inputs.some((file) => file.endsWith('functions/mcp-validators-absent.ts')));
     assert.ok(inputs.some((file) => file.endsWith('functions/yaml-absent.ts')));
   });
 });
