@@ -100,7 +100,18 @@ export async function startMcpFixture(): Promise<McpFixture> {
   let approvals: ApprovalStack | undefined;
   let server: NodeServer | undefined;
   const records = createRecordsFromConfig(
-    { bucket: s3.bucket, prefix: 'mcp/', maxBodyBytes: 16384, flushIntervalSeconds: 0, maxBatchRecords: 500, maxBufferedRecords: 10000, trustForwardedFor: false },
+    {
+      bucket: s3.bucket,
+      prefix: 'mcp/',
+      maxBodyBytes: 16384,
+      flushIntervalSeconds: 0,
+      maxBatchRecords: 500,
+      maxBufferedRecords: 10000,
+      trustForwardedFor: false,
+      recordingsPrefix: 'recordings/',
+      maxRecordingBytes: 8388608,
+      redactionWindowChars: 256,
+    },
     { clientConfig: s3.s3.clientConfig },
   );
   try {
