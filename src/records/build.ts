@@ -111,12 +111,12 @@ export function buildRecord(phase: RecordPhase, start: CallStart, facts: CallFac
     impersonator_groups: facts.impersonator === undefined ? null : [...facts.impersonator.groups],
     restored_paths: restoration === undefined ? null : [...restoration.paths],
     restored_resource_version: restoration?.resourceVersion ?? null,
+    ...recordingColumns(outcome?.recording),
     token_issuer: (facts.impersonator ?? identity)?.issuer ?? null,
     mcp_session: start.agent === undefined || start.agent.session === '' ? null : start.agent.session,
     mcp_tool: start.agent?.tool ?? null,
     mcp_call_id: start.agent?.callId ?? null,
     mcp_arguments: start.agent?.arguments ?? null,
-    ...recordingColumns(outcome?.recording),
   };
 }
 
