@@ -15,7 +15,7 @@ import { createApp } from '../../src/app.ts';
 import { createDepsFromConfig } from '../../src/compose.ts';
 import { parseConfig } from '../../src/config.ts';
 import { createS3Records } from '../../src/adapters/s3-records.ts';
-import { createRecordsFromConfig } from '../../src/records/from-config.ts';
+import { createRecordsFromConfig, type Records } from '../../src/records/from-config.ts';
 import type { SessionRecord } from '../../src/records/schema.ts';
 import { startNodeServer, type NodeServer } from '../../src/runtime/node-server.ts';
 import { startFakeApiServer, type FakeApiServer } from '../stand-in/apiserver.ts';
@@ -99,21 +99,7 @@ export async function startMcpFixture(): Promise<McpFixture> {
   const [api, people, ci, cluster, s3] = await Promise.all([startFakeApiServer({ demo: true }), startIssuer(), startIssuer(), startIssuer(), startS3Fixture()]);
   let approvals: ApprovalStack | undefined;
   let server: NodeServer | undefined;
-  const records = createRecordsFromConfig(
-    {
-      bucket: s3.bucket,
-      prefix: 'mcp/',
-      maxBodyBytes: 16384,
-      flushIntervalSeconds: 0,
-      maxBatchRecords: 500,
-      maxBufferedRecords: 10000,
-      trustForwardedFor: false,
-      recordingsPrefix: 'recordings/',
-      maxRecordingBytes: 8388608,
-      redactionWindowChars: 256,
-    },
-    { clientConfig: s3.s3.clientConfig },
-  );
+  let records: Records | undefined;
   try {
     // The app is made once the port is known: its public URL (config, never a Host) names it.
     let inner: Hono | undefined;
@@ -142,16 +128,21 @@ export async function startMcpFixture(): Promise<McpFixture> {
         policy: { file: policyFile },
         approvals: approvals.config,
         mcp: { publicUrl: server.url },
+        records: { bucket: s3.bucket, prefix: 'mcp/', flushIntervalSeconds: 0 },
       },
       'mcp fixture',
     );
-    inner = createApp(await createDepsFromConfig(config, { records: records.sink, recordSettings: records.settings }));
+    // Made here (not from the config by compose) so the test can flush them before reading.
+    const made = createRecordsFromConfig(config.records as NonNullable<typeof config.records>, { clientConfig: s3.s3.clientConfig });
+    records = made;
+    inner = createApp(await createDepsFromConfig(config, { records: made.sink, recordSettings: made.settings }));
   } catch (error) {
     await Promise.all([server?.close(), approvals?.close(), api.close(), people.close(), ci.close(), cluster.close(), s3.close()]);
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }
   const url = server.url;
+  const sink = (records as Records).sink;
   const clients: Client[] = [];
   const ciToken = (ref: string): Promise<string> =>
     ci.sign({ sub: `repo:${CI_REPOSITORY}:ref:${ref}`, repository: CI_REPOSITORY, repository_owner: 'example-org', ref }, 'gatehouse-ci');
@@ -176,7 +167,7 @@ export async function startMcpFixture(): Promise<McpFixture> {
       // A write started by an earlier flush may still be on its way: read until two reads agree.
       let previous = -1;
       for (;;) {
-        await records.sink.flush();
+        await sink.flush();
         const out: SessionRecord[] = [];
         for await (const record of createS3Records({ bucket: s3.bucket, prefix: 'mcp/', clientConfig: s3.s3.clientConfig }).read({})) out.push(record);
         if (out.length === previous) return out;
@@ -185,7 +176,7 @@ export async function startMcpFixture(): Promise<McpFixture> {
     },
     async close() {
       await Promise.all(clients.map((client) => client.close().catch(() => undefined)));
-      await records.sink.close();
+      await sink.close();
       await server?.close();
       await Promise.all([approvals?.close(), api.close(), people.close(), ci.close(), cluster.close(), s3.close()]);
       rmSync(dir, { recursive: true, force: true });
