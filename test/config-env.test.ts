@@ -64,7 +64,7 @@ describe('configuration from environment variables', () => {
     assert.deepEqual(config.oidc.audience, ['gatehouse', 'kubectl']);
     assert.deepEqual(config.oidc.algorithms, ['RS256', 'ES256']);
     assert.equal(config.oidc.clockSkewSeconds, 10);
-    assert.equal(config.upstream.kind === 'eks' && config.upstream.region, 'us-east-1');
+    assert.equal(config.upstream?.kind === 'eks' && config.upstream.region, 'us-east-1');
     assert.equal(config.upstreamTimeoutSeconds, 12.5);
     assert.equal(config.policy.file, '/opt/policy.yaml');
     assert.equal(config.records?.bucket, 'records-bucket');

@@ -7,10 +7,10 @@
 import { once } from 'node:events';
 import { constants as zlibConstants, createGzip, gunzipSync } from 'node:zlib';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import type { S3ClientConfig } from '@aws-sdk/client-s3';
+import type { ListObjectsV2CommandOutput, S3ClientConfig } from '@aws-sdk/client-s3';
 import { GatehouseError } from '../errors.ts';
 import type { RecordArchive, RecordLine, RecordQuery, RecordStore, SessionRecord } from '../ports/records.ts';
-import { datesBetween, objectKey, partitionDate, partitionPrefix } from '../records/layout.ts';
+import { clusterPrefix, datesBetween, keyPartition, objectKey, partitionDate, partitionPrefix } from '../records/layout.ts';
 import { recordLineBytes } from '../records/record-line.ts';
 import type { Clock } from '../types.ts';
 import { systemClock } from '../types.ts';
@@ -82,18 +82,20 @@ export function createS3Records(options: S3RecordsOptions): RecordStore & Record
   const location = `s3://${bucket}/${prefix}`;
 
   async function put(lines: readonly RecordLine[]): Promise<void> {
-    const byDate = new Map<string, Uint8Array[]>();
+    // One object per partition (cluster and date) the batch touches.
+    const byPartition = new Map<string, { cluster: string | null; date: string; list: Uint8Array[] }>();
     for (const line of lines) {
       const date = partitionDate(line.startedAt);
+      const partition = partitionPrefix(prefix, line.cluster, date);
       const bytes = recordLineBytes(line);
-      const list = byDate.get(date);
-      if (list === undefined) byDate.set(date, [bytes]);
-      else list.push(bytes);
+      const entry = byPartition.get(partition);
+      if (entry === undefined) byPartition.set(partition, { cluster: line.cluster, date, list: [bytes] });
+      else entry.list.push(bytes);
     }
-    for (const [date, list] of byDate) {
+    for (const { cluster, date, list } of byPartition.values()) {
       // The lines were serialised as each record was written: here they are only compressed.
       const body = await gzipLines(list);
-      const key = objectKey(prefix, date, clock.now(), crypto.randomUUID());
+      const key = objectKey(prefix, cluster, date, clock.now(), crypto.randomUUID());
       try {
         await client.send(
           new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/x-ndjson' }),
@@ -104,28 +106,41 @@ export function createS3Records(options: S3RecordsOptions): RecordStore & Record
     }
   }
 
+  async function list<T>(input: { Prefix: string; Delimiter?: string }, page: (output: ListObjectsV2CommandOutput) => T[]): Promise<T[]> {
+    const found: T[] = [];
+    let token: string | undefined;
+    do {
+      let output;
+      try {
+        output = await client.send(new ListObjectsV2Command({ Bucket: bucket, ...input, ContinuationToken: token }));
+      } catch (error) {
+        throw unavailable(location, error);
+      }
+      found.push(...page(output));
+      token = output.IsTruncated === true ? output.NextContinuationToken : undefined;
+    } while (token !== undefined);
+    return found;
+  }
+
+  /** The cluster folders to read: the asked ones, else every `cluster=…/` under the prefix. */
+  async function clusterPrefixes(query: RecordQuery): Promise<string[]> {
+    if (query.clusters !== undefined) return query.clusters.map((cluster) => clusterPrefix(prefix, cluster));
+    return list({ Prefix: prefix, Delimiter: '/' }, (output) =>
+      (output.CommonPrefixes ?? []).flatMap((common) => (common.Prefix?.startsWith(`${prefix}cluster=`) === true ? [common.Prefix] : [])),
+    );
+  }
+
   async function* keys(query: RecordQuery): AsyncGenerator<string> {
+    const clusters = await clusterPrefixes(query);
     const prefixes =
       query.fromDate !== undefined && query.toDate !== undefined
-        ? datesBetween(query.fromDate, query.toDate).map((date) => partitionPrefix(prefix, date))
-        : [prefix];
+        ? clusters.flatMap((folder) => datesBetween(query.fromDate as string, query.toDate as string).map((date) => `${folder}dt=${date}/`))
+        : clusters;
     for (const listPrefix of prefixes) {
-      let token: string | undefined;
-      do {
-        let page;
-        try {
-          page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: listPrefix, ContinuationToken: token }));
-        } catch (error) {
-          throw unavailable(location, error);
-        }
-        for (const object of page.Contents ?? []) {
-          const key = object.Key;
-          if (key === undefined || !key.endsWith('.jsonl.gz')) continue;
-          if (!inRange(key, prefix, query)) continue;
-          yield key;
-        }
-        token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
-      } while (token !== undefined);
+      const found = await list({ Prefix: listPrefix }, (output) =>
+        (output.Contents ?? []).flatMap((object) => (object.Key !== undefined && object.Key.endsWith('.jsonl.gz') && inRange(object.Key, prefix, query) ? [object.Key] : [])),
+      );
+      yield* found;
     }
   }
 
@@ -155,9 +170,9 @@ function normalisePrefix(prefix: string): string {
 
 /** Open-ended ranges filter on the `dt=` folder of each key. */
 function inRange(key: string, prefix: string, query: RecordQuery): boolean {
-  const match = /^dt=(\d{4}-\d{2}-\d{2})\//.exec(key.slice(prefix.length));
-  if (match === null) return false;
-  const date = match[1] as string;
+  const partition = keyPartition(prefix, key);
+  if (partition === undefined) return false;
+  const { date } = partition;
   return (query.fromDate === undefined || date >= query.fromDate) && (query.toDate === undefined || date <= query.toDate);
 }
 

@@ -71,7 +71,8 @@ export function approvalDenied(approval: Approval): GatehouseError {
 export function approvalMailFor(approval: Approval, approver: string, link: string, name = 'Gatehouse'): MailMessage {
   const what = printable(describeTarget(approval.target));
   const user = printable(approval.requester.user);
-  const subject = `[${printable(name)}] Approval needed: ${user} wants to ${what}`;
+  const cluster = printable(approval.target.cluster ?? '');
+  const subject = `[${printable(name)}] Approval needed: ${user} wants to ${what} on cluster ${cluster}`;
   const runs = describeStreamCall(approval.target);
   const lines = [
     `${user} (groups: ${printable(approval.requester.groups.join(', ')) || 'none'}) asks to:`,
@@ -80,7 +81,7 @@ export function approvalMailFor(approval: Approval, approver: string, link: stri
     `    ${approval.target.method} ${printable(approval.target.path)}${approval.target.query === '' ? '' : `?${printable(approval.target.query)}`}`,
     approval.kubectlCommand === '' ? undefined : `    command (as the client claims it): ${printable(approval.kubectlCommand)}`,
     runs === undefined ? undefined : `    runs: ${printable(runs.command)}${runs.container === '' ? '' : ` in container ${printable(runs.container)}`} (${runs.interactive})`,
-    `    on: ${printable(name)}`,
+    `    on: cluster ${cluster}, through ${printable(name)}`,
     '',
     `Policy ${ruleOf(approval)} requires approval: ${printable(approval.reason)}`,
     `Grant: ${approval.grant === 'once' ? 'this one request, once' : `matching requests for ${approval.windowSeconds} seconds`}`,
@@ -93,7 +94,7 @@ export function approvalMailFor(approval: Approval, approver: string, link: stri
   ].filter((line) => line !== undefined);
   const text = lines.join('\n');
   const html =
-    `<p>${escapeHtml(user)} asks to <strong>${escapeHtml(what)}</strong> on ${escapeHtml(name)}.</p>` +
+    `<p>${escapeHtml(user)} asks to <strong>${escapeHtml(what)}</strong> on cluster <strong>${escapeHtml(cluster)}</strong> (${escapeHtml(name)}).</p>` +
     `<p>Policy ${escapeHtml(ruleOf(approval))} requires approval. Approval id: <code>${escapeHtml(approval.id)}</code>.</p>` +
     `<p><a href="${escapeHtml(link)}">Review the request</a> (expires ${escapeHtml(iso(approval.expiresAt))}; ` +
     `opening it decides nothing).</p><p style="color:#666">Sent to ${escapeHtml(approver)}.</p>`;

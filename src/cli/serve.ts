@@ -22,10 +22,11 @@ import { parse } from 'yaml';
 import { createApp } from '../app.ts';
 import { createDepsFromConfig } from '../compose.ts';
 import { addConfiguredRecordings } from '../recordings/from-config.ts';
-import { parseConfig } from '../config.ts';
+import { configuredClusters, parseConfig } from '../config.ts';
 import type { GatehouseConfig } from '../config.ts';
 import { GatehouseConfigError } from '../config-error.ts';
 import { resolveKubeconfigPath } from '../kubeconfig.ts';
+import { CLUSTERS_PREFIX } from '../cluster-route.ts';
 import { ensureLocalTls } from '../local/tls.ts';
 import { InstanceRunningError } from '../local/instance-lock.ts';
 import { startNodeServer } from '../runtime/node-server.ts';
@@ -255,10 +256,16 @@ function readConfigFile(path: string, flags: ServeFlags): GatehouseConfig {
   const base = dirname(resolve(path));
   const fromFile = (file: string): string => (isAbsolute(file) ? file : resolve(base, file));
   config.policy.file = flags.policy === undefined ? fromFile(config.policy.file) : resolve(flags.policy);
-  if (config.upstream.kind === 'kubeconfig') {
+  if (config.upstream?.kind === 'kubeconfig') {
     if (flags.kubeconfig !== undefined) config.upstream.kubeconfig = resolve(flags.kubeconfig);
     else if (config.upstream.kubeconfig !== undefined) config.upstream.kubeconfig = fromFile(config.upstream.kubeconfig);
     if (flags.context !== undefined) config.upstream.context = flags.context;
+  }
+  if (config.clusters !== undefined) {
+    if (flags.kubeconfig !== undefined || flags.context !== undefined) {
+      throw new GatehouseConfigError(path, ['--kubeconfig and --context name the upstream of one cluster; this file lists clusters, each with its own upstream']);
+    }
+    for (const { upstream } of config.clusters) if (upstream.kind === 'kubeconfig' && upstream.kubeconfig !== undefined) upstream.kubeconfig = fromFile(upstream.kubeconfig);
   }
   return config;
 }
@@ -287,10 +294,15 @@ async function serverTls(flags: ServeFlags): Promise<{ cert: string; key: string
 }
 
 function describeUpstream(config: GatehouseConfig): string {
-  const upstream = config.upstream;
-  if (upstream.kind === 'eks') return `EKS cluster ${upstream.clusterName} in ${upstream.region} as ${upstream.roleArn}`;
-  const file = resolveKubeconfigPath(upstream.kubeconfig);
-  return `${upstream.context === undefined ? 'current context' : `context "${upstream.context}"`} of ${resolve(file)}`;
+  const { router, clusters } = configuredClusters(config);
+  const described = clusters.map(({ name, upstream }) => {
+    const where =
+      upstream.kind === 'eks'
+        ? `EKS cluster ${upstream.clusterName} in ${upstream.region} as ${upstream.roleArn}`
+        : `${upstream.context === undefined ? 'current context' : `context "${upstream.context}"`} of ${resolve(resolveKubeconfigPath(upstream.kubeconfig))}`;
+    return router.mode === 'root' ? where : `${CLUSTERS_PREFIX}${name}: ${where}`;
+  });
+  return described.join('; ');
 }
 
 function parseWorkers(value: string): number {

@@ -13,6 +13,8 @@ export interface CallStart {
   requestId: string;
   startedAtMs: number;
   runtime: 'node' | 'lambda';
+  /** The configured cluster the path named; null when it named none. */
+  cluster: string | null;
   method: string;
   path: string;
   query: string;
@@ -110,6 +112,7 @@ export function buildRecord(phase: RecordPhase, start: CallStart, facts: CallFac
     restored_paths: restoration === undefined ? null : [...restoration.paths],
     restored_resource_version: restoration?.resourceVersion ?? null,
     ...recordingColumns(outcome?.recording),
+    cluster: start.cluster,
   };
 }
 

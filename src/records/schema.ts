@@ -19,6 +19,8 @@ export interface ColumnSpec {
   /** False: always present in every record. */
   readonly nullable: boolean;
   readonly description: string;
+  /** Also the partition key of the same name (the folder `<name>=<value>/`); the Glue table has it as a partition key only. */
+  readonly partition?: true;
 }
 
 export const RECORD_COLUMNS = [
@@ -133,6 +135,14 @@ export const RECORD_COLUMNS = [
   { name: 'forward_bytes_out', type: 'bigint', nullable: true, description: 'Port-forward bytes from the pod to the client, all ports together.' },
   { name: 'stream_duration_ms', type: 'bigint', nullable: true, description: 'Milliseconds the exec/attach/port-forward session lasted, from its upgrade to its end.' },
   { name: 'stream_end_reason', type: 'string', nullable: true, description: 'Why the session ended, e.g. `client closed`, `upstream reset`, `terminated by lead@example.com`.' },
+  {
+    name: 'cluster',
+    type: 'string',
+    nullable: true,
+    partition: true,
+    description:
+      'The configured name of the cluster the call was for (its path `/clusters/<name>/…` when a Gatehouse fronts several; the one cluster\'s name otherwise); `path` is what follows. Null when the path named no configured cluster (refused 404). Also the partition `cluster=<name>/` (`_unrouted` for null): in Athena, filter on it first.',
+  },
 ] as const satisfies readonly ColumnSpec[];
 
 type Column = (typeof RECORD_COLUMNS)[number];

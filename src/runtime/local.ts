@@ -25,6 +25,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Hono } from 'hono';
 import { createApp } from '../app.ts';
+import { CLUSTERS_PREFIX } from '../cluster-route.ts';
 import type { GatehouseDeps } from '../app.ts';
 import { assertDevIssuerAllowed, loadDevIssuer } from '../auth/dev-issuer.ts';
 import type { DevIssuer } from '../auth/dev-issuer.ts';
@@ -41,7 +42,7 @@ import { startLocalApprovals } from '../local/approvals.ts';
 import { startLocalRecords } from '../local/records.ts';
 import type { LocalRecords } from '../local/records.ts';
 import { createFileSigningKey, LOCAL_SIGNING_KEY_FILE } from '../local/signing-key.ts';
-import { createRecordingsFromConfig, createRecordingViewerFromConfig } from '../recordings/from-config.ts';
+import { createRecordingsFromConfig, createRecordingViewerFromConfig, redactionUpstream } from '../recordings/from-config.ts';
 import { recordingRoutes } from '../recordings/routes.ts';
 import { startLocalStreamLeases } from '../local/stream-leases.ts';
 import type { RecordSink } from '../ports/records.ts';
@@ -281,8 +282,15 @@ async function startDemoCluster(): Promise<{ url: string; kubeconfigPath: string
 }
 
 function describeUpstream(deps: GatehouseDeps): string {
-  const described = deps.upstream as { description?: unknown };
-  return typeof described.description === 'string' ? described.description : 'the configured upstream';
+  const clusters = deps.clusters?.upstreams ?? (deps.upstream === undefined ? [] : [{ name: '', upstream: deps.upstream }]);
+  const root = deps.clusters === undefined || deps.clusters.router.mode === 'root';
+  return clusters
+    .map(({ name, upstream }) => {
+      const described = (upstream as { description?: unknown }).description;
+      const what = typeof described === 'string' ? described : 'the configured upstream';
+      return root ? what : `${CLUSTERS_PREFIX}${name}: ${what}`;
+    })
+    .join('; ');
 }
 
 /**
@@ -291,7 +299,7 @@ function describeUpstream(deps: GatehouseDeps): string {
  * `gatehouse sessions link --local` signs with). Parts a caller overrode stay as given.
  */
 async function addLocalRecordings(deps: GatehouseDeps, records: LocalRecords, keyFile: string): Promise<void> {
-  deps.recordings ??= createRecordingsFromConfig(records.config, { upstream: deps.upstream, masking: deps.masking, clientConfig: records.clientConfig });
+  deps.recordings ??= createRecordingsFromConfig(records.config, { upstream: redactionUpstream(deps), masking: deps.masking, clientConfig: records.clientConfig });
   const signingKey = createFileSigningKey(keyFile);
   // Created now (0600, kept across restarts), so `gatehouse sessions link --local` can sign before any approval was asked.
   await signingKey.key();

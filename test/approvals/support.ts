@@ -37,6 +37,7 @@ export function sampleApproval(overrides: Partial<Approval> = {}): Approval {
     status: 'pending',
     requester: { user: 'alice@example.com', groups: ['dev'] },
     target: {
+      cluster: 'default',
       method: 'DELETE',
       contentType: '',
       verb: 'delete',

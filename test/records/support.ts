@@ -92,6 +92,7 @@ export function aRecord(over: Partial<SessionRecord> = {}): SessionRecord {
     restored_paths: null,
     restored_resource_version: null,
     ...recordingColumns(undefined),
+    cluster: 'default',
     ...over,
   };
 }
