@@ -1,16 +1,16 @@
 /**
  * Adapter: session records in S3 (or anything speaking its wire protocol, like the local
- * stand-in). Writes gzip JSON Lines (records serialised once, as they were written, and kept as bytes) with PutObject under the date layout of
+ * stand-in). Writes gzip JSON Lines (records serialised once, as they were written, and kept as bytes) with PutObject under the cluster and date layout of
  * `records/layout.ts`; reads them back with ListObjectsV2 + GetObject for replay.
  * SDK failures become GatehouseError ERR_RECORD_UNAVAILABLE; they never leak as SDK errors.
  */
 import { once } from 'node:events';
 import { constants as zlibConstants, createGzip, gunzipSync } from 'node:zlib';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import type { ListObjectsV2CommandOutput, S3ClientConfig } from '@aws-sdk/client-s3';
+import type { S3ClientConfig } from '@aws-sdk/client-s3';
 import { GatehouseError } from '../errors.ts';
 import type { RecordArchive, RecordLine, RecordQuery, RecordStore, SessionRecord } from '../ports/records.ts';
-import { clusterPrefix, datesBetween, keyPartition, objectKey, partitionDate, partitionPrefix } from '../records/layout.ts';
+import { clusterPrefix, datesBetween, keyPartition, objectKey, partitionCluster, partitionDate, partitionPrefix } from '../records/layout.ts';
 import { recordLineBytes } from '../records/record-line.ts';
 import type { Clock } from '../types.ts';
 import { systemClock } from '../types.ts';
@@ -106,41 +106,37 @@ export function createS3Records(options: S3RecordsOptions): RecordStore & Record
     }
   }
 
-  async function list<T>(input: { Prefix: string; Delimiter?: string }, page: (output: ListObjectsV2CommandOutput) => T[]): Promise<T[]> {
-    const found: T[] = [];
-    let token: string | undefined;
-    do {
-      let output;
-      try {
-        output = await client.send(new ListObjectsV2Command({ Bucket: bucket, ...input, ContinuationToken: token }));
-      } catch (error) {
-        throw unavailable(location, error);
-      }
-      found.push(...page(output));
-      token = output.IsTruncated === true ? output.NextContinuationToken : undefined;
-    } while (token !== undefined);
-    return found;
-  }
-
-  /** The cluster folders to read: the asked ones, else every `cluster=…/` under the prefix. */
-  async function clusterPrefixes(query: RecordQuery): Promise<string[]> {
-    if (query.clusters !== undefined) return query.clusters.map((cluster) => clusterPrefix(prefix, cluster));
-    return list({ Prefix: prefix, Delimiter: '/' }, (output) =>
-      (output.CommonPrefixes ?? []).flatMap((common) => (common.Prefix?.startsWith(`${prefix}cluster=`) === true ? [common.Prefix] : [])),
-    );
+  /**
+   * The folders to list: with clusters and a closed date range, one per cluster and day; else
+   * the clusters' folders (or the whole prefix: clusters are not known here), every key then
+   * filtered by its partition. No delimiter listing: the cluster folders are found by the keys.
+   */
+  function folders(query: RecordQuery): string[] {
+    if (query.clusters === undefined) return [prefix];
+    const clusters = query.clusters.map((cluster) => clusterPrefix(prefix, cluster));
+    if (query.fromDate === undefined || query.toDate === undefined) return clusters;
+    const dates = datesBetween(query.fromDate, query.toDate);
+    return clusters.flatMap((folder) => dates.map((date) => `${folder}dt=${date}/`));
   }
 
   async function* keys(query: RecordQuery): AsyncGenerator<string> {
-    const clusters = await clusterPrefixes(query);
-    const prefixes =
-      query.fromDate !== undefined && query.toDate !== undefined
-        ? clusters.flatMap((folder) => datesBetween(query.fromDate as string, query.toDate as string).map((date) => `${folder}dt=${date}/`))
-        : clusters;
-    for (const listPrefix of prefixes) {
-      const found = await list({ Prefix: listPrefix }, (output) =>
-        (output.Contents ?? []).flatMap((object) => (object.Key !== undefined && object.Key.endsWith('.jsonl.gz') && inRange(object.Key, prefix, query) ? [object.Key] : [])),
-      );
-      yield* found;
+    for (const listPrefix of folders(query)) {
+      let token: string | undefined;
+      do {
+        let page;
+        try {
+          page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: listPrefix, ContinuationToken: token }));
+        } catch (error) {
+          throw unavailable(location, error);
+        }
+        for (const object of page.Contents ?? []) {
+          const key = object.Key;
+          if (key === undefined || !key.endsWith('.jsonl.gz')) continue;
+          if (!inRange(key, prefix, query)) continue;
+          yield key;
+        }
+        token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+      } while (token !== undefined);
     }
   }
 
@@ -168,11 +164,12 @@ function normalisePrefix(prefix: string): string {
   return prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
 }
 
-/** Open-ended ranges filter on the `dt=` folder of each key. */
+/** Keys are filtered on their `cluster=` and `dt=` folders. */
 function inRange(key: string, prefix: string, query: RecordQuery): boolean {
   const partition = keyPartition(prefix, key);
   if (partition === undefined) return false;
-  const { date } = partition;
+  const { cluster, date } = partition;
+  if (query.clusters !== undefined && !query.clusters.some((wanted) => partitionCluster(wanted) === cluster)) return false;
   return (query.fromDate === undefined || date >= query.fromDate) && (query.toDate === undefined || date <= query.toDate);
 }
 

@@ -36,18 +36,20 @@ describe('S3 records adapter (through the real SDK, against the local S3 stand-i
     await fixture.close();
   });
 
-  test('writes one gzip JSON Lines object per date partition, named by write time', async () => {
+  test('writes one gzip JSON Lines object per cluster and date partition, named by write time', async () => {
     const store = createS3Records({ bucket: fixture.bucket, prefix: 'layout/', client: fixture.client, clock: frozen });
     const first = aRecord({ started_at: '2025-03-01T23:59:59.999Z' });
     const second = aRecord({ started_at: '2025-03-02T00:00:00.000Z' });
     const third = aRecord({ started_at: '2025-03-02T00:00:01.000Z' });
-    await store.put([first, second, third].map(toRecordLine));
+    const onProd = aRecord({ started_at: '2025-03-02T00:00:02.000Z', cluster: 'prod' });
+    const unrouted = aRecord({ started_at: '2025-03-02T00:00:03.000Z', cluster: null });
+    await store.put([first, second, onProd, third, unrouted].map(toRecordLine));
 
     const keys = await keysUnder(fixture, 'layout/');
-    assert.equal(keys.length, 2);
-    assert.match(keys[0] as string, /^layout\/dt=2025-03-01\/20250302T080910\.123Z-[0-9a-f-]{36}\.jsonl\.gz$/);
-    assert.match(keys[1] as string, /^layout\/dt=2025-03-02\/20250302T080910\.123Z-[0-9a-f-]{36}\.jsonl\.gz$/);
-    const object = await fixture.client.send(new GetObjectCommand({ Bucket: fixture.bucket, Key: keys[1] }));
+    assert.equal(keys.length, 4);
+    const layout = /^layout\/(cluster=[^/]+\/dt=[\d-]+)\/20250302T080910\.123Z-[0-9a-f-]{36}\.jsonl\.gz$/;
+    assert.deepEqual(keys.map((key) => layout.exec(key)?.[1]), ['cluster=_unrouted/dt=2025-03-02', 'cluster=default/dt=2025-03-01', 'cluster=default/dt=2025-03-02', 'cluster=prod/dt=2025-03-02']);
+    const object = await fixture.client.send(new GetObjectCommand({ Bucket: fixture.bucket, Key: keys[2] }));
     const lines = gunzipSync(await (object.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray())
       .toString('utf8')
       .split('\n');
