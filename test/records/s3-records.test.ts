@@ -11,6 +11,7 @@ import { LOCAL_RECORDS_BUCKET, startLocalS3 } from '../../src/local/s3.ts';
 import { createRecordSink } from '../../src/records/sink.ts';
 import type { SessionRecord } from '../../src/records/schema.ts';
 import { toRecordLine } from '../../src/records/record-line.ts';
+import type { RecordQuery } from '../../src/ports/records.ts';
 import { aRecord, capturedLog, deadPort, startS3Fixture } from './support.ts';
 import type { S3Fixture } from './support.ts';
 
@@ -66,6 +67,22 @@ describe('S3 records adapter (through the real SDK, against the local S3 stand-i
     assert.deepEqual(await ids({ fromDate: '2025-01-31', toDate: '2025-02-01' }), ['2025-01-31', '2025-02-01']);
     assert.deepEqual(await ids({ fromDate: '2025-02-01' }), ['2025-02-01']);
     assert.deepEqual(await ids({ toDate: '2025-01-30' }), ['2025-01-30']);
+  });
+
+  test('reads back the records of the chosen clusters only, by date range or open-ended', async () => {
+    const store = createS3Records({ bucket: fixture.bucket, prefix: 'by-cluster/', client: fixture.client, clock: frozen });
+    const records = [
+      aRecord({ cluster: 'dev', started_at: '2025-01-30T10:00:00.000Z' }),
+      aRecord({ cluster: 'prod', started_at: '2025-01-30T11:00:00.000Z' }),
+      aRecord({ cluster: 'prod', started_at: '2025-01-31T10:00:00.000Z' }),
+      aRecord({ cluster: null, started_at: '2025-01-31T11:00:00.000Z' }),
+    ];
+    await store.put(records.map(toRecordLine));
+    const read = async (query: RecordQuery): Promise<string[]> => (await collect(store.read(query))).map((r) => `${r.cluster ?? '(none)'} ${r.started_at.slice(0, 10)}`).sort();
+    assert.deepEqual(await read({}), ['(none) 2025-01-31', 'dev 2025-01-30', 'prod 2025-01-30', 'prod 2025-01-31']);
+    assert.deepEqual(await read({ clusters: ['prod'] }), ['prod 2025-01-30', 'prod 2025-01-31']);
+    assert.deepEqual(await read({ clusters: ['prod', null], fromDate: '2025-01-31', toDate: '2025-01-31' }), ['(none) 2025-01-31', 'prod 2025-01-31']);
+    assert.deepEqual(await read({ clusters: ['dev'], fromDate: '2025-01-31' }), []);
   });
 
   test('turns an unreachable store into ERR_RECORD_UNAVAILABLE naming the location', async () => {
