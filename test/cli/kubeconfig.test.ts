@@ -60,7 +60,11 @@ describe('gatehouse kubeconfig', () => {
       ['acme-dev', 'acme-dev', 'acme-dev'],
       ['acme-prod', 'acme-prod', 'acme-prod'],
     ]);
-    assert.deepEqual(written?.users.find((u) => u.name === 'acme-prod')?.user.exec.args, ['credential', '--issuer', 'https://idp.example.com', '--client-id', 'kubectl']);
+    // Every context signs in the same way (one token cache): the same exec, ending in the plugin's own command line.
+    const execs = written?.users.filter((u) => u.name.startsWith('acme-')).map((u) => u.user.exec);
+    assert.equal(execs?.length, 2);
+    assert.deepEqual(execs?.[0], execs?.[1]);
+    assert.deepEqual(execs?.[0]?.args.slice(-8), ['/usr/bin/gatehouse', 'credential', '--issuer', 'https://idp.example.com', '--client-id', 'kubectl', '--config-dir', join(dir, '.config', 'gatehouse')]);
     assert.equal(written?.['current-context'], 'acme-dev');
     assert.match(stderr, /Context "acme-dev" for https:\/\/abc\.lambda-url\.eu-west-1\.on\.aws\/clusters\/dev written to .*\nContext "acme-prod" for https:\/\/abc\.lambda-url\.eu-west-1\.on\.aws\/clusters\/prod written to .*; "acme-dev" made current\.\nTry: kubectl --context acme-dev get namespaces\n/);
   });
