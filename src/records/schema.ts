@@ -163,4 +163,5 @@ export type SessionRecord = {
 export type RecordPhase = 'intent' | 'outcome';
 export type StreamEnd = 'complete' | 'client_gone' | 'time_limit' | 'upstream_error' | 'upgraded' | 'none';
 
-export const COLUMN_NAMES: readonly string[] = RECORD_COLUMNS.map((column) => column.name);
+// Pure: a runtime module that needs only SCHEMA_VERSION (records/build.ts) leaves the column table, and its descriptions, out of the Lambda bundle.
+export const COLUMN_NAMES: readonly string[] = /* @__PURE__ */ RECORD_COLUMNS.map((column) => column.name);
