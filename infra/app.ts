@@ -6,7 +6,9 @@
  *   npx cdk deploy -c oidcIssuer=https://idp.example.com -c oidcAudience=gatehouse -c clusterName=prod
  *
  * Parameters (docs/aws.md has the details):
- *   oidcIssuer (required), oidcAudience (required, comma-separated), clusterName (required),
+ *   oidcIssuer (required), oidcAudience (required, comma-separated), clusterName or clusters
+ *   (one of them: one cluster at the root, or several under /clusters/<name> — a comma-separated
+ *   list of names, or a JSON list of {name, clusterName?, region?, roleArn?}),
  *   region, account, stackName, policyFile, kubernetesGroup, oidcUsernameClaim,
  *   oidcGroupsClaim, oidcUsernamePrefix, oidcGroupsPrefix, logRetentionDays, timeoutSeconds;
  *   reservedConcurrency, maxStreamSeconds, maxStreamsPerUser, recordsCarryOverSeconds, alarmTopicArn;
@@ -19,7 +21,7 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { GatehouseStack, REPO_ROOT, type GatehouseStackProps } from './stack.ts';
+import { clusterListProblems, GatehouseStack, REPO_ROOT, type GatehouseClusterProps, type GatehouseStackProps } from './stack.ts';
 
 /** Missing or malformed `-c` parameters; the message says which and how to fix them. */
 export class StackParametersError extends Error {
@@ -64,7 +66,15 @@ export function readParameters(app: App): AppParameters {
     .split(',')
     .map((a) => a.trim())
     .filter((a) => a !== '');
-  const clusterName = required('clusterName', 'prod');
+  const clusterName = text('clusterName');
+  const clusters = clusterList(app.node.tryGetContext('clusters'), problems);
+  if ((clusterName === undefined) === (clusters === undefined)) {
+    problems.push(
+      clusterName === undefined
+        ? '-c clusterName=… is required (e.g. -c clusterName=prod), or -c clusters=… for several (e.g. -c clusters=dev,prod)'
+        : '-c clusterName and -c clusters: give one of them (one cluster at the root, or several, each under /clusters/<name>)',
+    );
+  }
   const logRetentionDays = integer('logRetentionDays', 1, 3653);
   if (logRetentionDays !== undefined && !Object.values(RetentionDays).includes(logRetentionDays)) {
     problems.push(`-c logRetentionDays: CloudWatch Logs does not offer ${logRetentionDays} days (e.g. 30, 90, 180, 365, 731)`);
@@ -128,7 +138,7 @@ export function readParameters(app: App): AppParameters {
   const props: AppParameters['props'] = {
     oidcIssuer,
     oidcAudience,
-    clusterName,
+    ...(clusters === undefined ? { clusterName: clusterName ?? '' } : { clusters }),
     policyFile: text('policyFile') ?? join(REPO_ROOT, 'policy', 'default.yaml'),
   };
   const optional = {
@@ -171,6 +181,43 @@ export function readParameters(app: App): AppParameters {
     region: text('region') ?? process.env.CDK_DEFAULT_REGION,
     props,
   };
+}
+
+/**
+ * `-c clusters=dev,prod` (names, each an EKS cluster of that name in the stack's region) or a
+ * JSON list, `-c clusters='[{"name":"prod","clusterName":"prod-eks","region":"us-east-1","roleArn":"arn:…"}]'`
+ * (in cdk.json: the list itself). Undefined when not given; problems are pushed.
+ */
+function clusterList(value: unknown, problems: string[]): GatehouseClusterProps[] | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  let list: unknown = value;
+  if (typeof value === 'string') {
+    if (value.trim().startsWith('[')) {
+      try {
+        list = JSON.parse(value);
+      } catch {
+        problems.push(`-c clusters: not a JSON list: ${value}`);
+        return [];
+      }
+    } else {
+      list = value.split(',').map((name) => ({ name: name.trim() })).filter((cluster) => cluster.name !== '');
+    }
+  }
+  const keys = new Set(['name', 'clusterName', 'region', 'roleArn']);
+  const entries = Array.isArray(list) ? (list as unknown[]) : [];
+  if (!Array.isArray(list)) problems.push('-c clusters: must be a list of cluster names or of {name, clusterName?, region?, roleArn?}');
+  const clusters: GatehouseClusterProps[] = [];
+  entries.forEach((entry, index) => {
+    const fields = typeof entry === 'object' && entry !== null ? (entry as Record<string, unknown>) : {};
+    const unknown = Object.keys(fields).filter((key) => !keys.has(key) || typeof fields[key] !== 'string');
+    if (typeof fields.name !== 'string' || unknown.length > 0) {
+      problems.push(`-c clusters[${index}]: must be {name, clusterName?, region?, roleArn?} with string values${unknown.length > 0 ? ` (not: ${unknown.join(', ')})` : ''}`);
+      return;
+    }
+    clusters.push(fields as unknown as GatehouseClusterProps);
+  });
+  problems.push(...clusterListProblems(clusters).map((problem) => `-c clusters: ${problem}`));
+  return clusters;
 }
 
 export function buildApp(app: App = new App()): { app: App; stack: GatehouseStack } {

@@ -7,9 +7,10 @@
  *   `retentionDays`, so no record can be altered or deleted before then), lifecycle (to
  *   Infrequent Access, then expiry after the retention; old versions and failed uploads
  *   cleaned), server access logs, retained when the stack goes;
- * - the Glue database and table over `<prefix>dt=YYYY-MM-DD/*.jsonl.gz` (gzip JSON Lines, OpenX
- *   JSON SerDe), columns from src/records/schema.ts, partition projection on `dt` (a date,
- *   `yyyy-MM-dd`, from `firstDate` to NOW, `storage.location.template`) so no crawler runs;
+ * - the Glue database and table over `<prefix>cluster=<name>/dt=YYYY-MM-DD/*.jsonl.gz` (gzip JSON
+ *   Lines, OpenX JSON SerDe), columns from src/records/schema.ts, partition projection on
+ *   `cluster` (an enum: the stack's clusters and `_unrouted`) and `dt` (a date, `yyyy-MM-dd`,
+ *   from `firstDate` to NOW), `storage.location.template`, so no crawler runs;
  * - the Athena workgroup: enforced configuration, results in their own encrypted bucket
  *   (expiring), a per-query scan limit, engine v3, and the access-review queries of
  *   docs/records.md saved as named queries;
@@ -30,6 +31,7 @@ import { Construct } from 'constructs';
 import { accessReviewQueriesFor, RECORDS_TABLE } from '../src/records/queries.ts';
 import { RECORD_COLUMNS } from '../src/records/schema.ts';
 import { SHUTDOWN_EXTENSION_DIR } from './lambda-bundle.ts';
+import { UNROUTED_CLUSTER } from '../src/records/layout.ts';
 
 /** The variables the function reads (names as in src/config-env.ts). */
 export const RECORDS_ENV = {
@@ -46,6 +48,8 @@ export const DEFAULT_CARRY_OVER_SECONDS = 60;
 export interface GatehouseRecordsProps {
   /** The Gatehouse function: granted PutObject under the prefix, configured by environment. */
   fn: lambda.Function;
+  /** The names of the clusters the stack fronts: the values of the `cluster` partition (besides `_unrouted`). */
+  clusters: readonly string[];
   /** Object Lock mode: GOVERNANCE (special permission can lift it) or COMPLIANCE (nobody can). Default GOVERNANCE. */
   retentionMode?: 'GOVERNANCE' | 'COMPLIANCE';
   /** Days every record is locked against change and deletion (default 365). */
@@ -178,17 +182,23 @@ export class GatehouseRecords extends Construct {
           classification: 'json',
           compressionType: 'gzip',
           'projection.enabled': 'true',
+          'projection.cluster.type': 'enum',
+          'projection.cluster.values': [...props.clusters, UNROUTED_CLUSTER].join(','),
           'projection.dt.type': 'date',
           'projection.dt.format': 'yyyy-MM-dd',
           'projection.dt.range': `${firstDate},NOW`,
           'projection.dt.interval': '1',
           'projection.dt.interval.unit': 'DAYS',
-          'storage.location.template': `${location}dt=\${dt}/`,
+          'storage.location.template': `${location}cluster=\${cluster}/dt=\${dt}/`,
         },
-        partitionKeys: [{ name: 'dt', type: 'string', comment: 'UTC date the call started (YYYY-MM-DD)' }],
+        partitionKeys: [
+          { name: 'cluster', type: 'string', comment: `The cluster the call was for (${UNROUTED_CLUSTER}: its path named none)` },
+          { name: 'dt', type: 'string', comment: 'UTC date the call started (YYYY-MM-DD)' },
+        ],
         storageDescriptor: {
           location,
-          columns: RECORD_COLUMNS.map((column) => ({ name: column.name, type: column.type, comment: glueComment(column.description) })),
+          // A partition column (`cluster`) is read from its folder, so it is a partition key, not a column too.
+          columns: RECORD_COLUMNS.filter((column) => !('partition' in column)).map((column) => ({ name: column.name, type: column.type, comment: glueComment(column.description) })),
           inputFormat: 'org.apache.hadoop.mapred.TextInputFormat',
           outputFormat: 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat',
           serdeInfo: {

@@ -13,6 +13,11 @@
  * - the EKS access entry mapping that role to the Kubernetes group `gatehouse:impersonators`,
  *   which `infra/rbac/impersonator.yaml` allows to impersonate and nothing else (applied here
  *   when the stack is given a CDK-managed cluster, else by `kubectl apply`).
+ * - or, for several clusters (`clusters`), each under /clusters/<name> of the one Function URL:
+ *   per cluster eks:DescribeCluster on that cluster only, and either the stack's cluster access
+ *   role (an access entry in each cluster of the stack's region; for another region, the
+ *   command that creates it is a stack output) or a role of the cluster's own (`roleArn`),
+ *   which the function may assume and nothing else.
  *
  * - optionally the VPC (`infra/network.ts`): the function in your subnets, with VPC endpoints
  *   for STS, EKS, S3, DynamoDB and Secrets Manager, for clusters with a private endpoint;
@@ -28,7 +33,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CfnOutput, Duration, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Fn, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import * as eks from 'aws-cdk-lib/aws-eks';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -38,6 +43,8 @@ import type { Construct } from 'constructs';
 import { parseAllDocuments } from 'yaml';
 import { loadMaskingRules } from '../src/masking/masking-rules-file.ts';
 import { loadPolicyFile } from '../src/policy/policy-file.ts';
+import { CLUSTER_NAME } from '../src/cluster-route.ts';
+import { clusterProblems } from '../src/policy/policy.ts';
 import { LAMBDA_ENTRY, LAMBDA_ESBUILD, POLICY_JSON_NAME, POLICY_YAML_NAME, writePolicyJson } from './lambda-bundle.ts';
 import { GatehouseApprovals, type GatehouseApprovalsProps } from './approvals.ts';
 import { GatehouseRecords, type GatehouseRecordsProps } from './records.ts';
@@ -58,8 +65,10 @@ export interface GatehouseStackProps extends StackProps {
   oidcGroupsClaim?: string;
   oidcUsernamePrefix?: string;
   oidcGroupsPrefix?: string;
-  /** Name of the EKS cluster, in this stack's account and region. */
-  clusterName: string;
+  /** Name of the EKS cluster, in this stack's account and region (one cluster, served at the root) … */
+  clusterName?: string;
+  /** … or several clusters, each served under /clusters/<name>. Exactly one of the two. */
+  clusters?: readonly GatehouseClusterProps[];
   /** A CDK-managed cluster: when given, the RBAC manifest is applied to it by CDK. */
   cluster?: eks.ICluster;
   /** Kubernetes group the cluster access role is mapped to; must match the RBAC manifest. */
@@ -74,7 +83,7 @@ export interface GatehouseStackProps extends StackProps {
   /** Just-in-time approvals (table, SES identity, link key); omitted: `review` rules are refused. */
   approvals?: Omit<GatehouseApprovalsProps, 'fn'>;
   /** Session records settings (Object Lock mode and retention, lifecycle, …); records are always on. */
-  records?: Omit<GatehouseRecordsProps, 'fn'>;
+  records?: Omit<GatehouseRecordsProps, 'fn' | 'clusters'>;
   /**
    * Concurrent executions reserved for (and at most used by) the function (default 100). Every
    * open watch or `logs -f` holds one for as long as it runs; beyond this, calls are throttled
@@ -91,24 +100,44 @@ export interface GatehouseStackProps extends StackProps {
   network?: Omit<GatehouseNetworkProps, 'approvals'>;
 }
 
+/** One cluster of a stack that fronts several. */
+export interface GatehouseClusterProps {
+  /** Its name in its URL (/clusters/<name>), in policy rules, records and kubeconfig contexts. */
+  name: string;
+  /** The EKS cluster's name (default: `name`), in this stack's account. */
+  clusterName?: string;
+  /** Its region (default: the stack's). */
+  region?: string;
+  /**
+   * A role of its own that Gatehouse assumes for it, already mapped in the cluster to a group
+   * that may only impersonate (default: the stack's cluster access role, given an access entry).
+   */
+  roleArn?: string;
+}
+
 export const DEFAULT_RESERVED_CONCURRENCY = 100;
 
 export class GatehouseStack extends Stack {
   /** The Gatehouse function: grant it access to what later parts add. */
   readonly fn: NodejsFunction;
   readonly functionUrl: lambda.FunctionUrl;
-  readonly clusterAccessRole: iam.Role;
+  /** The role Gatehouse is in the clusters that have no role of their own (absent when every cluster has one). */
+  readonly clusterAccessRole: iam.Role | undefined;
   readonly logGroup: logs.LogGroup;
   readonly monitoring: GatehouseMonitoring;
 
   constructor(scope: Construct, id: string, props: GatehouseStackProps) {
     super(scope, id, props);
+    const clusters = stackClusters(props, this.region);
     const kubernetesGroup = props.kubernetesGroup ?? DEFAULT_KUBERNETES_GROUP;
     const policyFile = resolve(props.policyFile);
     // Fail the synth, not the deployment's first cold start, when the policy or its masking
     // rules are missing or invalid; the function reads the policy as JSON (lambda-bundle.ts).
-    loadPolicyFile(policyFile);
+    const policy = loadPolicyFile(policyFile);
     loadMaskingRules(policyFile);
+    // A rule naming a cluster the stack does not front would never apply: fail the synth, as the cold start would.
+    const policyClusterProblems = clusterProblems(policy, clusters.list.map((cluster) => cluster.name));
+    if (policyClusterProblems.length > 0) throw new Error(`GatehouseStack policy ${policyFile}:\n${policyClusterProblems.map((problem) => `  - ${problem}`).join('\n')}`);
     const policyJsonFile = join(mkdtempSync(join(tmpdir(), 'gatehouse-policy-')), POLICY_JSON_NAME);
     writePolicyJson(policyFile, policyJsonFile);
 
@@ -134,7 +163,7 @@ export class GatehouseStack extends Stack {
 
     this.fn = new NodejsFunction(this, 'Function', {
       ...(network === undefined ? {} : { vpc: network.vpc, vpcSubnets: { subnets: network.subnets }, securityGroups: [network.securityGroup] }),
-      description: 'Gatehouse: access broker in front of the EKS cluster',
+      description: clusters.several ? 'Gatehouse: access broker in front of the EKS clusters' : 'Gatehouse: access broker in front of the EKS cluster',
       entry: LAMBDA_ENTRY,
       handler: 'handler',
       projectRoot: REPO_ROOT,
@@ -178,9 +207,6 @@ export class GatehouseStack extends Stack {
         ...optionalEnv('GATEHOUSE_OIDC_GROUPS_CLAIM', props.oidcGroupsClaim),
         ...optionalEnv('GATEHOUSE_OIDC_USERNAME_PREFIX', props.oidcUsernamePrefix),
         ...optionalEnv('GATEHOUSE_OIDC_GROUPS_PREFIX', props.oidcGroupsPrefix),
-        GATEHOUSE_UPSTREAM: 'eks',
-        GATEHOUSE_EKS_CLUSTER_NAME: props.clusterName,
-        GATEHOUSE_EKS_REGION: this.region,
         ...optionalEnv('GATEHOUSE_LAMBDA_MAX_STREAM_SECONDS', props.maxStreamSeconds === undefined ? undefined : String(props.maxStreamSeconds)),
         // Powertools metrics (functions/call-metrics.ts) land beside the stack's log metrics.
         POWERTOOLS_METRICS_NAMESPACE: metricsNamespace(this.stackName),
@@ -192,29 +218,64 @@ export class GatehouseStack extends Stack {
       invokeMode: lambda.InvokeMode.RESPONSE_STREAM,
     });
 
-    this.clusterAccessRole = new iam.Role(this, 'ClusterAccessRole', {
-      assumedBy: new iam.ArnPrincipal(functionRole.roleArn),
-      description: `Gatehouse's identity in EKS cluster ${props.clusterName}; mapped to group ${kubernetesGroup}, which may only impersonate`,
-      maxSessionDuration: Duration.hours(1),
-    });
-    this.clusterAccessRole.grantAssumeRole(functionRole);
-    this.setEnvironment('GATEHOUSE_EKS_ROLE_ARN', this.clusterAccessRole.roleArn);
+    const ownRole = clusters.list.filter((cluster) => cluster.roleArn === undefined);
+    const clusterAccessRole =
+      ownRole.length === 0
+        ? undefined
+        : new iam.Role(this, 'ClusterAccessRole', {
+            assumedBy: new iam.ArnPrincipal(functionRole.roleArn),
+            description: `Gatehouse's identity in EKS cluster${ownRole.length === 1 ? '' : 's'} ${ownRole.map((cluster) => cluster.clusterName).join(', ')}; mapped to group ${kubernetesGroup}, which may only impersonate`,
+            maxSessionDuration: Duration.hours(1),
+          });
+    this.clusterAccessRole = clusterAccessRole;
+    clusterAccessRole?.grantAssumeRole(functionRole);
+    const ownRoles = [...new Set(clusters.list.flatMap((cluster) => (cluster.roleArn === undefined ? [] : [cluster.roleArn])))];
+    if (ownRoles.length > 0) functionRole.addToPolicy(new iam.PolicyStatement({ actions: ['sts:AssumeRole'], resources: ownRoles }));
+    const roleOf = (cluster: StackCluster): string => cluster.roleArn ?? (clusterAccessRole as iam.Role).roleArn;
 
     functionRole.addToPolicy(
       new iam.PolicyStatement({
         actions: ['eks:DescribeCluster'],
-        resources: [this.formatArn({ service: 'eks', resource: 'cluster', resourceName: props.clusterName })],
+        resources: clusters.list.map((cluster) => this.formatArn({ service: 'eks', region: cluster.region, resource: 'cluster', resourceName: cluster.clusterName })),
       }),
     );
 
-    new eks.CfnAccessEntry(this, 'ClusterAccessEntry', {
-      clusterName: props.clusterName,
-      principalArn: this.clusterAccessRole.roleArn,
-      type: 'STANDARD',
-      // A readable name in the cluster's audit log instead of the assumed-role ARN.
-      username: 'gatehouse',
-      kubernetesGroups: [kubernetesGroup],
-    });
+    if (clusters.several) {
+      const list = clusters.list.map((cluster) => ({ name: cluster.name, upstream: { kind: 'eks', clusterName: cluster.clusterName, region: cluster.region, roleArn: roleOf(cluster) } }));
+      this.setEnvironment('GATEHOUSE_CLUSTERS', this.toJsonString(list));
+    } else {
+      const [only] = clusters.list as [StackCluster];
+      this.setEnvironment('GATEHOUSE_UPSTREAM', 'eks');
+      this.setEnvironment('GATEHOUSE_EKS_CLUSTER_NAME', only.clusterName);
+      this.setEnvironment('GATEHOUSE_EKS_REGION', only.region);
+      this.setEnvironment('GATEHOUSE_EKS_ROLE_ARN', roleOf(only));
+    }
+
+    // An access entry maps the stack's role in each cluster that uses it; CloudFormation creates
+    // it only in the stack's region — for a cluster elsewhere the command is an output.
+    for (const cluster of ownRole) {
+      const entryId = clusters.several ? `ClusterAccessEntry-${cluster.name}` : 'ClusterAccessEntry';
+      const role = clusterAccessRole as iam.Role;
+      if (cluster.region === this.region) {
+        new eks.CfnAccessEntry(this, entryId, {
+          clusterName: cluster.clusterName,
+          principalArn: role.roleArn,
+          type: 'STANDARD',
+          // A readable name in the cluster's audit log instead of the assumed-role ARN.
+          username: 'gatehouse',
+          kubernetesGroups: [kubernetesGroup],
+        });
+      } else {
+        new CfnOutput(this, `${entryId}Command`, {
+          description: `Cluster ${cluster.name} is in ${cluster.region}, outside this stack's region: map the cluster access role there with this command`,
+          value: Fn.join('', [
+            `aws eks create-access-entry --region ${cluster.region} --cluster-name ${cluster.clusterName} --principal-arn `,
+            role.roleArn,
+            ` --type STANDARD --username gatehouse --kubernetes-groups ${kubernetesGroup}`,
+          ]),
+        });
+      }
+    }
 
     if (props.cluster !== undefined) {
       new eks.KubernetesManifest(this, 'ImpersonatorRbac', {
@@ -225,7 +286,7 @@ export class GatehouseStack extends Stack {
     }
 
     if (props.approvals !== undefined) new GatehouseApprovals(this, 'Approvals', { fn: this.fn, ...props.approvals });
-    new GatehouseRecords(this, 'Records', { fn: this.fn, ...props.records });
+    new GatehouseRecords(this, 'Records', { fn: this.fn, clusters: clusters.list.map((cluster) => cluster.name), ...props.records });
     new GatehouseStreamLeases(this, 'StreamLeases', { fn: this.fn, ...(props.maxStreamsPerUser === undefined ? {} : { maxPerUser: props.maxStreamsPerUser }) });
     this.monitoring = new GatehouseMonitoring(this, 'Monitoring', {
       fn: this.fn,
@@ -233,8 +294,13 @@ export class GatehouseStack extends Stack {
       ...(props.alarmTopicArn === undefined ? {} : { alarmTopicArn: props.alarmTopicArn }),
     });
 
-    new CfnOutput(this, 'Url', { value: this.functionUrl.url, description: 'Gatehouse URL: the `server` of users\' kubeconfig' });
-    new CfnOutput(this, 'ClusterAccessRoleArn', { value: this.clusterAccessRole.roleArn });
+    new CfnOutput(this, 'Url', {
+      value: this.functionUrl.url,
+      description: clusters.several
+        ? `Gatehouse URL: the \`server\` of each cluster in users' kubeconfig is <Url>clusters/<name> (${clusters.list.map((cluster) => cluster.name).join(', ')}); gatehouse kubeconfig --cluster writes them`
+        : "Gatehouse URL: the `server` of users' kubeconfig",
+    });
+    if (clusterAccessRole !== undefined) new CfnOutput(this, 'ClusterAccessRoleArn', { value: clusterAccessRole.roleArn });
     new CfnOutput(this, 'LogGroupName', { value: this.logGroup.logGroupName });
 
     // cdk-nag acknowledgements, each with its reason.
@@ -257,6 +323,42 @@ export function rbacManifest(kubernetesGroup: string): Record<string, unknown>[]
     if (doc.kind === 'ClusterRoleBinding') doc.subjects = [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: kubernetesGroup }];
   }
   return documents;
+}
+
+interface StackCluster {
+  name: string;
+  clusterName: string;
+  region: string;
+  roleArn?: string;
+}
+
+/** The clusters of the stack's props: `clusterName` is one at the root, `clusters` several; checked at synth. */
+function stackClusters(props: GatehouseStackProps, stackRegion: string): { several: boolean; list: StackCluster[] } {
+  if ((props.clusterName === undefined) === (props.clusters === undefined)) {
+    throw new Error('GatehouseStack: give exactly one of clusterName (one cluster) or clusters (several, each under /clusters/<name>)');
+  }
+  if (props.clusterName !== undefined) return { several: false, list: [{ name: props.clusterName, clusterName: props.clusterName, region: stackRegion }] };
+  const problems = clusterListProblems(props.clusters ?? []);
+  const list = (props.clusters ?? []).map((cluster) => ({ name: cluster.name, clusterName: cluster.clusterName ?? cluster.name, region: cluster.region ?? stackRegion, ...(cluster.roleArn === undefined ? {} : { roleArn: cluster.roleArn }) }));
+  if (props.cluster !== undefined) problems.push('cluster (a CDK-managed cluster whose RBAC the stack applies) goes with clusterName; apply infra/rbac/impersonator.yaml to each of several clusters');
+  if (problems.length > 0) throw new Error(`GatehouseStack clusters:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+  return { several: true, list };
+}
+
+/** What is wrong with a list of clusters (names, EKS names, regions, role ARNs), every problem at once. */
+export function clusterListProblems(clusters: readonly { name: string; clusterName?: string; region?: string; roleArn?: string }[]): string[] {
+  const problems: string[] = [];
+  if (clusters.length === 0) problems.push('list at least one cluster');
+  const seen = new Set<string>();
+  for (const cluster of clusters) {
+    if (!CLUSTER_NAME.test(cluster.name)) problems.push(`"${cluster.name}" is not a cluster name (1-100 letters, digits, "-" or "_", starting with a letter or digit)`);
+    if (seen.has(cluster.name)) problems.push(`"${cluster.name}" names two clusters`);
+    seen.add(cluster.name);
+    if (cluster.clusterName !== undefined && !CLUSTER_NAME.test(cluster.clusterName)) problems.push(`cluster ${cluster.name}: "${cluster.clusterName}" is not an EKS cluster name`);
+    if (cluster.region !== undefined && cluster.region !== '' && !/^[a-z]{2}(-[a-z]+)+-\d+$/.test(cluster.region)) problems.push(`cluster ${cluster.name}: "${cluster.region}" is not an AWS region`);
+    if (cluster.roleArn !== undefined && !/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/.test(cluster.roleArn)) problems.push(`cluster ${cluster.name}: "${cluster.roleArn}" is not an IAM role ARN`);
+  }
+  return problems;
 }
 
 function optionalEnv(name: string, value: string | undefined): Record<string, string> {

@@ -4,7 +4,7 @@
  *
  * `/mcp` (AI agents, src/mcp/) sits beside the chain: each tool call re-enters it as API requests.
  *
- *   record ─► authenticate ─► impersonate ─► classify ─► request framing ─► authorize ─► request body ─► approve ─► limit streams ─► record intent ─► credentials ─► restore ─► forward ─► mask
+ *   route ─► record ─► authenticate ─► cluster known ─► impersonate ─► classify ─► request framing ─► authorize ─► request body ─► approve ─► limit streams ─► record intent ─► credentials ─► restore ─► forward ─► mask
  *
  * `request framing` refuses, from the headers alone, a body on GET/HEAD and a declared
  * Content-Length over the limit (413) — no refusal waits for a body that may never come.
@@ -12,6 +12,9 @@
  * approvals, records or forward read it; policy needs no body, so it runs first.
  * `limit streams` takes one of the user's slots for a long stream (watch, `logs -f`, exec,
  * attach, port-forward) and frees it when the stream ends (429 at the per-user cap).
+ * `route` only reads which configured cluster the path names (never refusing), so `record`,
+ * outermost of the stages that can refuse, files every call under its cluster; a path naming
+ * no cluster is refused once the caller is authenticated (`cluster known`).
  * `record` is outermost so every outcome, failures included, becomes one record. `record
  * intent` makes a mutating call's record durable once it is decided and before anything is
  * forwarded (no durable record, no call). `restore` puts live values back where a write
@@ -22,7 +25,10 @@ import { Hono } from 'hono';
 import './context.ts';
 import { asGatehouseError, statusResponse } from './errors.ts';
 import type { Authenticator } from './ports/authenticator.ts';
-import type { Upstream } from './ports/upstream.ts';
+import type { ClusterSet, Upstream } from './ports/upstream.ts';
+import { GatehouseConfigError } from './config-error.ts';
+import { requireCluster, route } from './pipeline/route.ts';
+import { DEFAULT_CLUSTER, DEFAULT_ROUTER } from './cluster-route.ts';
 import type { PolicyEngine } from './policy/policy.ts';
 import type { Approvals } from './ports/approvals.ts';
 import type { RecordSink } from './ports/records.ts';
@@ -52,7 +58,10 @@ import type { ProtectedResource } from './mcp/resource-metadata.ts';
 export interface GatehouseDeps {
   authenticator: Authenticator;
   policy: PolicyEngine;
-  upstream: Upstream;
+  /** The clusters this Gatehouse fronts (compose.ts builds them from the configuration) … */
+  clusters?: ClusterSet;
+  /** … or, for one cluster at the root named "default", just its upstream. Exactly one of the two. */
+  upstream?: Upstream;
   /** Just-in-time approvals; without them, `review` decisions are refused. */
   approvals?: Approvals;
   /** The per-user cap on long streams; without it streams are not counted. */
@@ -85,6 +94,7 @@ export const OWN_PREFIX = '/_gatehouse';
 export function createApp(deps: GatehouseDeps): Hono {
   const clock = deps.clock ?? systemClock;
   const maxRequestBodyBytes = deps.maxRequestBodyBytes ?? DEFAULT_MAX_REQUEST_BODY_BYTES;
+  const clusters = clusterSet(deps);
   const app = new Hono();
 
   app.onError((error) => statusResponse(asGatehouseError(error)));
@@ -110,8 +120,10 @@ export function createApp(deps: GatehouseDeps): Hono {
     );
   }
 
+  app.use('*', route(clusters.router));
   app.use('*', record(deps.records, { clock, runtime: deps.runtime, ...(deps.recordSettings ?? DEFAULT_RECORD_SETTINGS), ...recordBodyMasking(deps.masking) }));
   app.use('*', authenticate(deps.authenticator, { impersonation: 'decide' }));
+  app.use('*', requireCluster(clusters.router));
   // kubectl --as: allowed only where the policy grants the caller `impersonate` (refused otherwise, as before).
   app.use('*', impersonate(deps.policy));
   app.use('*', classify({ runtime: deps.runtime }));
@@ -121,10 +133,19 @@ export function createApp(deps: GatehouseDeps): Hono {
   app.use('*', approve(deps.approvals, clock, deps.masking));
   app.use('*', limitStreams(deps.streams));
   app.use('*', recordIntent());
-  app.use('*', credentials(deps.upstream));
+  app.use('*', credentials(clusters.upstreams));
   app.use('*', restore({ masking: deps.masking, policy: deps.policy, timeoutSeconds: deps.upstreamTimeoutSeconds }));
   app.use('*', mask(deps.masking));
   app.all('*', forward({ timeoutSeconds: deps.upstreamTimeoutSeconds, maxRequestBodyBytes }));
 
   return app;
+}
+
+/** The clusters of `deps`: `clusters`, or `upstream` as the one cluster "default" at the root. */
+function clusterSet(deps: GatehouseDeps): ClusterSet {
+  if (deps.clusters !== undefined && deps.upstream === undefined) return deps.clusters;
+  if (deps.upstream !== undefined && deps.clusters === undefined) {
+    return { router: DEFAULT_ROUTER, upstreams: [{ name: DEFAULT_CLUSTER, upstream: deps.upstream }] };
+  }
+  throw new GatehouseConfigError('the Gatehouse dependencies', ['exactly one of clusters and upstream names what Gatehouse fronts']);
 }

@@ -9,8 +9,7 @@
  * is overridden is not built at all.
  */
 import type { GatehouseDeps } from './app.ts';
-import type { GatehouseConfig, UpstreamConfig } from './config.ts';
-import { trustedIssuers } from './config.ts';
+import { configuredClusters, trustedIssuers, type GatehouseConfig, type UpstreamConfig } from './config.ts';
 import { GatehouseConfigError } from './config-error.ts';
 import { createIssuersAuthenticator } from './auth/issuers.ts';
 import { protectedResource } from './mcp/resource-metadata.ts';
@@ -19,7 +18,8 @@ import { readPolicyJsonFile } from './policy/policy-json.ts';
 import { compilePolicy } from './policy/policy.ts';
 import { createKubeconfigUpstream } from './adapters/kubeconfig-upstream.ts';
 import { resolveKubeconfigPath } from './kubeconfig.ts';
-import type { Upstream } from './ports/upstream.ts';
+import type { ClusterSet, ClusterUpstream, Upstream } from './ports/upstream.ts';
+import { clusterProblems } from './policy/policy.ts';
 import { createApprovalsFromConfig } from './approvals/create-approvals.ts';
 import { createStreamLimiterFromConfig } from './streams/from-config.ts';
 import { loadMaskingRules } from './masking/masking-rules-file.ts';
@@ -54,7 +54,16 @@ export async function createDepsFromConfig(config: GatehouseConfig, overrides: P
     policy ??= await build(policyLabel, () => loadPolicyFile(policyFile));
     masking ??= await build(policyLabel, () => loadMaskingRules(policyFile));
   }
-  const upstream = overrides.upstream ?? (await build(upstreamLabel(config.upstream), () => createUpstream(config.upstream)));
+  const { router, clusters: clusterConfigs } = configuredClusters(config);
+  // The configured clusters, each upstream built unless overridden (`upstream` stands in for every one).
+  const upstreams: (ClusterUpstream | undefined)[] = [];
+  for (const cluster of overrides.clusters === undefined ? clusterConfigs : []) {
+    const upstream = overrides.upstream ?? (await build(upstreamLabel(cluster.upstream), () => createUpstream(cluster.upstream)));
+    upstreams.push(upstream === undefined ? undefined : { name: cluster.name, upstream });
+  }
+  const clusters: ClusterSet = overrides.clusters ?? { router, upstreams: upstreams.filter((u) => u !== undefined) };
+  // A rule naming a cluster this deployment does not front would silently never apply (a deny that protects nothing).
+  if (policy !== undefined) problems.push(...clusterProblems(policy, clusters.upstreams.map((cluster) => cluster.name)).map((problem) => `${policyLabel}: ${problem}`));
   // Optional parts (approvals, stream cap, records) are built here from their configuration sections.
   const approvalsConfig = config.approvals;
   const approvals =
@@ -78,13 +87,13 @@ export async function createDepsFromConfig(config: GatehouseConfig, overrides: P
       ? undefined
       : (await import('./records/from-config.ts')).createRecordsFromConfig(recordsConfig, overrides.clock === undefined ? {} : { clock: overrides.clock });
 
-  if (problems.length > 0 || authenticator === undefined || policy === undefined || upstream === undefined) {
+  if (problems.length > 0 || authenticator === undefined || policy === undefined || upstreams.includes(undefined)) {
     throw new GatehouseConfigError('the Gatehouse configuration', problems);
   }
   const deps: GatehouseDeps = {
     authenticator,
     policy,
-    upstream,
+    clusters,
     runtime: overrides.runtime ?? config.runtime,
     upstreamTimeoutSeconds: overrides.upstreamTimeoutSeconds ?? config.upstreamTimeoutSeconds,
     maxRequestBodyBytes: overrides.maxRequestBodyBytes ?? config.maxRequestBodyBytes,

@@ -42,6 +42,14 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   { name: 'GATEHOUSE_ISSUERS', path: ['issuers'], kind: 'json', description: 'more trusted issuers (CI, clusters) as a JSON list of `issuers` entries (docs/authentication.md); default none' },
   { name: 'GATEHOUSE_MCP_PUBLIC_URL', path: ['mcp', 'publicUrl'], kind: 'string', description: 'public base URL of Gatehouse; setting it serves the MCP endpoint at `<url>/mcp` (docs/mcp.md)' },
   { name: 'GATEHOUSE_MCP_SCOPES', path: ['mcp', 'scopes'], kind: 'list', description: 'scopes MCP clients ask for, comma-separated (default `openid,email,groups`)' },
+  {
+    name: 'GATEHOUSE_CLUSTERS',
+    path: ['clusters'],
+    kind: 'json',
+    description:
+      'several clusters, each served under `/clusters/<name>`: a JSON list of `{"name": …, "upstream": {"kind": "eks", "clusterName": …, "region": …, "roleArn": …}}` (an `eks` upstream\'s region defaults to AWS_REGION); instead of the single-cluster variables below, which serve one cluster at the root',
+  },
+  { name: 'GATEHOUSE_CLUSTER_NAME', path: ['upstream', 'name'], kind: 'string', description: "the one cluster's name in policy rules (`clusters:`) and records (default: the EKS cluster name)" },
   { name: 'GATEHOUSE_UPSTREAM', path: ['upstream', 'kind'], kind: 'string', description: '`eks` (default) or `kubeconfig`' },
   { name: 'GATEHOUSE_EKS_CLUSTER_NAME', path: ['upstream', 'clusterName'], kind: 'string', description: 'EKS cluster name (required for `eks`)' },
   { name: 'GATEHOUSE_EKS_REGION', path: ['upstream', 'region'], kind: 'string', description: "the cluster's region (default: AWS_REGION, which Lambda sets)" },
@@ -103,9 +111,11 @@ export function configFromEnv(env: Env, options: ConfigFromEnvOptions): Gatehous
   const raw: Record<string, unknown> = {
     runtime: options.runtime,
     oidc: {},
-    upstream: { kind: 'eks', region: env.AWS_REGION },
     policy: { file: options.defaultPolicyFile },
   };
+  // The single-cluster form unless GATEHOUSE_CLUSTERS lists them (setting both is reported by the schema).
+  const singleCluster = ENV_VARIABLES.some((v) => v.path[0] === 'upstream' && env[v.name] !== undefined && env[v.name] !== '');
+  if (singleCluster || env.GATEHOUSE_CLUSTERS === undefined || env.GATEHOUSE_CLUSTERS === '') raw.upstream = { kind: 'eks', region: env.AWS_REGION };
   for (const variable of ENV_VARIABLES) {
     const text = env[variable.name];
     if (text === undefined || text === '') continue;
@@ -115,6 +125,12 @@ export function configFromEnv(env: Env, options: ConfigFromEnvOptions): Gatehous
       continue;
     }
     setPath(raw, variable.path, converted);
+  }
+  if (Array.isArray(raw.clusters)) {
+    for (const cluster of raw.clusters as unknown[]) {
+      const upstream = typeof cluster === 'object' && cluster !== null ? (cluster as Record<string, unknown>).upstream : undefined;
+      if (typeof upstream === 'object' && upstream !== null && (upstream as Record<string, unknown>).kind === 'eks') (upstream as Record<string, unknown>).region ??= env.AWS_REGION;
+    }
   }
   if (options.runtime === 'lambda' && env.GATEHOUSE_OIDC_ISSUER === DEV_ISSUER) {
     problems.push(`GATEHOUSE_OIDC_ISSUER: the local development issuer (${DEV_ISSUER}) cannot be used on AWS Lambda; configure your identity provider`);
@@ -170,6 +186,12 @@ function convert(text: string, kind: Kind): unknown {
       const items = splitList(text);
       return items.length === 1 ? items[0] : items;
     }
+    case 'json':
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        return undefined;
+      }
   }
 }
 

@@ -7,6 +7,7 @@ import { GatehouseConfigError } from './config-error.ts';
 import { DEFAULT_RESERVED_PREFIXES, prefixProblems } from './auth/identity-claims.ts';
 import { issuerListProblems } from './auth/issuer-list.ts';
 import { isHttpsOrLoopback } from './auth/loopback.ts';
+import { CLUSTER_NAME, DEFAULT_CLUSTER, type ClusterRouter } from './cluster-route.ts';
 
 const oidcFields = z.object({
   /** Issuer URL; its /.well-known/openid-configuration names the JWKS unless jwksUri is set. */
@@ -82,13 +83,30 @@ const eksUpstreamSchema = z.object({
 
 const upstreamSchema = z.discriminatedUnion('kind', [kubeconfigUpstreamSchema, eksUpstreamSchema]);
 
+const clusterNameSchema = z.string().regex(CLUSTER_NAME, 'must be 1-100 letters, digits, "-" or "_", starting with a letter or digit (the EKS rule for cluster names)');
+
+/** One cluster of a deployment that fronts several: served under /clusters/<name>. */
+const clusterSchema = z.object({
+  /** The cluster's name in its URL, in policy rules (`clusters:`), in records and kubeconfig contexts. */
+  name: clusterNameSchema,
+  upstream: upstreamSchema,
+});
+
 export const configSchema = z.object({
   runtime: z.enum(['node', 'lambda']).default('node'),
   /** The people's identity provider: the first trusted issuer. */
   oidc: oidcSchema,
   /** More trusted issuers (pipelines, in-cluster agents), each with its own audiences, claim mappings and prefixes. */
   issuers: z.array(issuerSchema).default([]),
-  upstream: upstreamSchema,
+  /**
+   * The single-cluster form: one cluster, served at the root (`server: https://gatehouse.example`),
+   * named `name` (default: the EKS cluster name, or "default") in policy and records …
+   */
+  upstream: z
+    .discriminatedUnion('kind', [kubeconfigUpstreamSchema.extend({ name: clusterNameSchema.optional() }), eksUpstreamSchema.extend({ name: clusterNameSchema.optional() })])
+    .optional(),
+  /** … or several clusters, each under /clusters/<name>. Exactly one of `upstream` and `clusters`. */
+  clusters: z.array(clusterSchema).min(1, 'must list at least one cluster').optional(),
   /** Upstream timeout for a request to answer with headers (watch streams then run freely). */
   upstreamTimeoutSeconds: z.number().positive().max(900).default(30),
   /** Largest request body Gatehouse accepts and forwards (413 beyond); the API server's own limit is 3 MiB. */
@@ -211,6 +229,18 @@ export const configSchema = z.object({
     .optional(),
 }).superRefine((config, context) => {
   for (const problem of issuerListProblems([config.oidc, ...config.issuers])) context.addIssue({ code: 'custom', path: problem.path, message: problem.message });
+  if ((config.upstream === undefined) === (config.clusters === undefined)) {
+    context.addIssue({
+      code: 'custom',
+      path: [config.upstream === undefined ? 'upstream' : 'clusters'],
+      message: 'exactly one of upstream (one cluster, served at the root) or clusters (several, each under /clusters/<name>) names what Gatehouse fronts',
+    });
+  }
+  const seen = new Set<string>();
+  config.clusters?.forEach((cluster, index) => {
+    if (seen.has(cluster.name)) context.addIssue({ code: 'custom', path: ['clusters', index, 'name'], message: `"${cluster.name}" names two clusters; names must be unique` });
+    seen.add(cluster.name);
+  });
   if (config.runtime === 'node' && config.approvals !== undefined && config.approvals.publicUrl === undefined) {
     context.addIssue({
       code: 'custom',
@@ -230,6 +260,23 @@ export function trustedIssuers(config: Pick<GatehouseConfig, 'oidc' | 'issuers'>
   return [config.oidc, ...config.issuers];
 }
 export type UpstreamConfig = z.infer<typeof upstreamSchema>;
+export type ClusterConfig = z.infer<typeof clusterSchema>;
+
+/**
+ * The clusters a configuration fronts, and how requests reach them. The compatibility rule: the
+ * single-cluster form (`upstream`) is a list of one served at the root, exactly the URLs it
+ * always had; `clusters` serves each under /clusters/<name> (and nothing at the root).
+ */
+export function configuredClusters(config: Pick<GatehouseConfig, 'upstream' | 'clusters'>): { router: ClusterRouter; clusters: ClusterConfig[] } {
+  if (config.clusters !== undefined) {
+    return { router: { mode: 'prefixed', names: new Set(config.clusters.map((cluster) => cluster.name)) }, clusters: config.clusters };
+  }
+  const upstream = config.upstream;
+  if (upstream === undefined) throw new GatehouseConfigError('the Gatehouse configuration', ['upstream: or clusters: is required']);
+  const { name: explicit, ...rest } = upstream;
+  const name = explicit ?? (rest.kind === 'eks' ? rest.clusterName : DEFAULT_CLUSTER);
+  return { router: { mode: 'root', name }, clusters: [{ name, upstream: rest }] };
+}
 export type ApprovalsConfig = NonNullable<GatehouseConfig['approvals']>;
 
 /** Validates raw configuration, throwing one error that lists every problem. */

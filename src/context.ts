@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Context } from 'hono';
 import type { ApprovalOutcome, Decision, Identity, KubeRequest, Restored, UpstreamConnection } from './types.ts';
+import type { RawTarget } from './pipeline/classify.ts';
 
 /**
  * What the Node runtime passes in `env.upgrade` for an HTTP Upgrade request. Forward sets
@@ -78,6 +79,10 @@ export type GatehouseContext = Context<GatehouseEnv>;
 
 declare module 'hono' {
   interface ContextVariableMap {
+    /** Set by route: the configured name of the cluster the path names (absent when it names none; refused after authentication). */
+    cluster: string;
+    /** Set by route with `cluster`: the request target without the cluster prefix, as the API server is to see it (read it with `rawTarget`). */
+    target: RawTarget;
     /** Set by record: one id per API call, also sent back as Audit-Id. */
     requestId: string;
     /** Set by authenticate; replaced by impersonate with the identity the caller may act as (kubectl --as). */

@@ -36,6 +36,8 @@ const CODES = {
   ERR_TOKEN_CLAIMS: [401, 'Unauthorized'],
   ERR_IDP_UNAVAILABLE: [401, 'Unauthorized'],
   ERR_IMPERSONATION_REFUSED: [403, 'Forbidden'],
+  // route
+  ERR_CLUSTER_UNKNOWN: [404, 'NotFound'],
   // classify
   ERR_REQUEST_PATH: [400, 'BadRequest'],
   ERR_REQUEST_INVALID: [400, 'BadRequest'],

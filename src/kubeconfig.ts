@@ -10,6 +10,7 @@ import { stringify } from 'yaml';
 import { isYamlUnavailable, parseJsonOrYaml } from './json-or-yaml.ts';
 import { GatehouseConfigError } from './config-error.ts';
 import { replaceFileSync } from './replace-file.ts';
+import { clusterServer, type ClusterRouter } from './cluster-route.ts';
 
 export interface KubeconfigCluster {
   server?: string;
@@ -104,9 +105,20 @@ export interface UserKubeconfigOptions {
   auth: UserAuth;
   /** Name of the cluster, user and context entries; default "gatehouse". */
   name?: string;
+  /** The clusters of a Gatehouse that fronts several: one context each (`<name>-<cluster>`), the first current. */
+  router?: ClusterRouter;
 }
 
-/** The kubeconfig Gatehouse writes for its users: one cluster, one user, one context, current. */
+/** The kubeconfig context name of one cluster of a Gatehouse named `base` (`gatehouse-prod`); `base` itself for a single-cluster one. */
+export function clusterContextName(base: string, router: ClusterRouter | undefined, cluster: string): string {
+  return router?.mode === 'prefixed' ? `${base}-${cluster}` : base;
+}
+
+/**
+ * The kubeconfig Gatehouse writes for its users: one user, and one cluster and context for each
+ * cluster Gatehouse fronts (server `<url>/clusters/<name>`), the first current; a single-cluster
+ * Gatehouse gets one context named `name` with the URL itself.
+ */
 export function userKubeconfig(options: UserKubeconfigOptions): Kubeconfig {
   const name = options.name ?? 'gatehouse';
   const user: KubeconfigUser =
@@ -122,13 +134,19 @@ export function userKubeconfig(options: UserKubeconfigOptions): Kubeconfig {
             provideClusterInfo: false,
           },
         };
+  const router = options.router;
+  const entries = (router?.mode === 'prefixed' ? [...router.names] : ['']).map((cluster) => ({
+    context: clusterContextName(name, router, cluster),
+    server: router === undefined ? options.server : clusterServer(options.server, router, cluster),
+  }));
+  const caData = Buffer.from(options.caPem).toString('base64');
   return {
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [{ name, cluster: { server: options.server, 'certificate-authority-data': Buffer.from(options.caPem).toString('base64') } }],
+    clusters: entries.map(({ context, server }) => ({ name: context, cluster: { server, 'certificate-authority-data': caData } })),
     users: [{ name, user }],
-    contexts: [{ name, context: { cluster: name, user: name } }],
-    'current-context': name,
+    contexts: entries.map(({ context }) => ({ name: context, context: { cluster: context, user: name } })),
+    'current-context': entries[0]?.context ?? name,
   };
 }
 

@@ -17,6 +17,8 @@ import type { KubeRequest } from './types.ts';
 
 export interface ClassifyOptions {
   runtime: 'node' | 'lambda';
+  /** The cluster the request was routed to (default "": none known). */
+  cluster?: string;
 }
 
 /** Path segments that name a verb instead of a resource (legacy `/watch/…` and `/proxy/…`). */
@@ -44,7 +46,7 @@ const METHOD_VERBS: Readonly<Record<string, string>> = {
 export function classifyRequest(method: string, rawPath: string, rawQuery: string, options: ClassifyOptions): KubeRequest {
   const segments = decodePathSegments(rawPath);
   const query = parseQuery(rawQuery);
-  const info = nonResourceRequest(rawPath, method.toLowerCase());
+  const info = nonResourceRequest(rawPath, method.toLowerCase(), options.cluster ?? '');
 
   // `/api/{version}/…` (core group) or `/apis/{group}/{version}/…`; anything shorter or
   // elsewhere is a non-resource URL such as /version, /apis or /apis/apps/v1 (discovery).
@@ -116,8 +118,9 @@ export function classifyRequest(method: string, rawPath: string, rawQuery: strin
 }
 
 /** A request outside the API resources (e.g. /version), the API server's starting point for every request. */
-export function nonResourceRequest(path: string, verb: string): KubeRequest {
+export function nonResourceRequest(path: string, verb: string, cluster = ''): KubeRequest {
   return {
+    cluster,
     isResourceRequest: false,
     path,
     verb,

@@ -22,6 +22,12 @@ export interface Identity {
  * (k8s.io/apiserver/pkg/endpoints/request/requestinfo.go).
  */
 export interface KubeRequest {
+  /**
+   * The configured name of the cluster the request was routed to (cluster-route.ts) — not part
+   * of RequestInfo, which reads the path after the cluster prefix. "" when no cluster is known
+   * (a policy evaluated on its own): rules naming clusters then deny and review, never allow.
+   */
+  cluster: string;
   isResourceRequest: boolean;
   /** The raw path as received, never decoded or normalised. */
   path: string;

@@ -64,7 +64,7 @@ describe('configuration from environment variables', () => {
     assert.deepEqual(config.oidc.audience, ['gatehouse', 'kubectl']);
     assert.deepEqual(config.oidc.algorithms, ['RS256', 'ES256']);
     assert.equal(config.oidc.clockSkewSeconds, 10);
-    assert.equal(config.upstream.kind === 'eks' && config.upstream.region, 'us-east-1');
+    assert.equal(config.upstream?.kind === 'eks' && config.upstream.region, 'us-east-1');
     assert.equal(config.upstreamTimeoutSeconds, 12.5);
     assert.equal(config.policy.file, '/opt/policy.yaml');
     assert.equal(config.records?.bucket, 'records-bucket');
@@ -82,7 +82,47 @@ describe('configuration from environment variables', () => {
     assert.deepEqual(config.upstream, { kind: 'kubeconfig', kubeconfig: '/tmp/kc' });
   });
 
+  test('reads several clusters from GATEHOUSE_CLUSTERS, an EKS region defaulting to AWS_REGION', () => {
+    const role = 'arn:aws:iam::123456789012:role/gatehouse-cluster-access';
+    const clusters = [
+      { name: 'dev', upstream: { kind: 'eks', clusterName: 'dev-eks', roleArn: role } },
+      { name: 'prod', upstream: { kind: 'eks', clusterName: 'prod-eks', region: 'us-east-1', roleArn: role } },
+    ];
+    const { GATEHOUSE_EKS_CLUSTER_NAME: _name, GATEHOUSE_EKS_ROLE_ARN: _role, ...rest } = MINIMAL;
+    const config = configFromEnv({ ...rest, GATEHOUSE_CLUSTERS: JSON.stringify(clusters) }, options);
+    assert.equal(config.upstream, undefined);
+    assert.deepEqual(config.clusters, [
+      { name: 'dev', upstream: { kind: 'eks', clusterName: 'dev-eks', region: 'eu-west-1', roleArn: role } },
+      { name: 'prod', upstream: { kind: 'eks', clusterName: 'prod-eks', region: 'us-east-1', roleArn: role } },
+    ]);
+  });
+
   const failures: { name: string; env: Env; problems: string[] }[] = [
+    {
+      name: 'refuses clusters listed beside the single-cluster variables',
+      env: { ...MINIMAL, GATEHOUSE_CLUSTERS: '[{"name":"dev","upstream":{"kind":"kubeconfig"}}]' },
+      problems: ['GATEHOUSE_CLUSTERS: exactly one of upstream (one cluster, served at the root) or clusters (several, each under /clusters/<name>) names what Gatehouse fronts'],
+    },
+    {
+      name: 'refuses GATEHOUSE_CLUSTERS that is not JSON',
+      env: { GATEHOUSE_OIDC_ISSUER: 'https://idp.example.com', GATEHOUSE_OIDC_AUDIENCE: 'a', GATEHOUSE_CLUSTERS: 'dev,prod' },
+      problems: [
+        'GATEHOUSE_CLUSTERS: must be JSON, got "dev,prod"',
+        'upstream: exactly one of upstream (one cluster, served at the root) or clusters (several, each under /clusters/<name>) names what Gatehouse fronts',
+      ],
+    },
+    {
+      name: 'refuses a cluster name that cannot be a URL segment, and a name given twice',
+      env: {
+        GATEHOUSE_OIDC_ISSUER: 'https://idp.example.com',
+        GATEHOUSE_OIDC_AUDIENCE: 'a',
+        GATEHOUSE_CLUSTERS: '[{"name":"../prod","upstream":{"kind":"kubeconfig"}},{"name":"dev","upstream":{"kind":"kubeconfig"}},{"name":"dev","upstream":{"kind":"kubeconfig"}}]',
+      },
+      problems: [
+        'GATEHOUSE_CLUSTERS: must be 1-100 letters, digits, "-" or "_", starting with a letter or digit (the EKS rule for cluster names)',
+        'GATEHOUSE_CLUSTERS: "dev" names two clusters; names must be unique',
+      ],
+    },
     {
       name: 'lists every missing required variable at once',
       env: {},

@@ -8,6 +8,7 @@ const node = { runtime: 'node' } as const;
 
 function resource(fields: Partial<KubeRequest> & Pick<KubeRequest, 'path' | 'verb'>): KubeRequest {
   return {
+    cluster: '',
     isResourceRequest: true,
     apiPrefix: 'api',
     apiGroup: '',

@@ -1,6 +1,6 @@
 /**
  * Adapter: session records in S3 (or anything speaking its wire protocol, like the local
- * stand-in). Writes gzip JSON Lines (records serialised once, as they were written, and kept as bytes) with PutObject under the date layout of
+ * stand-in). Writes gzip JSON Lines (records serialised once, as they were written, and kept as bytes) with PutObject under the cluster and date layout of
  * `records/layout.ts`; reads them back with ListObjectsV2 + GetObject for replay.
  * SDK failures become GatehouseError ERR_RECORD_UNAVAILABLE; they never leak as SDK errors.
  */
@@ -10,7 +10,7 @@ import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } fr
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
 import { GatehouseError } from '../errors.ts';
 import type { RecordArchive, RecordLine, RecordQuery, RecordStore, SessionRecord } from '../ports/records.ts';
-import { datesBetween, objectKey, partitionDate, partitionPrefix } from '../records/layout.ts';
+import { clusterPrefix, datesBetween, keyPartition, objectKey, partitionCluster, partitionDate, partitionPrefix } from '../records/layout.ts';
 import { recordLineBytes } from '../records/record-line.ts';
 import type { Clock } from '../types.ts';
 import { systemClock } from '../types.ts';
@@ -82,18 +82,20 @@ export function createS3Records(options: S3RecordsOptions): RecordStore & Record
   const location = `s3://${bucket}/${prefix}`;
 
   async function put(lines: readonly RecordLine[]): Promise<void> {
-    const byDate = new Map<string, Uint8Array[]>();
+    // One object per partition (cluster and date) the batch touches.
+    const byPartition = new Map<string, { cluster: string | null; date: string; list: Uint8Array[] }>();
     for (const line of lines) {
       const date = partitionDate(line.startedAt);
+      const partition = partitionPrefix(prefix, line.cluster, date);
       const bytes = recordLineBytes(line);
-      const list = byDate.get(date);
-      if (list === undefined) byDate.set(date, [bytes]);
-      else list.push(bytes);
+      const entry = byPartition.get(partition);
+      if (entry === undefined) byPartition.set(partition, { cluster: line.cluster, date, list: [bytes] });
+      else entry.list.push(bytes);
     }
-    for (const [date, list] of byDate) {
+    for (const { cluster, date, list } of byPartition.values()) {
       // The lines were serialised as each record was written: here they are only compressed.
       const body = await gzipLines(list);
-      const key = objectKey(prefix, date, clock.now(), crypto.randomUUID());
+      const key = objectKey(prefix, cluster, date, clock.now(), crypto.randomUUID());
       try {
         await client.send(
           new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/x-ndjson' }),
@@ -104,12 +106,21 @@ export function createS3Records(options: S3RecordsOptions): RecordStore & Record
     }
   }
 
+  /**
+   * The folders to list: with clusters and a closed date range, one per cluster and day; else
+   * the clusters' folders (or the whole prefix: clusters are not known here), every key then
+   * filtered by its partition. No delimiter listing: the cluster folders are found by the keys.
+   */
+  function folders(query: RecordQuery): string[] {
+    if (query.clusters === undefined) return [prefix];
+    const clusters = query.clusters.map((cluster) => clusterPrefix(prefix, cluster));
+    if (query.fromDate === undefined || query.toDate === undefined) return clusters;
+    const dates = datesBetween(query.fromDate, query.toDate);
+    return clusters.flatMap((folder) => dates.map((date) => `${folder}dt=${date}/`));
+  }
+
   async function* keys(query: RecordQuery): AsyncGenerator<string> {
-    const prefixes =
-      query.fromDate !== undefined && query.toDate !== undefined
-        ? datesBetween(query.fromDate, query.toDate).map((date) => partitionPrefix(prefix, date))
-        : [prefix];
-    for (const listPrefix of prefixes) {
+    for (const listPrefix of folders(query)) {
       let token: string | undefined;
       do {
         let page;
@@ -153,11 +164,12 @@ function normalisePrefix(prefix: string): string {
   return prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
 }
 
-/** Open-ended ranges filter on the `dt=` folder of each key. */
+/** Keys are filtered on their `cluster=` and `dt=` folders. */
 function inRange(key: string, prefix: string, query: RecordQuery): boolean {
-  const match = /^dt=(\d{4}-\d{2}-\d{2})\//.exec(key.slice(prefix.length));
-  if (match === null) return false;
-  const date = match[1] as string;
+  const partition = keyPartition(prefix, key);
+  if (partition === undefined) return false;
+  const { cluster, date } = partition;
+  if (query.clusters !== undefined && !query.clusters.some((wanted) => partitionCluster(wanted) === cluster)) return false;
   return (query.fromDate === undefined || date >= query.fromDate) && (query.toDate === undefined || date <= query.toDate);
 }
 

@@ -266,6 +266,7 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
 /** What a review request asks for: the approval's target, and (with the user) what its fingerprint binds. */
 function requestTarget(req: ReviewRequest, bodySha256: string): ApprovalTarget {
   return {
+    cluster: req.request.cluster,
     method: req.method,
     contentType: req.contentType,
     verb: req.request.verb,

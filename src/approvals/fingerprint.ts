@@ -3,7 +3,7 @@
  * it, so another user, verb, target, query or body — one changed byte — gives another
  * fingerprint and needs another approval.
  *
- * Contract: SHA-256 (hex) over a canonical JSON array of user, HTTP method, content type,
+ * Contract: SHA-256 (hex) over a canonical JSON array of user, cluster, HTTP method, content type,
  * verb, apiGroup, resource, subresource, namespace, name, the raw path, the raw query pairs
  * minus the volatile ones, and the body's SHA-256.
  *
@@ -19,6 +19,8 @@ import { createHash } from 'node:crypto';
 
 export interface FingerprintInput {
   user: string;
+  /** The configured cluster the request is for: a grant on one cluster is never used on another. */
+  cluster: string;
   /** HTTP method as received (upper case). */
   method: string;
   /** The Content-Type header as received ("" when none). */
@@ -87,8 +89,9 @@ function decodedKey(pair: string): string {
 
 export function requestFingerprint(input: FingerprintInput): string {
   const canonical = JSON.stringify([
-    'gatehouse-fingerprint-v2',
+    'gatehouse-fingerprint-v3',
     input.user,
+    input.cluster,
     input.method.toUpperCase(),
     canonicalContentType(input.contentType),
     input.verb,

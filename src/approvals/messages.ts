@@ -72,7 +72,8 @@ export function approvalMailFor(approval: Approval, approver: string, link: stri
   const what = printable(describeTarget(approval.target));
   const user = printable(approval.requester.user);
   const agent = approval.agent;
-  const subject = `[${printable(name)}] Approval needed: ${user}${agent === undefined ? '' : ' (via an AI agent)'} wants to ${what}`;
+  const cluster = printable(approval.target.cluster ?? '');
+  const subject = `[${printable(name)}] Approval needed: ${user}${agent === undefined ? '' : ' (via an AI agent)'} wants to ${what} on cluster ${cluster}`;
   const runs = describeStreamCall(approval.target);
   const lines = [
     `${user} (groups: ${printable(approval.requester.groups.join(', ')) || 'none'}) asks to:`,
@@ -82,7 +83,7 @@ export function approvalMailFor(approval: Approval, approver: string, link: stri
     approval.kubectlCommand === '' ? undefined : `    command (as the client claims it): ${printable(approval.kubectlCommand)}`,
     agent === undefined ? undefined : `    asked by an AI agent through MCP, signed in as ${user}: tool ${printable(agent.tool)} with arguments ${printable(agent.arguments)}`,
     runs === undefined ? undefined : `    runs: ${printable(runs.command)}${runs.container === '' ? '' : ` in container ${printable(runs.container)}`} (${runs.interactive})`,
-    `    on: ${printable(name)}`,
+    `    on: cluster ${cluster}, through ${printable(name)}`,
     '',
     `Policy ${ruleOf(approval)} requires approval: ${printable(approval.reason)}`,
     `Grant: ${approval.grant === 'once' ? 'this one request, once' : `matching requests for ${approval.windowSeconds} seconds`}`,
@@ -95,7 +96,7 @@ export function approvalMailFor(approval: Approval, approver: string, link: stri
   ].filter((line) => line !== undefined);
   const text = lines.join('\n');
   const html =
-    `<p>${escapeHtml(user)} asks to <strong>${escapeHtml(what)}</strong> on ${escapeHtml(name)}.</p>` +
+    `<p>${escapeHtml(user)} asks to <strong>${escapeHtml(what)}</strong> on cluster <strong>${escapeHtml(cluster)}</strong> (${escapeHtml(name)}).</p>` +
     (agent === undefined ? '' : `<p>Asked by an AI agent through MCP: tool <code>${escapeHtml(printable(agent.tool))}</code> with arguments <code>${escapeHtml(printable(agent.arguments))}</code>.</p>`) +
     `<p>Policy ${escapeHtml(ruleOf(approval))} requires approval. Approval id: <code>${escapeHtml(approval.id)}</code>.</p>` +
     `<p><a href="${escapeHtml(link)}">Review the request</a> (expires ${escapeHtml(iso(approval.expiresAt))}; ` +

@@ -148,6 +148,8 @@ export const ApprovalPage: FC<ApprovalPageProps> = ({ approval, approver, formTo
           </dd>
           <dt>Action</dt>
           <dd id="action">{what}</dd>
+          <dt>Cluster</dt>
+          <dd id="cluster">{target.cluster === undefined || target.cluster === '' ? <span class="muted">(not recorded)</span> : printable(target.cluster)}</dd>
           <dt>API call</dt>
           <dd>
             <code id="api-call">

@@ -46,6 +46,8 @@ export interface CheckOptions {
   policy: string;
   user: string;
   groups: string[];
+  /** The cluster the request is for (rules with `clusters:`); default none — such rules then deny and review, never allow. */
+  cluster?: string;
   /** METHOD and PATH (PATH may carry a ?query), classified as the API server would. */
   method?: string;
   target?: string;
@@ -84,6 +86,7 @@ export function checkPolicy(options: CheckOptions): CommandResult {
     throw error;
   }
   const identity: Identity = { user: options.user, groups: options.groups, claims: {} };
+  request = { ...request, cluster: options.cluster ?? '' };
   const decision = engine.decide(identity, request);
   const exitCode = decision.effect === 'allow' ? 0 : 3;
   const stdout = options.json === true ? `${printableJson({ decision, identity: { user: identity.user, groups: identity.groups }, request }, 2)}\n` : explain(identity, request, decision);
@@ -161,6 +164,7 @@ function explain(identity: Identity, request: KubeRequest, decision: Decision): 
   }
   if (decision.unmasked === true) lines.push('unmasked: Secret values are shown to this caller (break-glass)');
   lines.push(`caller:   ${describeCaller(identity)}`, `request:  ${describeAction(request)}`);
+  if (request.cluster !== '') lines.push(`cluster:  ${request.cluster}`);
   const fields: [string, string][] = request.isResourceRequest
     ? [
         ['verb', request.verb],
@@ -212,6 +216,7 @@ export function registerPolicy(program: Command): void {
     .option('--namespace <namespace>', 'with --verb: the namespace')
     .option('--name <name>', 'with --verb: the object name')
     .option('--path <path>', 'with --verb: a non-resource URL such as /version')
+    .option('--cluster <name>', 'the cluster the request is for (rules with clusters:); default none, where such rules deny and review but never allow')
     .option('--json', 'print the decision and the classified request as JSON')
     .action((method: string | undefined, target: string | undefined, flags: CheckFlags) => {
       const { group, ...rest } = flags;

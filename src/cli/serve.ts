@@ -22,10 +22,11 @@ import { parse } from 'yaml';
 import { createApp } from '../app.ts';
 import { createDepsFromConfig } from '../compose.ts';
 import { addConfiguredRecordings } from '../recordings/from-config.ts';
-import { parseConfig } from '../config.ts';
+import { configuredClusters, parseConfig } from '../config.ts';
 import type { GatehouseConfig } from '../config.ts';
 import { GatehouseConfigError } from '../config-error.ts';
 import { resolveKubeconfigPath } from '../kubeconfig.ts';
+import { CLUSTER_NAME, CLUSTERS_PREFIX } from '../cluster-route.ts';
 import { ensureLocalTls } from '../local/tls.ts';
 import { InstanceRunningError } from '../local/instance-lock.ts';
 import { startNodeServer } from '../runtime/node-server.ts';
@@ -51,6 +52,7 @@ interface ServeFlags {
   auth: 'exec' | 'token';
   workers: number;
   devIssuer?: boolean;
+  demoClusters?: string[];
 }
 
 /** What `serve` started, closed on a signal. */
@@ -67,6 +69,7 @@ export function registerServe(program: Command): void {
     .option('--kubeconfig <file>', 'kubeconfig of the upstream cluster (default $KUBECONFIG, else ~/.kube/config)')
     .option('--context <name>', 'context of that kubeconfig (default its current-context)')
     .option('--policy <file>', 'policy file (default policy/default.yaml)')
+    .option('--demo-clusters <names>', 'front several embedded demo clusters, each under /clusters/<name>: comma-separated names (local mode)', parseClusterNames)
     .option('--name <name>', 'which Gatehouse or cluster this is, shown to approvers (local mode; with --config: approvals.name)')
     .option('--user <name>', 'user the generated kubeconfig authenticates as (local mode)', DEFAULT_USER)
     .option('--group <group...>', `groups of that user, repeatable (local mode; default ${DEFAULT_GROUPS.join(', ')})`)
@@ -144,8 +147,11 @@ export function registerServe(program: Command): void {
 }
 
 async function serveLocal(flags: ServeFlags): Promise<Running> {
+  if (flags.demoClusters !== undefined && (flags.kubeconfig !== undefined || flags.context !== undefined)) {
+    throw new GatehouseConfigError('command line', ['--demo-clusters fronts embedded demo clusters: leave out --kubeconfig and --context']);
+  }
   // No kubeconfig at all: the embedded demo cluster, said plainly below.
-  const demoCluster = flags.kubeconfig === undefined && flags.context === undefined && !existsSync(resolveKubeconfigPath());
+  const demoCluster = flags.demoClusters === undefined && flags.kubeconfig === undefined && flags.context === undefined && !existsSync(resolveKubeconfigPath());
   const local = await startLocalGatehouse({
     stateDir: flags.stateDir,
     host: flags.host,
@@ -155,6 +161,7 @@ async function serveLocal(flags: ServeFlags): Promise<Running> {
     ...(flags.context === undefined ? {} : { upstreamContext: flags.context }),
     ...(flags.policy === undefined ? {} : { policyFile: flags.policy }),
     demoCluster,
+    ...(flags.demoClusters === undefined ? {} : { demoClusters: flags.demoClusters }),
     ...(flags.name === undefined ? {} : { name: flags.name }),
     user: flags.user,
     groups: flags.group ?? [...DEFAULT_GROUPS],
@@ -165,10 +172,17 @@ async function serveLocal(flags: ServeFlags): Promise<Running> {
     ...(local.plainUrl === undefined ? [] : [`  plain HTTP (no kubectl tokens over it): ${local.plainUrl}`]),
     `  kubeconfig for users: ${local.kubeconfigPath}  (user "${local.user}", groups: ${local.groups.join(', ') || 'none'})`,
     `      export KUBECONFIG=${local.kubeconfigPath}`,
+    ...(local.contexts.length > 1 ? [`      contexts, one per cluster: ${local.contexts.join(', ')}  (kubectl --context …)`] : []),
     `  policy:   ${local.policyFile}`,
     `  upstream: ${local.upstreamDescription}`,
     ...(local.mail === undefined ? [] : [`  approval mail (local inbox): ${local.mail.inboxUrl}`]),
   ];
+  if (local.demoClusters !== undefined) {
+    lines.push(
+      `  NOTE: the clusters are EMBEDDED DEMO CLUSTERS (${local.demoClusters.map(({ name, url }) => `${name} at ${url}`).join(', ')})`,
+      '        (in-memory stand-ins for kube-apiserver, each seeded with namespaces dev, staging and prod; nothing you do reaches a real cluster).',
+    );
+  }
   if (local.demo !== undefined) {
     lines.push(
       `  NOTE: no kubeconfig found (${resolveKubeconfigPath()}), so Gatehouse forwards to the EMBEDDED DEMO CLUSTER at ${local.demo.url}`,
@@ -219,7 +233,8 @@ async function serveConfigured(flags: ServeFlags, configPath: string): Promise<R
       const kubeconfigPath = resolve(flags.stateDir, 'kubeconfig');
       const groups = flags.group ?? [...DEFAULT_GROUPS];
       const { caPem } = await ensureLocalTls(resolve(flags.stateDir));
-      await writeDevKubeconfig({ path: kubeconfigPath, server: https.url, caPem, devIssuer, user: flags.user, groups, stateDir: resolve(flags.stateDir), auth: flags.auth });
+      const { router } = configuredClusters(config);
+      await writeDevKubeconfig({ path: kubeconfigPath, server: https.url, router, caPem, devIssuer, user: flags.user, groups, stateDir: resolve(flags.stateDir), auth: flags.auth });
       lines.push(
         `  kubeconfig for users: ${kubeconfigPath}  (user "${flags.user}", groups: ${groups.join(', ') || 'none'})`,
         `  WARNING: the LOCAL DEVELOPMENT ISSUER replaces the file's oidc section — anyone who can read ${resolve(flags.stateDir, 'dev-issuer.jwk')} can act as any user.`,
@@ -255,10 +270,16 @@ function readConfigFile(path: string, flags: ServeFlags): GatehouseConfig {
   const base = dirname(resolve(path));
   const fromFile = (file: string): string => (isAbsolute(file) ? file : resolve(base, file));
   config.policy.file = flags.policy === undefined ? fromFile(config.policy.file) : resolve(flags.policy);
-  if (config.upstream.kind === 'kubeconfig') {
+  if (config.upstream?.kind === 'kubeconfig') {
     if (flags.kubeconfig !== undefined) config.upstream.kubeconfig = resolve(flags.kubeconfig);
     else if (config.upstream.kubeconfig !== undefined) config.upstream.kubeconfig = fromFile(config.upstream.kubeconfig);
     if (flags.context !== undefined) config.upstream.context = flags.context;
+  }
+  if (config.clusters !== undefined) {
+    if (flags.kubeconfig !== undefined || flags.context !== undefined) {
+      throw new GatehouseConfigError(path, ['--kubeconfig and --context name the upstream of one cluster; this file lists clusters, each with its own upstream']);
+    }
+    for (const { upstream } of config.clusters) if (upstream.kind === 'kubeconfig' && upstream.kubeconfig !== undefined) upstream.kubeconfig = fromFile(upstream.kubeconfig);
   }
   return config;
 }
@@ -287,10 +308,22 @@ async function serverTls(flags: ServeFlags): Promise<{ cert: string; key: string
 }
 
 function describeUpstream(config: GatehouseConfig): string {
-  const upstream = config.upstream;
-  if (upstream.kind === 'eks') return `EKS cluster ${upstream.clusterName} in ${upstream.region} as ${upstream.roleArn}`;
-  const file = resolveKubeconfigPath(upstream.kubeconfig);
-  return `${upstream.context === undefined ? 'current context' : `context "${upstream.context}"`} of ${resolve(file)}`;
+  const { router, clusters } = configuredClusters(config);
+  const described = clusters.map(({ name, upstream }) => {
+    const where =
+      upstream.kind === 'eks'
+        ? `EKS cluster ${upstream.clusterName} in ${upstream.region} as ${upstream.roleArn}`
+        : `${upstream.context === undefined ? 'current context' : `context "${upstream.context}"`} of ${resolve(resolveKubeconfigPath(upstream.kubeconfig))}`;
+    return router.mode === 'root' ? where : `${CLUSTERS_PREFIX}${name}: ${where}`;
+  });
+  return described.join('; ');
+}
+
+function parseClusterNames(value: string): string[] {
+  const names = value.split(',').map((name) => name.trim());
+  for (const name of names) if (!CLUSTER_NAME.test(name)) throw new InvalidArgumentError(`not a cluster name (letters, digits, "-" and "_"): ${JSON.stringify(name)}`);
+  if (new Set(names).size !== names.length) throw new InvalidArgumentError(`a cluster is named twice: ${value}`);
+  return names;
 }
 
 function parseWorkers(value: string): number {

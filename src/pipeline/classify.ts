@@ -17,8 +17,16 @@ export interface RawTarget {
   query: string;
 }
 
-/** The request target exactly as the client sent it. */
+/**
+ * The request target as the API server is to see it: exactly as the client sent it, minus the
+ * cluster prefix the route stage matched (`/clusters/<name>`), nothing else changed.
+ */
 export function rawTarget(c: GatehouseContext): RawTarget {
+  return (c.get('target') as RawTarget | undefined) ?? receivedTarget(c);
+}
+
+/** The request target exactly as the client sent it (the cluster prefix included). */
+export function receivedTarget(c: GatehouseContext): RawTarget {
   const env = c.env as GatehouseBindings | undefined; // undefined for in-process callers
   const nodeUrl = env?.incoming?.url;
   if (typeof nodeUrl === 'string') {
@@ -42,7 +50,7 @@ export function classify(options: { runtime: 'node' | 'lambda' }): MiddlewareHan
   return function classifyStage(c, next) {
     refuseUnknownMethod(c);
     const target = rawTarget(c);
-    const request = classifyRequest(c.req.method, target.path, target.query, options);
+    const request = classifyRequest(c.req.method, target.path, target.query, { runtime: options.runtime, cluster: c.get('cluster') });
     c.set('kubeRequest', request);
     refuseUnservedShape(c.req.method, request);
     refuseUpgrade(c, request, options.runtime);

@@ -1,5 +1,5 @@
 /**
- * Stage 5 — credentials: asks the upstream port where and as whom to send this request
+ * Stage 5 — credentials: asks the request's cluster's upstream port where and as whom to send this request
  * (server, CA, Gatehouse's own token or client certificate) and leaves it in `upstream`.
  * Adapters cache; a failure here means Gatehouse cannot reach the cluster as itself, so the
  * caller gets 503 ERR_CREDENTIALS_UNAVAILABLE with Retry-After (or the adapter's own
@@ -9,10 +9,15 @@
  */
 import type { MiddlewareHandler } from 'hono';
 import { GatehouseError } from '../errors.ts';
-import type { Upstream } from '../ports/upstream.ts';
+import type { ClusterUpstream, Upstream } from '../ports/upstream.ts';
 
-export function credentials(upstream: Upstream): MiddlewareHandler {
+/** `upstreams`: one per cluster; the route stage named the request's. */
+export function credentials(upstreams: readonly ClusterUpstream[]): MiddlewareHandler {
+  const byName = new Map<string, Upstream>(upstreams.map((cluster) => [cluster.name, cluster.upstream]));
   return async function credentialsStage(c, next) {
+    const upstream = byName.get(c.get('cluster'));
+    // Unreachable (requireCluster ran), but a request never goes to a cluster it did not name.
+    if (upstream === undefined) throw new GatehouseError('ERR_CLUSTER_UNKNOWN', `cluster ${JSON.stringify(c.get('cluster'))} is not one this Gatehouse fronts`);
     let connection;
     try {
       connection = await upstream.connection();

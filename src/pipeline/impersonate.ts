@@ -44,8 +44,9 @@ export function requestedImpersonation(pairs: string[]): RequestedImpersonation 
 }
 
 /** The request the policy is asked about: verb impersonate on users/groups/uids, by name (like RBAC). */
-function impersonationRequest(resource: 'users' | 'groups' | 'uids', name: string): KubeRequest {
+function impersonationRequest(cluster: string, resource: 'users' | 'groups' | 'uids', name: string): KubeRequest {
   return {
+    cluster,
     isResourceRequest: true,
     path: `/api/v1/${resource}/${name}`,
     verb: 'impersonate',
@@ -77,7 +78,7 @@ export function impersonate(policy: PolicyEngine): MiddlewareHandler {
     const asked: ['users' | 'groups' | 'uids', string][] = [['users', user], ...requested.groups.map((g): ['groups', string] => ['groups', g]), ...requested.uids.map((u): ['uids', string] => ['uids', u])];
     for (const [resource, name] of asked) {
       if (/[\u0000-\u001f\u007f]/.test(name)) throw refuse(`${resource} ${JSON.stringify(name)} contains a control character`);
-      const decision = policy.decideImpersonation?.(caller, impersonationRequest(resource, name)) ?? DEFAULT_DENY;
+      const decision = policy.decideImpersonation?.(caller, impersonationRequest(c.get('cluster'), resource, name)) ?? DEFAULT_DENY;
       if (decision.effect === 'allow') continue;
       const because = decision.effect === 'review' ? `impersonation is never held for approval, and ${decision.reason}` : decision.reason;
       throw new GatehouseError('ERR_IMPERSONATION_REFUSED', `${describeCaller(caller)} may not impersonate ${resource} ${JSON.stringify(name)}: ${because}`);

@@ -192,6 +192,7 @@ function callStart(c: Context, requestId: string, options: RecordStageOptions): 
     requestId,
     startedAtMs: options.clock.now(),
     runtime: options.runtime,
+    cluster: (c.get('cluster') as string | undefined) ?? null,
     method: c.req.method,
     path: target.path,
     query: target.query,
@@ -255,7 +256,8 @@ function variable<T>(c: Context, key: keyof ContextVariableMap): T | undefined {
 function classifyQuietly(c: Context, runtime: 'node' | 'lambda'): KubeRequest | undefined {
   const target = rawTarget(c);
   try {
-    return classifyRequest(c.req.method, target.path, target.query, { runtime });
+    const cluster = c.get('cluster') as string | undefined;
+    return classifyRequest(c.req.method, target.path, target.query, cluster === undefined ? { runtime } : { runtime, cluster });
   } catch {
     return undefined;
   }

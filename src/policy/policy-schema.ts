@@ -51,6 +51,8 @@ const reviewSchema = z.strictObject({
 export const policyRuleSchema = z.strictObject({
   name,
   effect: z.enum(['allow', 'deny', 'review']),
+  /** The clusters (names as configured, `*` or a prefix) the rule applies to; left out: every cluster. */
+  clusters: list(pattern).optional(),
   users: list(pattern).optional(),
   groups: list(pattern).optional(),
   /** Issuer URLs (patterns) the caller's token must come from. */

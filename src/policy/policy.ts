@@ -12,6 +12,9 @@
  *   `names` also matches requests that name no single object (list, watch, deletecollection,
  *   create), and a rule listing `namespaces` also matches list/watch/deletecollection across all
  *   namespaces — those requests reach the objects the rule protects. Allow rules never widen.
+ * - `clusters` scopes a rule to the named clusters of a deployment that fronts several (left
+ *   out: every cluster). A request whose cluster is not known (`""`) meets the deny and review
+ *   rules that name clusters, never an allow rule that does.
  *
  * Rules are compiled once into one PatternIndex per field (rule-index.ts): a decision ANDs the
  * bitsets of the rules each field lets through, then takes the first rule of the strongest
@@ -23,6 +26,7 @@ import type { PolicyDocument, PolicyRule } from './policy-schema.ts';
 import { PatternIndex, andInto, firstCommon, newBitset, orInto, setBit, type Bitset } from './rule-index.ts';
 
 export interface PolicyEngine {
+  /** Decides for the cluster `request.cluster` names ("": none known — rules naming clusters then deny and review, never allow). */
   decide(identity: Identity, request: KubeRequest): Decision;
   /**
    * Decides verb `impersonate` (kubectl --as) fail-closed: an allow rule counts only when its
@@ -30,6 +34,24 @@ export interface PolicyEngine {
    * review rules count as always. Absent: impersonation is never allowed.
    */
   decideImpersonation?(identity: Identity, request: KubeRequest): Decision;
+  /** Every `clusters` pattern of the policy's rules, for checking them against the configured clusters. */
+  readonly clusterPatterns?: readonly { rule: string; pattern: string }[];
+}
+
+/**
+ * The problems of a policy whose rules name clusters a deployment does not front: such a rule
+ * would silently never apply — a deny that protects nothing — so it fails the start-up instead.
+ */
+export function clusterProblems(policy: PolicyEngine, clusters: readonly string[]): string[] {
+  const problems: string[] = [];
+  for (const { rule, pattern } of policy.clusterPatterns ?? []) {
+    if (pattern === '*') continue;
+    const matches = pattern.endsWith('*') ? clusters.some((name) => name.startsWith(pattern.slice(0, -1))) : clusters.includes(pattern);
+    if (!matches) {
+      problems.push(`rule "${rule}" names cluster ${JSON.stringify(pattern)}, which matches none of the clusters this Gatehouse fronts (${clusters.map((name) => JSON.stringify(name)).join(', ')})`);
+    }
+  }
+  return problems;
 }
 
 /** Verbs whose requests span objects: a namespace-less one spans all namespaces. */
@@ -112,12 +134,14 @@ export function compilePolicy(doc: PolicyDocument): PolicyEngine {
   return {
     decide: engine.decide,
     decideImpersonation: impersonation.decide,
+    clusterPatterns: doc.rules.flatMap((rule) => (rule.clusters ?? []).map((pattern) => ({ rule: rule.name, pattern }))),
   };
 }
 
 function compileRules(doc: PolicyDocument): PolicyEngine {
   const size = doc.rules.length;
   const field = () => new PatternIndex(size);
+  const clusters = field();
   const users = field();
   const groups = field();
   const issuers = field();
@@ -133,6 +157,8 @@ function compileRules(doc: PolicyDocument): PolicyEngine {
   /** Deny and review rules listing namespaces or names: they also catch requests that do not pin those down. */
   const widenNamespaces = newBitset(size);
   const widenNames = newBitset(size);
+  /** Deny and review rules listing clusters: they also catch requests whose cluster is not known. */
+  const widenClusters = newBitset(size);
   const decisions: Decision[] = [];
   const resourcePatterns: ResourcePattern[][] = [];
   /** Per rule: its `claims` matchers (few rules have any; checked on the rules the index lets through). */
@@ -143,6 +169,7 @@ function compileRules(doc: PolicyDocument): PolicyEngine {
     resourcePatterns.push((rule.resources ?? []).map(compileResourcePattern));
     setBit(rule.resources !== undefined ? resourceRules : urlRules, i);
     setBit(effectRules[rule.effect], i);
+    clusters.add(i, rule.clusters);
     users.add(i, rule.users);
     groups.add(i, rule.groups);
     issuers.add(i, rule.issuers);
@@ -156,6 +183,7 @@ function compileRules(doc: PolicyDocument): PolicyEngine {
     if (rule.effect !== 'allow') {
       if (rule.namespaces !== undefined && !rule.namespaces.includes('*')) setBit(widenNamespaces, i);
       if (rule.names !== undefined && !rule.names.includes('*')) setBit(widenNames, i);
+      if (rule.clusters !== undefined && !rule.clusters.includes('*')) setBit(widenClusters, i);
     }
   });
 
@@ -169,7 +197,12 @@ function compileRules(doc: PolicyDocument): PolicyEngine {
     andInto(candidates, scratch);
   }
 
-  function narrowBySubject(identity: Identity): void {
+  /** The rules for this cluster and caller. */
+  function narrowBySubject(identity: Identity, cluster: string): void {
+    scratch.fill(0);
+    clusters.collect(cluster, scratch);
+    if (cluster === '') orInto(scratch, widenClusters);
+    andInto(candidates, scratch);
     narrow(users, identity.user);
     narrow(issuers, identity.issuer ?? '');
     scratch.fill(0);
@@ -205,13 +238,13 @@ function compileRules(doc: PolicyDocument): PolicyEngine {
           return UNREADABLE_PATH;
         }
         candidates.set(urlRules);
-        narrowBySubject(identity);
+        narrowBySubject(identity, request.cluster);
         narrow(verbs, request.verb);
         narrow(urls, path);
         return strongest((rule) => claimsMatch(rule, identity));
       }
       candidates.set(resourceRules);
-      narrowBySubject(identity);
+      narrowBySubject(identity, request.cluster);
       narrow(verbs, request.verb);
       narrow(apiGroups, request.apiGroup);
       narrow(resourceNames, request.resource);

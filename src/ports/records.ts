@@ -15,6 +15,8 @@ export type { SessionRecord } from '../records/schema.ts';
 export interface RecordLine {
   /** The record's `started_at`, which picks its date partition. */
   readonly startedAt: string;
+  /** The record's `cluster`, which picks its cluster partition (null: `_unrouted`). */
+  readonly cluster: string | null;
   /** `JSON.stringify(record)`, without the newline. */
   readonly json: string;
 }
@@ -27,6 +29,8 @@ export interface RecordStore {
 }
 
 export interface RecordQuery {
+  /** The cluster partitions to read (configured names; `null` for calls that named none); default: all. */
+  clusters?: readonly (string | null)[];
   /** Inclusive UTC dates (YYYY-MM-DD) of the partitions to read; default: all. */
   fromDate?: string;
   toDate?: string;

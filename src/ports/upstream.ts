@@ -1,4 +1,5 @@
 /** Port: how Gatehouse reaches the cluster. Adapters: kubeconfig (local), sts-eks (AWS). */
+import type { ClusterRouter } from '../cluster-route.ts';
 import type { UpstreamConnection } from '../types.ts';
 
 export interface Upstream {
@@ -11,4 +12,16 @@ export interface Upstream {
    * `connection()` builds new ones (an exec plugin runs again).
    */
   rejected?(connection: UpstreamConnection): void;
+}
+
+/** One cluster a deployment fronts: its configured name and how to reach it. */
+export interface ClusterUpstream {
+  name: string;
+  upstream: Upstream;
+}
+
+/** Every cluster a deployment fronts, and how a request's path picks one (cluster-route.ts). */
+export interface ClusterSet {
+  router: ClusterRouter;
+  upstreams: readonly ClusterUpstream[];
 }

@@ -24,6 +24,7 @@ import type { Upstream } from '../ports/upstream.ts';
 import type { RecordsConfig } from '../records/from-config.ts';
 import { s3ClientConfigFor } from '../records/from-config.ts';
 import { redactionSource } from './secret-values.ts';
+import { GatehouseError } from '../errors.ts';
 import { createRecordingStore } from './store.ts';
 
 export function createRecordingsFromConfig(
@@ -53,6 +54,24 @@ export function createRecordingViewerFromConfig(
 }
 
 /**
+ * Where redaction reads a namespace's Secret values: the one cluster's upstream. A session
+ * records no cluster yet (StreamSessionInfo), so with several clusters Secret values cannot be
+ * read for the right one: the upstream refuses, and a session whose rules ask for them is not
+ * started (the store fails closed) rather than redacted against another cluster's Secrets.
+ */
+export function redactionUpstream(deps: Pick<GatehouseDeps, 'upstream' | 'clusters'>): Upstream {
+  const upstreams = deps.clusters?.upstreams ?? [];
+  const sole = deps.upstream ?? (upstreams.length === 1 ? upstreams[0]?.upstream : undefined);
+  if (sole !== undefined) return sole;
+  return {
+    connection: () =>
+      Promise.reject(
+        new GatehouseError('ERR_RECORD_UNAVAILABLE', 'recording redaction cannot read Secret values on a Gatehouse that fronts several clusters (the session names no cluster yet)'),
+      ),
+  };
+}
+
+/**
  * The Node runtime's recordings from its configuration, added to the composed deps: the store
  * when records are configured, the pages when a link key (approvals) is too. Parts already
  * given (tests) stay.
@@ -60,7 +79,7 @@ export function createRecordingViewerFromConfig(
 export function addConfiguredRecordings(deps: GatehouseDeps, config: GatehouseConfig): void {
   const records = config.records;
   if (config.runtime !== 'node' || records === undefined) return;
-  deps.recordings ??= createRecordingsFromConfig(records, { upstream: deps.upstream, masking: deps.masking });
+  deps.recordings ??= createRecordingsFromConfig(records, { upstream: redactionUpstream(deps), masking: deps.masking });
   if (config.approvals !== undefined) {
     deps.recordingPages ??= recordingRoutes(createRecordingViewerFromConfig(records, { signingKey: signingKeyFromConfig(config.approvals), ...(deps.clock === undefined ? {} : { clock: deps.clock }) }));
   }

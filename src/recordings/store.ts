@@ -13,7 +13,7 @@ import { constants as zlibConstants, gzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import { GatehouseError } from '../errors.ts';
 import type { RecordingStore, StreamRecorder, StreamSessionInfo } from '../ports/recordings.ts';
-import { partitionDate, partitionPrefix } from '../records/layout.ts';
+import { datePrefix, partitionDate } from '../records/layout.ts';
 import { compileRedaction } from './redactor.ts';
 import type { RedactionRules } from './redactor.ts';
 import { createSessionRecorder } from './recorder.ts';
@@ -49,7 +49,7 @@ export const DEFAULT_MAX_FILES = 1000;
 /** `recordings/dt=2025-03-01/<request id>.cast.gz`. */
 export function recordingKey(prefix: string, startedAt: string, requestId: string): string {
   if (!/^[A-Za-z0-9._-]{1,128}$/.test(requestId)) throw new GatehouseError('ERR_INTERNAL', `request id ${JSON.stringify(requestId)} cannot name a recording`);
-  return `${partitionPrefix(prefix, partitionDate(startedAt))}${requestId}.cast.gz`;
+  return `${datePrefix(prefix, partitionDate(startedAt))}${requestId}.cast.gz`;
 }
 
 export function createRecordingStore(options: RecordingStoreOptions): RecordingStore {

@@ -13,6 +13,8 @@ export interface CallStart {
   requestId: string;
   startedAtMs: number;
   runtime: 'node' | 'lambda';
+  /** The configured cluster the path named; null when it named none. */
+  cluster: string | null;
   method: string;
   path: string;
   query: string;
@@ -117,6 +119,7 @@ export function buildRecord(phase: RecordPhase, start: CallStart, facts: CallFac
     mcp_tool: start.agent?.tool ?? null,
     mcp_call_id: start.agent?.callId ?? null,
     mcp_arguments: start.agent?.arguments ?? null,
+    cluster: start.cluster,
   };
 }
 

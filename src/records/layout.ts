@@ -1,9 +1,17 @@
 /**
- * Where records live in the bucket: `<prefix>dt=YYYY-MM-DD/<write time>-<uuid>.jsonl.gz`.
- * One object per flushed batch and date; `dt` is the UTC date of each record's
- * `started_at`, so a record is always found under the day its call began, even when it was
- * written later (a long watch that ends after midnight). Pure: no clock, no AWS.
+ * Where records live in the bucket:
+ * `<prefix>cluster=<name>/dt=YYYY-MM-DD/<write time>-<uuid>.jsonl.gz`.
+ * One object per flushed batch, cluster and date; `cluster` is the configured name of the
+ * cluster the call was for (`_unrouted` for calls whose path named none — no configured name
+ * starts with `_`), `dt` the UTC date of each record's `started_at`, so a record is always found
+ * under the day its call began, even when it was written later (a long watch that ends after
+ * midnight). Hive-style folders: Athena's partition projection and DuckDB's hive partitioning
+ * read both keys from the path. Pure: no clock, no AWS.
  */
+import { CLUSTER_NAME } from '../cluster-route.ts';
+
+/** The cluster partition of calls whose path named no configured cluster. */
+export const UNROUTED_CLUSTER = '_unrouted';
 
 /** `2025-03-01T12:00:00.000Z` → `2025-03-01`. */
 export function partitionDate(startedAt: string): string {
@@ -12,18 +20,42 @@ export function partitionDate(startedAt: string): string {
   return date;
 }
 
-/** The folder of one day's records, e.g. `records/dt=2025-03-01/`. */
-export function partitionPrefix(prefix: string, date: string): string {
+/** A record's `cluster` → its partition value (a configured name, or `_unrouted`). */
+export function partitionCluster(cluster: string | null): string {
+  if (cluster === null) return UNROUTED_CLUSTER;
+  if (!CLUSTER_NAME.test(cluster)) throw new Error(`not a cluster name: "${cluster}"`);
+  return cluster;
+}
+
+/** The folder of one cluster's records, e.g. `records/cluster=prod/`. */
+export function clusterPrefix(prefix: string, cluster: string | null): string {
+  return `${prefix}cluster=${partitionCluster(cluster)}/`;
+}
+
+/** The folder of one cluster's records of one day, e.g. `records/cluster=prod/dt=2025-03-01/`. */
+export function partitionPrefix(prefix: string, cluster: string | null, date: string): string {
+  return datePrefix(clusterPrefix(prefix, cluster), date);
+}
+
+/** The folder of one day under `prefix`, e.g. `recordings/dt=2025-03-01/` (recordings are found by the record's key, not by cluster). */
+export function datePrefix(prefix: string, date: string): string {
   return `${prefix}dt=${date}/`;
+}
+
+/** The cluster and date partition of a key under `prefix`, or undefined when the key is not laid out so. */
+export function keyPartition(prefix: string, key: string): { cluster: string; date: string } | undefined {
+  if (!key.startsWith(prefix)) return undefined;
+  const match = /^cluster=([^/]+)\/dt=(\d{4}-\d{2}-\d{2})\//.exec(key.slice(prefix.length));
+  return match === null ? undefined : { cluster: match[1] as string, date: match[2] as string };
 }
 
 /**
  * The key of one object. The write time leads the file name so a listing sorts by time; it
  * is compact (no colons) so the same keys are valid file names for the local S3 stand-in.
  */
-export function objectKey(prefix: string, date: string, writtenAtMs: number, id: string): string {
+export function objectKey(prefix: string, cluster: string | null, date: string, writtenAtMs: number, id: string): string {
   const stamp = new Date(writtenAtMs).toISOString().replace(/[-:]/g, '');
-  return `${partitionPrefix(prefix, date)}${stamp}-${id}.jsonl.gz`;
+  return `${partitionPrefix(prefix, cluster, date)}${stamp}-${id}.jsonl.gz`;
 }
 
 /** The dates from `from` to `to` inclusive (YYYY-MM-DD), for listing only the partitions a query needs. */

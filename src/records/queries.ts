@@ -3,7 +3,8 @@
  * (`gatehouse.session_records`). docs/records.md shows exactly these texts, and the tests run
  * exactly these texts with DuckDB over records Gatehouse wrote, so the documented queries are
  * known to work. Edit the date range and the names in quotes; `dt` bounds the partitions
- * Athena scans (and so the cost).
+ * Athena scans (and so the cost), and so does `cluster` where a Gatehouse fronts several
+ * clusters (add `AND cluster = 'prod'`).
  *
  * Only SQL that Athena (Trino) and DuckDB read the same way: plain SELECT/WHERE/ORDER BY,
  * IN, IS NULL, NOT EXISTS, string comparisons.
@@ -31,8 +32,8 @@ export const ACCESS_REVIEW_QUERIES: readonly AccessReviewQuery[] = [
     id: 'who-ran-what-in-a-namespace',
     title: 'Who ran what in a namespace',
     description:
-      'Every call into one namespace in a date range, in order, with the kubectl command it belonged to and how it ended. Group by (`user_name`, `kubectl_session`) to see whole kubectl invocations: the session id is what the client claims, so never group by it alone.',
-    sql: `SELECT started_at, user_name, kubectl_command, kubectl_session, verb, resource, subresource, object_name, decision, status_code
+      'Every call into one namespace in a date range, in order, with the cluster and the kubectl command it belonged to and how it ended (add `AND cluster = \'<name>\'` for one cluster of several: it bounds the scan like `dt`). Group by (`user_name`, `kubectl_session`) to see whole kubectl invocations: the session id is what the client claims, so never group by it alone.',
+    sql: `SELECT started_at, cluster, user_name, kubectl_command, kubectl_session, verb, resource, subresource, object_name, decision, status_code
 FROM ${TABLE}
 WHERE dt BETWEEN '2025-03-01' AND '2025-03-31'
   AND phase = 'outcome'

@@ -1,6 +1,6 @@
 /**
  * A session record as it is stored: its JSON line, serialised once when the record is
- * written, plus the `started_at` that picks its date partition. Pure.
+ * written, plus the `cluster` and `started_at` that pick its partition. Pure.
  *
  * The line is kept as UTF-8 bytes, not as a string: a buffered record waits up to a whole
  * batch (500 records, seconds) before it is written, and V8's young-generation collector
@@ -20,6 +20,7 @@ import type { RecordLine, SessionRecord } from '../ports/records.ts';
 class SerialisedLine implements RecordLine {
   constructor(
     readonly startedAt: string,
+    readonly cluster: string | null,
     /** The line's UTF-8 bytes, without the newline. */
     readonly bytes: Buffer,
   ) {}
@@ -30,7 +31,7 @@ class SerialisedLine implements RecordLine {
 }
 
 export function toRecordLine(record: SessionRecord): RecordLine {
-  return new SerialisedLine(record.started_at, Buffer.from(JSON.stringify(record), 'utf8'));
+  return new SerialisedLine(record.started_at, record.cluster, Buffer.from(JSON.stringify(record), 'utf8'));
 }
 
 /** The line's UTF-8 bytes (without the newline): kept ones for lines made here, else encoded now. */

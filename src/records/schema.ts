@@ -19,6 +19,8 @@ export interface ColumnSpec {
   /** False: always present in every record. */
   readonly nullable: boolean;
   readonly description: string;
+  /** Also the partition key of the same name (the folder `<name>=<value>/`); the Glue table has it as a partition key only. */
+  readonly partition?: true;
 }
 
 export const RECORD_COLUMNS = [
@@ -143,6 +145,14 @@ export const RECORD_COLUMNS = [
   { name: 'mcp_tool', type: 'string', nullable: true, description: 'The MCP tool whose call made this API call (e.g. `scale`). Null outside MCP.' },
   { name: 'mcp_call_id', type: 'string', nullable: true, description: 'One id per MCP tool call, shared by every API call that tool call made. Null outside MCP.' },
   { name: 'mcp_arguments', type: 'string', nullable: true, description: 'The tool call\'s arguments as JSON, masked like request bodies (Secret values in a manifest never appear). Null outside MCP.' },
+  {
+    name: 'cluster',
+    type: 'string',
+    nullable: true,
+    partition: true,
+    description:
+      'The configured name of the cluster the call was for (its path `/clusters/<name>/…` when a Gatehouse fronts several; the one cluster\'s name otherwise); `path` is what follows. Null when the path named no configured cluster (refused 404). Also the partition `cluster=<name>/` (`_unrouted` for null): in Athena, filter on it first.',
+  },
 ] as const satisfies readonly ColumnSpec[];
 
 type Column = (typeof RECORD_COLUMNS)[number];
@@ -163,4 +173,5 @@ export type SessionRecord = {
 export type RecordPhase = 'intent' | 'outcome';
 export type StreamEnd = 'complete' | 'client_gone' | 'time_limit' | 'upstream_error' | 'upgraded' | 'none';
 
-export const COLUMN_NAMES: readonly string[] = RECORD_COLUMNS.map((column) => column.name);
+// Pure: a runtime module that needs only SCHEMA_VERSION (records/build.ts) leaves the column table, and its descriptions, out of the Lambda bundle.
+export const COLUMN_NAMES: readonly string[] = /* @__PURE__ */ RECORD_COLUMNS.map((column) => column.name);

@@ -25,12 +25,13 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Hono } from 'hono';
 import { createApp } from '../app.ts';
+import { CLUSTERS_PREFIX, type ClusterRouter } from '../cluster-route.ts';
 import type { GatehouseDeps } from '../app.ts';
 import { assertDevIssuerAllowed, loadDevIssuer } from '../auth/dev-issuer.ts';
 import type { DevIssuer } from '../auth/dev-issuer.ts';
 import { createDepsFromConfig } from '../compose.ts';
-import { parseConfig } from '../config.ts';
-import { userKubeconfig, writeKubeconfig } from '../kubeconfig.ts';
+import { configuredClusters, parseConfig } from '../config.ts';
+import { clusterContextName, userKubeconfig, writeKubeconfig } from '../kubeconfig.ts';
 import { devTokenCacheDir, devTokenCachePath } from '../login/credential-cache.ts';
 import { fastPathExec } from '../login/fast-path-exec.ts';
 import type { UserAuth } from '../kubeconfig.ts';
@@ -41,7 +42,7 @@ import { startLocalApprovals } from '../local/approvals.ts';
 import { startLocalRecords } from '../local/records.ts';
 import type { LocalRecords } from '../local/records.ts';
 import { createFileSigningKey, LOCAL_SIGNING_KEY_FILE } from '../local/signing-key.ts';
-import { createRecordingsFromConfig, createRecordingViewerFromConfig } from '../recordings/from-config.ts';
+import { createRecordingsFromConfig, createRecordingViewerFromConfig, redactionUpstream } from '../recordings/from-config.ts';
 import { recordingRoutes } from '../recordings/routes.ts';
 import { startLocalStreamLeases } from '../local/stream-leases.ts';
 import type { RecordSink } from '../ports/records.ts';
@@ -71,6 +72,11 @@ export interface LocalOptions {
   upstreamContext?: string;
   /** Start the embedded demo cluster (seeded stand-in) and forward to it, instead of a kubeconfig. */
   demoCluster?: boolean;
+  /**
+   * Front several embedded demo clusters, one seeded stand-in each, under /clusters/<name>
+   * (instead of `demoCluster` or a kubeconfig); the users' kubeconfig gets a context per cluster.
+   */
+  demoClusters?: readonly string[];
   /** Which Gatehouse (or cluster) this is, for approvers; default "local Gatehouse" (+ "(demo cluster)"). */
   name?: string;
   policyFile?: string;
@@ -106,6 +112,10 @@ export interface LocalGatehouse {
   upstreamDescription: string;
   /** Set when the embedded demo cluster is the upstream. */
   demo?: { url: string };
+  /** Set with `demoClusters`: each demo cluster's name and stand-in URL. */
+  demoClusters?: { name: string; url: string }[];
+  /** The kubeconfig context of each cluster, in order (one, `gatehouse`, for a single cluster). */
+  contexts: string[];
   user: string;
   groups: string[];
   /** Approval mail (embedded SES stand-in): `inboxUrl` for people, `messages(to)` for tests; absent when approvals were overridden. */
@@ -147,11 +157,19 @@ export async function startLocalGatehouse(options: LocalOptions): Promise<LocalG
     const upstream: Record<string, string> = { kind: 'kubeconfig' };
     if (upstreamKubeconfig !== undefined) upstream['kubeconfig'] = upstreamKubeconfig;
     if (options.upstreamContext !== undefined) upstream['context'] = options.upstreamContext;
+    const demoClusters: { name: string; url: string; kubeconfigPath: string }[] = [];
+    for (const name of options.demoClusters ?? []) {
+      const cluster = await startDemoCluster();
+      services.push({ name: `demo cluster ${name}`, close: () => cluster.close() });
+      demoClusters.push({ name, url: cluster.url, kubeconfigPath: cluster.kubeconfigPath });
+    }
     const config = parseConfig(
       {
         runtime: 'node',
         oidc: { issuer: devIssuer.issuer, audience: devIssuer.audience },
-        upstream,
+        ...(demoClusters.length === 0
+          ? { upstream }
+          : { clusters: demoClusters.map(({ name, kubeconfigPath }) => ({ name, upstream: { kind: 'kubeconfig', kubeconfig: kubeconfigPath } })) }),
         policy: { file: policyFile },
         ...(options.upstreamTimeoutSeconds === undefined ? {} : { upstreamTimeoutSeconds: options.upstreamTimeoutSeconds }),
       },
@@ -204,7 +222,8 @@ export async function startLocalGatehouse(options: LocalOptions): Promise<LocalG
     }
     refuseSelfUpstream({ ...selfCheck, ownUrls: plainUrl === undefined ? [server.url] : [server.url, plainUrl] });
     lock.setUrl(server.url);
-    await writeDevKubeconfig({ path: kubeconfigPath, server: server.url, caPem: tls.caPem, devIssuer, user, groups, stateDir, auth: options.auth ?? 'exec' });
+    const { router } = configuredClusters(config);
+    await writeDevKubeconfig({ path: kubeconfigPath, server: server.url, router, caPem: tls.caPem, devIssuer, user, groups, stateDir, auth: options.auth ?? 'exec' });
 
     const local: LocalGatehouse = {
       url: server.url,
@@ -216,8 +235,10 @@ export async function startLocalGatehouse(options: LocalOptions): Promise<LocalG
       upstreamDescription: describeUpstream(deps),
       user,
       groups,
+      contexts: router.mode === 'prefixed' ? [...router.names].map((name) => clusterContextName('gatehouse', router, name)) : ['gatehouse'],
       close: () => closeAll(services),
     };
+    if (demoClusters.length > 0) local.demoClusters = demoClusters.map(({ name, url }) => ({ name, url }));
     if (plainUrl !== undefined) local.plainUrl = plainUrl;
     if (demo !== undefined) local.demo = demo;
     if (localApprovals !== undefined) local.mail = localApprovals.mail;
@@ -234,6 +255,8 @@ export async function startLocalGatehouse(options: LocalOptions): Promise<LocalG
 export async function writeDevKubeconfig(options: {
   path: string;
   server: string;
+  /** The clusters the Gatehouse fronts: a context each when several. */
+  router?: ClusterRouter;
   caPem: string;
   devIssuer: DevIssuer;
   user: string;
@@ -253,7 +276,7 @@ export async function writeDevKubeconfig(options: {
         };
   // Tokens cached by an earlier start may name another user or come from a replaced issuer key.
   rmSync(devTokenCacheDir(options.stateDir), { recursive: true, force: true });
-  writeKubeconfig(options.path, userKubeconfig({ server: options.server, caPem: options.caPem, auth }));
+  writeKubeconfig(options.path, userKubeconfig({ server: options.server, caPem: options.caPem, auth, ...(options.router === undefined ? {} : { router: options.router }) }));
 }
 
 /**
@@ -281,8 +304,15 @@ async function startDemoCluster(): Promise<{ url: string; kubeconfigPath: string
 }
 
 function describeUpstream(deps: GatehouseDeps): string {
-  const described = deps.upstream as { description?: unknown };
-  return typeof described.description === 'string' ? described.description : 'the configured upstream';
+  const clusters = deps.clusters?.upstreams ?? (deps.upstream === undefined ? [] : [{ name: '', upstream: deps.upstream }]);
+  const root = deps.clusters === undefined || deps.clusters.router.mode === 'root';
+  return clusters
+    .map(({ name, upstream }) => {
+      const described = (upstream as { description?: unknown }).description;
+      const what = typeof described === 'string' ? described : 'the configured upstream';
+      return root ? what : `${CLUSTERS_PREFIX}${name}: ${what}`;
+    })
+    .join('; ');
 }
 
 /**
@@ -291,7 +321,7 @@ function describeUpstream(deps: GatehouseDeps): string {
  * `gatehouse sessions link --local` signs with). Parts a caller overrode stay as given.
  */
 async function addLocalRecordings(deps: GatehouseDeps, records: LocalRecords, keyFile: string): Promise<void> {
-  deps.recordings ??= createRecordingsFromConfig(records.config, { upstream: deps.upstream, masking: deps.masking, clientConfig: records.clientConfig });
+  deps.recordings ??= createRecordingsFromConfig(records.config, { upstream: redactionUpstream(deps), masking: deps.masking, clientConfig: records.clientConfig });
   const signingKey = createFileSigningKey(keyFile);
   // Created now (0600, kept across restarts), so `gatehouse sessions link --local` can sign before any approval was asked.
   await signingKey.key();

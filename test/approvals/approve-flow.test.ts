@@ -88,7 +88,8 @@ describe('approval flow', () => {
     const { id } = await pending();
     const mails = (await stack.mail.messages('bob@example.com')).filter((m) => m.body.text?.includes(id));
     assert.equal(mails.length, 1);
-    assert.match(mails[0]?.subject ?? '', /^\[Gatehouse\] Approval needed: alice@example.com wants to delete pods "p\d+" in namespace "prod"$/);
+    assert.match(mails[0]?.subject ?? '', /^\[Gatehouse\] Approval needed: alice@example.com wants to delete pods "p\d+" in namespace "prod" on cluster prod-eu$/);
+    assert.match(mails[0]?.body.text ?? '', /\n {4}on: cluster prod-eu, through Gatehouse\n/);
     assert.equal(mails[0]?.from, 'gatehouse@example.com');
   });
 
@@ -164,6 +165,18 @@ describe('approval flow', () => {
     assert.equal(again.status, 403);
     assert.equal(approvalIdOf(again), id);
     assert.match(again.body.message, new RegExp(`^user "alice@example.com" may not delete pods "p\\d+" in namespace "prod": approval ${id} was denied by bob@example.com at .* \\(comment: "not during the freeze"\\)$`));
+  });
+
+  test('a grant approved on one cluster is not used for the same request on another', async () => {
+    const { path, id, link } = await pending();
+    assert.match(await (await app.request(link)).text(), /<dt>Cluster<\/dt><dd id="cluster">prod-eu<\/dd>/);
+    assert.equal((await decide(link, 'approve')).status, 303);
+    const before = forwarded.length;
+    const elsewhere = await run({ path, headers: { 'x-test-cluster': 'prod-us' } });
+    assert.equal(elsewhere.status, 403);
+    assert.notEqual(approvalIdOf(elsewhere), id, 'another cluster asks for its own approval');
+    assert.equal(forwarded.length, before);
+    assert.equal((await run({ path })).status, 200, 'the grant still serves its own cluster');
   });
 
   test('a window grant lets the same request run repeatedly until the window ends', async () => {

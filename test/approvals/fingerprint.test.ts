@@ -5,6 +5,7 @@ import type { FingerprintInput } from '../../src/approvals/fingerprint.ts';
 
 const base: FingerprintInput = {
   user: 'alice@example.com',
+  cluster: 'prod-eu',
   method: 'DELETE',
   contentType: 'application/json',
   verb: 'delete',
@@ -21,6 +22,7 @@ const base: FingerprintInput = {
 describe('request fingerprint', () => {
   const differs: [string, Partial<FingerprintInput>][] = [
     ['another user gives another fingerprint', { user: 'bob@example.com' }],
+    ['the same request on another cluster gives another fingerprint', { cluster: 'prod-us' }],
     ['another verb gives another fingerprint', { verb: 'get' }],
     ['another API group gives another fingerprint', { apiGroup: 'apps' }],
     ['another resource gives another fingerprint', { resource: 'services' }],

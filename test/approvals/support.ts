@@ -37,6 +37,7 @@ export function sampleApproval(overrides: Partial<Approval> = {}): Approval {
     status: 'pending',
     requester: { user: 'alice@example.com', groups: ['dev'] },
     target: {
+      cluster: 'default',
       method: 'DELETE',
       contentType: '',
       verb: 'delete',
@@ -145,7 +146,8 @@ export function approvalApp(approvals: Approvals, clock: Clock): { app: Hono<Gat
   app.use('*', async (c, next) => {
     c.set('identity', { user: c.req.header('x-user') ?? alice.user, groups: ['dev'], claims: {} });
     const target = rawTarget(c);
-    c.set('kubeRequest', classifyRequest(c.req.method, target.path, target.query, { runtime: 'node' }));
+    // The cluster the route stage would name (a header only in this test app: Gatehouse reads it from the path).
+    c.set('kubeRequest', classifyRequest(c.req.method, target.path, target.query, { runtime: 'node', cluster: c.req.header('x-test-cluster') ?? 'prod-eu' }));
     const grant = c.req.header('x-grant') === 'window' ? 'window' : 'once';
     c.set(
       'decision',

@@ -34,8 +34,8 @@ describe('approval wording', () => {
 
   test('the mail subject and text name the Gatehouse, what runs, and the rule with its own reason', () => {
     const mail = approvalMailFor(sampleApproval({ target: execTarget }), 'bob@example.com', 'https://gh.example/_gatehouse/approvals/a1?t=x', 'prod-eu Gatehouse');
-    assert.equal(mail.subject, '[prod-eu Gatehouse] Approval needed: alice@example.com wants to create pods/exec "web-1" in namespace "prod"');
-    assert.match(mail.text, /\n {4}runs: sh -c 'cat \/etc\/app\/\*' in container web \(interactive: stdin and a terminal \(TTY\)\)\n {4}on: prod-eu Gatehouse\n/);
+    assert.equal(mail.subject, '[prod-eu Gatehouse] Approval needed: alice@example.com wants to create pods/exec "web-1" in namespace "prod" on cluster default');
+    assert.match(mail.text, /\n {4}runs: sh -c 'cat \/etc\/app\/\*' in container web \(interactive: stdin and a terminal \(TTY\)\)\n {4}on: cluster default, through prod-eu Gatehouse\n/);
     assert.match(mail.text, /\nPolicy rule "prod-deletes" requires approval: deleting in prod needs a second person\n/);
     assert.doesNotMatch(mail.text, /\n\n\n/);
   });

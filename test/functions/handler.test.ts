@@ -169,6 +169,55 @@ describe('restoring placeholders on Lambda', () => {
   });
 });
 
+describe('several clusters behind one function', () => {
+  let second: FakeApiServer;
+  let fleet: StreamingHandler;
+  before(async () => {
+    second = await startFakeApiServer();
+    const clusters = [
+      { name: 'first', upstream: { kind: 'kubeconfig', kubeconfig: api.kubeconfigPath } },
+      { name: 'second', upstream: { kind: 'kubeconfig', kubeconfig: second.kubeconfigPath } },
+    ];
+    const { GATEHOUSE_UPSTREAM: _kind, GATEHOUSE_KUBECONFIG: _kubeconfig, ...common } = env;
+    const config = configFromEnv({ ...common, GATEHOUSE_CLUSTERS: JSON.stringify(clusters) }, { runtime: 'lambda', defaultPolicyFile: '/nonexistent/policy.yaml' });
+    fleet = createLambdaHandler(createApp(await createDepsFromConfig(config)));
+  });
+  after(async () => second.close());
+
+  const viaFleet = async (target: string): Promise<{ status: number; body: string }> => {
+    const decoded = await invoke(fleet, functionUrlEvent({ method: 'GET', target, headers: [bearer(), ['Accept', 'application/json']] })).done;
+    return { status: decoded.metadata?.statusCode ?? 0, body: decoded.body.toString('utf8') };
+  };
+
+  test('each cluster answers under its own prefix, which the cluster never sees', async () => {
+    const [firstBefore, secondBefore] = [api.received.length, second.received.length];
+    const onFirst = await viaFleet('/clusters/first/api/v1/namespaces/default/pods/web');
+    assert.equal(onFirst.status, 200, onFirst.body);
+    assert.equal(api.received.at(-1)?.path, '/api/v1/namespaces/default/pods/web');
+    const onSecond = await viaFleet('/clusters/second/api/v1/namespaces/default/pods/web');
+    assert.equal(onSecond.status, 404, onSecond.body);
+    assert.equal((JSON.parse(onSecond.body) as { message: string }).message, 'pods "web" not found');
+    assert.equal(second.received.at(-1)?.path, '/api/v1/namespaces/default/pods/web');
+    assert.deepEqual([api.received.length - firstBefore, second.received.length - secondBefore], [1, 1]);
+  });
+
+  const refused = [
+    { name: 'a cluster nobody configured', target: '/clusters/third/api', code: 404, message: 'cluster "third" is not one this Gatehouse fronts (request path "/clusters/third/api"); names are matched exactly as configured, never decoded' },
+    { name: 'an encoded slash in the cluster segment', target: '/clusters/first%2F..%2Fsecond/api', code: 404, message: 'cluster "first%2F..%2Fsecond" is not one this Gatehouse fronts (request path "/clusters/first%2F..%2Fsecond/api"); names are matched exactly as configured, never decoded' },
+    { name: 'a ".." after the cluster segment', target: '/clusters/first/../second/api', code: 400, message: 'request path "/../second/api" has a ".." segment; refused because the API server could read it differently' },
+    { name: 'a path at the root', target: '/api/v1/namespaces', code: 404, message: 'request path "/api/v1/namespaces" names no cluster: this Gatehouse fronts several clusters, each under /clusters/<name> (the server of its kubeconfig context)' },
+  ];
+  for (const { name, target, code, message } of refused) {
+    test(`refuses ${name} on Lambda, reaching no cluster`, async () => {
+      const [firstBefore, secondBefore] = [api.received.length, second.received.length];
+      const outcome = await viaFleet(target);
+      const status = JSON.parse(outcome.body) as { kind: string; code: number; message: string };
+      assert.deepEqual({ status: outcome.status, kind: status.kind, code: status.code, message: status.message }, { status: code, kind: 'Status', code, message });
+      assert.deepEqual([api.received.length - firstBefore, second.received.length - secondBefore], [0, 0]);
+    });
+  }
+});
+
 describe('Lambda-only behaviour', () => {
   const statusOf = (outcome: Outcome) => JSON.parse(outcome.body) as { kind: string; reason: string; code: number; message: string };
 

@@ -279,7 +279,7 @@ describe('stack parameters', () => {
       problems: [
         '-c oidcIssuer=… is required (e.g. -c oidcIssuer=https://idp.example.com)',
         '-c oidcAudience=… is required (e.g. -c oidcAudience=gatehouse)',
-        '-c clusterName=… is required (e.g. -c clusterName=prod)',
+        '-c clusterName=… is required (e.g. -c clusterName=prod), or -c clusters=… for several (e.g. -c clusters=dev,prod)',
       ],
     },
     {

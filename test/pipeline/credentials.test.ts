@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { Hono } from 'hono';
 import '../../src/context.ts';
 import { credentials } from '../../src/pipeline/credentials.ts';
+import { route } from '../../src/pipeline/route.ts';
+import { DEFAULT_ROUTER } from '../../src/cluster-route.ts';
 import type { Upstream } from '../../src/ports/upstream.ts';
 import type { UpstreamConnection } from '../../src/types.ts';
 
@@ -23,7 +25,8 @@ for (const { name, upstreamStatus, dropped } of cases) {
     const rejected: UpstreamConnection[] = [];
     const upstream: Upstream = { connection: async () => connection, rejected: (refused) => void rejected.push(refused) };
     const app = new Hono();
-    app.use('*', credentials(upstream));
+    app.use('*', route(DEFAULT_ROUTER));
+    app.use('*', credentials([{ name: 'default', upstream }]));
     app.get('*', (c) => {
       if (upstreamStatus !== undefined) c.set('upstreamStatus', upstreamStatus);
       return c.text('answered', upstreamStatus === undefined ? 200 : (upstreamStatus as 200));

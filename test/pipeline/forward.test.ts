@@ -16,6 +16,8 @@ import { generate } from 'selfsigned';
 import '../../src/context.ts';
 import { GatehouseError, asGatehouseError, statusResponse } from '../../src/errors.ts';
 import { credentials } from '../../src/pipeline/credentials.ts';
+import { route } from '../../src/pipeline/route.ts';
+import { DEFAULT_ROUTER } from '../../src/cluster-route.ts';
 import { closeUpstreamAgents, forward } from '../../src/pipeline/forward.ts';
 import { ensureLocalTls } from '../../src/local/tls.ts';
 import type { LocalTls } from '../../src/local/tls.ts';
@@ -127,7 +129,8 @@ function testApp(connection: () => UpstreamConnection, timeoutSeconds = 5): Hono
     c.set('identity', { user, groups: ['dev', 'oncall'], uid: 'uid-123', claims: {} });
     await next();
   });
-  app.use('*', credentials({ connection: async () => connection() }));
+  app.use('*', route(DEFAULT_ROUTER));
+  app.use('*', credentials([{ name: 'default', upstream: { connection: async () => connection() } }]));
   app.all('*', forward({ timeoutSeconds }));
   return app;
 }
@@ -374,7 +377,8 @@ describe('forward', () => {
     test(tc.name, async () => {
       const app = new Hono();
       app.onError((error) => statusResponse(asGatehouseError(error)));
-      app.use('*', credentials({ connection: () => Promise.reject(tc.failure) }));
+      app.use('*', route(DEFAULT_ROUTER));
+      app.use('*', credentials([{ name: 'default', upstream: { connection: () => Promise.reject(tc.failure) } }]));
       app.all('*', () => new Response('unreachable'));
       const reply = await app.request('/api/v1/pods');
       assert.equal(reply.status, tc.status);

@@ -131,7 +131,7 @@ describe('kubectl --as through Gatehouse', () => {
 
 describe('which rules grant impersonation', () => {
   const asUser = (name: string): KubeRequest => ({
-    isResourceRequest: true, path: `/api/v1/users/${name}`, verb: 'impersonate', apiPrefix: 'api', apiGroup: '', apiVersion: 'v1',
+    cluster: 'default', isResourceRequest: true, path: `/api/v1/users/${name}`, verb: 'impersonate', apiPrefix: 'api', apiGroup: '', apiVersion: 'v1',
     namespace: '', resource: 'users', subresource: '', name, parts: ['users', name], fieldSelector: '', labelSelector: '',
   });
   const dev = { user: 'dev@example.com', groups: ['developers'], claims: {} };

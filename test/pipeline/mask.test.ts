@@ -13,6 +13,8 @@ import '../../src/context.ts';
 import { asGatehouseError, statusResponse } from '../../src/errors.ts';
 import { classify } from '../../src/pipeline/classify.ts';
 import { credentials } from '../../src/pipeline/credentials.ts';
+import { route } from '../../src/pipeline/route.ts';
+import { DEFAULT_ROUTER } from '../../src/cluster-route.ts';
 import { closeUpstreamAgents, forward } from '../../src/pipeline/forward.ts';
 import { mask } from '../../src/pipeline/mask.ts';
 import { compileMaskingRules } from '../../src/masking/masking-rules.ts';
@@ -153,7 +155,8 @@ function testApp(upstreamPort: number): Hono {
     c.res.headers.set('x-test-bytes', bytes === undefined ? 'none' : `${digest(bytes)} masked=${String(c.get('responseBytesMasked'))}`);
   });
   app.use('*', classify({ runtime: 'node' }));
-  app.use('*', credentials({ connection: async () => ({ server: new URL(`http://127.0.0.1:${upstreamPort}`) }) }));
+  app.use('*', route(DEFAULT_ROUTER));
+  app.use('*', credentials([{ name: 'default', upstream: { connection: async () => ({ server: new URL(`http://127.0.0.1:${upstreamPort}`) }) } }]));
   app.use('*', mask(rules));
   app.all('*', forward({ timeoutSeconds: 5 }));
   return app;

@@ -183,7 +183,7 @@ describe('loadPolicyFile', () => {
     try {
       const path = join(dir, 'p.yaml');
       writeFileSync(path, 'apiVersion: gatehouse/v1\nrules:\n  - { name: v, effect: allow, verbs: [get], nonResourceURLs: [/version] }\n');
-      const request = { isResourceRequest: false, path: '/version', verb: 'get', apiPrefix: '', apiGroup: '', apiVersion: '', namespace: '', resource: '', subresource: '', name: '', parts: [], fieldSelector: '', labelSelector: '' };
+      const request = { cluster: 'default', isResourceRequest: false, path: '/version', verb: 'get', apiPrefix: '', apiGroup: '', apiVersion: '', namespace: '', resource: '', subresource: '', name: '', parts: [], fieldSelector: '', labelSelector: '' };
       assert.equal(loadPolicyFile(path).decide({ user: 'a', groups: [], claims: {} }, request).rule, 'v');
     } finally {
       rmSync(dir, { recursive: true, force: true });

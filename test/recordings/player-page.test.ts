@@ -89,6 +89,7 @@ before(async () => {
       requestId: REQUEST_ID,
       startedAtMs: Date.parse(STARTED),
       runtime: 'node',
+      cluster: 'default',
       method: 'POST',
       path: '/api/v1/namespaces/payments/pods/db-0/exec',
       query: 'command=sh&stdin=true&stdout=true&tty=true',

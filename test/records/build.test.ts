@@ -34,7 +34,7 @@ describe('layout', () => {
     assert.throws(() => partitionDate('March 1st'), { message: 'not an ISO 8601 UTC time: "March 1st"' });
   });
   test('names objects by write time under their partition', () => {
-    assert.equal(objectKey('records/', '2025-03-01', Date.parse('2025-03-02T01:02:03.004Z'), 'u'), 'records/dt=2025-03-01/20250302T010203.004Z-u.jsonl.gz');
+    assert.equal(objectKey('records/', 'prod', '2025-03-01', Date.parse('2025-03-02T01:02:03.004Z'), 'u'), 'records/cluster=prod/dt=2025-03-01/20250302T010203.004Z-u.jsonl.gz');
   });
   test('spans the dates between two days inclusive', () => {
     assert.deepEqual(datesBetween('2025-02-27', '2025-03-02'), ['2025-02-27', '2025-02-28', '2025-03-01', '2025-03-02']);

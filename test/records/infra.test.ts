@@ -31,7 +31,7 @@ before(() => {
     role,
   });
   Validations.of(fn).acknowledge({ id: 'AwsSolutions::AwsSolutions-L1', reason: 'stand-in function of the test' });
-  new GatehouseRecords(stack, 'Records', { fn, retentionMode: 'COMPLIANCE', retentionDays: 400, maxBodyBytes: 8192, firstDate: '2025-01-01' });
+  new GatehouseRecords(stack, 'Records', { fn, clusters: ['dev', 'prod'], retentionMode: 'COMPLIANCE', retentionDays: 400, maxBodyBytes: 8192, firstDate: '2025-01-01' });
   template = Template.fromStack(stack);
 });
 
@@ -109,7 +109,7 @@ describe('GatehouseRecords', () => {
     });
   });
 
-  test('describes the records with a Glue table: every schema column, gzip JSON Lines, OpenX SerDe', () => {
+  test('describes the records with a Glue table: every schema column (the cluster as a partition key), gzip JSON Lines, OpenX SerDe', () => {
     // Named after the stack (RecordsTest), so several stacks live side by side.
     template.hasResourceProperties('AWS::Glue::Database', { DatabaseInput: { Name: 'recordstest' } });
     template.hasResourceProperties('AWS::Glue::Table', {
@@ -117,9 +117,9 @@ describe('GatehouseRecords', () => {
       TableInput: {
         Name: 'session_records',
         TableType: 'EXTERNAL_TABLE',
-        PartitionKeys: [Match.objectLike({ Name: 'dt', Type: 'string' })],
+        PartitionKeys: [Match.objectLike({ Name: 'cluster', Type: 'string' }), Match.objectLike({ Name: 'dt', Type: 'string' })],
         StorageDescriptor: {
-          Columns: RECORD_COLUMNS.map((column) => Match.objectLike({ Name: column.name, Type: column.type })),
+          Columns: RECORD_COLUMNS.filter((column) => column.name !== 'cluster').map((column) => Match.objectLike({ Name: column.name, Type: column.type })),
           InputFormat: 'org.apache.hadoop.mapred.TextInputFormat',
           SerdeInfo: { SerializationLibrary: 'org.openx.data.jsonserde.JsonSerDe' },
         },
@@ -127,17 +127,23 @@ describe('GatehouseRecords', () => {
     });
   });
 
-  test('projects the dt partition as a date over the key layout, so no crawler is needed', () => {
+  test('projects the cluster partition (the clusters and _unrouted) and the dt partition (a date) over the key layout, so no crawler is needed', () => {
     template.hasResourceProperties('AWS::Glue::Table', {
       TableInput: {
+        PartitionKeys: [
+          { Name: 'cluster', Type: 'string', Comment: 'The cluster the call was for (_unrouted: its path named none)' },
+          { Name: 'dt', Type: 'string', Comment: 'UTC date the call started (YYYY-MM-DD)' },
+        ],
         Parameters: {
           'projection.enabled': 'true',
+          'projection.cluster.type': 'enum',
+          'projection.cluster.values': 'dev,prod,_unrouted',
           'projection.dt.type': 'date',
           'projection.dt.format': 'yyyy-MM-dd',
           'projection.dt.range': '2025-01-01,NOW',
           'projection.dt.interval': '1',
           'projection.dt.interval.unit': 'DAYS',
-          'storage.location.template': { 'Fn::Join': ['', ['s3://', recordsBucket(), '/records/dt=${dt}/']] },
+          'storage.location.template': { 'Fn::Join': ['', ['s3://', recordsBucket(), '/records/cluster=${cluster}/dt=${dt}/']] },
           compressionType: 'gzip',
         },
       },
@@ -176,7 +182,7 @@ describe('GatehouseRecords', () => {
   test('refuses an expiry shorter than the retention, naming every problem', () => {
     const stack = new Stack(new App(), 'Bad');
     const fn = new lambda.Function(stack, 'F', { runtime: lambda.Runtime.NODEJS_22_X, handler: 'index.handler', code: lambda.Code.fromInline('x') });
-    assert.throws(() => new GatehouseRecords(stack, 'Records', { fn, retentionDays: 90, expireAfterDays: 30, firstDate: '2025/01/01' }), {
+    assert.throws(() => new GatehouseRecords(stack, 'Records', { fn, clusters: ['prod'], retentionDays: 90, expireAfterDays: 30, firstDate: '2025/01/01' }), {
       message: 'GatehouseRecords: expireAfterDays (30) must be a whole number of days ≥ retentionDays (90); firstDate must be YYYY-MM-DD, got "2025/01/01"',
     });
   });

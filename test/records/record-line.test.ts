@@ -35,7 +35,7 @@ describe('record lines', () => {
   });
 
   test('a line that was not made here is encoded from its JSON', () => {
-    const line = { startedAt: '2026-11-29T04:00:00.000Z', json: '{"a":"é"}' };
+    const line = { startedAt: '2026-11-29T04:00:00.000Z', cluster: null, json: '{"a":"é"}' };
     assert.deepEqual(Buffer.from(recordLineBytes(line)), Buffer.from('{"a":"é"}', 'utf8'));
   });
 });

@@ -11,6 +11,7 @@ import { LOCAL_RECORDS_BUCKET, startLocalS3 } from '../../src/local/s3.ts';
 import { createRecordSink } from '../../src/records/sink.ts';
 import type { SessionRecord } from '../../src/records/schema.ts';
 import { toRecordLine } from '../../src/records/record-line.ts';
+import type { RecordQuery } from '../../src/ports/records.ts';
 import { aRecord, capturedLog, deadPort, startS3Fixture } from './support.ts';
 import type { S3Fixture } from './support.ts';
 
@@ -36,18 +37,20 @@ describe('S3 records adapter (through the real SDK, against the local S3 stand-i
     await fixture.close();
   });
 
-  test('writes one gzip JSON Lines object per date partition, named by write time', async () => {
+  test('writes one gzip JSON Lines object per cluster and date partition, named by write time', async () => {
     const store = createS3Records({ bucket: fixture.bucket, prefix: 'layout/', client: fixture.client, clock: frozen });
     const first = aRecord({ started_at: '2025-03-01T23:59:59.999Z' });
     const second = aRecord({ started_at: '2025-03-02T00:00:00.000Z' });
     const third = aRecord({ started_at: '2025-03-02T00:00:01.000Z' });
-    await store.put([first, second, third].map(toRecordLine));
+    const onProd = aRecord({ started_at: '2025-03-02T00:00:02.000Z', cluster: 'prod' });
+    const unrouted = aRecord({ started_at: '2025-03-02T00:00:03.000Z', cluster: null });
+    await store.put([first, second, onProd, third, unrouted].map(toRecordLine));
 
     const keys = await keysUnder(fixture, 'layout/');
-    assert.equal(keys.length, 2);
-    assert.match(keys[0] as string, /^layout\/dt=2025-03-01\/20250302T080910\.123Z-[0-9a-f-]{36}\.jsonl\.gz$/);
-    assert.match(keys[1] as string, /^layout\/dt=2025-03-02\/20250302T080910\.123Z-[0-9a-f-]{36}\.jsonl\.gz$/);
-    const object = await fixture.client.send(new GetObjectCommand({ Bucket: fixture.bucket, Key: keys[1] }));
+    assert.equal(keys.length, 4);
+    const layout = /^layout\/(cluster=[^/]+\/dt=[\d-]+)\/20250302T080910\.123Z-[0-9a-f-]{36}\.jsonl\.gz$/;
+    assert.deepEqual(keys.map((key) => layout.exec(key)?.[1]), ['cluster=_unrouted/dt=2025-03-02', 'cluster=default/dt=2025-03-01', 'cluster=default/dt=2025-03-02', 'cluster=prod/dt=2025-03-02']);
+    const object = await fixture.client.send(new GetObjectCommand({ Bucket: fixture.bucket, Key: keys[2] }));
     const lines = gunzipSync(await (object.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray())
       .toString('utf8')
       .split('\n');
@@ -64,6 +67,22 @@ describe('S3 records adapter (through the real SDK, against the local S3 stand-i
     assert.deepEqual(await ids({ fromDate: '2025-01-31', toDate: '2025-02-01' }), ['2025-01-31', '2025-02-01']);
     assert.deepEqual(await ids({ fromDate: '2025-02-01' }), ['2025-02-01']);
     assert.deepEqual(await ids({ toDate: '2025-01-30' }), ['2025-01-30']);
+  });
+
+  test('reads back the records of the chosen clusters only, by date range or open-ended', async () => {
+    const store = createS3Records({ bucket: fixture.bucket, prefix: 'by-cluster/', client: fixture.client, clock: frozen });
+    const records = [
+      aRecord({ cluster: 'dev', started_at: '2025-01-30T10:00:00.000Z' }),
+      aRecord({ cluster: 'prod', started_at: '2025-01-30T11:00:00.000Z' }),
+      aRecord({ cluster: 'prod', started_at: '2025-01-31T10:00:00.000Z' }),
+      aRecord({ cluster: null, started_at: '2025-01-31T11:00:00.000Z' }),
+    ];
+    await store.put(records.map(toRecordLine));
+    const read = async (query: RecordQuery): Promise<string[]> => (await collect(store.read(query))).map((r) => `${r.cluster ?? '(none)'} ${r.started_at.slice(0, 10)}`).sort();
+    assert.deepEqual(await read({}), ['(none) 2025-01-31', 'dev 2025-01-30', 'prod 2025-01-30', 'prod 2025-01-31']);
+    assert.deepEqual(await read({ clusters: ['prod'] }), ['prod 2025-01-30', 'prod 2025-01-31']);
+    assert.deepEqual(await read({ clusters: ['prod', null], fromDate: '2025-01-31', toDate: '2025-01-31' }), ['(none) 2025-01-31', 'prod 2025-01-31']);
+    assert.deepEqual(await read({ clusters: ['dev'], fromDate: '2025-01-31' }), []);
   });
 
   test('turns an unreachable store into ERR_RECORD_UNAVAILABLE naming the location', async () => {

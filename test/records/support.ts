@@ -97,6 +97,7 @@ export function aRecord(over: Partial<SessionRecord> = {}): SessionRecord {
     mcp_tool: null,
     mcp_call_id: null,
     mcp_arguments: null,
+    cluster: 'default',
     ...over,
   };
 }

@@ -124,6 +124,28 @@ describe('gatehouse serve', () => {
     assert.equal(await stop(run), 0, `stdout:\n${run.stdout()}\nstderr:\n${run.stderr()}`);
   });
 
+  test('--demo-clusters fronts two embedded demo clusters, a kubeconfig context each, and says so', async () => {
+    const stateDir = join(dir, 'two-clusters');
+    const run = serve(['--state-dir', stateDir, '--demo-clusters', 'dev,prod']);
+    const out = await banner(run);
+    assert.match(out, /\n {6}contexts, one per cluster: gatehouse-dev, gatehouse-prod {2}\(kubectl --context …\)\n/);
+    assert.match(out, /\n {2}upstream: \/clusters\/dev: context "[^"]+" \([^)]+\) from [^;]+; \/clusters\/prod: context /);
+    assert.match(out, /NOTE: the clusters are EMBEDDED DEMO CLUSTERS \(dev at https:\/\/127\.0\.0\.1:\d+, prod at https:\/\/127\.0\.0\.1:\d+\)/);
+    const url = /Gatehouse is listening on (https:\/\/\S+)/.exec(out)?.[1] ?? '';
+    const ca = readFileSync(join(stateDir, 'ca.crt'), 'utf8');
+    assert.equal((await get(`${url}/_gatehouse/healthz`, ca)).status, 200);
+    assert.equal(await stop(run), 0, `stdout:\n${run.stdout()}\nstderr:\n${run.stderr()}`);
+  });
+
+  test('--demo-clusters refuses a name that is not one, and --kubeconfig beside it', async () => {
+    const bad = serve(['--state-dir', join(dir, 'bad-clusters'), '--demo-clusters', 'dev,../prod']);
+    assert.notEqual(await bad.exited, 0);
+    assert.match(bad.stderr(), /not a cluster name \(letters, digits, "-" and "_"\): "\.\.\/prod"/);
+    const both = serve(['--state-dir', join(dir, 'both-clusters'), '--demo-clusters', 'dev', '--kubeconfig', api.kubeconfigPath]);
+    assert.equal(await both.exited, 2);
+    assert.match(both.stderr(), /--demo-clusters fronts embedded demo clusters: leave out --kubeconfig and --context/);
+  });
+
   test('serves a self-hosting config file with OIDC (no development issuer): a call without a token is 401', async () => {
     const configPath = writeOidcConfig('gatehouse.yaml');
     const run = serve(['--config', configPath, '--state-dir', join(dir, 'hosted')]);

@@ -193,9 +193,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
 
 /**
  * A local Gatehouse whose upstream is `upstreamKubeconfig` (the stand-in's, or a real
- * cluster's Gatehouse identity), with a static dev-issuer token in the users' kubeconfig.
+ * cluster's Gatehouse identity) — or several embedded demo clusters, each under
+ * /clusters/<name> — with a static dev-issuer token in the users' kubeconfig.
  */
-export async function startGatehouseFront(upstreamKubeconfig: string, options: GatehouseFrontOptions = {}): Promise<GatehouseFront> {
+export async function startGatehouseFront(upstream: string | { demoClusters: string[] }, options: GatehouseFrontOptions = {}): Promise<GatehouseFront> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-e2e-'));
   const children = new Set<ChildProcess>();
   let gatehouse: LocalGatehouse | undefined;
@@ -213,7 +214,7 @@ export async function startGatehouseFront(upstreamKubeconfig: string, options: G
     gatehouse = await startLocalGatehouse({
       stateDir: join(dir, 'state'),
       port: 0,
-      upstreamKubeconfig,
+      ...(typeof upstream === 'string' ? { upstreamKubeconfig: upstream } : { demoClusters: upstream.demoClusters }),
       auth: 'token',
       ...(policyFile !== undefined ? { policyFile } : {}),
       ...(options.user !== undefined ? { user: options.user } : {}),
