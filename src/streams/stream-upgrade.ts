@@ -141,6 +141,8 @@ export async function prepareStream(
   try {
     recorder = await deps.recordings.open(info);
   } catch (error) {
+    // The store's own refusal names the session and why; anything else is worded here.
+    if (error instanceof GatehouseError && error.code === 'ERR_RECORD_UNAVAILABLE') throw error;
     const failure = asGatehouseError(error);
     throw new GatehouseError(
       'ERR_RECORD_UNAVAILABLE',

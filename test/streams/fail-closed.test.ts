@@ -182,18 +182,18 @@ describe('an upgrade Gatehouse would not read is refused before anything is reco
     });
   }
 
-  test('refuses every session (503) while recordings cannot be opened, naming why, and asks nothing of the cluster', async () => {
+  test('refuses every session (503) while recordings cannot be opened, passing on the store\'s reason, and asks nothing of the cluster', async () => {
     const from = stand.h.mark();
-    stand.h.recordings.failOpen = 'the records bucket answered 503 SlowDown';
+    stand.h.recordings.failOpen = 'the exec session into pod "web" in namespace "default" was not started: it cannot be recorded (the records bucket answered 503 SlowDown)';
     try {
       const result = await stand.h.kubectl('1.33', ['exec', 'web', '-c', 'main', '--', 'ls']);
       assert.equal(result.code, 1);
       assert.match(
         result.stderr,
-        /Error from server \(ServiceUnavailable\): the exec session of user "you@example.com" into pod default\/web was not started: it could not be recorded \(the records bucket answered 503 SlowDown\)/,
+        /Error from server \(ServiceUnavailable\): the exec session into pod "web" in namespace "default" was not started: it cannot be recorded \(the records bucket answered 503 SlowDown\)/,
       );
       const old = await stand.h.kubectl('1.27', ['exec', 'web', '-c', 'main', '--', 'ls']);
-      assert.match(old.stderr, /it could not be recorded \(the records bucket answered 503 SlowDown\)/);
+      assert.match(old.stderr, /it cannot be recorded \(the records bucket answered 503 SlowDown\)/);
     } finally {
       stand.h.recordings.failOpen = undefined;
     }
