@@ -223,8 +223,6 @@ const refusedUpgradeCase = (name: string, target: string, extra: string[], to = 
 });
 /** Why a working exec is the stand-in's alone (the refusals run on both). */
 const NO_KUBELET = 'a bare kube-apiserver runs no kubelet: pods stay Pending, so an exec ends in the API server\'s own 400 (the upgrade cases below, where the upstream refuses, run on both)';
-/** The real server's refusal of exec, attach and portforward to a pod no kubelet runs. */
-const UNSCHEDULED = 'pod web does not have a host assigned';
 const switched = (bytes: Buffer): boolean => bytes.includes('\r\n\r\n') && bytes.subarray(bytes.indexOf('\r\n\r\n')).includes(Buffer.from([0x88]));
 
 table('upgrades: only pods/exec, attach and portforward, never a watch', [
