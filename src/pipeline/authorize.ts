@@ -30,20 +30,3 @@ export function policyDenied(identity: Identity, request: KubeRequest, decision:
   return new GatehouseError('ERR_POLICY_DENIED', `${describeCaller(identity)} may not ${describeAction(request)}: ${decision.reason}`, { details });
 }
 
-/**
- * Per-port policy of a SPDY port-forward, asked by the tunnel as each stream opens (the upgrade
- * names no port): the request is decided again with that one port. Allow forwards; deny is
- * refused with its reason; review is refused unless the session itself was approved
- * (the upgrade was decided with ports unknown, when port-bound review rules already asked).
- */
-export function portRefusal(policy: PolicyEngine): (identity: Identity, request: KubeRequest, sessionDecision: Decision | undefined, port: number) => string | undefined {
-  return function refusePort(identity, request, sessionDecision, port) {
-    const stream = request.stream;
-    if (stream === undefined) return `port ${port}: not a port-forward`;
-    const decision = policy.decide(identity, { ...request, stream: { ...stream, ports: [port] } });
-    if (decision.effect === 'allow') return undefined;
-    if (decision.effect === 'review' && sessionDecision?.effect === 'review') return undefined;
-    const why = decision.effect === 'review' ? `${decision.reason}, and this port-forward was not approved` : decision.reason;
-    return `${describeCaller(identity)} may not forward port ${port} of pod ${request.namespace}/${request.name}: ${why}`;
-  };
-}

@@ -163,4 +163,5 @@ export type SessionRecord = {
 export type RecordPhase = 'intent' | 'outcome';
 export type StreamEnd = 'complete' | 'client_gone' | 'time_limit' | 'upstream_error' | 'upgraded' | 'none';
 
-export const COLUMN_NAMES: readonly string[] = RECORD_COLUMNS.map((column) => column.name);
+// Pure: a bundle that reads no column names (the Lambda handler's) drops the whole table, descriptions included.
+export const COLUMN_NAMES: readonly string[] = /* @__PURE__ */ RECORD_COLUMNS.map((column) => column.name);

@@ -19,7 +19,7 @@ import { asGatehouseError, GatehouseError } from '../errors.ts';
 import type { RecordingStore, StreamRecorder, StreamSessionInfo } from '../ports/recordings.ts';
 import type { Clock, Decision, Identity, KubeRequest, StreamTarget } from '../types.ts';
 import type { FrameSession, SessionShape } from './frame-session.ts';
-import { portRefusal } from '../pipeline/authorize.ts';
+import { describeCaller } from '../policy/describe-request.ts';
 import type { PolicyEngine } from '../policy/policy.ts';
 import { systemClock } from '../types.ts';
 import { LiveSessions } from './live-sessions.ts';
@@ -220,4 +220,22 @@ function upgradeFamily(clientHeaders: readonly string[]): 'websocket' | 'spdy' {
 function headerValue(response: IncomingMessage, name: string): string | undefined {
   const value = response.headers[name];
   return Array.isArray(value) ? value[0] : value;
+}
+
+/**
+ * Per-port policy of a SPDY port-forward, asked by the tunnel as each stream opens (the upgrade
+ * names no port): the request is decided again with that one port. Allow forwards; deny is
+ * refused with its reason; review is refused unless the session itself was approved
+ * (the upgrade was decided with ports unknown, when port-bound review rules already asked).
+ */
+function portRefusal(policy: PolicyEngine): (identity: Identity, request: KubeRequest, sessionDecision: Decision | undefined, port: number) => string | undefined {
+  return function refusePort(identity, request, sessionDecision, port) {
+    const stream = request.stream;
+    if (stream === undefined) return `port ${port}: not a port-forward`;
+    const decision = policy.decide(identity, { ...request, stream: { ...stream, ports: [port] } });
+    if (decision.effect === 'allow') return undefined;
+    if (decision.effect === 'review' && sessionDecision?.effect === 'review') return undefined;
+    const why = decision.effect === 'review' ? `${decision.reason}, and this port-forward was not approved` : decision.reason;
+    return `${describeCaller(identity)} may not forward port ${port} of pod ${request.namespace}/${request.name}: ${why}`;
+  };
 }
