@@ -2,6 +2,7 @@
  * The bench's one table (Markdown, so the same text goes into docs/performance.md) and the
  * verdict on each target of issue 7.
  */
+import { mbps } from './scenarios/streams.ts';
 import type { BenchResults } from './results.ts';
 
 export interface Row {
@@ -86,6 +87,23 @@ export function rows(results: BenchResults): Row[] {
       target: '≤ 1 ms p99',
       met: watch.addedMs.p99 <= 1,
     });
+  }
+  const streams = results.streams;
+  if (streams !== undefined) {
+    const d = streams.echoDirectMs;
+    const g = streams.echoGatehouseMs;
+    out.push({
+      benchmark: `9 keystroke echo, exec -it over WebSocket, ${count(streams.keystrokes)} keys`,
+      measured: `direct p50 ${ms(d.p50, 3)} p99 ${ms(d.p99, 3)}; Gatehouse p50 ${ms(g.p50, 3)} p99 ${ms(g.p99, 3)} (added p50 ${signedMs(g.p50 - d.p50, 3)}, p99 ${signedMs(g.p99 - d.p99, 3)})`,
+      target: '',
+    });
+    for (const row of streams.cp) {
+      out.push({
+        benchmark: `9 kubectl ${row.kubectl} cp ${mb(row.bytes)} ${row.direction}`,
+        measured: `direct ${ms(row.directMs, 0)} (${mbps(row.bytes, row.directMs)}), Gatehouse ${ms(row.gatehouseMs, 0)} (${mbps(row.bytes, row.gatehouseMs)})`,
+        target: '',
+      });
+    }
   }
   const cold = results.coldStart;
   if (cold !== undefined) {

@@ -6,6 +6,7 @@ import type { PolicyResult } from './scenarios/policy.ts';
 import type { RecorderResult } from './scenarios/recorder.ts';
 import type { RealApiServerResult } from './scenarios/real-apiserver.ts';
 import type { SmallGetResult } from './scenarios/small-get.ts';
+import type { StreamsResult } from './scenarios/streams.ts';
 import type { WatchResult } from './scenarios/watch.ts';
 
 export interface Environment {
@@ -44,6 +45,8 @@ export interface BenchResults {
   /** Benchmark 8: the stream recorder's throughput. */
   recorder?: RecorderResult;
   records?: RecordsResult;
+  /** Benchmark 9: keystroke echo and kubectl cp through Gatehouse vs direct to the stand-in. */
+  streams?: StreamsResult;
   /** Benchmark 6: the small GET against a real kube-apiserver, with kube-oidc-proxy beside Gatehouse. */
   realApiServer?: RealApiServerResult | { notRun: string };
   /** CPU profile summary of the Gatehouse process, when run with --profile. */

@@ -54,6 +54,7 @@ import { approvalRoutes } from './approvals/routes.ts';
 import type { RecordingStore } from './ports/recordings.ts';
 import { mcpEndpoint } from './mcp/endpoint.ts';
 import type { ProtectedResource } from './mcp/resource-metadata.ts';
+import type { StreamHandling } from './streams/stream-upgrade.ts';
 
 export interface GatehouseDeps {
   authenticator: Authenticator;
@@ -82,10 +83,15 @@ export interface GatehouseDeps {
   upstreamTimeoutSeconds: number;
   /** Largest request body accepted (413 beyond); default 3 MiB, the API server's own limit. */
   maxRequestBodyBytes?: number;
-  /** Where exec/attach/cp/port-forward sessions are recorded (Node runtime); without it they are refused (503). */
+  /** Where exec/attach/cp/port-forward sessions are recorded (Node runtime): what `tunnels` is built with. */
   recordings?: RecordingStore;
   /** The MCP endpoint (/mcp) as this protected resource; absent: not served. */
   mcp?: ProtectedResource;
+  /**
+   * exec, attach, cp and port-forward (Node runtime only: `createNodeStreams`, src/streams/); without
+   * it every upgrade is refused (503). Its live sessions are what an approver's terminate ends.
+   */
+  tunnels?: StreamHandling;
 }
 
 /** Paths under this prefix are Gatehouse's own (approval pages, health); the API server has none. */
@@ -101,7 +107,7 @@ export function createApp(deps: GatehouseDeps): Hono {
   app.notFound(() => statusResponse(asGatehouseError(new Error('unreachable: every path is forwarded'))));
 
   app.get(`${OWN_PREFIX}/healthz`, (c) => c.text('ok'));
-  if (deps.approvals !== undefined) app.route(`${OWN_PREFIX}/approvals`, approvalRoutes(deps.approvals, clock));
+  if (deps.approvals !== undefined) app.route(`${OWN_PREFIX}/approvals`, approvalRoutes(deps.approvals, clock, deps.tunnels?.sessions));
   if (deps.recordingPages !== undefined) app.route(`${OWN_PREFIX}/recordings`, deps.recordingPages);
   // AI agents: each tool call comes back into this app as API requests, through every stage below.
   if (deps.mcp !== undefined) {
@@ -136,7 +142,7 @@ export function createApp(deps: GatehouseDeps): Hono {
   app.use('*', credentials(clusters.upstreams));
   app.use('*', restore({ masking: deps.masking, policy: deps.policy, timeoutSeconds: deps.upstreamTimeoutSeconds }));
   app.use('*', mask(deps.masking));
-  app.all('*', forward({ timeoutSeconds: deps.upstreamTimeoutSeconds, maxRequestBodyBytes }));
+  app.all('*', forward({ timeoutSeconds: deps.upstreamTimeoutSeconds, maxRequestBodyBytes, ...(deps.tunnels === undefined ? {} : { tunnels: deps.tunnels }) }));
 
   return app;
 }

@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Context } from 'hono';
+import type { TunnelEnd } from './streams/tunnel.ts';
 import type { ApprovalOutcome, Decision, Identity, KubeRequest, Restored, UpstreamConnection } from './types.ts';
 import type { RawTarget } from './pipeline/classify.ts';
 
@@ -118,6 +119,8 @@ declare module 'hono' {
     responseBytesMasked: boolean;
     /** Set by forward, and by mask when it replaces the response: see plain-response.ts. */
     forwarded: ForwardedResponse;
+    /** Set by forward when an exec/attach/port-forward started: settles when it ended, with its recording (record waits for it). */
+    streamEnded: Promise<TunnelEnd>;
   }
 }
 

@@ -13,7 +13,7 @@
  * Pure: no I/O, no clock.
  */
 import { GatehouseError } from './errors.ts';
-import type { KubeRequest } from './types.ts';
+import type { KubeRequest, StreamTarget } from './types.ts';
 
 export interface ClassifyOptions {
   runtime: 'node' | 'lambda';
@@ -113,8 +113,39 @@ export function classifyRequest(method: string, rawPath: string, rawQuery: strin
       );
     }
     info.verb = 'create';
+    info.stream = streamTarget(info.subresource, query);
   }
   return info;
+}
+
+/**
+ * What an exec, attach or port-forward asks for, read as the API server's query conversion
+ * reads its options: `command` repeated in order, the first `container`, booleans true unless
+ * their first value is "0" or "false" (case-insensitive), `ports` as integers (a value that is
+ * not one leaves `ports` unreadable: the API server refuses it, Gatehouse refuses it first).
+ */
+function streamTarget(subresource: string, query: QueryValues): StreamTarget {
+  const kind = subresource === 'exec' ? 'exec' : subresource === 'attach' ? 'attach' : 'portforward';
+  const flag = (key: string): boolean => {
+    const value = firstValue(query, key);
+    return value !== undefined && value !== '0' && value.toLowerCase() !== 'false';
+  };
+  const ports: number[] = [];
+  for (const value of kind === 'portforward' ? (query.get('ports') ?? []) : []) {
+    for (const part of value.split(',')) {
+      const port = /^[0-9]{1,5}$/.test(part.trim()) ? Number(part.trim()) : 0;
+      if (port < 1 || port > 65535) throw new GatehouseError('ERR_REQUEST_INVALID', `port-forward port ${JSON.stringify(part)} is not a port (1-65535)`);
+      ports.push(port);
+    }
+  }
+  return {
+    kind,
+    command: kind === 'exec' ? [...(query.get('command') ?? [])] : [],
+    container: firstValue(query, 'container') ?? '',
+    stdin: flag('stdin'),
+    tty: flag('tty'),
+    ports,
+  };
 }
 
 /** A request outside the API resources (e.g. /version), the API server's starting point for every request. */

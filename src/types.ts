@@ -44,6 +44,24 @@ export interface KubeRequest {
   parts: string[];
   fieldSelector: string;
   labelSelector: string;
+  /** exec, attach and port-forward into a pod: what the stream runs, read from the query as the API server reads it. */
+  stream?: StreamTarget;
+}
+
+/** What an exec, attach or port-forward asks for (pods/exec `command=…&container=…`, pods/portforward `ports=…`). */
+export interface StreamTarget {
+  kind: 'exec' | 'attach' | 'portforward';
+  /** exec's argv, in order (`command` values); empty for attach and port-forward. */
+  command: string[];
+  /** The container named, '' when the request names none (the API server then picks the default one). */
+  container: string;
+  stdin: boolean;
+  tty: boolean;
+  /**
+   * Ports to forward: the `ports` values of a WebSocket port-forward, or the single port of one
+   * SPDY port-forward stream when the tunnel asks; empty when not yet known (a SPDY upgrade names none).
+   */
+  ports: number[];
 }
 
 export type Effect = 'allow' | 'deny' | 'review';

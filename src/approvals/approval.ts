@@ -172,7 +172,7 @@ export function describeTarget(target: Pick<ApprovalTarget, 'verb' | 'resource' 
 }
 
 /** What an exec or attach runs, read from its query: the argv (shell-quoted), the container and the streams. */
-export function describeStreamCall(target: Pick<ApprovalTarget, 'resource' | 'subresource' | 'query'>): { command: string; container: string; interactive: string } | undefined {
+export function describeStreamCall(target: Pick<ApprovalTarget, 'resource' | 'subresource' | 'query'>): { command: string; argv: string[]; container: string; interactive: string } | undefined {
   if (target.resource !== 'pods' || (target.subresource !== 'exec' && target.subresource !== 'attach')) return undefined;
   const query = new URLSearchParams(target.query);
   const quote = (word: string): string => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`);
@@ -180,6 +180,7 @@ export function describeStreamCall(target: Pick<ApprovalTarget, 'resource' | 'su
   const streams = [on('stdin') ? 'stdin' : '', on('tty') ? 'a terminal (TTY)' : ''].filter((s) => s !== '');
   return {
     command: target.subresource === 'attach' ? '(attaches to the running process)' : query.getAll('command').map(quote).join(' '),
+    argv: target.subresource === 'attach' ? [] : query.getAll('command'),
     container: query.get('container') ?? '',
     interactive: streams.length === 0 ? 'no input' : `interactive: ${streams.join(' and ')}`,
   };

@@ -63,6 +63,12 @@ const Layout: FC<PropsWithChildren<{ title: string }>> = ({ title, children }) =
   </html>
 );
 
+/** The ports a port-forward names (WebSocket), or what decides them (SPDY names them per connection). */
+function forwardedPorts(query: string): string {
+  const ports = new URLSearchParams(query).getAll('ports').flatMap((value) => value.split(','));
+  return ports.length === 0 ? 'the ports kubectl asks for, each connection decided by the policy' : `ports ${printable(ports.join(', '))}`;
+}
+
 function age(from: number, now: number): string {
   const seconds = Math.max(0, Math.round((now - from) / 1000));
   if (seconds < 90) return `${seconds} seconds ago`;
@@ -79,6 +85,8 @@ export interface ApprovalPageProps {
   now: number;
   /** Which Gatehouse (or cluster) asks. */
   name: string;
+  /** Sessions (exec, attach, port-forward) this approval let in that run on this Gatehouse now. */
+  liveSessions?: number;
 }
 
 const BodySection: FC<{ body: BodySummary; sha256: string }> = ({ body, sha256 }) => {
@@ -115,7 +123,7 @@ const BodySection: FC<{ body: BodySummary; sha256: string }> = ({ body, sha256 }
   );
 };
 
-export const ApprovalPage: FC<ApprovalPageProps> = ({ approval, approver, formToken, action, now, name }) => {
+export const ApprovalPage: FC<ApprovalPageProps> = ({ approval, approver, formToken, action, now, name, liveSessions = 0 }) => {
   const status = effectiveStatus(approval, now);
   const target = approval.target;
   const own = samePerson(approver, approval.requester.user);
@@ -164,6 +172,20 @@ export const ApprovalPage: FC<ApprovalPageProps> = ({ approval, approver, formTo
               <dd id="exec">
                 <code>{printable(runs.command)}</code> <span class="muted">in container {runs.container === '' ? '(the only one)' : printable(runs.container)}; {runs.interactive}</span>
               </dd>
+              {runs.argv.length === 0 ? null : (
+                <>
+                  <dt>Arguments</dt>
+                  <dd>
+                    <ol id="argv" start={0}>
+                      {runs.argv.map((arg) => (
+                        <li>
+                          <code>{printable(arg)}</code>
+                        </li>
+                      ))}
+                    </ol>
+                  </dd>
+                </>
+              )}
             </>
           )}
           {approval.agent === undefined ? null : (
@@ -175,6 +197,14 @@ export const ApprovalPage: FC<ApprovalPageProps> = ({ approval, approver, formTo
               </dd>
             </>
           )}
+          {target.resource === 'pods' && target.subresource === 'portforward' ? (
+            <>
+              <dt>Forwards</dt>
+              <dd id="ports">
+                {forwardedPorts(target.query)} <span class="muted">of pod {printable(target.name)}</span>
+              </dd>
+            </>
+          ) : null}
           <dt>Command</dt>
           <dd id="command">
             {approval.kubectlCommand === '' ? <span class="muted">not a kubectl call (no Kubectl-Command header)</span> : printable(approval.kubectlCommand)}{' '}
@@ -227,6 +257,20 @@ export const ApprovalPage: FC<ApprovalPageProps> = ({ approval, approver, formTo
         </form>
       ) : null}
       {status === 'pending' && own ? <p class="card">You asked for this request yourself; another approver must decide it.</p> : null}
+      {liveSessions > 0 ? (
+        <form class="card" method="post" action={action} id="terminate">
+          <input type="hidden" name="formToken" value={formToken} />
+          <p>
+            {liveSessions === 1 ? 'The session this approval let in is running now.' : `${liveSessions} sessions this approval let in are running now.`} Ending it
+            closes the connection; the recording says who ended it.
+          </p>
+          <div class="buttons">
+            <button class="deny" type="submit" name="verdict" value="terminate">
+              Terminate session
+            </button>
+          </div>
+        </form>
+      ) : null}
     </Layout>
   );
 };

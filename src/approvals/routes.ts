@@ -7,13 +7,17 @@
  * be present — browsers send them on every form POST; Origin may be the configured public URL). After a decision the browser is sent
  * back to the GET, which then shows the decision: the link works once.
  * Failures render as an HTML page carrying the error's status code and message.
+ * A third POST verdict, `terminate`, ends the live exec/attach/port-forward sessions the
+ * approval let in (Node runtime), after the same checks as a decision.
  */
 import { Hono } from 'hono';
 import type { Context } from 'hono';
 import { asGatehouseError, GatehouseError } from '../errors.ts';
 import type { Approvals } from '../ports/approvals.ts';
 import type { Clock } from '../types.ts';
+import type { LiveSessions } from '../streams/live-sessions.ts';
 import type { Verdict } from './approval.ts';
+import { formTokenMatches } from './link.ts';
 import { approvalPageHtml, errorPageHtml, PAGE_SCRIPT_HASH } from './page.tsx';
 
 const PAGE_HEADERS: Record<string, string> = {
@@ -34,7 +38,7 @@ const TITLES: Partial<Record<string, string>> = {
   ERR_REQUEST_INVALID: 'Bad request',
 };
 
-export function approvalRoutes(approvals: Approvals, clock: Clock): Hono {
+export function approvalRoutes(approvals: Approvals, clock: Clock, sessions?: LiveSessions): Hono {
   const app = new Hono();
 
   app.onError((error, c) => {
@@ -48,7 +52,15 @@ export function approvalRoutes(approvals: Approvals, clock: Clock): Hono {
     const token = c.req.query('t') ?? '';
     const opened = await approvals.open(id, token);
     return c.html(
-      approvalPageHtml({ approval: opened.approval, approver: opened.approver, formToken: opened.formToken, action: selfLink(id, token), now: clock.now(), name: opened.name }),
+      approvalPageHtml({
+        approval: opened.approval,
+        approver: opened.approver,
+        formToken: opened.formToken,
+        action: selfLink(id, token),
+        now: clock.now(),
+        name: opened.name,
+        liveSessions: sessions?.forApproval(id).length ?? 0,
+      }),
       200,
       PAGE_HEADERS,
     );
@@ -60,16 +72,36 @@ export function approvalRoutes(approvals: Approvals, clock: Clock): Hono {
     const token = c.req.query('t') ?? '';
     const form = await c.req.parseBody();
     const verdict = form['verdict'];
-    if (verdict !== 'approve' && verdict !== 'deny') {
-      throw new GatehouseError('ERR_REQUEST_INVALID', 'the decision must be "approve" or "deny"');
-    }
     const formToken = typeof form['formToken'] === 'string' ? form['formToken'] : '';
+    if (verdict === 'terminate') {
+      await terminate(approvals, sessions, id, token, formToken);
+      return c.redirect(selfLink(id, token), 303);
+    }
+    if (verdict !== 'approve' && verdict !== 'deny') {
+      throw new GatehouseError('ERR_REQUEST_INVALID', 'the decision must be "approve", "deny" or "terminate"');
+    }
     const comment = typeof form['comment'] === 'string' ? form['comment'] : '';
     await approvals.decide({ approvalId: id, linkToken: token, formToken, verdict: verdict satisfies Verdict, comment });
     return c.redirect(selfLink(id, token), 303);
   });
 
   return app;
+}
+
+/**
+ * An approver ends the live sessions (exec, attach, port-forward) their approval let in: the
+ * same checks as a decision (the page's origin, the signed link, the form token bound to it),
+ * then every session of that approval running on this Gatehouse ends, "terminated by <approver>".
+ */
+async function terminate(approvals: Approvals, sessions: LiveSessions | undefined, id: string, token: string, formToken: string): Promise<void> {
+  const opened = await approvals.open(id, token);
+  if (!formTokenMatches(opened.formToken, formToken)) {
+    throw new GatehouseError('ERR_APPROVAL_LINK_INVALID', 'this terminate did not come from the approval page: its form token is missing or does not match the link');
+  }
+  const ended = sessions?.terminateApproval(id, opened.approver) ?? 0;
+  if (ended === 0) {
+    throw new GatehouseError('ERR_REQUEST_INVALID', `no session let in by approval ${id} is running on this Gatehouse (it ended, or runs on another Gatehouse)`);
+  }
 }
 
 function selfLink(id: string, token: string): string {

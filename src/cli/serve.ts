@@ -30,6 +30,7 @@ import { CLUSTER_NAME, CLUSTERS_PREFIX } from '../cluster-route.ts';
 import { ensureLocalTls } from '../local/tls.ts';
 import { InstanceRunningError } from '../local/instance-lock.ts';
 import { startNodeServer } from '../runtime/node-server.ts';
+import { createNodeStreams } from '../streams/stream-upgrade.ts';
 import type { NodeServer } from '../runtime/node-server.ts';
 import { DEFAULT_STATE_DIR, DEFAULT_USER, DEFAULT_GROUPS, startLocalGatehouse, writeDevKubeconfig } from '../runtime/local.ts';
 import { assertDevIssuerAllowed, DEV_AUDIENCE, DEV_ISSUER, loadDevIssuer } from '../auth/dev-issuer.ts';
@@ -205,6 +206,8 @@ async function serveConfigured(flags: ServeFlags, configPath: string): Promise<R
   const devIssuer = flags.devIssuer === true ? await loadDevIssuer(resolve(flags.stateDir)) : undefined;
   const deps = await createDepsFromConfig(config, devIssuer === undefined ? {} : { authenticator: devIssuer.authenticator });
   addConfiguredRecordings(deps, config);
+  // The Node runtime carries exec/attach/cp/port-forward, recorded (no recording store: each is refused, 503).
+  deps.tunnels = createNodeStreams({ recordings: deps.recordings, policy: deps.policy });
   const app = createApp(deps);
   const started: NodeServer[] = [];
   const closeAll = async (): Promise<void> => {

@@ -29,3 +29,4 @@ export function policyDenied(identity: Identity, request: KubeRequest, decision:
   if (request.resource !== '') details.kind = request.resource;
   return new GatehouseError('ERR_POLICY_DENIED', `${describeCaller(identity)} may not ${describeAction(request)}: ${decision.reason}`, { details });
 }
+

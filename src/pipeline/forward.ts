@@ -17,15 +17,19 @@
  *   no response headers in time), ERR_UPSTREAM_TLS (verification failed). Upstream error
  *   bodies (Status objects) pass through unchanged.
  * - HTTP Upgrade (exec/attach/port-forward) on the Node runtime: when the runtime hands over
- *   the client socket in `c.env.upgrade`, a 101 from upstream splices the two sockets; any
- *   other upstream answer is returned as an ordinary response for the runtime to write.
+ *   the client socket in `c.env.upgrade`, the stream is prepared first (src/streams/: the
+ *   protocols Gatehouse reads offered, the recording opened — or the call refused), and a 101
+ *   from upstream starts the tunnel that reads every frame both ways; any other upstream
+ *   answer is returned as an ordinary response for the runtime to write.
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { Context, Handler } from 'hono';
-import type { GatehouseBindings, GatehouseContext, UpgradeBinding } from '../context.ts';
-import { GatehouseError } from '../errors.ts';
+import type { GatehouseBindings, GatehouseContext } from '../context.ts';
+import { asGatehouseError, GatehouseError } from '../errors.ts';
+import type { StreamHandling } from '../streams/stream-upgrade.ts';
+import type { ApprovalOutcome, Decision } from '../types.ts';
 import type { UpstreamConnection } from '../types.ts';
 import { rawTarget } from './classify.ts';
 import { plainResponse } from './plain-response.ts';
@@ -37,6 +41,8 @@ import { lazyWebStream } from './web-stream.ts';
 export interface ForwardOptions {
   /** Seconds the upstream has to answer with response headers; streams then run freely. */
   timeoutSeconds: number;
+  /** exec, attach and port-forward on the Node runtime (src/streams/); absent, every upgrade is refused (503). */
+  tunnels?: StreamHandling;
   /** Largest request body sent (the request-body stage refuses larger ones first); default 3 MiB. */
   maxRequestBodyBytes?: number;
 }
@@ -72,8 +78,20 @@ export function forward(options: ForwardOptions): Handler {
     // Bodies are read whole and bounded (request-body.ts); a GET, HEAD or upgrade sends none.
     // Where the restore stage put live values back in place of placeholders, that body goes.
     const body = upgrade === undefined && method !== 'GET' && method !== 'HEAD' ? (c.get('upstreamBody') ?? (await readBody(c, maxBodyBytes, 'Gatehouse forwards'))) : null;
+    // exec/attach/port-forward: the protocols Gatehouse reads are offered, the recording opened (or the call refused) first.
+    const stream =
+      upgrade === undefined
+        ? undefined
+        : await streamsOf(options).prepare({
+            identity,
+            request: c.get('kubeRequest'),
+            requestId: c.get('requestId'),
+            approvalId: approvedId(c),
+            decision: c.get('decision') as Decision | undefined,
+            clientHeaders: clientHeaderPairs(c),
+          });
     const headers = upstreamHeaders({
-      clientHeaders: clientHeaderPairs(c),
+      clientHeaders: stream?.clientHeaders ?? clientHeaderPairs(c),
       host: base.host,
       identity,
       token: connection.token,
@@ -92,20 +110,42 @@ export function forward(options: ForwardOptions): Handler {
       headers,
       servername: connection.tlsServerName,
     };
-    const answer = await send(base.protocol === 'https:' ? https.request : http.request, requestOptions, body, {
-      timeoutMs,
-      origin: base.origin,
-      // A GET without body may be replayed once when a reused keep-alive socket turns out closed.
-      retryable: body === null && (method === 'GET' || method === 'HEAD') && upgrade === undefined,
-      c,
-      env,
-    });
+    let answer: Answer;
+    try {
+      answer = await send(base.protocol === 'https:' ? https.request : http.request, requestOptions, body, {
+        timeoutMs,
+        origin: base.origin,
+        // A GET without body may be replayed once when a reused keep-alive socket turns out closed.
+        retryable: body === null && (method === 'GET' || method === 'HEAD') && upgrade === undefined,
+        c,
+        env,
+      });
+    } catch (error) {
+      if (stream !== undefined) streamsOf(options).abandon(stream, `the session did not start: ${asGatehouseError(error).message}`);
+      throw error;
+    }
 
     if (answer.kind === 'upgrade') {
       c.set('upstreamStatus', 101);
-      spliceTunnel(upgrade, answer.response, answer.socket, answer.head);
+      if (upgrade === undefined || stream === undefined || options.tunnels === undefined) {
+        answer.socket.destroy();
+        throw new GatehouseError('ERR_UPGRADE_UNSUPPORTED', 'upstream switched protocols but this runtime cannot carry an upgrade');
+      }
+      upgrade.taken = true;
+      if (upgrade.socket.destroyed) {
+        answer.socket.destroy();
+        options.tunnels.abandon(stream, 'client closed the connection before the session started');
+      } else {
+        try {
+          c.set('streamEnded', options.tunnels.start(stream, upgrade, answer));
+        } catch (error) {
+          upgrade.taken = false;
+          throw error;
+        }
+      }
       return plainResponse(c, null, { status: 200, headers: { 'x-gatehouse-upgraded': 'true' } });
     }
+    if (stream !== undefined) streamsOf(options).abandon(stream, `the upstream answered ${answer.response.statusCode ?? 502} instead of switching protocols`);
     const upstream = answer.response;
     const status = upstream.statusCode ?? 502;
     c.set('upstreamStatus', status);
@@ -126,6 +166,18 @@ export function forward(options: ForwardOptions): Handler {
     }
     return plainResponse(c, lazyWebStream(upstream), init, { stream: upstream });
   };
+}
+
+function streamsOf(options: ForwardOptions): StreamHandling {
+  if (options.tunnels === undefined) {
+    throw new GatehouseError('ERR_RECORD_UNAVAILABLE', 'this Gatehouse has no recording store, and carries no exec, attach, cp or port-forward it cannot record');
+  }
+  return options.tunnels;
+}
+
+/** The approval that let this call in, when one did (a terminate on its page ends the session). */
+function approvedId(c: GatehouseContext): string | undefined {
+  return (c.get('approval') as ApprovalOutcome | undefined)?.approvalId;
 }
 
 /** Responses up to this size (with Content-Length) are read whole before they are passed on. */
@@ -341,43 +393,6 @@ function responseHeaders(raw: string[], requestId: string | undefined): Record<s
   }
   if (requestId !== undefined) headers['audit-id'] = requestId;
   return headers;
-}
-
-// ─── upgrade tunnel ───────────────────────────────────────────────────────────
-
-/** Writes the upstream's 101 to the client, then pipes bytes both ways until either side ends. */
-function spliceTunnel(
-  upgrade: UpgradeBinding | undefined,
-  response: http.IncomingMessage,
-  upstreamSocket: Duplex,
-  upstreamHead: Buffer,
-): void {
-  if (upgrade === undefined) {
-    upstreamSocket.destroy();
-    throw new GatehouseError('ERR_UPGRADE_UNSUPPORTED', 'upstream switched protocols but this runtime cannot carry an upgrade');
-  }
-  const client = upgrade.socket;
-  upgrade.taken = true;
-  if (client.destroyed) {
-    upstreamSocket.destroy();
-    return;
-  }
-  const lines = [`HTTP/1.1 101 ${response.statusMessage || 'Switching Protocols'}`];
-  const raw = response.rawHeaders;
-  for (let i = 0; i + 1 < raw.length; i += 2) lines.push(`${raw[i]}: ${raw[i + 1]}`);
-  client.write(`${lines.join('\r\n')}\r\n\r\n`);
-  if (upstreamHead.length > 0) client.write(upstreamHead);
-  if (upgrade.head.length > 0) upstreamSocket.write(upgrade.head);
-  const closeBoth = (): void => {
-    client.destroy();
-    upstreamSocket.destroy();
-  };
-  client.on('error', closeBoth);
-  upstreamSocket.on('error', closeBoth);
-  client.on('close', closeBoth);
-  upstreamSocket.on('close', closeBoth);
-  upstreamSocket.pipe(client);
-  client.pipe(upstreamSocket);
 }
 
 // ─── agents ───────────────────────────────────────────────────────────────────

@@ -29,6 +29,8 @@ import type { Clock, Decision, KubeRequest } from '../types.ts';
 import { classifyRequest } from '../request-info.ts';
 import { rawTarget } from './classify.ts';
 import { headerOf } from './plain-response.ts';
+import type { RecordingSummary } from '../ports/recordings.ts';
+import type { TunnelEnd } from '../streams/tunnel.ts';
 
 /** Settings of the record stage that come from `records` configuration. */
 export interface RecordSettings {
@@ -100,6 +102,19 @@ export function record(sink: RecordSink | undefined, options: RecordStageOptions
     }
     // Not `response.body` before this point: reading it turns a Response built from bytes into a stream.
     // A HEAD answer sends no body (Hono drops it unread): a tee of it would never end, and its record never be written.
+    // An exec/attach/port-forward: its record is written when the session ended, with its recording.
+    const ended = upgraded ? variable<Promise<TunnelEnd>>(c, 'streamEnded') : undefined;
+    if (ended !== undefined) {
+      const release = sink.hold();
+      void ended.then((end) => {
+        try {
+          writeOutcome(outcome, NO_BODY, 'upgraded', end.recording);
+        } finally {
+          release();
+        }
+      });
+      return;
+    }
     if (c.req.method === 'HEAD' || response.body === null) {
       writeOutcome(outcome, NO_BODY, upgraded ? 'upgraded' : 'none');
       return;
@@ -135,7 +150,7 @@ interface Outcome {
 }
 
 /** Writes the outcome record; a record that cannot be built must not break the response, so that is logged loudly instead. */
-function writeOutcome(outcome: Outcome, body: RecordedBody, streamEnd: StreamEnd): void {
+function writeOutcome(outcome: Outcome, body: RecordedBody, streamEnd: StreamEnd, recording?: RecordingSummary): void {
   const { c, options, error, response } = outcome;
   try {
     outcome.sink.write(
@@ -148,6 +163,7 @@ function writeOutcome(outcome: Outcome, body: RecordedBody, streamEnd: StreamEnd
         responseBody: body,
         maskedInResponse: variable<boolean>(c, 'masked') === true,
         streamEnd,
+        recording,
       }),
     );
   } catch (failure) {

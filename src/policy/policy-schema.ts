@@ -8,6 +8,7 @@
  * for the masking stage to read.
  */
 import * as z from 'zod';
+import { ANY_FURTHER_ARGUMENTS } from './stream-match.ts';
 
 /** Verbs the API server derives from resource requests (see request-info.ts). */
 export const RESOURCE_VERBS = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete', 'deletecollection', 'proxy', 'impersonate'] as const;
@@ -41,6 +42,14 @@ function list<T extends z.ZodType>(item: T) {
   return z.array(item).min(1, 'must not be empty; leave the key out to match anything');
 }
 
+/** One argument of a command pattern: exact, `*`, a prefix ending in `*`, or (last only) `...`. */
+const argumentPattern = z.string().refine(isPattern, WILDCARD_RULE);
+const commandPattern = z
+  .array(argumentPattern)
+  .min(1, 'must name at least the program')
+  .refine((args) => args.indexOf(ANY_FURTHER_ARGUMENTS) === -1 || args.indexOf(ANY_FURTHER_ARGUMENTS) === args.length - 1, `"${ANY_FURTHER_ARGUMENTS}" may only end a command pattern`)
+  .refine((args) => args[0] !== ANY_FURTHER_ARGUMENTS && args[0] !== '', 'must start with the program (exact, a prefix ending in "*", or "*")');
+
 const reviewSchema = z.strictObject({
   /** Who may approve (e-mail addresses, as the identity provider names people). */
   approvers: list(z.string().min(1, 'must not be empty')),
@@ -71,6 +80,14 @@ export const policyRuleSchema = z.strictObject({
   reason: z.string().min(1).max(500).optional(),
   review: reviewSchema.optional(),
   unmasked: z.boolean().optional(),
+  /** pods/exec: argv patterns (stream-match.ts). */
+  commands: list(commandPattern).optional(),
+  /** pods/exec: any shell. */
+  shells: z.literal(true, 'must be true (leave it out to match any command)').optional(),
+  /** pods/exec and pods/attach: container name patterns. */
+  containers: list(pattern).optional(),
+  /** pods/portforward: ports. */
+  ports: list(z.number().int().min(1, 'must be a port (1-65535)').max(65535, 'must be a port (1-65535)')).optional(),
 });
 
 export const policyDocumentSchema = z.strictObject({
@@ -157,6 +174,7 @@ function ruleCrossFieldProblems(rule: Record<string, unknown>): PolicyProblem[] 
   if (effect !== 'review' && rule.review !== undefined) {
     problems.push({ path: ['review'], message: 'applies only to effect review' });
   }
+  problems.push(...streamFieldProblems(rule));
   if (rule.unmasked !== undefined && effect !== 'allow') {
     problems.push({ path: ['unmasked'], message: 'applies only to effect allow' });
   }
@@ -167,6 +185,26 @@ function ruleCrossFieldProblems(rule: Record<string, unknown>): PolicyProblem[] 
     }
     if (grant === 'once' && rule.review.windowSeconds !== undefined) {
       problems.push({ path: ['review', 'windowSeconds'], message: 'applies only to grant window' });
+    }
+  }
+  return problems;
+}
+
+/** Which subresources each stream field applies to; the rule's resources must all be among them. */
+const STREAM_FIELD_RESOURCES: Readonly<Record<'commands' | 'shells' | 'containers' | 'ports', readonly string[]>> = {
+  commands: ['pods/exec'],
+  shells: ['pods/exec'],
+  containers: ['pods/exec', 'pods/attach'],
+  ports: ['pods/portforward'],
+};
+
+function streamFieldProblems(rule: Record<string, unknown>): PolicyProblem[] {
+  const problems: PolicyProblem[] = [];
+  const resources = Array.isArray(rule.resources) ? rule.resources.filter((r): r is string => typeof r === 'string') : undefined;
+  for (const [field, applies] of Object.entries(STREAM_FIELD_RESOURCES)) {
+    if (rule[field] === undefined) continue;
+    if (resources === undefined || resources.length === 0 || !resources.every((r) => applies.includes(r))) {
+      problems.push({ path: [field], message: `applies only to ${applies.join(' and ')}; list only ${applies.length === 1 ? 'it' : 'them'} in resources (got ${JSON.stringify(resources ?? rule.nonResourceURLs ?? null)})` });
     }
   }
   return problems;

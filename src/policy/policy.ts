@@ -23,6 +23,7 @@
 import { decodedPath } from '../request-info.ts';
 import type { Decision, Effect, Identity, KubeRequest } from '../types.ts';
 import type { PolicyDocument, PolicyRule } from './policy-schema.ts';
+import { hasStreamFields, streamMatches } from './stream-match.ts';
 import { PatternIndex, andInto, firstCommon, newBitset, orInto, setBit, type Bitset } from './rule-index.ts';
 
 export interface PolicyEngine {
@@ -163,10 +164,13 @@ function compileRules(doc: PolicyDocument): PolicyEngine {
   const resourcePatterns: ResourcePattern[][] = [];
   /** Per rule: its `claims` matchers (few rules have any; checked on the rules the index lets through). */
   const claimMatchers: [string, string[]][][] = [];
+  /** Rules with stream fields (commands, shells, containers, ports), checked like resource patterns on the few that survive the index. */
+  const streamRules = new Map<number, PolicyRule>();
 
   doc.rules.forEach((rule, i) => {
     decisions.push(ruleDecision(rule));
     resourcePatterns.push((rule.resources ?? []).map(compileResourcePattern));
+    if (hasStreamFields(rule)) streamRules.set(i, rule);
     setBit(rule.resources !== undefined ? resourceRules : urlRules, i);
     setBit(effectRules[rule.effect], i);
     clusters.add(i, rule.clusters);
@@ -259,7 +263,11 @@ function compileRules(doc: PolicyDocument): PolicyEngine {
       if (request.name === '') orInto(scratch, widenNames);
       andInto(candidates, scratch);
 
-      return strongest((rule) => resourceMatches(resourcePatterns[rule] ?? [], request.resource, request.subresource) && claimsMatch(rule, identity));
+      return strongest((rule) => {
+        if (!resourceMatches(resourcePatterns[rule] ?? [], request.resource, request.subresource) || !claimsMatch(rule, identity)) return false;
+        const streamRule = streamRules.get(rule);
+        return streamRule === undefined || streamMatches(streamRule, streamRule.effect, request.stream);
+      });
     },
   };
 }

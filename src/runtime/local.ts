@@ -48,6 +48,7 @@ import { startLocalStreamLeases } from '../local/stream-leases.ts';
 import type { RecordSink } from '../ports/records.ts';
 import type { StreamLimiter } from '../streams/stream-limit.ts';
 import type { LocalMailServer } from '../local/mail.ts';
+import { createNodeStreams } from '../streams/stream-upgrade.ts';
 import { startNodeServer } from './node-server.ts';
 
 export const DEFAULT_STATE_DIR = '.gatehouse';
@@ -209,6 +210,8 @@ export async function startLocalGatehouse(options: LocalOptions): Promise<LocalG
       ...options.overrides,
     });
     if (localRecords !== undefined) await addLocalRecordings(deps, localRecords, join(stateDir, LOCAL_SIGNING_KEY_FILE));
+    // After the recording store is there: the streams record through it (none: every session is refused).
+    deps.tunnels ??= createNodeStreams({ recordings: deps.recordings, policy: deps.policy, ...(deps.clock === undefined ? {} : { clock: deps.clock }) });
     const app = createApp(deps);
 
     const server = await startNodeServer({ app, host, port: options.port ?? 8443, tls: { cert: tls.certPem, key: tls.keyPem } });

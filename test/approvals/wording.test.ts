@@ -26,8 +26,8 @@ describe('approval wording', () => {
   for (const { name, target, words } of targets) test(name, () => assert.equal(describeTarget(target), words));
 
   const streams = [
-    { name: 'exec: the argv shell-quoted, the container, the streams', target: execTarget, expected: { command: "sh -c 'cat /etc/app/*'", container: 'web', interactive: 'interactive: stdin and a terminal (TTY)' } },
-    { name: 'exec without input', target: { ...execTarget, query: 'command=ls&command=%2F&stdout=true' }, expected: { command: 'ls /', container: '', interactive: 'no input' } },
+    { name: 'exec: the argv shell-quoted, the container, the streams', target: execTarget, expected: { command: "sh -c 'cat /etc/app/*'", argv: ['sh', '-c', 'cat /etc/app/*'], container: 'web', interactive: 'interactive: stdin and a terminal (TTY)' } },
+    { name: 'exec without input', target: { ...execTarget, query: 'command=ls&command=%2F&stdout=true' }, expected: { command: 'ls /', argv: ['ls', '/'], container: '', interactive: 'no input' } },
     { name: 'not an exec: nothing to say', target: sampleApproval().target, expected: undefined },
   ];
   for (const { name, target, expected } of streams) test(name, () => assert.deepEqual(describeStreamCall(target), expected));

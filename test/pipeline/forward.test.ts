@@ -13,8 +13,14 @@ import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { Hono } from 'hono';
 import { generate } from 'selfsigned';
-import '../../src/context.ts';
+import type { GatehouseEnv } from '../../src/context.ts';
 import { GatehouseError, asGatehouseError, statusResponse } from '../../src/errors.ts';
+import { classifyRequest } from '../../src/request-info.ts';
+import { rawTarget } from '../../src/pipeline/classify.ts';
+import { compilePolicy } from '../../src/policy/policy.ts';
+import { spdyControlFrame, SPDY_TYPE } from '../../src/streams/spdy-frame.ts';
+import { createNodeStreams } from '../../src/streams/stream-upgrade.ts';
+import { MemoryRecordings } from '../support/memory-recordings.ts';
 import { credentials } from '../../src/pipeline/credentials.ts';
 import { route } from '../../src/pipeline/route.ts';
 import { DEFAULT_ROUTER } from '../../src/cluster-route.ts';
@@ -109,7 +115,8 @@ class UpstreamStandIn {
       return;
     }
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${req.headers.upgrade}\r\nX-Stream-Protocol-Version: v4.channel.k8s.io\r\n\r\n`);
-    socket.on('data', (chunk: Buffer) => socket.write(`pong:${chunk.toString()}`));
+    // A SPDY PING comes back as it went, as a SPDY server answers it.
+    socket.on('data', (chunk: Buffer) => socket.write(chunk));
   }
 
   private record(req: IncomingMessage, body: string): Received {
@@ -119,7 +126,7 @@ class UpstreamStandIn {
 
 /** The pipeline's tail (identity → credentials → forward) behind the real Node runtime. */
 function testApp(connection: () => UpstreamConnection, timeoutSeconds = 5): Hono {
-  const app = new Hono();
+  const app = new Hono<GatehouseEnv>();
   app.onError((error) => statusResponse(asGatehouseError(error)));
   app.use('*', async (c, next) => {
     if (c.req.header('x-test-refuse') !== undefined) {
@@ -127,12 +134,17 @@ function testApp(connection: () => UpstreamConnection, timeoutSeconds = 5): Hono
     }
     const user = decodeURIComponent(c.req.header('x-test-user') ?? 'alice@example.com');
     c.set('identity', { user, groups: ['dev', 'oncall'], uid: 'uid-123', claims: {} });
+    if (c.req.header('upgrade') !== undefined) {
+      // What classify leaves for forward's stream handling (the /decline paths are the stand-in's cues).
+      const target = rawTarget(c);
+      c.set('kubeRequest', classifyRequest(c.req.method, target.path.replace(/^\/decline(-slowly)?/, ''), target.query, { runtime: 'node' }));
+    }
     await next();
   });
   app.use('*', route(DEFAULT_ROUTER));
   app.use('*', credentials([{ name: 'default', upstream: { connection: async () => connection() } }]));
-  app.all('*', forward({ timeoutSeconds }));
-  return app;
+  app.all('*', forward({ timeoutSeconds, tunnels: createNodeStreams({ recordings: new MemoryRecordings(), policy: compilePolicy({ apiVersion: 'gatehouse/v1', rules: [{ name: 'all', effect: 'allow', resources: ['*'] }] }) }) }));
+  return app as unknown as Hono;
 }
 
 interface Reply {
@@ -396,7 +408,7 @@ describe('forward', () => {
   }
 
   describe('HTTP Upgrade', () => {
-    test('tunnels an upgrade through the pipeline: upstream sees impersonation, bytes flow both ways', async () => {
+    test('tunnels an upgrade through the pipeline: upstream sees impersonation, frames flow both ways', async () => {
       upstream.received = [];
       const socket = await rawUpgrade(gatehouse, material.caPem, '/api/v1/namespaces/default/pods/web/exec?command=sh&stdin=true', {
         authorization: 'Bearer the-callers-own-token',
@@ -404,8 +416,16 @@ describe('forward', () => {
       const head = await readUntil(socket, '\r\n\r\n');
       assert.match(head, /^HTTP\/1\.1 101 /);
       assert.match(head, /X-Stream-Protocol-Version: v4\.channel\.k8s\.io/);
-      socket.write('ping');
-      assert.equal(await readUntil(socket, 'ping'), 'pong:ping');
+      const ping = spdyControlFrame(SPDY_TYPE.ping, 0, Buffer.from([0, 0, 0, 7]));
+      const echoed = new Promise<Buffer>((resolve) => {
+        const chunks: Buffer[] = [];
+        socket.on('data', (chunk: Buffer) => {
+          chunks.push(chunk);
+          if (Buffer.concat(chunks).length >= ping.length) resolve(Buffer.concat(chunks));
+        });
+      });
+      socket.write(ping);
+      assert.deepEqual(await echoed, ping, 'the PING went up and came back, read as a frame both ways');
       const got = upstream.received[0];
       assert.ok(got);
       assert.equal(got.url, '/prefix/api/v1/namespaces/default/pods/web/exec?command=sh&stdin=true');

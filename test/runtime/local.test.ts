@@ -21,6 +21,7 @@ import { ensureLocalTls } from '../../src/local/tls.ts';
 import { FAST_PATH_SCRIPT } from '../../src/login/fast-path-exec.ts';
 import { GATEHOUSE_BIN, startLocalGatehouse } from '../../src/runtime/local.ts';
 import type { LocalGatehouse } from '../../src/runtime/local.ts';
+import { channelBytes, MemoryRecordings } from '../support/memory-recordings.ts';
 
 /** The per-version kubectl binaries live next to the real kubectl (DESIGN.md). */
 const KUBECTL_DIR = dirname(realpathSync(execFileSync('sh', ['-c', 'command -v kubectl'], { encoding: 'utf8' }).trim()));
@@ -152,6 +153,7 @@ describe('startLocalGatehouse', () => {
   let dir: string;
   let upstream: Awaited<ReturnType<typeof startUpstream>>;
   let gatehouse: LocalGatehouse;
+  const recordings = new MemoryRecordings();
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'gatehouse-local-'));
@@ -163,6 +165,8 @@ describe('startLocalGatehouse', () => {
       auth: 'token',
       user: 'alice@example.com',
       groups: ['developers', 'oncall'],
+      // exec is carried only when it can be recorded: the recording port, kept in memory here.
+      overrides: { recordings },
     });
   });
 
@@ -203,6 +207,9 @@ describe('startLocalGatehouse', () => {
     assert.ok(upgrade);
     assert.equal(upgrade.headers['impersonate-user'], 'alice@example.com');
     assert.equal(upgrade.headers.authorization, `Bearer ${UPSTREAM_TOKEN}`);
+    const recorded = recordings.latest();
+    assert.equal((await recorded.whenClosed).reason, 'command exited 0');
+    assert.equal(channelBytes(recorded, 'stdout').toString(), 'hello alice@example.com from the pod\n');
   });
 
   test('a refused kubectl exec is printed by kubectl with the reason, and never reaches the pod', async () => {

@@ -357,12 +357,12 @@ describe('deciding: only a POST from the page, once, by someone else', () => {
     assert.deepEqual(calls.map((c) => [c.method, c.url, c.user]), [['DELETE', path, 'alice@example.com']]);
   });
 
-  test('refuses a decision that is neither approve nor deny', async () => {
+  test('refuses a decision that is neither approve, deny nor terminate', async () => {
     const { id } = await ask();
     const link = await bobsLink(id);
     const answer = await post(link, { formToken: await formTokenOf(link), verdict: 'yes' });
     assert.equal(answer.status, 400);
-    assert.equal(pageMessage(answer), 'the decision must be "approve" or "deny"');
+    assert.equal(pageMessage(answer), 'the decision must be "approve", "deny" or "terminate"');
   });
 
   test('nobody approves their own request: the requester is never mailed a link, whatever case their name is in', async () => {

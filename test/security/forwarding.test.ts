@@ -223,8 +223,6 @@ const refusedUpgradeCase = (name: string, target: string, extra: string[], to = 
 });
 /** Why a working exec is the stand-in's alone (the refusals run on both). */
 const NO_KUBELET = 'a bare kube-apiserver runs no kubelet: pods stay Pending, so an exec ends in the API server\'s own 400 (the upgrade cases below, where the upstream refuses, run on both)';
-/** The real server's refusal of exec, attach and portforward to a pod no kubelet runs. */
-const UNSCHEDULED = 'pod web does not have a host assigned';
 const switched = (bytes: Buffer): boolean => bytes.includes('\r\n\r\n') && bytes.subarray(bytes.indexOf('\r\n\r\n')).includes(Buffer.from([0x88]));
 
 table('upgrades: only pods/exec, attach and portforward, never a watch', [
@@ -273,30 +271,36 @@ table('upgrades: only pods/exec, attach and portforward, never a watch', [
   },
   {
     name: 'streams an upstream’s refusal of an exec upgrade (SPDY) as an ordinary answer',
-    lines: [`POST ${BASE}/pods/web/exec?command=echo HTTP/1.1`, 'Connection: Upgrade', 'Upgrade: SPDY/3.1', 'X-Stream-Protocol-Version: v9.channel.k8s.io'],
-    status: 400,
-    reason: 'BadRequest',
-    message: 'no supported stream protocol among: v9.channel.k8s.io',
-    upstream: { method: 'POST', path: `${BASE}/pods/web/exec`, check: (r) => assert.deepEqual(header(r, 'x-stream-protocol-version'), ['v9.channel.k8s.io']) },
-    real: { message: UNSCHEDULED },
+    lines: [`POST ${BASE}/pods/nope/exec?command=echo HTTP/1.1`, 'Connection: Upgrade', 'Upgrade: SPDY/3.1', 'X-Stream-Protocol-Version: v4.channel.k8s.io', 'X-Stream-Protocol-Version: v9.channel.k8s.io'],
+    status: 404,
+    reason: 'NotFound',
+    message: 'pods "nope" not found',
+    // Only the stream protocols Gatehouse reads are offered upstream.
+    upstream: { method: 'POST', path: `${BASE}/pods/nope/exec`, check: (r) => assert.deepEqual(header(r, 'x-stream-protocol-version'), ['v4.channel.k8s.io']) },
   },
   {
     name: 'streams an upstream’s refusal of an attach upgrade as an ordinary answer',
-    lines: [`GET ${BASE}/pods/web/attach?stdout=true HTTP/1.1`, ...WEBSOCKET, 'Sec-WebSocket-Protocol: v5.channel.k8s.io'],
-    status: 400,
-    reason: 'BadRequest',
-    message: `the stand-in upgrades only pods/exec, pods/portforward and watches, not ${BASE}/pods/web/attach`,
-    upstream: { method: 'GET', path: `${BASE}/pods/web/attach` },
-    real: { message: UNSCHEDULED },
+    lines: [`GET ${BASE}/pods/nope/attach?stdout=true HTTP/1.1`, ...WEBSOCKET, 'Sec-WebSocket-Protocol: v5.channel.k8s.io, base64.channel.k8s.io'],
+    status: 404,
+    reason: 'NotFound',
+    message: 'pods "nope" not found',
+    upstream: { method: 'GET', path: `${BASE}/pods/nope/attach`, check: (r) => assert.deepEqual(header(r, 'sec-websocket-protocol'), ['v5.channel.k8s.io']) },
   },
   {
-    name: 'streams an upstream’s refusal of a portforward upgrade as an ordinary answer',
+    name: 'refuses an exec offering no stream protocol Gatehouse reads, before the cluster is asked',
+    lines: [`POST ${BASE}/pods/web/exec?command=echo HTTP/1.1`, 'Connection: Upgrade', 'Upgrade: SPDY/3.1', 'X-Stream-Protocol-Version: v9.channel.k8s.io'],
+    status: 400,
+    reason: 'BadRequest',
+    message: `user "${USER}" offered the stream protocols v9.channel.k8s.io for SPDY/3.1 exec; Gatehouse reads only v4.channel.k8s.io, v3.channel.k8s.io, v2.channel.k8s.io, channel.k8s.io`,
+    upstream: 'nothing',
+  },
+  {
+    name: 'refuses a WebSocket port-forward before the cluster is asked (kubectl falls back to SPDY/3.1)',
     lines: [`GET ${BASE}/pods/web/portforward?ports=80 HTTP/1.1`, ...WEBSOCKET, 'Sec-WebSocket-Protocol: v4.channel.k8s.io'],
     status: 400,
     reason: 'BadRequest',
-    message: 'the stand-in forwards ports over SPDY/3.1 only (kubectl falls back to it)',
-    upstream: { method: 'GET', path: `${BASE}/pods/web/portforward` },
-    real: { message: UNSCHEDULED },
+    message: `user "${USER}" asked for a port-forward over WebSocket; Gatehouse reads port-forward streams over SPDY/3.1 only (kubectl falls back to it by itself)`,
+    upstream: 'nothing',
   },
 ]);
 

@@ -35,7 +35,7 @@ import {
 import { isTrue, sendError, sendJson, type Exchange, type RequestAttributes } from './exchange.ts';
 import { seedDemo } from './demo.ts';
 import { serveExec, type ExecHandler } from './exec.ts';
-import { shellContext } from './shell.ts';
+import { shellContext, type ExecTranscript } from './shell.ts';
 import { isSpdyUpgrade, serveSpdyExec, serveSpdyPortForward } from './spdy.ts';
 import { handleLogs } from './logs.ts';
 import { decodeProtobufBody } from './protobuf.ts';
@@ -104,6 +104,12 @@ export interface FakeApiServer {
    * whatever it did ask (a misbehaving or aggregated API server): what Gatehouse must refuse.
    */
   misbehave: { accept?: string };
+  /** Breaks every upgraded connection now (exec, attach, port-forward, WebSocket watches): an API server that goes away mid-session. */
+  dropStreams(): void;
+  /** Every exec and attach the stand-in ran, with what its process read and wrote. */
+  transcripts: ExecTranscript[];
+  /** Files written into containers (`kubectl cp` into a pod), by "namespace/pod/container", then path. */
+  writtenFiles: Map<string, Map<string, Buffer>>;
   close(): Promise<void>;
 }
 
@@ -199,6 +205,8 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
   const received: ReceivedRequest[] = [];
   const openStreams = new Set<() => void>();
   const upgraded = new Set<Duplex>();
+  const writtenFiles = new Map<string, Map<string, Buffer>>();
+  const transcripts: ExecTranscript[] = [];
   const misbehave: { accept?: string } = {};
   let serverAddress = '127.0.0.1:0';
 
@@ -395,7 +403,8 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
   }
 
   /**
-   * HTTP Upgrade: pods/exec over WebSocket or SPDY/3.1, pods/portforward over SPDY/3.1 (a
+   * HTTP Upgrade: pods/exec and pods/attach (the container's main process is its built-in
+   * shell) over WebSocket or SPDY/3.1, pods/portforward over SPDY/3.1 (a
    * WebSocket port-forward is refused, so kubectl falls back to SPDY), and any watch (over
    * WebSocket, as the API server serves every watch to a client that upgrades); refusals are
    * written as HTTP on the socket.
@@ -414,15 +423,25 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
         return;
       }
       const streaming = info.isResource && info.group === '' && info.resource === 'pods' ? info.subresource : '';
-      if (streaming !== 'exec' && streaming !== 'portforward') throw badRequest(`the stand-in upgrades only pods/exec, pods/portforward and watches, not ${info.path}`);
+      if (streaming !== 'exec' && streaming !== 'attach' && streaming !== 'portforward') throw badRequest(`the stand-in upgrades only pods/exec, pods/attach, pods/portforward and watches, not ${info.path}`);
       if (streaming === 'portforward' && !isSpdyUpgrade(req)) throw badRequest('the stand-in forwards ports over SPDY/3.1 only (kubectl falls back to it)');
       const type = findResource('', 'v1', 'pods');
       const pod = type === undefined ? undefined : store.read(type, info.namespace, info.name);
       if (pod === undefined) throw notFound({ group: '', resource: 'pods' }, info.name);
-      const contextFor = (container: string): ReturnType<typeof shellContext> => shellContext(store, pod, container);
+      const attach = streaming === 'attach';
+      const contextFor = (container: string): ReturnType<typeof shellContext> => {
+        const context = shellContext(store, pod, container);
+        const key = `${info.namespace}/${info.name}/${container}`;
+        const written = writtenFiles.get(key) ?? new Map<string, Buffer>();
+        writtenFiles.set(key, written);
+        for (const [path, content] of written) context.files.set(path, content);
+        const transcript: ExecTranscript = { container, command: attach ? ['(attach)'] : query.getAll('command'), stdin: [], stdout: [], stderr: [] };
+        transcripts.push(transcript);
+        return { ...context, written, transcript };
+      };
       if (streaming === 'portforward') serveSpdyPortForward(req, socket, pod);
-      else if (isSpdyUpgrade(req)) serveSpdyExec(req, socket, pod, query, contextFor, options.exec);
-      else serveExec(req, socket, pod, query, contextFor, options.exec);
+      else if (isSpdyUpgrade(req)) serveSpdyExec(req, socket, pod, query, contextFor, options.exec, attach);
+      else serveExec(req, socket, pod, query, contextFor, options.exec, attach);
       entry.status = 101;
     } catch (error) {
       const status = asApiError(error);
@@ -468,6 +487,11 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
     received,
     store,
     misbehave,
+    writtenFiles,
+    transcripts,
+    dropStreams() {
+      for (const socket of upgraded) socket.destroy();
+    },
     async close() {
       for (const close of [...openStreams]) close();
       for (const socket of upgraded) socket.destroy();

@@ -16,6 +16,7 @@ import type { Duplex } from 'node:stream';
 import { isTrue } from './exchange.ts';
 import { isShell, runCommand, ShellSession, type ExecResult, type ShellContext } from './shell.ts';
 import { podContainers, type KubeObject } from './store.ts';
+import { isTar, runTar, type TarResult } from './tar.ts';
 import { ApiError, badRequest } from './status.ts';
 import { OPCODE, readWsMessages, websocketAccept, wsFrame } from './ws-frames.ts';
 
@@ -25,8 +26,11 @@ export type ExecHandler = (pod: KubeObject, container: string, command: string[]
 
 const PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
 
-/** Checks the exec request and picks the container; throws an ApiError the caller writes as HTTP. */
-export function execTarget(pod: KubeObject, query: URLSearchParams): { container: string; command: string[] } {
+/** What `kubectl attach` attaches to: each stand-in container's main process is its built-in shell. */
+const MAIN_PROCESS = ['sh'];
+
+/** Checks the exec (or attach) request and picks the container; throws an ApiError the caller writes as HTTP. */
+export function execTarget(pod: KubeObject, query: URLSearchParams, attach = false): { container: string; command: string[] } {
   const containers = podContainers(pod);
   const name = pod.metadata.name ?? '';
   let container = query.get('container') ?? '';
@@ -34,7 +38,7 @@ export function execTarget(pod: KubeObject, query: URLSearchParams): { container
     if (containers.length > 1) throw badRequest(`a container name must be specified for pod ${name}, choose one of: [${containers.join(' ')}]`);
     container = containers[0] ?? '';
   } else if (!containers.includes(container)) throw badRequest(`container ${container} is not valid for pod ${name}`);
-  const command = query.getAll('command');
+  const command = attach ? MAIN_PROCESS : query.getAll('command');
   if (command.length === 0) throw badRequest('you must specify at least 1 command');
   return { container, command };
 }
@@ -54,7 +58,7 @@ export function exitStatus(exitCode: number): Record<string, unknown> {
 
 /** One exec, whatever carries it (WebSocket here, SPDY in spdy.ts). */
 export interface ExecStreams {
-  write(stream: 1 | 2, data: string): void;
+  write(stream: 1 | 2, data: string | Buffer): void;
   /** Writes the final Status and closes. */
   finish(exitCode: number): void;
 }
@@ -76,14 +80,57 @@ export interface ExecRequest {
   handler?: ExecHandler;
 }
 
+/** Output leaves in pieces of at most this many bytes, as the kubelet's copy loop writes them. */
+const OUTPUT_CHUNK_BYTES = 32 * 1024;
+
 /** Runs an exec over any stream carrier; returns where its stdin goes. */
-export function runExec(request: ExecRequest, out: ExecStreams): ExecInput {
-  const emit = (result: ExecResult): void => {
-    if ((result.stdout ?? '') !== '') out.write(1, result.stdout as string);
-    if ((result.stderr ?? '') !== '') out.write(2, result.stderr as string);
+export function runExec(request: ExecRequest, streams: ExecStreams): ExecInput {
+  const transcript = request.context.transcript;
+  if (transcript === undefined) return runProcess(request, streams);
+  const input = runProcess(request, {
+    write(stream, data) {
+      (stream === 1 ? transcript.stdout : transcript.stderr).push(Buffer.from(data));
+      streams.write(stream, data);
+    },
+    finish: (exitCode) => streams.finish(exitCode),
+  });
+  return {
+    stdin(data) {
+      transcript.stdin.push(Buffer.from(data));
+      input.stdin(data);
+    },
+    endOfStdin: () => input.endOfStdin(),
+  };
+}
+
+function runProcess(request: ExecRequest, out: ExecStreams): ExecInput {
+  const write = (stream: 1 | 2, data: string | Buffer | undefined): void => {
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    if (bytes === undefined) return;
+    for (let at = 0; at < bytes.length; at += OUTPUT_CHUNK_BYTES) out.write(stream, bytes.subarray(at, at + OUTPUT_CHUNK_BYTES));
+  };
+  const emit = (result: ExecResult | TarResult): void => {
+    write(1, result.stdout);
+    write(2, result.stderr);
     out.finish(result.exitCode ?? 0);
   };
   const ignore: ExecInput = { stdin: () => undefined, endOfStdin: () => undefined };
+  if (isTar(request.command)) {
+    if (!request.stdin) {
+      emit(runTar(request.context, request.command, Buffer.alloc(0)));
+      return ignore;
+    }
+    const archive: Buffer[] = [];
+    let done = false;
+    return {
+      stdin: (data) => archive.push(Buffer.from(data)),
+      endOfStdin() {
+        if (done) return;
+        done = true;
+        emit(runTar(request.context, request.command, Buffer.concat(archive)));
+      },
+    };
+  }
   if (!request.stdin) {
     emit(request.handler?.(request.pod, request.container, request.command) ?? runCommand(request.context, request.command));
     return ignore;
@@ -112,13 +159,14 @@ export function serveExec(
   query: URLSearchParams,
   contextFor: (container: string) => ShellContext,
   handler?: ExecHandler,
+  attach = false,
 ): void {
   const upgrade = (req.headers.upgrade ?? '').toLowerCase();
   if (upgrade !== 'websocket') throw new ApiError(400, 'BadRequest', `the stand-in speaks only WebSocket streams here, not ${req.headers.upgrade ?? 'nothing'}`);
   const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
   const protocol = PROTOCOLS.find((p) => offered.includes(p));
   if (protocol === undefined) throw badRequest(`no supported stream protocol among: ${offered.join(', ')}`);
-  const { container, command } = execTarget(pod, query);
+  const { container, command } = execTarget(pod, query, attach);
   const accept = websocketAccept(req.headers['sec-websocket-key'] ?? '');
   socket.write(
     ['HTTP/1.1 101 Switching Protocols', 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Accept: ${accept}`, `Sec-WebSocket-Protocol: ${protocol}`, '', ''].join('\r\n'),

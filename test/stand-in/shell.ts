@@ -23,7 +23,20 @@ export interface ShellContext {
   hostname: string;
   env: Record<string, string>;
   /** Absolute path → content. Directories are implied by the paths. */
-  files: Map<string, string>;
+  files: Map<string, string | Buffer>;
+  /** Where files written in the container are kept for its later execs (`kubectl cp` into it). */
+  written?: Map<string, Buffer>;
+  /** Where the exec notes every byte its process read and wrote (tests compare recordings with it). */
+  transcript?: ExecTranscript;
+}
+
+/** What one exec's process read on stdin and wrote on stdout and stderr, in order, as it happened. */
+export interface ExecTranscript {
+  container: string;
+  command: string[];
+  stdin: Buffer[];
+  stdout: Buffer[];
+  stderr: Buffer[];
 }
 
 interface ContainerSpec {
@@ -58,7 +71,7 @@ export function shellContext(store: FakeStore, pod: KubeObject, container: strin
     const resource = entry.valueFrom?.secretKeyRef !== undefined ? 'secrets' : 'configmaps';
     env[entry.name] = ref === undefined ? (entry.value ?? '') : (dataOf(resource, ref.name)[ref.key ?? ''] ?? '');
   }
-  const files = new Map<string, string>([
+  const files = new Map<string, string | Buffer>([
     ['/etc/hostname', `${hostname}\n`],
     ['/etc/os-release', 'PRETTY_NAME="Gatehouse demo container (a built-in shell, not a real process)"\n'],
   ]);
@@ -204,9 +217,17 @@ function execute(ctx: ShellContext, state: ShellState, argv: string[], stdin: st
       for (const target of args) {
         const content = ctx.files.get(absolute(state, target));
         if (content === undefined) stderr += `cat: ${target}: ${listDirectory(ctx, absolute(state, target)) === undefined ? 'No such file or directory' : 'Is a directory'}\n`;
-        else stdout += content;
+        else stdout += typeof content === 'string' ? content : content.toString('utf8');
       }
       return { stdout, stderr, exitCode: stderr === '' ? 0 : 1 };
+    }
+    case 'test': {
+      // `kubectl cp` asks `test -d DEST` first.
+      const [flag = '', target = ''] = args;
+      const path = absolute(state, target);
+      const isDirectory = path === '/' || listDirectory(ctx, path) !== undefined;
+      const holds = flag === '-d' ? isDirectory : flag === '-f' ? ctx.files.has(path) : flag === '-e' ? isDirectory || ctx.files.has(path) : false;
+      return { exitCode: holds ? 0 : 1 };
     }
     case 'exit': {
       const code = Number(args[0] ?? '0');

@@ -22,44 +22,17 @@ import { constants, inflateSync } from 'node:zlib';
 import { isTrue } from './exchange.ts';
 import { execTarget, exitStatus, runExec, type ExecHandler, type ExecInput } from './exec.ts';
 import type { ShellContext } from './shell.ts';
-import { SPDY_HEADER_DICTIONARY } from './spdy-dictionary.ts';
+import { SPDY_HEADER_DICTIONARY } from '../../src/streams/spdy-dictionary.ts';
+import { decodeHeaderPairs, readSpdyFrame, spdyControlFrame as controlFrame, spdyDataFrame as dataFrame, spdySynReply, SPDY_FLAG_FIN, SPDY_TYPE } from '../../src/streams/spdy-frame.ts';
+import { HeaderDeflater } from '../../src/streams/spdy-headers.ts';
 import { badRequest } from './status.ts';
 import type { KubeObject } from './store.ts';
 
 const EXEC_PROTOCOLS = ['v4.channel.k8s.io', 'v3.channel.k8s.io', 'v2.channel.k8s.io', 'channel.k8s.io'];
 const PORT_FORWARD_PROTOCOL = 'portforward.k8s.io';
 
-const TYPE = { synStream: 1, synReply: 2, rstStream: 3, settings: 4, ping: 6, goAway: 7, headers: 8, windowUpdate: 9 } as const;
-const FLAG_FIN = 0x01;
-
-function adler32(data: Buffer): number {
-  let a = 1;
-  let b = 0;
-  for (const byte of data) {
-    a = (a + byte) % 65521;
-    b = (b + a) % 65521;
-  }
-  return ((b << 16) | a) >>> 0;
-}
-
-/** The server's header blocks: one zlib stream (with the dictionary) made of stored deflate blocks. */
-class HeaderWriter {
-  private started = false;
-
-  block(headers: Record<string, string>): Buffer {
-    const pairs = Object.entries(headers);
-    const parts: Buffer[] = [u32(pairs.length)];
-    for (const [name, value] of pairs) parts.push(u32(Buffer.byteLength(name)), Buffer.from(name), u32(Buffer.byteLength(value)), Buffer.from(value));
-    const raw = Buffer.concat(parts);
-    // A stored block, then an empty one, as a sync flush ends: Go's inflater hands out what it
-    // has only when a block boundary says so, without reading past the frame.
-    const stored = Buffer.concat([Buffer.from([0x00, raw.length & 0xff, raw.length >> 8, ~raw.length & 0xff, (~raw.length >> 8) & 0xff]), raw, Buffer.from([0x00, 0x00, 0x00, 0xff, 0xff])]);
-    if (this.started) return stored;
-    this.started = true;
-    // zlib header: deflate, 32 KiB window, FDICT set, then the dictionary's Adler-32.
-    return Buffer.concat([Buffer.from([0x78, 0xbb]), u32(adler32(SPDY_HEADER_DICTIONARY)), stored]);
-  }
-}
+const TYPE = SPDY_TYPE;
+const FLAG_FIN = SPDY_FLAG_FIN;
 
 /** The client's header blocks, inflated against everything the shared zlib stream carried before. */
 class HeaderReader {
@@ -71,44 +44,13 @@ class HeaderReader {
     const all = inflateSync(this.compressed, { dictionary: SPDY_HEADER_DICTIONARY, finishFlush: constants.Z_SYNC_FLUSH });
     const raw = all.subarray(this.seen);
     this.seen = all.length;
-    const headers: Record<string, string> = {};
-    let at = 4;
-    for (let i = 0; i < raw.readUInt32BE(0); i += 1) {
-      const nameLength = raw.readUInt32BE(at);
-      const name = raw.subarray(at + 4, at + 4 + nameLength).toString('utf8');
-      at += 4 + nameLength;
-      const valueLength = raw.readUInt32BE(at);
-      headers[name.toLowerCase()] = raw.subarray(at + 4, at + 4 + valueLength).toString('utf8');
-      at += 4 + valueLength;
-    }
-    return headers;
+    return Object.fromEntries(decodeHeaderPairs(raw));
   }
-}
-
-function u32(value: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(value >>> 0);
-  return b;
-}
-
-function controlFrame(type: number, flags: number, payload: Buffer): Buffer {
-  const header = Buffer.alloc(8);
-  header.writeUInt16BE(0x8003, 0);
-  header.writeUInt16BE(type, 2);
-  header.writeUInt32BE((flags << 24) | payload.length, 4);
-  return Buffer.concat([header, payload]);
-}
-
-function dataFrame(streamId: number, flags: number, payload: Buffer): Buffer {
-  const header = Buffer.alloc(8);
-  header.writeUInt32BE(streamId & 0x7fffffff, 0);
-  header.writeUInt32BE((flags << 24) | payload.length, 4);
-  return Buffer.concat([header, payload]);
 }
 
 /** One SPDY connection, server side: streams the client opens, by id. */
 class SpdyConnection {
-  private readonly writer = new HeaderWriter();
+  private readonly writer = new HeaderDeflater();
   private readonly reader = new HeaderReader();
   private pending = Buffer.alloc(0);
   readonly finished = new Set<number>();
@@ -138,15 +80,19 @@ class SpdyConnection {
 
   private receive(chunk: Buffer): void {
     this.pending = Buffer.concat([this.pending, chunk]);
-    while (this.pending.length >= 8) {
-      const length = this.pending.readUInt32BE(4) & 0xffffff;
-      if (this.pending.length < 8 + length) return;
-      const frame = this.pending.subarray(0, 8 + length);
-      this.pending = this.pending.subarray(8 + length);
-      const flags = frame[4] as number;
-      const payload = frame.subarray(8);
-      if ((frame[0] as number) & 0x80) this.control(frame.readUInt16BE(2), flags, payload);
-      else this.handlers.data(frame.readUInt32BE(0) & 0x7fffffff, payload, (flags & FLAG_FIN) !== 0);
+    for (;;) {
+      let read: ReturnType<typeof readSpdyFrame>;
+      try {
+        read = readSpdyFrame(this.pending);
+      } catch {
+        this.socket.destroy();
+        return;
+      }
+      if (read === undefined) return;
+      this.pending = this.pending.subarray(read.length);
+      const { frame } = read;
+      if (frame.control) this.control(frame.type, frame.flags, frame.payload);
+      else this.handlers.data(frame.streamId, frame.payload, (frame.flags & FLAG_FIN) !== 0);
     }
   }
 
@@ -154,7 +100,7 @@ class SpdyConnection {
     if (type === TYPE.synStream) {
       const id = payload.readUInt32BE(0) & 0x7fffffff;
       const headers = this.reader.block(payload.subarray(10));
-      this.socket.write(controlFrame(TYPE.synReply, 0, Buffer.concat([u32(id), this.writer.block({})])));
+      this.socket.write(spdySynReply(id, this.writer.block([])));
       this.handlers.opened(id, headers);
       if ((flags & FLAG_FIN) !== 0) this.handlers.data(id, Buffer.alloc(0), true);
     } else if (type === TYPE.ping) {
@@ -182,8 +128,8 @@ export function isSpdyUpgrade(req: IncomingMessage): boolean {
 }
 
 /** `kubectl exec` over SPDY. */
-export function serveSpdyExec(req: IncomingMessage, socket: Duplex, pod: KubeObject, query: URLSearchParams, contextFor: (container: string) => ShellContext, handler?: ExecHandler): void {
-  const { container, command } = execTarget(pod, query);
+export function serveSpdyExec(req: IncomingMessage, socket: Duplex, pod: KubeObject, query: URLSearchParams, contextFor: (container: string) => ShellContext, handler?: ExecHandler, attach = false): void {
+  const { container, command } = execTarget(pod, query, attach);
   const protocol = switchToSpdy(req, socket, EXEC_PROTOCOLS);
   const stdin = isTrue(query.get('stdin'));
   const tty = isTrue(query.get('tty'));

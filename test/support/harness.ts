@@ -23,6 +23,7 @@ import { LOCAL_RECORDS_BUCKET, localRecordsDirectory, startLocalS3 } from '../..
 import type { SessionRecord } from '../../src/records/schema.ts';
 import type { Clock } from '../../src/types.ts';
 import { startLocalGatehouse, type LocalGatehouse } from '../../src/runtime/local.ts';
+import { MemoryRecordings } from './memory-recordings.ts';
 import { startFakeApiServer, type DenyRule, type FakeApiServer, type ReceivedRequest } from '../stand-in/apiserver.ts';
 
 export interface KubectlResult {
@@ -69,6 +70,8 @@ export interface HarnessOptions {
   demo?: boolean;
   /** The per-user cap on long streams (default: the local runtime's, 10). */
   streams?: { maxPerUser?: number; leaseSeconds?: number };
+  /** Where exec/attach/cp/port-forward sessions are recorded; default a fresh MemoryRecordings. */
+  recordings?: MemoryRecordings;
 }
 
 /** A local Gatehouse in front of some upstream, and the real kubectl pointed at it. */
@@ -85,10 +88,12 @@ export interface GatehouseFront {
   startKubectl(version: string, args: string[], options?: KubectlOptions): RunningKubectl;
   /** Every session record so far (flushed first), read through the S3 adapter from the state dir. */
   records(): Promise<SessionRecord[]>;
+  /** The stream recordings (exec, attach, cp, port-forward) as the tunnel reported them. */
+  recordings: MemoryRecordings;
   close(): Promise<void>;
 }
 
-export type GatehouseFrontOptions = Pick<HarnessOptions, 'policy' | 'user' | 'groups' | 'streams'>;
+export type GatehouseFrontOptions = Pick<HarnessOptions, 'policy' | 'user' | 'groups' | 'streams' | 'recordings'>;
 
 export interface Harness extends GatehouseFront {
   api: FakeApiServer;
@@ -198,6 +203,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
  */
 export async function startGatehouseFront(upstream: string | { demoClusters: string[] }, options: GatehouseFrontOptions = {}): Promise<GatehouseFront> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-e2e-'));
+  const recordings = options.recordings ?? new MemoryRecordings();
   const children = new Set<ChildProcess>();
   let gatehouse: LocalGatehouse | undefined;
   const cleanup = async (): Promise<void> => {
@@ -220,6 +226,7 @@ export async function startGatehouseFront(upstream: string | { demoClusters: str
       ...(options.user !== undefined ? { user: options.user } : {}),
       ...(options.groups !== undefined ? { groups: options.groups } : {}),
       ...(options.streams !== undefined ? { streams: options.streams } : {}),
+      overrides: { recordings },
     });
   } catch (error) {
     await cleanup();
@@ -236,6 +243,7 @@ export async function startGatehouseFront(upstream: string | { demoClusters: str
 
   return {
     gatehouse: started,
+    recordings,
     kubeconfigPath: started.kubeconfigPath,
     user: started.user,
     groups: started.groups,

@@ -1,0 +1,187 @@
+/**
+ * Benchmark 9 — streams (exec, cp) through Gatehouse vs direct to the kube-apiserver stand-in:
+ *
+ * - keystroke echo: a WebSocket (`v5.channel.k8s.io`) `exec -it … sh` session; one key is sent
+ *   on stdin and the time until the shell's echo arrives on stdout is measured, key after key,
+ *   on a session direct to the stand-in and on one through Gatehouse (alternating). Raw
+ *   WebSocket frames, not kubectl, so kubectl's own terminal handling is not measured.
+ * - `kubectl cp` of a 100 MB file into the pod and back out, with kubectl 1.27 (SPDY/3.1) and
+ *   1.33 (WebSocket), direct and through Gatehouse: wall time and throughput.
+ *
+ * The stand-in and Gatehouse run in this process (one event loop for both paths; the client
+ * side of the echo too), so the added figures are Gatehouse's own work plus one more hop.
+ * Gatehouse records as the local runtime does: the records-bucket store (src/recordings/: asciicast,
+ * gzip, capped) writing to the embedded S3 stand-in (s3rver) in this process too.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tls from 'node:tls';
+import { spawn } from 'node:child_process';
+import { startLocalGatehouse } from '../../src/runtime/local.ts';
+import { readWsFrame, wsFrame, WS_OPCODE } from '../../src/streams/ws-frame.ts';
+import { startFakeApiServer } from '../../test/stand-in/apiserver.ts';
+import { kubectlBinary } from '../../test/support/harness.ts';
+import { distribution, type Distribution } from '../stats.ts';
+
+export interface StreamsResult {
+  keystrokes: number;
+  echoDirectMs: Distribution;
+  echoGatehouseMs: Distribution;
+  cp: { kubectl: string; direction: 'into the pod' | 'out of the pod'; bytes: number; directMs: number; gatehouseMs: number }[];
+}
+
+const POLICY = `apiVersion: gatehouse/v1
+rules:
+  - { name: everything, effect: allow, resources: ["*"] }
+  - { name: discovery, effect: allow, nonResourceURLs: ["*"] }
+`;
+
+export async function streamsBench(options: { keystrokes: number; cpBytes: number; kubectl: string[] }, log: (line: string) => void): Promise<StreamsResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-streams-'));
+  const api = await startFakeApiServer({});
+  api.store.put({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'web', namespace: 'default' },
+    spec: { containers: [{ name: 'main', image: 'busybox', stdin: true, tty: true }] },
+    status: { phase: 'Running', containerStatuses: [{ name: 'main', ready: true, state: { running: {} } }] },
+  });
+  const policyFile = join(dir, 'policy.yaml');
+  writeFileSync(policyFile, POLICY);
+  // The local runtime records as a deployment does: the records-bucket store (src/recordings/) into its S3 stand-in.
+  const gatehouse = await startLocalGatehouse({ stateDir: join(dir, 'state'), port: 0, upstreamKubeconfig: api.kubeconfigPath, auth: 'token', policyFile });
+  try {
+    const token = await gatehouse.devIssuer.mint(gatehouse.user, gatehouse.groups, 3600);
+    const path = '/api/v1/namespaces/default/pods/web/exec?command=sh&stdin=true&stdout=true&tty=true&container=main';
+    // The stand-in lets its own identity act only as someone else, as Gatehouse's role on a cluster.
+    const asCaller = [`Impersonate-User: ${gatehouse.user}`, ...gatehouse.groups.map((group) => `Impersonate-Group: ${group}`)];
+    const direct = await openShell(api.url, api.caPem, api.token, path, asCaller);
+    const through = await openShell(gatehouse.url, gatehouse.caPem, token, path);
+    const directMs: number[] = [];
+    const gatehouseMs: number[] = [];
+    try {
+      for (let i = 0; i < 50; i += 1) {
+        await direct.echo('x');
+        await through.echo('x');
+      }
+      for (let i = 0; i < options.keystrokes; i += 1) {
+        directMs.push(await direct.echo('k'));
+        gatehouseMs.push(await through.echo('k'));
+      }
+    } finally {
+      direct.close();
+      through.close();
+    }
+    const echoDirectMs = distribution(directMs);
+    const echoGatehouseMs = distribution(gatehouseMs);
+    log(`  keystroke echo (${options.keystrokes} keys): direct p50 ${echoDirectMs.p50.toFixed(3)} ms p99 ${echoDirectMs.p99.toFixed(3)} ms; through Gatehouse p50 ${echoGatehouseMs.p50.toFixed(3)} ms p99 ${echoGatehouseMs.p99.toFixed(3)} ms`);
+
+    const file = join(dir, 'payload.bin');
+    writeFileSync(file, randomBytes(options.cpBytes));
+    const cp: StreamsResult['cp'] = [];
+    const home = join(dir, 'home');
+    const impersonate = ['--as', gatehouse.user, ...gatehouse.groups.flatMap((group) => ['--as-group', group])];
+    // kubectl runs as a child the event loop does not wait on: the stand-in and Gatehouse serve it from this process.
+    const run = async (version: string, kubeconfig: string, args: string[]): Promise<number> => {
+      const started = performance.now();
+      const as = kubeconfig === api.kubeconfigPath ? impersonate : [];
+      const child = spawn(kubectlBinary(version), ['--kubeconfig', kubeconfig, '--cache-dir', join(home, 'cache'), ...as, ...args], { env: { PATH: process.env['PATH'] ?? '', HOME: home }, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+      if (code !== 0) throw new Error(`kubectl ${version} ${args.join(' ')} failed: ${stderr}`);
+      return performance.now() - started;
+    };
+    for (const version of options.kubectl) {
+      // A warm-up run per path (kubectl's discovery cache, Gatehouse's agents).
+      await run(version, api.kubeconfigPath, ['exec', 'web', '--', 'true']);
+      await run(version, gatehouse.kubeconfigPath, ['exec', 'web', '--', 'true']);
+      const into = { direct: await run(version, api.kubeconfigPath, ['cp', file, 'web:/tmp/direct.bin']), gatehouse: await run(version, gatehouse.kubeconfigPath, ['cp', file, 'web:/tmp/through.bin']) };
+      cp.push({ kubectl: version, direction: 'into the pod', bytes: options.cpBytes, directMs: into.direct, gatehouseMs: into.gatehouse });
+      const back = join(dir, 'back.bin');
+      const outDirect = await run(version, api.kubeconfigPath, ['cp', 'web:/tmp/direct.bin', back]);
+      const outGatehouse = await run(version, gatehouse.kubeconfigPath, ['cp', 'web:/tmp/through.bin', back]);
+      if (statSync(back).size !== options.cpBytes || !readFileSync(back).equals(readFileSync(file))) throw new Error('kubectl cp through Gatehouse did not bring the file back whole');
+      cp.push({ kubectl: version, direction: 'out of the pod', bytes: options.cpBytes, directMs: outDirect, gatehouseMs: outGatehouse });
+      for (const row of cp.slice(-2)) log(`  kubectl ${version} cp ${row.direction}: direct ${row.directMs.toFixed(0)} ms (${mbps(row.bytes, row.directMs)}), through Gatehouse ${row.gatehouseMs.toFixed(0)} ms (${mbps(row.bytes, row.gatehouseMs)})`);
+    }
+    return { keystrokes: options.keystrokes, echoDirectMs, echoGatehouseMs, cp };
+  } finally {
+    await gatehouse.close();
+    await api.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function mbps(bytes: number, ms: number): string {
+  return `${(bytes / 1e6 / (ms / 1000)).toFixed(1)} MB/s`;
+}
+
+/** A raw WebSocket exec session: `echo(key)` types one key and resolves with the milliseconds until it comes back on stdout. */
+async function openShell(url: string, ca: string, token: string, path: string, extraHeaders: string[] = []): Promise<{ echo(key: string): Promise<number>; close(): void }> {
+  const target = new URL(url);
+  const socket = tls.connect({ host: target.hostname, port: Number(target.port), ca });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('secureConnect', resolve);
+    socket.once('error', reject);
+  });
+  socket.setNoDelay(true);
+  socket.write(
+    [
+      `GET ${path} HTTP/1.1`,
+      `Host: ${target.host}`,
+      `Authorization: Bearer ${token}`,
+      'Connection: Upgrade',
+      'Upgrade: websocket',
+      'Sec-WebSocket-Version: 13',
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+      'Sec-WebSocket-Protocol: v5.channel.k8s.io',
+      `Origin: ${url}`,
+      ...extraHeaders,
+      '',
+      '',
+    ].join('\r\n'),
+  );
+  let pending = Buffer.alloc(0);
+  let headDone = false;
+  let waiting: { key: string; started: number; resolve: (ms: number) => void } | undefined;
+  let ready!: () => void;
+  const prompted = new Promise<void>((resolve) => (ready = resolve));
+  socket.on('data', (chunk: Buffer) => {
+    pending = Buffer.concat([pending, chunk]);
+    if (!headDone) {
+      const end = pending.indexOf('\r\n\r\n');
+      if (end === -1) return;
+      if (!pending.subarray(0, 12).toString().includes('101')) throw new Error(`no 101 from ${url}: ${pending.toString().slice(0, 300)}`);
+      headDone = true;
+      pending = pending.subarray(end + 4);
+    }
+    for (let read = readWsFrame(pending, 'server'); read !== undefined; read = readWsFrame(pending, 'server')) {
+      pending = pending.subarray(read.length);
+      const payload = read.frame.payload;
+      if (payload[0] !== 1) continue;
+      const text = payload.subarray(1).toString();
+      if (text.includes('# ')) ready();
+      if (waiting !== undefined && text.includes(waiting.key)) {
+        const done = waiting;
+        waiting = undefined;
+        done.resolve(performance.now() - done.started);
+      }
+    }
+  });
+  await prompted;
+  const mask = Buffer.from([9, 8, 7, 6]);
+  return {
+    echo(key) {
+      return new Promise((resolve) => {
+        waiting = { key, started: performance.now(), resolve };
+        socket.write(wsFrame(WS_OPCODE.binary, Buffer.concat([Buffer.from([0]), Buffer.from(key)]), mask));
+      });
+    },
+    close() {
+      socket.destroy();
+    },
+  };
+}
