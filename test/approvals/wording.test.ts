@@ -52,7 +52,7 @@ describe('approval wording', () => {
 
   test('the mail of an agent\'s request says it came from an AI agent, with the tool and its arguments', () => {
     const mail = approvalMailFor(sampleApproval({ agent, kubectlCommand: '' }), 'bob@example.com', 'https://gh.example/_gatehouse/approvals/a1?t=x');
-    assert.equal(mail.subject, '[Gatehouse] Approval needed: alice@example.com (via an AI agent) wants to delete pods "web-1" in namespace "prod"');
+    assert.equal(mail.subject, '[Gatehouse] Approval needed: alice@example.com (via an AI agent) wants to delete pods "web-1" in namespace "prod" on cluster default');
     assert.match(mail.text, /\n {4}asked by an AI agent through MCP, signed in as alice@example\.com: tool scale with arguments \{"namespace":"prod","name":"web","replicas":4\}\n/);
     assert.match(mail.html, /<p>Asked by an AI agent through MCP: tool <code>scale<\/code> with arguments <code>\{&#34;namespace&#34;:&#34;prod&#34;,&#34;name&#34;:&#34;web&#34;,&#34;replicas&#34;:4\}<\/code>\.<\/p>/);
   });

@@ -31,7 +31,7 @@ test('gatehouse kubeconfig --token-file writes a user that reads the token file,
   writeFileSync(tokenFile, clientToken(h), { mode: 0o600 });
   writeFileSync(caFile, h.gatehouse.caPem);
   const { stderr } = await promisify(execFile)(process.execPath, [GATEHOUSE, 'kubeconfig', '--server', h.gatehouse.url, '--ca-file', caFile, '--token-file', tokenFile, '--kubeconfig', kubeconfig, '--name', 'ci']);
-  assert.match(stderr, /Context "ci" for https:\/\/127\.0\.0\.1:\d+ written to .*ci-kubeconfig and made current\./);
+  assert.match(stderr, /Context "ci" for https:\/\/127\.0\.0\.1:\d+ written to .*ci-kubeconfig; "ci" made current\./);
   const written = parseYaml((await import('node:fs')).readFileSync(kubeconfig, 'utf8')) as { users: { name: string; user: Record<string, unknown> }[] };
   assert.deepEqual(written.users, [{ name: 'ci', user: { tokenFile } }], 'the token stays in its file: the kubeconfig holds only its path');
 

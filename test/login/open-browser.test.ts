@@ -69,7 +69,8 @@ describe('openInBrowser spawns without a shell', () => {
     const out = join(dir, 'argv.json');
     const pwned = join(dir, 'pwned');
     const script = join(dir, 'opener.mjs');
-    writeFileSync(script, `import { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(out)}, JSON.stringify(process.argv.slice(2)));\n`);
+    // Written beside, then renamed: the test sees the file only once it is whole.
+    writeFileSync(script, `import { renameSync, writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(`${out}.part`)}, JSON.stringify(process.argv.slice(2)));\nrenameSync(${JSON.stringify(`${out}.part`)}, ${JSON.stringify(out)});\n`);
     const url = `https://idp.example.com/auth?q=$(touch%20${pwned});touch&x=\`touch ${pwned}\``;
     openInBrowser([process.execPath, script], url, () => undefined);
     for (let i = 0; i < 400 && !existsSync(out); i++) await new Promise((resolve) => setTimeout(resolve, 25));
