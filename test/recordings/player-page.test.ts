@@ -142,7 +142,8 @@ describe('recordings page (Chromium)', () => {
       await page.waitForURL(new RegExp(`/_gatehouse/recordings/${DATE}/${REQUEST_ID}\\?t=`));
       assert.equal(await page.locator('#end-reason').innerText(), 'client closed');
       // The player's own DOM: the text layer of its terminal shows what the pod printed.
-      await page.waitForFunction(() => (document.querySelector('#player pre.ap-term-text')?.textContent ?? '').includes('warning: on stderr'), undefined, { timeout: 90_000 });
+      // It plays with the recorded timing: wait for the last event (the prompt after stderr), not only the one before it.
+      await page.waitForFunction(() => /warning: on stderr\s+\$/.test(document.querySelector('#player pre.ap-term-text')?.textContent ?? ''), undefined, { timeout: 90_000 });
       const terminal = await page.locator('#player pre.ap-term-text').innerText();
       assert.match(terminal, /\$ echo hello from the pod\s+hello from the pod\s+warning: on stderr\s+\$/);
       const screenshot = join(h.dir, 'recording-player.png');
