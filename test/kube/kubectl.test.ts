@@ -139,14 +139,15 @@ describe('kubectl through Gatehouse against a real kube-apiserver: the same outp
         await Promise.all(sides.map((side) => cluster.admin('POST', `/api/v1/namespaces/${side.namespace}/configmaps`, configMap('listed'))));
         const watches = sides.map((side) => side.start(['get', 'configmaps', '-w']));
         try {
-          await Promise.all(watches.map((w) => w.waitFor(/^listed\s+1\s+/m)));
+          // Whole rows (the age and the newline too): kubectl's output can arrive split mid-row.
+          await Promise.all(watches.map((w) => w.waitFor(/^listed\s+1\s+\S+\n/m)));
           // kubectl watches from the resourceVersion of the list it printed, so a change made now is seen.
           await Promise.all(
             sides.map((side) =>
               cluster.admin('POST', `/api/v1/namespaces/${side.namespace}/configmaps`, configMap('watched')),
             ),
           );
-          await Promise.all(watches.map((w) => w.waitFor(/^watched\s+1\s+/m)));
+          await Promise.all(watches.map((w) => w.waitFor(/^watched\s+1\s+\S+\n/m)));
         } finally {
           const [viaGatehouse, direct] = await Promise.all(watches.map((w) => w.stop()));
           assert.equal(viaGatehouse?.stdout.replace(/\s+\S+$/gm, ''), direct?.stdout.replace(/\s+\S+$/gm, ''), 'the same rows (ages aside)');
