@@ -80,6 +80,16 @@ export interface ExecRequest {
   handler?: ExecHandler;
 }
 
+/**
+ * A kubelet answers the upgrade before the container runtime has started the process, so the
+ * first output frame comes milliseconds after the 101. kubectl 1.30–1.33 rely on that gap: their
+ * WebSocket client reads frames before it has created its streams and drops what comes first
+ * ("Unknown stream id 2, discarding message"; client-go race, fixed in 1.34 by
+ * kubernetes/kubernetes#131203). A stand-in that answered in the same write as the 101 would
+ * make those kubectl versions fail where a real cluster does not.
+ */
+const PROCESS_START_MS = 50;
+
 /** Output leaves in pieces of at most this many bytes, as the kubelet's copy loop writes them. */
 const OUTPUT_CHUNK_BYTES = 32 * 1024;
 
@@ -186,15 +196,26 @@ export function serveExec(
       setImmediate(() => socket.end());
     },
   };
-  const input = runExec({ pod, container, command, stdin: isTrue(query.get('stdin')), tty: isTrue(query.get('tty')), context: contextFor(container), ...(handler === undefined ? {} : { handler }) }, out);
+  // Input that arrives while the process is starting waits for it, in order.
+  const early: Array<(input: ExecInput) => void> = [];
+  let input: ExecInput | undefined;
+  const deliver = (step: (input: ExecInput) => void): void => (input === undefined ? void early.push(step) : step(input));
+  setTimeout(() => {
+    if (socket.destroyed) return;
+    const started = runExec({ pod, container, command, stdin: isTrue(query.get('stdin')), tty: isTrue(query.get('tty')), context: contextFor(container), ...(handler === undefined ? {} : { handler }) }, out);
+    input = started;
+    for (const step of early.splice(0)) step(started);
+  }, PROCESS_START_MS);
   socket.on('error', () => undefined);
   readWsMessages(
     socket,
     (message) => {
       const stream = message[0];
-      if (stream === 0) input.stdin(message.subarray(1));
-      else if (stream === 255 && message[1] === 0) input.endOfStdin();
+      if (stream === 0) {
+        const data = message.subarray(1);
+        deliver((i) => i.stdin(data));
+      } else if (stream === 255 && message[1] === 0) deliver((i) => i.endOfStdin());
     },
-    () => input.endOfStdin(),
+    () => deliver((i) => i.endOfStdin()),
   );
 }
