@@ -2,7 +2,7 @@
  * The bench's one table (Markdown, so the same text goes into docs/performance.md) and the
  * verdict on each target of issue 7.
  */
-import { mbps } from './scenarios/streams.ts';
+import { describeCp } from './scenarios/streams.ts';
 import type { BenchResults } from './results.ts';
 
 export interface Row {
@@ -98,11 +98,7 @@ export function rows(results: BenchResults): Row[] {
       target: '',
     });
     for (const row of streams.cp) {
-      out.push({
-        benchmark: `9 kubectl ${row.kubectl} cp ${mb(row.bytes)} ${row.direction}`,
-        measured: `direct ${ms(row.directMs, 0)} (${mbps(row.bytes, row.directMs)}), Gatehouse ${ms(row.gatehouseMs, 0)} (${mbps(row.bytes, row.gatehouseMs)})`,
-        target: '',
-      });
+      out.push({ benchmark: `9 kubectl cp ${mb(row.bytes)} ${row.direction}`, measured: describeCp(row).replace(/^.*?: /, `kubectl ${row.kubectl} (${row.protocol}): `), target: '' });
     }
   }
   const cold = results.coldStart;

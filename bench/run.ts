@@ -13,7 +13,7 @@
  *      CPU per request; "not run" with the reason where Go or the build is missing;
  *   8. the stream recorder: MB/s of exec output through data() and close(), with and without redaction;
  *   9. streams: added latency per keystroke echo (exec -it over WebSocket) and `kubectl cp` of
- *      100 MB both ways (kubectl 1.33, WebSocket), through Gatehouse vs direct to the stand-in
+ *      1, 20 and 100 MB both ways (kubectl 1.27 SPDY/3.1, 1.33 WebSocket), through Gatehouse vs direct to the stand-in
  *      (`npm run bench:streams` runs only this one);
  *   and a check that every call through Gatehouse left its record in the S3 emulator.
  *
@@ -44,7 +44,7 @@ import { policyDecisions } from './scenarios/policy.ts';
 import { recorderThroughput } from './scenarios/recorder.ts';
 import { realApiServerGet } from './scenarios/real-apiserver.ts';
 import { smallGet, smallGetOptions, upstreamStats } from './scenarios/small-get.ts';
-import { streamsBench } from './scenarios/streams.ts';
+import { streamsBench, streamsOptions } from './scenarios/streams.ts';
 import { watchLatency } from './scenarios/watch.ts';
 import { RECORDS_BUCKET, SCRATCH_ROOT, startStand } from './stand.ts';
 
@@ -157,8 +157,8 @@ try {
   await stand.close();
 }
 
-log('9 streams: keystroke echo and kubectl cp of 100 MB');
-results.streams = await streamsBench({ keystrokes: quick ? 200 : 2000, cpBytes: quick ? 10_000_000 : 100_000_000, kubectl: ['1.33'] }, log);
+log('9 streams: keystroke echo and kubectl cp of 1, 20 and 100 MB (SPDY/3.1 and WebSocket)');
+results.streams = await streamsBench(streamsOptions(quick), log);
 
 // After the stand is gone: the real API server and its fronts have the machine to themselves.
 log('6 small GET against a real kube-apiserver, with kube-oidc-proxy');

@@ -5,8 +5,9 @@
  *   on stdin and the time until the shell's echo arrives on stdout is measured, key after key,
  *   on a session direct to the stand-in and on one through Gatehouse (alternating). Raw
  *   WebSocket frames, not kubectl, so kubectl's own terminal handling is not measured.
- * - `kubectl cp` of a 100 MB file into the pod and back out, with kubectl 1.27 (SPDY/3.1) and
- *   1.33 (WebSocket), direct and through Gatehouse: wall time and throughput.
+ * - `kubectl cp` of files of 1, 20 and 100 MB into the pod and back out, with kubectl 1.27
+ *   (SPDY/3.1) and 1.33 (WebSocket), direct and through Gatehouse taking turns, three rounds:
+ *   median wall time, throughput and the ratio, each file checked byte for byte on its way back.
  *
  * The stand-in and Gatehouse run in this process (one event loop for both paths; the client
  * side of the echo too), so the added figures are Gatehouse's own work plus one more hop.
@@ -23,13 +24,42 @@ import { startLocalGatehouse } from '../../src/runtime/local.ts';
 import { readWsFrame, wsFrame, WS_OPCODE } from '../../src/streams/ws-frame.ts';
 import { startFakeApiServer } from '../../test/stand-in/apiserver.ts';
 import { kubectlBinary } from '../../test/support/harness.ts';
-import { distribution, type Distribution } from '../stats.ts';
+import { distribution, median, type Distribution } from '../stats.ts';
 
 export interface StreamsResult {
   keystrokes: number;
   echoDirectMs: Distribution;
   echoGatehouseMs: Distribution;
-  cp: { kubectl: string; direction: 'into the pod' | 'out of the pod'; bytes: number; directMs: number; gatehouseMs: number }[];
+  /** Wall times per command, one per round, direct and through Gatehouse taking turns. */
+  cp: { kubectl: string; protocol: 'SPDY/3.1' | 'WebSocket'; direction: 'into the pod' | 'out of the pod'; bytes: number; directMs: number[]; gatehouseMs: number[] }[];
+}
+
+export interface StreamsOptions {
+  keystrokes: number;
+  /** File sizes copied with `kubectl cp`, each into the pod and back out. */
+  cpSizes: number[];
+  /** kubectl versions (1.27–1.29 speak SPDY/3.1, 1.30+ WebSocket). */
+  kubectl: string[];
+  /** Commands per size, path and direction; the median is reported. */
+  rounds: number;
+}
+
+/** What benchmark 9 runs: `--quick` copies 1 and 10 MB once, the full run 1, 20 and 100 MB three times, each with a SPDY and a WebSocket kubectl. */
+export function streamsOptions(quick: boolean): StreamsOptions {
+  return quick
+    ? { keystrokes: 200, cpSizes: [1_000_000, 10_000_000], kubectl: ['1.27', '1.33'], rounds: 1 }
+    : { keystrokes: 2000, cpSizes: [1_000_000, 20_000_000, 100_000_000], kubectl: ['1.27', '1.33'], rounds: 3 };
+}
+
+function protocolOf(version: string): 'SPDY/3.1' | 'WebSocket' {
+  return Number(version.split('.')[1]) >= 30 ? 'WebSocket' : 'SPDY/3.1';
+}
+
+/** `kubectl 1.27 (SPDY/3.1) cp 100 MB into the pod: direct 1,591 ms (62.8 MB/s), Gatehouse 2,881 ms (34.7 MB/s), 1.81×`, medians. */
+export function describeCp(row: StreamsResult['cp'][number]): string {
+  const direct = median(row.directMs);
+  const through = median(row.gatehouseMs);
+  return `kubectl ${row.kubectl} (${row.protocol}) cp ${(row.bytes / 1e6).toFixed(0)} MB ${row.direction}: direct ${direct.toFixed(0)} ms (${mbps(row.bytes, direct)}), through Gatehouse ${through.toFixed(0)} ms (${mbps(row.bytes, through)}), ${(through / direct).toFixed(2)}× (median of ${row.directMs.length})`;
 }
 
 const POLICY = `apiVersion: gatehouse/v1
@@ -38,7 +68,7 @@ rules:
   - { name: discovery, effect: allow, nonResourceURLs: ["*"] }
 `;
 
-export async function streamsBench(options: { keystrokes: number; cpBytes: number; kubectl: string[] }, log: (line: string) => void): Promise<StreamsResult> {
+export async function streamsBench(options: StreamsOptions, log: (line: string) => void): Promise<StreamsResult> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-streams-'));
   const api = await startFakeApiServer({});
   api.store.put({
@@ -78,8 +108,6 @@ export async function streamsBench(options: { keystrokes: number; cpBytes: numbe
     const echoGatehouseMs = distribution(gatehouseMs);
     log(`  keystroke echo (${options.keystrokes} keys): direct p50 ${echoDirectMs.p50.toFixed(3)} ms p99 ${echoDirectMs.p99.toFixed(3)} ms; through Gatehouse p50 ${echoGatehouseMs.p50.toFixed(3)} ms p99 ${echoGatehouseMs.p99.toFixed(3)} ms`);
 
-    const file = join(dir, 'payload.bin');
-    writeFileSync(file, randomBytes(options.cpBytes));
     const cp: StreamsResult['cp'] = [];
     const home = join(dir, 'home');
     const impersonate = ['--as', gatehouse.user, ...gatehouse.groups.flatMap((group) => ['--as-group', group])];
@@ -94,18 +122,33 @@ export async function streamsBench(options: { keystrokes: number; cpBytes: numbe
       if (code !== 0) throw new Error(`kubectl ${version} ${args.join(' ')} failed: ${stderr}`);
       return performance.now() - started;
     };
+    const paths = { direct: api.kubeconfigPath, gatehouse: gatehouse.kubeconfigPath } as const;
     for (const version of options.kubectl) {
       // A warm-up run per path (kubectl's discovery cache, Gatehouse's agents).
-      await run(version, api.kubeconfigPath, ['exec', 'web', '--', 'true']);
-      await run(version, gatehouse.kubeconfigPath, ['exec', 'web', '--', 'true']);
-      const into = { direct: await run(version, api.kubeconfigPath, ['cp', file, 'web:/tmp/direct.bin']), gatehouse: await run(version, gatehouse.kubeconfigPath, ['cp', file, 'web:/tmp/through.bin']) };
-      cp.push({ kubectl: version, direction: 'into the pod', bytes: options.cpBytes, directMs: into.direct, gatehouseMs: into.gatehouse });
-      const back = join(dir, 'back.bin');
-      const outDirect = await run(version, api.kubeconfigPath, ['cp', 'web:/tmp/direct.bin', back]);
-      const outGatehouse = await run(version, gatehouse.kubeconfigPath, ['cp', 'web:/tmp/through.bin', back]);
-      if (statSync(back).size !== options.cpBytes || !readFileSync(back).equals(readFileSync(file))) throw new Error('kubectl cp through Gatehouse did not bring the file back whole');
-      cp.push({ kubectl: version, direction: 'out of the pod', bytes: options.cpBytes, directMs: outDirect, gatehouseMs: outGatehouse });
-      for (const row of cp.slice(-2)) log(`  kubectl ${version} cp ${row.direction}: direct ${row.directMs.toFixed(0)} ms (${mbps(row.bytes, row.directMs)}), through Gatehouse ${row.gatehouseMs.toFixed(0)} ms (${mbps(row.bytes, row.gatehouseMs)})`);
+      for (const kubeconfig of Object.values(paths)) await run(version, kubeconfig, ['exec', 'web', '--', 'true']);
+      for (const bytes of options.cpSizes) {
+        const file = join(dir, 'payload.bin');
+        const content = randomBytes(bytes);
+        writeFileSync(file, content);
+        const row = (direction: StreamsResult['cp'][number]['direction']): StreamsResult['cp'][number] => ({ kubectl: version, protocol: protocolOf(version), direction, bytes, directMs: [], gatehouseMs: [] });
+        const into = row('into the pod');
+        const out = row('out of the pod');
+        // Direct and through Gatehouse take turns, so the machine's drift hits both alike.
+        for (let round = 0; round < options.rounds; round += 1) {
+          for (const [path, kubeconfig] of Object.entries(paths) as ['direct' | 'gatehouse', string][]) {
+            const remote = `web:/tmp/${path}.bin`;
+            into[`${path}Ms`].push(await run(version, kubeconfig, ['cp', file, remote]));
+            const back = join(dir, `back-${path}.bin`);
+            out[`${path}Ms`].push(await run(version, kubeconfig, ['cp', remote, back]));
+            if (statSync(back).size !== bytes || !readFileSync(back).equals(content)) throw new Error(`kubectl ${version} cp ${path} did not bring the ${bytes}-byte file back whole`);
+            rmSync(back);
+          }
+        }
+        for (const result of [into, out]) {
+          cp.push(result);
+          log(`  ${describeCp(result)}`);
+        }
+      }
     }
     return { keystrokes: options.keystrokes, echoDirectMs, echoGatehouseMs, cp };
   } finally {

@@ -185,12 +185,12 @@ export function serveExec(
   const onStream = (stream: number, data: string | Buffer): Buffer => wsFrame(OPCODE.binary, Buffer.concat([Buffer.from([stream]), Buffer.from(data)]));
   const out: ExecStreams = {
     write(stream, data) {
-      if (!finished && !socket.writableEnded) socket.write(onStream(stream, data));
+      if (!finished && socket.writable) socket.write(onStream(stream, data));
     },
     finish(exitCode) {
       if (finished) return;
       finished = true;
-      if (socket.writableEnded) return;
+      if (!socket.writable) return;
       socket.write(onStream(3, JSON.stringify(exitStatus(exitCode))));
       socket.write(wsFrame(OPCODE.close, Buffer.from([0x03, 0xe8])));
       setImmediate(() => socket.end());

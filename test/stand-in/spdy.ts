@@ -13,7 +13,18 @@
  * exec: once the streams the query asks for are open (error, stdin, stdout, stderr, resize
  * with a TTY), the command runs in the built-in shell (exec.ts/shell.ts); output goes to
  * stdout/stderr, the final Status (v4: JSON) to the error stream, then every stream is
- * finished. port-forward: each connection's data stream reaches a tiny server on the pod's
+ * finished and the connection closed as spdystream's `Close` does (GOAWAY, then the socket
+ * ends once all of it is written).
+ *
+ * Flow control: spdystream — both ends of every kubectl↔kubelet SPDY connection — implements
+ * none. It never sends WINDOW_UPDATE, ignores the ones it gets and the SETTINGS initial window;
+ * a reader that falls behind blocks its frame worker and, through it, TCP. So the stand-in
+ * ignores them too, and its backpressure is its socket's. What it must never do is write after
+ * its socket ended: Node destroys a socket written after `end()`, and what was still queued
+ * for a slow reader (most of a 100 MB `kubectl cp` out of the pod) is lost — the client sees
+ * the connection end mid-frame ("unexpected EOF"). kubectl pings every 5 s, so the echo of a
+ * PING that arrives while the last megabytes drain is exactly such a write; it is dropped, as
+ * a Go server's write on a closed connection fails. port-forward: each connection's data stream reaches a tiny server on the pod's
  * port — an HTTP request gets an HTTP answer naming pod and port, other bytes are echoed.
  */
 import type { IncomingMessage } from 'node:http';
@@ -69,13 +80,26 @@ class SpdyConnection {
   }
 
   write(id: number, data: Buffer | string): void {
-    if (!this.socket.writableEnded && !this.finished.has(id)) this.socket.write(dataFrame(id, 0, Buffer.from(data)));
+    if (!this.finished.has(id)) this.send(dataFrame(id, 0, Buffer.from(data)));
   }
 
   finish(id: number): void {
-    if (this.socket.writableEnded || this.finished.has(id)) return;
+    if (this.finished.has(id)) return;
     this.finished.add(id);
-    this.socket.write(dataFrame(id, FLAG_FIN, Buffer.alloc(0)));
+    this.send(dataFrame(id, FLAG_FIN, Buffer.alloc(0)));
+  }
+
+  /** GOAWAY naming the last stream the client opened, then the socket ends once everything queued is written. */
+  close(lastStreamId: number): void {
+    const goAway = Buffer.alloc(8);
+    goAway.writeUInt32BE(lastStreamId, 0);
+    this.send(controlFrame(TYPE.goAway, 0, goAway));
+    if (this.socket.writable) this.socket.end();
+  }
+
+  /** Every frame leaves here: nothing is written once the socket's writing side ended. */
+  private send(frame: Buffer): void {
+    if (this.socket.writable) this.socket.write(frame);
   }
 
   private receive(chunk: Buffer): void {
@@ -100,14 +124,14 @@ class SpdyConnection {
     if (type === TYPE.synStream) {
       const id = payload.readUInt32BE(0) & 0x7fffffff;
       const headers = this.reader.block(payload.subarray(10));
-      this.socket.write(spdySynReply(id, this.writer.block([])));
+      this.send(spdySynReply(id, this.writer.block([])));
       this.handlers.opened(id, headers);
       if ((flags & FLAG_FIN) !== 0) this.handlers.data(id, Buffer.alloc(0), true);
     } else if (type === TYPE.ping) {
-      this.socket.write(controlFrame(TYPE.ping, 0, payload));
+      this.send(controlFrame(TYPE.ping, 0, payload));
     } else if (type === TYPE.headers) {
       this.reader.block(payload.subarray(4));
-    } else if (type === TYPE.goAway) {
+    } else if (type === TYPE.goAway && this.socket.writable) {
       this.socket.end();
     }
     // SETTINGS, WINDOW_UPDATE, RST_STREAM: nothing to do for the stand-in's short streams.
@@ -155,7 +179,7 @@ export function serveSpdyExec(req: IncomingMessage, socket: Duplex, pod: KubeObj
             if (protocol === 'v4.channel.k8s.io') connection.write(errorId, JSON.stringify(status));
             else if (exitCode !== 0) connection.write(errorId, String(status['message']));
             for (const id of streams.values()) connection.finish(id);
-            setTimeout(() => socket.end(), 50).unref();
+            connection.close(Math.max(...streams.values()));
           },
         },
       );

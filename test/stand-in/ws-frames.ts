@@ -37,7 +37,8 @@ export function readWsMessages(socket: Duplex, onMessage: (payload: Buffer) => v
       pending = pending.subarray(read.length);
       const { opcode, fin, payload } = read.frame;
       if (opcode === OPCODE.ping) {
-        socket.write(wsFrame(OPCODE.pong, payload));
+        // Not after the socket's end: a write then destroys it, and what a slow reader had not yet got is lost.
+        if (socket.writable) socket.write(wsFrame(OPCODE.pong, payload));
         continue;
       }
       if (opcode === OPCODE.pong) continue;
