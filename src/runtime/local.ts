@@ -48,7 +48,7 @@ import { startLocalStreamLeases } from '../local/stream-leases.ts';
 import type { RecordSink } from '../ports/records.ts';
 import type { StreamLimiter } from '../streams/stream-limit.ts';
 import type { LocalMailServer } from '../local/mail.ts';
-import { createNodeStreams } from '../streams/stream-upgrade.ts';
+import { createNodeStreams, type StreamHandling } from '../streams/stream-upgrade.ts';
 import { startNodeServer } from './node-server.ts';
 
 export const DEFAULT_STATE_DIR = '.gatehouse';
@@ -106,6 +106,8 @@ export interface LocalGatehouse {
   app: Hono;
   /** The per-user cap on long streams (unless overridden). */
   streams?: StreamLimiter;
+  /** exec, attach, cp and port-forward: the live sessions and what the tunnels held at most. */
+  tunnels?: StreamHandling;
   /** Session records (embedded S3 stand-in under `<stateDir>/s3`, unless overridden); `flush()` makes them readable now. */
   records?: RecordSink;
   policyFile: string;
@@ -247,6 +249,7 @@ export async function startLocalGatehouse(options: LocalOptions): Promise<LocalG
     if (localApprovals !== undefined) local.mail = localApprovals.mail;
     if (deps.records !== undefined) local.records = deps.records;
     if (deps.streams !== undefined) local.streams = deps.streams;
+    if (deps.tunnels !== undefined) local.tunnels = deps.tunnels;
     return local;
   } catch (error) {
     await closeAll(services);

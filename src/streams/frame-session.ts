@@ -30,6 +30,8 @@ export interface FrameSession {
   fromUpstream(chunk: Buffer, sink: FrameSink): void | Promise<void>;
   /** The final word from the upstream, when it gave one (exec's Status): "exit code 0", … */
   outcome(): string | undefined;
+  /** Bytes of one side read but not yet forwarded: the start of a frame still arriving. */
+  unread(side: 'client' | 'upstream'): number;
   /** Frames telling the client the session ends and why (when Gatehouse ends it). */
   farewell(reason: string): Buffer;
   close(): void;

@@ -83,6 +83,10 @@ export class SpdySession implements FrameSession {
     return this.statusSeen ? describeExecStatus(this.status) : undefined;
   }
 
+  unread(side: 'client' | 'upstream'): number {
+    return (side === 'client' ? this.clientPending : this.serverPending).length;
+  }
+
   farewell(reason: string): Buffer {
     const frames: Buffer[] = [];
     for (const [id, stream] of this.streams) {

@@ -24,13 +24,15 @@ import type { PolicyEngine } from '../policy/policy.ts';
 import { systemClock } from '../types.ts';
 import { LiveSessions } from './live-sessions.ts';
 import { SpdySession, SPDY_EXEC_PROTOCOLS, SPDY_PORT_FORWARD_PROTOCOLS } from './spdy-session.ts';
-import { Tunnel, type TunnelEnd } from './tunnel.ts';
+import { Tunnel, type TunnelEnd, type TunnelStats } from './tunnel.ts';
 import { WsChannelSession, WS_EXEC_PROTOCOLS } from './ws-session.ts';
 
 export interface StreamDeps {
   recordings: RecordingStore | undefined;
   sessions: LiveSessions;
   clock: Clock;
+  /** Shared by every tunnel started with these deps. */
+  stats?: TunnelStats;
   /** Why a port-forward stream to `port` may not be opened, or undefined when it may (policy, per port). */
   refusePort?(identity: Identity, request: KubeRequest, sessionDecision: Decision | undefined, port: number): string | undefined;
 }
@@ -38,6 +40,8 @@ export interface StreamDeps {
 /** What an upgraded call is offered, for the forward stage (which imports none of this: the Lambda bundle carries no stream code). */
 export interface StreamHandling {
   readonly sessions: LiveSessions;
+  /** What the tunnels held at most (the memory bound, observed). */
+  readonly stats: TunnelStats;
   prepare(call: StreamCall): Promise<PreparedStream>;
   /** Starts the tunnel; the promise settles when the session ended and its recording was written. */
   start(prepared: PreparedStream, client: { socket: Duplex; head: Buffer }, upstream: { response: IncomingMessage; socket: Duplex; head: Buffer }): Promise<TunnelEnd>;
@@ -58,9 +62,11 @@ export interface StreamCall {
  * refused, 503), per-port policy from `policy`, live sessions kept for terminate.
  */
 export function createNodeStreams(options: { recordings: RecordingStore | undefined; policy: PolicyEngine; clock?: Clock; sessions?: LiveSessions }): StreamHandling {
-  const deps: StreamDeps = { recordings: options.recordings, sessions: options.sessions ?? new LiveSessions(), clock: options.clock ?? systemClock, refusePort: portRefusal(options.policy) };
+  const stats: TunnelStats = { peakHeldBytes: 0 };
+  const deps: StreamDeps = { recordings: options.recordings, sessions: options.sessions ?? new LiveSessions(), clock: options.clock ?? systemClock, stats, refusePort: portRefusal(options.policy) };
   return {
     sessions: deps.sessions,
+    stats,
     prepare: (call) => prepareStream(deps, call),
     start: (prepared, client, upstream) => startStream(prepared, deps, client, upstream).ended,
     abandon: (prepared, reason) => abandonStream(prepared, reason, deps),
@@ -195,7 +201,16 @@ export function startStream(
     ...(deps.refusePort === undefined ? {} : { refusePort: (port: number) => deps.refusePort?.(identity, request, prepared.decision, port) }),
   };
   const session: FrameSession = prepared.family === 'websocket' ? new WsChannelSession(shape) : new SpdySession(shape);
-  const tunnel = new Tunnel({ client: client.socket, clientHead: client.head, upstream: upstream.socket, upstreamHead: upstream.head, session, recorder: prepared.recorder, elapsed });
+  const tunnel = new Tunnel({
+    client: client.socket,
+    clientHead: client.head,
+    upstream: upstream.socket,
+    upstreamHead: upstream.head,
+    session,
+    recorder: prepared.recorder,
+    elapsed,
+    ...(deps.stats === undefined ? {} : { stats: deps.stats }),
+  });
   const remove = deps.sessions.add({
     requestId: prepared.requestId,
     ...(prepared.approvalId === undefined ? {} : { approvalId: prepared.approvalId }),

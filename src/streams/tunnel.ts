@@ -6,8 +6,15 @@
  * Contract:
  * - Each direction is read chunk by chunk; the reader forwards only whole frames it read and
  *   reports what they carried to the recorder. While a chunk is being read (a SPDY header
- *   block inflates asynchronously) or a destination must drain, the source is paused: order
- *   is kept per direction and memory stays bounded.
+ *   block inflates asynchronously) or its destination must drain, the source is paused: order
+ *   is kept per direction and memory stays bounded — a direction holds at most about two
+ *   HIGH_WATER_BYTES and one frame (chunks not yet read, the reader's partial frame, what its
+ *   destination socket has not yet handed to the kernel), whatever the sizes copied. Each
+ *   direction waits only for its own destination, so a slow reader on one side never stalls
+ *   the other direction. This is the only flow control there is: SPDY/3.1's windows are not
+ *   used by spdystream, kubectl's and the kubelet's SPDY library (it never sends WINDOW_UPDATE
+ *   and ignores those it gets), so Gatehouse passes SETTINGS and WINDOW_UPDATE through
+ *   untouched and enforces no window — backpressure is TCP's, end to end, as without Gatehouse.
  * - The session ends once, with ONE reason, given to `recorder.close`: the exec's own outcome
  *   ("command exited 0") when the API server gave it, else who went away and how ("client
  *   closed the connection", "upstream connection lost (ECONNRESET)"), a frame refused ("refused
@@ -33,6 +40,19 @@ export interface TunnelOptions {
   recorder: StreamRecorder;
   /** Milliseconds since the session started. */
   elapsed(): number;
+  /** Where the tunnel reports how much it held at most (shared by every tunnel of one process). */
+  stats?: TunnelStats;
+}
+
+/** What the tunnels of one process held, for the operator and for tests of the memory bound. */
+export interface TunnelStats {
+  /**
+   * The most bytes one direction of one tunnel held at once: read from its source and not yet
+   * handed to the kernel by its destination (queued chunks, the reader's partial frame, the
+   * destination socket's unwritten bytes). Sampled after every chunk arrives and after every
+   * chunk is read; it does not depend on timing, only on how far a reader fell behind.
+   */
+  peakHeldBytes: number;
 }
 
 export interface TunnelEnd {
@@ -65,8 +85,8 @@ export class Tunnel {
   /** Reads what came with the 101 on both sides, then both sockets. */
   start(): void {
     const { client, upstream, session } = this.options;
-    const fromClient = new Pump(client, (chunk) => session.fromClient(chunk, this.sink), this, 'client');
-    const fromUpstream = new Pump(upstream, (chunk) => session.fromUpstream(chunk, this.sink), this, 'upstream');
+    const fromClient = new Pump(client, upstream, (chunk) => session.fromClient(chunk, this.sink), this, 'client');
+    const fromUpstream = new Pump(upstream, client, (chunk) => session.fromUpstream(chunk, this.sink), this, 'upstream');
     client.on('error', (error: NodeJS.ErrnoException) => (this.clientError ??= error.code ?? error.message));
     upstream.on('error', (error: NodeJS.ErrnoException) => (this.upstreamError ??= error.code ?? error.message));
     // What arrived before a side ended is read first: the end is acted on once its pump is idle.
@@ -96,23 +116,12 @@ export class Tunnel {
     this.finish(reason, true);
   }
 
-  /**
-   * Resolves once neither socket holds more than HIGH_WATER_BYTES unwritten (undefined when
-   * none does). Waiting only past that, not at every chunk the socket's own 16 KiB mark
-   * asks for, keeps a bulk copy (`kubectl cp`) streaming instead of stopping and going.
-   */
-  drained(): Promise<void> | undefined {
-    const waiting = [this.options.client, this.options.upstream].find((socket) => socket.writableLength > HIGH_WATER_BYTES && !socket.destroyed);
-    if (waiting === undefined) return undefined;
-    return new Promise((resolve) => {
-      const again = (): void => {
-        waiting.off('drain', again);
-        waiting.off('close', again);
-        resolve();
-      };
-      waiting.once('drain', again);
-      waiting.once('close', again);
-    });
+  /** Records what one direction holds now (see TunnelStats). */
+  held(side: 'client' | 'upstream', queued: number, destination: Duplex): void {
+    const stats = this.options.stats;
+    if (stats === undefined) return;
+    const bytes = queued + this.options.session.unread(side) + destination.writableLength;
+    if (bytes > stats.peakHeldBytes) stats.peakHeldBytes = bytes;
   }
 
   get isDone(): boolean {
@@ -163,12 +172,31 @@ export class Tunnel {
   }
 }
 
-/** Unread bytes a direction may hold before its socket is paused. */
+/**
+ * Unread bytes a direction may queue before its source is paused, and unwritten bytes its
+ * destination may hold before the direction waits for 'drain'. Waiting only past this, not at
+ * every chunk the socket's own 16 KiB mark asks for, keeps a bulk copy (`kubectl cp`)
+ * streaming instead of stopping and going.
+ */
 const HIGH_WATER_BYTES = 1024 * 1024;
+
+/** Resolves once `socket` holds at most HIGH_WATER_BYTES unwritten (undefined when it already does). */
+function drained(socket: Duplex): Promise<void> | undefined {
+  if (socket.writableLength <= HIGH_WATER_BYTES || socket.destroyed) return undefined;
+  return new Promise((resolve) => {
+    const again = (): void => {
+      socket.off('drain', again);
+      socket.off('close', again);
+      resolve();
+    };
+    socket.once('drain', again);
+    socket.once('close', again);
+  });
+}
 
 /**
  * One direction's reader: chunks are queued as they arrive and read one after the other
- * (a SPDY header block inflates asynchronously), each once the destinations drained. The
+ * (a SPDY header block inflates asynchronously), each once its destination drained. The
  * source is paused while the queue is over the high-water mark. `afterQueued` runs once what
  * arrived so far has been read: a side's end is acted on only after its last bytes.
  */
@@ -180,6 +208,7 @@ class Pump {
 
   constructor(
     private readonly source: Duplex,
+    private readonly destination: Duplex,
     private readonly read: (chunk: Buffer) => void | Promise<void>,
     private readonly tunnel: Tunnel,
     private readonly side: 'client' | 'upstream',
@@ -189,6 +218,7 @@ class Pump {
     if (this.tunnel.isDone) return;
     this.queue.push(chunk);
     this.queued += chunk.length;
+    this.tunnel.held(this.side, this.queued, this.destination);
     if (this.queued > HIGH_WATER_BYTES) this.source.pause();
     if (!this.running) void this.run();
   }
@@ -204,7 +234,8 @@ class Pump {
       for (let chunk = this.queue.shift(); chunk !== undefined && !this.tunnel.isDone; chunk = this.queue.shift()) {
         this.queued -= chunk.length;
         await this.read(chunk);
-        await this.tunnel.drained();
+        this.tunnel.held(this.side, this.queued, this.destination);
+        await drained(this.destination);
         if (this.queued <= HIGH_WATER_BYTES && this.source.isPaused()) this.source.resume();
       }
     } catch (error) {

@@ -61,6 +61,10 @@ export class WsChannelSession implements FrameSession {
     return this.statusSeen ? describeExecStatus(this.status) : undefined;
   }
 
+  unread(side: 'client' | 'upstream'): number {
+    return (side === 'client' ? this.client : this.server).pending.length;
+  }
+
   farewell(reason: string): Buffer {
     return Buffer.concat([
       wsFrame(WS_OPCODE.binary, Buffer.concat([Buffer.from([CHANNEL.error]), Buffer.from(endedStatus(reason))])),

@@ -70,6 +70,12 @@ export interface FakeApiServerOptions {
   exec?: ExecHandler;
   /** Seed the demo cluster of demo.ts (namespaces, Deployments, Running pods writing logs …). */
   demo?: boolean;
+  /**
+   * Every exec/attach connection stops being read for `ms` once `afterBytes` arrived on it, once:
+   * a container whose stdin is not read for a while (a slow disk under `tar x`), so the kubelet
+   * reads no more and TCP pushes back on whoever sends — what tests of bounded buffering need.
+   */
+  stdinStall?: { afterBytes: number; ms: number };
 }
 
 export interface ReceivedRequest {
@@ -439,6 +445,7 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
         transcripts.push(transcript);
         return { ...context, written, transcript };
       };
+      if (streaming !== 'portforward' && options.stdinStall !== undefined) stallOnce(socket, options.stdinStall);
       if (streaming === 'portforward') serveSpdyPortForward(req, socket, pod);
       else if (isSpdyUpgrade(req)) serveSpdyExec(req, socket, pod, query, contextFor, options.exec, attach);
       else serveExec(req, socket, pod, query, contextFor, options.exec, attach);
@@ -502,4 +509,17 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
       removeDir();
     },
   };
+}
+
+/** Stops reading `socket` for `stall.ms` once `stall.afterBytes` arrived (see FakeApiServerOptions.stdinStall). */
+function stallOnce(socket: Duplex, stall: { afterBytes: number; ms: number }): void {
+  let seen = 0;
+  const count = (chunk: Buffer): void => {
+    seen += chunk.length;
+    if (seen < stall.afterBytes) return;
+    socket.off('data', count);
+    socket.pause();
+    setTimeout(() => socket.resume(), stall.ms);
+  };
+  socket.on('data', count);
 }

@@ -29,7 +29,7 @@ export function transcriptOf(h: Harness, from: number, program: string): ExecTra
 }
 
 /** The recorded session whose command starts with `program` (the latest one), once it closed. */
-export async function recordingOf(h: Harness, from: number, program: string): Promise<RecordedSession> {
+export async function recordingOf(h: Pick<Harness, 'recordings'>, from: number, program: string): Promise<RecordedSession> {
   const found = h.recordings.sessions.slice(from).filter((s) => (s.info.command?.[0] ?? s.info.kind) === program);
   const last = found[found.length - 1];
   assert.ok(last !== undefined, `a recording of ${program}; recorded: ${h.recordings.sessions.slice(from).map((s) => s.info.command?.join(' ') ?? s.info.kind).join(' | ')}`);
