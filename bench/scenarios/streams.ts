@@ -6,8 +6,10 @@
  *   on a session direct to the stand-in and on one through Gatehouse (alternating). Raw
  *   WebSocket frames, not kubectl, so kubectl's own terminal handling is not measured.
  * - `kubectl cp` of files of 1, 20 and 100 MB into the pod and back out, with kubectl 1.27
- *   (SPDY/3.1) and 1.33 (WebSocket), direct and through Gatehouse taking turns, three rounds:
- *   median wall time, throughput and the ratio, each file checked byte for byte on its way back.
+ *   (SPDY/3.1) and 1.33 (WebSocket), three rounds of three paths taking turns: direct, through
+ *   a bare TLS relay (the floor of any tunnel that terminates TLS here) and through Gatehouse;
+ *   median wall time, throughput and the ratio to direct, each file checked byte for byte on
+ *   its way back.
  *
  * The stand-in and Gatehouse run in this process (one event loop for both paths; the client
  * side of the echo too), so the added figures are Gatehouse's own work plus one more hop.
@@ -22,7 +24,9 @@ import * as tls from 'node:tls';
 import { spawn } from 'node:child_process';
 import { startLocalGatehouse } from '../../src/runtime/local.ts';
 import { readWsFrame, wsFrame, WS_OPCODE } from '../../src/streams/ws-frame.ts';
-import { startFakeApiServer } from '../../test/stand-in/apiserver.ts';
+import type { AddressInfo } from 'node:net';
+import { startFakeApiServer, type FakeApiServer } from '../../test/stand-in/apiserver.ts';
+import { createTestCertificates } from '../../test/stand-in/tls.ts';
 import { kubectlBinary } from '../../test/support/harness.ts';
 import { distribution, median, type Distribution } from '../stats.ts';
 
@@ -30,8 +34,12 @@ export interface StreamsResult {
   keystrokes: number;
   echoDirectMs: Distribution;
   echoGatehouseMs: Distribution;
-  /** Wall times per command, one per round, direct and through Gatehouse taking turns. */
-  cp: { kubectl: string; protocol: 'SPDY/3.1' | 'WebSocket'; direction: 'into the pod' | 'out of the pod'; bytes: number; directMs: number[]; gatehouseMs: number[] }[];
+  /**
+   * Wall times per command, one per round, the three paths taking turns: direct, through a bare
+   * TLS relay (the floor: one more TLS hop in this process, bytes copied and nothing read), and
+   * through Gatehouse.
+   */
+  cp: { kubectl: string; protocol: 'SPDY/3.1' | 'WebSocket'; direction: 'into the pod' | 'out of the pod'; bytes: number; directMs: number[]; relayMs: number[]; gatehouseMs: number[] }[];
 }
 
 export interface StreamsOptions {
@@ -55,11 +63,50 @@ function protocolOf(version: string): 'SPDY/3.1' | 'WebSocket' {
   return Number(version.split('.')[1]) >= 30 ? 'WebSocket' : 'SPDY/3.1';
 }
 
-/** `kubectl 1.27 (SPDY/3.1) cp 100 MB into the pod: direct 1,591 ms (62.8 MB/s), Gatehouse 2,881 ms (34.7 MB/s), 1.81×`, medians. */
+/** `kubectl 1.27 (SPDY/3.1) cp 100 MB into the pod: direct 843 ms (118.6 MB/s), TLS relay … 1.40×, Gatehouse … 1.77× (medians of 3)`. */
 export function describeCp(row: StreamsResult['cp'][number]): string {
   const direct = median(row.directMs);
-  const through = median(row.gatehouseMs);
-  return `kubectl ${row.kubectl} (${row.protocol}) cp ${(row.bytes / 1e6).toFixed(0)} MB ${row.direction}: direct ${direct.toFixed(0)} ms (${mbps(row.bytes, direct)}), through Gatehouse ${through.toFixed(0)} ms (${mbps(row.bytes, through)}), ${(through / direct).toFixed(2)}× (median of ${row.directMs.length})`;
+  const path = (name: string, times: number[]): string => `${name} ${median(times).toFixed(0)} ms (${mbps(row.bytes, median(times))}, ${(median(times) / direct).toFixed(2)}×)`;
+  return `kubectl ${row.kubectl} (${row.protocol}) cp ${(row.bytes / 1e6).toFixed(0)} MB ${row.direction}: direct ${direct.toFixed(0)} ms (${mbps(row.bytes, direct)}), ${path('TLS relay', row.relayMs)}, ${path('Gatehouse', row.gatehouseMs)} (medians of ${row.directMs.length})`;
+}
+
+/**
+ * The floor of any TLS-terminating tunnel in this process: accepts TLS, opens TLS to the
+ * stand-in and copies bytes both ways (pipe, with its backpressure), reading nothing. Its
+ * kubeconfig speaks to the stand-in with the stand-in's own token, as the direct path does.
+ */
+async function startTlsRelay(api: FakeApiServer, dir: string): Promise<{ kubeconfigPath: string; close(): Promise<void> }> {
+  const certs = await createTestCertificates('bench-relay');
+  const upstream = new URL(api.url);
+  const server = tls.createServer({ cert: certs.certPem, key: certs.keyPem }, (client) => {
+    const out = tls.connect({ host: upstream.hostname, port: Number(upstream.port), ca: api.caPem, servername: upstream.hostname });
+    client.pipe(out).pipe(client);
+    const end = (): void => {
+      client.destroy();
+      out.destroy();
+    };
+    client.on('error', end);
+    out.on('error', end);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const kubeconfigPath = join(dir, 'relay.kubeconfig');
+  writeFileSync(
+    kubeconfigPath,
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'relay', cluster: { server: `https://127.0.0.1:${port}`, 'certificate-authority-data': Buffer.from(certs.caPem).toString('base64') } }],
+      users: [{ name: 'relay', user: { token: api.token } }],
+      contexts: [{ name: 'relay', context: { cluster: 'relay', user: 'relay', namespace: 'default' } }],
+      'current-context': 'relay',
+    }),
+    { mode: 0o600 },
+  );
+  return {
+    kubeconfigPath,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }
 
 const POLICY = `apiVersion: gatehouse/v1
@@ -82,6 +129,7 @@ export async function streamsBench(options: StreamsOptions, log: (line: string) 
   writeFileSync(policyFile, POLICY);
   // The local runtime records as a deployment does: the records-bucket store (src/recordings/) into its S3 stand-in.
   const gatehouse = await startLocalGatehouse({ stateDir: join(dir, 'state'), port: 0, upstreamKubeconfig: api.kubeconfigPath, auth: 'token', policyFile });
+  const relay = await startTlsRelay(api, dir);
   try {
     const token = await gatehouse.devIssuer.mint(gatehouse.user, gatehouse.groups, 3600);
     const path = '/api/v1/namespaces/default/pods/web/exec?command=sh&stdin=true&stdout=true&tty=true&container=main';
@@ -114,7 +162,7 @@ export async function streamsBench(options: StreamsOptions, log: (line: string) 
     // kubectl runs as a child the event loop does not wait on: the stand-in and Gatehouse serve it from this process.
     const run = async (version: string, kubeconfig: string, args: string[]): Promise<number> => {
       const started = performance.now();
-      const as = kubeconfig === api.kubeconfigPath ? impersonate : [];
+      const as = kubeconfig === gatehouse.kubeconfigPath ? [] : impersonate;
       const child = spawn(kubectlBinary(version), ['--kubeconfig', kubeconfig, '--cache-dir', join(home, 'cache'), ...as, ...args], { env: { PATH: process.env['PATH'] ?? '', HOME: home }, stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
       child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
@@ -122,7 +170,7 @@ export async function streamsBench(options: StreamsOptions, log: (line: string) 
       if (code !== 0) throw new Error(`kubectl ${version} ${args.join(' ')} failed: ${stderr}`);
       return performance.now() - started;
     };
-    const paths = { direct: api.kubeconfigPath, gatehouse: gatehouse.kubeconfigPath } as const;
+    const paths = { direct: api.kubeconfigPath, relay: relay.kubeconfigPath, gatehouse: gatehouse.kubeconfigPath } as const;
     for (const version of options.kubectl) {
       // A warm-up run per path (kubectl's discovery cache, Gatehouse's agents).
       for (const kubeconfig of Object.values(paths)) await run(version, kubeconfig, ['exec', 'web', '--', 'true']);
@@ -130,12 +178,12 @@ export async function streamsBench(options: StreamsOptions, log: (line: string) 
         const file = join(dir, 'payload.bin');
         const content = randomBytes(bytes);
         writeFileSync(file, content);
-        const row = (direction: StreamsResult['cp'][number]['direction']): StreamsResult['cp'][number] => ({ kubectl: version, protocol: protocolOf(version), direction, bytes, directMs: [], gatehouseMs: [] });
+        const row = (direction: StreamsResult['cp'][number]['direction']): StreamsResult['cp'][number] => ({ kubectl: version, protocol: protocolOf(version), direction, bytes, directMs: [], relayMs: [], gatehouseMs: [] });
         const into = row('into the pod');
         const out = row('out of the pod');
-        // Direct and through Gatehouse take turns, so the machine's drift hits both alike.
+        // The paths take turns, so the machine's drift hits each alike.
         for (let round = 0; round < options.rounds; round += 1) {
-          for (const [path, kubeconfig] of Object.entries(paths) as ['direct' | 'gatehouse', string][]) {
+          for (const [path, kubeconfig] of Object.entries(paths) as ['direct' | 'relay' | 'gatehouse', string][]) {
             const remote = `web:/tmp/${path}.bin`;
             into[`${path}Ms`].push(await run(version, kubeconfig, ['cp', file, remote]));
             const back = join(dir, `back-${path}.bin`);
@@ -152,6 +200,7 @@ export async function streamsBench(options: StreamsOptions, log: (line: string) 
     }
     return { keystrokes: options.keystrokes, echoDirectMs, echoGatehouseMs, cp };
   } finally {
+    await relay.close();
     await gatehouse.close();
     await api.close();
     rmSync(dir, { recursive: true, force: true });
