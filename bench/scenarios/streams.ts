@@ -78,8 +78,13 @@ export function describeCp(row: StreamsResult['cp'][number]): string {
 async function startTlsRelay(api: FakeApiServer, dir: string): Promise<{ kubeconfigPath: string; close(): Promise<void> }> {
   const certs = await createTestCertificates('bench-relay');
   const upstream = new URL(api.url);
+  const open = new Set<tls.TLSSocket>();
   const server = tls.createServer({ cert: certs.certPem, key: certs.keyPem }, (client) => {
     const out = tls.connect({ host: upstream.hostname, port: Number(upstream.port), ca: api.caPem });
+    for (const socket of [client, out]) {
+      open.add(socket);
+      socket.once('close', () => open.delete(socket));
+    }
     // No Nagle, as Gatehouse's sockets: a small write (a SYN_REPLY, a Status) leaves at once.
     client.setNoDelay(true);
     out.setNoDelay(true);
@@ -108,7 +113,12 @@ async function startTlsRelay(api: FakeApiServer, dir: string): Promise<{ kubecon
   );
   return {
     kubeconfigPath,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    // kubectl's connections may linger half-closed: the relay ends them itself.
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of open) socket.destroy();
+      }),
   };
 }
 
