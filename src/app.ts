@@ -2,7 +2,8 @@
  * The Gatehouse app: the whole pipeline assembled in one place, in the order a request
  * passes it. Both runtimes (Node HTTPS server, Lambda Function URL) serve this same app.
  *
- * `/mcp` (AI agents, src/mcp/) sits beside the chain: each tool call re-enters it as API requests.
+ * `/mcp` (AI agents, src/mcp/; `/clusters/<name>/mcp` with several clusters) sits beside the chain:
+ * each tool call re-enters it as API requests under its cluster's prefix.
  *
  *   route ─► record ─► authenticate ─► cluster known ─► impersonate ─► classify ─► request framing ─► authorize ─► request body ─► approve ─► limit streams ─► record intent ─► credentials ─► restore ─► forward ─► mask
  *
@@ -54,6 +55,7 @@ import { approvalRoutes } from './approvals/routes.ts';
 import type { RecordingStore } from './ports/recordings.ts';
 import { mcpEndpoint } from './mcp/endpoint.ts';
 import type { ProtectedResource } from './mcp/resource-metadata.ts';
+import type { ApprovalWaitOptions } from './mcp/approval-wait.ts';
 import type { StreamHandling } from './streams/stream-upgrade.ts';
 
 export interface GatehouseDeps {
@@ -85,8 +87,14 @@ export interface GatehouseDeps {
   maxRequestBodyBytes?: number;
   /** Where exec/attach/cp/port-forward sessions are recorded (Node runtime): what `tunnels` is built with. */
   recordings?: RecordingStore;
-  /** The MCP endpoint (/mcp) as this protected resource; absent: not served. */
+  /** The MCP endpoint (/mcp, or /clusters/<name>/mcp for each of several clusters) as this protected resource; absent: not served. */
   mcp?: ProtectedResource;
+  /**
+   * Longest an MCP tool call waits for an approval the user chose to wait for (asked through MCP
+   * elicitation); absent or 0: never offered. Used on the Node runtime only, where the client's
+   * answer reaches the waiting process (docs/mcp.md says why not on Lambda).
+   */
+  mcpApprovalWaitSeconds?: number;
   /**
    * exec, attach, cp and port-forward (Node runtime only: `createNodeStreams`, src/streams/); without
    * it every upgrade is refused (503). Its live sessions are what an approver's terminate ends.
@@ -115,6 +123,7 @@ export function createApp(deps: GatehouseDeps): Hono {
       '/',
       mcpEndpoint({
         resource: deps.mcp,
+        router: clusters.router,
         authenticator: deps.authenticator,
         dispatch: (request, env) => app.fetch(request, env),
         mask: recordBodyMasking(deps.masking).mask,
@@ -122,6 +131,7 @@ export function createApp(deps: GatehouseDeps): Hono {
         runtime: deps.runtime,
         maxBodyBytes: maxRequestBodyBytes,
         trustForwardedFor: (deps.recordSettings ?? DEFAULT_RECORD_SETTINGS).trustForwardedFor,
+        ...mcpApprovalWait(deps, clock),
       }),
     );
   }
@@ -145,6 +155,13 @@ export function createApp(deps: GatehouseDeps): Hono {
   app.all('*', forward({ timeoutSeconds: deps.upstreamTimeoutSeconds, maxRequestBodyBytes, ...(deps.tunnels === undefined ? {} : { tunnels: deps.tunnels }) }));
 
   return app;
+}
+
+/** Waiting for approvals on the MCP endpoint: the Node runtime, with approvals, when configured. */
+function mcpApprovalWait(deps: GatehouseDeps, clock: Clock): { approvalWait?: ApprovalWaitOptions } {
+  const seconds = deps.mcpApprovalWaitSeconds ?? 0;
+  if (deps.runtime !== 'node' || deps.approvals === undefined || seconds <= 0) return {};
+  return { approvalWait: { approvals: deps.approvals, clock, maxSeconds: seconds } };
 }
 
 /** The clusters of `deps`: `clusters`, or `upstream` as the one cluster "default" at the root. */

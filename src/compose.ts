@@ -108,6 +108,7 @@ export async function createDepsFromConfig(config: GatehouseConfig, overrides: P
   if (masking !== undefined) deps.masking = masking;
   if (overrides.mcp !== undefined) deps.mcp = overrides.mcp;
   else if (config.mcp !== undefined) deps.mcp = protectedResource(config.mcp.publicUrl, trustedIssuers(config).map((issuer) => issuer.issuer), config.mcp.scopes);
+  if (config.mcp !== undefined) deps.mcpApprovalWaitSeconds = overrides.mcpApprovalWaitSeconds ?? config.mcp.approvalWaitSeconds;
   if (overrides.recordings !== undefined) deps.recordings = overrides.recordings;
   if (overrides.tunnels !== undefined) deps.tunnels = overrides.tunnels;
   if (overrides.clock !== undefined) deps.clock = overrides.clock;

@@ -225,6 +225,11 @@ export const configSchema = z.object({
       publicUrl: publicBaseUrl,
       /** Scopes an MCP client asks its authorization server for (Protected Resource Metadata `scopes_supported`). */
       scopes: z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'must be a scope token (RFC 6749)')).default(['openid', 'email', 'groups']),
+      /**
+       * Longest an MCP tool call waits for an approval when the user, asked through MCP
+       * elicitation, chose to wait (Node runtime, one process: docs/mcp.md); 0 never offers to wait.
+       */
+      approvalWaitSeconds: z.number().int().min(0).max(3600).default(600),
     })
     .optional(),
 }).superRefine((config, context) => {

@@ -235,6 +235,17 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
 
     open,
 
+    async state(approvalId, requester) {
+      const approval = await store.get(approvalId);
+      if (approval === undefined || !samePerson(approval.requester.user, requester)) return undefined;
+      return {
+        status: effectiveStatus(approval, clock.now()),
+        ...(approval.decidedBy === undefined ? {} : { decidedBy: approval.decidedBy }),
+        ...(approval.comment === undefined || approval.comment === '' ? {} : { comment: approval.comment }),
+        expiresAt: approval.expiresAt,
+      };
+    },
+
     async decide(input: DecideInput) {
       const opened = await open(input.approvalId, input.linkToken);
       if (!formTokenMatches(opened.formToken, input.formToken)) {

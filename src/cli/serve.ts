@@ -206,6 +206,8 @@ async function serveConfigured(flags: ServeFlags, configPath: string): Promise<R
   const devIssuer = flags.devIssuer === true ? await loadDevIssuer(resolve(flags.stateDir)) : undefined;
   const deps = await createDepsFromConfig(config, devIssuer === undefined ? {} : { authenticator: devIssuer.authenticator });
   addConfiguredRecordings(deps, config);
+  // One of several processes: a client's answer to "wait for the approval?" may reach a sibling, never the waiting call.
+  if (isWorker()) delete deps.mcpApprovalWaitSeconds;
   // The Node runtime carries exec/attach/cp/port-forward, recorded (no recording store: each is refused, 503).
   deps.tunnels = createNodeStreams({ recordings: deps.recordings, policy: deps.policy });
   const app = createApp(deps);

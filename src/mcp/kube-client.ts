@@ -63,14 +63,26 @@ export interface KubeClient {
 const INTERNAL_ORIGIN = 'https://mcp.gatehouse.invalid';
 const DEFAULT_MAX_BYTES = 2 * 1024 * 1024;
 
-export function createKubeClient(dispatch: Dispatch, caller: Caller, tool: string, args: unknown, options: { runtime: 'node' | 'lambda'; mask: DocumentMasker }): KubeClient {
+/**
+ * `clusterPrefix` is the path of the cluster the MCP endpoint serves ("" for the one cluster at
+ * the root, `/clusters/<name>` for one of several): the app's route stage reads the cluster from
+ * it exactly as for kubectl, so policy, approvals and records name that cluster.
+ */
+export function createKubeClient(
+  dispatch: Dispatch,
+  caller: Caller,
+  tool: string,
+  args: unknown,
+  options: { runtime: 'node' | 'lambda'; mask: DocumentMasker; clusterPrefix: string },
+): KubeClient {
   const callId = crypto.randomUUID();
   return {
     async call(request) {
       const query = queryString(request.query ?? {});
-      const url = new URL(`${INTERNAL_ORIGIN}${request.path}${query === '' ? '' : `?${query}`}`);
+      const path = `${options.clusterPrefix}${request.path}`;
+      const url = new URL(`${INTERNAL_ORIGIN}${path}${query === '' ? '' : `?${query}`}`);
       // fields.ts made the path; a URL parser that changed it (dot segments) would mean a bug there: refuse rather than send it.
-      if (url.pathname !== request.path) throw new Error(`refusing to send ${JSON.stringify(request.path)}: it does not survive URL parsing unchanged`);
+      if (url.pathname !== path) throw new Error(`refusing to send ${JSON.stringify(request.path)}: it does not survive URL parsing unchanged`);
       const kubeRequest = classifyRequest(request.method, request.path, query, { runtime: options.runtime });
       const agent: AgentCall = {
         identity: caller.identity,

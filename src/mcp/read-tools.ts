@@ -4,6 +4,7 @@
  */
 import * as z from 'zod';
 import { defineTool } from './tool-kit.ts';
+import { CLUSTER_OBJECT, EVENTS, JSON_OBJECT } from './output-fields.ts';
 import type { ToolCall } from './tool-kit.ts';
 import { apiVersion, containerName, namespaceName, objectName, objectTarget, resourceName, resourcePath, selector, versionPath } from './fields.ts';
 import { arr, obj, str, type Json } from './json-shape.ts';
@@ -27,6 +28,7 @@ export const apiResources = defineTool({
   description:
     'Lists what the cluster serves. Without apiVersion: the core (v1) resources and every API group with its versions. With apiVersion (e.g. "apps/v1"): that version\'s resources. Use it to find the "resource" and "apiVersion" the other tools take.',
   input: { apiVersion: apiVersion.optional() },
+  output: { apiVersion: z.string(), resources: z.array(JSON_OBJECT), core: z.array(JSON_OBJECT), groups: z.array(z.looseObject({ group: z.unknown().optional(), versions: z.array(z.unknown()).optional(), preferred: z.unknown().optional() })) },
   annotations: { ...READ, title: 'API resources' },
   async run({ args, kube, expect }) {
     if (args.apiVersion !== undefined) {
@@ -75,6 +77,7 @@ export const listResources = defineTool({
     limit: z.number().int().min(1).max(500).default(100).describe('At most this many objects (1-500).'),
     continue: z.string().max(4096).regex(/^[A-Za-z0-9+/=_-]*$/, 'must be the continue token a previous list returned').optional(),
   },
+  output: { kind: z.unknown(), items: z.array(z.looseObject({ name: z.unknown().optional(), namespace: z.unknown().optional() })), continue: z.string() },
   annotations: { ...READ, title: 'List resources' },
   async run({ args, kube, expect }) {
     const answer = expect(
@@ -111,6 +114,7 @@ export const getResource = defineTool({
   title: 'Get a resource',
   description: 'Reads one object whole (managedFields left out). Secret values and other masked fields come back masked: they cannot be read through this tool.',
   input: objectTarget,
+  output: { object: CLUSTER_OBJECT },
   annotations: { ...READ, title: 'Get a resource' },
   async run({ args, kube, expect }) {
     const answer = expect(await kube.call({ method: 'GET', path: resourcePath(args) }));
@@ -174,6 +178,7 @@ export const describeResource = defineTool({
   description:
     'Like kubectl describe: one object\'s metadata, spec and status, the events about it (newest first) and the chain of controllers that own it (e.g. Pod → ReplicaSet → Deployment). Start here when something is wrong with an object.',
   input: objectTarget,
+  output: { object: CLUSTER_OBJECT, events: z.union([EVENTS, z.object({ refused: z.string() })]), owners: z.array(z.looseObject({ apiVersion: z.string().optional(), kind: z.unknown().optional(), name: z.string().optional(), refused: z.string().optional() })) },
   annotations: { ...READ, title: 'Describe a resource' },
   async run(call) {
     const { args, kube, expect } = call;
@@ -205,6 +210,7 @@ export const podLogs = defineTool({
     previous: z.boolean().default(false),
     sinceSeconds: z.number().int().min(1).max(7 * 86400).optional().describe('Only lines newer than this many seconds.'),
   },
+  output: { pod: z.string(), namespace: z.string(), container: z.string(), truncated: z.boolean(), log: z.string() },
   annotations: { ...READ, title: 'Pod logs' },
   async run({ args, kube, expect }) {
     const answer = expect(
@@ -235,6 +241,7 @@ export const listEvents = defineTool({
     objectName: objectName.optional().describe('Only events about the object of this name.'),
     limit: z.number().int().min(1).max(500).default(100),
   },
+  output: { events: EVENTS },
   annotations: { ...READ, title: 'List events' },
   async run(call) {
     const { args } = call;

@@ -5,6 +5,8 @@
  */
 
 export interface ProtectedResource {
+  /** The configured public base URL, without a trailing slash. */
+  publicUrl: string;
   /** The resource identifier: `<publicUrl>/mcp` (RFC 8707 `resource`, the audience to ask for). */
   resource: string;
   /** Where its metadata lives: `<publicUrl>/.well-known/oauth-protected-resource/mcp` (RFC 9728 §3.1). */
@@ -19,7 +21,17 @@ export const METADATA_PATH = '/.well-known/oauth-protected-resource';
 
 export function protectedResource(publicUrl: string, issuers: readonly string[], scopes: readonly string[]): ProtectedResource {
   const base = publicUrl.replace(/\/+$/, '');
-  return { resource: `${base}${MCP_PATH}`, metadataUrl: `${base}${METADATA_PATH}${MCP_PATH}`, authorizationServers: [...issuers], scopes: [...scopes] };
+  return { publicUrl: base, resource: `${base}${MCP_PATH}`, metadataUrl: `${base}${METADATA_PATH}${MCP_PATH}`, authorizationServers: [...issuers], scopes: [...scopes] };
+}
+
+/**
+ * The same resource served under a path prefix (one cluster of several: `/clusters/<name>`):
+ * resource `<publicUrl><prefix>/mcp`, its metadata path-suffixed after the well-known segment
+ * (RFC 9728 §3.1): `<publicUrl>/.well-known/oauth-protected-resource<prefix>/mcp`.
+ */
+export function resourceUnder(root: ProtectedResource, prefix: string): ProtectedResource {
+  const path = `${prefix}${MCP_PATH}`;
+  return { ...root, resource: `${root.publicUrl}${path}`, metadataUrl: `${root.publicUrl}${METADATA_PATH}${path}` };
 }
 
 /** The RFC 9728 metadata document. */
@@ -34,13 +46,14 @@ export function metadataDocument(resource: ProtectedResource): Record<string, un
 }
 
 /**
- * `WWW-Authenticate` for a 401 (RFC 6750 §3, RFC 9728 §5.1): always the metadata URL; with
+ * `WWW-Authenticate` for a 401 (RFC 6750 §3, RFC 9728 §5.1): the metadata URL of the resource
+ * asked for (none at the root of a deployment of several clusters, which is no resource); with
  * `error="invalid_token"` and a description only when a token was presented and refused.
  */
-export function bearerChallenge(resource: ProtectedResource, refusal: { tokenPresented: boolean; description: string }): string {
-  const parts = [`Bearer resource_metadata="${resource.metadataUrl}"`, `scope="${resource.scopes.join(' ')}"`];
+export function bearerChallenge(resource: ProtectedResource | undefined, scopes: readonly string[], refusal: { tokenPresented: boolean; description: string }): string {
+  const parts = [...(resource === undefined ? [] : [`resource_metadata="${resource.metadataUrl}"`]), `scope="${scopes.join(' ')}"`];
   if (refusal.tokenPresented) parts.push('error="invalid_token"', `error_description="${quotable(refusal.description)}"`);
-  return parts.join(', ');
+  return `Bearer ${parts.join(', ')}`;
 }
 
 /** A quoted-string value: printable ASCII without `"` and `\`, bounded. */

@@ -8,6 +8,7 @@ import * as z from 'zod';
 import { defineTool } from './tool-kit.ts';
 import { apiVersion, dryRun, namespaceName, objectName, objectTarget, resourcePath, versionPath } from './fields.ts';
 import { arr, obj, type Json } from './json-shape.ts';
+import { DRY_RUN, JSON_OBJECT, WRITTEN } from './output-fields.ts';
 import { argumentProblem, dataResult } from './tool-results.ts';
 
 
@@ -33,6 +34,7 @@ export const applyManifest = defineTool({
     dryRun,
     force: z.boolean().default(false),
   },
+  output: { dryRun: DRY_RUN, object: WRITTEN },
   annotations: { ...WRITE, idempotentHint: true, title: 'Apply a manifest' },
   async run({ args, kube, expect }) {
     const manifest = args.manifest;
@@ -77,6 +79,7 @@ export const patchResource = defineTool({
     patch: z.union([z.record(z.string(), z.unknown()), z.array(z.record(z.string(), z.unknown()))]).describe('The patch document as JSON.'),
     dryRun,
   },
+  output: { dryRun: DRY_RUN, object: WRITTEN },
   annotations: { ...WRITE, idempotentHint: false, title: 'Patch a resource' },
   async run({ args, kube, expect }) {
     if ((args.patchType === 'json') !== Array.isArray(args.patch)) {
@@ -102,6 +105,7 @@ export const scale = defineTool({
     replicas: z.number().int().min(0).max(10000),
     dryRun,
   },
+  output: { dryRun: DRY_RUN, replicas: z.unknown() },
   annotations: { ...WRITE, idempotentHint: true, title: 'Scale a workload' },
   async run({ args, kube, expect }) {
     const answer = expect(
@@ -133,9 +137,11 @@ export const rolloutRestart = defineTool({
     restartedAt: z.iso.datetime().optional().describe('The restart time to write (ISO 8601); default now. Resend the same value after an approval.'),
     dryRun,
   },
+  output: { dryRun: DRY_RUN, restartedAt: z.string(), object: WRITTEN },
   annotations: { ...WRITE, idempotentHint: false, title: 'Restart a rollout' },
   async run({ args, kube, expect, now }) {
-    const restartedAt = args.restartedAt ?? new Date(now()).toISOString();
+    // Kept in the arguments: a run after an approval, and the retry arguments, send the same body (the grant binds it).
+    const restartedAt = (args.restartedAt ??= new Date(now()).toISOString());
     const answer = expect(
       await kube.call({
         method: 'PATCH',
@@ -180,11 +186,12 @@ export const rolloutStatus = defineTool({
   title: 'Rollout status',
   description: 'Says whether the latest rollout of a Deployment, StatefulSet or DaemonSet is complete, like kubectl rollout status (one reading, no waiting). Call again to follow it.',
   input: rolloutTarget,
+  output: { done: z.boolean(), message: z.string(), workloadStatus: JSON_OBJECT },
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false, title: 'Rollout status' },
   async run({ args, kube, expect }) {
     const answer = expect(await kube.call({ method: 'GET', path: resourcePath({ apiVersion: 'apps/v1', resource: args.resource, namespace: args.namespace, name: args.name }) }));
     const state = rolloutState(args.resource, obj(answer.json));
-    return dataResult(`${args.resource} ${args.name}: ${state.message}.`, { done: state.done, message: state.message, status: obj(obj(answer.json)['status']) });
+    return dataResult(`${args.resource} ${args.name}: ${state.message}.`, { done: state.done, message: state.message, workloadStatus: obj(obj(answer.json)['status']) });
   },
 });
 
@@ -197,6 +204,7 @@ export const deleteResource = defineTool({
     dryRun,
     propagationPolicy: z.enum(['Background', 'Foreground', 'Orphan']).optional(),
   },
+  output: { dryRun: DRY_RUN, deleted: z.object({ resource: z.string(), name: z.string(), namespace: z.string().nullable() }) },
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false, title: 'Delete a resource' },
   async run({ args, kube, expect }) {
     expect(await kube.call({ method: 'DELETE', path: resourcePath(args), query: { dryRun: dryRunQuery(args.dryRun), propagationPolicy: args.propagationPolicy } }));

@@ -9,7 +9,7 @@
  * - `SigningKeyProvider` hands out the secret that signs approval links.
  */
 import type { GatehouseError } from '../errors.ts';
-import type { AgentRequest, Approval, ApprovalEvent, Verdict } from '../approvals/approval.ts';
+import type { AgentRequest, Approval, ApprovalEvent, ApprovalStatus, Verdict } from '../approvals/approval.ts';
 import type { MaskingRules } from '../masking/index.ts';
 import type { ApprovalOutcome, Decision, Identity, KubeRequest } from '../types.ts';
 
@@ -85,6 +85,20 @@ export interface Approvals {
   open(approvalId: string, linkToken: string): Promise<OpenedLink>;
   /** Decides an approval from its page's POST; throws the domain error when it cannot. */
   decide(input: DecideInput): Promise<Approval>;
+  /**
+   * Where an approval stands now (a lapsed one reads as expired), for the requester who asked
+   * for it only: undefined when there is no such approval or `requester` did not ask for it.
+   */
+  state(approvalId: string, requester: string): Promise<ApprovalState | undefined>;
+}
+
+/** What a requester may learn of their own approval while waiting for it. */
+export interface ApprovalState {
+  status: ApprovalStatus;
+  decidedBy?: string;
+  comment?: string;
+  /** Pending: when it lapses; approved: when the grant ends (epoch ms). */
+  expiresAt: number;
 }
 
 /** State changes the store applies atomically, each guarded by a condition. */
