@@ -28,7 +28,7 @@ import type { Context } from 'hono';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { jsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/types.js';
-import { ElicitResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import { ElicitResultSchema, JSONRPCMessageSchema } from '@modelcontextprotocol/sdk/types.js';
 import { CLUSTERS_PREFIX, type ClusterRouter } from '../cluster-route.ts';
 import type { GatehouseEnv } from '../context.ts';
 import { asGatehouseError, GatehouseError, statusResponse } from '../errors.ts';
@@ -187,7 +187,13 @@ async function serveMessage(
   };
   if (waits !== undefined) {
     environment.waitForApproval = async (pending, runAgain, extra) => {
-      const release = waits.sessions.await(caller.session, caller.identity, (answer, messages) => transport.handleRequest(answer, { parsedBody: messages }));
+      // A stateless transport takes one HTTP request only: the answer's messages go straight to its protocol handler.
+      const release = waits.sessions.await(caller.session, caller.identity, async (_answer, messages) => {
+        const parsed = messagesOf(messages).map((m) => JSONRPCMessageSchema.safeParse(m));
+        if (parsed.some((p) => !p.success)) return Response.json({ jsonrpc: '2.0', error: { code: -32700, message: 'Parse error: not a JSON-RPC message' }, id: null }, { status: 400 });
+        for (const p of parsed) if (p.success) transport.onmessage?.(p.data);
+        return new Response(null, { status: 202 });
+      });
       // Another call of this session is asking already: its answer and ours could not be told apart.
       if (release === undefined) return pending;
       const context: WaitContext = {

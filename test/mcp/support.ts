@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { Hono } from 'hono';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { createApp } from '../../src/app.ts';
 import { createDepsFromConfig } from '../../src/compose.ts';
 import { parseConfig } from '../../src/config.ts';
@@ -78,6 +79,10 @@ rules:
 export interface McpFixture {
   /** Gatehouse's base URL (plain HTTP on loopback; TLS is the runtime's business, tested elsewhere). */
   url: string;
+  /** The MCP endpoint's URL: `<url>/mcp`, or the first cluster's `<url>/clusters/<name>/mcp`. */
+  endpoint: string;
+  /** With `clusters`: each cluster's stand-in API server by name (`api` is the first). */
+  apis: Record<string, FakeApiServer>;
   people: TestIssuer;
   ci: TestIssuer;
   cluster: TestIssuer;
@@ -89,14 +94,28 @@ export interface McpFixture {
   ciToken(ref: string): Promise<string>;
   /** The cluster's service account agents/triage. */
   agentToken: string;
-  connect(token: string): Promise<Client>;
+  connect(token: string, options?: { endpoint?: string; elicitation?: ElicitationHandler }): Promise<Client>;
   records(): Promise<SessionRecord[]>;
   close(): Promise<void>;
 }
 
-export async function startMcpFixture(): Promise<McpFixture> {
+/** How a test's client answers Gatehouse's question (the elicitation/create request's params). */
+export type ElicitationHandler = (params: { message: string }) => Promise<{ action: 'accept' | 'decline' | 'cancel'; content?: Record<string, never> }>;
+
+/** `clusters`: front several stand-in clusters by these names (`clusters:`) instead of one at the root. */
+export async function startMcpFixture(options: { clusters?: string[] } = {}): Promise<McpFixture> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-mcp-'));
-  const [api, people, ci, cluster, s3] = await Promise.all([startFakeApiServer({ demo: true }), startIssuer(), startIssuer(), startIssuer(), startS3Fixture()]);
+  const names = options.clusters ?? [];
+  const [apiList, people, ci, cluster, s3] = await Promise.all([
+    Promise.all((names.length === 0 ? ['default'] : names).map(() => startFakeApiServer({ demo: true }))),
+    startIssuer(),
+    startIssuer(),
+    startIssuer(),
+    startS3Fixture(),
+  ]);
+  const api = apiList[0] as FakeApiServer;
+  const apis = Object.fromEntries(names.map((name, i) => [name, apiList[i] as FakeApiServer]));
+  const closeApis = (): Promise<unknown> => Promise.all(apiList.map((a) => a.close()));
   let approvals: ApprovalStack | undefined;
   let server: NodeServer | undefined;
   let records: Records | undefined;
@@ -124,7 +143,9 @@ export async function startMcpFixture(): Promise<McpFixture> {
           },
           { issuer: cluster.issuer, audience: 'gatehouse', usernameClaim: 'sub', usernamePrefix: 'cluster-a:', groupsPrefix: 'cluster-a:' },
         ],
-        upstream: { kind: 'kubeconfig', kubeconfig: api.kubeconfigPath },
+        ...(names.length === 0
+          ? { upstream: { kind: 'kubeconfig', kubeconfig: api.kubeconfigPath } }
+          : { clusters: names.map((name) => ({ name, upstream: { kind: 'kubeconfig', kubeconfig: (apis[name] as FakeApiServer).kubeconfigPath } })) }),
         policy: { file: policyFile },
         approvals: approvals.config,
         mcp: { publicUrl: server.url },
@@ -137,17 +158,20 @@ export async function startMcpFixture(): Promise<McpFixture> {
     records = made;
     inner = createApp(await createDepsFromConfig(config, { records: made.sink, recordSettings: made.settings }));
   } catch (error) {
-    await Promise.all([server?.close(), approvals?.close(), api.close(), people.close(), ci.close(), cluster.close(), s3.close()]);
+    await Promise.all([server?.close(), approvals?.close(), closeApis(), people.close(), ci.close(), cluster.close(), s3.close()]);
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }
   const url = server.url;
+  const endpoint = names.length === 0 ? `${url}/mcp` : `${url}/clusters/${names[0] as string}/mcp`;
   const sink = (records as Records).sink;
   const clients: Client[] = [];
   const ciToken = (ref: string): Promise<string> =>
     ci.sign({ sub: `repo:${CI_REPOSITORY}:ref:${ref}`, repository: CI_REPOSITORY, repository_owner: 'example-org', ref }, 'gatehouse-ci');
   return {
     url,
+    endpoint,
+    apis,
     people,
     ci,
     cluster,
@@ -156,9 +180,11 @@ export async function startMcpFixture(): Promise<McpFixture> {
     aliceToken: await people.sign({ sub: 'u-alice', email: 'alice@example.com', groups: ['developers'] }),
     ciToken,
     agentToken: await cluster.sign({ sub: 'system:serviceaccount:agents:triage' }),
-    async connect(token) {
-      const client = new Client({ name: 'gatehouse-test', version: '1.0.0' });
-      const transport = new StreamableHTTPClientTransport(new URL(`${url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}` } } });
+    async connect(token, connectOptions = {}) {
+      const handler = connectOptions.elicitation;
+      const client = new Client({ name: 'gatehouse-test', version: '1.0.0' }, handler === undefined ? {} : { capabilities: { elicitation: { form: {} } } });
+      if (handler !== undefined) client.setRequestHandler(ElicitRequestSchema, (request) => handler(request.params));
+      const transport = new StreamableHTTPClientTransport(new URL(connectOptions.endpoint ?? endpoint), { requestInit: { headers: { authorization: `Bearer ${token}` } } });
       await client.connect(transport);
       clients.push(client);
       return client;
@@ -178,7 +204,7 @@ export async function startMcpFixture(): Promise<McpFixture> {
       await Promise.all(clients.map((client) => client.close().catch(() => undefined)));
       await sink.close();
       await server?.close();
-      await Promise.all([approvals?.close(), api.close(), people.close(), ci.close(), cluster.close(), s3.close()]);
+      await Promise.all([approvals?.close(), closeApis(), people.close(), ci.close(), cluster.close(), s3.close()]);
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -193,4 +219,17 @@ export function structured(result: unknown): Record<string, unknown> {
 export function textOf(result: unknown): string {
   const content = (result as { content?: { type: string; text?: string }[] }).content ?? [];
   return content.map((block) => block.text ?? '').join('\n');
+}
+
+/** Opens an approval link's page over HTTP as the approver's browser does, then posts the decision its form posts. */
+export async function decideByLink(baseUrl: string, link: string, verdict: 'approve' | 'deny', comment = ''): Promise<number> {
+  const page = await (await fetch(`${baseUrl}${link}`)).text();
+  const formToken = /name="formToken" value="([^"]+)"/.exec(page)?.[1] ?? '';
+  const response = await fetch(`${baseUrl}${link}`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { origin: baseUrl, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ formToken, verdict, comment }).toString(),
+  });
+  return response.status;
 }
