@@ -6,8 +6,8 @@
  * result saying so (never an exception): declined or cancelled (still pending), denied (by whom,
  * with their comment), expired, still pending when the wait ended, or the approval unreadable.
  *
- * Contract: `waitForApproval(pending, run, context, options)` with `pending` the tool's own
- * pending result; `context` is what the SDK hands the tool handler (send a request to the
+ * Contract: `waitForApproval({ pendingResult, identity, runAgain, context, options })` with
+ * `pendingResult` the tool's own pending result; `context` is what the SDK hands the tool handler (send a request to the
  * client, send progress, the call's abort signal). While waiting it sends
  * `notifications/progress` when the client asked for progress (so a client that resets its
  * timeout on progress keeps waiting).
@@ -40,13 +40,17 @@ export interface WaitContext {
 /** The form: nothing to fill in, accept means "wait". */
 const WAIT_FORM = { type: 'object' as const, properties: {} };
 
-export async function waitForApproval(
-  pendingResult: CallToolResult,
-  identity: Identity,
-  runAgain: () => Promise<CallToolResult>,
-  context: WaitContext,
-  options: ApprovalWaitOptions,
-): Promise<CallToolResult> {
+/** One wait: the tool's pending result, whose identity, how to run the tool again, the SDK's context, the settings. */
+interface Wait {
+  pendingResult: CallToolResult;
+  identity: Identity;
+  runAgain: () => Promise<CallToolResult>;
+  context: WaitContext;
+  options: ApprovalWaitOptions;
+}
+
+export async function waitForApproval(wait: Wait): Promise<CallToolResult> {
+  const { pendingResult, context, options } = wait;
   const pending = pendingOf(pendingResult);
   if (pending === undefined || options.maxSeconds <= 0) return pendingResult;
   let action: string;
@@ -57,17 +61,10 @@ export async function waitForApproval(
   }
   if (action === 'decline') return waitEnded(pendingResult, 'declined', 'The user declined to wait here for the approval.');
   if (action !== 'accept') return waitEnded(pendingResult, 'cancelled', 'The user dismissed the question whether to wait for the approval.');
-  return poll(pending, pendingResult, identity, runAgain, context, options);
+  return poll(pending, wait);
 }
 
-async function poll(
-  pending: PendingApproval,
-  pendingResult: CallToolResult,
-  identity: Identity,
-  runAgain: () => Promise<CallToolResult>,
-  context: WaitContext,
-  options: ApprovalWaitOptions,
-): Promise<CallToolResult> {
+async function poll(pending: PendingApproval, { pendingResult, identity, runAgain, context, options }: Wait): Promise<CallToolResult> {
   const { approvals, clock } = options;
   const interval = options.pollIntervalMs ?? 1000;
   const sleep = options.sleep ?? abortableSleep;

@@ -210,7 +210,7 @@ async function serveMessage(
         },
         signal: AbortSignal.any([ended.signal, extra.signal]),
       };
-      return waitForApproval(pending, caller.identity, runAgain, context, waits.settings);
+      return waitForApproval({ pendingResult: pending, identity: caller.identity, runAgain, context, options: waits.settings });
     };
   }
   for (const register of TOOLS) register(server, environment);
