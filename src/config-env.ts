@@ -43,6 +43,12 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   { name: 'GATEHOUSE_MCP_PUBLIC_URL', path: ['mcp', 'publicUrl'], kind: 'string', description: 'public base URL of Gatehouse; setting it serves the MCP endpoint at `<url>/mcp` (docs/mcp.md)' },
   { name: 'GATEHOUSE_MCP_SCOPES', path: ['mcp', 'scopes'], kind: 'list', description: 'scopes MCP clients ask for, comma-separated (default `openid,email,groups`)' },
   {
+    name: 'GATEHOUSE_MCP_APPROVAL_WAIT_SECONDS',
+    path: ['mcp', 'approvalWaitSeconds'],
+    kind: 'number',
+    description: 'longest wait, in seconds, for an approval an MCP user chose to wait for (0-3600, default 600); the Node runtime only: Lambda never offers to wait (docs/mcp.md)',
+  },
+  {
     name: 'GATEHOUSE_CLUSTERS',
     path: ['clusters'],
     kind: 'json',
