@@ -40,7 +40,8 @@ export interface BenchResults {
   lists?: ListResult[];
   watch?: WatchResult;
   coldStart?: ColdStartResult;
-  policy?: PolicyResult;
+  /** Benchmark 5: the generated mix, then one wildcard rule per team. */
+  policy?: PolicyResult[];
   cliStart?: CliStartResult;
   /** Benchmark 8: the stream recorder's throughput. */
   recorder?: RecorderResult;

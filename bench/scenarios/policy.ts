@@ -1,15 +1,20 @@
 /**
- * Benchmark 5 — policy: decisions per second and the time of one decision with a policy of
- * 1,000 generated rules (plus the bench caller's two), compiled as Gatehouse compiles a policy
- * file. A mix of 2,000 requests (many callers, groups, namespaces, verbs, resources) is
- * decided round after round: once in a tight loop for throughput, once timing every decision.
+ * Benchmark 5 — policy: decisions per second and the time of one decision with two policies
+ * of 1,000 rules, compiled as Gatehouse compiles a policy file: the generated mix (plus the
+ * bench caller's two rules), and one wildcard rule per team (every verb and resource, only
+ * the group and a namespace pattern differ — the rule index must narrow by subject). A mix of
+ * 2,000 requests (many callers, groups, namespaces, verbs, resources) is decided round after
+ * round: once in a tight loop for throughput, once timing every decision.
  */
 import { compilePolicy, parsePolicy } from '../../src/policy/policy-file.ts';
-import { benchPolicy, decisionMix, policyYaml } from '../policy-rules.ts';
+import type { PolicyDocument } from '../../src/policy/policy-schema.ts';
+import { benchPolicy, decisionMix, perTeamPolicy, policyYaml } from '../policy-rules.ts';
 import { Samples, distribution } from '../stats.ts';
 import type { Distribution } from '../stats.ts';
 
 export interface PolicyResult {
+  /** Which policy: the generated mix, or one wildcard rule per team. */
+  shape?: 'mixed' | 'per-team';
   rules: number;
   distinctRequests: number;
   decisionsPerSecond: number;
@@ -18,8 +23,13 @@ export interface PolicyResult {
   effects: Record<string, number>;
 }
 
-export function policyDecisions(log: (line: string) => void): PolicyResult {
-  const doc = parsePolicy(policyYaml(benchPolicy(1000)), 'the bench policy of 1,000 rules');
+/** Both policies, the generated mix first. */
+export function policyDecisions(log: (line: string) => void): PolicyResult[] {
+  return [decide('mixed', benchPolicy(1000), log), decide('per-team', perTeamPolicy(1000), log)];
+}
+
+function decide(shape: 'mixed' | 'per-team', policy: PolicyDocument, log: (line: string) => void): PolicyResult {
+  const doc = parsePolicy(policyYaml(policy), `the bench policy of 1,000 rules (${shape})`);
   const engine = compilePolicy(doc);
   const mix = decisionMix(2000);
   const effects: Record<string, number> = {};
@@ -48,7 +58,7 @@ export function policyDecisions(log: (line: string) => void): PolicyResult {
       samples.push((performance.now() - t0) * 1000);
     }
   }
-  const result: PolicyResult = { rules: doc.rules.length, distinctRequests: mix.length, decisionsPerSecond, micros: distribution(samples.values()), effects };
-  log(`  ${result.rules} rules: ${(decisionsPerSecond / 1e6).toFixed(2)} M decisions/s, p50 ${result.micros.p50.toFixed(2)} µs, p99 ${result.micros.p99.toFixed(2)} µs`);
+  const result: PolicyResult = { shape, rules: doc.rules.length, distinctRequests: mix.length, decisionsPerSecond, micros: distribution(samples.values()), effects };
+  log(`  ${result.rules} rules (${shape}): ${(decisionsPerSecond / 1e6).toFixed(2)} M decisions/s, p50 ${result.micros.p50.toFixed(2)} µs, p99 ${result.micros.p99.toFixed(2)} µs`);
   return result;
 }
