@@ -9,7 +9,7 @@
  * merely happens to validate (`gatehouse-approvals` is the table name's default, and no such
  * table exists in the stack).
  */
-import { test, describe, before, after } from 'node:test';
+import { test, describe, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
