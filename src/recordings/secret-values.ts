@@ -1,6 +1,7 @@
 /**
  * What a session's recording redacts: the policy's recording patterns for its namespace and,
- * when a rule asks, the values of the Secrets in that namespace — read upstream over
+ * unless a masking rule opts out for the namespace (`recordingSecretValues: false`), the
+ * values of the Secrets in that namespace — read upstream over
  * Gatehouse's own connection, impersonating the dedicated user REDACTOR_USER (the cluster's
  * RBAC grants that user `list secrets` only where recordings redact them:
  * infra/rbac/recording-redactor.yaml). The caller's own rights do not matter: a user who
@@ -9,7 +10,7 @@
  */
 import { GatehouseError } from '../errors.ts';
 import type { MaskingRules } from '../masking/masking-rules.ts';
-import { recordingRedaction } from '../masking/masking-rules.ts';
+import { recordingRedaction, SECRETS_ONLY } from '../masking/masking-rules.ts';
 import { readLiveObject } from '../pipeline/live-object.ts';
 import type { StreamSessionInfo } from '../ports/recordings.ts';
 import type { Upstream } from '../ports/upstream.ts';
@@ -28,7 +29,7 @@ export interface RedactionSourceOptions {
 
 export function redactionSource(options: RedactionSourceOptions): (info: StreamSessionInfo) => Promise<RedactionRules> {
   return async (info) => {
-    const wanted = options.masking === undefined ? { patterns: [], secretValues: false } : recordingRedaction(options.masking, info.namespace);
+    const wanted = recordingRedaction(options.masking ?? SECRETS_ONLY, info.namespace);
     const literals = wanted.secretValues ? await namespaceSecretValues(options.upstream, info.namespace, info.requestId, options.timeoutMs ?? 10_000) : [];
     return { literals, patterns: wanted.patterns, windowChars: options.windowChars };
   };

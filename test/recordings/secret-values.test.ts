@@ -24,7 +24,13 @@ after(async () => {
   await api?.close();
 });
 
-const masking = parseMaskingRules([{ name: 'terminals', namespaces: ['prod', 'locked'], recordingSecretValues: true, recordingPatterns: ['AKIA[0-9A-Z]{16}'] }], 'policy.yaml');
+const masking = parseMaskingRules(
+  [
+    { name: 'terminals', namespaces: ['prod', 'locked'], recordingPatterns: ['AKIA[0-9A-Z]{16}'] },
+    { name: 'no-lookups-in-dev', namespaces: ['dev'], recordingSecretValues: false },
+  ],
+  'policy.yaml',
+);
 const info = (namespace: string) => ({ requestId: 'r1', kind: 'exec' as const, user: 'alice', namespace, pod: 'db-0', tty: true, startedAt: '2025-03-01T00:00:00.000Z' });
 
 describe('Secret values for redaction, read upstream', () => {
@@ -38,7 +44,13 @@ describe('Secret values for redaction, read upstream', () => {
     assert.equal(read[0]?.headers['impersonate-user'], REDACTOR_USER);
   });
 
-  test('a namespace whose rules ask for no Secret values reads none', async () => {
+  test('with no masking rules at all, the namespace\'s Secret values are read and redacted (the default)', async () => {
+    const rules = await redactionSource({ masking: undefined, upstream: createKubeconfigUpstream({ kubeconfig: api.kubeconfigPath }), windowChars: 64 })(info('prod'));
+    assert.deepEqual([...rules.literals].sort(), [Buffer.from('prod-s3cret').toString('base64'), 'prod-s3cret'].sort());
+    assert.deepEqual(rules.patterns, []);
+  });
+
+  test('a namespace whose rules opt out of Secret values reads none', async () => {
     const before = api.received.length;
     const rules = await redactionSource({ masking, upstream: createKubeconfigUpstream({ kubeconfig: api.kubeconfigPath }), windowChars: 128 })(info('dev'));
     assert.deepEqual(rules, { literals: [], patterns: [], windowChars: 128 });
