@@ -19,9 +19,20 @@ import type { RedactionRules } from './redactor.ts';
 /** The identity Gatehouse reads Secret values as, for redaction only. */
 export const REDACTOR_USER = 'gatehouse:recording-redactor';
 
+/** Where a namespace's Secret values are read: each cluster the Gatehouse fronts (named when there are several). */
+export interface SecretSource {
+  upstream: Upstream;
+  cluster?: string;
+}
+
 export interface RedactionSourceOptions {
   masking: MaskingRules | undefined;
-  upstream: Upstream;
+  /**
+   * Every cluster a session may be on. A session does not name its cluster to the recorder, so
+   * with several the values of the namespace's Secrets on each are redacted (more than needed:
+   * the safe mistake), and a cluster where they cannot be read refuses the session.
+   */
+  sources: readonly SecretSource[];
   /** Longest pattern match promised across frames. */
   windowChars: number;
   timeoutMs?: number;
@@ -30,20 +41,24 @@ export interface RedactionSourceOptions {
 export function redactionSource(options: RedactionSourceOptions): (info: StreamSessionInfo) => Promise<RedactionRules> {
   return async (info) => {
     const wanted = recordingRedaction(options.masking ?? SECRETS_ONLY, info.namespace);
-    const literals = wanted.secretValues ? await namespaceSecretValues(options.upstream, info.namespace, info.requestId, options.timeoutMs ?? 10_000) : [];
-    return { literals, patterns: wanted.patterns, windowChars: options.windowChars };
+    if (!wanted.secretValues) return { literals: [], patterns: wanted.patterns, windowChars: options.windowChars };
+    if (options.sources.length === 0) throw new GatehouseError('ERR_RECORD_UNAVAILABLE', `no cluster to read the Secrets of namespace "${info.namespace}" from, to redact them`);
+    const perCluster = await Promise.all(
+      options.sources.map((source) => namespaceSecretValues(source.upstream, info.namespace, info.requestId, options.timeoutMs ?? 10_000, source.cluster)),
+    );
+    return { literals: [...new Set(perCluster.flat())], patterns: wanted.patterns, windowChars: options.windowChars };
   };
 }
 
 /** Every value of every Secret in `namespace`, decoded, and each as its base64 text too (as `-o yaml` prints it). */
-export async function namespaceSecretValues(upstream: Upstream, namespace: string, requestId: string, timeoutMs: number): Promise<string[]> {
+export async function namespaceSecretValues(upstream: Upstream, namespace: string, requestId: string, timeoutMs: number, cluster?: string): Promise<string[]> {
   const connection = await upstream.connection();
   const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets`;
   const answer = await readLiveObject(connection, { user: REDACTOR_USER, groups: [], claims: {} }, path, timeoutMs, requestId);
   if (answer.status !== 200) {
     throw new GatehouseError(
       'ERR_RECORD_UNAVAILABLE',
-      `the Secrets of namespace "${namespace}" could not be read as ${REDACTOR_USER} to redact them (the cluster answered ${answer.status}; see infra/rbac/recording-redactor.yaml)`,
+      `the Secrets of namespace "${namespace}"${cluster === undefined ? '' : ` on cluster "${cluster}"`} could not be read as ${REDACTOR_USER} to redact them (the cluster answered ${answer.status}; see infra/rbac/recording-redactor.yaml)`,
     );
   }
   return secretValuesOf(answer.body.toString('utf8'));
