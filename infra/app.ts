@@ -14,7 +14,8 @@
  *   reservedConcurrency, maxStreamSeconds, maxStreamsPerUser, recordsCarryOverSeconds, alarmTopicArn;
  *   VPC (on when vpcId is set): vpcId, subnetIds, securityGroupId, routeTableIds, vpcEndpoints;
  *   approvals (on when approvalsMailFrom is set): approvalsMailFrom, approvalsSenderDomain,
- *   approvalsSenderIdentity, approvalsSandboxRecipients, approvalsPublicUrl, approvalsHoldSeconds.
+ *   approvalsSenderIdentity, approvalsSandboxRecipients, approvalsPublicUrl, approvalsHoldSeconds,
+ *   approvalsName.
  */
 import { App, Duration, Validations } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -127,7 +128,9 @@ export function readParameters(app: App): AppParameters {
   for (const address of approvalsSandboxRecipients) {
     if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(address)) problems.push(`-c approvalsSandboxRecipients: "${address}" is not an e-mail address`);
   }
-  const approvalsOnly = ['approvalsSenderDomain', 'approvalsSenderIdentity', 'approvalsSandboxRecipients', 'approvalsPublicUrl', 'approvalsHoldSeconds'].filter((name) => text(name) !== undefined);
+  const approvalsName = text('approvalsName');
+  if (approvalsName !== undefined && approvalsName.length > 100) problems.push(`-c approvalsName: at most 100 characters, got ${approvalsName.length}`);
+  const approvalsOnly = ['approvalsSenderDomain', 'approvalsSenderIdentity', 'approvalsSandboxRecipients', 'approvalsPublicUrl', 'approvalsHoldSeconds', 'approvalsName'].filter((name) => text(name) !== undefined);
   if (approvalsMailFrom === undefined && approvalsOnly.length > 0) {
     problems.push(`-c ${approvalsOnly.join(', -c ')}: approvals are on only with -c approvalsMailFrom=<sender address>`);
   }
@@ -173,6 +176,7 @@ export function readParameters(app: App): AppParameters {
     if (approvalsSandboxRecipients.length > 0) approvals.sandboxRecipients = approvalsSandboxRecipients;
     if (approvalsPublicUrl !== undefined) approvals.publicUrl = approvalsPublicUrl;
     if (approvalsHoldSeconds !== undefined) approvals.holdSeconds = approvalsHoldSeconds;
+    if (approvalsName !== undefined) approvals.name = approvalsName;
     props.approvals = approvals;
   }
   return {

@@ -42,6 +42,7 @@ export const APPROVALS_ENV = {
   signingSecret: 'GATEHOUSE_APPROVALS_SIGNING_SECRET',
   publicUrl: 'GATEHOUSE_APPROVALS_PUBLIC_URL',
   holdSeconds: 'GATEHOUSE_APPROVALS_HOLD_SECONDS',
+  name: 'GATEHOUSE_APPROVALS_NAME',
 } as const;
 
 export interface GatehouseApprovalsProps {
@@ -59,6 +60,11 @@ export interface GatehouseApprovalsProps {
   publicUrl?: string;
   /** Seconds a review request is held open waiting for a decision (default 0). */
   holdSeconds?: number;
+  /**
+   * Which Gatehouse this is, shown to approvers on the page and in the mail subject (default:
+   * the stack's name, so approvers of a staging and a production stack can tell the two apart).
+   */
+  name?: string;
   /** A customer-managed key for the table instead of the AWS-managed one. */
   encryptionKey?: kms.IKey;
 }
@@ -137,5 +143,7 @@ export class GatehouseApprovals extends Construct {
     props.fn.addEnvironment(APPROVALS_ENV.signingSecret, this.signingSecret.secretArn);
     if (props.publicUrl !== undefined) props.fn.addEnvironment(APPROVALS_ENV.publicUrl, props.publicUrl);
     if (props.holdSeconds !== undefined) props.fn.addEnvironment(APPROVALS_ENV.holdSeconds, String(props.holdSeconds));
+    // config.approvals.name holds at most 100 characters; a CloudFormation stack name up to 128.
+    props.fn.addEnvironment(APPROVALS_ENV.name, props.name ?? Stack.of(this).stackName.slice(0, 100));
   }
 }

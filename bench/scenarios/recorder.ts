@@ -36,7 +36,7 @@ function frames(totalBytes: number): Uint8Array[] {
 async function run(chunks: Uint8Array[], rules: RedactionRules): Promise<{ seconds: number; stored: number }> {
   let stored = 0;
   const store = createRecordingStore({
-    objects: { location: 'memory', put: async (_key, body) => void (stored = body.length), get: async () => new Uint8Array() },
+    objects: { location: 'memory', put: async (_key, body) => void (stored = body.length), get: async () => new Uint8Array(), list: async () => ({ keys: [], truncated: false }) },
     prefix: 'recordings/',
     maxBytes: 1 << 30,
     redactionFor: async () => rules,

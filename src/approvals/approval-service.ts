@@ -104,6 +104,7 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
       fingerprint,
       status: 'pending',
       requester: { user: req.identity.user, groups: [...req.identity.groups] },
+      ...(req.impersonator === undefined ? {} : { impersonator: { user: req.impersonator.user, groups: [...req.impersonator.groups] } }),
       target: requestTarget(req, bodySha256),
       kubectlCommand: req.kubectlCommand,
       kubectlSession: req.kubectlSession,
@@ -120,7 +121,7 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
       expiresAt: now + options.ttlSeconds * 1000,
       useCount: 0,
       links,
-      events: [{ action: 'requested', by: req.identity.user, at: now }],
+      events: [{ action: 'requested', by: (req.impersonator ?? req.identity).user, at: now }],
     };
   }
 
@@ -223,7 +224,11 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
 
     async review(req) {
       const bodySha256 = req.body.byteLength === 0 ? '' : sha256Hex(req.body);
-      const fingerprint = requestFingerprint({ user: req.identity.user, ...requestTarget(req, bodySha256) });
+      const fingerprint = requestFingerprint({
+        user: req.identity.user,
+        ...(req.impersonator === undefined ? {} : { impersonator: req.impersonator.user }),
+        ...requestTarget(req, bodySha256),
+      });
       const body = summarizeBody(req.body, req.contentType, req.request, req.masking);
       if (body.kind === 'unshowable') throw bodyUnshowable(req, body);
       const { result, approval } = await reviewOnce(req, fingerprint, bodySha256, body);

@@ -46,7 +46,10 @@ export interface Approval {
   id: string;
   fingerprint: string;
   status: ApprovalStatus;
+  /** Whom the request runs as: what policy decided and the cluster will see (the impersonated identity under kubectl --as). */
   requester: { user: string; groups: string[] };
+  /** Set when the signed-in caller acts as `requester` (kubectl --as, allowed by policy): who actually asked. */
+  impersonator?: { user: string; groups: string[] };
   target: ApprovalTarget;
   kubectlCommand: string;
   kubectlSession: string;
@@ -91,12 +94,23 @@ export function effectiveStatus(approval: Approval, now: number): ApprovalStatus
   return approval.status;
 }
 
+/** Who asked: the signed-in caller (under kubectl --as, not the identity it acts as). */
+export function askedBy(approval: Approval): { user: string; groups: string[] } {
+  return approval.impersonator ?? approval.requester;
+}
+
 /** Throws unless `approver` may decide `approval` now. */
 export function assertDecidable(approval: Approval, approver: string, now: number): void {
-  if (samePerson(approver, approval.requester.user)) {
+  if (samePerson(approver, askedBy(approval).user)) {
     throw new GatehouseError(
       'ERR_APPROVAL_SELF',
       `"${approver}" asked for approval ${approval.id} and may not decide it: nobody approves their own request`,
+    );
+  }
+  if (samePerson(approver, approval.requester.user)) {
+    throw new GatehouseError(
+      'ERR_APPROVAL_SELF',
+      `"${approver}" is whom approval ${approval.id} runs as (${askedBy(approval).user} asked, acting as them) and may not decide it: nobody approves a request made as themselves`,
     );
   }
   if (!approval.approvers.some((a) => samePerson(a, approver))) {

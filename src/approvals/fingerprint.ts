@@ -5,7 +5,7 @@
  *
  * Contract: SHA-256 (hex) over a canonical JSON array of user, cluster, HTTP method, content type,
  * verb, apiGroup, resource, subresource, namespace, name, the raw path, the raw query pairs
- * minus the volatile ones, and the body's SHA-256.
+ * minus the volatile ones, the body's SHA-256 and, for kubectl --as, the signed-in caller.
  *
  * The method and content type are bound because the API server acts on them: the same bytes
  * are another change as a strategic-merge patch than as a merge patch, and HEAD on an exec URL
@@ -19,6 +19,11 @@ import { createHash } from 'node:crypto';
 
 export interface FingerprintInput {
   user: string;
+  /**
+   * The signed-in caller when it acts as `user` (kubectl --as): a grant asked for by alice as
+   * bob serves neither bob himself nor carol as bob. Absent for a request made as oneself.
+   */
+  impersonator?: string;
   /** The configured cluster the request is for: a grant on one cluster is never used on another. */
   cluster: string;
   /** HTTP method as received (upper case). */
@@ -103,6 +108,8 @@ export function requestFingerprint(input: FingerprintInput): string {
     input.path,
     canonicalQuery(input.query),
     input.bodySha256,
+    // Appended only when present: the fingerprint of a request made as oneself is unchanged.
+    ...(input.impersonator === undefined ? [] : [{ impersonator: input.impersonator }]),
   ]);
   return sha256Hex(canonical);
 }

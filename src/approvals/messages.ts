@@ -9,10 +9,11 @@ import type { MailMessage } from '../ports/mailer.ts';
 import type { Approval } from './approval.ts';
 import type { BodySummary } from './body-summary.ts';
 import { printable } from '../printable.ts';
-import { describeState, describeStreamCall, describeTarget, iso } from './approval.ts';
+import { askedBy, describeState, describeStreamCall, describeTarget, iso } from './approval.ts';
 
+/** `user "bob"`, or under kubectl --as `user "alice" acting as "bob"`: who asked, and as whom. */
 function who(approval: Approval): string {
-  return `user "${approval.requester.user}"`;
+  return approval.impersonator === undefined ? `user "${approval.requester.user}"` : `user "${approval.impersonator.user}" acting as "${approval.requester.user}"`;
 }
 
 function ruleOf(approval: Approval): string {
@@ -70,15 +71,20 @@ export function approvalDenied(approval: Approval): GatehouseError {
 /** The mail for one approver, carrying that approver's own link; `name` says which Gatehouse (or cluster) asks. Names and targets are printable: no controls, no bidi overrides. */
 export function approvalMailFor(approval: Approval, approver: string, link: string, name = 'Gatehouse'): MailMessage {
   const what = printable(describeTarget(approval.target));
-  const user = printable(approval.requester.user);
+  const asker = askedBy(approval);
+  const user = printable(asker.user);
+  const actingAs = approval.impersonator === undefined ? undefined : printable(approval.requester.user);
   const agent = approval.agent;
   const cluster = printable(approval.target.cluster ?? '');
-  const subject = `[${printable(name)}] Approval needed: ${user}${agent === undefined ? '' : ' (via an AI agent)'} wants to ${what} on cluster ${cluster}`;
+  const subject = `[${printable(name)}] Approval needed: ${user}${actingAs === undefined ? '' : ` (acting as ${actingAs})`}${agent === undefined ? '' : ' (via an AI agent)'} wants to ${what} on cluster ${cluster}`;
   const runs = describeStreamCall(approval.target);
   const lines = [
-    `${user} (groups: ${printable(approval.requester.groups.join(', ')) || 'none'}) asks to:`,
+    `${user} (groups: ${printable(asker.groups.join(', ')) || 'none'}) asks to:`,
     '',
     `    ${what}`,
+    actingAs === undefined
+      ? undefined
+      : `    acting as: user ${actingAs} (groups: ${printable(approval.requester.groups.join(', ')) || 'none'}) — kubectl --as, which the policy allows ${user}; the cluster runs the request as ${actingAs}`,
     `    ${approval.target.method} ${printable(approval.target.path)}${approval.target.query === '' ? '' : `?${printable(approval.target.query)}`}`,
     approval.kubectlCommand === '' ? undefined : `    command (as the client claims it): ${printable(approval.kubectlCommand)}`,
     agent === undefined ? undefined : `    asked by an AI agent through MCP, signed in as ${user}: tool ${printable(agent.tool)} with arguments ${printable(agent.arguments)}`,
@@ -97,6 +103,7 @@ export function approvalMailFor(approval: Approval, approver: string, link: stri
   const text = lines.join('\n');
   const html =
     `<p>${escapeHtml(user)} asks to <strong>${escapeHtml(what)}</strong> on cluster <strong>${escapeHtml(cluster)}</strong> (${escapeHtml(name)}).</p>` +
+    (actingAs === undefined ? '' : `<p>Acting as <strong>${escapeHtml(actingAs)}</strong> (kubectl --as): the cluster runs the request as ${escapeHtml(actingAs)}.</p>`) +
     (agent === undefined ? '' : `<p>Asked by an AI agent through MCP: tool <code>${escapeHtml(printable(agent.tool))}</code> with arguments <code>${escapeHtml(printable(agent.arguments))}</code>.</p>`) +
     `<p>Policy ${escapeHtml(ruleOf(approval))} requires approval. Approval id: <code>${escapeHtml(approval.id)}</code>.</p>` +
     `<p><a href="${escapeHtml(link)}">Review the request</a> (expires ${escapeHtml(iso(approval.expiresAt))}; ` +

@@ -10,7 +10,7 @@ import type { FC, PropsWithChildren } from 'hono/jsx';
 import { raw } from 'hono/html';
 import type { HtmlEscapedString } from 'hono/utils/html';
 import type { Approval } from './approval.ts';
-import { describeState, describeStreamCall, describeTarget, effectiveStatus, iso, samePerson } from './approval.ts';
+import { askedBy, describeState, describeStreamCall, describeTarget, effectiveStatus, iso, samePerson } from './approval.ts';
 import { bodyDecidable, type BodySummary } from './body-summary.ts';
 import { printable, printableLines } from '../printable.ts';
 
@@ -126,10 +126,12 @@ const BodySection: FC<{ body: BodySummary; sha256: string }> = ({ body, sha256 }
 export const ApprovalPage: FC<ApprovalPageProps> = ({ approval, approver, formToken, action, now, name, liveSessions = 0 }) => {
   const status = effectiveStatus(approval, now);
   const target = approval.target;
-  const own = samePerson(approver, approval.requester.user);
+  const asker = askedBy(approval);
+  const own = samePerson(approver, asker.user) || samePerson(approver, approval.requester.user);
   const body = approval.body;
   const runs = describeStreamCall(target);
-  const user = printable(approval.requester.user);
+  const user = printable(asker.user);
+  const actingAs = approval.impersonator === undefined ? undefined : printable(approval.requester.user);
   const what = printable(describeTarget(target));
   return (
     <Layout title={`Approval ${printable(approval.id)} — ${printable(name)}`}>
@@ -137,7 +139,7 @@ export const ApprovalPage: FC<ApprovalPageProps> = ({ approval, approver, formTo
         {printable(name)}
       </p>
       <h1>
-        {user} wants to {what}
+        {user} {actingAs === undefined ? null : <>(acting as {actingAs}) </>}wants to {what}
       </h1>
       <div class={`status ${status}`} id="status" data-status={status}>
         {status === 'pending' ? (
@@ -152,8 +154,16 @@ export const ApprovalPage: FC<ApprovalPageProps> = ({ approval, approver, formTo
         <dl>
           <dt>Requested by</dt>
           <dd id="requester">
-            {user} <span class="muted">(groups: {printable(approval.requester.groups.join(', ')) || 'none'})</span>
+            {user} <span class="muted">(groups: {printable(asker.groups.join(', ')) || 'none'})</span>
           </dd>
+          {actingAs === undefined ? null : (
+            <>
+              <dt>Acting as</dt>
+              <dd id="acting-as">
+                {actingAs} <span class="muted">(groups: {printable(approval.requester.groups.join(', ')) || 'none'}) — kubectl --as, which the policy allows {user}; the cluster runs the request as {actingAs}</span>
+              </dd>
+            </>
+          )}
           <dt>Action</dt>
           <dd id="action">{what}</dd>
           <dt>Cluster</dt>
@@ -192,7 +202,7 @@ export const ApprovalPage: FC<ApprovalPageProps> = ({ approval, approver, formTo
             <>
               <dt>AI agent</dt>
               <dd id="agent">
-                asked through MCP by an agent signed in as {printable(approval.requester.user)}: tool <code>{printable(approval.agent.tool)}</code> with arguments{' '}
+                asked through MCP by an agent signed in as {user}: tool <code>{printable(approval.agent.tool)}</code> with arguments{' '}
                 <code>{printable(approval.agent.arguments)}</code>
               </dd>
             </>
@@ -256,7 +266,11 @@ export const ApprovalPage: FC<ApprovalPageProps> = ({ approval, approver, formTo
           </p>
         </form>
       ) : null}
-      {status === 'pending' && own ? <p class="card">You asked for this request yourself; another approver must decide it.</p> : null}
+      {status === 'pending' && own ? (
+        <p class="card">
+          {samePerson(approver, asker.user) ? 'You asked for this request yourself' : 'This request runs as you'}; another approver must decide it.
+        </p>
+      ) : null}
       {liveSessions > 0 ? (
         <form class="card" method="post" action={action} id="terminate">
           <input type="hidden" name="formToken" value={formToken} />

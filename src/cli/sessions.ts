@@ -27,7 +27,8 @@ import { createFileSigningKey, LOCAL_SIGNING_KEY_FILE } from '../local/signing-k
 import type { SigningKeyProvider } from '../ports/approvals.ts';
 import { LOCAL_RECORDS_BUCKET, localRecordsDirectory, startLocalS3 } from '../local/s3.ts';
 import type { RecordQuery } from '../ports/records.ts';
-import { parseS3Url } from '../records/layout.ts';
+import { parseS3Url, UNROUTED_CLUSTER } from '../records/layout.ts';
+import { CLUSTER_NAME } from '../cluster-route.ts';
 import type { SessionRecord } from '../records/schema.ts';
 import { printable, printableJson, printableLines } from '../printable.ts';
 import { describeCall, formatReplay, formatSessionList, listSessions, replaySession } from '../records/sessions.ts';
@@ -40,6 +41,7 @@ interface SourceFlags {
   endpoint?: string;
   since?: string;
   until?: string;
+  cluster?: (string | null)[];
   json?: boolean;
 }
 
@@ -105,7 +107,8 @@ export function registerSessions(program: Command): void {
         const sessions = replaySession(records, sessionId, flags.user);
         if (sessions.length === 0) {
           const whose = flags.user === undefined ? '' : ` of user "${flags.user}"`;
-          process.stderr.write(printableLines(`gatehouse sessions replay: no records of session "${sessionId}"${whose} in ${await describeSource(flags)}${flags.since === undefined ? '' : ` since ${flags.since}`}\n`));
+          const clusters = flags.cluster === undefined ? '' : ` for cluster ${flags.cluster.map((c) => c ?? UNROUTED_CLUSTER).join(', ')}`;
+          process.stderr.write(printableLines(`gatehouse sessions replay: no records of session "${sessionId}"${whose}${clusters} in ${await describeSource(flags)}${flags.since === undefined ? '' : ` since ${flags.since}`}\n`));
           return 1;
         }
         const calls = sessions.flatMap((session) => session.commands.flatMap((c) => c.calls));
@@ -222,7 +225,20 @@ function withSourceOptions(command: Command): Command {
     .option('--endpoint <url>', 'S3 endpoint of the --source bucket (S3-compatible stores)')
     .option('--since <time>', 'calls from this time: ISO 8601 (2025-03-01, 2025-03-01T12:00:00Z) or an age (30m, 12h, 7d)', parseTimeFlag)
     .option('--until <time>', 'calls up to this time (same forms as --since)', parseTimeFlag)
+    .option(
+      '--cluster <name>',
+      `only calls to this cluster (its name under /clusters/<name>, in policy and records; ${UNROUTED_CLUSTER} for calls that named none); repeat for several. Reads only their record partitions`,
+      collectCluster,
+    )
     .option('--json', 'JSON Lines instead of text');
+}
+
+/** Commander hands each `--cluster` through this: a cluster name (or `_unrouted`, read as null), collected. */
+function collectCluster(value: string, previous: (string | null)[] | undefined): (string | null)[] {
+  if (value !== UNROUTED_CLUSTER && !CLUSTER_NAME.test(value)) {
+    throw new InvalidArgumentError(`"${printable(value)}" is not a cluster name (letters, digits, "-" and "_", starting with a letter or digit), nor ${UNROUTED_CLUSTER}`);
+  }
+  return [...(previous ?? []), value === UNROUTED_CLUSTER ? null : value];
 }
 
 async function run(body: () => Promise<number>): Promise<void> {
@@ -259,6 +275,7 @@ function timeFilter(flags: SourceFlags, defaultSince: string | undefined): Sessi
   const since = flags.since ?? (defaultSince === undefined ? undefined : parseTime(defaultSince, Date.now()));
   if (since !== undefined) filter.since = since;
   if (flags.until !== undefined) filter.until = flags.until;
+  if (flags.cluster !== undefined) filter.clusters = flags.cluster;
   return filter;
 }
 
@@ -320,6 +337,7 @@ async function readRecords(archive: RecordArchive, filter: SessionFilter): Promi
   const query: RecordQuery = {};
   if (filter.since !== undefined) query.fromDate = filter.since.slice(0, 10);
   if (filter.until !== undefined) query.toDate = filter.until.slice(0, 10);
+  if (filter.clusters !== undefined) query.clusters = filter.clusters;
   return collect(archive.read(query));
 }
 

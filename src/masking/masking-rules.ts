@@ -8,10 +8,16 @@
  *       configMapKeys: ["*password*", "*.pem"]
  *     - name: tokens-in-env
  *       envNames: ["*_TOKEN", "*_PASSWORD"]
- *     - name: secrets-in-terminals          # exec/attach recordings (src/recordings/)
+ *     - name: patterns-in-terminals         # exec/attach recordings (src/recordings/)
  *       namespaces: [prod]
- *       recordingSecretValues: true         # the values of the namespace's Secrets
  *       recordingPatterns: ["AKIA[0-9A-Z]{16}", "(?i)password=\\S+"]
+ *     - name: no-secret-lookups-in-sandbox
+ *       namespaces: [sandbox]
+ *       recordingSecretValues: false        # opt out: the default redacts them everywhere
+ *
+ * Recordings redact the values of the session namespace's Secrets by default (fail closed):
+ * only a rule saying `recordingSecretValues: false` for a namespace turns that off there, and
+ * a rule saying `true` wins over one saying `false` (redacting too much is the safe mistake).
  *
  * Patterns are globs (`*` = any run of characters), matched case-insensitively: masking too
  * much is the safe mistake. `recordingPatterns` are regular expressions instead (JavaScript
@@ -34,7 +40,7 @@ const ruleSchema = z
   })
   .strict()
   .refine(
-    (rule) => rule.configMapKeys !== undefined || rule.envNames !== undefined || rule.recordingPatterns !== undefined || rule.recordingSecretValues === true,
+    (rule) => rule.configMapKeys !== undefined || rule.envNames !== undefined || rule.recordingPatterns !== undefined || rule.recordingSecretValues !== undefined,
     { message: 'must name configMapKeys, envNames, recordingPatterns or recordingSecretValues (what to mask)' },
   );
 
@@ -70,8 +76,8 @@ export interface MaskingRule {
   readonly envNames: Matcher | null;
   /** Regular expressions replaced in exec/attach recordings; empty when none. */
   readonly recordingPatterns: readonly RegExp[];
-  /** Whether the namespace's Secret values are replaced in recordings. */
-  readonly recordingSecretValues: boolean;
+  /** Whether the namespace's Secret values are replaced in recordings; null when the rule does not say (the default: they are). */
+  readonly recordingSecretValues: boolean | null;
 }
 
 export interface MaskingRules {
@@ -104,7 +110,7 @@ export function compileMaskingRules(specs: readonly MaskingRuleSpec[]): MaskingR
       configMapKeys: globs(spec.configMapKeys),
       envNames: globs(spec.envNames),
       recordingPatterns: (spec.recordingPatterns ?? []).map(recordingPattern),
-      recordingSecretValues: spec.recordingSecretValues === true,
+      recordingSecretValues: spec.recordingSecretValues ?? null,
     }),
   );
   return {
@@ -126,12 +132,18 @@ export function envNameRule(rules: MaskingRules, namespace: string, name: string
   return rules.rules.find((rule) => rule.envNames !== null && inNamespace(rule, namespace) && rule.envNames.test(name));
 }
 
-/** What recordings of a session in `namespace` redact, by the rules that apply there. */
+/**
+ * What recordings of a session in `namespace` redact, by the rules that apply there: their
+ * patterns, and the namespace's Secret values unless a rule opts out (`false`) and none asks
+ * for them (`true`).
+ */
 export function recordingRedaction(rules: MaskingRules, namespace: string): { patterns: RegExp[]; secretValues: boolean } {
   const applying = rules.rules.filter((rule) => inNamespace(rule, namespace));
+  const asked = applying.some((rule) => rule.recordingSecretValues === true);
+  const optedOut = applying.some((rule) => rule.recordingSecretValues === false);
   return {
     patterns: applying.flatMap((rule) => rule.recordingPatterns),
-    secretValues: applying.some((rule) => rule.recordingSecretValues),
+    secretValues: asked || !optedOut,
   };
 }
 

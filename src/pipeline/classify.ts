@@ -53,6 +53,7 @@ export function classify(options: { runtime: 'node' | 'lambda' }): MiddlewareHan
     const request = classifyRequest(c.req.method, target.path, target.query, { runtime: options.runtime, cluster: c.get('cluster') });
     c.set('kubeRequest', request);
     refuseUnservedShape(c.req.method, request);
+    refuseUnroutedHead(c.req.method, request);
     refuseUpgrade(c, request, options.runtime);
     return next();
   };
@@ -64,10 +65,12 @@ const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']);
 function refuseUnknownMethod(c: Context): void {
   const method = c.req.method;
   if (METHODS.has(method)) return;
-  throw new GatehouseError(
-    'ERR_METHOD_NOT_ALLOWED',
-    `method ${JSON.stringify(method)} is not one Gatehouse forwards (GET, HEAD, POST, PUT, PATCH, DELETE)`,
-  );
+  throw unknownMethodError(method);
+}
+
+/** The refusal of a method Gatehouse does not forward (also what the Node runtime answers to those its HTTP parser stops). */
+export function unknownMethodError(method: string): GatehouseError {
+  return new GatehouseError('ERR_METHOD_NOT_ALLOWED', `method ${JSON.stringify(method)} is not one Gatehouse forwards (GET, HEAD, POST, PUT, PATCH, DELETE)`);
 }
 
 /**
@@ -99,6 +102,31 @@ function refuseUnservedShape(method: string, request: KubeRequest): void {
       `${what} names an object: the API server creates only on a collection (POST …/${request.resource}) or through a subresource, so Gatehouse forwards none`,
     );
   }
+}
+
+/** Non-resource paths the API server serves through its REST routes (go-restful): GET alone. */
+const REST_DISCOVERY_PATHS = [/^\/api\/?$/, /^\/api\/[^/]+\/?$/, /^\/apis\/[^/]+\/[^/]+\/?$/, /^\/version\/?$/];
+
+/**
+ * HEAD: RequestInfo reads it as `get`, but kube-apiserver's REST routes register GET and no
+ * HEAD — on every resource path (collections, objects and their subresources, `log` and
+ * `exec` included) and on the discovery documents /api, /api/{version},
+ * /apis/{group}/{version} and /version — so a HEAD there has only a 405 upstream (v1.34,
+ * compared side by side in test/kube/methods.test.ts). It is refused here, before policy,
+ * naming the method. Left to policy (verb `get` or `head`) and forwarded: the proxy
+ * subresources and the legacy `/proxy/` prefix (the API server routes every method there) and
+ * the other non-resource URLs (/apis, /apis/{group}, /healthz, /openapi/…: served to any method).
+ */
+function refuseUnroutedHead(method: string, request: KubeRequest): void {
+  if (method !== 'HEAD') return;
+  const routed = request.isResourceRequest
+    ? request.verb !== 'proxy' && request.subresource !== 'proxy'
+    : REST_DISCOVERY_PATHS.some((pattern) => pattern.test(request.path));
+  if (!routed) return;
+  throw new GatehouseError(
+    'ERR_METHOD_NOT_ALLOWED',
+    `HEAD ${request.path} is not served: the API server routes no HEAD to ${request.isResourceRequest ? 'a resource' : 'this discovery document'} (it answers 405); use GET`,
+  );
 }
 
 /** What kubectl upgrades to: WebSocket (1.30+) or SPDY/3.1 (older, and the fallback). */

@@ -20,22 +20,20 @@ import { recordingRoutes } from './routes.ts';
 import type { RecordingViewer } from './routes.ts';
 import type { MaskingRules } from '../masking/masking-rules.ts';
 import type { RecordingStore } from '../ports/recordings.ts';
-import type { Upstream } from '../ports/upstream.ts';
 import type { RecordsConfig } from '../records/from-config.ts';
 import { s3ClientConfigFor } from '../records/from-config.ts';
-import { redactionSource } from './secret-values.ts';
-import { GatehouseError } from '../errors.ts';
+import { redactionSource, type SecretSource } from './secret-values.ts';
 import { createRecordingStore } from './store.ts';
 
 export function createRecordingsFromConfig(
   config: RecordsConfig,
-  options: { upstream: Upstream; masking: MaskingRules | undefined; clientConfig?: S3ClientConfig },
+  options: { sources: readonly SecretSource[]; masking: MaskingRules | undefined; clientConfig?: S3ClientConfig },
 ): RecordingStore {
   return createRecordingStore({
     objects: createS3RecordingObjects({ bucket: config.bucket, clientConfig: s3ClientConfigFor(config, options.clientConfig) }),
     prefix: config.recordingsPrefix,
     maxBytes: config.maxRecordingBytes,
-    redactionFor: redactionSource({ masking: options.masking, upstream: options.upstream, windowChars: config.redactionWindowChars }),
+    redactionFor: redactionSource({ masking: options.masking, sources: options.sources, windowChars: config.redactionWindowChars }),
   });
 }
 
@@ -54,21 +52,16 @@ export function createRecordingViewerFromConfig(
 }
 
 /**
- * Where redaction reads a namespace's Secret values: the one cluster's upstream. A session
- * records no cluster yet (StreamSessionInfo), so with several clusters Secret values cannot be
- * read for the right one: the upstream refuses, and a session whose rules ask for them is not
- * started (the store fails closed) rather than redacted against another cluster's Secrets.
+ * Where redaction reads a namespace's Secret values: the one cluster's upstream, or every
+ * cluster's. A session records no cluster yet (StreamSessionInfo), so with several the values
+ * of that namespace on each are redacted — more than needed, never less — and each cluster
+ * must let the redactor read them, or the session is refused.
  */
-export function redactionUpstream(deps: Pick<GatehouseDeps, 'upstream' | 'clusters'>): Upstream {
+export function redactionSources(deps: Pick<GatehouseDeps, 'upstream' | 'clusters'>): SecretSource[] {
+  if (deps.upstream !== undefined) return [{ upstream: deps.upstream }];
   const upstreams = deps.clusters?.upstreams ?? [];
-  const sole = deps.upstream ?? (upstreams.length === 1 ? upstreams[0]?.upstream : undefined);
-  if (sole !== undefined) return sole;
-  return {
-    connection: () =>
-      Promise.reject(
-        new GatehouseError('ERR_RECORD_UNAVAILABLE', 'recording redaction cannot read Secret values on a Gatehouse that fronts several clusters (the session names no cluster yet)'),
-      ),
-  };
+  if (upstreams.length === 1 && upstreams[0] !== undefined) return [{ upstream: upstreams[0].upstream }];
+  return upstreams.map((cluster) => ({ upstream: cluster.upstream, cluster: cluster.name }));
 }
 
 /**
@@ -79,7 +72,7 @@ export function redactionUpstream(deps: Pick<GatehouseDeps, 'upstream' | 'cluste
 export function addConfiguredRecordings(deps: GatehouseDeps, config: GatehouseConfig): void {
   const records = config.records;
   if (config.runtime !== 'node' || records === undefined) return;
-  deps.recordings ??= createRecordingsFromConfig(records, { upstream: redactionUpstream(deps), masking: deps.masking });
+  deps.recordings ??= createRecordingsFromConfig(records, { sources: redactionSources(deps), masking: deps.masking });
   if (config.approvals !== undefined) {
     deps.recordingPages ??= recordingRoutes(createRecordingViewerFromConfig(records, { signingKey: signingKeyFromConfig(config.approvals), ...(deps.clock === undefined ? {} : { clock: deps.clock }) }));
   }

@@ -14,6 +14,7 @@ import { PAGE_STYLE } from '../approvals/page.tsx';
 import { printable } from '../printable.ts';
 import type { SessionRecord } from '../records/schema.ts';
 import type { CastHeader } from './asciicast.ts';
+import type { RecordingRow } from './listing.ts';
 
 const EXTRA_STYLE = `
 table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #dde1e7;vertical-align:top}
@@ -48,22 +49,28 @@ const Layout: FC<PropsWithChildren<{ title: string; assets: string; player?: boo
 
 export interface SessionListProps {
   viewer: string;
-  records: readonly SessionRecord[];
+  rows: readonly RecordingRow[];
   from: string;
   to: string;
   /** Link to one session's page. */
-  linkTo(record: SessionRecord): string;
+  linkTo(row: RecordingRow): string;
+  /** The next page of the list; undefined on the last. */
+  nextUrl: string | undefined;
+  /** The first page; undefined on it. */
+  firstUrl: string | undefined;
   assets: string;
 }
 
-const SessionList: FC<SessionListProps> = ({ viewer, records, from, to, linkTo, assets }) => (
+const SessionList: FC<SessionListProps> = ({ viewer, rows, from, to, linkTo, nextUrl, firstUrl, assets }) => (
   <Layout title="Recorded sessions" assets={assets}>
     <h1>Recorded sessions</h1>
     <p class="muted">
-      exec, attach and port-forward sessions from {from} to {to} (UTC), newest first. Shown to {printable(viewer)}.
+      exec, attach and port-forward sessions from {from} to {to} (UTC), newest day first, a page at a time. Shown to {printable(viewer)}.
     </p>
-    {records.length === 0 ? (
-      <p class="card" id="empty">No recorded sessions in these days.</p>
+    {rows.length === 0 ? (
+      <p class="card" id="empty">
+        {firstUrl === undefined ? 'No recorded sessions in these days.' : 'No more recorded sessions in these days.'}
+      </p>
     ) : (
       <div class="card">
         <table id="sessions">
@@ -78,24 +85,54 @@ const SessionList: FC<SessionListProps> = ({ viewer, records, from, to, linkTo, 
             </tr>
           </thead>
           <tbody>
-            {records.map((record) => (
-              <tr>
-                <td>
-                  <a href={linkTo(record)}>{record.started_at.replace('T', ' ').slice(0, 19)}</a>
-                </td>
-                <td>{printable(record.user_name ?? '')}</td>
-                <td>{printable(describeWhat(record))}</td>
-                <td>{printable(`${record.namespace ?? ''}/${record.object_name ?? ''}`)}</td>
-                <td>{record.stream_duration_ms === null ? '' : `${Math.round(record.stream_duration_ms / 1000)} s`}</td>
-                <td>
-                  {printable(record.stream_end_reason ?? '')}
-                  {record.recording_truncated === true ? ' (recording truncated)' : ''}
-                </td>
-              </tr>
-            ))}
+            {rows.map((row) => {
+              const record = row.record;
+              if (record === undefined) {
+                return (
+                  <tr data-request-id={row.requestId}>
+                    <td>
+                      <a href={linkTo(row)}>{row.day}</a>
+                    </td>
+                    <td colspan={5} class="muted">
+                      request {printable(row.requestId)}: no record of the call found (not written yet, or lost); the recording says who and what
+                    </td>
+                  </tr>
+                );
+              }
+              return (
+                <tr data-request-id={row.requestId}>
+                  <td>
+                    <a href={linkTo(row)}>{record.started_at.replace('T', ' ').slice(0, 19)}</a>
+                  </td>
+                  <td>{printable(record.user_name ?? '')}</td>
+                  <td>{printable(describeWhat(record))}</td>
+                  <td>{printable(`${record.namespace ?? ''}/${record.object_name ?? ''}`)}</td>
+                  <td>{record.stream_duration_ms === null ? '' : `${Math.round(record.stream_duration_ms / 1000)} s`}</td>
+                  <td>
+                    {printable(record.stream_end_reason ?? '')}
+                    {record.recording_truncated === true ? ' (recording truncated)' : ''}
+                  </td>
+                </tr>
+              );
+            })}
           </tbody>
         </table>
       </div>
+    )}
+    {nextUrl === undefined && firstUrl === undefined ? null : (
+      <p id="pages">
+        {firstUrl === undefined ? null : (
+          <a href={firstUrl} id="first-page">
+            Newest
+          </a>
+        )}
+        {firstUrl !== undefined && nextUrl !== undefined ? ' · ' : null}
+        {nextUrl === undefined ? null : (
+          <a href={nextUrl} id="next-page">
+            Older sessions
+          </a>
+        )}
+      </p>
     )}
   </Layout>
 );

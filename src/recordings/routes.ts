@@ -1,6 +1,7 @@
 /**
  * The recordings pages under /_gatehouse/recordings/ (Node runtime):
- *   GET ?t=…                       recorded sessions of the last `days` (default 7, at most 31)
+ *   GET ?t=…[&days=N][&page=…]     recorded sessions of the last `days` (default 7, at most 31),
+ *                                  a bounded page at a time (listing.ts), newest day first
  *   GET /<dt>/<request id>?t=…     one recording, played in the browser
  *   GET /<dt>/<request id>/cast?t=… the recording itself (asciicast v2), for the player
  *   GET /assets/…                  asciinema-player's script and stylesheet, from node_modules
@@ -15,10 +16,11 @@ import type { Context } from 'hono';
 import { PAGE_SCRIPT_HASH, errorPageHtml } from '../approvals/page.tsx';
 import { asGatehouseError, GatehouseError } from '../errors.ts';
 import type { SigningKeyProvider } from '../ports/approvals.ts';
-import type { RecordArchive, SessionRecord } from '../ports/records.ts';
+import type { RecordArchive } from '../ports/records.ts';
 import type { Clock } from '../types.ts';
 import { parseCast } from './asciicast.ts';
 import { PLAYER_SCRIPT_HASH, playerPageHtml, sessionListHtml } from './page.tsx';
+import { decodeCursor, encodeCursor, RECORDINGS_PAGE_SIZE, recordingsPage } from './listing.ts';
 import { readRecordingText } from './read.ts';
 import type { RecordingObjects } from './store.ts';
 import { recordingKey } from './store.ts';
@@ -34,6 +36,8 @@ export interface RecordingViewer {
   prefix: string;
   signingKey: SigningKeyProvider;
   clock: Clock;
+  /** Rows per page of the list (default RECORDINGS_PAGE_SIZE, 50). */
+  pageSize?: number;
 }
 
 const PAGE_HEADERS: Record<string, string> = {
@@ -86,22 +90,25 @@ export function recordingRoutes(viewer: RecordingViewer): Hono {
   app.get('/', async (c) => {
     const token = c.req.query('t') ?? '';
     const claims = await verifyViewLink(await viewer.signingKey.key(), token, ALL_SESSIONS, viewer.clock.now());
-    const days = daysOf(c.req.query('days'));
-    const to = new Date(viewer.clock.now()).toISOString().slice(0, 10);
-    const from = new Date(viewer.clock.now() - (days - 1) * 86_400_000).toISOString().slice(0, 10);
-    const records: SessionRecord[] = [];
-    for await (const record of viewer.archive.read({ fromDate: from, toDate: to })) {
-      if (record.phase === 'outcome' && record.recording_key !== null) records.push(record);
-    }
-    records.sort((a, b) => (a.started_at < b.started_at ? 1 : a.started_at > b.started_at ? -1 : 0));
+    const daysParam = c.req.query('days');
+    const days = daysOf(daysParam);
+    // Newest first: today (UTC) and the days before it.
+    const dates = Array.from({ length: days }, (_, i) => new Date(viewer.clock.now() - i * 86_400_000).toISOString().slice(0, 10));
+    const pageParam = c.req.query('page');
+    const cursor = pageParam === undefined ? undefined : decodeCursor(pageParam, dates);
+    const page = await recordingsPage(viewer, dates, cursor, viewer.pageSize ?? RECORDINGS_PAGE_SIZE);
+    const listUrl = (pageCursor: string | undefined): string =>
+      `${RECORDINGS_PATH}?t=${encodeURIComponent(token)}${daysParam === undefined ? '' : `&days=${days}`}${pageCursor === undefined ? '' : `&page=${pageCursor}`}`;
     return c.html(
       sessionListHtml({
         viewer: claims.viewer,
-        records,
-        from,
-        to,
+        rows: page.rows,
+        from: dates.at(-1) as string,
+        to: dates[0] as string,
         assets: ASSETS_PATH,
-        linkTo: (record) => `${RECORDINGS_PATH}/${record.started_at.slice(0, 10)}/${encodeURIComponent(record.request_id)}?t=${encodeURIComponent(token)}`,
+        linkTo: (row) => `${RECORDINGS_PATH}/${row.day}/${encodeURIComponent(row.requestId)}?t=${encodeURIComponent(token)}`,
+        nextUrl: page.next === undefined ? undefined : listUrl(encodeCursor(page.next)),
+        firstUrl: cursor === undefined ? undefined : listUrl(undefined),
       }),
       200,
       PAGE_HEADERS,

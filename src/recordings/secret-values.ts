@@ -1,6 +1,7 @@
 /**
  * What a session's recording redacts: the policy's recording patterns for its namespace and,
- * when a rule asks, the values of the Secrets in that namespace — read upstream over
+ * unless a masking rule opts out for the namespace (`recordingSecretValues: false`), the
+ * values of the Secrets in that namespace — read upstream over
  * Gatehouse's own connection, impersonating the dedicated user REDACTOR_USER (the cluster's
  * RBAC grants that user `list secrets` only where recordings redact them:
  * infra/rbac/recording-redactor.yaml). The caller's own rights do not matter: a user who
@@ -9,7 +10,7 @@
  */
 import { GatehouseError } from '../errors.ts';
 import type { MaskingRules } from '../masking/masking-rules.ts';
-import { recordingRedaction } from '../masking/masking-rules.ts';
+import { recordingRedaction, SECRETS_ONLY } from '../masking/masking-rules.ts';
 import { readLiveObject } from '../pipeline/live-object.ts';
 import type { StreamSessionInfo } from '../ports/recordings.ts';
 import type { Upstream } from '../ports/upstream.ts';
@@ -18,9 +19,20 @@ import type { RedactionRules } from './redactor.ts';
 /** The identity Gatehouse reads Secret values as, for redaction only. */
 export const REDACTOR_USER = 'gatehouse:recording-redactor';
 
+/** Where a namespace's Secret values are read: each cluster the Gatehouse fronts (named when there are several). */
+export interface SecretSource {
+  upstream: Upstream;
+  cluster?: string;
+}
+
 export interface RedactionSourceOptions {
   masking: MaskingRules | undefined;
-  upstream: Upstream;
+  /**
+   * Every cluster a session may be on. A session does not name its cluster to the recorder, so
+   * with several the values of the namespace's Secrets on each are redacted (more than needed:
+   * the safe mistake), and a cluster where they cannot be read refuses the session.
+   */
+  sources: readonly SecretSource[];
   /** Longest pattern match promised across frames. */
   windowChars: number;
   timeoutMs?: number;
@@ -28,21 +40,25 @@ export interface RedactionSourceOptions {
 
 export function redactionSource(options: RedactionSourceOptions): (info: StreamSessionInfo) => Promise<RedactionRules> {
   return async (info) => {
-    const wanted = options.masking === undefined ? { patterns: [], secretValues: false } : recordingRedaction(options.masking, info.namespace);
-    const literals = wanted.secretValues ? await namespaceSecretValues(options.upstream, info.namespace, info.requestId, options.timeoutMs ?? 10_000) : [];
-    return { literals, patterns: wanted.patterns, windowChars: options.windowChars };
+    const wanted = recordingRedaction(options.masking ?? SECRETS_ONLY, info.namespace);
+    if (!wanted.secretValues) return { literals: [], patterns: wanted.patterns, windowChars: options.windowChars };
+    if (options.sources.length === 0) throw new GatehouseError('ERR_RECORD_UNAVAILABLE', `no cluster to read the Secrets of namespace "${info.namespace}" from, to redact them`);
+    const perCluster = await Promise.all(
+      options.sources.map((source) => namespaceSecretValues(source.upstream, info.namespace, info.requestId, options.timeoutMs ?? 10_000, source.cluster)),
+    );
+    return { literals: [...new Set(perCluster.flat())], patterns: wanted.patterns, windowChars: options.windowChars };
   };
 }
 
 /** Every value of every Secret in `namespace`, decoded, and each as its base64 text too (as `-o yaml` prints it). */
-export async function namespaceSecretValues(upstream: Upstream, namespace: string, requestId: string, timeoutMs: number): Promise<string[]> {
+export async function namespaceSecretValues(upstream: Upstream, namespace: string, requestId: string, timeoutMs: number, cluster?: string): Promise<string[]> {
   const connection = await upstream.connection();
   const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets`;
   const answer = await readLiveObject(connection, { user: REDACTOR_USER, groups: [], claims: {} }, path, timeoutMs, requestId);
   if (answer.status !== 200) {
     throw new GatehouseError(
       'ERR_RECORD_UNAVAILABLE',
-      `the Secrets of namespace "${namespace}" could not be read as ${REDACTOR_USER} to redact them (the cluster answered ${answer.status}; see infra/rbac/recording-redactor.yaml)`,
+      `the Secrets of namespace "${namespace}"${cluster === undefined ? '' : ` on cluster "${cluster}"`} could not be read as ${REDACTOR_USER} to redact them (the cluster answered ${answer.status}; see infra/rbac/recording-redactor.yaml)`,
     );
   }
   return secretValuesOf(answer.body.toString('utf8'));

@@ -30,6 +30,8 @@ export interface RecordingObjects {
   put(key: string, body: Uint8Array): Promise<void>;
   /** The object's bytes; rejects with ERR_NOT_FOUND when there is none, ERR_RECORD_UNAVAILABLE when the store is down. */
   get(key: string): Promise<Uint8Array>;
+  /** One page of the keys under `prefix`, in key order: at most `maxKeys`, after the key `startAfter`; `truncated` when more follow. */
+  list(prefix: string, page: { maxKeys: number; startAfter?: string }): Promise<{ keys: string[]; truncated: boolean }>;
 }
 
 export interface RecordingStoreOptions {

@@ -15,6 +15,8 @@ import type { SessionRecord } from './schema.ts';
 export interface SessionFilter {
   user?: string;
   namespace?: string;
+  /** Only calls to these clusters (configured names; null: calls whose path named none). */
+  clusters?: readonly (string | null)[];
   /** ISO 8601 bounds on a call's `started_at`. */
   since?: string;
   until?: string;
@@ -95,6 +97,7 @@ function compareCalls(a: SessionRecord, b: SessionRecord): number {
 }
 
 function matches(record: SessionRecord, filter: SessionFilter): boolean {
+  if (filter.clusters !== undefined && !filter.clusters.includes(record.cluster)) return false;
   if (filter.since !== undefined && record.started_at < filter.since) return false;
   if (filter.until !== undefined && record.started_at > filter.until) return false;
   return true;

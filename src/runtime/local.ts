@@ -42,7 +42,7 @@ import { startLocalApprovals } from '../local/approvals.ts';
 import { startLocalRecords } from '../local/records.ts';
 import type { LocalRecords } from '../local/records.ts';
 import { createFileSigningKey, LOCAL_SIGNING_KEY_FILE } from '../local/signing-key.ts';
-import { createRecordingsFromConfig, createRecordingViewerFromConfig, redactionUpstream } from '../recordings/from-config.ts';
+import { createRecordingsFromConfig, createRecordingViewerFromConfig, redactionSources } from '../recordings/from-config.ts';
 import { recordingRoutes } from '../recordings/routes.ts';
 import { startLocalStreamLeases } from '../local/stream-leases.ts';
 import type { RecordSink } from '../ports/records.ts';
@@ -327,7 +327,7 @@ function describeUpstream(deps: GatehouseDeps): string {
  * `gatehouse sessions link --local` signs with). Parts a caller overrode stay as given.
  */
 async function addLocalRecordings(deps: GatehouseDeps, records: LocalRecords, keyFile: string): Promise<void> {
-  deps.recordings ??= createRecordingsFromConfig(records.config, { upstream: redactionUpstream(deps), masking: deps.masking, clientConfig: records.clientConfig });
+  deps.recordings ??= createRecordingsFromConfig(records.config, { sources: redactionSources(deps), masking: deps.masking, clientConfig: records.clientConfig });
   const signingKey = createFileSigningKey(keyFile);
   // Created now (0600, kept across restarts), so `gatehouse sessions link --local` can sign before any approval was asked.
   await signingKey.key();

@@ -12,6 +12,13 @@
  * or an upstream that declined to switch — is written to the socket as an HTTP response,
  * its body streamed (never read whole first), and the socket is closed.
  *
+ * Two methods never reach the app, because Node's HTTP parser stops them first: CONNECT (a
+ * proxy tunnel, which Node hands to a 'connect' listener or drops) and a method token it does
+ * not know (`get`, `FOO`: Node would answer a bare 400). Both are answered here, on the socket,
+ * with the 405 Status the pipeline gives any other method it does not forward, naming the
+ * method; then the connection closes. Nothing was authenticated or forwarded, and no session
+ * record is written (the request never became one).
+ *
  * close() stops listening and ends every connection, keep-alive and tunnels included.
  */
 import * as http from 'node:http';
@@ -22,6 +29,7 @@ import { createAdaptorServer } from '@hono/node-server';
 import type { Hono } from 'hono';
 import { asGatehouseError, GatehouseError, statusResponse } from '../errors.ts';
 import type { UpgradeBinding } from '../context.ts';
+import { unknownMethodError } from '../pipeline/classify.ts';
 
 /** OIDC tokens with many groups are large; Node's default (16 KiB) would refuse some. */
 const MAX_HEADER_BYTES = 64 * 1024;
@@ -67,6 +75,8 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
   server.on('upgrade', (incoming: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     void serveUpgrade(app, incoming, socket, head, tls === undefined ? 'http' : 'https');
   });
+  server.on('connect', (_incoming: http.IncomingMessage, socket: Duplex) => refuseMethodAtSocket(socket, 'CONNECT'));
+  server.on('clientError', (error: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Duplex) => answerClientError(error, socket));
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -110,6 +120,37 @@ function closeIfBodyUnread(response: Response, incoming: { complete: boolean }):
     headers.set('connection', 'close');
     return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
   }
+}
+
+/** The 405 Status for a method that never became a request, written to its socket, which then closes. */
+function refuseMethodAtSocket(socket: Duplex, method: string): void {
+  socket.on('error', () => socket.destroy());
+  void writeResponse(socket, statusResponse(unknownMethodError(method)));
+}
+
+/** The method token at the start of what the parser refused (at most 32 characters, printable ASCII), or undefined. */
+function methodToken(packet: Buffer | undefined): string | undefined {
+  if (packet === undefined) return undefined;
+  const token = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,32}(?= )/.exec(packet.subarray(0, 40).toString('latin1'));
+  return token?.[0];
+}
+
+/**
+ * What Node's HTTP parser could not read. A method it does not know gets the Status naming it;
+ * everything else is answered as Node answers it without a listener (431 for headers too
+ * large, 408 for a request that took too long, else 400) and the socket is destroyed.
+ */
+function answerClientError(error: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Duplex): void {
+  const method = error.code === 'HPE_INVALID_METHOD' ? methodToken(error.rawPacket) : undefined;
+  if (method !== undefined && socket.writable) {
+    refuseMethodAtSocket(socket, method);
+    return;
+  }
+  if (socket.writable && error.code !== 'ECONNRESET') {
+    const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    socket.write(`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\nConnection: close\r\n\r\n`);
+  }
+  socket.destroy(error);
 }
 
 /** Runs an Upgrade request through the app; writes the answer unless forward took the socket. */

@@ -40,6 +40,20 @@ describe('approval state machine', () => {
       /^"Alice@Example.com" asked for approval a1 and may not decide it: nobody approves their own request$/,
     ],
     [
+      'the signed-in caller who asked with kubectl --as cannot approve it either',
+      () =>
+        assertDecidable(sampleApproval({ impersonator: { user: 'carol@example.com', groups: ['oncall'] }, approvers: ['carol@example.com', 'bob@example.com'] }), 'Carol@example.com', T0),
+      'ERR_APPROVAL_SELF',
+      /^"Carol@example.com" asked for approval a1 and may not decide it: nobody approves their own request$/,
+    ],
+    [
+      'the identity a kubectl --as request runs as cannot approve it',
+      () =>
+        assertDecidable(sampleApproval({ impersonator: { user: 'carol@example.com', groups: ['oncall'] }, approvers: ['alice@example.com', 'bob@example.com'] }), 'alice@example.com', T0),
+      'ERR_APPROVAL_SELF',
+      /^"alice@example.com" is whom approval a1 runs as \(carol@example.com asked, acting as them\) and may not decide it: nobody approves a request made as themselves$/,
+    ],
+    [
       'someone who is not an approver cannot decide',
       () => assertDecidable(sampleApproval(), 'mallory@example.com', T0),
       'ERR_APPROVAL_LINK_INVALID',

@@ -5,6 +5,10 @@
  *
  *   kubectl create (review) → refused with the id → mail → link → page shows the request →
  *   Approve → the same command succeeds (one create upstream) → a third run is refused again.
+ *
+ * Under `kubectl --as` (allowed by policy) mail, page and refusal name who asked — the
+ * signed-in caller — and, labelled apart, whom the request runs as; the grant serves that
+ * caller acting as that identity, not the identity itself.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,6 +29,12 @@ rules:
     review:
       approvers: ["lead@example.com"]
       grant: once
+  - name: you-may-act-as-the-deploy-bot
+    effect: allow
+    users: ["you@example.com"]
+    verbs: ["impersonate"]
+    resources: ["users", "groups"]
+    names: ["deploy-bot@example.com", "deployers"]
   - name: discovery
     effect: allow
     verbs: ["get", "head"]
@@ -142,6 +152,60 @@ describe('approval end to end (kubectl, mail, Chromium)', () => {
     assert.equal(createsUpstream(start), 1);
     assert.equal(results.filter((r) => r.status === 201).length, 1);
     assert.equal(results.filter((r) => r.status === 403 || r.status === 409).length, 49);
+  });
+});
+
+describe('approval of a request made with kubectl --as', () => {
+  const AS = ['--as', 'deploy-bot@example.com', '--as-group', 'deployers'];
+  const BOT_CREATE = ['create', 'configmap', 'bot-cfg', '-n', 'prod', '--from-literal=owner=bot'];
+
+  test('mail, page and refusal show who asked and, apart, whom it runs as; the grant serves only that caller acting as them', async () => {
+    const start = h.mark();
+    const first = await h.kubectl('default', [...AS, ...BOT_CREATE]);
+    assert.equal(first.code, 1, first.stdout);
+    const match = /user "you@example.com" acting as "deploy-bot@example.com" may not create configmaps in namespace "prod" without approval \(rule "prod-config-needs-approval"\): approval ([0-9a-f]+) is pending/.exec(first.stderr);
+    assert.ok(match !== null, first.stderr);
+    const approvalId = match[1] ?? '';
+
+    const mail = (await h.gatehouse.mail?.messages('lead@example.com'))?.find((m) => m.body.text?.includes(approvalId));
+    assert.ok(mail !== undefined, 'the approver was mailed');
+    assert.match(mail.subject, /Approval needed: you@example\.com \(acting as deploy-bot@example\.com\) wants to create configmaps in namespace "prod"/);
+    assert.match(mail.body.text ?? '', /^you@example\.com \(groups: developers\) asks to:$/m);
+    assert.match(mail.body.text ?? '', /^ {4}acting as: user deploy-bot@example\.com \(groups: deployers\) — kubectl --as, which the policy allows you@example\.com; the cluster runs the request as deploy-bot@example\.com$/m);
+    assert.match(mail.body.html ?? '', /<p>Acting as <strong>deploy-bot@example\.com<\/strong> \(kubectl --as\): the cluster runs the request as deploy-bot@example\.com\.<\/p>/);
+
+    const link = await linkFor(approvalId);
+    const context = await browser.newContext({ ignoreHTTPSErrors: true });
+    try {
+      const page = await context.newPage();
+      assert.equal((await page.goto(link))?.status(), 200);
+      assert.equal(((await page.locator('h1').textContent()) ?? '').replace(/\s+/g, ' '), 'you@example.com (acting as deploy-bot@example.com) wants to create configmaps in namespace "prod"');
+      assert.equal(((await page.locator('#requester').textContent()) ?? '').replace(/\s+/g, ' ').trim(), 'you@example.com (groups: developers)');
+      assert.equal(
+        ((await page.locator('#acting-as').textContent()) ?? '').replace(/\s+/g, ' ').trim(),
+        'deploy-bot@example.com (groups: deployers) — kubectl --as, which the policy allows you@example.com; the cluster runs the request as deploy-bot@example.com',
+      );
+      assert.equal(await page.locator('dt', { hasText: 'Acting as' }).count(), 1, 'labelled apart from "Requested by"');
+      await Promise.all([page.waitForURL(link), page.getByRole('button', { name: 'Approve' }).click()]);
+      assert.equal(await page.locator('#status').getAttribute('data-status'), 'approved');
+    } finally {
+      await context.close();
+    }
+
+    // The identity it runs as, signed in itself, does not get the grant the caller asked for.
+    const botToken = await h.gatehouse.devIssuer.mint('deploy-bot@example.com', ['deployers'], 600);
+    const bodyOf = JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'bot-cfg' }, data: { owner: 'bot' } });
+    const asBot = await send('POST', '/api/v1/namespaces/prod/configmaps?fieldManager=kubectl-create', bodyOf, { authorization: `Bearer ${botToken}`, 'content-type': 'application/json' });
+    assert.equal(asBot.status, 403, asBot.text);
+    assert.match(asBot.text, /user \\"deploy-bot@example.com\\" may not create configmaps in namespace \\"prod\\" without approval/);
+    assert.doesNotMatch(asBot.text, new RegExp(`approval ${approvalId} `), 'another approval, not the caller\'s');
+    assert.equal(createsUpstream(start), 0);
+
+    const second = await h.kubectl('default', [...AS, ...BOT_CREATE]);
+    assert.equal(second.code, 0, second.stderr);
+    assert.equal(createsUpstream(start), 1);
+    const created = h.receivedSince(start).find((r) => r.method === 'POST' && r.path === '/api/v1/namespaces/prod/configmaps');
+    assert.equal(created?.user, 'deploy-bot@example.com', 'the cluster ran it as the identity acted as');
   });
 });
 

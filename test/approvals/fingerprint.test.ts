@@ -20,6 +20,13 @@ const base: FingerprintInput = {
 };
 
 describe('request fingerprint', () => {
+  test('a request made as oneself keeps the fingerprint it had before impersonation was bound (stored approvals stay valid)', () => {
+    assert.equal(requestFingerprint(base), 'e7368fb3aadd0ec1f4fb48dd0cbcab334d955e31af745f1d58d1292a4c8a7f0a');
+  });
+  test('who acted as the user is bound: carol and dave acting as alice are two requests', () => {
+    assert.notEqual(requestFingerprint({ ...base, impersonator: 'carol@example.com' }), requestFingerprint({ ...base, impersonator: 'dave@example.com' }));
+  });
+
   const differs: [string, Partial<FingerprintInput>][] = [
     ['another user gives another fingerprint', { user: 'bob@example.com' }],
     ['the same request on another cluster gives another fingerprint', { cluster: 'prod-us' }],
@@ -36,6 +43,7 @@ describe('request fingerprint', () => {
     ['no body differs from an empty JSON body', { bodySha256: '' }],
     ['the same bytes as a strategic-merge patch are not the merge patch approved', { contentType: 'application/strategic-merge-patch+json' }],
     ['a POST is not the HEAD approved on the same URL', { method: 'HEAD' }],
+    ['the same request made as alice by carol (kubectl --as) is not alice\'s own', { impersonator: 'carol@example.com' }],
     ['repeated values in the other order are another request (the server reads the first)', { query: 'dryRun=All&gracePeriodSeconds=0&gracePeriodSeconds=30' }],
   ];
   for (const [name, change] of differs) {

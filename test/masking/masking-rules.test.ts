@@ -87,6 +87,7 @@ describe('recording redaction rules', () => {
       { name: 'prod-terminals', namespaces: ['prod'], recordingSecretValues: true, recordingPatterns: ['AKIA[0-9A-Z]{16}', '(?i)password=\\S+'] },
       { name: 'everywhere', recordingPatterns: ['ghp_[A-Za-z0-9]{36}'] },
       { name: 'cm', configMapKeys: ['*'] },
+      { name: 'sandbox-opts-out', namespaces: ['sandbox', 'prod'], recordingSecretValues: false },
     ],
     'policy.yaml',
   );
@@ -97,10 +98,22 @@ describe('recording redaction rules', () => {
     assert.equal(prod.secretValues, true);
   });
 
-  test('another namespace gets only the rules for every namespace', () => {
+  test('another namespace gets only the patterns for every namespace, and its Secret values by default', () => {
     const dev = recordingRedaction(rules, 'dev');
     assert.deepEqual(dev.patterns.map(String), ['/ghp_[A-Za-z0-9]{36}/']);
-    assert.equal(dev.secretValues, false);
+    assert.equal(dev.secretValues, true);
+  });
+
+  test('a rule saying recordingSecretValues: false opts its namespaces out', () => {
+    assert.equal(recordingRedaction(rules, 'sandbox').secretValues, false);
+  });
+
+  test('a rule asking for Secret values wins over one opting out of them (redacting too much is the safe mistake)', () => {
+    assert.equal(recordingRedaction(rules, 'prod').secretValues, true);
+  });
+
+  test('with no masking rules at all, Secret values are redacted everywhere', () => {
+    assert.deepEqual(recordingRedaction(SECRETS_ONLY, 'anywhere'), { patterns: [], secretValues: true });
   });
 
   test('refuses a pattern that is not a regular expression, or that matches nothing at all', () => {

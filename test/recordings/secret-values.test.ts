@@ -24,12 +24,18 @@ after(async () => {
   await api?.close();
 });
 
-const masking = parseMaskingRules([{ name: 'terminals', namespaces: ['prod', 'locked'], recordingSecretValues: true, recordingPatterns: ['AKIA[0-9A-Z]{16}'] }], 'policy.yaml');
+const masking = parseMaskingRules(
+  [
+    { name: 'terminals', namespaces: ['prod', 'locked'], recordingPatterns: ['AKIA[0-9A-Z]{16}'] },
+    { name: 'no-lookups-in-dev', namespaces: ['dev'], recordingSecretValues: false },
+  ],
+  'policy.yaml',
+);
 const info = (namespace: string) => ({ requestId: 'r1', kind: 'exec' as const, user: 'alice', namespace, pod: 'db-0', tty: true, startedAt: '2025-03-01T00:00:00.000Z' });
 
 describe('Secret values for redaction, read upstream', () => {
   test("reads the namespace's Secret values as the redactor user, with the policy's patterns", async () => {
-    const rules = await redactionSource({ masking, upstream: createKubeconfigUpstream({ kubeconfig: api.kubeconfigPath }), windowChars: 128 })(info('prod'));
+    const rules = await redactionSource({ masking, sources: [{ upstream: createKubeconfigUpstream({ kubeconfig: api.kubeconfigPath }) }], windowChars: 128 })(info('prod'));
     assert.deepEqual([...rules.literals].sort(), [Buffer.from('prod-s3cret').toString('base64'), 'prod-s3cret'].sort());
     assert.deepEqual(rules.patterns.map(String), ['/AKIA[0-9A-Z]{16}/']);
     assert.equal(rules.windowChars, 128);
@@ -38,15 +44,21 @@ describe('Secret values for redaction, read upstream', () => {
     assert.equal(read[0]?.headers['impersonate-user'], REDACTOR_USER);
   });
 
-  test('a namespace whose rules ask for no Secret values reads none', async () => {
+  test('with no masking rules at all, the namespace\'s Secret values are read and redacted (the default)', async () => {
+    const rules = await redactionSource({ masking: undefined, sources: [{ upstream: createKubeconfigUpstream({ kubeconfig: api.kubeconfigPath }) }], windowChars: 64 })(info('prod'));
+    assert.deepEqual([...rules.literals].sort(), [Buffer.from('prod-s3cret').toString('base64'), 'prod-s3cret'].sort());
+    assert.deepEqual(rules.patterns, []);
+  });
+
+  test('a namespace whose rules opt out of Secret values reads none', async () => {
     const before = api.received.length;
-    const rules = await redactionSource({ masking, upstream: createKubeconfigUpstream({ kubeconfig: api.kubeconfigPath }), windowChars: 128 })(info('dev'));
+    const rules = await redactionSource({ masking, sources: [{ upstream: createKubeconfigUpstream({ kubeconfig: api.kubeconfigPath }) }], windowChars: 128 })(info('dev'));
     assert.deepEqual(rules, { literals: [], patterns: [], windowChars: 128 });
     assert.equal(api.received.length, before);
   });
 
   test('Secrets the redactor may not list make the values unknown: an error naming the namespace, the answer and the RBAC file', async () => {
-    await assert.rejects(redactionSource({ masking, upstream: createKubeconfigUpstream({ kubeconfig: api.kubeconfigPath }), windowChars: 128 })(info('locked')), (error: unknown) => {
+    await assert.rejects(redactionSource({ masking, sources: [{ upstream: createKubeconfigUpstream({ kubeconfig: api.kubeconfigPath }) }], windowChars: 128 })(info('locked')), (error: unknown) => {
       assert.ok(error instanceof GatehouseError);
       assert.equal(error.code, 'ERR_RECORD_UNAVAILABLE');
       assert.equal(error.message, 'the Secrets of namespace "locked" could not be read as gatehouse:recording-redactor to redact them (the cluster answered 403; see infra/rbac/recording-redactor.yaml)');
@@ -54,3 +66,40 @@ describe('Secret values for redaction, read upstream', () => {
     });
   });
 });
+
+describe('Secret values for redaction on a Gatehouse that fronts several clusters', () => {
+  // A session does not name its cluster to the recorder: the namespace's values on every cluster are redacted.
+  let other: FakeApiServer;
+  before(async () => {
+    other = await startFakeApiServer({ deny: [{ user: REDACTOR_USER, resources: ['secrets'], namespaces: ['locked'] }] });
+    for (const namespace of ['prod', 'locked']) {
+      other.store.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace }, spec: { finalizers: ['kubernetes'] }, status: { phase: 'Active' } });
+      other.store.put({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db', namespace }, type: 'Opaque', data: { password: Buffer.from(`${namespace}-other-cluster`).toString('base64') } });
+    }
+  });
+  after(async () => {
+    await other?.close();
+  });
+  const sources = () => [
+    { cluster: 'eu', upstream: createKubeconfigUpstream({ kubeconfig: api.kubeconfigPath }) },
+    { cluster: 'us', upstream: createKubeconfigUpstream({ kubeconfig: other.kubeconfigPath }) },
+  ];
+
+  test("redacts the namespace's Secret values of every cluster", async () => {
+    const rules = await redactionSource({ masking: undefined, sources: sources(), windowChars: 64 })(info('prod'));
+    assert.deepEqual([...rules.literals].sort(), ['prod-s3cret', 'prod-other-cluster', b64('prod-s3cret'), b64('prod-other-cluster')].sort());
+  });
+
+  test('a cluster where the redactor may not list them refuses the session, naming the cluster', async () => {
+    await assert.rejects(redactionSource({ masking: undefined, sources: sources(), windowChars: 64 })(info('locked')), (error: unknown) => {
+      assert.ok(error instanceof GatehouseError);
+      assert.equal(error.code, 'ERR_RECORD_UNAVAILABLE');
+      assert.match(error.message, /^the Secrets of namespace "locked" on cluster "(eu|us)" could not be read as gatehouse:recording-redactor to redact them \(the cluster answered 403; see infra\/rbac\/recording-redactor\.yaml\)$/);
+      return true;
+    });
+  });
+});
+
+function b64(value: string): string {
+  return Buffer.from(value).toString('base64');
+}

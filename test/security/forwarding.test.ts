@@ -40,7 +40,7 @@ interface Case {
    */
   withholdBody?: true;
   /** The call's one session record: an outcome with this status and error code (and request_body_bytes, when given). */
-  recorded?: { error: string; bodyBytes?: number; bodyNote?: string };
+  recorded?: { error: string; message?: string; bodyBytes?: number; bodyNote?: string };
   /** Why the case runs against the stand-in only (listed in docs/testing.md). */
   standInOnly?: string;
   /** What the real kube-apiserver answers differently from the stand-in (the upstream's own answer). */
@@ -95,6 +95,7 @@ async function run(f: SecurityFixture, c: Case): Promise<void> {
     );
     if (c.recorded.bodyBytes !== undefined) assert.equal(Number(records[0]?.request_body_bytes), c.recorded.bodyBytes);
     if (c.recorded.bodyNote !== undefined) assert.equal(records[0]?.request_body, c.recorded.bodyNote);
+    if (c.recorded.message !== undefined) assert.equal(records[0]?.error_message, c.recorded.message);
   }
   c.reply?.(reply);
 }
@@ -317,15 +318,37 @@ table('methods: only those the API server serves', [
       upstream: 'nothing',
     }),
   ),
+  ...[`${BASE}/secrets/db`, `${BASE}/secrets`, `${BASE}/pods/web/log`, '/api', '/api/v1', '/apis/apps/v1', '/version'].map((path): Case => {
+    const what = path.startsWith('/api/v1/') ? 'a resource' : 'this discovery document';
+    return {
+      name: `refuses HEAD ${path} with 405 before policy, as the API server routes no HEAD to ${what}`,
+      lines: [`HEAD ${path} HTTP/1.1`],
+      status: 405,
+      upstream: 'nothing',
+      reply: (reply) => assert.equal(reply.bytes.length, 0, 'a HEAD answer has no body'),
+      recorded: { error: 'ERR_METHOD_NOT_ALLOWED', message: `HEAD ${path} is not served: the API server routes no HEAD to ${what} (it answers 405); use GET` },
+    };
+  }),
   {
-    name: 'forwards HEAD of a Secret with no body either way',
-    lines: [`HEAD ${BASE}/secrets/db HTTP/1.1`],
+    name: 'forwards HEAD /apis under the policy (the API server serves the group list to any method)',
+    lines: ['HEAD /apis HTTP/1.1'],
     status: 200,
-    upstream: { method: 'HEAD', path: `${BASE}/secrets/db` },
+    upstream: { method: 'HEAD', path: '/apis' },
     reply: (reply) => assert.equal(reply.bytes.length, 0),
-    // kube-apiserver classifies HEAD as get, but routes no HEAD to a resource: the real answer is its 405.
-    real: { status: 405 },
+    // The cluster's RBAC authorizes a non-resource HEAD as verb "head", which system:discovery does not grant (it grants get): its own 403.
+    real: { status: 403 },
   },
+  ...['CONNECT', 'get', 'FOO'].map(
+    (method): Case => ({
+      name: `refuses ${method}, which Node's HTTP parser stops before the pipeline, with the same 405 Status naming it`,
+      lines: [`${method} ${BASE}/secrets HTTP/1.1`],
+      status: 405,
+      reason: 'MethodNotAllowed',
+      message: `method "${method}" is not one Gatehouse forwards (GET, HEAD, POST, PUT, PATCH, DELETE)`,
+      upstream: 'nothing',
+      reply: (reply) => assert.equal(reply.headers['connection'], 'close'),
+    }),
+  ),
 ]);
 
 // ─── paths ──────────────────────────────────────────────────────────────────
@@ -415,8 +438,9 @@ table('bodies: none on GET/HEAD, bounded everywhere, nothing forwarded when refu
     upstream: 'nothing',
   },
   {
+    // On /apis: a HEAD of a resource is refused before its framing is read (405, above).
     name: 'refuses a HEAD that announces a body',
-    lines: [`HEAD ${BASE}/configmaps HTTP/1.1`, 'Content-Length: 2'],
+    lines: ['HEAD /apis HTTP/1.1', 'Content-Length: 2'],
     body: '{}',
     status: 400,
     upstream: 'nothing',
@@ -576,7 +600,7 @@ table('refusals never wait for a body: answered while the body is withheld, the 
   },
   {
     name: 'refuses a HEAD that declares a body and sends none with 400 at once',
-    lines: [`HEAD ${BASE}/configmaps HTTP/1.1`, 'Content-Length: 100'],
+    lines: ['HEAD /apis HTTP/1.1', 'Content-Length: 100'],
     withholdBody: true,
     status: 400,
     upstream: 'nothing',

@@ -114,6 +114,10 @@ function forbidden(method: string, path: string): boolean {
   // object and no namespace: the policy has none to refuse, and the API server serves no write
   // there (405), so a selector in its query changes nothing.
   if ((path === '/api/v1/secrets' || path === '/api/v1/watch/secrets') && ['GET', 'HEAD', 'DELETE'].includes(method)) return true;
+  // A HEAD of a resource or of a REST discovery document: the API server routes none (405),
+  // so Gatehouse forwards none; only proxy subresources take it.
+  const segments = path.split('/').filter((s) => s !== '');
+  if (method === 'HEAD' && (segments[0] === 'api' || (segments[0] === 'apis' && segments.length >= 3) || path === '/version') && !segments.includes('proxy')) return true;
   return method === 'DELETE' && path.includes('/namespaces/prod/');
 }
 

@@ -216,17 +216,44 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
   const misbehave: { accept?: string } = {};
   let serverAddress = '127.0.0.1:0';
 
+  /**
+   * Non-resource URLs as kube-apiserver v1.34 serves them (test/kube/methods.test.ts compares):
+   * its REST routes (/api, /api/{version}, /apis/{group}/{version}, /version) answer GET alone,
+   * any other method — HEAD included — 405; the group list, a group, health and OpenAPI are
+   * plain handlers that serve every method as a GET; anything else is a 404 for every method.
+   */
   function serveNonResource(req: IncomingMessage, res: ServerResponse, path: string): void {
     const p = path.replace(/\/+$/, '') || '/';
-    if (req.method !== 'GET' && req.method !== 'HEAD') throw methodNotAllowed();
+    const serve = nonResourceHandler(req, p);
+    if (serve === undefined) {
+      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end('404 page not found\n');
+      return;
+    }
+    const restRoute = p === '/api' || p === '/version' || /^\/api\/[^/]+$/.test(p) || /^\/apis\/[^/]+\/[^/]+$/.test(p);
+    if (restRoute && req.method !== 'GET') throw methodNotAllowed();
+    serve(res);
+  }
+
+  /** What answers a non-resource URL (as to a GET), or undefined when nothing serves it. */
+  function nonResourceHandler(req: IncomingMessage, p: string): ((res: ServerResponse) => void) | undefined {
     if (p === '/api' || p === '/apis') {
       const asked = negotiateDiscovery(req.headers.accept);
-      if (asked !== 'legacy') {
-        sendJson(res, 200, aggregatedDocument(p === '/api' ? 'api' : 'apis', asked), aggregatedContentType(asked));
-        return;
-      }
-      sendJson(res, 200, p === '/api' ? apiVersionsDocument(serverAddress) : apiGroupListDocument());
-      return;
+      if (asked !== 'legacy') return (res) => sendJson(res, 200, aggregatedDocument(p === '/api' ? 'api' : 'apis', asked), aggregatedContentType(asked));
+      return (res) => sendJson(res, 200, p === '/api' ? apiVersionsDocument(serverAddress) : apiGroupListDocument());
+    }
+    if (p === '/openapi/v2' && (req.headers.accept ?? '').includes('protobuf')) {
+      return (res) => {
+        const bytes = openApiV2Protobuf(version.gitVersion);
+        res.writeHead(200, { 'content-type': OPENAPI_V2_PROTOBUF, 'content-length': bytes.length });
+        res.end(bytes);
+      };
+    }
+    if (p === '/healthz' || p === '/livez' || p === '/readyz') {
+      return (res) => {
+        res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+        res.end('ok');
+      };
     }
     const apiGroup = /^\/apis\/([^/]+)$/.exec(p);
     const groupVersion = /^\/api\/(v1)$/.exec(p) ?? /^\/apis\/([^/]+\/[^/]+)$/.exec(p);
@@ -236,27 +263,10 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
       const [g, v] = groupVersion[1].includes('/') ? groupVersion[1].split('/') : ['', groupVersion[1]];
       document = apiResourceListDocument(g ?? '', v ?? '');
     } else if (p === '/version') document = versionDocument(version);
-    else if (p === '/openapi/v2') {
-      if ((req.headers.accept ?? '').includes('protobuf')) {
-        const bytes = openApiV2Protobuf(version.gitVersion);
-        res.writeHead(200, { 'content-type': OPENAPI_V2_PROTOBUF, 'content-length': bytes.length });
-        res.end(bytes);
-        return;
-      }
-      document = openApiV2Json(version.gitVersion);
-    } else if (p === '/openapi/v3') document = openApiV3Index();
+    else if (p === '/openapi/v2') document = openApiV2Json(version.gitVersion);
+    else if (p === '/openapi/v3') document = openApiV3Index();
     else if (p.startsWith('/openapi/v3/')) document = openApiV3Document(p.slice('/openapi/v3/'.length));
-    else if (p === '/healthz' || p === '/livez' || p === '/readyz') {
-      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
-      res.end('ok');
-      return;
-    }
-    if (document === undefined) {
-      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
-      res.end('404 page not found\n');
-      return;
-    }
-    sendJson(res, 200, document);
+    return document === undefined ? undefined : (res) => sendJson(res, 200, document);
   }
 
   /** `kubectl auth can-i`: the emulated cluster RBAC, asked about the impersonated caller. */
@@ -291,7 +301,14 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
   }
 
   function serveResource(exchange: Exchange): void {
-    const { verb, subresource } = exchange.attrs;
+    const { verb, subresource, name } = exchange.attrs;
+    const method = exchange.req.method ?? 'GET';
+    // kube-apiserver's REST routes (installer.go) register no HEAD on a resource, PUT and PATCH
+    // only on a named object, POST only on a collection: 405 (v1.34, test/kube/methods.test.ts).
+    const knownSubresource = subresource === '' || subresource === 'log' || exchange.type.subresources.some((s) => s.name === subresource);
+    if (knownSubresource && subresource === '') {
+      if (method === 'HEAD' || (name === '' && (method === 'PUT' || method === 'PATCH')) || (name !== '' && method === 'POST')) throw methodNotAllowed();
+    } else if (knownSubresource && method === 'HEAD' && subresource !== 'proxy') throw methodNotAllowed();
     if (subresource === 'log') {
       if (verb !== 'get') throw methodNotAllowed();
       handleLogs(exchange);
@@ -462,6 +479,19 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
     void handle(req, res);
   });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex) => handleUpgrade(req, socket));
+  // CONNECT and method tokens Node's parser does not know (`get`, `FOO`) never reach `handle`;
+  // kube-apiserver (Go) reads any token and answers them 405 on its REST routes. The stand-in
+  // answers that on every path (the real one serves them as GETs on /apis, /healthz, /openapi).
+  const refuseMethod = (socket: Duplex): void => {
+    const text = JSON.stringify(methodNotAllowed().toStatus());
+    socket.end(`HTTP/1.1 405 Method Not Allowed\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
+  };
+  server.on('connect', (_req: IncomingMessage, socket: Duplex) => refuseMethod(socket));
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    if (error.code === 'HPE_INVALID_METHOD' && socket.writable) refuseMethod(socket);
+    else if (socket.writable && error.code !== 'ECONNRESET') socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   serverAddress = `127.0.0.1:${port}`;

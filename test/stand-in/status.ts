@@ -86,7 +86,7 @@ export function invalid(kind: string, group: string, name: string, causes: { fie
 }
 
 export function methodNotAllowed(): ApiError {
-  return new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
+  return new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource', {});
 }
 
 export function resourceNotFound(): ApiError {
