@@ -83,6 +83,7 @@ export function forward(options: ForwardOptions): Handler {
       upgrade === undefined
         ? undefined
         : await streamsOf(options).prepare({
+            cluster: c.get('cluster') as string | undefined,
             identity,
             request: c.get('kubeRequest'),
             requestId: c.get('requestId'),

@@ -16,6 +16,8 @@
 export interface StreamSessionInfo {
   /** Gatehouse's request id (the call's record `request_id`, the upstream Audit-ID). */
   readonly requestId: string;
+  /** The cluster the session is on, on a deployment of several (`clusters:`); absent with one. */
+  readonly cluster?: string;
   /** `exec`, `attach` or `portforward` (`kubectl cp` is an exec of `tar`). */
   readonly kind: 'exec' | 'attach' | 'portforward';
   readonly user: string;

@@ -14,6 +14,8 @@ export type CastEvent = readonly [time: number, code: EventCode, data: string];
 /** Gatehouse's own header fields (readers ignore header keys they do not know). */
 export interface GatehouseCastInfo {
   readonly request_id: string;
+  /** The cluster, on a deployment of several (absent with one, and in recordings made before). */
+  readonly cluster?: string;
   readonly kind: 'exec' | 'attach' | 'portforward';
   readonly user: string;
   readonly namespace: string;

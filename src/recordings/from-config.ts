@@ -52,16 +52,13 @@ export function createRecordingViewerFromConfig(
 }
 
 /**
- * Where redaction reads a namespace's Secret values: the one cluster's upstream, or every
- * cluster's. A session records no cluster yet (StreamSessionInfo), so with several the values
- * of that namespace on each are redacted — more than needed, never less — and each cluster
- * must let the redactor read them, or the session is refused.
+ * Where redaction reads a namespace's Secret values: the one cluster's upstream, or each
+ * cluster's by name — a session on a deployment of several names its cluster
+ * (StreamSessionInfo.cluster), and only that cluster is read.
  */
 export function redactionSources(deps: Pick<GatehouseDeps, 'upstream' | 'clusters'>): SecretSource[] {
   if (deps.upstream !== undefined) return [{ upstream: deps.upstream }];
-  const upstreams = deps.clusters?.upstreams ?? [];
-  if (upstreams.length === 1 && upstreams[0] !== undefined) return [{ upstream: upstreams[0].upstream }];
-  return upstreams.map((cluster) => ({ upstream: cluster.upstream, cluster: cluster.name }));
+  return (deps.clusters?.upstreams ?? []).map((cluster) => ({ upstream: cluster.upstream, cluster: cluster.name }));
 }
 
 /**

@@ -89,6 +89,7 @@ export function createSessionRecorder(info: StreamSessionInfo, options: Recorder
       env: info.tty && info.command !== undefined && info.command[0] !== undefined ? { SHELL: info.command[0] } : {},
       gatehouse: {
         request_id: info.requestId,
+        ...(info.cluster === undefined ? {} : { cluster: info.cluster }),
         kind: info.kind,
         user: info.user,
         namespace: info.namespace,

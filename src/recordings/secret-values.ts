@@ -28,9 +28,9 @@ export interface SecretSource {
 export interface RedactionSourceOptions {
   masking: MaskingRules | undefined;
   /**
-   * Every cluster a session may be on. A session does not name its cluster to the recorder, so
-   * with several the values of the namespace's Secrets on each are redacted (more than needed:
-   * the safe mistake), and a cluster where they cannot be read refuses the session.
+   * Every cluster a session may be on: one unnamed, or each named. A session on a deployment
+   * of several names its cluster, and only that cluster's Secrets are read; a session that
+   * names none (one cluster) reads the one source.
    */
   sources: readonly SecretSource[];
   /** Longest pattern match promised across frames. */
@@ -42,12 +42,20 @@ export function redactionSource(options: RedactionSourceOptions): (info: StreamS
   return async (info) => {
     const wanted = recordingRedaction(options.masking ?? SECRETS_ONLY, info.namespace);
     if (!wanted.secretValues) return { literals: [], patterns: wanted.patterns, windowChars: options.windowChars };
-    if (options.sources.length === 0) throw new GatehouseError('ERR_RECORD_UNAVAILABLE', `no cluster to read the Secrets of namespace "${info.namespace}" from, to redact them`);
-    const perCluster = await Promise.all(
-      options.sources.map((source) => namespaceSecretValues(source.upstream, info.namespace, info.requestId, options.timeoutMs ?? 10_000, source.cluster)),
-    );
-    return { literals: [...new Set(perCluster.flat())], patterns: wanted.patterns, windowChars: options.windowChars };
+    const source = sourceOf(options.sources, info.cluster);
+    if (source === undefined) {
+      const where = info.cluster === undefined ? 'the session names no cluster' : `no cluster named "${info.cluster}" is configured`;
+      throw new GatehouseError('ERR_RECORD_UNAVAILABLE', `the Secrets of namespace "${info.namespace}" cannot be read to redact them: ${where}`);
+    }
+    const values = await namespaceSecretValues(source.upstream, info.namespace, info.requestId, options.timeoutMs ?? 10_000, source.cluster);
+    return { literals: values, patterns: wanted.patterns, windowChars: options.windowChars };
   };
+}
+
+/** The session's own cluster: the named one, or the only one when neither names a cluster. */
+function sourceOf(sources: readonly SecretSource[], cluster: string | undefined): SecretSource | undefined {
+  if (cluster !== undefined) return sources.find((source) => source.cluster === cluster);
+  return sources.length === 1 && sources[0]?.cluster === undefined ? sources[0] : undefined;
 }
 
 /** Every value of every Secret in `namespace`, decoded, and each as its base64 text too (as `-o yaml` prints it). */

@@ -49,6 +49,8 @@ export interface StreamHandling {
 }
 
 export interface StreamCall {
+  /** The routed cluster, on a deployment of several. */
+  cluster: string | undefined;
   identity: Identity;
   request: KubeRequest;
   requestId: string;
@@ -133,6 +135,7 @@ export async function prepareStream(
   const startedAt = deps.clock.now();
   const info: StreamSessionInfo = {
     requestId: call.requestId,
+    ...(call.cluster === undefined ? {} : { cluster: call.cluster }),
     kind: target.kind,
     user: identity.user,
     namespace: request.namespace,
