@@ -1,12 +1,12 @@
 /**
  * Adapter: session records in S3 (or anything speaking its wire protocol, like the local
  * stand-in). Writes gzip JSON Lines (records serialised once, as they were written, and kept as bytes) with PutObject under the cluster and date layout of
- * `records/layout.ts`; reads them back with ListObjectsV2 + GetObject for replay.
+ * `records/layout.ts`; reads them back with ListObjects + GetObject for replay.
  * SDK failures become GatehouseError ERR_RECORD_UNAVAILABLE; they never leak as SDK errors.
  */
 import { once } from 'node:events';
 import { constants as zlibConstants, createGzip, gunzipSync } from 'node:zlib';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
 import { GatehouseError } from '../errors.ts';
 import type { RecordArchive, RecordLine, RecordQuery, RecordStore, SessionRecord } from '../ports/records.ts';
@@ -121,22 +121,28 @@ export function createS3Records(options: S3RecordsOptions): RecordStore & Record
 
   async function* keys(query: RecordQuery): AsyncGenerator<string> {
     for (const listPrefix of folders(query)) {
-      let token: string | undefined;
+      // ListObjects with Marker (the last key of the page before), not ListObjectsV2's tokens:
+      // the local runtime's S3 (s3rver 3.7) makes those with a cipher OpenSSL 3 lacks, and
+      // fails any listing of more than one page.
+      let marker: string | undefined;
+      let truncated: boolean;
       do {
         let page;
         try {
-          page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: listPrefix, ContinuationToken: token }));
+          page = await client.send(new ListObjectsCommand({ Bucket: bucket, Prefix: listPrefix, Marker: marker }));
         } catch (error) {
           throw unavailable(location, error);
         }
-        for (const object of page.Contents ?? []) {
+        const listed = page.Contents ?? [];
+        for (const object of listed) {
           const key = object.Key;
           if (key === undefined || !key.endsWith('.jsonl.gz')) continue;
           if (!inRange(key, prefix, query)) continue;
           yield key;
         }
-        token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
-      } while (token !== undefined);
+        marker = listed.at(-1)?.Key;
+        truncated = page.IsTruncated === true && marker !== undefined;
+      } while (truncated);
     }
   }
 

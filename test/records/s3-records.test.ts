@@ -85,6 +85,16 @@ describe('S3 records adapter (through the real SDK, against the local S3 stand-i
     assert.deepEqual(await read({ clusters: ['dev'], fromDate: '2025-01-31' }), []);
   });
 
+  test('reads back every record of a prefix holding more objects than one listing page (1,000)', async () => {
+    const store = createS3Records({ bucket: fixture.bucket, prefix: 'many/', client: fixture.client, clock: frozen });
+    const records = Array.from({ length: 1005 }, (_, i) => aRecord({ request_id: `many-${String(i).padStart(4, '0')}`, started_at: '2025-03-02T10:00:00.000Z' }));
+    // One put, one object: each record its own object.
+    for (let at = 0; at < records.length; at += 50) await Promise.all(records.slice(at, at + 50).map((record) => store.put([toRecordLine(record)])));
+    const read = (await collect(store.read({}))).map((record) => record.request_id).sort();
+    assert.equal(read.length, 1005);
+    assert.deepEqual(read, records.map((record) => record.request_id));
+  });
+
   test('turns an unreachable store into ERR_RECORD_UNAVAILABLE naming the location', async () => {
     const port = await deadPort();
     const store = createS3Records({
