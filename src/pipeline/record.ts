@@ -57,6 +57,8 @@ interface Recording {
   sink: RecordSink;
   options: RecordStageOptions;
   start: CallStart;
+  /** The request body as the record of intent recorded it (read, masked, cut): the outcome record reuses it. */
+  requestBody?: RecordedBody;
 }
 
 declare module 'hono' {
@@ -77,11 +79,12 @@ export function record(sink: RecordSink | undefined, options: RecordStageOptions
       return;
     }
     const start = callStart(c, requestId, options);
-    c.set('recording', { sink, options, start });
+    const recording: Recording = { sink, options, start };
+    c.set('recording', recording);
     await next();
     setAuditId(c, requestId);
 
-    const facts = await callFacts(c, options, false);
+    const facts = await callFacts(c, options, false, recording.requestBody);
     const response = c.res;
     const error = c.error === undefined ? undefined : asGatehouseError(c.error);
     const upgraded = headerOf(c, 'x-gatehouse-upgraded') === 'true';
@@ -176,6 +179,7 @@ export function recordIntent(): MiddlewareHandler {
     const recording = variable<Recording>(c, 'recording');
     if (recording === undefined || !needsIntent(c.req.method, variable<KubeRequest>(c, 'kubeRequest'))) return next();
     const facts = await callFacts(c, recording.options, true);
+    recording.requestBody = facts.requestBody;
     try {
       await recording.sink.writeDurable(buildRecord('intent', recording.start, facts));
     } catch (error) {
@@ -225,10 +229,11 @@ function callStart(c: Context, requestId: string, options: RecordStageOptions): 
   return start;
 }
 
-async function callFacts(c: Context, options: RecordStageOptions, consumeBody: boolean): Promise<CallFacts> {
+/** `recorded`: the request body the record of intent already recorded (the same bytes), so it is not read and masked twice. */
+async function callFacts(c: Context, options: RecordStageOptions, consumeBody: boolean, recorded?: RecordedBody): Promise<CallFacts> {
   const request = variable<KubeRequest>(c, 'kubeRequest') ?? classifyQuietly(c, options.runtime);
   // Reads carry no body: no promise to wait for on the path of every GET.
-  const captured = hasNoBody(c.req.method) ? undefined : await requestBodyHead(c, consumeBody);
+  const captured = recorded !== undefined || hasNoBody(c.req.method) ? undefined : await requestBodyHead(c, consumeBody);
   return {
     identity: variable(c, 'identity'),
     impersonator: variable(c, 'impersonator'),
@@ -237,9 +242,10 @@ async function callFacts(c: Context, options: RecordStageOptions, consumeBody: b
     approval: variable(c, 'approval'),
     restoration: variable(c, 'restoration'),
     requestBody:
-      captured === undefined
+      recorded ??
+      (captured === undefined
         ? unreadBody(declaredLength(c))
-        : recordBody(captured, bodyOptions(options, c.req.header('content-type') ?? null, request, false)),
+        : recordBody(captured, bodyOptions(options, c.req.header('content-type') ?? null, request, false))),
   };
 }
 
