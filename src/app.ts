@@ -109,6 +109,9 @@ export function createApp(deps: GatehouseDeps): Hono {
   const clock = deps.clock ?? systemClock;
   const maxRequestBodyBytes = deps.maxRequestBodyBytes ?? DEFAULT_MAX_REQUEST_BODY_BYTES;
   const clusters = clusterSet(deps);
+  const recordSettings = deps.recordSettings ?? DEFAULT_RECORD_SETTINGS;
+  // One document masker for the records and the MCP endpoint's tool arguments.
+  const recordMasking = recordBodyMasking(deps.masking);
   const app = new Hono();
 
   app.onError((error) => statusResponse(asGatehouseError(error)));
@@ -126,18 +129,18 @@ export function createApp(deps: GatehouseDeps): Hono {
         router: clusters.router,
         authenticator: deps.authenticator,
         dispatch: (request, env) => app.fetch(request, env),
-        mask: recordBodyMasking(deps.masking).mask,
+        mask: recordMasking.mask,
         clock,
         runtime: deps.runtime,
         maxBodyBytes: maxRequestBodyBytes,
-        trustForwardedFor: (deps.recordSettings ?? DEFAULT_RECORD_SETTINGS).trustForwardedFor,
+        trustForwardedFor: recordSettings.trustForwardedFor,
         ...mcpApprovalWait(deps, clock),
       }),
     );
   }
 
   app.use('*', route(clusters.router));
-  app.use('*', record(deps.records, { clock, runtime: deps.runtime, ...(deps.recordSettings ?? DEFAULT_RECORD_SETTINGS), ...recordBodyMasking(deps.masking) }));
+  app.use('*', record(deps.records, { clock, runtime: deps.runtime, ...recordSettings, ...recordMasking }));
   app.use('*', authenticate(deps.authenticator, { impersonation: 'decide' }));
   app.use('*', requireCluster(clusters.router));
   // kubectl --as: allowed only where the policy grants the caller `impersonate` (refused otherwise, as before).

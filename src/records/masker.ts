@@ -9,7 +9,8 @@ import type { DocumentMasker, ProtobufReader } from './body.ts';
 
 /** What the record stage masks bodies with, for the configured rules. */
 export function recordBodyMasking(rules: MaskingRules | undefined): { mask: DocumentMasker; readProtobuf: ProtobufReader } {
-  return { mask: createDocumentMasker(rules ?? SECRETS_ONLY), readProtobuf: recordProtobufReader(rules) };
+  const mask = createDocumentMasker(rules ?? SECRETS_ONLY);
+  return { mask, readProtobuf: protobufReader(mask) };
 }
 
 /**
@@ -18,7 +19,10 @@ export function recordBodyMasking(rules: MaskingRules | undefined): { mask: Docu
  * like any JSON body. Kinds the decoder cannot show, and ambiguous bodies, stay a note.
  */
 export function recordProtobufReader(rules: MaskingRules | undefined): ProtobufReader {
-  const mask = createDocumentMasker(rules ?? SECRETS_ONLY);
+  return protobufReader(createDocumentMasker(rules ?? SECRETS_ONLY));
+}
+
+function protobufReader(mask: DocumentMasker): ProtobufReader {
   return (body, request) => {
     const decoded = decodeKubernetesProtobuf(body);
     if (!decoded.ok) return undefined;
