@@ -22,6 +22,7 @@
 import { isYamlUnavailable, KUBERNETES_YAML, parseJsonOrYaml } from '../json-or-yaml.ts';
 import { maskDocument, SECRETS_ONLY, type MaskingRules } from '../masking/index.ts';
 import { planMasking } from '../masking/masking-plan.ts';
+import { mediaTypeOf } from '../media-type.ts';
 import type { KubeRequest } from '../types.ts';
 import { decodeKubernetesProtobuf } from './protobuf-summary.ts';
 
@@ -58,10 +59,6 @@ const PROTOBUF = 'application/vnd.kubernetes.protobuf';
 /** Whether an approver can decide on this body: it is shown (a stored "binary"/"unshowable" one never is). */
 export function bodyDecidable(body: BodySummary): boolean {
   return body.kind === 'none' || body.kind === 'object' || body.kind === 'patch' || body.kind === 'protobuf';
-}
-
-export function mediaTypeOf(contentType: string): string {
-  return contentType.split(';')[0]?.trim().toLowerCase() ?? '';
 }
 
 export function summarizeBody(body: Uint8Array, contentType: string, request: KubeRequest, rules: MaskingRules = SECRETS_ONLY): BodySummary {

@@ -18,6 +18,7 @@
  */
 import type { KubeRequest } from '../types.ts';
 import type { MaskHint } from './mask-document.ts';
+import { mediaTypeOf } from '../media-type.ts';
 import type { MaskingRules } from './masking-rules.ts';
 
 export type MaskingMode = 'off' | 'scan' | 'mask';
@@ -106,6 +107,6 @@ export function jsonOnlyAccept(accept: string | null): string {
 /** `application/json` or `application/*+json`, parameters allowed (`;stream=watch`, `;as=Table…`). */
 export function isJsonMediaType(mediaType: string | null): boolean {
   if (mediaType === null) return false;
-  const type = (mediaType.split(';')[0] ?? '').trim().toLowerCase();
+  const type = mediaTypeOf(mediaType);
   return type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'));
 }

@@ -31,6 +31,7 @@ import { SECRETS_ONLY, type MaskingRules } from '../masking/masking-rules.ts';
 import { carriesPlaceholder } from '../masking/placeholder.ts';
 import { readsLiveValues, restorePlaceholders, UNRESTORABLE_REASONS, type Unrestorable, type WriteShape } from '../masking/restore-placeholders.ts';
 import { withPrecondition } from '../masking/write-precondition.ts';
+import { mediaTypeOf } from '../media-type.ts';
 import { describeCaller } from '../policy/describe-request.ts';
 import type { PolicyEngine } from '../policy/policy.ts';
 import type { KubeRequest } from '../types.ts';
@@ -63,7 +64,7 @@ export function restore(options: RestoreOptions): MiddlewareHandler {
 
 /** How the API server reads a write's body (its shape, and whether YAML), by method and content type; undefined: not readable here. */
 function shapeOf(method: string, contentType: string): { shape: WriteShape; yaml: boolean } | undefined {
-  const type = (contentType.split(';')[0] ?? '').trim().toLowerCase();
+  const type = mediaTypeOf(contentType);
   if (method === 'PATCH') {
     if (type === 'application/merge-patch+json') return { shape: 'merge-patch', yaml: false };
     if (type === 'application/strategic-merge-patch+json') return { shape: 'strategic-merge-patch', yaml: false };

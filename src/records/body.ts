@@ -13,6 +13,7 @@
  */
 import { isYamlUnavailable, parseJsonOrYaml } from '../json-or-yaml.ts';
 import { exceedsJsonDepth, exceedsYamlDepth } from '../masking/nesting-depth.ts';
+import { mediaTypeOf } from '../media-type.ts';
 import type { KubeRequest } from '../types.ts';
 
 export interface RecordedBody {
@@ -130,7 +131,7 @@ export function recordSentBody(sent: Uint8Array, options: BodyOptions, passedMas
 type BodyKind = 'json' | 'yaml' | 'text' | 'binary';
 
 function bodyKind(contentType: string | null): BodyKind {
-  const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  const type = mediaTypeOf(contentType ?? '');
   if (type === 'application/json' || type.endsWith('+json')) return 'json';
   if (type === 'application/yaml' || type.endsWith('+yaml') || type === 'text/yaml') return 'yaml';
   if (type.startsWith('text/')) return 'text';
