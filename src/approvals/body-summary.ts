@@ -20,8 +20,7 @@
  *   reason; it can never be approved from the page (the service refuses it up front).
  */
 import { isYamlUnavailable, KUBERNETES_YAML, parseJsonOrYaml } from '../json-or-yaml.ts';
-import { maskDocument, SECRETS_ONLY, type MaskingRules } from '../masking/index.ts';
-import { planMasking } from '../masking/masking-plan.ts';
+import { maskForRequest, SECRETS_ONLY, type MaskingRules } from '../masking/index.ts';
 import { mediaTypeOf } from '../media-type.ts';
 import type { KubeRequest } from '../types.ts';
 import { decodeKubernetesProtobuf } from './protobuf-summary.ts';
@@ -68,7 +67,7 @@ export function summarizeBody(body: Uint8Array, contentType: string, request: Ku
   const decoded = decodeBody(body, type);
   if (!decoded.ok) return { ...base, kind: 'unshowable', text: '', reason: decoded.reason };
   const document = decoded.document;
-  maskDocument(document, rules, planMasking(request, rules, false).hint);
+  maskForRequest(document, request, rules);
   const highlights = highlightsOf(document);
   if (highlights.length > HIGHLIGHTS_MAX_CHARS) {
     const reason = `its security-relevant fields alone take ${highlights.length} characters, more than the ${HIGHLIGHTS_MAX_CHARS} a page shows in full`;
