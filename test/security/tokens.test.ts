@@ -32,27 +32,22 @@ interface Case {
   /** Request headers (a token goes in Authorization unless the case says otherwise). */
   headers: () => Promise<Record<string, string | string[]>>;
   path?: string;
-  code: number;
-  reason: string;
   message: (issuer: string) => string;
 }
 
 const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });
 const signed = (changes: Record<string, unknown> = {}) => async () => bearer(await g.idp.sign(changes));
 
-const refusals: Case[] = [
+/** Refused by authentication: 401 Unauthorized, with the Bearer challenge. */
+const unauthenticated: Case[] = [
   {
     name: 'refuses an unsigned token (alg none)',
     headers: async () => bearer(unsigned({ alg: 'none', typ: 'JWT' }, g.idp.baseClaims())),
-    code: 401,
-    reason: 'Unauthorized',
     message: () => `token algorithm "none" is not allowed: Gatehouse accepts only the asymmetric algorithms ${ALL_ALGORITHMS}`,
   },
   {
     name: 'refuses an unsigned token that still names a key of the issuer',
     headers: async () => bearer(unsigned({ alg: 'none', kid: 'ec-1' }, g.idp.baseClaims())),
-    code: 401,
-    reason: 'Unauthorized',
     message: () => `token algorithm "none" is not allowed: Gatehouse accepts only the asymmetric algorithms ${ALL_ALGORITHMS}`,
   },
   {
@@ -61,156 +56,112 @@ const refusals: Case[] = [
       const pem = await exportSPKI((await importJWK(g.idp.rsa.publicJwk, 'RS256')) as CryptoKey);
       return bearer(await new SignJWT(g.idp.baseClaims()).setProtectedHeader({ alg: 'HS256', kid: 'rsa-1' }).sign(new TextEncoder().encode(pem)));
     },
-    code: 401,
-    reason: 'Unauthorized',
     message: () => `token algorithm "HS256" is not allowed: Gatehouse accepts only the asymmetric algorithms ${ALL_ALGORITHMS}`,
   },
   {
     name: "refuses an HS256 token keyed with the issuer's JWK text",
     headers: async () =>
       bearer(await new SignJWT(g.idp.baseClaims()).setProtectedHeader({ alg: 'HS256', kid: 'ec-1' }).sign(new TextEncoder().encode(JSON.stringify(g.idp.ec.publicJwk)))),
-    code: 401,
-    reason: 'Unauthorized',
     message: () => `token algorithm "HS256" is not allowed: Gatehouse accepts only the asymmetric algorithms ${ALL_ALGORITHMS}`,
   },
   {
     name: 'refuses a token from another issuer, even signed by the right key',
     headers: signed({ iss: 'https://evil.example' }),
-    code: 401,
-    reason: 'Unauthorized',
     message: (issuer) => `token issuer "https://evil.example" is not the configured issuer "${issuer}"`,
   },
   {
     name: 'refuses a token whose issuer differs only by a trailing slash',
     headers: async () => bearer(await g.idp.sign({ iss: `${g.idp.issuer}/` })),
-    code: 401,
-    reason: 'Unauthorized',
     message: (issuer) => `token issuer "${issuer}/" is not the configured issuer "${issuer}"`,
   },
   {
     name: 'refuses a token without an issuer',
     headers: signed({ iss: undefined }),
-    code: 401,
-    reason: 'Unauthorized',
     message: (issuer) => `token has no "iss" claim; the configured issuer is "${issuer}"`,
   },
   {
     name: 'refuses a token minted for another audience',
     headers: signed({ aud: 'kubernetes' }),
-    code: 401,
-    reason: 'Unauthorized',
     message: () => 'token audience "kubernetes" does not include "gatehouse"',
   },
   {
     name: 'refuses a token without an audience',
     headers: signed({ aud: undefined }),
-    code: 401,
-    reason: 'Unauthorized',
     message: () => 'token has no "aud" claim; Gatehouse expects audience "gatehouse"',
   },
   {
     name: 'refuses an expired token',
     headers: signed({ exp: NOW_S - 3600 }),
-    code: 401,
-    reason: 'Unauthorized',
     message: () => 'token expired at 2025-01-15T11:00:00.000Z (Gatehouse time 2025-01-15T12:00:00.000Z, clock skew allowed 30s)',
   },
   {
     name: 'refuses a token whose nbf is in the future',
     headers: signed({ nbf: NOW_S + 300 }),
-    code: 401,
-    reason: 'Unauthorized',
     message: () => 'token is not valid before 2025-01-15T12:05:00.000Z (Gatehouse time 2025-01-15T12:00:00.000Z, clock skew allowed 30s)',
   },
   {
     name: 'refuses a token that never expires',
     headers: signed({ exp: undefined }),
-    code: 401,
-    reason: 'Unauthorized',
     message: () => 'token has no "exp" claim: Gatehouse accepts only tokens that expire',
   },
   {
     name: 'refuses a token signed by a key the issuer does not publish',
     headers: async () => bearer(await g.idp.sign({}, g.idp.stray)),
-    code: 401,
-    reason: 'Unauthorized',
     message: () => `no key in the issuer's JWKS matches kid "stray-1" (algorithm "ES256")`,
   },
   {
     name: "refuses a token signed by a foreign key that names the issuer's kid",
     headers: async () => bearer(await g.idp.sign({}, g.idp.stray, { kid: 'ec-1' })),
-    code: 401,
-    reason: 'Unauthorized',
     message: () => `token signature does not verify with the issuer's key "ec-1"`,
   },
   {
     name: "refuses kid confusion: an ES256 token naming the issuer's RSA key",
     headers: async () => bearer(await g.idp.sign({}, g.idp.ec, { kid: 'rsa-1' })),
-    code: 401,
-    reason: 'Unauthorized',
     message: () => `no key in the issuer's JWKS matches kid "rsa-1" (algorithm "ES256")`,
   },
   {
     name: 'refuses a kid that looks like a path',
     headers: async () => bearer(await g.idp.sign({}, g.idp.stray, { kid: '../../../jwks' })),
-    code: 401,
-    reason: 'Unauthorized',
     message: () => `no key in the issuer's JWKS matches kid "../../../jwks" (algorithm "ES256")`,
   },
   {
     name: "ignores a jku header pointing at the caller's own key set",
     headers: async () => bearer(await g.idp.sign({}, g.idp.stray, { jku: 'https://evil.example/jwks' })),
-    code: 401,
-    reason: 'Unauthorized',
     message: () => `no key in the issuer's JWKS matches kid "stray-1" (algorithm "ES256")`,
   },
   {
     name: "ignores a key embedded in the token's header (jwk)",
     headers: async () => bearer(await g.idp.sign({}, g.idp.stray, { jwk: { kty: 'EC', crv: 'P-256', x: g.idp.stray.publicJwk.x, y: g.idp.stray.publicJwk.y } })),
-    code: 401,
-    reason: 'Unauthorized',
     message: () => `no key in the issuer's JWKS matches kid "stray-1" (algorithm "ES256")`,
   },
   {
     name: 'refuses an oversized token before verifying it',
     headers: async () => bearer(`${'a'.repeat(20000)}.b.c`),
-    code: 401,
-    reason: 'Unauthorized',
     message: () => 'token is 20004 characters long; Gatehouse accepts at most 16384',
   },
   {
     name: 'refuses a token that is not a JWT',
     headers: async () => bearer('not-a-jwt'),
-    code: 401,
-    reason: 'Unauthorized',
     message: () => 'token is not a JWT: it has 1 dot-separated parts, a signed JWT has 3',
   },
   {
     name: 'refuses a token whose header is not base64url JSON',
     headers: async () => bearer('abc.def.ghi'),
-    code: 401,
-    reason: 'Unauthorized',
     message: () => 'token is not a JWT: its header is not base64url-encoded JSON',
   },
   {
     name: 'refuses an encrypted token (JWE)',
     headers: async () => bearer('a.b.c.d.e'),
-    code: 401,
-    reason: 'Unauthorized',
     message: () => 'token is encrypted (JWE); Gatehouse accepts signed ID tokens (JWS) only',
   },
   {
     name: 'refuses a signed token whose payload is not a claims object',
     headers: async () => bearer(await new CompactSign(new TextEncoder().encode('["alice"]')).setProtectedHeader({ alg: 'ES256', kid: 'ec-1' }).sign(g.idp.ec.privateKey)),
-    code: 401,
-    reason: 'Unauthorized',
     message: () => 'token is not a well-formed signed JWT: JWT Claims Set must be a top-level JSON object',
   },
   {
     name: 'refuses a valid token whose signature was cut off',
     headers: async () => bearer((await g.idp.sign()).replace(/\.[^.]+$/, '.')),
-    code: 401,
-    reason: 'Unauthorized',
     message: () => `token signature does not verify with the issuer's key "ec-1"`,
   },
   {
@@ -220,61 +171,54 @@ const refusals: Case[] = [
       const claims = base64url.encode(JSON.stringify({ ...g.idp.baseClaims(), groups: ['dev', 'admins'] }));
       return bearer(`${header}.${claims}.${signature}`);
     },
-    code: 401,
-    reason: 'Unauthorized',
     message: () => `token signature does not verify with the issuer's key "ec-1"`,
   },
   {
     name: 'refuses a token passed in the query string (access_token) instead of the Authorization header',
     headers: async () => ({}),
     path: `${PODS}?access_token=${'x'.repeat(10)}`,
-    code: 401,
-    reason: 'Unauthorized',
     message: () => `no bearer token: ${NO_BEARER}`,
   },
   {
     name: 'refuses two Authorization headers, even when both carry valid tokens',
     headers: async () => ({ authorization: [`Bearer ${await g.idp.sign()}`, `Bearer ${await g.idp.sign({ email: 'mallory@example.com' })}`] }),
-    code: 401,
-    reason: 'Unauthorized',
     message: () => `the request carried 2 Authorization headers; send exactly one: Authorization: Bearer <OIDC ID token>`,
   },
   {
     name: 'refuses two tokens in one Bearer credential',
     headers: async () => ({ authorization: `Bearer ${await g.idp.sign()} ${await g.idp.sign()}` }),
-    code: 401,
-    reason: 'Unauthorized',
     message: () => `no bearer token: the request carried an empty or malformed Bearer credential; ${NO_BEARER}`,
   },
   {
     name: 'refuses a Basic credential',
     headers: async () => ({ authorization: 'Basic YWxpY2U6c2VjcmV0' }),
-    code: 401,
-    reason: 'Unauthorized',
     message: () => `no bearer token: the request carried a "Basic" credential; ${NO_BEARER}`,
   },
   {
     name: 'refuses a request with no credential at all',
     headers: async () => ({}),
-    code: 401,
-    reason: 'Unauthorized',
     message: () => `no bearer token: ${NO_BEARER}`,
   },
   {
     name: "refuses an unverified e-mail as the user's name",
     headers: signed({ email_verified: false }),
-    code: 401,
-    reason: 'Unauthorized',
     message: () => 'token e-mail "alice@example.com" is not verified (email_verified is false): Gatehouse names users only by verified e-mail',
   },
+];
+
+/** Authenticated, then refused: 403 Forbidden. */
+const forbidden: Case[] = [
   {
     name: 'refuses a valid token that also sends Impersonate-User and Impersonate-Group',
     headers: async () => ({ ...bearer(await g.idp.sign()), 'Impersonate-User': 'admin', 'Impersonate-Group': 'system:masters' }),
-    code: 403,
-    reason: 'Forbidden',
     // Impersonation is decided by policy (verb impersonate named explicitly); none grants it here.
     message: () => 'user "alice@example.com" (groups: dev) may not impersonate users "admin": no rule allows it (default deny)',
   },
+];
+
+const refusals = [
+  ...unauthenticated.map((c) => ({ ...c, code: 401, reason: 'Unauthorized' })),
+  ...forbidden.map((c) => ({ ...c, code: 403, reason: 'Forbidden' })),
 ];
 
 describe('adversarial tokens', () => {
