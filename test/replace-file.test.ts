@@ -18,27 +18,20 @@ const fresh = (): string => {
 const modeOf = (path: string): number => statSync(path).mode & 0o777;
 
 describe('replaceFileSync', { skip: process.platform === 'win32' ? 'POSIX modes' : false }, () => {
-  test('a new file is the owner\'s alone (0600)', () => {
-    const path = join(fresh(), 'config');
-    replaceFileSync(path, 'new');
-    assert.equal(readFileSync(path, 'utf8'), 'new');
-    assert.equal(modeOf(path), 0o600);
-  });
-
-  test("an existing file keeps its mode (the target's, not a default)", () => {
-    const path = join(fresh(), 'config');
-    writeFileSync(path, 'old', { mode: 0o640 });
-    replaceFileSync(path, 'new', { newFileMode: 0o600 });
-    assert.equal(readFileSync(path, 'utf8'), 'new');
-    assert.equal(modeOf(path), 0o640);
-  });
-
-  test('a forced mode wins over the existing one (the token cache is always 0600)', () => {
-    const path = join(fresh(), 'tokens.json');
-    writeFileSync(path, '{}', { mode: 0o644 });
-    replaceFileSync(path, '{"idToken":"t"}', { mode: 0o600 });
-    assert.equal(modeOf(path), 0o600);
-  });
+  const modes: { name: string; existingMode?: number; options?: Parameters<typeof replaceFileSync>[2]; mode: number }[] = [
+    { name: "a new file is the owner's alone (0600)", mode: 0o600 },
+    { name: "an existing file keeps its mode (the target's, not a default)", existingMode: 0o640, options: { newFileMode: 0o600 }, mode: 0o640 },
+    { name: 'a forced mode wins over the existing one (the token cache is always 0600)', existingMode: 0o644, options: { mode: 0o600 }, mode: 0o600 },
+  ];
+  for (const c of modes) {
+    test(c.name, () => {
+      const path = join(fresh(), 'config');
+      if (c.existingMode !== undefined) writeFileSync(path, 'old', { mode: c.existingMode });
+      replaceFileSync(path, 'new', c.options);
+      assert.equal(readFileSync(path, 'utf8'), 'new');
+      assert.equal(modeOf(path), c.mode);
+    });
+  }
 
   test('a symlinked kubeconfig is replaced where it points; the link stays', () => {
     const dir = fresh();
