@@ -92,17 +92,69 @@ describe('DynamoDB approval store', () => {
     assert.deepEqual(expired.events.at(-1), { action: 'expired', by: 'gatehouse', at: T0 + 3600_000 });
   });
 
-  test('a one-shot grant is consumed once; replay is refused', async () => {
-    const approval = await stored();
-    await store.decide(approval.id, approveBy('bob@example.com'));
-    const used = await store.consume(approval.id, 'once', T0 + 2000, 'use-1');
-    assert.equal(used.status, 'consumed');
-    assert.equal(used.useCount, 1);
-    assert.deepEqual(used.events.at(-1), { action: 'consumed', by: 'gatehouse', at: T0 + 2000 });
-    const error = await rejection(store.consume(approval.id, 'once', T0 + 3000, 'use-2'));
-    assert.equal(error.code, 'ERR_GRANT_ALREADY_USED');
-    assert.match(error.message, /allowed this request once and it already ran \(at 2025-06-01T10:00:02.000Z\)/);
-  });
+
+  /** Uses of one grant in order: each answered with the approval as it is then, or refused. */
+  interface Use {
+    at: number;
+    use: string;
+    status?: Approval['status'];
+    useCount?: number;
+    lastEvent?: Approval['events'][number];
+    code?: string;
+    message?: RegExp;
+  }
+  const consumptions: { name: string; approval?: Partial<Approval>; expiresAt?: number; approved: boolean; grant: 'once' | 'window'; uses: Use[] }[] = [
+    {
+      name: 'a one-shot grant is consumed once; replay is refused',
+      approved: true,
+      grant: 'once',
+      uses: [
+        { at: T0 + 2000, use: 'use-1', status: 'consumed', useCount: 1, lastEvent: { action: 'consumed', by: 'gatehouse', at: T0 + 2000 } },
+        { at: T0 + 3000, use: 'use-2', code: 'ERR_GRANT_ALREADY_USED', message: /allowed this request once and it already ran \(at 2025-06-01T10:00:02.000Z\)/ },
+      ],
+    },
+    {
+      name: 'a window grant counts each use until it ends',
+      approval: { grant: 'window', windowSeconds: 60 },
+      expiresAt: T0 + 61_000,
+      approved: true,
+      grant: 'window',
+      uses: [
+        { at: T0 + 2000, use: 'use-1' },
+        { at: T0 + 3000, use: 'use-2', status: 'approved', useCount: 2 },
+        { at: T0 + 61_000, use: 'use-3', code: 'ERR_APPROVAL_EXPIRED' },
+      ],
+    },
+    {
+      name: 'the same use written again (its first answer lost) succeeds without counting twice',
+      approved: true,
+      grant: 'once',
+      uses: [
+        { at: T0 + 2000, use: 'use-1' },
+        { at: T0 + 2100, use: 'use-1', status: 'consumed', useCount: 1 },
+        { at: T0 + 2200, use: 'use-2', code: 'ERR_GRANT_ALREADY_USED' },
+      ],
+    },
+    { name: 'a pending approval cannot be consumed', approved: false, grant: 'once', uses: [{ at: T0, use: 'use-1', code: 'ERR_APPROVAL_REQUIRED' }] },
+  ];
+  for (const c of consumptions) {
+    test(c.name, async () => {
+      const approval = await stored(c.approval);
+      if (c.approved) await store.decide(approval.id, { ...approveBy('bob@example.com'), ...(c.expiresAt === undefined ? {} : { expiresAt: c.expiresAt }) });
+      for (const use of c.uses) {
+        if (use.code !== undefined) {
+          const error = await rejection(store.consume(approval.id, c.grant, use.at, use.use));
+          assert.equal(error.code, use.code);
+          if (use.message !== undefined) assert.match(error.message, use.message);
+          continue;
+        }
+        const used = await store.consume(approval.id, c.grant, use.at, use.use);
+        if (use.status !== undefined) assert.equal(used.status, use.status);
+        if (use.useCount !== undefined) assert.equal(used.useCount, use.useCount);
+        if (use.lastEvent !== undefined) assert.deepEqual(used.events.at(-1), use.lastEvent);
+      }
+    });
+  }
 
   test('50 concurrent consumes of one approved one-shot grant: exactly one wins', async () => {
     const approval = await stored();
@@ -116,33 +168,8 @@ describe('DynamoDB approval store', () => {
     assert.equal((await store.get(approval.id))?.useCount, 1);
   });
 
-  test('a window grant counts each use until it ends', async () => {
-    const approval = await stored({ grant: 'window', windowSeconds: 60 });
-    await store.decide(approval.id, { ...approveBy('bob@example.com'), expiresAt: T0 + 61_000 });
-    await store.consume(approval.id, 'window', T0 + 2000, 'use-1');
-    const twice = await store.consume(approval.id, 'window', T0 + 3000, 'use-2');
-    assert.equal(twice.status, 'approved');
-    assert.equal(twice.useCount, 2);
-    const error = await rejection(store.consume(approval.id, 'window', T0 + 61_000, 'use-3'));
-    assert.equal(error.code, 'ERR_APPROVAL_EXPIRED');
-  });
 
-  test('the same use written again (its first answer lost) succeeds without counting twice', async () => {
-    const approval = await stored();
-    await store.decide(approval.id, approveBy('bob@example.com'));
-    await store.consume(approval.id, 'once', T0 + 2000, 'use-1');
-    const again = await store.consume(approval.id, 'once', T0 + 2100, 'use-1');
-    assert.equal(again.status, 'consumed');
-    assert.equal(again.useCount, 1);
-    const other = await rejection(store.consume(approval.id, 'once', T0 + 2200, 'use-2'));
-    assert.equal(other.code, 'ERR_GRANT_ALREADY_USED');
-  });
 
-  test('a pending approval cannot be consumed', async () => {
-    const approval = await stored();
-    const error = await rejection(store.consume(approval.id, 'once', T0, 'use-1'));
-    assert.equal(error.code, 'ERR_APPROVAL_REQUIRED');
-  });
 
   test('claiming a fingerprint is first come, first served, then moves only from the approval it replaces', async () => {
     const fp = `fp-${++next}`;
