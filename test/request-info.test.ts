@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { classifyRequest, nonResourceRequest as nonResource } from '../src/request-info.ts';
 import { GatehouseError, type ErrorCode } from '../src/errors.ts';
-import type { KubeRequest } from '../src/types.ts';
+import type { KubeRequest, StreamTarget } from '../src/types.ts';
 
 const node = { runtime: 'node' } as const;
 
@@ -22,6 +22,20 @@ function resource(fields: Partial<KubeRequest> & Pick<KubeRequest, 'path' | 'ver
     labelSelector: '',
     ...fields,
   };
+}
+
+/** A pods/exec, attach or portforward call on pod web-1 in prod: `create` whatever the method, and what it asks the stream for. */
+function podStream(stream: Partial<StreamTarget> & Pick<StreamTarget, 'kind'>): KubeRequest {
+  return resource({
+    path: `/api/v1/namespaces/prod/pods/web-1/${stream.kind}`,
+    verb: 'create',
+    namespace: 'prod',
+    resource: 'pods',
+    subresource: stream.kind,
+    name: 'web-1',
+    parts: ['pods', 'web-1', stream.kind],
+    stream: { command: [], container: '', stdin: false, tty: false, ports: [], ...stream },
+  });
 }
 
 interface Case {
@@ -274,63 +288,27 @@ const cases: Case[] = [
     method: 'GET',
     path: '/api/v1/namespaces/prod/pods/web-1/exec',
     query: 'command=sh&stdin=true&tty=true',
-    expected: resource({
-      path: '/api/v1/namespaces/prod/pods/web-1/exec',
-      verb: 'create',
-      namespace: 'prod',
-      resource: 'pods',
-      subresource: 'exec',
-      name: 'web-1',
-      parts: ['pods', 'web-1', 'exec'],
-      stream: { kind: 'exec', command: ['sh'], container: '', stdin: true, tty: true, ports: [] },
-    }),
+    expected: podStream({ kind: 'exec', command: ['sh'], stdin: true, tty: true }),
   },
   {
     name: 'authorizes a POST exec (SPDY) as create',
     method: 'POST',
     path: '/api/v1/namespaces/prod/pods/web-1/exec',
     query: 'command=ls&command=-l&container=app&stdout=true',
-    expected: resource({
-      path: '/api/v1/namespaces/prod/pods/web-1/exec',
-      verb: 'create',
-      namespace: 'prod',
-      resource: 'pods',
-      subresource: 'exec',
-      name: 'web-1',
-      parts: ['pods', 'web-1', 'exec'],
-      stream: { kind: 'exec', command: ['ls', '-l'], container: 'app', stdin: false, tty: false, ports: [] },
-    }),
+    expected: podStream({ kind: 'exec', command: ['ls', '-l'], container: 'app' }),
   },
   {
     name: 'authorizes attach as create',
     method: 'GET',
     path: '/api/v1/namespaces/prod/pods/web-1/attach',
-    expected: resource({
-      path: '/api/v1/namespaces/prod/pods/web-1/attach',
-      verb: 'create',
-      namespace: 'prod',
-      resource: 'pods',
-      subresource: 'attach',
-      name: 'web-1',
-      parts: ['pods', 'web-1', 'attach'],
-      stream: { kind: 'attach', command: [], container: '', stdin: false, tty: false, ports: [] },
-    }),
+    expected: podStream({ kind: 'attach' }),
   },
   {
     name: 'authorizes portforward as create',
     method: 'GET',
     path: '/api/v1/namespaces/prod/pods/web-1/portforward',
     query: 'ports=5432&ports=8080,8443',
-    expected: resource({
-      path: '/api/v1/namespaces/prod/pods/web-1/portforward',
-      verb: 'create',
-      namespace: 'prod',
-      resource: 'pods',
-      subresource: 'portforward',
-      name: 'web-1',
-      parts: ['pods', 'web-1', 'portforward'],
-      stream: { kind: 'portforward', command: [], container: '', stdin: false, tty: false, ports: [5432, 8080, 8443] },
-    }),
+    expected: podStream({ kind: 'portforward', ports: [5432, 8080, 8443] }),
   },
   // field and label selectors
   {
