@@ -9,10 +9,10 @@
  * external program (kubectl proxy) with a line matching a pattern.
  */
 import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { reapOnExit } from '../test/support/child-reaper.ts';
 
 export interface Child<T> {
   name: string;
@@ -23,24 +23,6 @@ export interface Child<T> {
   /** What the child wrote on stderr (last 64 KB), for error messages. */
   stderr(): string;
   stop(): Promise<void>;
-}
-
-const running = new Set<ChildProcess>();
-let hooked = false;
-
-function hookExit(): void {
-  if (hooked) return;
-  hooked = true;
-  const killAll = (): void => {
-    for (const child of running) child.kill('SIGKILL');
-  };
-  process.on('exit', killAll);
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      killAll();
-      process.exit(130);
-    });
-  }
 }
 
 /** The prefix of the one stdout line a TypeScript child writes when it is ready. */
@@ -91,15 +73,13 @@ export function startChild<T>(
   parseReady: (line: string) => T | undefined,
   options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
 ): Promise<Child<T>> {
-  hookExit();
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env });
-  running.add(child);
+  reapOnExit(child);
   let stderr = '';
   let exited = false;
   const announcements: unknown[] = [];
   const exitedPromise = new Promise<void>((resolve) => child.once('exit', () => {
     exited = true;
-    running.delete(child);
     resolve();
   }));
 

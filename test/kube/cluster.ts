@@ -34,6 +34,7 @@ import { parseAllDocuments, stringify } from 'yaml';
 import { createTestCertificates } from '../stand-in/tls.ts';
 import { request } from '../support/https-client.ts';
 import { prepareRealServer, realServerRequired } from './availability.mjs';
+import { reapOnExit, stillRunning } from '../support/child-reaper.ts';
 
 export const IMPERSONATOR_MANIFEST = new URL('../../infra/rbac/impersonator.yaml', import.meta.url);
 
@@ -106,23 +107,6 @@ function binaries(): { bin?: string; reason?: string } {
   return prepared;
 }
 
-const running = new Set<ChildProcess>();
-let exitHookInstalled = false;
-function killOnExit(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  const killAll = (): void => {
-    for (const child of running) child.kill('SIGKILL');
-  };
-  process.once('exit', killAll);
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(signal, () => {
-      killAll();
-      process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1));
-    });
-  }
-}
-
 /** A port free right now on 127.0.0.1 (etcd and kube-apiserver cannot listen on port 0 and report it). */
 export async function freePort(): Promise<number> {
   const server = createServer();
@@ -140,9 +124,8 @@ interface Started {
 }
 
 function startProcess(binary: string, args: string[]): Started {
-  killOnExit();
   const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  running.add(child);
+  reapOnExit(child);
   let log = '';
   const append = (chunk: Buffer): void => {
     log += chunk.toString('utf8');
@@ -151,20 +134,14 @@ function startProcess(binary: string, args: string[]): Started {
   child.stdout?.on('data', append);
   child.stderr?.on('data', append);
   const exited = new Promise<number | null>((resolve) => {
-    child.once('exit', (code) => {
-      running.delete(child);
-      resolve(code);
-    });
-    child.once('error', () => {
-      running.delete(child);
-      resolve(-1);
-    });
+    child.once('exit', (code) => resolve(code));
+    child.once('error', () => resolve(-1));
   });
   return { child, log: () => log, exited };
 }
 
 async function stopProcess(started: Started | undefined, graceMs: number): Promise<void> {
-  if (started === undefined || !running.has(started.child)) return;
+  if (started === undefined || !stillRunning(started.child)) return;
   started.child.kill('SIGTERM');
   const timer = setTimeout(() => started.child.kill('SIGKILL'), graceMs);
   await started.exited;
@@ -392,7 +369,7 @@ async function waitReady(url: string, ca: string, token: string, processes: Star
   let last = 'no answer yet';
   for (;;) {
     for (const started of processes) {
-      if (!running.has(started.child)) throw new Error(`${started.child.spawnfile} exited (${started.child.exitCode ?? started.child.signalCode})`);
+      if (!stillRunning(started.child)) throw new Error(`${started.child.spawnfile} exited (${started.child.exitCode ?? started.child.signalCode})`);
     }
     try {
       const answer = await request(`${url}/readyz`, { ca, headers: { authorization: `Bearer ${token}` } });
