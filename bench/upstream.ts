@@ -16,6 +16,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { announce } from './children.ts';
 import { LIST_SIZES, POD_PATH, WATCH_PATH, listPath, pod, secretList, watchEvent } from './fixtures.ts';
+import { drainedOrClosed } from '../src/runtime/drained.ts';
 
 const POD_BYTES = Buffer.from(JSON.stringify(pod()), 'utf8');
 const LIST_PATHS = new Map<string, number>(LIST_SIZES.map((size) => [listPath(size), size]));
@@ -44,17 +45,7 @@ function notFound(response: http.ServerResponse, path: string): void {
 /** Writes `bytes` in slices, waiting for the socket to drain, as a server streaming a big list does. */
 async function writeSliced(response: http.ServerResponse, bytes: Buffer): Promise<void> {
   for (let offset = 0; offset < bytes.length && !response.destroyed; offset += WRITE_SLICE) {
-    if (!response.write(bytes.subarray(offset, offset + WRITE_SLICE))) {
-      await new Promise<void>((resolve) => {
-        const done = (): void => {
-          response.off('drain', done);
-          response.off('close', done);
-          resolve();
-        };
-        response.on('drain', done);
-        response.on('close', done);
-      });
-    }
+    if (!response.write(bytes.subarray(offset, offset + WRITE_SLICE))) await drainedOrClosed(response);
   }
   response.end();
 }

@@ -32,6 +32,7 @@ import type { Writable } from 'node:stream';
 import type { Hono } from 'hono';
 import { GatehouseError, statusResponse } from '../src/errors.ts';
 import { StreamStop } from '../src/records/capture.ts';
+import { drainedOrClosed } from '../src/runtime/drained.ts';
 
 /** Lambda's synchronous invoke payload limit (request and buffered response): 6 MB. */
 export const MAX_REQUEST_PAYLOAD_BYTES = 6 * 1024 * 1024;
@@ -232,7 +233,7 @@ async function sendResponse(responseStream: Writable, response: Response, signal
       for (;;) {
         const { done, value } = await reader.read();
         if (done || stream.destroyed) break;
-        if (!stream.write(value)) await drained(stream);
+        if (!stream.write(value)) await drainedOrClosed(stream);
       }
     } catch (error) {
       // The prelude is out: the status cannot change any more. End what was sent.
@@ -247,17 +248,6 @@ async function sendResponse(responseStream: Writable, response: Response, signal
   return whole;
 }
 
-function drained(stream: Writable): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      stream.off('drain', done);
-      stream.off('close', done);
-      resolve();
-    };
-    stream.on('drain', done);
-    stream.on('close', done);
-  });
-}
 
 function endStream(stream: Writable): Promise<void> {
   if (stream.destroyed || stream.writableFinished) return Promise.resolve();

@@ -30,6 +30,7 @@ import type { Hono } from 'hono';
 import { asGatehouseError, GatehouseError, statusResponse } from '../errors.ts';
 import type { UpgradeBinding } from '../context.ts';
 import { unknownMethodError } from '../pipeline/classify.ts';
+import { drainedOrClosed } from './drained.ts';
 
 /** OIDC tokens with many groups are large; Node's default (16 KiB) would refuse some. */
 const MAX_HEADER_BYTES = 64 * 1024;
@@ -212,13 +213,12 @@ async function writeResponse(socket: Duplex, response: Response): Promise<void> 
     return;
   }
   const reader = body.getReader();
-  const closed = new Promise<void>((resolve) => socket.once('close', resolve));
   try {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
       if (socket.destroyed) throw new Error('client went away');
-      if (!socket.write(value)) await Promise.race([new Promise((resolve) => socket.once('drain', resolve)), closed]);
+      if (!socket.write(value)) await drainedOrClosed(socket);
     }
     socket.end();
   } catch {
