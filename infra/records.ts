@@ -29,7 +29,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { accessReviewQueriesFor, RECORDS_TABLE } from '../src/records/queries.ts';
-import { RECORD_COLUMNS } from '../src/records/schema.ts';
+import { JSON_COLUMNS } from '../src/records/schema.ts';
 import { SHUTDOWN_EXTENSION_DIR } from './lambda-bundle.ts';
 import { UNROUTED_CLUSTER } from '../src/records/layout.ts';
 
@@ -198,7 +198,7 @@ export class GatehouseRecords extends Construct {
         storageDescriptor: {
           location,
           // A partition column (`cluster`) is read from its folder, so it is a partition key, not a column too.
-          columns: RECORD_COLUMNS.filter((column) => !('partition' in column)).map((column) => ({ name: column.name, type: column.type, comment: glueComment(column.description) })),
+          columns: JSON_COLUMNS.map((column) => ({ name: column.name, type: column.type, comment: glueComment(column.description) })),
           inputFormat: 'org.apache.hadoop.mapred.TextInputFormat',
           outputFormat: 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat',
           serdeInfo: {

@@ -175,3 +175,9 @@ export type StreamEnd = 'complete' | 'client_gone' | 'time_limit' | 'upstream_er
 
 // Pure: a runtime module that needs only SCHEMA_VERSION (records/build.ts) leaves the column table, and its descriptions, out of the Lambda bundle.
 export const COLUMN_NAMES: readonly string[] = /* @__PURE__ */ RECORD_COLUMNS.map((column) => column.name);
+
+/**
+ * The columns a reader takes from each JSON line: all but the partition ones, which it reads
+ * from their folder (`cluster=…/`) — so the Glue table has them as partition keys only.
+ */
+export const JSON_COLUMNS: readonly ColumnSpec[] = /* @__PURE__ */ RECORD_COLUMNS.filter((column: ColumnSpec) => column.partition !== true);

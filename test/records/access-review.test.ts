@@ -29,7 +29,7 @@ import { loadPolicyFile } from '../../src/policy/policy-file.ts';
 import { closeUpstreamAgents } from '../../src/pipeline/forward.ts';
 import { GENERATED_DOC_PATHS, withGeneratedSection } from '../../src/records/docs.ts';
 import { ACCESS_REVIEW_QUERIES, RECORDS_DATABASE, RECORDS_TABLE } from '../../src/records/queries.ts';
-import { RECORD_COLUMNS } from '../../src/records/schema.ts';
+import { JSON_COLUMNS } from '../../src/records/schema.ts';
 import type { ColumnType } from '../../src/records/schema.ts';
 import { createRecordSink } from '../../src/records/sink.ts';
 import { startNodeServer } from '../../src/runtime/node-server.ts';
@@ -170,7 +170,7 @@ describe('access review over records Gatehouse wrote', () => {
     db = await DuckDBInstance.create(':memory:');
     const connection = await db.connect();
     // As in the Glue table: a partition column comes from its folder (`cluster=…/`), not from the JSON.
-    const columns = RECORD_COLUMNS.filter((column) => !('partition' in column)).map((column) => `${column.name}: '${DUCKDB_TYPES[column.type]}'`).join(', ');
+    const columns = JSON_COLUMNS.map((column) => `${column.name}: '${DUCKDB_TYPES[column.type]}'`).join(', ');
     await connection.run(`CREATE SCHEMA ${RECORDS_DATABASE}`);
     await connection.run(
       `CREATE VIEW ${RECORDS_DATABASE}.${RECORDS_TABLE} AS SELECT * FROM read_json('${join(downloads, 'records')}/*/*/*.jsonl.gz', format = 'newline_delimited', compression = 'gzip', hive_partitioning = true, hive_types = {cluster: 'VARCHAR', dt: 'VARCHAR'}, columns = {${columns}})`,
