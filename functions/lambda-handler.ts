@@ -31,6 +31,7 @@
 import type { Writable } from 'node:stream';
 import type { Hono } from 'hono';
 import { GatehouseError, statusResponse } from '../src/errors.ts';
+import { base64DecodedLength } from '../src/masking/placeholder.ts';
 import { StreamStop } from '../src/records/capture.ts';
 import { drainedOrClosed } from '../src/runtime/drained.ts';
 
@@ -181,11 +182,6 @@ export function refuseEvent(event: FunctionUrlEvent): GatehouseError | undefined
     return new GatehouseError('ERR_REQUEST_INVALID', `a ${method} request cannot carry a body (${event.rawPath})`);
   }
   return undefined;
-}
-
-function base64DecodedLength(text: string): number {
-  const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
-  return Math.floor((text.length * 3) / 4) - padding;
 }
 
 /**
