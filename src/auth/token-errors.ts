@@ -7,6 +7,7 @@
  * the token itself. Pure: the caller passes the time and the (unverified) protected header.
  */
 import { GatehouseError } from '../errors.ts';
+import { isJsonObject } from '../json-object.ts';
 
 export interface TokenErrorContext {
   /** The token's protected header as decoded (unverified): only for naming alg and kid. */
@@ -34,7 +35,7 @@ export function tokenError(error: unknown, context: TokenErrorContext): Gatehous
     const why = error instanceof Error ? error.message : String(error);
     return new GatehouseError('ERR_TOKEN_SIGNATURE', `token could not be verified with the issuer's key: ${why}`, { cause: error });
   }
-  const claims = isRecord(error.payload) ? error.payload : {};
+  const claims = isJsonObject(error.payload) ? error.payload : {};
   switch (error.code) {
     case 'ERR_JWT_EXPIRED':
       return new GatehouseError(
@@ -124,10 +125,6 @@ function isJoseError(error: unknown): error is JoseLikeError {
   if (!(error instanceof Error)) return false;
   const code: unknown = (error as { code?: unknown }).code;
   return typeof code === 'string' && code.startsWith('ERR_J');
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function isoTime(seconds: unknown): string {

@@ -3,12 +3,7 @@
  * to follow a client's JSON Patch over a copy of the live object: which value stands at an
  * operation's path when that operation runs. Pure; documents are changed in place.
  */
-
-type JsonObject = Record<string, unknown>;
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+import { isJsonObject } from '../json-object.ts';
 
 /** "/a~1b/c" → ["a/b", "c"]; "" → []. Lenient: a pointer without its leading "/" reads as if it had one. */
 export function pointerSegments(pointer: string): string[] {
@@ -31,7 +26,7 @@ export function valueAt(document: unknown, segments: readonly string[]): unknown
     if (Array.isArray(node)) {
       const index = arrayIndex(segment);
       node = index === undefined ? undefined : node[index];
-    } else if (isObject(node)) {
+    } else if (isJsonObject(node)) {
       node = Object.hasOwn(node, segment) ? node[segment] : undefined;
     } else {
       return undefined;
@@ -91,7 +86,7 @@ function put(document: unknown, path: readonly string[], value: unknown, inserti
     else parent[index] = value;
     return { document };
   }
-  if (!isObject(parent)) return undefined;
+  if (!isJsonObject(parent)) return undefined;
   parent[last] = value;
   return { document };
 }
@@ -106,7 +101,7 @@ function take(document: unknown, path: readonly string[]): { value: unknown; res
     const [value] = parent.splice(index, 1);
     return { value, rest: { document } };
   }
-  if (!isObject(parent) || !Object.hasOwn(parent, last)) return undefined;
+  if (!isJsonObject(parent) || !Object.hasOwn(parent, last)) return undefined;
   const value = parent[last];
   delete parent[last];
   return { value, rest: { document } };

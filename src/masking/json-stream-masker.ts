@@ -34,6 +34,7 @@ import { spliceMaskedEnv } from './env-splice.ts';
 import { CREDENTIAL_FIELDS, elementRole, LAST_APPLIED, listItemKind, maskDocument, maskElement, watchTableColumns, type MaskHint } from './mask-document.ts';
 import type { MaskingRules } from './masking-rules.ts';
 import { isBase64Placeholder, maskBase64Bytes } from './placeholder.ts';
+import { isJsonObject } from '../json-object.ts';
 
 export interface JsonStreamMaskerOptions {
   rules: MaskingRules;
@@ -712,10 +713,6 @@ function parsedObject(bytes: Buffer, start: number): Record<string, unknown> | u
     return undefined;
   }
   return isJsonObject(value) ? value : undefined;
-}
-
-function isJsonObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**

@@ -24,6 +24,7 @@ import { configMapKeyRule, envNameRule, type MaskingRules } from './masking-rule
 import { goJson } from './go-json.ts';
 import { pointerSegments } from './json-pointer.ts';
 import { base64DecodedLength, isPlaceholder, maskBase64, maskText, placeholderText } from './placeholder.ts';
+import { isJsonObject, type JsonObject } from '../json-object.ts';
 
 /** What the request says about the document, for the parts that do not say it themselves. */
 export interface MaskHint {
@@ -109,12 +110,6 @@ export function elementRole(
   return kind === undefined && containerIsObject && Array.isArray(container['columnDefinitions']) ? 'row' : 'nested';
 }
 
-type JsonObject = Record<string, unknown>;
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /** One masking pass over a document: the rules, the request's hint, and whether anything is masked. */
 class Walk {
   masked = false;
@@ -133,7 +128,7 @@ class Walk {
       for (const element of node) this.node(element, undefined, namespace, false);
       return;
     }
-    if (!isObject(node)) return;
+    if (!isJsonObject(node)) return;
     if (atObjectPosition && isWatchEvent(node)) {
       this.node(node['object'], kindHint, namespace, true);
       return;
@@ -141,8 +136,8 @@ class Walk {
     const named = node['kind'];
     const kind = typeof named === 'string' ? named : atObjectPosition ? kindHint : undefined;
     const metadata = node['metadata'];
-    const ns = isObject(metadata) && typeof metadata['namespace'] === 'string' ? metadata['namespace'] : namespace;
-    if (isObject(metadata)) this.annotations(metadata, kind);
+    const ns = isJsonObject(metadata) && typeof metadata['namespace'] === 'string' ? metadata['namespace'] : namespace;
+    if (isJsonObject(metadata)) this.annotations(metadata, kind);
 
     if (kind === 'Secret' || (kind === undefined && atObjectPosition && hasSecretFields(node))) {
       this.secretValues(node);
@@ -187,14 +182,14 @@ class Walk {
   }
 
   private row(row: unknown, table: Readonly<JsonObject>, namespace: string): void {
-    if (!isObject(row)) {
+    if (!isJsonObject(row)) {
       this.node(row, undefined, namespace, false);
       return;
     }
     const object = row['object'];
-    const objectKind = isObject(object) && typeof object['kind'] === 'string' ? object['kind'] : undefined;
+    const objectKind = isJsonObject(object) && typeof object['kind'] === 'string' ? object['kind'] : undefined;
     const isSecretRow = objectKind === 'Secret' || this.hint.kind === 'Secret';
-    const values = isObject(object) && objectKind === 'Secret' ? secretValues(object) : [];
+    const values = isJsonObject(object) && objectKind === 'Secret' ? secretValues(object) : [];
     if (object !== undefined) this.node(object, this.hint.kind, namespace, true);
     const cells = row['cells'];
     if (Array.isArray(cells)) this.cells(cells, isSecretRow ? columnNames(table, this.hint.tableColumns) : undefined, values);
@@ -217,7 +212,7 @@ class Walk {
 
   private annotations(metadata: JsonObject, kind: string | undefined): void {
     const annotations = metadata['annotations'];
-    if (!isObject(annotations)) return;
+    if (!isJsonObject(annotations)) return;
     const text = annotations[LAST_APPLIED];
     if (typeof text !== 'string') return;
     if (isPlaceholder(text)) {
@@ -243,7 +238,7 @@ class Walk {
   private secretValues(secret: JsonObject): void {
     for (const field of ['data', 'stringData'] as const) {
       const values = secret[field];
-      if (isObject(values)) {
+      if (isJsonObject(values)) {
         this.replaceValues(values, () => true, field === 'data' ? maskBase64 : maskText);
       } else if (values !== undefined && values !== null) {
         // Not a map (malformed): nothing of it may pass.
@@ -256,7 +251,7 @@ class Walk {
   private credentialValues(object: JsonObject, fields: readonly (readonly [string, string])[]): void {
     for (const [parent, field] of fields) {
       const holder = object[parent];
-      if (!isObject(holder) || holder[field] === undefined || holder[field] === null) continue;
+      if (!isJsonObject(holder) || holder[field] === undefined || holder[field] === null) continue;
       holder[field] = maskAny(holder[field], maskText);
       this.masked = true;
     }
@@ -274,7 +269,7 @@ class Walk {
 
   /** Replaces the values of map `values` whose key `selects`; non-string values are masked as their JSON text. */
   private replaceValues(values: unknown, selects: (key: string) => boolean, mask: (value: string) => string): void {
-    if (!isObject(values)) return;
+    if (!isJsonObject(values)) return;
     for (const key of Object.keys(values)) {
       if (values[key] === null || !selects(key)) continue;
       values[key] = maskAny(values[key], mask);
@@ -315,7 +310,7 @@ class Walk {
 export function maskEnvEntries(env: readonly unknown[], rules: MaskingRules, namespace: string): boolean {
   let masked = false;
   for (const entry of env) {
-    if (!isObject(entry) || typeof entry['name'] !== 'string' || entry['value'] === undefined || entry['value'] === null) continue;
+    if (!isJsonObject(entry) || typeof entry['name'] !== 'string' || entry['value'] === undefined || entry['value'] === null) continue;
     if (envNameRule(rules, namespace, entry['name']) === undefined) continue;
     entry['value'] = maskAny(entry['value'], maskText);
     masked = true;
@@ -337,25 +332,25 @@ export function listItemKind(listKind: unknown, fallback: string | undefined): s
 
 /** The column definitions a watch event's Table carries, if any (the first event of a Table watch). */
 export function watchTableColumns(document: unknown): unknown[] | undefined {
-  if (!isObject(document) || !isWatchEvent(document)) return undefined;
+  if (!isJsonObject(document) || !isWatchEvent(document)) return undefined;
   const object = document['object'] as JsonObject;
   const columns = object['columnDefinitions'];
   return object['kind'] === 'Table' && Array.isArray(columns) && columns.length > 0 ? columns : undefined;
 }
 
 function isWatchEvent(node: JsonObject): boolean {
-  return !('kind' in node) && !('metadata' in node) && typeof node['type'] === 'string' && isObject(node['object']);
+  return !('kind' in node) && !('metadata' in node) && typeof node['type'] === 'string' && isJsonObject(node['object']);
 }
 
 function hasSecretFields(node: JsonObject): boolean {
-  return isObject(node['data']) || isObject(node['stringData']);
+  return isJsonObject(node['data']) || isJsonObject(node['stringData']);
 }
 
 /** The Secret's values as they could appear in a cell: base64 as sent, and decoded. */
 function secretValues(secret: JsonObject): string[] {
   const values: string[] = [];
   const data = secret['data'];
-  if (isObject(data)) {
+  if (isJsonObject(data)) {
     for (const value of Object.values(data)) {
       if (typeof value !== 'string' || value === '' || isPlaceholder(value)) continue;
       values.push(value);
@@ -363,7 +358,7 @@ function secretValues(secret: JsonObject): string[] {
     }
   }
   const stringData = secret['stringData'];
-  if (isObject(stringData)) {
+  if (isJsonObject(stringData)) {
     for (const value of Object.values(stringData)) if (typeof value === 'string' && value !== '') values.push(value);
   }
   return values;
@@ -378,12 +373,12 @@ function columnNames(table: Readonly<JsonObject>, earlier: readonly unknown[] | 
   const definitions = Array.isArray(own) && own.length > 0 ? own : earlier;
   if (definitions === undefined) return [];
   return definitions.map((definition) =>
-    isObject(definition) && typeof definition['name'] === 'string' ? definition['name'].toLowerCase() : undefined,
+    isJsonObject(definition) && typeof definition['name'] === 'string' ? definition['name'].toLowerCase() : undefined,
   );
 }
 
 function isPatchOperation(value: unknown): value is JsonObject {
-  return isObject(value) && typeof value['op'] === 'string' && typeof value['path'] === 'string';
+  return isJsonObject(value) && typeof value['op'] === 'string' && typeof value['path'] === 'string';
 }
 
 function setChild(parent: JsonObject | unknown[], segment: string, child: unknown): void {

@@ -31,6 +31,7 @@ import { applyOperation, insertsIntoArray, pointerSegments, valueAt, type PatchO
 import { LAST_APPLIED, maskDocument, type MaskHint } from './mask-document.ts';
 import type { MaskingRules } from './masking-rules.ts';
 import { holdsPlaceholderMark, isExactPlaceholder } from './placeholder.ts';
+import { isJsonObject, type JsonObject } from '../json-object.ts';
 
 /** How the API server reads the body: a whole object (create, update) or one of the patch types. */
 export type WriteShape = 'object' | 'merge-patch' | 'strategic-merge-patch' | 'apply-patch' | 'json-patch';
@@ -94,7 +95,6 @@ export const UNRESTORABLE_REASONS: Readonly<Record<UnrestorableReason, string>> 
   'not-masked-there': 'the restored value would not be masked where this write puts it',
 };
 
-type JsonObject = Record<string, unknown>;
 type Segment = string | number;
 
 /** A live counterpart: the value and what masking shows for it. */
@@ -104,10 +104,6 @@ interface Source {
 }
 
 const NOTHING: Source = { live: undefined, masked: undefined };
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /**
  * Restores the placeholders of `body` (parsed) from `live`, the object the write targets as
@@ -158,7 +154,7 @@ class Restorer {
       }
       return node;
     }
-    if (!isObject(node)) return node;
+    if (!isJsonObject(node)) return node;
     for (const key of Object.keys(node)) {
       if (holdsPlaceholderMark(key)) this.refuse([...path, key], 'field-name');
       node[key] = this.node(node[key], sources.map((source) => memberOf(source, key)), [...path, key], inAnnotation);
@@ -264,11 +260,11 @@ class Restorer {
 }
 
 function isOperation(value: unknown): value is PatchOperation & JsonObject {
-  return isObject(value) && typeof value['op'] === 'string' && typeof value['path'] === 'string';
+  return isJsonObject(value) && typeof value['op'] === 'string' && typeof value['path'] === 'string';
 }
 
 function memberOf(source: Source, key: string): Source {
-  if (!isObject(source.live) || !isObject(source.masked) || !Object.hasOwn(source.live, key)) return NOTHING;
+  if (!isJsonObject(source.live) || !isJsonObject(source.masked) || !Object.hasOwn(source.live, key)) return NOTHING;
   return { live: source.live[key], masked: source.masked[key] };
 }
 
@@ -276,8 +272,8 @@ function memberOf(source: Source, key: string): Source {
 function elementOf(source: Source, element: unknown, index: number): Source {
   const { live, masked } = source;
   if (!Array.isArray(live) || !Array.isArray(masked)) return NOTHING;
-  const name = isObject(element) ? element['name'] : undefined;
-  const at = typeof name === 'string' ? live.findIndex((candidate) => isObject(candidate) && candidate['name'] === name) : index;
+  const name = isJsonObject(element) ? element['name'] : undefined;
+  const at = typeof name === 'string' ? live.findIndex((candidate) => isJsonObject(candidate) && candidate['name'] === name) : index;
   if (at < 0 || at >= live.length) return NOTHING;
   return { live: live[at], masked: masked[at] };
 }

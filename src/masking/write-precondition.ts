@@ -15,17 +15,12 @@
  */
 import { pointerSegments } from './json-pointer.ts';
 import type { WriteShape } from './restore-placeholders.ts';
+import { isJsonObject, type JsonObject } from '../json-object.ts';
 
 export interface Preconditioned {
   body: unknown;
   /** The resourceVersion the write is conditioned on. */
   resourceVersion: string;
-}
-
-type JsonObject = Record<string, unknown>;
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** `body` conditioned on `resourceVersion` (changed in place), or undefined when its shape cannot carry one. */
@@ -34,15 +29,15 @@ export function withPrecondition(body: unknown, shape: WriteShape, resourceVersi
     if (!Array.isArray(body)) return undefined;
     const own = body.findLast(
       (operation): operation is JsonObject =>
-        isObject(operation) && (operation['op'] === 'add' || operation['op'] === 'replace') && isResourceVersionPath(operation['path']),
+        isJsonObject(operation) && (operation['op'] === 'add' || operation['op'] === 'replace') && isResourceVersionPath(operation['path']),
     );
     if (own !== undefined && typeof own['value'] === 'string' && own['value'] !== '') return { body, resourceVersion: own['value'] };
     body.push({ op: 'add', path: '/metadata/resourceVersion', value: resourceVersion });
     return { body, resourceVersion };
   }
-  if (!isObject(body)) return undefined;
+  if (!isJsonObject(body)) return undefined;
   const existing = body['metadata'];
-  if (existing !== undefined && existing !== null && !isObject(existing)) return undefined;
+  if (existing !== undefined && existing !== null && !isJsonObject(existing)) return undefined;
   const metadata: JsonObject = existing ?? {};
   body['metadata'] = metadata;
   const own = metadata['resourceVersion'];

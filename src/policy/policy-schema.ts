@@ -9,6 +9,7 @@
  */
 import * as z from 'zod';
 import { ANY_FURTHER_ARGUMENTS } from './stream-match.ts';
+import { isJsonObject } from '../json-object.ts';
 
 /** Verbs the API server derives from resource requests (see request-info.ts). */
 export const RESOURCE_VERBS = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete', 'deletecollection', 'proxy', 'impersonate'] as const;
@@ -119,7 +120,7 @@ export function checkPolicy(raw: unknown): { problems: PolicyProblem[]; document
   if (!shape.success) {
     problems.push(...shape.error.issues.map((issue) => ({ path: issue.path.map(pathKey), message: issue.message })));
   }
-  const rules = isRecord(raw) && Array.isArray(raw.rules) ? (raw.rules as unknown[]) : [];
+  const rules = isJsonObject(raw) && Array.isArray(raw.rules) ? (raw.rules as unknown[]) : [];
   const parsedRules: PolicyRule[] = [];
   const seen = new Map<string, number>();
   rules.forEach((rule, index) => {
@@ -129,7 +130,7 @@ export function checkPolicy(raw: unknown): { problems: PolicyProblem[]; document
     } else {
       parsedRules.push(parsed.data);
     }
-    if (!isRecord(rule)) return;
+    if (!isJsonObject(rule)) return;
     problems.push(...ruleCrossFieldProblems(rule).map((p) => ({ path: ['rules', index, ...p.path], message: p.message })));
     if (typeof rule.name === 'string') {
       const first = seen.get(rule.name);
@@ -139,7 +140,7 @@ export function checkPolicy(raw: unknown): { problems: PolicyProblem[]; document
   });
   if (problems.length > 0 || !shape.success) return { problems, document: undefined };
   const document: PolicyDocument = { apiVersion: shape.data.apiVersion, rules: parsedRules };
-  if (isRecord(raw) && Object.hasOwn(raw, 'masking')) document.masking = shape.data.masking;
+  if (isJsonObject(raw) && Object.hasOwn(raw, 'masking')) document.masking = shape.data.masking;
   return { problems, document };
 }
 
@@ -178,7 +179,7 @@ function ruleCrossFieldProblems(rule: Record<string, unknown>): PolicyProblem[] 
   if (rule.unmasked !== undefined && effect !== 'allow') {
     problems.push({ path: ['unmasked'], message: 'applies only to effect allow' });
   }
-  if (isRecord(rule.review)) {
+  if (isJsonObject(rule.review)) {
     const grant = rule.review.grant ?? 'once';
     if (grant === 'window' && rule.review.windowSeconds === undefined) {
       problems.push({ path: ['review', 'windowSeconds'], message: 'is required for grant window' });
@@ -214,6 +215,3 @@ function pathKey(key: PropertyKey): string | number {
   return typeof key === 'number' ? key : String(key);
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
