@@ -13,7 +13,7 @@ import { configuredClusters, trustedIssuers, type GatehouseConfig, type Upstream
 import { GatehouseConfigError } from './config-error.ts';
 import { createIssuersAuthenticator } from './auth/issuers.ts';
 import { protectedResource } from './mcp/resource-metadata.ts';
-import { loadPolicyFile } from './policy/policy-file.ts';
+import { readPolicyFile } from './policy/policy-file.ts';
 import { readPolicyJsonFile } from './policy/policy-json.ts';
 import { compilePolicy } from './policy/policy.ts';
 import { createKubeconfigUpstream } from './adapters/kubeconfig-upstream.ts';
@@ -51,8 +51,11 @@ export async function createDepsFromConfig(config: GatehouseConfig, overrides: P
       masking ??= await build(policyLabel, () => parseMaskingRules(document.masking, policyFile));
     }
   } else {
-    policy ??= await build(policyLabel, () => loadPolicyFile(policyFile));
-    masking ??= await build(policyLabel, () => loadMaskingRules(policyFile));
+    // One YAML parse for rules and masking alike (parsing is the slowest part of a start); when
+    // the policy is invalid, its masking section is still read, so every problem is reported at once.
+    const document = policy === undefined ? await build(policyLabel, () => readPolicyFile(policyFile)) : undefined;
+    if (document !== undefined) policy = await build(policyLabel, () => compilePolicy(document));
+    masking ??= await build(policyLabel, () => (document === undefined ? loadMaskingRules(policyFile) : parseMaskingRules(document.masking, policyFile)));
   }
   const { router, clusters: clusterConfigs } = configuredClusters(config);
   // The configured clusters, each upstream built unless overridden (`upstream` stands in for every one).
