@@ -6,7 +6,8 @@
  * exactly (OpenID Connect Discovery §4.3) and the JWKS is served over HTTPS (or loopback).
  * Any failure rejects with GatehouseError ERR_IDP_UNAVAILABLE naming the URL and the reason.
  */
-import { fetchFromIdp, idpUnavailable } from './idp-fetch.ts';
+import { isJsonObject } from '../json-object.ts';
+import { fetchJsonFromIdp, idpUnavailable } from './idp-fetch.ts';
 import type { IdpFetchOptions } from './idp-fetch.ts';
 import { isHttpsOrLoopback } from './loopback.ts';
 
@@ -18,17 +19,9 @@ export function discoveryUrl(issuer: string): string {
 
 export async function discoverJwksUri(issuer: string, options: IdpFetchOptions): Promise<string> {
   const url = discoveryUrl(issuer);
-  const response = await fetchFromIdp(WHAT, url, options);
-  let document: unknown;
-  try {
-    document = await response.json();
-  } catch (error) {
-    throw idpUnavailable(WHAT, url, 'it is not JSON', error);
-  }
-  if (typeof document !== 'object' || document === null || Array.isArray(document)) {
-    throw idpUnavailable(WHAT, url, 'it is not a JSON object');
-  }
-  const { issuer: named, jwks_uri: jwksUri } = document as Record<string, unknown>;
+  const document = await fetchJsonFromIdp(WHAT, url, options);
+  if (!isJsonObject(document)) throw idpUnavailable(WHAT, url, 'it is not a JSON object');
+  const { issuer: named, jwks_uri: jwksUri } = document;
   if (typeof named !== 'string') throw idpUnavailable(WHAT, url, 'it names no "issuer"');
   if (named !== issuer) {
     throw idpUnavailable(WHAT, url, `it names issuer ${JSON.stringify(named)}, not the configured issuer ${JSON.stringify(issuer)}`);

@@ -36,6 +36,16 @@ export async function fetchFromIdp(what: string, url: string, options: IdpFetchO
   return response;
 }
 
+/** The JSON document at `url` (any JSON value: the caller checks its shape); ERR_IDP_UNAVAILABLE when it is not JSON. */
+export async function fetchJsonFromIdp(what: string, url: string, options: IdpFetchOptions): Promise<unknown> {
+  const response = await fetchFromIdp(what, url, options);
+  try {
+    return (await response.json()) as unknown;
+  } catch (error) {
+    throw idpUnavailable(what, url, 'it is not JSON', error);
+  }
+}
+
 export function idpUnavailable(what: string, url: string, why: string, cause?: unknown): GatehouseError {
   return new GatehouseError('ERR_IDP_UNAVAILABLE', `the identity provider's ${what} at ${url} could not be used: ${why}`, { cause });
 }

@@ -17,7 +17,8 @@ import type { Authenticator } from '../ports/authenticator.ts';
 import type { Clock } from '../types.ts';
 import { systemClock } from '../types.ts';
 import { discoverJwksUri } from './discovery.ts';
-import { fetchFromIdp, idpUnavailable } from './idp-fetch.ts';
+import { isJsonObject } from '../json-object.ts';
+import { fetchJsonFromIdp, idpUnavailable } from './idp-fetch.ts';
 import type { FetchFunction, IdpFetchOptions } from './idp-fetch.ts';
 import { isHttpsOrLoopback } from './loopback.ts';
 import { createKeySet } from './key-set.ts';
@@ -51,15 +52,9 @@ export function createOidcAuthenticator(config: OidcConfig, options: OidcAuthent
 
 /** The JWKS document at `jwksUri`, checked to be one; ERR_IDP_UNAVAILABLE otherwise. */
 async function readKeySet(jwksUri: string, fetchOptions: IdpFetchOptions): Promise<JSONWebKeySet> {
-  const response = await fetchFromIdp('JWKS', jwksUri, fetchOptions);
-  let document: unknown;
-  try {
-    document = await response.json();
-  } catch (error) {
-    throw idpUnavailable('JWKS', jwksUri, 'it is not JSON', error);
-  }
+  const document = await fetchJsonFromIdp('JWKS', jwksUri, fetchOptions);
   const keys = (document as { keys?: unknown } | null)?.keys;
-  if (!Array.isArray(keys) || !keys.every((key) => typeof key === 'object' && key !== null && !Array.isArray(key))) {
+  if (!Array.isArray(keys) || !keys.every(isJsonObject)) {
     throw idpUnavailable('JWKS', jwksUri, 'it is not a valid JSON Web Key Set');
   }
   return { keys: keys as JSONWebKeySet['keys'] };
