@@ -192,12 +192,6 @@ function convert(text: string, kind: Kind): unknown {
       const items = splitList(text);
       return items.length === 1 ? items[0] : items;
     }
-    case 'json':
-      try {
-        return JSON.parse(text) as unknown;
-      } catch {
-        return undefined;
-      }
   }
 }
 
