@@ -14,6 +14,12 @@ export function awsErrorName(error: unknown): string {
   return 'unreachable';
 }
 
+/** Where an adapter logs a failed AWS call in full (server-side only). */
+export type AdapterLog = (entry: Record<string, string>) => void;
+
+/** The default AdapterLog: one JSON line on stderr. */
+export const stderrJsonLog: AdapterLog = (entry) => console.error(JSON.stringify(entry));
+
 /** The whole error (name, message, code) for the server's log only. */
 export function awsErrorDetail(error: unknown): string {
   if (!(error instanceof Error)) return String(error);

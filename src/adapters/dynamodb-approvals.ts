@@ -21,7 +21,7 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { GatehouseError } from '../errors.ts';
-import { awsErrorDetail, awsErrorName } from './aws-error.ts';
+import { awsErrorDetail, awsErrorName, stderrJsonLog, type AdapterLog } from './aws-error.ts';
 import { createKeyedTable, isConditionFailure } from './dynamodb-table.ts';
 import type { Approval, ApprovalEvent, ApprovalStatus } from '../approvals/approval.ts';
 import { assertConsumable, assertDecidable } from '../approvals/approval.ts';
@@ -106,7 +106,7 @@ function fromItem(item: Item): Approval {
  * name. The SDK's message (which can name the table ARN, the account and the function's role)
  * goes to the server's log only.
  */
-function unavailable(doing: string, error: unknown, log: (entry: Record<string, string>) => void): GatehouseError {
+function unavailable(doing: string, error: unknown, log: AdapterLog): GatehouseError {
   log({ message: `gatehouse approvals: the table could not ${doing}`, error: awsErrorDetail(error) });
   return new GatehouseError(
     'ERR_APPROVALS_UNAVAILABLE',
@@ -117,11 +117,11 @@ function unavailable(doing: string, error: unknown, log: (entry: Record<string, 
 
 export interface DynamoDbApprovalStoreOptions {
   /** Where failures are logged in full (default: one JSON line on stderr). */
-  log?: (entry: Record<string, string>) => void;
+  log?: AdapterLog;
 }
 
 export function createDynamoDbApprovalStore(client: DynamoDBClient, tableName: string, options: DynamoDbApprovalStoreOptions = {}): ApprovalStore {
-  const log = options.log ?? ((entry: Record<string, string>) => console.error(JSON.stringify(entry)));
+  const log = options.log ?? stderrJsonLog;
   async function get(id: string): Promise<Approval | undefined> {
     let item: Item | undefined;
     try {

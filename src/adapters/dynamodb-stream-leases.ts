@@ -15,7 +15,7 @@
 import { type AttributeValue, type DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { GatehouseError } from '../errors.ts';
 import type { AcquireOutcome, LeaseEntry, StreamLeaseStore } from '../ports/stream-leases.ts';
-import { awsErrorDetail, awsErrorName } from './aws-error.ts';
+import { awsErrorDetail, awsErrorName, stderrJsonLog, type AdapterLog } from './aws-error.ts';
 import { isConditionFailure } from './dynamodb-table.ts';
 
 type Item = Record<string, AttributeValue>;
@@ -45,11 +45,11 @@ function leaseValue(lease: LeaseEntry): AttributeValue {
 
 export interface DynamoDbStreamLeaseOptions {
   /** Where failures are logged in full (default: one JSON line on stderr). */
-  log?: (entry: Record<string, string>) => void;
+  log?: AdapterLog;
 }
 
 export function createDynamoDbStreamLeases(client: DynamoDBClient, tableName: string, options: DynamoDbStreamLeaseOptions = {}): StreamLeaseStore {
-  const log = options.log ?? ((entry: Record<string, string>) => console.error(JSON.stringify(entry)));
+  const log = options.log ?? stderrJsonLog;
 
   function unavailable(doing: string, error: unknown): GatehouseError {
     log({ message: `gatehouse stream leases: the table could not ${doing}`, error: awsErrorDetail(error) });

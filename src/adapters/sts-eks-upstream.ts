@@ -23,7 +23,7 @@
 import { STSClient, AssumeRoleCommand, type STSClientConfig } from '@aws-sdk/client-sts';
 import { EKSClient, DescribeClusterCommand } from '@aws-sdk/client-eks';
 import { GatehouseError } from '../errors.ts';
-import { awsErrorDetail, awsErrorName } from './aws-error.ts';
+import { awsErrorDetail, awsErrorName, stderrJsonLog, type AdapterLog } from './aws-error.ts';
 import type { UpstreamConfig } from '../config.ts';
 import type { Upstream } from '../ports/upstream.ts';
 import type { Clock, UpstreamConnection } from '../types.ts';
@@ -41,7 +41,7 @@ export interface EksUpstreamOptions {
   /** Seconds the role session lasts; role chaining (Lambda role → this role) caps it at 3600. */
   roleSessionSeconds?: number;
   /** Where failures are logged in full (default: one JSON line on stderr, which Lambda sends to CloudWatch). */
-  log?: (entry: Record<string, string>) => void;
+  log?: AdapterLog;
 }
 
 /** Role credentials are replaced this long before they expire. */
@@ -96,7 +96,7 @@ export function createEksUpstream(config: EksUpstreamConfig, options: EksUpstrea
   const common = { region: config.region, ...(options.sourceCredentials === undefined ? {} : { credentials: options.sourceCredentials }) };
   const sts = new STSClient({ ...common, ...(config.stsEndpoint === undefined ? {} : { endpoint: config.stsEndpoint }) });
   const eks = new EKSClient({ ...common, ...(config.eksEndpoint === undefined ? {} : { endpoint: config.eksEndpoint }) });
-  const log = options.log ?? ((entry: Record<string, string>) => console.error(JSON.stringify(entry)));
+  const log = options.log ?? stderrJsonLog;
   /** Logs the failure in full and returns the caller's error, which names neither role nor account. */
   const failed = (step: string, message: string, error: unknown): GatehouseError => {
     log({ message: `gatehouse credentials: ${step} failed`, roleArn: config.roleArn, cluster: config.clusterName, region: config.region, error: awsErrorDetail(error) });
