@@ -9,11 +9,10 @@
  * which binds a decision to the page the link opened. No clock import: times are passed in.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { SignJWT, errors, jwtVerify } from 'jose';
 import { GatehouseError } from '../errors.ts';
+import { signLinkToken, underPublicUrl, verifyLinkToken } from '../link-token.ts';
 import { iso } from './approval.ts';
 
-const ISSUER = 'gatehouse';
 const AUDIENCE = 'gatehouse:approval-link';
 
 export interface LinkClaims {
@@ -25,20 +24,11 @@ export interface LinkClaims {
 }
 
 export async function signLink(key: Uint8Array, claims: LinkClaims, now: number): Promise<string> {
-  return new SignJWT({ aid: claims.approvalId })
-    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setIssuer(ISSUER)
-    .setAudience(AUDIENCE)
-    .setSubject(claims.approver)
-    .setJti(claims.linkId)
-    .setIssuedAt(Math.floor(now / 1000))
-    .setExpirationTime(Math.ceil(claims.expiresAt / 1000))
-    .sign(key);
+  return signLinkToken(key, { audience: AUDIENCE, subject: claims.approver, claims: { aid: claims.approvalId }, id: claims.linkId, expiresAt: claims.expiresAt }, now);
 }
 
 export function linkUrl(publicUrl: string, approvalId: string, token: string): string {
-  const base = publicUrl.endsWith('/') ? publicUrl.slice(0, -1) : publicUrl;
-  return `${base}/_gatehouse/approvals/${encodeURIComponent(approvalId)}?t=${token}`;
+  return underPublicUrl(publicUrl, `/_gatehouse/approvals/${encodeURIComponent(approvalId)}?t=${token}`);
 }
 
 /** Verifies a link for `approvalId`; throws ERR_APPROVAL_LINK_INVALID saying what is wrong. */
@@ -46,25 +36,23 @@ export async function verifyLink(key: Uint8Array, token: string, approvalId: str
   const invalid = (why: string): GatehouseError =>
     new GatehouseError('ERR_APPROVAL_LINK_INVALID', `this approval link is not valid: ${why}`);
   if (token === '') throw invalid('it carries no token (the "t" parameter is missing)');
-  let payload;
-  try {
-    ({ payload } = await jwtVerify(token, key, {
-      algorithms: ['HS256'],
-      issuer: ISSUER,
-      audience: AUDIENCE,
-      currentDate: new Date(now),
-      requiredClaims: ['sub', 'jti', 'exp', 'aid'],
-    }));
-  } catch (error) {
-    if (error instanceof errors.JWTExpired) {
-      const exp = typeof error.payload.exp === 'number' ? ` at ${iso(error.payload.exp * 1000)}` : '';
-      throw invalid(`it expired${exp}`);
+  const verified = await verifyLinkToken(key, token, { audience: AUDIENCE, requiredClaims: ['sub', 'jti', 'exp', 'aid'] }, now);
+  if ('failure' in verified) {
+    const failure = verified.failure;
+    switch (failure.kind) {
+      case 'expired':
+        throw invalid(`it expired${typeof failure.exp === 'number' ? ` at ${iso(failure.exp * 1000)}` : ''}`);
+      case 'signature':
+        throw invalid('its signature does not match (forged or altered)');
+      case 'algorithm':
+        throw invalid('it is not signed the way Gatehouse signs links');
+      case 'claim':
+        throw invalid(`its "${failure.claim}" claim is wrong`);
+      case 'malformed':
+        throw invalid('it is malformed (forged or altered)');
     }
-    if (error instanceof errors.JWSSignatureVerificationFailed) throw invalid('its signature does not match (forged or altered)');
-    if (error instanceof errors.JOSEAlgNotAllowed) throw invalid('it is not signed the way Gatehouse signs links');
-    if (error instanceof errors.JWTClaimValidationFailed) throw invalid(`its "${error.claim}" claim is wrong`);
-    throw invalid('it is malformed (forged or altered)');
   }
+  const payload = verified.payload;
   if (payload.aid !== approvalId) throw invalid(`it was issued for another approval, not ${approvalId}`);
   if (typeof payload.sub !== 'string' || typeof payload.jti !== 'string' || typeof payload.exp !== 'number') {
     throw invalid('its claims are malformed');
