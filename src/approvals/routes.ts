@@ -12,22 +12,16 @@
  */
 import { Hono } from 'hono';
 import type { Context } from 'hono';
-import { asGatehouseError, GatehouseError } from '../errors.ts';
+import { GatehouseError } from '../errors.ts';
+import { ownPageErrors, ownPageHeaders } from '../own-pages.ts';
 import type { Approvals } from '../ports/approvals.ts';
 import type { Clock } from '../types.ts';
 import type { LiveSessions } from '../streams/live-sessions.ts';
 import type { Verdict } from './approval.ts';
 import { formTokenMatches } from './link.ts';
-import { approvalPageHtml, errorPageHtml, PAGE_SCRIPT_HASH } from './page.tsx';
+import { approvalPageHtml, PAGE_SCRIPT_HASH } from './page.tsx';
 
-const PAGE_HEADERS: Record<string, string> = {
-  'cache-control': 'no-store',
-  'content-security-policy': `default-src 'none'; style-src 'unsafe-inline'; script-src ${PAGE_SCRIPT_HASH}; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
-  'x-frame-options': 'DENY',
-  'x-content-type-options': 'nosniff',
-  // The link token is in the URL: never send it to another origin.
-  'referrer-policy': 'same-origin',
-};
+const PAGE_HEADERS = ownPageHeaders(`default-src 'none'; style-src 'unsafe-inline'; script-src ${PAGE_SCRIPT_HASH}; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`);
 
 const TITLES: Partial<Record<string, string>> = {
   ERR_APPROVAL_LINK_INVALID: 'Invalid approval link',
@@ -41,11 +35,7 @@ const TITLES: Partial<Record<string, string>> = {
 export function approvalRoutes(approvals: Approvals, clock: Clock, sessions?: LiveSessions): Hono {
   const app = new Hono();
 
-  app.onError((error, c) => {
-    const failure = asGatehouseError(error);
-    if (failure.code === 'ERR_INTERNAL') console.error('gatehouse approvals page failed:', error);
-    return c.html(errorPageHtml(TITLES[failure.code] ?? 'Approval failed', failure.message), failure.httpStatus as 403, PAGE_HEADERS);
-  });
+  app.onError(ownPageErrors('approvals', TITLES, 'Approval failed', PAGE_HEADERS));
 
   app.get('/:id', async (c) => {
     const id = c.req.param('id');

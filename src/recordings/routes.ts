@@ -13,8 +13,9 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Hono } from 'hono';
 import type { Context } from 'hono';
-import { PAGE_SCRIPT_HASH, errorPageHtml } from '../approvals/page.tsx';
-import { asGatehouseError, GatehouseError } from '../errors.ts';
+import { PAGE_SCRIPT_HASH } from '../approvals/page.tsx';
+import { GatehouseError } from '../errors.ts';
+import { ownPageErrors, ownPageHeaders } from '../own-pages.ts';
 import type { SigningKeyProvider } from '../ports/approvals.ts';
 import type { RecordArchive } from '../ports/records.ts';
 import type { Clock } from '../types.ts';
@@ -40,14 +41,9 @@ export interface RecordingViewer {
   pageSize?: number;
 }
 
-const PAGE_HEADERS: Record<string, string> = {
-  'cache-control': 'no-store',
-  'content-security-policy': `default-src 'none'; script-src 'self' 'wasm-unsafe-eval' ${PLAYER_SCRIPT_HASH} ${PAGE_SCRIPT_HASH}; style-src 'self' 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; font-src 'self' data:; form-action 'none'; frame-ancestors 'none'; base-uri 'none'`,
-  'x-frame-options': 'DENY',
-  'x-content-type-options': 'nosniff',
-  // The link token is in the URL: never send it to another origin.
-  'referrer-policy': 'same-origin',
-};
+const PAGE_HEADERS = ownPageHeaders(
+  `default-src 'none'; script-src 'self' 'wasm-unsafe-eval' ${PLAYER_SCRIPT_HASH} ${PAGE_SCRIPT_HASH}; style-src 'self' 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; font-src 'self' data:; form-action 'none'; frame-ancestors 'none'; base-uri 'none'`,
+);
 
 /** The player's files, as the package ships them (resolved and read once, on first use). */
 const ASSETS: Record<string, { path: () => string; type: string }> = {
@@ -74,11 +70,7 @@ const TITLES: Partial<Record<string, string>> = {
 export function recordingRoutes(viewer: RecordingViewer): Hono {
   const app = new Hono();
 
-  app.onError((error, c) => {
-    const failure = asGatehouseError(error);
-    if (failure.code === 'ERR_INTERNAL') console.error('gatehouse recordings page failed:', error);
-    return c.html(errorPageHtml(TITLES[failure.code] ?? 'Recordings failed', failure.message), failure.httpStatus as 403, PAGE_HEADERS);
-  });
+  app.onError(ownPageErrors('recordings', TITLES, 'Recordings failed', PAGE_HEADERS));
 
   app.get('/assets/:file', (c) => {
     const name = c.req.param('file');
