@@ -25,7 +25,7 @@
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import { GatehouseError } from '../errors.ts';
-import { isYamlUnavailable, parseJsonOrYaml } from '../json-or-yaml.ts';
+import { isYamlUnavailable, KUBERNETES_YAML, parseJsonOrYaml } from '../json-or-yaml.ts';
 import { planMasking, type MaskingPlan } from '../masking/masking-plan.ts';
 import { SECRETS_ONLY, type MaskingRules } from '../masking/masking-rules.ts';
 import { carriesPlaceholder } from '../masking/placeholder.ts';
@@ -146,7 +146,7 @@ function parseBody(bytes: Uint8Array, yaml: boolean): unknown {
   const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
   try {
     const decoded = text.decode(bytes);
-    return yaml ? parseJsonOrYaml(decoded) : (JSON.parse(decoded) as unknown);
+    return yaml ? parseJsonOrYaml(decoded, KUBERNETES_YAML) : (JSON.parse(decoded) as unknown);
   } catch (error) {
     if (isYamlUnavailable(error)) {
       throw new GatehouseError('ERR_PLACEHOLDER_UNRESTORABLE', 'a YAML body with a masked placeholder cannot be read on this runtime (it reads no YAML); send it as JSON');

@@ -11,7 +11,7 @@
  * when the response already went through the mask stage (`alreadyMasked`), else dropped.
  * A whole JSON response the mask stage masked itself is kept as sent (`recordSentBody`).
  */
-import { isYamlUnavailable, parseJsonOrYaml } from '../json-or-yaml.ts';
+import { isYamlUnavailable, KUBERNETES_YAML, parseJsonOrYaml } from '../json-or-yaml.ts';
 import { exceedsJsonDepth, exceedsYamlDepth } from '../masking/nesting-depth.ts';
 import { mediaTypeOf } from '../media-type.ts';
 import type { KubeRequest } from '../types.ts';
@@ -146,7 +146,7 @@ function parseDocument(text: string, kind: 'json' | 'yaml'): { value: unknown } 
   // Deeper than anything Gatehouse walks: not parsed (the masker would overflow the stack).
   if (exceedsYamlDepth(text)) return undefined;
   try {
-    return { value: parseJsonOrYaml(text) };
+    return { value: parseJsonOrYaml(text, KUBERNETES_YAML) };
   } catch (error) {
     return isYamlUnavailable(error) ? NO_YAML_PARSER : undefined;
   }

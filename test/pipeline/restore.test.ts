@@ -113,6 +113,15 @@ describe('restore stage', () => {
         assert.deepEqual(sent, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'put-yaml', labels: { a: 'b' }, resourceVersion: rv }, type: 'Opaque', data: { password: b64(PASSWORD) } }),
     },
     {
+      name: 'an update in YAML read as the API server reads it (YAML 1.1: merge keys, `no` is false)',
+      method: 'PUT',
+      path: `${SECRETS}/put-yaml11`,
+      contentType: 'application/yaml',
+      body: () => `apiVersion: v1\nkind: Secret\nmetadata:\n  name: put-yaml11\n  labels:\n    <<: {a: b}\ntype: Opaque\nimmutable: no\ndata:\n  password: ${PH}\n`,
+      forwarded: (sent, rv) =>
+        assert.deepEqual(sent, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'put-yaml11', labels: { a: 'b' }, resourceVersion: rv }, type: 'Opaque', immutable: false, data: { password: b64(PASSWORD) } }),
+    },
+    {
       name: 'an update in JSON keeps the resourceVersion it names',
       method: 'PUT',
       path: `${SECRETS}/put-json`,

@@ -2,6 +2,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { recordBody, recordSentBody } from '../../src/records/body.ts';
 import type { BodyOptions, CapturedBody, DocumentMasker, RecordedBody } from '../../src/records/body.ts';
+import { recordBodyMasking } from '../../src/records/masker.ts';
+import { classifyRequest } from '../../src/request-info.ts';
 
 /** Stands in for the masking module: replaces every `data` value with "***". */
 const maskData: DocumentMasker = (document) => {
@@ -214,3 +216,22 @@ describe('recordSentBody', () => {
     });
   }
 });
+
+describe('recordBody with the records masker, on YAML read as the API server reads it', () => {
+  const { mask, readProtobuf } = recordBodyMasking(undefined);
+  const request = classifyRequest('POST', '/api/v1/namespaces/prod/secrets', '', { runtime: 'node' });
+  const yamlOptions = options({ contentType: 'application/yaml', mask, readProtobuf, request });
+  // YAML 1.1 with merge keys (sigs.k8s.io/yaml): the API server stores stringData.password here.
+  for (const [name, text] of [
+    ['stringData merged in with <<', 'apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData:\n  <<: {password: hunter2}\n'],
+    ['stringData as a flow map', 'apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {password: hunter2}\n'],
+  ] as const) {
+    test(`masks a Secret's value given by ${name}, under the key the API server stores`, () => {
+      const recorded = recordBody(whole(text), yamlOptions);
+      assert.equal(recorded.masked, true);
+      assert.ok(recorded.text !== null && !recorded.text.includes('hunter2'), String(recorded.text));
+      assert.deepEqual(Object.keys((JSON.parse(recorded.text) as { stringData: Record<string, string> }).stringData), ['password']);
+    });
+  }
+});
+
