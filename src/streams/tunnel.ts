@@ -27,6 +27,7 @@ import type { Duplex } from 'node:stream';
 import type { RecordingSummary, StreamRecorder } from '../ports/recordings.ts';
 import type { FrameSession, FrameSink } from './frame-session.ts';
 import { StreamProtocolError } from './stream-error.ts';
+import { drainedOrClosed } from '../runtime/drained.ts';
 
 /** How long an ended socket may take to flush before it is destroyed. */
 const LINGER_MS = 2000;
@@ -182,16 +183,7 @@ const HIGH_WATER_BYTES = 1024 * 1024;
 
 /** Resolves once `socket` holds at most HIGH_WATER_BYTES unwritten (undefined when it already does). */
 function drained(socket: Duplex): Promise<void> | undefined {
-  if (socket.writableLength <= HIGH_WATER_BYTES || socket.destroyed) return undefined;
-  return new Promise((resolve) => {
-    const again = (): void => {
-      socket.off('drain', again);
-      socket.off('close', again);
-      resolve();
-    };
-    socket.once('drain', again);
-    socket.once('close', again);
-  });
+  return socket.writableLength <= HIGH_WATER_BYTES || socket.destroyed ? undefined : drainedOrClosed(socket);
 }
 
 /**
