@@ -17,6 +17,10 @@
  *   the answering POST's messages to it. One at a time per session (a second tool call of the
  *   same session waiting at once gets the plain pending result: the SDK numbers each server's
  *   requests from 0, so two answers could not be told apart). The returned function releases it.
+ * - `beginWait(who)` for a whole wait (the question, then the polling of the approval): at most
+ *   `maxWaitsPerUser` (default 4) at once per identity, across its sessions, so one caller
+ *   cannot hold open requests and store reads without bound; undefined when at the cap (the
+ *   call gets the pending result, saying why). The returned function ends the wait (once).
  */
 import type { Clock, Identity } from '../types.ts';
 
@@ -28,14 +32,20 @@ export interface ElicitingSessions {
   canElicit(session: string, who: Identity): boolean;
   await(session: string, who: Identity, receiver: AnswerReceiver): (() => void) | undefined;
   receiverFor(session: string, who: Identity): AnswerReceiver | undefined;
+  beginWait(who: Identity): (() => void) | undefined;
+  readonly maxWaitsPerUser: number;
 }
 
 const DEFAULT_MAX_SESSIONS = 10_000;
 const DEFAULT_TTL_MS = 12 * 60 * 60 * 1000;
+const DEFAULT_MAX_WAITS_PER_USER = 4;
 
-export function createElicitingSessions(clock: Clock, limits: { maxSessions?: number; ttlMs?: number } = {}): ElicitingSessions {
+export function createElicitingSessions(clock: Clock, limits: { maxSessions?: number; ttlMs?: number; maxWaitsPerUser?: number } = {}): ElicitingSessions {
   const maxSessions = limits.maxSessions ?? DEFAULT_MAX_SESSIONS;
   const ttlMs = limits.ttlMs ?? DEFAULT_TTL_MS;
+  const maxWaitsPerUser = limits.maxWaitsPerUser ?? DEFAULT_MAX_WAITS_PER_USER;
+  /** Open waits per identity. */
+  const waits = new Map<string, number>();
   /** Sessions whose client declared form elicitation → who initialized them and when (insertion order = age). */
   const sessions = new Map<string, { who: string; at: number }>();
   const waiting = new Map<string, { who: string; receiver: AnswerReceiver }>();
@@ -51,6 +61,21 @@ export function createElicitingSessions(clock: Clock, limits: { maxSessions?: nu
   };
 
   return {
+    maxWaitsPerUser,
+    beginWait(who) {
+      const key = whoKey(who);
+      const open = waits.get(key) ?? 0;
+      if (open >= maxWaitsPerUser) return undefined;
+      waits.set(key, open + 1);
+      let ended = false;
+      return () => {
+        if (ended) return;
+        ended = true;
+        const left = (waits.get(key) ?? 1) - 1;
+        if (left <= 0) waits.delete(key);
+        else waits.set(key, left);
+      };
+    },
     remember(session, who, capabilities) {
       if (session === '' || !declaresFormElicitation(capabilities)) return;
       sessions.delete(session);

@@ -28,7 +28,7 @@ import type { Context } from 'hono';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { jsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/types.js';
-import { ElicitResultSchema, JSONRPCMessageSchema } from '@modelcontextprotocol/sdk/types.js';
+import { ElicitResultSchema, JSONRPCMessageSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { CLUSTERS_PREFIX, type ClusterRouter } from '../cluster-route.ts';
 import type { GatehouseEnv } from '../context.ts';
 import { asGatehouseError, GatehouseError, statusResponse } from '../errors.ts';
@@ -44,7 +44,8 @@ import type { Caller, Dispatch } from './kube-client.ts';
 import { MCP_PATH, METADATA_PATH, bearerChallenge, metadataDocument, resourceUnder } from './resource-metadata.ts';
 import { waitForApproval, type ApprovalWaitOptions, type WaitContext } from './approval-wait.ts';
 import { createElicitingSessions, type ElicitingSessions } from './eliciting-sessions.ts';
-import type { ToolEnvironment } from './tool-kit.ts';
+import type { ToolEnvironment, ToolExtra } from './tool-kit.ts';
+import { waitEnded } from './tool-results.ts';
 import type { ProtectedResource } from './resource-metadata.ts';
 import { READ_TOOLS } from './read-tools.ts';
 import { WRITE_TOOLS } from './write-tools.ts';
@@ -187,6 +188,17 @@ async function serveMessage(
   };
   if (waits !== undefined) {
     environment.waitForApproval = async (pending, runAgain, extra) => {
+      const endWait = waits.sessions.beginWait(caller.identity);
+      if (endWait === undefined) {
+        return waitEnded(pending, 'too_many', `Not offered to wait here: ${caller.identity.user} already waits for ${waits.sessions.maxWaitsPerUser} approvals through MCP, the most at once.`);
+      }
+      try {
+        return await waitHere(pending, runAgain, extra);
+      } finally {
+        endWait();
+      }
+    };
+    const waitHere = async (pending: CallToolResult, runAgain: () => Promise<CallToolResult>, extra: ToolExtra): Promise<CallToolResult> => {
       // A stateless transport takes one HTTP request only: the answer's messages go straight to its protocol handler.
       const release = waits.sessions.await(caller.session, caller.identity, async (_answer, messages) => {
         const parsed = messagesOf(messages).map((m) => JSONRPCMessageSchema.safeParse(m));

@@ -87,7 +87,7 @@ export const OUTCOME_FIELDS = {
   approvers: z.array(z.string()).optional(),
   message: z.string().optional(),
   retryArguments: z.record(z.string(), z.unknown()).optional(),
-  wait: z.enum(['declined', 'cancelled', 'timed_out', 'not_asked', 'not_found', 'denied', 'expired', 'consumed']).optional().describe('How waiting for the approval ended, when the user was asked whether to wait.'),
+  wait: z.enum(['declined', 'cancelled', 'timed_out', 'not_asked', 'too_many', 'not_found', 'denied', 'expired', 'consumed']).optional().describe('How waiting for the approval ended, when the user was asked whether to wait.'),
   code: z.number().optional(),
   reason: z.string().optional(),
   hint: z.string().optional(),
@@ -106,7 +106,7 @@ export function pendingOf(result: CallToolResult): PendingApproval | undefined {
   return { approvalId: structured['approvalId'], approvers };
 }
 
-type WaitEnding = 'declined' | 'cancelled' | 'timed_out' | 'not_asked' | 'not_found' | 'denied' | 'expired' | 'consumed';
+type WaitEnding = 'declined' | 'cancelled' | 'timed_out' | 'not_asked' | 'too_many' | 'not_found' | 'denied' | 'expired' | 'consumed';
 
 /**
  * The pending result, told how waiting ended: still pending (declined, cancelled, timed out …),

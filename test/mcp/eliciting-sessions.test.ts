@@ -84,3 +84,27 @@ describe('bounds', () => {
     assert.equal(sessions.canElicit('s1', alice), false);
   });
 });
+
+describe('how many waits one identity may have open', () => {
+  test('at most maxWaitsPerUser at once, across sessions; an ended wait frees its place, once', () => {
+    const sessions = createElicitingSessions(clockAt(0), { maxWaitsPerUser: 2 });
+    const first = sessions.beginWait(alice);
+    const second = sessions.beginWait(alice);
+    assert.ok(first !== undefined && second !== undefined);
+    assert.equal(sessions.beginWait(alice), undefined, 'a third wait of alice is not begun');
+    assert.ok(sessions.beginWait(aliceElsewhere) !== undefined, 'the same name from another issuer is another identity');
+    assert.ok(sessions.beginWait(mallory) !== undefined, 'another user has places of their own');
+    first();
+    first();
+    const third = sessions.beginWait(alice);
+    assert.ok(third !== undefined, 'the ended wait freed one place');
+    assert.equal(sessions.beginWait(alice), undefined, 'ending a wait twice freed only one place');
+  });
+
+  test('four by default', () => {
+    const sessions = createElicitingSessions(clockAt(0));
+    assert.equal(sessions.maxWaitsPerUser, 4);
+    const begun = Array.from({ length: 5 }, () => sessions.beginWait(alice));
+    assert.deepEqual(begun.map((end) => end !== undefined), [true, true, true, true, false]);
+  });
+});
