@@ -179,7 +179,7 @@ describe('several clusters behind one function', () => {
       { name: 'second', upstream: { kind: 'kubeconfig', kubeconfig: second.kubeconfigPath } },
     ];
     const { GATEHOUSE_UPSTREAM: _kind, GATEHOUSE_KUBECONFIG: _kubeconfig, ...common } = env;
-    const config = configFromEnv({ ...common, GATEHOUSE_CLUSTERS: JSON.stringify(clusters) }, { runtime: 'lambda', defaultPolicyFile: '/nonexistent/policy.yaml' });
+    const config = configFromEnv({ ...common, GATEHOUSE_CLUSTERS: JSON.stringify(clusters), GATEHOUSE_MCP_PUBLIC_URL: 'https://gatehouse.example' }, { runtime: 'lambda', defaultPolicyFile: '/nonexistent/policy.yaml' });
     fleet = createLambdaHandler(createApp(await createDepsFromConfig(config)));
   });
   after(async () => second.close());
@@ -199,6 +199,26 @@ describe('several clusters behind one function', () => {
     assert.equal((JSON.parse(onSecond.body) as { message: string }).message, 'pods "web" not found');
     assert.equal(second.received.at(-1)?.path, '/api/v1/namespaces/default/pods/web');
     assert.deepEqual([api.received.length - firstBefore, second.received.length - secondBefore], [1, 1]);
+  });
+
+  test('an MCP tool call at /clusters/<name>/mcp reaches that cluster only, on Lambda', async () => {
+    const [firstBefore, secondBefore] = [api.received.length, second.received.length];
+    const call = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'get_resource', arguments: { resource: 'pods', namespace: 'default', name: 'web' } } };
+    const decoded = await invoke(
+      fleet,
+      functionUrlEvent({
+        method: 'POST',
+        target: '/clusters/second/mcp',
+        headers: [bearer(), ['Content-Type', 'application/json'], ['Accept', 'application/json, text/event-stream']],
+        body: Buffer.from(JSON.stringify(call)),
+      }),
+    ).done;
+    assert.equal(decoded.metadata?.statusCode, 200, decoded.body.toString('utf8'));
+    const answer = JSON.parse(decoded.body.toString('utf8')) as { result: { isError?: boolean; content: { text: string }[] } };
+    assert.equal(answer.result.isError, true, 'the second cluster has no pod web');
+    assert.match(answer.result.content.map((block) => block.text).join('\n'), /pods "web" not found/);
+    assert.deepEqual([api.received.length - firstBefore, second.received.length - secondBefore], [0, 1]);
+    assert.equal(second.received.at(-1)?.path, '/api/v1/namespaces/default/pods/web');
   });
 
   const refused = [
