@@ -10,7 +10,7 @@ import { GetObjectCommand, ListObjectsCommand, PutObjectCommand, S3Client } from
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
 import { GatehouseError } from '../errors.ts';
 import type { RecordArchive, RecordLine, RecordQuery, RecordStore, SessionRecord } from '../ports/records.ts';
-import { clusterPrefix, datesBetween, keyPartition, objectKey, partitionCluster, partitionDate, partitionPrefix } from '../records/layout.ts';
+import { clusterPrefix, datesBetween, keyPartition, objectKey, partitionCluster, partitionDate, partitionPrefix, UNROUTED_CLUSTER } from '../records/layout.ts';
 import { recordLineBytes } from '../records/record-line.ts';
 import type { Clock } from '../types.ts';
 import { systemClock } from '../types.ts';
@@ -156,9 +156,14 @@ export function createS3Records(options: S3RecordsOptions): RecordStore & Record
       } catch (error) {
         throw unavailable(location, error);
       }
+      const partition = keyPartition(prefix, key)?.cluster;
       for (const line of gunzipSync(bytes).toString('utf8').split('\n')) {
         if (line.trim() === '') continue;
-        yield JSON.parse(line) as SessionRecord;
+        const record = JSON.parse(line) as SessionRecord;
+        // Records written before clusters have no `cluster` field; moved under a cluster
+        // (`gatehouse records migrate-layout`) they are that cluster's, as Athena reads them.
+        if (!Object.hasOwn(record, 'cluster') && partition !== undefined) record.cluster = partition === UNROUTED_CLUSTER ? null : partition;
+        yield record;
       }
     }
   }

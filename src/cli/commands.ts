@@ -13,6 +13,7 @@ export const COMMAND_SUMMARIES = {
   logout: 'forget the cached tokens for this identity provider',
   policy: 'explain and validate policy files',
   sessions: 'list kubectl sessions from the session records, replay one (exec recordings played with their timing), link to the recordings page',
+  records: 'maintain the session records bucket: move records written before clusters into the cluster layout',
   'dev-token': 'LOCAL DEVELOPMENT ONLY: mint a token from the dev issuer of a loopback Gatehouse (no identity provider needed)',
 } as const;
 

@@ -22,6 +22,7 @@ const COMMANDS: Record<CommandName, () => Promise<Register>> = {
   logout: login,
   policy: async () => (await import('./policy.ts')).registerPolicy,
   sessions: async () => (await import('./sessions.ts')).registerSessions,
+  records: async () => (await import('./records.ts')).registerRecords,
   'dev-token': async () => (await import('./dev-token.ts')).registerDevToken,
 };
 

@@ -12,7 +12,7 @@
  * Exit codes: 0 done, 1 records unreadable or the session not found, 2 bad usage.
  */
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import type { Command } from 'commander';
 import { addCommand } from './commands.ts';
@@ -25,9 +25,9 @@ import { playCast } from '../recordings/terminal-player.ts';
 import { ALL_SESSIONS, MAX_VIEW_LINK_SECONDS, signViewLink, viewLinkUrl } from '../recordings/view-link.ts';
 import { createFileSigningKey, LOCAL_SIGNING_KEY_FILE } from '../local/signing-key.ts';
 import type { SigningKeyProvider } from '../ports/approvals.ts';
-import { LOCAL_RECORDS_BUCKET, localRecordsDirectory, startLocalS3 } from '../local/s3.ts';
+import { describeRecordsBucket, localStateDir, openRecordsBucket, UsageError, runCommand } from './records-bucket.ts';
 import type { RecordQuery } from '../ports/records.ts';
-import { parseS3Url, UNROUTED_CLUSTER } from '../records/layout.ts';
+import { UNROUTED_CLUSTER } from '../records/layout.ts';
 import { CLUSTER_NAME } from '../cluster-route.ts';
 import type { SessionRecord } from '../records/schema.ts';
 import { printable, printableJson, printableLines } from '../printable.ts';
@@ -108,7 +108,7 @@ export function registerSessions(program: Command): void {
         if (sessions.length === 0) {
           const whose = flags.user === undefined ? '' : ` of user "${flags.user}"`;
           const clusters = flags.cluster === undefined ? '' : ` for cluster ${flags.cluster.map((c) => c ?? UNROUTED_CLUSTER).join(', ')}`;
-          process.stderr.write(printableLines(`gatehouse sessions replay: no records of session "${sessionId}"${whose}${clusters} in ${await describeSource(flags)}${flags.since === undefined ? '' : ` since ${flags.since}`}\n`));
+          process.stderr.write(printableLines(`gatehouse sessions replay: no records of session "${sessionId}"${whose}${clusters} in ${await describeRecordsBucket(flags)}${flags.since === undefined ? '' : ` since ${flags.since}`}\n`));
           return 1;
         }
         const calls = sessions.flatMap((session) => session.commands.flatMap((c) => c.calls));
@@ -241,16 +241,9 @@ function collectCluster(value: string, previous: (string | null)[] | undefined):
   return [...(previous ?? []), value === UNROUTED_CLUSTER ? null : value];
 }
 
-async function run(body: () => Promise<number>): Promise<void> {
-  try {
-    process.exitCode = await body();
-  } catch (error) {
-    process.stderr.write(`gatehouse sessions: ${printable(error instanceof Error ? error.message : String(error))}\n`);
-    process.exitCode = error instanceof UsageError ? 2 : 1;
-  }
+function run(body: () => Promise<number>): Promise<void> {
+  return runCommand('gatehouse sessions', body);
 }
-
-class UsageError extends Error {}
 
 /** Commander hands `--since/--until` through this: an ISO time, or an age before now. */
 function parseTimeFlag(value: string): string {
@@ -279,18 +272,7 @@ function timeFilter(flags: SourceFlags, defaultSince: string | undefined): Sessi
   return filter;
 }
 
-async function describeSource(flags: SourceFlags): Promise<string> {
-  return flags.source ?? `the local records of ${await localStateDir(flags)}`;
-}
-
-/** The local runtime (and the whole app with it) is loaded only when its default is needed. */
-async function localStateDir(flags: SourceFlags): Promise<string> {
-  if (flags.local !== undefined) return resolve(flags.local);
-  const { DEFAULT_STATE_DIR } = await import('../runtime/local.ts');
-  return resolve(DEFAULT_STATE_DIR);
-}
-
-/** Where the records and recordings are: an S3 bucket, or the local stand-in started over a state dir for the read. */
+/** Where the records and recordings are: the records bucket by URL, or the local stand-in started over a state dir for the read. */
 interface Source {
   archive: RecordArchive;
   objects: RecordingObjects;
@@ -298,37 +280,11 @@ interface Source {
 }
 
 async function openSource(flags: SourceFlags): Promise<Source> {
-  if (flags.source !== undefined && flags.local !== undefined) throw new UsageError('give either --source or --local, not both');
-  if (flags.source !== undefined) {
-    let location: { bucket: string; prefix: string };
-    try {
-      location = parseS3Url(flags.source);
-    } catch (error) {
-      throw new UsageError((error as Error).message);
-    }
-    const clientConfig: { region?: string; endpoint?: string; forcePathStyle?: boolean } = {};
-    if (flags.region !== undefined) clientConfig.region = flags.region;
-    if (flags.endpoint !== undefined) {
-      clientConfig.endpoint = flags.endpoint;
-      clientConfig.forcePathStyle = true;
-    }
-    return {
-      archive: createS3Records({ bucket: location.bucket, prefix: location.prefix, clientConfig }),
-      objects: createS3RecordingObjects({ bucket: location.bucket, clientConfig }),
-      close: async () => undefined,
-    };
-  }
-
-  const stateDir = await localStateDir(flags);
-  const directory = localRecordsDirectory(stateDir);
-  if (!existsSync(join(directory, LOCAL_RECORDS_BUCKET))) {
-    throw new Error(`no local records in ${directory}: run kubectl through \`gatehouse serve --state-dir ${stateDir}\` first, or give --source s3://…`);
-  }
-  const s3 = await startLocalS3({ directory });
+  const { bucket, prefix, clientConfig, close } = await openRecordsBucket(flags);
   return {
-    archive: createS3Records({ bucket: LOCAL_RECORDS_BUCKET, clientConfig: s3.clientConfig }),
-    objects: createS3RecordingObjects({ bucket: LOCAL_RECORDS_BUCKET, clientConfig: s3.clientConfig }),
-    close: () => s3.close(),
+    archive: createS3Records({ bucket, prefix, clientConfig }),
+    objects: createS3RecordingObjects({ bucket, clientConfig }),
+    close,
   };
 }
 

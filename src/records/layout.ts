@@ -50,6 +50,16 @@ export function keyPartition(prefix: string, key: string): { cluster: string; da
 }
 
 /**
+ * The date and file name of a key in the layout before clusters (`<prefix>dt=YYYY-MM-DD/<file>.jsonl.gz`),
+ * or undefined when the key is not laid out so (already under `cluster=`, or not a records object).
+ */
+export function unclusteredKey(prefix: string, key: string): { date: string; file: string } | undefined {
+  if (!key.startsWith(prefix)) return undefined;
+  const match = /^dt=(\d{4}-\d{2}-\d{2})\/([^/]+\.jsonl\.gz)$/.exec(key.slice(prefix.length));
+  return match === null ? undefined : { date: match[1] as string, file: match[2] as string };
+}
+
+/**
  * The key of one object. The write time leads the file name so a listing sorts by time; it
  * is compact (no colons) so the same keys are valid file names for the local S3 stand-in.
  */
