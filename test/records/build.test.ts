@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { needsIntent } from '../../src/records/build.ts';
-import { datesBetween, objectKey, parseS3Url, partitionDate } from '../../src/records/layout.ts';
+import { datesBetween, objectKey, parseS3Url, partitionDate, unclusteredKey } from '../../src/records/layout.ts';
 import { classifyRequest } from '../../src/request-info.ts';
 
 describe('needsIntent', () => {
@@ -36,6 +36,17 @@ describe('layout', () => {
   test('names objects by write time under their partition', () => {
     assert.equal(objectKey('records/', 'prod', '2025-03-01', Date.parse('2025-03-02T01:02:03.004Z'), 'u'), 'records/cluster=prod/dt=2025-03-01/20250302T010203.004Z-u.jsonl.gz');
   });
+  const unclustered: { name: string; prefix: string; key: string; expected: { date: string; file: string } | undefined }[] = [
+    { name: 'reads the day and file name of a key of the layout before clusters', prefix: 'records/', key: 'records/dt=2025-03-01/20250301T120000.000Z-u.jsonl.gz', expected: { date: '2025-03-01', file: '20250301T120000.000Z-u.jsonl.gz' } },
+    { name: 'reads a key under an empty prefix', prefix: '', key: 'dt=2025-03-01/x.jsonl.gz', expected: { date: '2025-03-01', file: 'x.jsonl.gz' } },
+    { name: 'does not take a key already under a cluster', prefix: 'records/', key: 'records/cluster=prod/dt=2025-03-01/x.jsonl.gz', expected: undefined },
+    { name: 'does not take a key outside the prefix', prefix: 'records/', key: 'other/dt=2025-03-01/x.jsonl.gz', expected: undefined },
+    { name: 'does not take a file that is no records object', prefix: 'records/', key: 'records/dt=2025-03-01/README.txt', expected: undefined },
+    { name: 'does not take a key in a folder below the day', prefix: 'records/', key: 'records/dt=2025-03-01/a/x.jsonl.gz', expected: undefined },
+  ];
+  for (const c of unclustered) {
+    test(c.name, () => assert.deepEqual(unclusteredKey(c.prefix, c.key), c.expected));
+  }
   test('spans the dates between two days inclusive', () => {
     assert.deepEqual(datesBetween('2025-02-27', '2025-03-02'), ['2025-02-27', '2025-02-28', '2025-03-01', '2025-03-02']);
     assert.deepEqual(datesBetween('2025-03-02', '2025-03-01'), []);
