@@ -57,6 +57,7 @@ import { mcpEndpoint } from './mcp/endpoint.ts';
 import type { ProtectedResource } from './mcp/resource-metadata.ts';
 import type { ApprovalWaitOptions } from './mcp/approval-wait.ts';
 import type { StreamHandling } from './streams/stream-upgrade.ts';
+import type { SessionControl } from './streams/live-sessions.ts';
 
 export interface GatehouseDeps {
   authenticator: Authenticator;
@@ -100,6 +101,11 @@ export interface GatehouseDeps {
    * it every upgrade is refused (503). Its live sessions are what an approver's terminate ends.
    */
   tunnels?: StreamHandling;
+  /**
+   * The live sessions the approval page counts and terminates; default: this process's (`tunnels`).
+   * A worker of `serve --workers N` sets every worker's (src/runtime/worker-sessions.ts).
+   */
+  liveSessions?: SessionControl;
 }
 
 /** Paths under this prefix are Gatehouse's own (approval pages, health); the API server has none. */
@@ -118,7 +124,7 @@ export function createApp(deps: GatehouseDeps): Hono {
   app.notFound(() => statusResponse(asGatehouseError(new Error('unreachable: every path is forwarded'))));
 
   app.get(`${OWN_PREFIX}/healthz`, (c) => c.text('ok'));
-  if (deps.approvals !== undefined) app.route(`${OWN_PREFIX}/approvals`, approvalRoutes(deps.approvals, clock, deps.tunnels?.sessions));
+  if (deps.approvals !== undefined) app.route(`${OWN_PREFIX}/approvals`, approvalRoutes(deps.approvals, clock, deps.liveSessions ?? deps.tunnels?.sessions.control()));
   if (deps.recordingPages !== undefined) app.route(`${OWN_PREFIX}/recordings`, deps.recordingPages);
   // AI agents: each tool call comes back into this app as API requests, through every stage below.
   if (deps.mcp !== undefined) {

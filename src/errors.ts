@@ -59,6 +59,7 @@ const CODES = {
   // limit streams
   ERR_STREAM_LIMIT: [429, 'TooManyRequests'],
   ERR_STREAM_LEASES_UNAVAILABLE: [503, 'ServiceUnavailable'],
+  ERR_SESSIONS_UNREACHABLE: [503, 'ServiceUnavailable'],
   ERR_APPROVAL_BODY_UNSHOWABLE: [415, 'UnsupportedMediaType'],
   // credentials / forward
   ERR_CREDENTIALS_UNAVAILABLE: [503, 'ServiceUnavailable'],
@@ -89,6 +90,7 @@ const RETRY_AFTER_SECONDS: Partial<Record<ErrorCode, number>> = {
   ERR_APPROVALS_UNAVAILABLE: 5,
   ERR_RECORD_UNAVAILABLE: 5,
   ERR_STREAM_LEASES_UNAVAILABLE: 5,
+  ERR_SESSIONS_UNREACHABLE: 5,
   // As the API server's own 429s (max-in-flight): kubectl retries ten times, a second apart, then prints the message.
   ERR_STREAM_LIMIT: 1,
 };

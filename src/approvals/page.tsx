@@ -87,6 +87,8 @@ export interface ApprovalPageProps {
   name: string;
   /** Sessions (exec, attach, port-forward) this approval let in that run on this Gatehouse now. */
   liveSessions?: number;
+  /** The answer to this approver's Terminate: how many sessions it ended. */
+  terminated?: number;
 }
 
 const BodySection: FC<{ body: BodySummary; sha256: string }> = ({ body, sha256 }) => {
@@ -123,7 +125,7 @@ const BodySection: FC<{ body: BodySummary; sha256: string }> = ({ body, sha256 }
   );
 };
 
-export const ApprovalPage: FC<ApprovalPageProps> = ({ approval, approver, formToken, action, now, name, liveSessions = 0 }) => {
+export const ApprovalPage: FC<ApprovalPageProps> = ({ approval, approver, formToken, action, now, name, liveSessions = 0, terminated }) => {
   const status = effectiveStatus(approval, now);
   const target = approval.target;
   const asker = askedBy(approval);
@@ -271,6 +273,11 @@ export const ApprovalPage: FC<ApprovalPageProps> = ({ approval, approver, formTo
           {samePerson(approver, asker.user) ? 'You asked for this request yourself' : 'This request runs as you'}; another approver must decide it.
         </p>
       ) : null}
+      {terminated === undefined ? null : (
+        <p class="card" id="terminated">
+          {terminated === 1 ? 'Ended the session this approval let in' : `Ended ${terminated} sessions this approval let in`}; its recording says {printable(approver)} ended it.
+        </p>
+      )}
       {liveSessions > 0 ? (
         <form class="card" method="post" action={action} id="terminate">
           <input type="hidden" name="formToken" value={formToken} />

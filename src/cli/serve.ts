@@ -35,6 +35,7 @@ import type { NodeServer } from '../runtime/node-server.ts';
 import { DEFAULT_STATE_DIR, DEFAULT_USER, DEFAULT_GROUPS, startLocalGatehouse, writeDevKubeconfig } from '../runtime/local.ts';
 import { assertDevIssuerAllowed, DEV_AUDIENCE, DEV_ISSUER, loadDevIssuer } from '../auth/dev-issuer.ts';
 import { isWorker, onShutdown, runPrimary, workerNumber, workerReady } from '../runtime/workers.ts';
+import { workerSessionControl } from '../runtime/worker-sessions.ts';
 
 interface ServeFlags {
   config?: string;
@@ -210,6 +211,8 @@ async function serveConfigured(flags: ServeFlags, configPath: string): Promise<R
   if (isWorker()) delete deps.mcpApprovalWaitSeconds;
   // The Node runtime carries exec/attach/cp/port-forward, recorded (no recording store: each is refused, 503).
   deps.tunnels = createNodeStreams({ recordings: deps.recordings, policy: deps.policy });
+  // A session lives in the worker carrying it; the approval page asks (and terminates) them all.
+  if (isWorker()) deps.liveSessions = workerSessionControl(deps.tunnels.sessions);
   const app = createApp(deps);
   const started: NodeServer[] = [];
   const closeAll = async (): Promise<void> => {

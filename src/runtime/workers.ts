@@ -8,10 +8,12 @@
  * command line; it resolves with the exit code to use — the first failing worker's code when
  * a worker exits before it is serving (its own message is already printed), else 0 after
  * SIGINT/SIGTERM closed every worker. Workers call `workerReady()` once they serve and
- * `onShutdown(stop)` to be told to close.
+ * `onShutdown(stop)` to be told to close. The primary also relays the approval page's questions
+ * about live sessions between workers (src/runtime/worker-sessions.ts).
  */
 import cluster from 'node:cluster';
 import type { Worker } from 'node:cluster';
+import { sessionRelay } from './worker-sessions.ts';
 
 const READY = 'gatehouse:ready';
 const SHUTDOWN = 'gatehouse:shutdown';
@@ -32,6 +34,7 @@ export function runPrimary(count: number, log: (line: string) => void = console.
     let ready = 0;
     let stopping = false;
     let exitCode = 0;
+    const relay = sessionRelay(serving);
 
     /** Serving workers close cleanly; one still starting is simply terminated. */
     const stopAll = (): void => {
@@ -47,13 +50,18 @@ export function runPrimary(count: number, log: (line: string) => void = console.
       const worker = cluster.fork();
       workers.add(worker);
       worker.on('message', (message: unknown) => {
-        if (message !== READY) return;
+        if (message !== READY) {
+          relay.fromWorker(worker, message);
+          return;
+        }
         serving.add(worker);
         ready += 1;
         if (ready === count) log(`  workers: ${count} processes (pids ${[...workers].map((w) => w.process.pid).join(', ')})`);
       });
       worker.once('exit', (code, signal) => {
         workers.delete(worker);
+        serving.delete(worker);
+        relay.exited(worker);
         if (!stopping) {
           // A worker that dies takes the whole Gatehouse down: a half-capacity server that
           // looks healthy is worse than a clear failure a supervisor restarts.

@@ -14,7 +14,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import { ServerResponse, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -112,6 +112,8 @@ export interface FakeApiServer {
   misbehave: { accept?: string };
   /** Breaks every upgraded connection now (exec, attach, port-forward, WebSocket watches): an API server that goes away mid-session. */
   dropStreams(): void;
+  /** The client-side ports of the upgraded connections open now: which process carries a session (test/support/socket-owner.ts). */
+  upgradedPeerPorts(): number[];
   /** Every exec and attach the stand-in ran, with what its process read and wrote. */
   transcripts: ExecTranscript[];
   /** Files written into containers (`kubectl cp` into a pod), by "namespace/pod/container", then path. */
@@ -526,6 +528,12 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
     misbehave,
     writtenFiles,
     transcripts,
+    upgradedPeerPorts() {
+      return [...upgraded].flatMap((socket) => {
+        const port = (socket as Partial<Socket>).remotePort;
+        return port === undefined ? [] : [port];
+      });
+    },
     dropStreams() {
       for (const socket of upgraded) socket.destroy();
     },
