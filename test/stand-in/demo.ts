@@ -6,9 +6,11 @@
  * Every pod writes an access-log line every few seconds, so `kubectl logs -f` shows lines.
  *
  * The kubelet part makes any pod created later (`kubectl run`, `kubectl apply`) Running with
- * a pod IP, as a node would, so the demo behaves like a cluster with a node.
+ * a pod IP, as a node would, so the demo behaves like a cluster with a node; the controllers
+ * of controllers.ts give Deployments created, scaled or restarted later their ReplicaSets and
+ * pods, as a kube-controller-manager would.
  */
-import { createHash } from 'node:crypto';
+import { kubeSuffix, startControllers } from './controllers.ts';
 import type { FakeStore, KubeObject } from './store.ts';
 
 export const DEMO_NAMESPACES = ['dev', 'staging', 'prod'] as const;
@@ -32,12 +34,8 @@ const APPS: Record<(typeof DEMO_NAMESPACES)[number], DemoApp[]> = {
   ],
 };
 
-/** A stable, kube-looking suffix (the real ones are random; stable ones make the README's names true). */
-function suffix(seed: string, length: number): string {
-  const alphabet = 'bcdfghjklmnpqrstvwxz2456789';
-  const digest = createHash('sha256').update(seed).digest();
-  return Array.from(digest.subarray(0, length), (byte) => alphabet[byte % alphabet.length]).join('');
-}
+/** Stable suffixes (the real ones are random; stable ones make the README's names true). */
+const suffix = kubeSuffix;
 
 /** Names of the demo pods of one app, as `kubectl get pods` lists them. */
 export function demoPodNames(namespace: string, app: string, replicas: number): string[] {
@@ -72,7 +70,7 @@ function running(pod: KubeObject, ip: string, now: string): KubeObject {
 }
 
 export interface Demo {
-  /** Stops the log lines and the kubelet. */
+  /** Stops the log lines, the kubelet and the controllers. */
   stop(): void;
 }
 
@@ -164,10 +162,12 @@ export function seedDemo(store: FakeStore): Demo {
       if (current !== undefined) store.put(running(current, ipFor(), store.now()));
     });
   });
+  const controllers = startControllers(store);
   return {
     stop() {
       clearInterval(timer);
       stopKubelet();
+      controllers.stop();
     },
   };
 }
