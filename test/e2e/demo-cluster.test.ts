@@ -1,7 +1,8 @@
 // The demo cluster behind a local Gatehouse, with the real kubectl: seeded objects and Running
 // pods, exec over WebSocket (kubectl ≥1.30) and SPDY (≤1.29) into the built-in shell, a shell
 // reading stdin, port-forward carrying an HTTP request, logs -f, typed creates sent as
-// protobuf, and pods created later starting Running.
+// protobuf, pods created later starting Running, and Deployments created, scaled, restarted
+// and deleted later getting (and losing) their ReplicaSets and pods.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
@@ -117,6 +118,70 @@ describe('the demo cluster through Gatehouse', () => {
     const service = h.api.store.get('services', 'team-a', 'hello') as unknown as { spec: { ports: { port: number; targetPort: number }[] } };
     assert.deepEqual(service.spec.ports.map((p) => [p.port, p.targetPort]), [[80, 8080]]);
   });
+
+  // The demo's controllers (test/stand-in/controllers.ts) through Gatehouse, as a newcomer
+  // types it: each version works on its own Deployment in dev.
+  for (const version of ['1.27', '1.33']) {
+    const app = `web${version.replace('.', '')}`;
+    const podsOf = async (): Promise<string[]> => {
+      const listed = await h.kubectl(version, ['get', 'pods', '-n', 'dev', '-l', `app=${app}`, '-o', 'jsonpath={range .items[*]}{.metadata.name}={.status.phase}{"\\n"}{end}']);
+      assert.equal(listed.code, 0, listed.stderr);
+      return listed.stdout.split('\n').filter((l) => l !== '');
+    };
+    const rolloutStatus = async (): Promise<void> => {
+      const status = await h.kubectl(version, ['rollout', 'status', `deployment/${app}`, '-n', 'dev', '--timeout=60s']);
+      assert.equal(status.code, 0, status.stderr);
+      assert.match(status.stdout, new RegExp(`deployment "${app}" successfully rolled out\\n$`));
+    };
+    test(`kubectl ${version}: a created Deployment gets Running pods through a ReplicaSet, and rollout status completes`, async () => {
+      const created = await h.kubectl(version, ['create', 'deployment', app, '-n', 'dev', '--image=nginx', '--replicas=2']);
+      assert.equal(created.code, 0, created.stderr);
+      await rolloutStatus();
+      const sets = await h.kubectl(version, ['get', 'replicasets', '-n', 'dev', '-l', `app=${app}`, '-o', 'jsonpath={.items[*].metadata.name}']);
+      assert.match(sets.stdout, new RegExp(`^${app}-[a-z0-9]{10}$`));
+      const pods = await podsOf();
+      assert.equal(pods.length, 2);
+      for (const pod of pods) assert.match(pod, new RegExp(`^${sets.stdout}-[a-z0-9]{5}=Running$`));
+    });
+
+    const scales = [
+      { replicas: 3, name: 'scale up adds a pod' },
+      { replicas: 1, name: 'scale down removes pods' },
+    ];
+    for (const c of scales) {
+      test(`kubectl ${version}: ${c.name} (--replicas=${c.replicas})`, async () => {
+        const scaled = await h.kubectl(version, ['scale', `deployment/${app}`, '-n', 'dev', `--replicas=${c.replicas}`]);
+        assert.equal(scaled.code, 0, scaled.stderr);
+        assert.equal(scaled.stdout, `deployment.apps/${app} scaled\n`);
+        await rolloutStatus();
+        assert.equal((await podsOf()).length, c.replicas);
+      });
+    }
+
+    test(`kubectl ${version}: rollout restart replaces the pods through a new ReplicaSet; rollout status waits for it`, async () => {
+      const before = await podsOf();
+      const restarted = await h.kubectl(version, ['rollout', 'restart', `deployment/${app}`, '-n', 'dev']);
+      assert.equal(restarted.code, 0, restarted.stderr);
+      assert.equal(restarted.stdout, `deployment.apps/${app} restarted\n`);
+      await rolloutStatus();
+      const after = await podsOf();
+      assert.equal(after.length, 1);
+      assert.ok(!before.includes(after[0] ?? ''), `a new pod: ${after.join(', ')} after ${before.join(', ')}`);
+      const history = await h.kubectl(version, ['rollout', 'history', `deployment/${app}`, '-n', 'dev']);
+      assert.equal(history.code, 0, history.stderr);
+      assert.match(history.stdout, /^1 +<none>\n2 +<none>$/m);
+    });
+
+    test(`kubectl ${version}: deleting the Deployment deletes its ReplicaSets and pods`, async () => {
+      const deleted = await h.kubectl(version, ['delete', 'deployment', app, '-n', 'dev']);
+      assert.equal(deleted.code, 0, deleted.stderr);
+      const gone = await h.kubectl(version, ['wait', '--for=delete', 'pods,replicasets', '-n', 'dev', '-l', `app=${app}`, '--timeout=30s']);
+      assert.equal(gone.code, 0, gone.stderr);
+      assert.deepEqual(await podsOf(), []);
+      const sets = await h.kubectl(version, ['get', 'replicasets', '-n', 'dev', '-l', `app=${app}`, '-o', 'name']);
+      assert.equal(sets.stdout, '');
+    });
+  }
 
   test('a pod created later starts Running on the demo node', async () => {
     const created = await h.kubectl('1.33', ['run', 'scratch', '-n', 'dev', '--image', 'busybox']);
