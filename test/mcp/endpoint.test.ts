@@ -171,6 +171,32 @@ describe('tools under policy (alice, developers)', () => {
     });
   }
 
+  test('after scale and rollout_restart, the demo controllers replace the pods and rollout_status reads the rollout as done', async () => {
+    const store = f.api.store;
+    const web = (): { name: string; hash: string }[] =>
+      store.list('pods', 'dev').filter((p) => p.metadata.labels?.['app'] === 'web' && p.metadata.deletionTimestamp === undefined).map((p) => ({ name: p.metadata.name ?? '', hash: p.metadata.labels?.['pod-template-hash'] ?? '' }));
+    const restarted = (): boolean => {
+      const d = store.get('deployments', 'dev', 'web');
+      const status = (d?.status ?? {}) as { observedGeneration?: number; availableReplicas?: number; replicas?: number };
+      return status.observedGeneration === d?.metadata.generation && status.availableReplicas === 3 && status.replicas === 3 && web().length === 3 && web().every((p) => p.hash !== '');
+    };
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the demo controllers never finished the rollout of dev/web')), 20_000);
+      const stop = store.subscribe(() => setImmediate(check));
+      function check(): void {
+        if (!restarted()) return;
+        stop();
+        clearTimeout(timer);
+        resolve();
+      }
+      check();
+    });
+    const result = await call(alice, 'rollout_status', { namespace: 'dev', name: 'web' });
+    assert.equal(textOf(result).split('\n')[0], 'deployments web: rolled out: 3 replicas.');
+    assert.equal(structured(result)['done'], true);
+    assert.equal(new Set(web().map((p) => p.hash)).size, 1, 'every pod comes from the restarted template');
+  });
+
   test('denied: a read in kube-system is refused naming the rule, and says what to do', async () => {
     const before = f.api.received.length;
     const result = await call(alice, 'get_resource', { resource: 'secrets', namespace: 'kube-system', name: 'signing-key' });
