@@ -134,9 +134,17 @@ describe('the demo cluster through Gatehouse', () => {
       assert.match(status.stdout, new RegExp(`deployment "${app}" successfully rolled out\\n$`));
     };
     test(`kubectl ${version}: a created Deployment gets Running pods through a ReplicaSet, and rollout status completes`, async () => {
-      const created = await h.kubectl(version, ['create', 'deployment', app, '-n', 'dev', '--image=nginx', '--replicas=2']);
-      assert.equal(created.code, 0, created.stderr);
-      await rolloutStatus();
+      const watch = h.startKubectl(version, ['get', 'pods', '-n', 'dev', '-l', `app=${app}`, '--watch', '--output-watch-events', '-v=6']);
+      try {
+        await watch.waitForStderr(/watch=true.*200 OK/);
+        const created = await h.kubectl(version, ['create', 'deployment', app, '-n', 'dev', '--image=nginx', '--replicas=2']);
+        assert.equal(created.code, 0, created.stderr);
+        await rolloutStatus();
+        const seen = await watch.waitFor(new RegExp(`(MODIFIED +${app}-\\S+ +1/1 +Running[\\s\\S]*){2}`));
+        assert.equal(seen.match(new RegExp(`ADDED +${app}-\\S+ +0/1 +Pending`, 'g'))?.length, 2, seen);
+      } finally {
+        await watch.stop();
+      }
       const sets = await h.kubectl(version, ['get', 'replicasets', '-n', 'dev', '-l', `app=${app}`, '-o', 'jsonpath={.items[*].metadata.name}']);
       assert.match(sets.stdout, new RegExp(`^${app}-[a-z0-9]{10}$`));
       const pods = await podsOf();
@@ -173,10 +181,17 @@ describe('the demo cluster through Gatehouse', () => {
     });
 
     test(`kubectl ${version}: deleting the Deployment deletes its ReplicaSets and pods`, async () => {
-      const deleted = await h.kubectl(version, ['delete', 'deployment', app, '-n', 'dev']);
-      assert.equal(deleted.code, 0, deleted.stderr);
-      const gone = await h.kubectl(version, ['wait', '--for=delete', 'pods,replicasets', '-n', 'dev', '-l', `app=${app}`, '--timeout=30s']);
-      assert.equal(gone.code, 0, gone.stderr);
+      const watch = h.startKubectl(version, ['get', 'pods', '-n', 'dev', '-l', `app=${app}`, '--watch', '--output-watch-events']);
+      try {
+        await watch.waitFor(new RegExp(`ADDED +${app}-`));
+        const deleted = await h.kubectl(version, ['delete', 'deployment', app, '-n', 'dev']);
+        assert.equal(deleted.code, 0, deleted.stderr);
+        const gone = await h.kubectl(version, ['wait', '--for=delete', 'pods,replicasets', '-n', 'dev', '-l', `app=${app}`, '--timeout=30s']);
+        assert.equal(gone.code, 0, gone.stderr);
+        await watch.waitFor(new RegExp(`DELETED +${app}-\\S+ +1/1 +Terminating`));
+      } finally {
+        await watch.stop();
+      }
       assert.deepEqual(await podsOf(), []);
       const sets = await h.kubectl(version, ['get', 'replicasets', '-n', 'dev', '-l', `app=${app}`, '-o', 'name']);
       assert.equal(sets.stdout, '');
